@@ -1,0 +1,150 @@
+"""The storage contract: a parsed query, a page of stored documents, and the backend protocol.
+
+Every backend stores JSON documents by ``(kind, id)``. ``kind`` is the lower-camel resource name
+(``productOrder``); the same stored document serves every API version of that resource. Backends
+receive a parsed :class:`Query`, never a raw query string, and run filters, sorting and paging
+themselves (SQL on the stored document, or the in-memory index), so a list never loads a whole
+collection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from typing import Protocol, Union
+
+
+class Op(str, Enum):
+    """Comparison operators of TMF630 attribute filtering."""
+
+    EQ = "eq"
+    NE = "ne"
+    GT = "gt"
+    GTE = "gte"
+    LT = "lt"
+    LTE = "lte"
+    REGEX = "regex"
+
+
+class Kind(str, Enum):
+    """How the values of a condition compare with the stored attribute."""
+
+    STRING = "string"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+
+
+@dataclass(frozen=True)
+class Instant:
+    """A point in time; ``whole_day`` when the filter gave only a date (``orderDate=2019-04-30``).
+
+    With ``whole_day`` equality means "any time that UTC day" and ``ne`` its negation; the ordering
+    operators compare against ``at`` (midnight UTC of that day).
+    """
+
+    at: dt.datetime  # always timezone-aware, UTC
+    whole_day: bool = False
+
+
+Value = Union[str, Decimal, bool, Instant]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``path op value``; several values are alternatives (OR), as ``state=a,b`` or a repeated key.
+
+    ``path`` is the dotted attribute path split into names; an array met anywhere along the path
+    matches when any of its elements does (TMF630 Part 1: dotted filters into arrays).
+    """
+
+    path: tuple[str, ...]
+    op: Op
+    kind: Kind
+    values: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class SortKey:
+    path: tuple[str, ...]
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Query:
+    """A list request: conditions (all must hold), sort keys, and the page window."""
+
+    conditions: tuple[Condition, ...] = ()
+    sort: tuple[SortKey, ...] = ()
+    offset: int = 0
+    limit: int | None = None
+    fields: tuple[tuple[str, ...], ...] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a query: ``total`` matches of the filter, ``items`` the stored JSON texts."""
+
+    total: int
+    items: list[bytes]
+
+
+class Transaction(Protocol):
+    """Reads and writes that commit together, or not at all."""
+
+    async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
+        """The stored JSON of one document, or None. ``for_update`` locks it until commit."""
+
+    async def create(self, kind: str, id: str, doc: bytes) -> None:
+        """Store a new document; raises :class:`DuplicateId` when ``(kind, id)`` exists."""
+
+    async def replace(self, kind: str, id: str, doc: bytes) -> None:
+        """Overwrite an existing document; raises :class:`NotStored` when it does not exist."""
+
+    async def delete(self, kind: str, id: str) -> bool:
+        """Remove a document; False when there was none."""
+
+    async def query(self, kind: str, query: Query) -> Page:
+        """Filter, sort and page the documents of one kind."""
+
+
+class Backend(Protocol):
+    """A document store chosen by URL (``memory://``, ``sqlite:///file``, ``postgresql+psycopg://``)."""
+
+    url: str
+
+    async def open(self) -> None:
+        """Connect and create the schema when missing. Called once at start-up."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """A unit of work: committed on normal exit, rolled back when the block raises."""
+
+    async def get(self, kind: str, id: str) -> bytes | None:
+        """Read one document outside an explicit transaction."""
+
+    async def query(self, kind: str, query: Query) -> Page:
+        """Run a list query outside an explicit transaction."""
+
+
+class StorageError(Exception):
+    """Root of the errors a backend raises; drivers' own exceptions are translated into these."""
+
+
+class DuplicateId(StorageError):
+    """A document with this kind and id is already stored."""
+
+
+class NotStored(StorageError):
+    """The document to replace does not exist."""
+
+
+class StorageUnavailable(StorageError):
+    """The store cannot be reached or refused the operation for a reason that is not the request's."""
+
+
