@@ -1,0 +1,149 @@
+"""TMF622 Product Ordering: the product order lifecycle and the cancellation task.
+
+Order states and the transitions between them follow the TMF622 user guide: a new order is
+acknowledged; it goes pending, held or inProgress; from inProgress it ends completed, failed or
+partial; cancellation goes through assessingCancellation and pendingCancellation to cancelled.
+Items follow the same lifecycle without ``partial`` (TMF622: partial is not available per item).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from tmfgate import operations, times
+from tmfgate.dispatch import Call, Reply
+from tmfgate.errors import BadRequest
+from tmfgate.states import StateMachine
+
+Document = dict[str, Any]
+_ = frozenset
+
+ORDER = StateMachine("product order", {
+    "acknowledged": _({"rejected", "pending", "held", "inProgress", "assessingCancellation"}),
+    "pending": _({"inProgress", "held", "assessingCancellation", "cancelled"}),
+    "held": _({"inProgress", "pending", "assessingCancellation"}),
+    "inProgress": _({"held", "pending", "completed", "failed", "partial", "assessingCancellation"}),
+    "assessingCancellation": _({"pendingCancellation", "held", "pending", "inProgress"}),
+    "pendingCancellation": _({"cancelled"}),
+    "rejected": _(), "cancelled": _(), "completed": _(), "failed": _(), "partial": _(),
+})
+
+ITEM = StateMachine("product order item", {
+    state: _(targets - {"partial"}) for state, targets in ORDER.transitions.items() if state != "partial"
+})
+
+CANCELLABLE = frozenset({"acknowledged", "pending", "held", "inProgress"})
+CANCELLATION_PATH = ("assessingCancellation", "pendingCancellation", "cancelled")
+
+
+async def createProductOrder(call: Call) -> Reply:
+    return await operations.create(call, prepare=_new_order)
+
+
+async def patchProductOrder(call: Call) -> Reply:
+    return await operations.patch(call, check=_check_change)
+
+
+def _new_order(call: Call, order: Document) -> None:
+    """Server-set state and dates; items must have unique ids and valid relationships."""
+    items = list(_items(order))
+    ids = [item["id"] for item in items]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise BadRequest(f"productOrderItem ids must be unique in an order; repeated: {', '.join(duplicates)}.")
+    for item in items:
+        if "state" in item:
+            raise BadRequest(f"productOrderItem {item['id']}: state is set by the server; leave it out.")
+        for relation in item.get("productOrderItemRelationship", []):
+            if relation.get("id") not in ids:
+                raise BadRequest(f"productOrderItem {item['id']} relates to item {relation.get('id')}, "
+                                 "which is not in this order.")
+        item["state"] = "acknowledged"
+    order["state"] = "acknowledged"
+    order["orderDate"] = times.now()
+
+
+def _items(order: Document) -> Iterator[Document]:
+    """Every order item, including items nested in items (TMF622 ProductOrderItem.productOrderItem)."""
+    pending = list(order.get("productOrderItem", []))
+    while pending:
+        item = pending.pop(0)
+        yield item
+        pending.extend(item.get("productOrderItem", []))
+
+
+def _check_change(call: Call, old: Document, new: Document) -> None:
+    """Refuse illegal order and item state changes; stamp the dates a state change implies."""
+    ORDER.check(old.get("state"), new.get("state"))
+    before = {item["id"]: item.get("state") for item in _items(old)}
+    for item in _items(new):
+        if item["id"] in before:
+            ITEM.check(before[item["id"]], item.get("state"), f"item {item['id']}")
+        else:
+            item.setdefault("state", "acknowledged")
+    if new.get("state") != old.get("state"):
+        if new.get("state") == "completed":
+            new.setdefault("completionDate", times.now())
+        if new.get("state") == "cancelled":
+            new.setdefault("cancellationDate", times.now())
+
+
+async def createCancelProductOrder(call: Call) -> Reply:
+    """Cancel an order: the task takes it through the cancellation states and ends ``done``,
+    or ``terminatedWithError`` with the reason when the order can no longer be cancelled."""
+    task = operations.new_document(call, call.body)
+    task["state"] = "acknowledged"
+    order_id = str(task["productOrder"]["id"])
+    async with call.gateway.backend.transaction() as tx:
+        raw = await tx.get("productOrder", order_id, for_update=True)
+        if raw is None:
+            raise BadRequest(f"productOrder.id {order_id} refers to no product order.")
+        order = orjson.loads(raw)
+        task["productOrder"].setdefault("href", order.get("href"))
+        task["productOrder"].setdefault("@referredType", "ProductOrder")
+        refusal = _why_not_cancellable(order)
+        if refusal is not None:
+            task["state"] = "terminatedWithError"
+            task["errorMessage"] = refusal
+        else:
+            task["state"] = "inProgress"
+            await _cancel(tx, order, task)
+            task["state"] = "done"
+            task["effectiveCancellationDate"] = times.now()
+        raw_task = await operations.write_new(tx, "cancelProductOrder", task)
+    return Reply(201, raw_task, [(b"location", task["href"].encode())])
+
+
+def _why_not_cancellable(order: Document) -> str | None:
+    state = order.get("state")
+    if state in CANCELLABLE:
+        return None
+    if state in ("assessingCancellation", "pendingCancellation"):
+        return f"Product order {order['id']} is already being cancelled ({state})."
+    return f"Product order {order['id']} is {state} and can no longer be cancelled."
+
+
+async def _cancel(tx: Any, order: Document, task: Document) -> None:
+    """Walk the order through each cancellation state, storing every step."""
+    for state in CANCELLATION_PATH:
+        old, new = order, dict(order)
+        new["state"] = state
+        if state == "cancelled":
+            new["cancellationDate"] = times.now()
+            if task.get("cancellationReason"):
+                new["cancellationReason"] = task["cancellationReason"]
+            new["productOrderItem"] = [_cancel_item(item) for item in order.get("productOrderItem", [])]
+        await operations.write_changed(tx, "productOrder", old, new)
+        order = new
+
+
+def _cancel_item(item: Document) -> Document:
+    item = dict(item)
+    if not ITEM.is_final(item.get("state", "")):
+        item["state"] = "cancelled"
+    if "productOrderItem" in item:
+        item["productOrderItem"] = [_cancel_item(child) for child in item["productOrderItem"]]
+    return item

@@ -1,0 +1,140 @@
+"""The innermost ASGI app: calls the function resolved for the routed operation.
+
+Each request becomes a :class:`Call` (what the client asked, plus the gateway's services) and each
+function returns a :class:`Reply` of stored JSON bytes, sent with two ASGI messages. No request or
+response objects are built on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
+from connexion.operations import AbstractOperation
+from starlette.types import Receive, Scope, Send
+
+from tmfgate.errors import ApiError, NotFound
+from tmfgate.model import ApiModel, OperationModel, ResourceModel
+from tmfgate.validation import BODY, MEDIA_TYPE
+
+if TYPE_CHECKING:
+    from tmfgate.gateway import Gateway
+
+JSON = (b"content-type", b"application/json")
+
+
+@dataclass(slots=True)
+class Reply:
+    """What an operation answers: a status, a JSON body already encoded, and extra headers."""
+
+    status: int
+    body: bytes | None = None
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    @classmethod
+    def json(cls, status: int, value: Any, headers: list[tuple[bytes, bytes]] | None = None) -> Reply:
+        return cls(status, orjson.dumps(value), headers or [])
+
+    @classmethod
+    def error(cls, error: ApiError) -> Reply:
+        return cls(error.status, orjson.dumps(error.body()))
+
+
+class Call:
+    """One API call: the operation, the request's parts, and the gateway serving it."""
+
+    __slots__ = ("gateway", "api", "operation", "scope", "body", "media_type")
+
+    def __init__(self, gateway: Gateway, api: ApiModel, operation: OperationModel, scope: Scope) -> None:
+        self.gateway = gateway
+        self.api = api
+        self.operation = operation
+        self.scope = scope
+        self.body: Any = scope.get(BODY)
+        self.media_type: str | None = scope.get(MEDIA_TYPE)
+
+    @property
+    def resource(self) -> ResourceModel:
+        return self.operation.resource
+
+    @property
+    def id(self) -> str:
+        return str(self.scope["path_params"]["id"])
+
+    @property
+    def query_string(self) -> str:
+        return self.scope.get("query_string", b"").decode("latin-1")
+
+    def base_url(self) -> str:
+        """Scheme, host and base path of this API as the client reached it (for absolute hrefs)."""
+        scope = self.scope
+        host = None
+        for key, value in scope["headers"]:
+            if key == b"host":
+                host = value.decode("latin-1")
+                break
+        if host is None:
+            server = scope.get("server") or ("localhost", 80)
+            host = f"{server[0]}:{server[1]}"
+        return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{self.api.base_path}"
+
+    def href(self, kind: str, id: str) -> str:
+        return f"{self.base_url()}/{kind}/{id}"
+
+
+Function = Callable[[Call], Awaitable[Reply]]
+
+
+class Endpoint:
+    """A resolved operation: its function and model, ready to serve requests."""
+
+    def __init__(self, gateway: Gateway, api: ApiModel, model: OperationModel, function: Function) -> None:
+        self.gateway, self.api, self.model, self.function = gateway, api, model, function
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            reply = await self.function(Call(self.gateway, self.api, self.model, scope))
+        except ApiError as error:
+            reply = Reply.error(error)
+        await send_reply(send, reply)
+
+
+async def send_reply(send: Send, reply: Reply) -> None:
+    """Send a reply as one ASGI response."""
+    headers = reply.headers
+    if reply.body is not None:
+        headers = [JSON, (b"content-length", str(len(reply.body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body or b""})
+
+
+class DispatchApi(RoutedAPI[Endpoint]):
+    """The endpoints of one API."""
+
+    def __init__(self, *args: Any, model: ApiModel, gateway: Gateway, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.model, self.gateway = model, gateway
+        self.add_paths()
+
+    def make_operation(self, operation: AbstractOperation) -> Endpoint:
+        model = self.model.operations[operation.operation_id]
+        return Endpoint(self.gateway, self.model, model, operation.function)
+
+
+async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """Paths the specs do not define (TMF630: unknown path is a 404 with an Error body)."""
+    if scope["type"] == "http":
+        error = NotFound(f"There is no resource at {scope.get('path', '')}; check the path and the API version.")
+        await send_reply(send, Reply.error(error))
+
+
+class Dispatcher(RoutedMiddleware[DispatchApi]):
+    """Innermost app of the connexion stack: routes by operationId to the endpoints."""
+
+    api_cls = DispatchApi
+
+    def __init__(self) -> None:
+        super().__init__(not_found)

@@ -1,0 +1,37 @@
+"""The running gateway: settings, the store, and the models of the APIs it serves."""
+
+from __future__ import annotations
+
+from backends import open_backend
+from backends.base import Backend, BackendConfigurationError
+from tmfgate.errors import ConfigurationError
+from tmfgate.model import ApiModel
+from tmfgate.settings import Settings
+from tmfgate.validation import Validator, compile_schema
+
+
+class Gateway:
+    """Shared by every request: the backend, the API models, and validators compiled at start-up."""
+
+    def __init__(self, settings: Settings, apis: list[ApiModel], backend: Backend | None = None) -> None:
+        self.settings = settings
+        self.apis = apis
+        try:
+            self.backend = backend or open_backend(settings.database_url)
+        except BackendConfigurationError as exc:
+            raise ConfigurationError(str(exc)) from exc
+        # The whole-resource schema of each patchable resource: a patched document must still
+        # be a valid resource (a merge patch may null out a required attribute).
+        self.resource_validators: dict[tuple[str, str], Validator] = {}
+        for api in apis:
+            for op in api.operations.values():
+                resource = op.resource
+                if op.verb == "patch" and resource.schema is not None:
+                    key = (api.name, resource.kind)
+                    self.resource_validators[key] = compile_schema(resource.schema, api.spec.document)
+
+    async def start(self) -> None:
+        await self.backend.open()
+
+    async def stop(self) -> None:
+        await self.backend.close()

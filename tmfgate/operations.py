@@ -1,0 +1,186 @@
+"""The generic operations every TMF API shares: list, retrieve, create, patch, delete, and the hub.
+
+TMF630 behaviour lives here once (ids, absolute hrefs, ``Location``, ``@type``, ``fields``, filters,
+paging headers, sort, patch rules). Handlers add domain logic through the ``prepare`` and ``check``
+hooks, or by composing :func:`new_document` and the ``write_*`` functions in their own operations.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+
+from backends.base import Transaction
+from tmfgate import patch as patching
+from tmfgate.dispatch import Call, Reply
+from tmfgate.errors import BadRequest, NotFound
+from tmfgate.query import parse_query, project
+from tmfgate.validation import check as check_schema
+
+Document = dict[str, Any]
+Prepare = Callable[[Call, Document], Awaitable[None] | None]
+Check = Callable[[Call, Document, Document], None]
+
+
+async def list_resources(call: Call) -> Reply:
+    """``GET /x``: filtered, sorted, paged in the backend; 206 only when the page is partial."""
+    resource = call.resource
+    query = parse_query(call.query_string, attribute_kind=resource.attribute_kind,
+                        max_limit=call.gateway.settings.max_limit)
+    page = await call.gateway.backend.query(resource.kind, query)
+    if query.fields is None:
+        body = b"[" + b",".join(page.items) + b"]"
+    else:
+        body = orjson.dumps([project(orjson.loads(item), query.fields) for item in page.items])
+    headers = [(b"x-total-count", str(page.total).encode()),
+               (b"x-result-count", str(len(page.items)).encode())]
+    return Reply(206 if len(page.items) < page.total else 200, body, headers)
+
+
+async def retrieve(call: Call) -> Reply:
+    """``GET /x/{id}``, with ``fields=`` selection (TMF630 §4.3 applies to retrieve too)."""
+    raw = await call.gateway.backend.get(call.resource.kind, call.id)
+    if raw is None:
+        raise not_found(call)
+    fields = _fields(call)
+    return Reply(200, raw if fields is None else orjson.dumps(project(orjson.loads(raw), fields)))
+
+
+async def create(call: Call, prepare: Prepare | None = None) -> Reply:
+    """``POST /x``: 201 with the whole resource and ``Location`` equal to its ``href``."""
+    doc = new_document(call, call.body)
+    if prepare is not None:
+        result = prepare(call, doc)
+        if result is not None:
+            await result
+    async with call.gateway.backend.transaction() as tx:
+        raw = await write_new(tx, call.resource.kind, doc)
+    return Reply(201, raw, [(b"location", doc["href"].encode())])
+
+
+async def patch(call: Call, check: Check | None = None) -> Reply:
+    """``PATCH /x/{id}``: merge or JSON patch; 200 with the whole resource."""
+    resource = call.resource
+    async with call.gateway.backend.transaction() as tx:
+        old = await read_for_update(tx, call)
+        new = patched(call, old)
+        if check is not None:
+            check(call, old, new)
+        raw = await write_changed(tx, resource.kind, old, new)
+    return Reply(200, raw)
+
+
+async def delete(call: Call) -> Reply:
+    """``DELETE /x/{id}``: 204, or 404 when there is nothing to delete."""
+    async with call.gateway.backend.transaction() as tx:
+        old = await read_for_update(tx, call)
+        await write_deleted(tx, call.resource.kind, old)
+    return Reply(204)
+
+
+def new_document(call: Call, body: Document) -> Document:
+    """A new resource from a create body: server-set ``id``, absolute ``href``, default ``@type``."""
+    resource = call.resource
+    owned = sorted(name for name in resource.server_owned if name in body)
+    if owned:
+        names = ", ".join(owned)
+        raise BadRequest(f"{names} {'is' if len(owned) == 1 else 'are'} set by the server; "
+                         "leave them out of the request.")
+    id = str(uuid.uuid4())
+    doc: Document = {"id": id, "href": call.href(resource.kind, id)}
+    doc.update(body)
+    doc.setdefault("@type", resource.type_name)
+    return doc
+
+
+def patched(call: Call, old: Document) -> Document:
+    """The stored document with the request's patch applied and checked against the schema."""
+    resource = call.resource
+    new = patching.apply(old, call.body, call.media_type)
+    changed = sorted(name for name in resource.fixed_on_patch if new.get(name) != old.get(name))
+    if changed:
+        raise BadRequest(f"{', '.join(changed)} cannot be changed by PATCH.")
+    validator = call.gateway.resource_validators.get((call.api.name, resource.kind))
+    if validator is not None:
+        check_schema(validator, new, what="patched resource")
+    return new
+
+
+async def read_for_update(tx: Transaction, call: Call, kind: str | None = None, id: str | None = None) -> Document:
+    """The stored document, locked until the transaction ends; 404 when missing."""
+    raw = await tx.get(kind or call.resource.kind, id or call.id, for_update=True)
+    if raw is None:
+        raise not_found(call, kind, id)
+    return orjson.loads(raw)  # type: ignore[no-any-return]
+
+
+async def write_new(tx: Transaction, kind: str, doc: Document) -> bytes:
+    """Store a new document; returns its JSON."""
+    raw = orjson.dumps(doc)
+    await tx.create(kind, doc["id"], raw)
+    return raw
+
+
+async def write_changed(tx: Transaction, kind: str, old: Document, new: Document) -> bytes:
+    """Store a changed document; returns its JSON."""
+    raw = orjson.dumps(new)
+    await tx.replace(kind, new["id"], raw)
+    return raw
+
+
+async def write_deleted(tx: Transaction, kind: str, old: Document) -> None:
+    """Remove a stored document."""
+    await tx.delete(kind, old["id"])
+
+
+def not_found(call: Call, kind: str | None = None, id: str | None = None) -> NotFound:
+    return NotFound(f"No {kind or call.resource.kind} with id {id or call.id} exists.")
+
+
+def _fields(call: Call) -> tuple[tuple[str, ...], ...] | None:
+    raw = [value for key, value in parse_qsl(call.query_string, keep_blank_values=True) if key == "fields"]
+    if not raw:
+        return None
+    return parse_query("fields=" + ",".join(raw).replace("&", "%26"),
+                       attribute_kind=call.resource.attribute_kind).fields
+
+
+# The notification hub (TMF630 Part 1 §10). Subscriptions are stored per API; delivering events
+# to them is the job of the events module.
+
+def hub_kind(call: Call) -> str:
+    return f"{call.api.name}:hub"
+
+
+async def register_listener(call: Call) -> Reply:
+    """``POST /hub``: 201 with ``{id, callback, query}`` and ``Location``."""
+    body = call.body
+    callback = str(body.get("callback", ""))
+    parts = urlsplit(callback)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadRequest(f"The callback must be an absolute http or https URL, not {callback!r}.")
+    id = str(uuid.uuid4())
+    doc = {"id": id, "callback": callback, "query": body.get("query") or ""}
+    async with call.gateway.backend.transaction() as tx:
+        raw = await write_new(tx, hub_kind(call), doc)
+    return Reply(201, raw, [(b"location", call.href("hub", id).encode())])
+
+
+async def unregister_listener(call: Call) -> Reply:
+    """``DELETE /hub/{id}``: 204, or 404 for an unknown subscription."""
+    async with call.gateway.backend.transaction() as tx:
+        if not await tx.delete(hub_kind(call), call.id):
+            raise NotFound(f"No hub subscription with id {call.id} exists.")
+    return Reply(204)
+
+
+async def retrieve_listener(call: Call) -> Reply:
+    """``GET /hub/{id}`` where a spec has it."""
+    raw = await call.gateway.backend.get(hub_kind(call), call.id)
+    if raw is None:
+        raise NotFound(f"No hub subscription with id {call.id} exists.")
+    return Reply(200, raw)

@@ -1,0 +1,504 @@
+"""Parse a TMF630 list query string into a :class:`backends.base.Query`, and apply ``fields=``.
+
+The grammar (TMF630 Part 1 §4.3–4.7): ``&`` separates parameters and ANDs different attributes;
+the string is then percent-decoded (``+`` is a space), so ``%3E`` is ``>``; ``;`` separates
+complete conditions on one attribute and operator (OR) and ``,`` separates alternative values
+(OR), except inside a value wrapped in double quotes (``name="a,b"``), whose quotes are removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote_plus
+
+from backends.base import Condition, Instant, Kind, Op, Query, SortKey, Value
+from backends.memquery import as_number, parse_instant
+from tmfgate.errors import InvalidQuery
+
+AttributeKind = Callable[[tuple[str, ...]], Kind | None]
+
+# Bounds that keep any accepted query inside SQLite's limits (64 joined tables, bound parameters,
+# expression depth), so a hostile query is a 400 here and never a 500 in a backend.
+MAX_CONDITIONS = 50
+MAX_VALUES = 200
+MAX_DEPTH = 10
+MAX_SORT_KEYS = 10
+MAX_FIELDS = 200
+MAX_INTEGER = 2**63 - 1
+
+_SUFFIXES = {op.value: op for op in Op}
+_LITERALS = {"=": Op.EQ, "==": Op.EQ, ">": Op.GT, ">=": Op.GTE, "<": Op.LT, "<=": Op.LTE}
+_UNSUPPORTED = {
+    "filter": "JSON Path filtering (filter=) is not supported; "
+    "use attribute filters such as state=completed or relatedParty.role=customer instead.",
+    "depth": "The depth parameter is not supported; references are returned as stored.",
+    "expand": "The expand parameter is not supported; references are returned as stored.",
+}
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+# An unencoded "+02:00" offset arrives as " 02:00" because "+" decodes to a space (TMF630 §4.7).
+_SPACED_OFFSET = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+) ([0-9]{2}(?::?[0-9]{2})?)")
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A filter value as written; a quoted value is a string whatever it looks like."""
+
+    text: str
+    quoted: bool = False
+
+
+@dataclass
+class _Collected:
+    """What the parameters said so far; repeated filters on one path and operator merge (OR)."""
+
+    filters: dict[tuple[tuple[str, ...], Op], list[_Raw]] = field(default_factory=dict)
+    fields: list[tuple[str, ...]] | None = None
+    sort: list[SortKey] = field(default_factory=list)
+    paging: dict[str, int] = field(default_factory=dict)
+
+
+def parse_query(raw: str, *, attribute_kind: AttributeKind, max_limit: int | None = None) -> Query:
+    """Parse a raw query string (without or with its leading ``?``) into a :class:`Query`."""
+    collected = _Collected()
+    for part in raw.removeprefix("?").split("&"):
+        if part:
+            _parse_part(unquote_plus(part), collected)
+    if len(collected.filters) > MAX_CONDITIONS:
+        raise InvalidQuery(f"A query can have at most {MAX_CONDITIONS} different filters.")
+    if sum(len(values) for values in collected.filters.values()) > MAX_VALUES:
+        raise InvalidQuery(f"A query can compare with at most {MAX_VALUES} filter values in all.")
+    conditions = tuple(
+        _condition(path, op, raws, attribute_kind) for (path, op), raws in collected.filters.items()
+    )
+    limit = collected.paging.get("limit")
+    if limit is not None and max_limit is not None:
+        limit = min(limit, max_limit)
+    fields = None if collected.fields is None else tuple(_unique(collected.fields))
+    return Query(conditions, tuple(collected.sort), collected.paging.get("offset", 0), limit, fields)
+
+
+def _parse_part(text: str, collected: _Collected) -> None:
+    """One ``&``-separated parameter: a reserved parameter, or conditions joined by ``;``."""
+    _check_text(text, "The query")
+    key = text[: _key_end(text, 0)]
+    if key in _UNSUPPORTED:
+        raise InvalidQuery(_UNSUPPORTED[key])
+    if key in ("fields", "sort", "offset", "limit"):
+        if text[len(key) : len(key) + 1] != "=" or text[len(key) : len(key) + 2] == "==":
+            raise InvalidQuery(f"Write the {key} parameter as {key}=value.")
+        _reserved(key, text[len(key) + 1 :], collected)
+        return
+    parsed = [_filter_key(key, op) + (values,) for key, op, values in _conditions(text)]
+    if len({(path, op) for path, op, _ in parsed}) > 1:
+        raise InvalidQuery(
+            f"The ';' in {_shown(text)} joins conditions on different attributes or operators; "
+            "use '&' between different attributes and ';' only between conditions on the same "
+            "attribute, as in state=acknowledged;state=rejected."
+        )
+    for path, op, values in parsed:
+        collected.filters.setdefault((path, op), []).extend(values)
+
+
+def _key_end(text: str, start: int) -> int:
+    """Where the attribute name starting at ``start`` ends: at an operator, ``;`` or the end."""
+    for index in range(start, len(text)):
+        if text[index] in "<>=;":
+            return index
+    return len(text)
+
+
+def _conditions(text: str) -> list[tuple[str, str, list[_Raw]]]:
+    """Split ``key op values[;key op values...]`` into its conditions."""
+    found: list[tuple[str, str, list[_Raw]]] = []
+    index = 0
+    while index < len(text):
+        end = _key_end(text, index)
+        key = text[index:end]
+        if end == len(text) or text[end] == ";":
+            if key:
+                raise InvalidQuery(
+                    f"The filter {_shown(key)} has no operator; write it as {_shown(key + '=value')}."
+                )
+            index = end + 1  # an empty condition, as in "state=a;"
+            continue
+        op = text[end] + ("=" if text[end + 1 : end + 2] == "=" else "")
+        values, index = _values(text, end + len(op), key)
+        found.append((key, op, values))
+    return found
+
+
+def _values(text: str, index: int, key: str) -> tuple[list[_Raw], int]:
+    """Read comma-separated values up to ``;`` or the end; return them and the next position."""
+    values: list[_Raw] = []
+    while True:
+        if text.startswith('"', index):
+            close = text.find('"', index + 1)
+            # The closing quote is the first one followed by a separator, so "a"b" is a"b.
+            while close != -1 and close + 1 < len(text) and text[close + 1] not in ",;":
+                close = text.find('"', close + 1)
+            if close == -1:
+                raise InvalidQuery(f"A value of the filter {_shown(key)} opens a double quote it never closes.")
+            values.append(_Raw(text[index + 1 : close], quoted=True))
+            index = close + 1
+        else:
+            end = min((pos for pos in (text.find(",", index), text.find(";", index)) if pos != -1), default=len(text))
+            values.append(_Raw(text[index:end]))
+            index = end
+        if index >= len(text):
+            return values, len(text)
+        if text[index] == ";":
+            return values, index + 1
+        index += 1  # a comma: another alternative value follows
+
+
+def _filter_key(key: str, literal: str) -> tuple[tuple[str, ...], Op]:
+    """The attribute path and operator of ``orderDate.gt=`` or ``orderDate>``."""
+    names = key.split(".")
+    op = _LITERALS[literal]
+    if len(names) > 1 and names[-1] in _SUFFIXES:
+        if literal != "=":
+            raise InvalidQuery(
+                f"The filter {_shown(key + literal)} gives two operators; write "
+                f"{'.'.join(names[:-1])}.{names[-1]}=value or {'.'.join(names[:-1])}{literal}value."
+            )
+        op = _SUFFIXES[names.pop()]
+    return _path(names, "filter"), op
+
+
+def _path(names: list[str], usage: str) -> tuple[str, ...]:
+    """A dotted attribute path; every name must be non-empty."""
+    dotted = ".".join(names)
+    if not dotted:
+        raise InvalidQuery(f"A {usage} needs an attribute name, as in state=completed.")
+    if any(not name for name in names):
+        raise InvalidQuery(f"The attribute path {_shown(dotted)} in a {usage} has an empty name between dots.")
+    if len(names) > MAX_DEPTH:
+        raise InvalidQuery(f"The attribute path {_shown(dotted)} is deeper than {MAX_DEPTH} names.")
+    return tuple(names)
+
+
+def _reserved(key: str, value: str, collected: _Collected) -> None:
+    if key == "fields":
+        collected.fields = (collected.fields or []) + _fields(value)
+    elif key == "sort":
+        collected.sort += _sort(value)
+        if len(collected.sort) > MAX_SORT_KEYS:
+            raise InvalidQuery(f"A query can sort by at most {MAX_SORT_KEYS} attributes.")
+    elif key in collected.paging:
+        raise InvalidQuery(f"The {key} parameter is given more than once; give it once.")
+    else:
+        collected.paging[key] = _integer(key, value)
+
+
+def _fields(value: str) -> list[tuple[str, ...]]:
+    """``fields=id,state`` (TMF630 §4.3; spaces after commas tolerated) or ``fields=none``."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise InvalidQuery("The fields parameter needs attribute names, as in fields=id,state, or none.")
+    if names == ["none"]:
+        return []  # only the attributes always returned (id, href)
+    if len(names) > MAX_FIELDS:
+        raise InvalidQuery(f"The fields parameter can select at most {MAX_FIELDS} attributes.")
+    return [_path(name.split("."), "fields selection") for name in names]
+
+
+def _sort(value: str) -> list[SortKey]:
+    """``sort=-orderDate,+id`` (TMF630 §4.7); an unencoded ``+`` arrives as a space: ascending."""
+    keys = []
+    for item in value.split(","):
+        name = item.strip()
+        if not name:
+            continue
+        descending = name.startswith("-")
+        if name[0] in "+-":
+            name = name[1:].strip()
+        keys.append(SortKey(_path(name.split("."), "sort"), descending))
+    if not keys:
+        raise InvalidQuery("The sort parameter needs attribute names, as in sort=-orderDate,id.")
+    return keys
+
+
+def _integer(key: str, value: str) -> int:
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_INTEGER:
+        raise InvalidQuery(
+            f"The {key} parameter must be a whole number of zero or more, as in {key}=20, not {_shown(value)}."
+        )
+    return int(text)
+
+
+def _condition(path: tuple[str, ...], op: Op, raws: list[_Raw], attribute_kind: AttributeKind) -> Condition:
+    """Type the values of one condition with the schema kind, or infer it from the literals."""
+    name = ".".join(path)
+    if op is Op.REGEX:
+        return Condition(path, op, Kind.STRING, tuple(_unique(_regex(name, raw.text) for raw in raws)))
+    kind = attribute_kind(path)
+    if kind is None:
+        kinds = {_literal_kind(raw) for raw in raws}
+        # A mixed list such as priority=1,high is compared as text, where 1 still finds a stored 1.
+        kind = kinds.pop() if len(kinds) == 1 else Kind.STRING
+        if op in (Op.EQ, Op.NE) and kind in (Kind.NUMBER, Kind.BOOLEAN):
+            # Text equality also finds a stored number or boolean it spells, so id=42 finds both
+            # "42" and 42 on an attribute the schema does not describe.
+            kind = Kind.STRING
+    return Condition(path, op, kind, tuple(_unique(_convert(name, kind, raw.text) for raw in raws)))
+
+
+def _literal_kind(raw: _Raw) -> Kind:
+    if raw.quoted:
+        return Kind.STRING
+    if raw.text in ("true", "false"):
+        return Kind.BOOLEAN
+    if _instant(raw.text) is not None:
+        return Kind.DATETIME
+    if as_number(raw.text) is not None:
+        return Kind.NUMBER
+    return Kind.STRING
+
+
+def _convert(name: str, kind: Kind, text: str) -> Value:
+    if kind is Kind.STRING:
+        return text
+    if kind is Kind.BOOLEAN and text.strip().lower() in ("true", "false"):
+        return text.strip().lower() == "true"
+    converted: Value | None = as_number(text.strip()) if kind is Kind.NUMBER else None
+    if kind is Kind.DATETIME:
+        converted = _instant(text)
+    if converted is not None:
+        return converted
+    expected = {
+        Kind.NUMBER: "a number, such as 3 or 2.5",
+        Kind.BOOLEAN: "true or false",
+        Kind.DATETIME: "an ISO 8601 date or date-time, such as 2019-04-30 or 2019-04-30T08:13:59Z",
+    }[kind]
+    raise InvalidQuery(f"The filter on {_shown(name)} expects {expected}, not {_shown(text)}.")
+
+
+def _instant(text: str) -> Instant | None:
+    """A date (``whole_day``) or a date-time; no zone means UTC."""
+    text = _SPACED_OFFSET.sub(r"\1+\2", text.strip())
+    parsed = parse_instant(text)
+    if parsed is None:
+        return None
+    try:
+        at = _EPOCH + dt.timedelta(microseconds=parsed[0])
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first representable instant
+        return None
+    return Instant(at, whole_day=parsed[1])
+
+
+_ESCAPES = frozenset("dDsSwWAZntrfv")
+_CLASS_ESCAPES = frozenset("dDsSwWntrfv")
+_GROUPS = ("(?:", "(?=", "(?!", "(?<=", "(?<!")
+_COUNT = re.compile(r"\{([0-9]{1,3})(,([0-9]{0,3}))?\}")
+_MAX_PATTERN = 256
+_MAX_REPEAT = 255
+_MAX_WEIGHT = 5000
+
+
+def _regex(name: str, pattern: str) -> str:
+    """Check a ``.regex`` pattern: valid for Python and PostgreSQL alike, and cheap to run."""
+    problem = _regex_problem(pattern)
+    if problem is None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                re.compile(pattern, re.DOTALL)
+        except (re.error, FutureWarning, RecursionError, OverflowError) as error:
+            problem = f"is not a valid regular expression ({error})"
+    if problem is not None:
+        raise InvalidQuery(f"The regular expression {_shown(pattern)} for {_shown(name)} {problem}.")
+    return pattern
+
+
+@dataclass
+class _Group:
+    """Size bookkeeping for one parenthesised group while scanning a pattern."""
+
+    weight: int = 0
+    unbounded: bool = False
+    last: tuple[int, bool] | None = None  # the atom a quantifier would repeat
+
+    def close_atom(self) -> None:
+        if self.last is not None:
+            self.weight += self.last[0]
+            self.unbounded = self.unbounded or self.last[1]
+            self.last = None
+
+
+def _regex_problem(pattern: str) -> str | None:
+    """Why a pattern is outside the portable subset, or None.
+
+    PostgreSQL and Python read ``\\b``, ``\\x``, back-references, named groups, inline flags and
+    possessive repeats differently or not at all; PostgreSQL refuses counts above 255 and patterns
+    that expand too far; nested repeats such as ``(a+)*`` backtrack exponentially in Python (the
+    in-memory and SQLite stores). All are refused with a reason.
+    """
+    if len(pattern) > _MAX_PATTERN:
+        return f"is longer than {_MAX_PATTERN} characters"
+    stack, index, after_repeat = [_Group()], (4 if pattern.startswith("(?i)") else 0), False
+    while index < len(pattern):
+        char = pattern[index]
+        step: int | str
+        if char in "*+?{" and after_repeat:
+            if char != "?":
+                return "repeats a repetition (as in a** or a*+), which is not supported"
+            step, after_repeat = 1, False  # a lazy repeat such as a*?
+        elif char in "*+?{":
+            step, after_repeat = _quantifier(pattern, index, stack[-1]), True
+        else:
+            step, after_repeat = _token(pattern, index, stack), False
+        if isinstance(step, str):
+            return step
+        index += step
+    if len(stack) > 1:
+        return "has an unclosed '('"
+    stack[0].close_atom()
+    if stack[0].weight > _MAX_WEIGHT:
+        return "is too complex; use fewer or smaller repetition counts"
+    return None
+
+
+def _quantifier(pattern: str, index: int, group: _Group) -> int | str:
+    """Apply ``*``, ``+``, ``?`` or ``{m,n}`` to the last atom; the token length, or a problem."""
+    char, length, low, high = pattern[index], 1, 0, None
+    if char == "{":
+        count = _COUNT.match(pattern, index)
+        if count is None:
+            return "uses '{' outside a repetition count {m}, {m,} or {m,n}; write \\{ for a brace"
+        low = int(count.group(1))
+        high = low if count.group(2) is None else int(count.group(3)) if count.group(3) else None
+        length = count.end() - index
+    elif char == "+":
+        low = 1
+    elif char == "?":
+        high = 1
+    if low > _MAX_REPEAT or (high or 0) > _MAX_REPEAT:
+        return f"repeats more than {_MAX_REPEAT} times"
+    if group.last is None:
+        return "has a repetition with nothing to repeat"
+    weight, unbounded = group.last
+    if unbounded and (high is None or high > 1):
+        return "nests repetitions (as in (a+)*), which can take exponential time"
+    group.last = (weight * (high if high is not None else max(low, 1)), unbounded or high is None)
+    return length
+
+
+def _token(pattern: str, index: int, stack: list[_Group]) -> int | str:
+    """Consume a group bracket, an alternation, an escape, a class or a character."""
+    char, group = pattern[index], stack[-1]
+    group.close_atom()
+    if char == "(":
+        opener = "(" if not pattern.startswith("(?", index) else next(
+            (opener for opener in _GROUPS if pattern.startswith(opener, index)), None
+        )
+        if opener is None:
+            return "uses a (?...) group other than (?:...), lookahead (?=...) (?!...) or lookbehind"
+        stack.append(_Group())
+        return len(opener)
+    if char == ")":
+        if len(stack) == 1:
+            return "has an unbalanced ')'"
+        inner = stack.pop()
+        inner.close_atom()
+        stack[-1].last = (max(inner.weight, 1), inner.unbounded)
+        return 1
+    if char == "|":
+        return 1
+    length: int | str = 1
+    if char == "\\":
+        length = _escape(pattern, index, _ESCAPES)
+    elif char == "[":
+        length = _class(pattern, index)
+    group.last = (1, False)
+    return length
+
+
+def _escape(pattern: str, index: int, allowed: frozenset[str]) -> int | str:
+    escaped = pattern[index + 1 : index + 2]
+    if not escaped:
+        return "ends with a lone backslash"
+    if escaped in allowed or (escaped.isascii() and escaped.isprintable() and not escaped.isalnum()):
+        return 2
+    return f"uses the escape \\{escaped}, which is not supported (PostgreSQL reads some differently)"
+
+
+def _class(pattern: str, index: int) -> int | str:
+    """The length of a ``[...]`` character class, or a problem."""
+    end = index + 1
+    end += pattern.startswith("^", end)
+    end += pattern.startswith("]", end)  # a leading ] is a literal member
+    while end < len(pattern):
+        char = pattern[end]
+        if char == "]":
+            return end + 1 - index
+        if char == "[":
+            return "uses '[' inside a character class; write \\[ for a bracket"
+        if char == "\\":
+            step = _escape(pattern, end, _CLASS_ESCAPES)
+            if isinstance(step, str):
+                return step
+            end += step
+        else:
+            end += 1
+    return "has an unclosed '['"
+
+
+def project(
+    doc: Mapping[str, Any], fields: tuple[tuple[str, ...], ...], always: tuple[str, ...] = ("id", "href")
+) -> dict[str, Any]:
+    """Keep ``always`` and the selected paths (TMF630 §4.3), in the document's key order.
+
+    A path into an array selects in every element: ``productOrderItem.state`` keeps, for each
+    item, only its ``state``.
+    """
+    selection: dict[str, Any] = {}
+    for path in [(name,) for name in always] + list(fields):
+        node = selection
+        for depth, name in enumerate(path, 1):
+            if name in node and node[name] is None:
+                break  # the whole attribute is already selected
+            if depth == len(path):
+                node[name] = None
+            else:
+                node = node.setdefault(name, {})
+    return _select(doc, selection)
+
+
+def _select(doc: Mapping[str, Any], selection: dict[str, Any]) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key not in selection:
+            continue
+        inner = selection[key]
+        if inner is None:
+            kept[key] = value
+        elif isinstance(value, Mapping):
+            if part := _select(value, inner):
+                kept[key] = part
+        elif isinstance(value, list):
+            parts = [_select(item, inner) for item in value if isinstance(item, Mapping)]
+            if any(parts):
+                kept[key] = parts
+    return kept
+
+
+def _check_text(text: str, what: str) -> None:
+    # PostgreSQL text cannot hold NUL and UTF-8 cannot encode lone surrogates: both would fail in
+    # the driver, so they are a bad request here.
+    if "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text):
+        raise InvalidQuery(f"{what} contains a NUL character or invalid Unicode; remove it.")
+
+
+def _shown(text: str) -> str:
+    """A client's text quoted for a message, shortened when long."""
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _unique(items: Iterable[Any]) -> list[Any]:
+    return list(dict.fromkeys(items))

@@ -1,0 +1,66 @@
+"""Gateway settings, from the command line or from ``TMFGATE_*`` environment variables.
+
+| setting        | variable               | default                | meaning                                  |
+|----------------|------------------------|------------------------|------------------------------------------|
+| host           | TMFGATE_HOST           | 127.0.0.1              | address to listen on                     |
+| port           | TMFGATE_PORT           | 8080                   | TCP port                                 |
+| database_url   | TMFGATE_DATABASE_URL   | sqlite:///tmfgate.db   | store: memory://, sqlite:///file, postgresql+psycopg://user@host/db |
+| workers        | TMFGATE_WORKERS        | 1                      | server processes                         |
+| max_limit      | TMFGATE_MAX_LIMIT      | (none)                 | largest page a list returns; more gives 206 |
+| log_level      | TMFGATE_LOG_LEVEL      | info                   | critical, error, warning, info, debug    |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from tmfgate.errors import ConfigurationError
+
+PREFIX = "TMFGATE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that configures one gateway."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = "sqlite:///tmfgate.db"
+    workers: int = 1
+    max_limit: int | None = None
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Defaults overridden by the ``TMFGATE_*`` variables that are set."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            raw = environ.get(PREFIX + item.name.upper())
+            if raw is not None and raw != "":
+                values[item.name] = _convert(item.name, raw)
+        return cls(**values)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the given (non-None) values replaced, e.g. from command-line options."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_env(self) -> dict[str, str]:
+        """The variables that reproduce these settings in a worker process."""
+        return {PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)
+                if getattr(self, f.name) is not None}
+
+
+def _convert(name: str, raw: str) -> Any:
+    if name in ("port", "workers", "max_limit"):
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigurationError(f"{PREFIX}{name.upper()} must be a whole number, not {raw!r}.") from None
+        if value < 1:
+            raise ConfigurationError(f"{PREFIX}{name.upper()} must be at least 1.")
+        return value
+    return raw

@@ -1,0 +1,187 @@
+"""Request validation from the spec, compiled at start-up and plugged into connexion's stack.
+
+Connexion's own validation middleware builds its validators for every request and validates with
+jsonschema (~1,000 bodies/s); this one keeps connexion's routing and spec, but compiles one
+fastjsonschema function per operation and media type once (~20,000 bodies/s), parses the body once
+with orjson and hands the parsed body to the dispatcher in the ASGI scope.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import fastjsonschema
+import orjson
+from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
+from connexion.operations import AbstractOperation
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tmfgate.errors import BadRequest, ConfigurationError, InvalidQuery, UnsupportedMediaType
+from tmfgate.model import ApiModel, OperationModel
+
+Validator = Callable[[Any], Any]
+BODY = "tmfgate.body"
+MEDIA_TYPE = "tmfgate.media_type"
+_DRAFT4 = "http://json-schema.org/draft-04/schema#"
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def compile_schema(schema: dict[str, Any], document: dict[str, Any]) -> Validator:
+    """A fastjsonschema validator for ``schema``, resolving refs into the spec's components."""
+    root = {"$schema": _DRAFT4, "components": document.get("components", {}), **schema}
+    try:
+        return fastjsonschema.compile(root, use_default=False)  # type: ignore[no-any-return]
+    except fastjsonschema.JsonSchemaDefinitionException as exc:
+        raise ConfigurationError(f"A schema of the spec cannot be compiled: {exc}") from exc
+
+
+def check(validator: Validator, value: Any, what: str = "request body") -> None:
+    """Validate, turning a schema violation into a 400 that names the attribute and the rule."""
+    try:
+        validator(value)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise BadRequest(describe(exc, what)) from None
+
+
+def describe(exc: fastjsonschema.JsonSchemaValueException, what: str) -> str:
+    """A sentence for a client: which attribute is wrong and why."""
+    where = _attribute(exc.name)
+    if exc.rule == "required" and isinstance(exc.value, dict) and isinstance(exc.rule_definition, list):
+        missing = [name for name in exc.rule_definition if name not in exc.value]
+        names = ", ".join(f"{where}.{m}" if where else m for m in missing)
+        return f"The {what} is missing the required attribute {names}."
+    detail = exc.message.replace(exc.name, where or "it", 1)
+    subject = f"the attribute {where}" if where else f"the {what}"
+    return f"Invalid {what}: {subject} is not valid ({detail})."
+
+
+def _attribute(name: str) -> str:
+    path = name[len("data"):] if name.startswith("data") else name
+    return _INDEX.sub(r".\1", path).lstrip(".")
+
+
+class OperationValidator:
+    """Validates one operation's media type, query parameters and body, then calls the next app."""
+
+    def __init__(self, next_app: ASGIApp, model: OperationModel, document: dict[str, Any]) -> None:
+        self.next_app = next_app
+        self.required = model.body_required
+        self.bodies = {media: compile_schema(s, document) for media, s in model.bodies.items()}
+        self.default_media = next(iter(model.bodies), None)
+        self.merge_patch = model.verb == "patch"
+        self.params = _param_checks(document, model)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.params and scope.get("query_string"):
+            self._check_params(scope["query_string"].decode("latin-1"))
+        if self.bodies:
+            await self._check_body(scope, receive)
+        await self.next_app(scope, receive, send)
+
+    async def _check_body(self, scope: Scope, receive: Receive) -> None:
+        media = _media_type(scope) or self.default_media or ""
+        validator = self.bodies.get(media)
+        if validator is None:
+            accepted = ", ".join(self.bodies)
+            raise UnsupportedMediaType(f"The media type {media or '(none)'} is not accepted here; use {accepted}.")
+        raw = await read_body(receive)
+        if not raw.strip():
+            if self.required:
+                raise BadRequest("A request body is required.", code="21", reason="Missing body")
+            return
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"The request body is not valid JSON: {exc}.") from None
+        # RFC 7396: in a merge patch null removes an attribute, so nulls are not typed values;
+        # the patched resource is validated as a whole afterwards.
+        check(validator, without_nulls(body) if self.merge_patch and "json-patch" not in media else body)
+        scope[BODY] = body
+        scope[MEDIA_TYPE] = media
+
+    def _check_params(self, query: str) -> None:
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            test = self.params.get(name)
+            if test is not None:
+                test(value)
+
+
+def without_nulls(value: Any) -> Any:
+    """A copy of a JSON object with every null member removed, at any depth."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
+def _media_type(scope: Scope) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            return value.decode("latin-1").split(";", 1)[0].strip().lower()
+    return None
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body from the ASGI receive channel."""
+    chunks: list[bytes] = []
+    more = True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _param_checks(document: dict[str, Any], model: OperationModel) -> dict[str, Callable[[str], None]]:
+    """Converters for the declared typed query parameters (``offset``, ``limit``)."""
+    operation = document["paths"][model.path][model.method]
+    checks: dict[str, Callable[[str], None]] = {}
+    for parameter in operation.get("parameters", []):
+        if "$ref" in parameter:
+            parameter = _follow(document, parameter["$ref"])
+        schema = parameter.get("schema", {})
+        if parameter.get("in") == "query" and schema.get("type") == "integer":
+            checks[parameter["name"]] = _integer_check(parameter["name"], schema.get("minimum"))
+    return checks
+
+
+def _integer_check(name: str, minimum: int | None) -> Callable[[str], None]:
+    def test(value: str) -> None:
+        try:
+            number = int(value)
+        except ValueError:
+            raise InvalidQuery(f"The query parameter {name} must be an integer, not {value!r}.") from None
+        if minimum is not None and number < minimum:
+            raise InvalidQuery(f"The query parameter {name} must be at least {minimum}.")
+
+    return test
+
+
+def _follow(document: dict[str, Any], ref: str) -> dict[str, Any]:
+    node: Any = document
+    for part in ref.lstrip("#/").split("/"):
+        node = node[part]
+    return node  # type: ignore[no-any-return]
+
+
+class ValidationApi(RoutedAPI[OperationValidator]):
+    """The operations of one API, each with its compiled validators."""
+
+    def __init__(self, *args: Any, model: ApiModel, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.model = model
+        self.add_paths()
+
+    def make_operation(self, operation: AbstractOperation) -> OperationValidator:
+        op = self.model.operations[operation.operation_id]
+        return OperationValidator(self.next_app, op, self.model.spec.document)
+
+
+class RequestValidationMiddleware(RoutedMiddleware[ValidationApi]):
+    """Connexion middleware validating requests against the spec with start-up-compiled validators."""
+
+    api_cls = ValidationApi
