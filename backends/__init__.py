@@ -1,0 +1,62 @@
+"""Storage backends chosen by URL through one alias table; drivers are imported only when used."""
+
+from __future__ import annotations
+
+import importlib
+from typing import NamedTuple
+
+from .base import Backend, BackendConfigurationError
+
+
+class Alias(NamedTuple):
+    """Where a URL scheme's backend class lives and the driver scheme it hands to that class."""
+
+    target: str  # "module:Class", relative to this package
+    driver_scheme: str
+
+
+# Celery style: one table, so the accepted schemes and the error message never disagree.
+BACKEND_ALIASES: dict[str, Alias] = {
+    "memory": Alias("memory:MemoryBackend", "memory"),
+    "sqlite": Alias("sql:SqlBackend", "sqlite+aiosqlite"),
+    "sqlite+aiosqlite": Alias("sql:SqlBackend", "sqlite+aiosqlite"),
+    "postgresql": Alias("sql:SqlBackend", "postgresql+psycopg"),
+    "postgresql+psycopg": Alias("sql:SqlBackend", "postgresql+psycopg"),
+    "postgres": Alias("sql:SqlBackend", "postgresql+psycopg"),
+}
+
+_IN_MEMORY_SQLITE = ("", ":memory:")
+
+
+def open_backend(url: str) -> Backend:
+    """The backend for ``url``, not yet opened (call ``await backend.open()``)."""
+    scheme, sep, rest = url.partition("://")
+    alias = BACKEND_ALIASES.get(scheme.lower()) if sep else None
+    if alias is None:
+        accepted = ", ".join(f"{name}://" for name in BACKEND_ALIASES)
+        raise BackendConfigurationError(
+            f"The database URL {_redact(url)!r} has no known scheme; use one of {accepted} "
+            "(for example sqlite:///tmfgate.db or postgresql://user@host/db)."
+        )
+    if alias.driver_scheme.startswith("sqlite") and rest.lstrip("/").split("?")[0] in _IN_MEMORY_SQLITE:
+        # Every pooled connection would get its own empty in-memory database.
+        raise BackendConfigurationError(
+            f"The database URL {url!r} names an in-memory SQLite database; use memory:// for an "
+            "in-memory store, or give a file path such as sqlite:///tmfgate.db."
+        )
+    module_name, _, class_name = alias.target.partition(":")
+    module = importlib.import_module(f".{module_name}", __package__)
+    backend: Backend = getattr(module, class_name)(f"{alias.driver_scheme}://{rest}")
+    return backend
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, fit for an error message."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not (sep and at and ":" in credentials):
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+
+
+__all__ = ["BACKEND_ALIASES", "Backend", "BackendConfigurationError", "open_backend"]

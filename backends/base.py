@@ -148,3 +148,7 @@ class StorageUnavailable(StorageError):
     """The store cannot be reached or refused the operation for a reason that is not the request's."""
 
 
+
+
+class BackendConfigurationError(StorageError, ValueError):
+    """The backend URL or its settings cannot be used; the core turns it into a ConfigurationError."""

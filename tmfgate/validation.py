@@ -1,19 +1,19 @@
 """Request validation from the spec, compiled at start-up and plugged into connexion's stack.
 
 Connexion's own validation middleware builds its validators for every request and validates with
-jsonschema (~1,000 bodies/s); this one keeps connexion's routing and spec, but compiles one
-fastjsonschema function per operation and media type once (~20,000 bodies/s), parses the body once
-with orjson and hands the parsed body to the dispatcher in the ASGI scope.
+jsonschema (~1,000 bodies/s); this one keeps connexion's routing and spec, but builds one validator
+per operation and media type once, parses the body once with orjson and hands the parsed body to
+the dispatcher in the ASGI scope. The validator is jsonschema-rs: on a TMF622 order it takes ~2 µs
+where fastjsonschema takes ~100 µs (``benchmarks/validators.py``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-import fastjsonschema
+import jsonschema_rs
 import orjson
 from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
 from connexion.operations import AbstractOperation
@@ -26,15 +26,14 @@ Validator = Callable[[Any], Any]
 BODY = "tmfgate.body"
 MEDIA_TYPE = "tmfgate.media_type"
 _DRAFT4 = "http://json-schema.org/draft-04/schema#"
-_INDEX = re.compile(r"\[(\d+)\]")
 
 
 def compile_schema(schema: dict[str, Any], document: dict[str, Any]) -> Validator:
-    """A fastjsonschema validator for ``schema``, resolving refs into the spec's components."""
+    """A validator for ``schema`` (OpenAPI 3.0 is JSON Schema draft 4), refs into the components."""
     root = {"$schema": _DRAFT4, "components": document.get("components", {}), **schema}
     try:
-        return fastjsonschema.compile(root, use_default=False)  # type: ignore[no-any-return]
-    except fastjsonschema.JsonSchemaDefinitionException as exc:
+        return jsonschema_rs.Draft4Validator(root).validate  # type: ignore[no-any-return]
+    except (jsonschema_rs.ValidationError, ValueError) as exc:
         raise ConfigurationError(f"A schema of the spec cannot be compiled: {exc}") from exc
 
 
@@ -42,25 +41,18 @@ def check(validator: Validator, value: Any, what: str = "request body") -> None:
     """Validate, turning a schema violation into a 400 that names the attribute and the rule."""
     try:
         validator(value)
-    except fastjsonschema.JsonSchemaValueException as exc:
+    except jsonschema_rs.ValidationError as exc:
         raise BadRequest(describe(exc, what)) from None
 
 
-def describe(exc: fastjsonschema.JsonSchemaValueException, what: str) -> str:
+def describe(exc: jsonschema_rs.ValidationError, what: str) -> str:
     """A sentence for a client: which attribute is wrong and why."""
-    where = _attribute(exc.name)
-    if exc.rule == "required" and isinstance(exc.value, dict) and isinstance(exc.rule_definition, list):
-        missing = [name for name in exc.rule_definition if name not in exc.value]
-        names = ", ".join(f"{where}.{m}" if where else m for m in missing)
-        return f"The {what} is missing the required attribute {names}."
-    detail = exc.message.replace(exc.name, where or "it", 1)
+    where = ".".join(str(part) for part in exc.instance_path)
+    if isinstance(exc.kind, jsonschema_rs.ValidationErrorKind.Required):
+        name = exc.kind.property
+        return f"The {what} is missing the required attribute {where + '.' if where else ''}{name}."
     subject = f"the attribute {where}" if where else f"the {what}"
-    return f"Invalid {what}: {subject} is not valid ({detail})."
-
-
-def _attribute(name: str) -> str:
-    path = name[len("data"):] if name.startswith("data") else name
-    return _INDEX.sub(r".\1", path).lstrip(".")
+    return f"Invalid {what}: {subject} is not valid ({exc.message})."
 
 
 class OperationValidator:

@@ -1,0 +1,137 @@
+"""An in-process store: stored JSON bytes per kind, in insertion order, for tests and demos."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+
+from .base import DuplicateId, NotStored, Page, Query
+from .memquery import matches, sort_documents
+
+# kind -> id -> stored JSON; dicts keep insertion order, which is the default sort.
+Collections = dict[str, dict[str, bytes]]
+_DELETED = None
+
+
+class MemoryTransaction:
+    """Writes buffered until commit, read back through an overlay of the committed documents."""
+
+    def __init__(self, committed: Collections) -> None:
+        self._committed = committed
+        # Replayed in order at commit, so a delete then create moves the document to the end.
+        self._ops: list[tuple[str, str, bytes | None]] = []
+        self._latest: dict[tuple[str, str], bytes | None] = {}
+
+    async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
+        # for_update needs nothing: the backend lock makes this the only writer until commit.
+        key = (kind, id)
+        if key in self._latest:
+            return self._latest[key]
+        return self._committed.get(kind, {}).get(id)
+
+    async def create(self, kind: str, id: str, doc: bytes) -> None:
+        if await self.get(kind, id) is not None:
+            raise DuplicateId(f"A {kind} with id {id!r} is already stored.")
+        self._write(kind, id, bytes(doc))
+
+    async def replace(self, kind: str, id: str, doc: bytes) -> None:
+        if await self.get(kind, id) is None:
+            raise NotStored(f"No {kind} with id {id!r} is stored.")
+        self._write(kind, id, bytes(doc))
+
+    async def delete(self, kind: str, id: str) -> bool:
+        if await self.get(kind, id) is None:
+            return False
+        self._write(kind, id, _DELETED)
+        return True
+
+    async def query(self, kind: str, query: Query) -> Page:
+        return run_query(self._view(kind), query)
+
+    def commit(self) -> None:
+        """Apply the buffered writes; plain dict operations with no await, so atomic for readers."""
+        for kind, id, doc in self._ops:
+            documents = self._committed.setdefault(kind, {})
+            if doc is _DELETED:
+                documents.pop(id, None)
+            else:
+                documents[id] = doc
+
+    def _write(self, kind: str, id: str, doc: bytes | None) -> None:
+        self._ops.append((kind, id, doc))
+        self._latest[(kind, id)] = doc
+
+    def _view(self, kind: str) -> dict[str, bytes]:
+        """The documents of ``kind`` as this transaction sees them, in insertion order."""
+        committed = self._committed.get(kind, {})
+        if not any(op_kind == kind for op_kind, _, _ in self._ops):
+            return committed
+        view = dict(committed)
+        for op_kind, id, doc in self._ops:
+            if op_kind != kind:
+                continue
+            if doc is _DELETED:
+                view.pop(id, None)
+            else:
+                view[id] = doc
+        return view
+
+
+class MemoryBackend:
+    """Documents kept in this process; one writer at a time, readers never wait."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._collections: Collections = {}
+        self._write_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        """Nothing to connect to."""
+
+    async def close(self) -> None:
+        """Nothing to release; the documents stay until the backend is dropped."""
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[MemoryTransaction]:
+        """A unit of work holding the write lock; its writes show only once it has committed."""
+        async with self._write_lock:
+            transaction = MemoryTransaction(self._collections)
+            yield transaction  # an exception here skips commit: the buffer is simply dropped
+            transaction.commit()
+
+    async def get(self, kind: str, id: str) -> bytes | None:
+        return self._collections.get(kind, {}).get(id)
+
+    async def query(self, kind: str, query: Query) -> Page:
+        return run_query(self._collections.get(kind, {}), query)
+
+
+def run_query(documents: dict[str, bytes], query: Query) -> Page:
+    """Filter, sort and page stored documents, parsing only those that must be evaluated."""
+    # Synchronous throughout: no commit can interleave, so the dict needs no copy.
+    stored = documents.values()
+    stop = None if query.limit is None else query.offset + query.limit
+    if not query.conditions and not query.sort:
+        return Page(total=len(stored), items=list(itertools.islice(stored, query.offset, stop)))
+    if not query.sort:
+        matching = [raw for raw, doc in _parsed(stored) if matches(query.conditions, doc)]
+        return Page(total=len(matching), items=matching[query.offset : stop])
+    parsed = [(raw, doc) for raw, doc in _parsed(stored) if matches(query.conditions, doc)]
+    raw_of = {id(doc): raw for raw, doc in parsed}
+    ordered = sort_documents([doc for _, doc in parsed], query.sort)
+    window = ordered[query.offset : stop]
+    # sort_documents returns the same dicts; fall back to re-encoding should it ever copy them.
+    items = [raw_of.get(id(doc)) or orjson.dumps(doc) for doc in window]
+    return Page(total=len(parsed), items=items)
+
+
+def _parsed(stored: Iterable[bytes]) -> Iterator[tuple[bytes, Any]]:
+    return ((raw, orjson.loads(raw)) for raw in stored)
+
+
+__all__ = ["MemoryBackend", "MemoryTransaction", "run_query"]
