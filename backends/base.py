@@ -30,7 +30,11 @@ class Op(str, Enum):
 
 
 class Kind(str, Enum):
-    """How the values of a condition compare with the stored attribute."""
+    """How the values of a condition compare with the stored attribute.
+
+    Values are ``str`` for STRING (and every REGEX pattern), ``Decimal`` for NUMBER, ``bool`` for
+    BOOLEAN and :class:`Instant` for DATETIME. The matching rules are in :mod:`backends.sqlquery`.
+    """
 
     STRING = "string"
     NUMBER = "number"
@@ -58,7 +62,9 @@ class Condition:
     """``path op value``; several values are alternatives (OR), as ``state=a,b`` or a repeated key.
 
     ``path`` is the dotted attribute path split into names; an array met anywhere along the path
-    matches when any of its elements does (TMF630 Part 1: dotted filters into arrays).
+    matches when any of its elements does (TMF630 Part 1: dotted filters into arrays). ``ne`` is
+    the negation of ``eq`` with the same values: no value at the path equals any of them (an absent
+    attribute matches).
     """
 
     path: tuple[str, ...]
@@ -69,13 +75,19 @@ class Condition:
 
 @dataclass(frozen=True)
 class SortKey:
+    """One ``sort=`` key; documents without a value at ``path`` come last in both directions."""
+
     path: tuple[str, ...]
     descending: bool = False
 
 
 @dataclass(frozen=True)
 class Query:
-    """A list request: conditions (all must hold), sort keys, and the page window."""
+    """A list request: conditions (all must hold), sort keys, and the page window.
+
+    ``fields`` is None for whole documents, ``()`` for ``fields=none`` (only the always-returned
+    attributes), else the selected dotted paths.
+    """
 
     conditions: tuple[Condition, ...] = ()
     sort: tuple[SortKey, ...] = ()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ from urllib.parse import unquote_plus
 from backends.base import Condition, Instant, Kind, Op, Query, SortKey, Value
 from backends.memquery import as_number, parse_instant
 from tmfgate.errors import InvalidQuery
+from tmfgate.patterns import portability_problem
 
 AttributeKind = Callable[[tuple[str, ...]], Kind | None]
 
@@ -39,7 +39,7 @@ _UNSUPPORTED = {
     "depth": "The depth parameter is not supported; references are returned as stored.",
     "expand": "The expand parameter is not supported; references are returned as stored.",
 }
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # An unencoded "+02:00" offset arrives as " 02:00" because "+" decodes to a space (TMF630 §4.7).
 _SPACED_OFFSET = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+) ([0-9]{2}(?::?[0-9]{2})?)")
 
@@ -142,11 +142,16 @@ def _values(text: str, index: int, key: str) -> tuple[list[_Raw], int]:
             while close != -1 and close + 1 < len(text) and text[close + 1] not in ",;":
                 close = text.find('"', close + 1)
             if close == -1:
-                raise InvalidQuery(f"A value of the filter {_shown(key)} opens a double quote it never closes.")
+                raise InvalidQuery(
+                    f"A value of the filter {_shown(key)} opens a double quote it never closes."
+                )
             values.append(_Raw(text[index + 1 : close], quoted=True))
             index = close + 1
         else:
-            end = min((pos for pos in (text.find(",", index), text.find(";", index)) if pos != -1), default=len(text))
+            end = min(
+                (pos for pos in (text.find(",", index), text.find(";", index)) if pos != -1),
+                default=len(text),
+            )
             values.append(_Raw(text[index:end]))
             index = end
         if index >= len(text):
@@ -176,7 +181,9 @@ def _path(names: list[str], usage: str) -> tuple[str, ...]:
     if not dotted:
         raise InvalidQuery(f"A {usage} needs an attribute name, as in state=completed.")
     if any(not name for name in names):
-        raise InvalidQuery(f"The attribute path {_shown(dotted)} in a {usage} has an empty name between dots.")
+        raise InvalidQuery(
+            f"The attribute path {_shown(dotted)} in a {usage} has an empty name between dots."
+        )
     if len(names) > MAX_DEPTH:
         raise InvalidQuery(f"The attribute path {_shown(dotted)} is deeper than {MAX_DEPTH} names.")
     return tuple(names)
@@ -225,9 +232,11 @@ def _sort(value: str) -> list[SortKey]:
 
 def _integer(key: str, value: str) -> int:
     text = value.strip()
-    if not text.isascii() or not text.isdigit() or int(text) > MAX_INTEGER:
+    # The length test comes first: int() refuses strings of more than 4300 digits.
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) > MAX_INTEGER:
         raise InvalidQuery(
-            f"The {key} parameter must be a whole number of zero or more, as in {key}=20, not {_shown(value)}."
+            f"The {key} parameter must be a whole number of zero or more, "
+            f"as in {key}=20, not {_shown(value)}."
         )
     return int(text)
 
@@ -281,8 +290,9 @@ def _convert(name: str, kind: Kind, text: str) -> Value:
 
 def _instant(text: str) -> Instant | None:
     """A date (``whole_day``) or a date-time; no zone means UTC."""
-    text = _SPACED_OFFSET.sub(r"\1+\2", text.strip())
-    parsed = parse_instant(text)
+    text = text.strip()
+    spaced = _SPACED_OFFSET.fullmatch(text)
+    parsed = parse_instant(f"{spaced[1]}+{spaced[2]}" if spaced else text)
     if parsed is None:
         return None
     try:
@@ -292,161 +302,12 @@ def _instant(text: str) -> Instant | None:
     return Instant(at, whole_day=parsed[1])
 
 
-_ESCAPES = frozenset("dDsSwWAZntrfv")
-_CLASS_ESCAPES = frozenset("dDsSwWntrfv")
-_GROUPS = ("(?:", "(?=", "(?!", "(?<=", "(?<!")
-_COUNT = re.compile(r"\{([0-9]{1,3})(,([0-9]{0,3}))?\}")
-_MAX_PATTERN = 256
-_MAX_REPEAT = 255
-_MAX_WEIGHT = 5000
-
-
 def _regex(name: str, pattern: str) -> str:
     """Check a ``.regex`` pattern: valid for Python and PostgreSQL alike, and cheap to run."""
-    problem = _regex_problem(pattern)
-    if problem is None:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                re.compile(pattern, re.DOTALL)
-        except (re.error, FutureWarning, RecursionError, OverflowError) as error:
-            problem = f"is not a valid regular expression ({error})"
+    problem = portability_problem(pattern)
     if problem is not None:
         raise InvalidQuery(f"The regular expression {_shown(pattern)} for {_shown(name)} {problem}.")
     return pattern
-
-
-@dataclass
-class _Group:
-    """Size bookkeeping for one parenthesised group while scanning a pattern."""
-
-    weight: int = 0
-    unbounded: bool = False
-    last: tuple[int, bool] | None = None  # the atom a quantifier would repeat
-
-    def close_atom(self) -> None:
-        if self.last is not None:
-            self.weight += self.last[0]
-            self.unbounded = self.unbounded or self.last[1]
-            self.last = None
-
-
-def _regex_problem(pattern: str) -> str | None:
-    """Why a pattern is outside the portable subset, or None.
-
-    PostgreSQL and Python read ``\\b``, ``\\x``, back-references, named groups, inline flags and
-    possessive repeats differently or not at all; PostgreSQL refuses counts above 255 and patterns
-    that expand too far; nested repeats such as ``(a+)*`` backtrack exponentially in Python (the
-    in-memory and SQLite stores). All are refused with a reason.
-    """
-    if len(pattern) > _MAX_PATTERN:
-        return f"is longer than {_MAX_PATTERN} characters"
-    stack, index, after_repeat = [_Group()], (4 if pattern.startswith("(?i)") else 0), False
-    while index < len(pattern):
-        char = pattern[index]
-        step: int | str
-        if char in "*+?{" and after_repeat:
-            if char != "?":
-                return "repeats a repetition (as in a** or a*+), which is not supported"
-            step, after_repeat = 1, False  # a lazy repeat such as a*?
-        elif char in "*+?{":
-            step, after_repeat = _quantifier(pattern, index, stack[-1]), True
-        else:
-            step, after_repeat = _token(pattern, index, stack), False
-        if isinstance(step, str):
-            return step
-        index += step
-    if len(stack) > 1:
-        return "has an unclosed '('"
-    stack[0].close_atom()
-    if stack[0].weight > _MAX_WEIGHT:
-        return "is too complex; use fewer or smaller repetition counts"
-    return None
-
-
-def _quantifier(pattern: str, index: int, group: _Group) -> int | str:
-    """Apply ``*``, ``+``, ``?`` or ``{m,n}`` to the last atom; the token length, or a problem."""
-    char, length, low, high = pattern[index], 1, 0, None
-    if char == "{":
-        count = _COUNT.match(pattern, index)
-        if count is None:
-            return "uses '{' outside a repetition count {m}, {m,} or {m,n}; write \\{ for a brace"
-        low = int(count.group(1))
-        high = low if count.group(2) is None else int(count.group(3)) if count.group(3) else None
-        length = count.end() - index
-    elif char == "+":
-        low = 1
-    elif char == "?":
-        high = 1
-    if low > _MAX_REPEAT or (high or 0) > _MAX_REPEAT:
-        return f"repeats more than {_MAX_REPEAT} times"
-    if group.last is None:
-        return "has a repetition with nothing to repeat"
-    weight, unbounded = group.last
-    if unbounded and (high is None or high > 1):
-        return "nests repetitions (as in (a+)*), which can take exponential time"
-    group.last = (weight * (high if high is not None else max(low, 1)), unbounded or high is None)
-    return length
-
-
-def _token(pattern: str, index: int, stack: list[_Group]) -> int | str:
-    """Consume a group bracket, an alternation, an escape, a class or a character."""
-    char, group = pattern[index], stack[-1]
-    group.close_atom()
-    if char == "(":
-        opener = "(" if not pattern.startswith("(?", index) else next(
-            (opener for opener in _GROUPS if pattern.startswith(opener, index)), None
-        )
-        if opener is None:
-            return "uses a (?...) group other than (?:...), lookahead (?=...) (?!...) or lookbehind"
-        stack.append(_Group())
-        return len(opener)
-    if char == ")":
-        if len(stack) == 1:
-            return "has an unbalanced ')'"
-        inner = stack.pop()
-        inner.close_atom()
-        stack[-1].last = (max(inner.weight, 1), inner.unbounded)
-        return 1
-    if char == "|":
-        return 1
-    length: int | str = 1
-    if char == "\\":
-        length = _escape(pattern, index, _ESCAPES)
-    elif char == "[":
-        length = _class(pattern, index)
-    group.last = (1, False)
-    return length
-
-
-def _escape(pattern: str, index: int, allowed: frozenset[str]) -> int | str:
-    escaped = pattern[index + 1 : index + 2]
-    if not escaped:
-        return "ends with a lone backslash"
-    if escaped in allowed or (escaped.isascii() and escaped.isprintable() and not escaped.isalnum()):
-        return 2
-    return f"uses the escape \\{escaped}, which is not supported (PostgreSQL reads some differently)"
-
-
-def _class(pattern: str, index: int) -> int | str:
-    """The length of a ``[...]`` character class, or a problem."""
-    end = index + 1
-    end += pattern.startswith("^", end)
-    end += pattern.startswith("]", end)  # a leading ] is a literal member
-    while end < len(pattern):
-        char = pattern[end]
-        if char == "]":
-            return end + 1 - index
-        if char == "[":
-            return "uses '[' inside a character class; write \\[ for a bracket"
-        if char == "\\":
-            step = _escape(pattern, end, _CLASS_ESCAPES)
-            if isinstance(step, str):
-                return step
-            end += step
-        else:
-            end += 1
-    return "has an unclosed '['"
 
 
 def project(
