@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
-from typing import Protocol, Union
+from typing import Protocol
 
 
 class Op(str, Enum):
@@ -54,7 +54,7 @@ class Instant:
     whole_day: bool = False
 
 
-Value = Union[str, Decimal, bool, Instant]
+Value = str | Decimal | bool | Instant
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,10 @@ class DuplicateId(StorageError):
 
 class NotStored(StorageError):
     """The document to replace does not exist."""
+
+
+class UnstorableDocument(StorageError):
+    """The document holds a value this store cannot keep (a request problem, not an outage)."""
 
 
 class StorageUnavailable(StorageError):

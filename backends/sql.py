@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.expression import ColumnElement, Executable
 
 from . import sqlquery
-from .base import DuplicateId, NotStored, Page, Query, StorageError, StorageUnavailable
+from .base import DuplicateId, NotStored, Page, Query, StorageError, StorageUnavailable, UnstorableDocument
 
 metadata = MetaData()
 
@@ -258,6 +258,8 @@ def translate(exc: sa_exc.SQLAlchemyError) -> StorageError:
     """The StorageError for a driver error: unavailability unless the request itself was at fault."""
     if isinstance(exc, sa_exc.IntegrityError):
         return StorageError(f"The store refused the write: {exc.orig}")
+    if isinstance(exc, sa_exc.DataError):
+        return UnstorableDocument(f"The store cannot keep a value of this document: {exc.orig}")
     if isinstance(exc, sa_exc.DBAPIError) and not isinstance(
         exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.InternalError)
     ):

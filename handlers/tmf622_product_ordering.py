@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
-from tmfgate import operations, times
+from tmfgate import codec, operations, times
 from tmfgate.dispatch import Call, Reply
 from tmfgate.errors import BadRequest
 from tmfgate.states import StateMachine
@@ -101,7 +99,7 @@ async def createCancelProductOrder(call: Call) -> Reply:
         raw = await tx.get("productOrder", order_id, for_update=True)
         if raw is None:
             raise BadRequest(f"productOrder.id {order_id} refers to no product order.")
-        order = orjson.loads(raw)
+        order = codec.loads(raw)
         task["productOrder"].setdefault("href", order.get("href"))
         task["productOrder"].setdefault("@referredType", "ProductOrder")
         refusal = _why_not_cancellable(order)

@@ -70,11 +70,17 @@ def test_fields_none_is_empty_and_repeats_merge() -> None:
     assert parse("fields=id&fields=state,id").fields == (("id",), ("state",))
 
 
-@pytest.mark.parametrize(
-    "raw", ["fields=", "fields=,", "fields=a..b", "fields=.a", "fields==id", "fields>id", "fields"]
-)
+@pytest.mark.parametrize("raw", ["fields==id", "fields>id", "fields"])
 def test_bad_fields(raw: str) -> None:
     rejected(raw, "fields")
+
+
+def test_lenient_fields() -> None:
+    # Any string is a schema-valid fields value: empty selects nothing, empty names are skipped.
+    assert parse("fields=").fields is None
+    assert parse("fields=,").fields is None
+    assert parse("fields=a..b").fields == (("a", "b"),)
+    assert parse("fields=.a").fields == (("a",),)
 
 
 def test_sort_keys() -> None:
@@ -111,13 +117,17 @@ def test_paging() -> None:
         "offset=1.5",
         "offset=1e3",
         "limit=%D9%A1",
-        "limit=99999999999999999999",
-        "limit=9223372036854775808",
-        "offset=" + "9" * 5000,
     ],
 )
 def test_bad_paging_values(raw: str) -> None:
     rejected(raw, "whole number")
+
+
+@pytest.mark.parametrize("raw", ["limit=99999999999999999999", "limit=9223372036854775808",
+                                 "offset=" + "9" * 5000])
+def test_huge_paging_values_are_capped(raw: str) -> None:
+    query = parse(raw)
+    assert (query.limit or query.offset) == 2**63 - 1
 
 
 def test_paging_given_twice() -> None:

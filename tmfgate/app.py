@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-# connexion imports starlette's test client at import time, which warns about httpx; not ours.
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-
-from connexion.middleware.lifespan import LifespanMiddleware  # noqa: E402
-from connexion.middleware.main import ConnexionMiddleware  # noqa: E402
-from connexion.middleware.routing import RoutingMiddleware  # noqa: E402
-from connexion.options import SwaggerUIOptions  # noqa: E402
+from connexion.middleware.lifespan import LifespanMiddleware
+from connexion.middleware.main import ConnexionMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.options import SwaggerUIOptions
 
 from backends.base import Backend
 from tmfgate import model, specs

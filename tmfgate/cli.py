@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 
 from tmfgate.errors import ConfigurationError
@@ -35,8 +34,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # connexion imports starlette's test client at import time, which warns about httpx; not ours.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     args = build_parser().parse_args(argv)
     if args.command == "conformance":
         from conformance.cli import main as conformance_main  # noqa: PLC0415 - the one allowed import

@@ -14,7 +14,7 @@ from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backends.base import StorageUnavailable
+from backends.base import StorageUnavailable, UnstorableDocument
 from tmfgate.dispatch import Reply, send_reply
 from tmfgate.errors import (
     ApiError,
@@ -47,6 +47,8 @@ def as_api_error(exc: Exception) -> tuple[ApiError, list[tuple[bytes, bytes]]]:
             error.status = exc.status_code  # type: ignore[misc]
         headers = [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
         return error, headers
+    if isinstance(exc, UnstorableDocument):
+        return BadRequest(f"The request holds a value that cannot be stored: {exc}"), []
     if isinstance(exc, StorageUnavailable):
         log.error("store unavailable: %s", exc)
         return ServiceUnavailable("The store is unavailable; try again shortly."), []

@@ -12,9 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import orjson
-
 from backends.base import Transaction
+from tmfgate import codec
 from tmfgate import patch as patching
 from tmfgate.dispatch import Call, Reply
 from tmfgate.errors import BadRequest, NotFound
@@ -35,7 +34,7 @@ async def list_resources(call: Call) -> Reply:
     if query.fields is None:
         body = b"[" + b",".join(page.items) + b"]"
     else:
-        body = orjson.dumps([project(orjson.loads(item), query.fields) for item in page.items])
+        body = codec.dumps([project(codec.loads(item), query.fields) for item in page.items])
     headers = [(b"x-total-count", str(page.total).encode()),
                (b"x-result-count", str(len(page.items)).encode())]
     return Reply(206 if len(page.items) < page.total else 200, body, headers)
@@ -47,7 +46,7 @@ async def retrieve(call: Call) -> Reply:
     if raw is None:
         raise not_found(call)
     fields = _fields(call)
-    return Reply(200, raw if fields is None else orjson.dumps(project(orjson.loads(raw), fields)))
+    return Reply(200, raw if fields is None else codec.dumps(project(codec.loads(raw), fields)))
 
 
 async def create(call: Call, prepare: Prepare | None = None) -> Reply:
@@ -115,19 +114,19 @@ async def read_for_update(tx: Transaction, call: Call, kind: str | None = None, 
     raw = await tx.get(kind or call.resource.kind, id or call.id, for_update=True)
     if raw is None:
         raise not_found(call, kind, id)
-    return orjson.loads(raw)  # type: ignore[no-any-return]
+    return codec.loads(raw)  # type: ignore[no-any-return]
 
 
 async def write_new(tx: Transaction, kind: str, doc: Document) -> bytes:
     """Store a new document; returns its JSON."""
-    raw = orjson.dumps(doc)
+    raw = codec.dumps(doc)
     await tx.create(kind, doc["id"], raw)
     return raw
 
 
 async def write_changed(tx: Transaction, kind: str, old: Document, new: Document) -> bytes:
     """Store a changed document; returns its JSON."""
-    raw = orjson.dumps(new)
+    raw = codec.dumps(new)
     await tx.replace(kind, new["id"], raw)
     return raw
 

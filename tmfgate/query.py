@@ -191,7 +191,9 @@ def _path(names: list[str], usage: str) -> tuple[str, ...]:
 
 def _reserved(key: str, value: str, collected: _Collected) -> None:
     if key == "fields":
-        collected.fields = (collected.fields or []) + _fields(value)
+        selected = _fields(value)
+        if selected is not None:
+            collected.fields = (collected.fields or []) + selected
     elif key == "sort":
         collected.sort += _sort(value)
         if len(collected.sort) > MAX_SORT_KEYS:
@@ -202,16 +204,22 @@ def _reserved(key: str, value: str, collected: _Collected) -> None:
         collected.paging[key] = _integer(key, value)
 
 
-def _fields(value: str) -> list[tuple[str, ...]]:
-    """``fields=id,state`` (TMF630 §4.3; spaces after commas tolerated) or ``fields=none``."""
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if not names:
-        raise InvalidQuery("The fields parameter needs attribute names, as in fields=id,state, or none.")
-    if names == ["none"]:
+def _fields(value: str) -> list[tuple[str, ...]] | None:
+    """``fields=id,state`` (TMF630 §4.3; spaces after commas tolerated) or ``fields=none``.
+
+    Selection is lenient: an empty ``fields=`` selects nothing (the whole resource is returned, as
+    without the parameter) and empty names between dots or commas are skipped; a name that matches
+    no attribute simply selects nothing.
+    """
+    paths = [tuple(part for part in name.strip().split(".") if part) for name in value.split(",")]
+    paths = [path for path in paths if path]
+    if not paths:
+        return None
+    if paths == [("none",)]:
         return []  # only the attributes always returned (id, href)
-    if len(names) > MAX_FIELDS:
+    if len(paths) > MAX_FIELDS:
         raise InvalidQuery(f"The fields parameter can select at most {MAX_FIELDS} attributes.")
-    return [_path(name.split("."), "fields selection") for name in names]
+    return paths
 
 
 def _sort(value: str) -> list[SortKey]:
@@ -232,13 +240,14 @@ def _sort(value: str) -> list[SortKey]:
 
 def _integer(key: str, value: str) -> int:
     text = value.strip()
-    # The length test comes first: int() refuses strings of more than 4300 digits.
-    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) > MAX_INTEGER:
+    if not text.isascii() or not text.isdigit():
         raise InvalidQuery(
             f"The {key} parameter must be a whole number of zero or more, "
             f"as in {key}=20, not {_shown(value)}."
         )
-    return int(text)
+    # A huge offset or limit is still a valid request: past the end, or everything. The length
+    # test comes first: int() refuses strings of more than 4300 digits.
+    return MAX_INTEGER if len(text) > 19 else min(int(text), MAX_INTEGER)
 
 
 def _condition(path: tuple[str, ...], op: Op, raws: list[_Raw], attribute_kind: AttributeKind) -> Condition:

@@ -1,13 +1,15 @@
 """Gateway settings, from the command line or from ``TMFGATE_*`` environment variables.
 
-| setting        | variable               | default                | meaning                                  |
-|----------------|------------------------|------------------------|------------------------------------------|
-| host           | TMFGATE_HOST           | 127.0.0.1              | address to listen on                     |
-| port           | TMFGATE_PORT           | 8080                   | TCP port                                 |
-| database_url   | TMFGATE_DATABASE_URL   | sqlite:///tmfgate.db   | store: memory://, sqlite:///file, postgresql+psycopg://user@host/db |
-| workers        | TMFGATE_WORKERS        | 1                      | server processes                         |
-| max_limit      | TMFGATE_MAX_LIMIT      | (none)                 | largest page a list returns; more gives 206 |
-| log_level      | TMFGATE_LOG_LEVEL      | info                   | critical, error, warning, info, debug    |
+- ``host`` (TMFGATE_HOST, default 127.0.0.1): the address to listen on.
+- ``port`` (TMFGATE_PORT, default 8080): the TCP port.
+- ``database_url`` (TMFGATE_DATABASE_URL, default sqlite:///tmfgate.db): the store, one of
+  ``memory://``, ``sqlite:///relative/file.db``, ``sqlite:////absolute/file.db`` or
+  ``postgresql+psycopg://user:password@host:5432/database``.
+- ``workers`` (TMFGATE_WORKERS, default 1): the number of server processes.
+- ``max_limit`` (TMFGATE_MAX_LIMIT, default none): the largest page a list returns; a longer match
+  gives 206 Partial Content and the client pages on with ``offset``.
+- ``log_level`` (TMFGATE_LOG_LEVEL, default info): critical, error, warning, info or debug; debug
+  also logs every request.
 """
 
 from __future__ import annotations

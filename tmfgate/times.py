@@ -7,10 +7,10 @@ import datetime as dt
 
 def now() -> str:
     """The current instant, e.g. ``2026-11-25T18:40:00.123Z``."""
-    return stamp(dt.datetime.now(dt.timezone.utc))
+    return stamp(dt.datetime.now(dt.UTC))
 
 
 def stamp(moment: dt.datetime) -> str:
     """Format an aware datetime in UTC with millisecond precision and a ``Z``."""
-    moment = moment.astimezone(dt.timezone.utc)
+    moment = moment.astimezone(dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -14,11 +14,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import jsonschema_rs
-import orjson
 from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
 from connexion.operations import AbstractOperation
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tmfgate import codec
 from tmfgate.errors import BadRequest, ConfigurationError, InvalidQuery, UnsupportedMediaType
 from tmfgate.model import ApiModel, OperationModel
 
@@ -85,11 +85,13 @@ class OperationValidator:
                 raise BadRequest("A request body is required.", code="21", reason="Missing body")
             return
         try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
+            body = codec.loads(raw)
+        except codec.JSONDecodeError as exc:
             raise BadRequest(f"The request body is not valid JSON: {exc}.") from None
         # RFC 7396: in a merge patch null removes an attribute, so nulls are not typed values;
         # the patched resource is validated as a whole afterwards.
+        if b"\\u0000" in raw and has_nul(body):
+            raise BadRequest("The request body holds a NUL character (\\u0000), which cannot be stored.")
         check(validator, without_nulls(body) if self.merge_patch and "json-patch" not in media else body)
         scope[BODY] = body
         scope[MEDIA_TYPE] = media
@@ -99,6 +101,17 @@ class OperationValidator:
             test = self.params.get(name)
             if test is not None:
                 test(value)
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a NUL character appears in any key or string (PostgreSQL JSONB cannot store one)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(has_nul(item) for item in value)
+    return False
 
 
 def without_nulls(value: Any) -> Any:

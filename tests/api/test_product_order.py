@@ -246,3 +246,15 @@ def test_spec_and_docs_are_served(client: Client) -> None:
     spec = client.get("/openapi.json")
     assert spec.status_code == 200 and spec.json()["info"]["title"].startswith("TMF622")
     assert client.get("/ui/").status_code == 200
+
+
+def test_values_every_store_keeps(client: Client, tag: str) -> None:
+    # PostgreSQL JSONB cannot hold NUL characters: refused the same way on every store.
+    nul = client.post("/productOrder", {"externalId": tag, "description": "a\u0000b",
+                                        "productOrderItem": [{"id": "1", "action": "add"}]})
+    assert_error(nul, 400)
+    # Integers beyond 64 bits come back exactly as sent.
+    big = 12345678901234567890123
+    order = client.order(externalId=tag, productOrderItem=[{"id": "1", "action": "add", "quantity": big}])
+    assert order["productOrderItem"][0]["quantity"] == big
+    assert client.get(f"/productOrder/{order['id']}").json()["productOrderItem"][0]["quantity"] == big

@@ -1,0 +1,32 @@
+"""JSON in and out: orjson, with the standard library for integers orjson cannot hold.
+
+orjson reads an integer beyond 64 bits as a float and refuses to write one; a client's
+``12345678901234567890123`` must still come back as it was sent, so documents holding such
+numbers take the slower standard-library path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+JSONDecodeError = ValueError  # both orjson's and the standard library's errors derive from it
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+
+def loads(raw: bytes) -> Any:
+    """Parse JSON, keeping integers of any size exact."""
+    if _LONG_NUMBER.search(raw):
+        return json.loads(raw)
+    return orjson.loads(raw)
+
+
+def dumps(value: Any) -> bytes:
+    """Serialise to compact UTF-8 JSON."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # an integer beyond 64 bits
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
