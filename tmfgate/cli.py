@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from tmfgate.errors import ConfigurationError
 from tmfgate.settings import Settings
@@ -57,10 +58,14 @@ def serve(settings: Settings) -> int:
 
     app = create_app(settings)  # fails here, before any worker starts, when misconfigured
     os.environ.update(settings.to_env())
+    if settings.workers > 1 and settings.database_url.startswith("memory:"):
+        print("tmfgate: warning: with memory:// each worker keeps its own store, so a resource created "
+              "through one worker is unknown to the others; use SQLite or PostgreSQL to share data.",
+              file=sys.stderr)
     for api in app.gateway.apis:  # type: ignore[attr-defined]
         url = f"http://{settings.host}:{settings.port}{api.base_path}/"
         print(f"tmfgate: {api.spec.title} at {url} (docs {url}ui/)", flush=True)
-    options = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
                "access_log": settings.log_level == "debug", "lifespan": "on"}
     if settings.workers > 1:
         uvicorn.run("tmfgate.app:create_app", factory=True, workers=settings.workers, **options)

@@ -62,11 +62,12 @@ class Call:
 
     @property
     def id(self) -> str:
-        return str(self.scope["path_params"]["id"])
+        return str(self.scope["path_params"]["id"])  # path params are strings in every spec
 
     @property
     def query_string(self) -> str:
-        return self.scope.get("query_string", b"").decode("latin-1")
+        raw: bytes = self.scope.get("query_string", b"")
+        return raw.decode("latin-1")
 
     def base_url(self) -> str:
         """Scheme, host and base path of this API as the client reached it (for absolute hrefs)."""

@@ -58,7 +58,7 @@ class Schemas:
             node = props.get(name)
             if node is None:
                 return None
-        node = self._items(node)
+        node = self._items(node) if node is not None else {}
         kind_by_type = {"number": Kind.NUMBER, "integer": Kind.NUMBER, "boolean": Kind.BOOLEAN}
         if node.get("type") == "string":
             return Kind.DATETIME if node.get("format") == "date-time" else Kind.STRING

@@ -23,7 +23,8 @@ def apply(document: dict[str, Any], body: Any, media_type: str | None) -> dict[s
         return json_patch(document, body)
     if not isinstance(body, dict):
         raise BadRequest("A merge patch body must be a JSON object.")
-    return merge_patch(document, body)
+    merged: dict[str, Any] = merge_patch(document, body)
+    return merged
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

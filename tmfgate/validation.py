@@ -32,7 +32,7 @@ def compile_schema(schema: dict[str, Any], document: dict[str, Any]) -> Validato
     """A validator for ``schema`` (OpenAPI 3.0 is JSON Schema draft 4), refs into the components."""
     root = {"$schema": _DRAFT4, "components": document.get("components", {}), **schema}
     try:
-        return jsonschema_rs.Draft4Validator(root).validate  # type: ignore[no-any-return]
+        return jsonschema_rs.Draft4Validator(root).validate
     except (jsonschema_rs.ValidationError, ValueError) as exc:
         raise ConfigurationError(f"A schema of the spec cannot be compiled: {exc}") from exc
 
@@ -126,7 +126,8 @@ def without_nulls(value: Any) -> Any:
 def _media_type(scope: Scope) -> str | None:
     for key, value in scope["headers"]:
         if key == b"content-type":
-            return value.decode("latin-1").split(";", 1)[0].strip().lower()
+            media: str = value.decode("latin-1")
+            return media.split(";", 1)[0].strip().lower()
     return None
 
 
