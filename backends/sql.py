@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -228,12 +229,29 @@ def _create_engine(url: str) -> AsyncEngine:
     )
 
 
+def _pragma(cursor: Any, pragma: str) -> None:
+    """Run a PRAGMA, retrying while another process holds the lock.
+
+    Switching a new file to WAL needs an exclusive lock and SQLite answers "database is locked"
+    at once, without waiting for busy_timeout, when two processes open the same new store together.
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            cursor.execute(f"PRAGMA {pragma}")
+            return
+        except Exception as exc:  # the driver adapter re-raises sqlite3 errors as its own classes
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # Stop the driver from emitting its own (deferred) BEGIN; _begin_sqlite emits ours.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     for pragma in _SQLITE_PRAGMAS:
-        cursor.execute(f"PRAGMA {pragma}")
+        _pragma(cursor, pragma)
     cursor.close()
     sqlquery.register_sqlite_functions(dbapi_connection)
 
