@@ -10,6 +10,7 @@ collection.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -104,8 +105,53 @@ class Page:
     items: list[bytes]
 
 
+@dataclass(frozen=True)
+class Event:
+    """A notification, recorded in the transaction of the change it describes (the outbox).
+
+    A change is never committed without its events, and no event exists for a change that rolled
+    back. ``seq`` is assigned by the store when the event is stored (0 before): it grows with every
+    event, and for one resource it grows in the order the changes were committed, because each
+    change to a resource holds that resource's lock (``get(..., for_update=True)``).
+    """
+
+    id: str  # the eventId listeners de-duplicate on
+    api: str  # the API (spec name) whose hub subscribers may receive it
+    kind: str  # the resource kind, e.g. productOrder
+    resource_id: str
+    type: str  # the eventType, e.g. ProductOrderStateChangeEvent
+    time: dt.datetime  # the eventTime, timezone-aware UTC
+    body: bytes  # the notification as listeners receive it (before a subscription's fields=)
+    seq: int = 0
+
+
+class DeliveryState(str, Enum):
+    PENDING = "pending"  # due at next_attempt; in flight while leased
+    DELIVERED = "delivered"
+    PARKED = "parked"  # gave up after the configured attempts; an operator may redeliver
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event on its way to one subscription."""
+
+    id: str
+    subscription_id: str
+    event: Event
+    state: DeliveryState
+    attempts: int
+    next_attempt: dt.datetime
+    last_error: str | None = None
+
+
+Route = Callable[[Event], Iterable[str]]
+
+
 class Transaction(Protocol):
     """Reads and writes that commit together, or not at all."""
+
+    async def add_event(self, event: Event) -> None:
+        """Record an event in the outbox; it becomes visible to dispatchers when this commits."""
 
     async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
         """The stored JSON of one document, or None. ``for_update`` locks it until commit."""
@@ -142,6 +188,51 @@ class Backend(Protocol):
 
     async def query(self, kind: str, query: Query) -> Page:
         """Run a list query outside an explicit transaction."""
+
+    # The outbox, as dispatchers use it. Deliveries of one subscription and one resource go out
+    # one at a time, in event order; several dispatchers never hold the same delivery at once.
+
+    async def fan_out(self, route: Route, *, limit: int = 200) -> int:
+        """Route up to ``limit`` events not yet fanned out, oldest first.
+
+        Only one caller fans out at a time (a lock held for the call). For each event, one pending
+        delivery, due now, is created for every subscription id ``route(event)`` returns, and the
+        event is marked fanned out, all in one transaction. Returns the number of events taken.
+        """
+
+    async def claim(self, *, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
+        """Lease up to ``limit`` deliveries that are due, oldest event first.
+
+        A delivery is claimable when it is pending, its ``next_attempt`` has come, no unexpired
+        lease holds it, and no older pending delivery exists for the same subscription, kind and
+        resource (so a resource's events reach a subscriber in order, even across retries). The
+        claimed deliveries are leased until ``now + lease`` seconds; no other caller gets them
+        before the lease expires (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
+        """
+
+    async def settle(
+        self, delivery_id: str, *, delivered: bool, error: str | None = None, retry_at: dt.datetime | None = None
+    ) -> None:
+        """Record one attempt and release the lease: delivered; or failed and pending again at
+        ``retry_at``; or failed with no ``retry_at``, which parks it. ``attempts`` grows by one.
+        A delivery no longer pending (settled already, or dropped) is left as it is."""
+
+    async def deliveries(
+        self, *, state: DeliveryState | None = None, subscription_id: str | None = None,
+        limit: int = 100, offset: int = 0,
+    ) -> list[Delivery]:
+        """Deliveries for operators, oldest event first, optionally of one state or subscription."""
+
+    async def redeliver(self, delivery_id: str, *, now: dt.datetime) -> bool:
+        """Make a parked delivery pending again, due ``now``, with its attempts reset; False when
+        there is no parked delivery with that id."""
+
+    async def replay(self, subscription_id: str, since: dt.datetime, route: Callable[[Event], bool]) -> int:
+        """New pending deliveries to one subscription of every stored event whose ``time`` is at
+        or after ``since`` and that ``route`` accepts; returns how many."""
+
+    async def drop_deliveries(self, subscription_id: str) -> int:
+        """Delete the pending and parked deliveries of a subscription that no longer exists."""
 
 
 class StorageError(Exception):

@@ -1,16 +1,19 @@
-"""An in-process store: stored JSON bytes per kind, in insertion order, for tests and demos."""
+"""An in-process store: stored JSON bytes per kind, in insertion order, and an outbox, for tests and demos."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 import itertools
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
 
-from .base import DuplicateId, NotStored, Page, Query
+from .base import Delivery, DeliveryState, DuplicateId, Event, NotStored, Page, Query, Route
+from .memoutbox import MemoryOutbox, utc
 from .memquery import matches, sort_documents
 
 # kind -> id -> stored JSON; dicts keep insertion order, which is the default sort.
@@ -21,11 +24,16 @@ _DELETED = None
 class MemoryTransaction:
     """Writes buffered until commit, read back through an overlay of the committed documents."""
 
-    def __init__(self, committed: Collections) -> None:
+    def __init__(self, committed: Collections, outbox: MemoryOutbox) -> None:
         self._committed = committed
+        self._outbox = outbox
+        self._events: list[Event] = []
         # Replayed in order at commit, so a delete then create moves the document to the end.
         self._ops: list[tuple[str, str, bytes | None]] = []
         self._latest: dict[tuple[str, str], bytes | None] = {}
+
+    async def add_event(self, event: Event) -> None:
+        self._events.append(dataclasses.replace(event, time=utc(event.time, "The event time"), body=bytes(event.body)))
 
     async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
         # for_update needs nothing: the backend lock makes this the only writer until commit.
@@ -61,6 +69,7 @@ class MemoryTransaction:
                 documents.pop(id, None)
             else:
                 documents[id] = doc
+        self._outbox.publish(self._events)
 
     def _write(self, kind: str, id: str, doc: bytes | None) -> None:
         self._ops.append((kind, id, doc))
@@ -83,11 +92,12 @@ class MemoryTransaction:
 
 
 class MemoryBackend:
-    """Documents kept in this process; one writer at a time, readers never wait."""
+    """Documents and the outbox kept in this process; one writer at a time, readers never wait."""
 
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
         self._collections: Collections = {}
+        self._outbox = MemoryOutbox()
         self._write_lock = asyncio.Lock()
 
     async def open(self) -> None:
@@ -100,7 +110,7 @@ class MemoryBackend:
     async def transaction(self) -> AsyncIterator[MemoryTransaction]:
         """A unit of work holding the write lock; its writes show only once it has committed."""
         async with self._write_lock:
-            transaction = MemoryTransaction(self._collections)
+            transaction = MemoryTransaction(self._collections, self._outbox)
             yield transaction  # an exception here skips commit: the buffer is simply dropped
             transaction.commit()
 
@@ -109,6 +119,44 @@ class MemoryBackend:
 
     async def query(self, kind: str, query: Query) -> Page:
         return run_query(self._collections.get(kind, {}), query)
+
+    # The outbox shares the write lock, so no change to it interleaves with a commit.
+
+    async def fan_out(self, route: Route, *, limit: int = 200) -> int:
+        async with self._write_lock:
+            return self._outbox.fan_out(route, limit)
+
+    async def claim(self, *, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
+        async with self._write_lock:
+            return self._outbox.claim(limit, lease, now)
+
+    async def settle(
+        self, delivery_id: str, *, delivered: bool, error: str | None = None, retry_at: dt.datetime | None = None
+    ) -> None:
+        async with self._write_lock:
+            self._outbox.settle(delivery_id, delivered=delivered, error=error, retry_at=retry_at)
+
+    async def deliveries(
+        self,
+        *,
+        state: DeliveryState | None = None,
+        subscription_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Delivery]:
+        return self._outbox.deliveries(state=state, subscription_id=subscription_id, limit=limit, offset=offset)
+
+    async def redeliver(self, delivery_id: str, *, now: dt.datetime) -> bool:
+        async with self._write_lock:
+            return self._outbox.redeliver(delivery_id, now)
+
+    async def replay(self, subscription_id: str, since: dt.datetime, route: Callable[[Event], bool]) -> int:
+        async with self._write_lock:
+            return self._outbox.replay(subscription_id, since, route)
+
+    async def drop_deliveries(self, subscription_id: str) -> int:
+        async with self._write_lock:
+            return self._outbox.drop_deliveries(subscription_id)
 
 
 def run_query(documents: dict[str, bytes], query: Query) -> Page:

@@ -1,55 +1,36 @@
-"""The SQL store: one table of JSON documents on SQLite or PostgreSQL, through SQLAlchemy Core."""
+"""The SQL store: JSON documents and the event outbox on SQLite or PostgreSQL, through SQLAlchemy Core."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    DateTime,
-    Identity,
-    Index,
-    MetaData,
-    String,
-    Table,
-    Text,
-    cast,
-    event,
-    func,
-    literal,
-    select,
-    text,
-    type_coerce,
-)
+from sqlalchemy import Text, cast, func, literal, select, text, type_coerce
+from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.expression import ColumnElement, Executable
 
-from . import sqlquery
-from .base import DuplicateId, NotStored, Page, Query, StorageError, StorageUnavailable, UnstorableDocument
-
-metadata = MetaData()
-
-documents = Table(
-    "tmf_document",
-    metadata,
-    Column("kind", String(64), primary_key=True),
-    Column("id", String(128), primary_key=True),
-    # Insertion order, the default sort: an identity on PostgreSQL, MAX+1 under SQLite's write lock.
-    Column("seq", BigInteger, Identity(), nullable=False),
-    Column("doc", JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Index("ix_tmf_document_kind_seq", "kind", "seq"),
+from . import sqloutbox, sqlquery
+from .base import (
+    Delivery,
+    DeliveryState,
+    DuplicateId,
+    Event,
+    NotStored,
+    Page,
+    Query,
+    Route,
+    StorageError,
+    StorageUnavailable,
+    UnstorableDocument,
 )
+from .sqlschema import documents, metadata
 
 # Any constant works; it only has to be the same in every process that creates the schema.
 _SCHEMA_LOCK_KEY = 0x746D66676174  # "tmfgat"
@@ -69,6 +50,11 @@ class SqlTransaction:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
         self._postgres = connection.dialect.name == "postgresql"
+
+    async def add_event(self, event: Event) -> None:
+        # On this transaction's connection: the event commits, or rolls back, with the change.
+        with translated_errors():
+            await sqloutbox.add_event(self._connection, event)
 
     async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
         stmt = select(self._doc_text()).where(documents.c.kind == kind, documents.c.id == id)
@@ -164,14 +150,14 @@ class SqlTransaction:
 
 
 class SqlBackend:
-    """Documents in one SQL table; the same statements on SQLite (aiosqlite) and PostgreSQL (psycopg)."""
+    """Documents and the outbox in SQL tables; the same statements on SQLite (aiosqlite) and PostgreSQL (psycopg)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: AsyncEngine = _create_engine(url)
 
     async def open(self) -> None:
-        """Create the table and index when missing; two processes may start at once."""
+        """Create the tables and indexes when missing; two processes may start at once."""
         async with self._connection(write=True) as connection:
             if connection.dialect.name == "postgresql":
                 # CREATE TABLE IF NOT EXISTS still races on the catalog; this lock ends with the commit.
@@ -199,6 +185,45 @@ class SqlBackend:
         async with self._connection(write=False, snapshot=True) as connection:
             return await SqlTransaction(connection).query(kind, query)
 
+    async def fan_out(self, route: Route, *, limit: int = 200) -> int:
+        async with self._connection(write=True) as connection:
+            return await sqloutbox.fan_out(connection, route, limit)
+
+    async def claim(self, *, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
+        async with self._connection(write=True) as connection:
+            return await sqloutbox.claim(connection, limit=limit, lease=lease, now=now)
+
+    async def settle(
+        self, delivery_id: str, *, delivered: bool, error: str | None = None, retry_at: dt.datetime | None = None
+    ) -> None:
+        async with self._connection(write=True) as connection:
+            await sqloutbox.settle(connection, delivery_id, delivered=delivered, error=error, retry_at=retry_at)
+
+    async def deliveries(
+        self,
+        *,
+        state: DeliveryState | None = None,
+        subscription_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Delivery]:
+        async with self._connection(write=False) as connection:
+            return await sqloutbox.list_deliveries(
+                connection, state=state, subscription_id=subscription_id, limit=limit, offset=offset
+            )
+
+    async def redeliver(self, delivery_id: str, *, now: dt.datetime) -> bool:
+        async with self._connection(write=True) as connection:
+            return await sqloutbox.redeliver(connection, delivery_id, now=now)
+
+    async def replay(self, subscription_id: str, since: dt.datetime, route: Callable[[Event], bool]) -> int:
+        async with self._connection(write=True) as connection:
+            return await sqloutbox.replay(connection, subscription_id, since, route)
+
+    async def drop_deliveries(self, subscription_id: str) -> int:
+        async with self._connection(write=True) as connection:
+            return await sqloutbox.drop_deliveries(connection, subscription_id)
+
     @asynccontextmanager
     async def _connection(self, *, write: bool, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
         with translated_errors():
@@ -215,8 +240,8 @@ def _create_engine(url: str) -> AsyncEngine:
     """An engine with pool sizes for a couple of worker processes, and SQLite's settings hooked in."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, pool_size=5, max_overflow=10, pool_timeout=30)
-        event.listen(engine.sync_engine, "connect", _configure_sqlite)
-        event.listen(engine.sync_engine, "begin", _begin_sqlite)
+        sa_event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        sa_event.listen(engine.sync_engine, "begin", _begin_sqlite)
         return engine
     # 2 workers x (5 + 5) connections stays far below PostgreSQL's default max_connections of 100.
     return create_async_engine(

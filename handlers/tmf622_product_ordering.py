@@ -95,7 +95,7 @@ async def createCancelProductOrder(call: Call) -> Reply:
     task = operations.new_document(call, call.body)
     task["state"] = "acknowledged"
     order_id = str(task["productOrder"]["id"])
-    async with call.gateway.backend.transaction() as tx:
+    async with call.gateway.transaction() as tx:
         raw = await tx.get("productOrder", order_id, for_update=True)
         if raw is None:
             raise BadRequest(f"productOrder.id {order_id} refers to no product order.")
@@ -108,10 +108,10 @@ async def createCancelProductOrder(call: Call) -> Reply:
             task["errorMessage"] = refusal
         else:
             task["state"] = "inProgress"
-            await _cancel(tx, order, task)
+            await _cancel(tx, call, order, task)
             task["state"] = "done"
             task["effectiveCancellationDate"] = times.now()
-        raw_task = await operations.write_new(tx, "cancelProductOrder", task)
+        raw_task = await operations.write_new(tx, call, call.resource, task)
     return Reply(201, raw_task, [(b"location", task["href"].encode())])
 
 
@@ -124,8 +124,9 @@ def _why_not_cancellable(order: Document) -> str | None:
     return f"Product order {order['id']} is {state} and can no longer be cancelled."
 
 
-async def _cancel(tx: Any, order: Document, task: Document) -> None:
-    """Walk the order through each cancellation state, storing every step."""
+async def _cancel(tx: Any, call: Call, order: Document, task: Document) -> None:
+    """Walk the order through each cancellation state, storing every step (one event each)."""
+    orders = call.api.resources["productOrder"]
     for state in CANCELLATION_PATH:
         old, new = order, dict(order)
         new["state"] = state
@@ -134,7 +135,7 @@ async def _cancel(tx: Any, order: Document, task: Document) -> None:
             if task.get("cancellationReason"):
                 new["cancellationReason"] = task["cancellationReason"]
             new["productOrderItem"] = [_cancel_item(item) for item in order.get("productOrderItem", [])]
-        await operations.write_changed(tx, "productOrder", old, new)
+        await operations.write_changed(tx, call, orders, old, new)
         order = new
 
 

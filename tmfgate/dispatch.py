@@ -7,6 +7,7 @@ response objects are built on the hot path.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,7 @@ class Reply:
 class Call:
     """One API call: the operation, the request's parts, and the gateway serving it."""
 
-    __slots__ = ("gateway", "api", "operation", "scope", "body", "media_type")
+    __slots__ = ("gateway", "api", "operation", "scope", "body", "media_type", "_correlation")
 
     def __init__(self, gateway: Gateway, api: ApiModel, operation: OperationModel, scope: Scope) -> None:
         self.gateway = gateway
@@ -55,6 +56,7 @@ class Call:
         self.scope = scope
         self.body: Any = scope.get(BODY)
         self.media_type: str | None = scope.get(MEDIA_TYPE)
+        self._correlation: str | None = None
 
     @property
     def resource(self) -> ResourceModel:
@@ -63,6 +65,18 @@ class Call:
     @property
     def id(self) -> str:
         return str(self.scope["path_params"]["id"])  # path params are strings in every spec
+
+    @property
+    def correlation_id(self) -> str:
+        """The client's ``X-Correlation-ID`` (or ``X-Request-ID``), else one id for this call's events."""
+        if self._correlation is None:
+            for key, value in self.scope["headers"]:
+                if key in (b"x-correlation-id", b"x-request-id"):
+                    self._correlation = value.decode("latin-1")[:200]
+                    break
+            else:
+                self._correlation = str(uuid.uuid4())
+        return self._correlation
 
     @property
     def query_string(self) -> str:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from backends import open_backend
-from backends.base import Backend, BackendConfigurationError
+from backends.base import Backend, BackendConfigurationError, Transaction
 from tmfgate.errors import ConfigurationError
+from tmfgate.events import EventBuilder
 from tmfgate.model import ApiModel
 from tmfgate.settings import Settings
 from tmfgate.validation import Validator, compile_schema
@@ -16,6 +21,9 @@ class Gateway:
     def __init__(self, settings: Settings, apis: list[ApiModel], backend: Backend | None = None) -> None:
         self.settings = settings
         self.apis = apis
+        self.events = {api.name: EventBuilder(api) for api in apis}
+        # Set after every commit, so an in-process dispatcher wakes at once instead of polling.
+        self.committed = asyncio.Event()
         try:
             self.backend = backend or open_backend(settings.database_url)
         except BackendConfigurationError as exc:
@@ -29,6 +37,13 @@ class Gateway:
                 if op.verb == "patch" and resource.schema is not None:
                     key = (api.name, resource.kind)
                     self.resource_validators[key] = compile_schema(resource.schema, api.spec.document)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """A unit of work on the store; on commit, wakes the event dispatcher."""
+        async with self.backend.transaction() as tx:
+            yield tx
+        self.committed.set()
 
     async def start(self) -> None:
         await self.backend.open()

@@ -10,13 +10,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from backends.base import Transaction
 from tmfgate import codec
 from tmfgate import patch as patching
 from tmfgate.dispatch import Call, Reply
 from tmfgate.errors import BadRequest, NotFound
+from tmfgate.model import ResourceModel
 from tmfgate.query import parse_query, project
 from tmfgate.validation import check as check_schema
 
@@ -56,28 +57,28 @@ async def create(call: Call, prepare: Prepare | None = None) -> Reply:
         result = prepare(call, doc)
         if result is not None:
             await result
-    async with call.gateway.backend.transaction() as tx:
-        raw = await write_new(tx, call.resource.kind, doc)
+    async with call.gateway.transaction() as tx:
+        raw = await write_new(tx, call, call.resource, doc)
     return Reply(201, raw, [(b"location", doc["href"].encode())])
 
 
 async def patch(call: Call, check: Check | None = None) -> Reply:
     """``PATCH /x/{id}``: merge or JSON patch; 200 with the whole resource."""
     resource = call.resource
-    async with call.gateway.backend.transaction() as tx:
+    async with call.gateway.transaction() as tx:
         old = await read_for_update(tx, call)
         new = patched(call, old)
         if check is not None:
             check(call, old, new)
-        raw = await write_changed(tx, resource.kind, old, new)
+        raw = await write_changed(tx, call, resource, old, new)
     return Reply(200, raw)
 
 
 async def delete(call: Call) -> Reply:
     """``DELETE /x/{id}``: 204, or 404 when there is nothing to delete."""
-    async with call.gateway.backend.transaction() as tx:
+    async with call.gateway.transaction() as tx:
         old = await read_for_update(tx, call)
-        await write_deleted(tx, call.resource.kind, old)
+        await write_deleted(tx, call, call.resource, old)
     return Reply(204)
 
 
@@ -117,23 +118,33 @@ async def read_for_update(tx: Transaction, call: Call, kind: str | None = None, 
     return codec.loads(raw)  # type: ignore[no-any-return]
 
 
-async def write_new(tx: Transaction, kind: str, doc: Document) -> bytes:
-    """Store a new document; returns its JSON."""
+# Every write of a resource goes through these three, which store its events in the same
+# transaction (the outbox): a change is never committed without its events, nor the reverse.
+
+async def write_new(tx: Transaction, call: Call, resource: ResourceModel, doc: Document) -> bytes:
+    """Store a new document and its create event; returns its JSON."""
     raw = codec.dumps(doc)
-    await tx.create(kind, doc["id"], raw)
+    await tx.create(resource.kind, doc["id"], raw)
+    for event in call.gateway.events[call.api.name].created(resource, doc, call.correlation_id):
+        await tx.add_event(event)
     return raw
 
 
-async def write_changed(tx: Transaction, kind: str, old: Document, new: Document) -> bytes:
-    """Store a changed document; returns its JSON."""
+async def write_changed(tx: Transaction, call: Call, resource: ResourceModel, old: Document,
+                        new: Document) -> bytes:
+    """Store a changed document and the events its change raises; returns its JSON."""
     raw = codec.dumps(new)
-    await tx.replace(kind, new["id"], raw)
+    await tx.replace(resource.kind, new["id"], raw)
+    for event in call.gateway.events[call.api.name].changed(resource, old, new, call.correlation_id):
+        await tx.add_event(event)
     return raw
 
 
-async def write_deleted(tx: Transaction, kind: str, old: Document) -> None:
-    """Remove a stored document."""
-    await tx.delete(kind, old["id"])
+async def write_deleted(tx: Transaction, call: Call, resource: ResourceModel, old: Document) -> None:
+    """Remove a stored document and record its delete event."""
+    await tx.delete(resource.kind, old["id"])
+    for event in call.gateway.events[call.api.name].deleted(resource, old, call.correlation_id):
+        await tx.add_event(event)
 
 
 def not_found(call: Call, kind: str | None = None, id: str | None = None) -> NotFound:
@@ -146,40 +157,3 @@ def _fields(call: Call) -> tuple[tuple[str, ...], ...] | None:
         return None
     return parse_query("fields=" + ",".join(raw).replace("&", "%26"),
                        attribute_kind=call.resource.attribute_kind).fields
-
-
-# The notification hub (TMF630 Part 1 §10). Subscriptions are stored per API; delivering events
-# to them is the job of the events module.
-
-def hub_kind(call: Call) -> str:
-    return f"{call.api.name}:hub"
-
-
-async def register_listener(call: Call) -> Reply:
-    """``POST /hub``: 201 with ``{id, callback, query}`` and ``Location``."""
-    body = call.body
-    callback = str(body.get("callback", ""))
-    parts = urlsplit(callback)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadRequest(f"The callback must be an absolute http or https URL, not {callback!r}.")
-    id = str(uuid.uuid4())
-    doc = {"id": id, "callback": callback, "query": body.get("query") or ""}
-    async with call.gateway.backend.transaction() as tx:
-        raw = await write_new(tx, hub_kind(call), doc)
-    return Reply(201, raw, [(b"location", call.href("hub", id).encode())])
-
-
-async def unregister_listener(call: Call) -> Reply:
-    """``DELETE /hub/{id}``: 204, or 404 for an unknown subscription."""
-    async with call.gateway.backend.transaction() as tx:
-        if not await tx.delete(hub_kind(call), call.id):
-            raise NotFound(f"No hub subscription with id {call.id} exists.")
-    return Reply(204)
-
-
-async def retrieve_listener(call: Call) -> Reply:
-    """``GET /hub/{id}`` where a spec has it."""
-    raw = await call.gateway.backend.get(hub_kind(call), call.id)
-    if raw is None:
-        raise NotFound(f"No hub subscription with id {call.id} exists.")
-    return Reply(200, raw)

@@ -15,7 +15,7 @@ from typing import Any
 from connexion.operations import AbstractOperation
 from connexion.resolver import Resolution, Resolver
 
-from tmfgate import operations
+from tmfgate import operations, subscriptions
 from tmfgate.errors import ConfigurationError
 from tmfgate.model import ApiModel
 
@@ -25,9 +25,9 @@ GENERIC = {
     "create": operations.create,
     "patch": operations.patch,
     "delete": operations.delete,
-    "register": operations.register_listener,
-    "unregister": operations.unregister_listener,
-    "subscription": operations.retrieve_listener,
+    "register": subscriptions.register_listener,
+    "unregister": subscriptions.unregister_listener,
+    "subscription": subscriptions.retrieve_listener,
 }
 
 

@@ -10,6 +10,15 @@
   gives 206 Partial Content and the client pages on with ``offset``.
 - ``log_level`` (TMFGATE_LOG_LEVEL, default info): critical, error, warning, info or debug; debug
   also logs every request.
+- ``callback_hosts`` (TMFGATE_CALLBACK_HOSTS, default ``*``): the hosts a hub callback may point
+  to, comma-separated, each a name or a pattern such as ``*.partner.example``; ``*`` allows any.
+- ``dispatcher`` (TMFGATE_DISPATCHER, default on): deliver events from inside the gateway process;
+  ``off`` when separate ``tmfgate dispatch`` processes deliver them.
+- ``delivery_attempts`` (TMFGATE_DELIVERY_ATTEMPTS, default 10): attempts before a delivery is
+  parked for an operator.
+- ``delivery_timeout`` (TMFGATE_DELIVERY_TIMEOUT, default 10): seconds a listener has to answer.
+- ``retry_delay`` (TMFGATE_RETRY_DELAY, default 1): seconds before the first retry; each retry
+  doubles it, with jitter, up to ``retry_delay_max`` (TMFGATE_RETRY_DELAY_MAX, default 300).
 """
 
 from __future__ import annotations
@@ -34,6 +43,12 @@ class Settings:
     workers: int = 1
     max_limit: int | None = None
     log_level: str = "info"
+    callback_hosts: str = "*"
+    dispatcher: bool = True
+    delivery_attempts: int = 10
+    delivery_timeout: float = 10.0
+    retry_delay: float = 1.0
+    retry_delay_max: float = 300.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -57,7 +72,20 @@ class Settings:
 
 
 def _convert(name: str, raw: str) -> Any:
-    if name in ("port", "workers", "max_limit"):
+    variable = PREFIX + name.upper()
+    if name == "dispatcher":
+        if raw.lower() not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
+            raise ConfigurationError(f"{variable} must be on or off, not {raw!r}.")
+        return raw.lower() in ("on", "true", "1", "yes")
+    if name in ("delivery_timeout", "retry_delay", "retry_delay_max"):
+        try:
+            seconds = float(raw)
+        except ValueError:
+            raise ConfigurationError(f"{variable} must be a number of seconds, not {raw!r}.") from None
+        if not seconds > 0:
+            raise ConfigurationError(f"{variable} must be more than 0 seconds.")
+        return seconds
+    if name in ("port", "workers", "max_limit", "delivery_attempts"):
         try:
             value = int(raw)
         except ValueError:

@@ -232,14 +232,16 @@ def test_delete(client: Client) -> None:
 
 
 def test_hub(client: Client) -> None:
-    response = client.post("/hub", {"callback": "http://127.0.0.1:9/listener", "query": "eventType=X"})
+    query = "eventType=ProductOrderStateChangeEvent"
+    response = client.post("/hub", {"callback": "http://127.0.0.1:9/listener", "query": query})
     assert response.status_code == 201
     hub = response.json()
-    assert hub["callback"] == "http://127.0.0.1:9/listener" and hub["query"] == "eventType=X"
+    assert hub == {"id": hub["id"], "callback": "http://127.0.0.1:9/listener", "query": query}
     assert response.headers["Location"].endswith(f"/hub/{hub['id']}")
     assert client.delete(f"/hub/{hub['id']}").status_code == 204
     assert_error(client.delete(f"/hub/{hub['id']}"), 404)
     assert_error(client.post("/hub", {"callback": "/relative"}), 400)
+    assert_error(client.post("/hub", {"callback": "http://127.0.0.1:9/l", "query": "eventType=Nope"}), 400)
 
 
 def test_spec_and_docs_are_served(client: Client) -> None:

@@ -1,0 +1,166 @@
+"""The outbox in memory: events published at commit, fanned out into deliveries that claimers lease."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from .base import Delivery, DeliveryState, Event, Route
+
+
+@dataclass
+class _Record:
+    """A delivery as the outbox keeps it, with its lease."""
+
+    id: str
+    subscription_id: str
+    event: Event
+    state: DeliveryState
+    attempts: int
+    next_attempt: dt.datetime
+    lease_until: dt.datetime | None = None
+    last_error: str | None = None
+
+    @property
+    def stream(self) -> tuple[str, str, str]:
+        """What deliveries must go out in order for: one subscription and one resource."""
+        return (self.subscription_id, self.event.kind, self.event.resource_id)
+
+    def frozen(self) -> Delivery:
+        return Delivery(
+            id=self.id,
+            subscription_id=self.subscription_id,
+            event=self.event,
+            state=self.state,
+            attempts=self.attempts,
+            next_attempt=self.next_attempt,
+            last_error=self.last_error,
+        )
+
+
+class MemoryOutbox:
+    """Events and deliveries of one memory store.
+
+    No method awaits, so each runs whole; the backend calls the writing ones under its write lock,
+    which also keeps them from interleaving with a transaction's commit.
+    """
+
+    def __init__(self) -> None:
+        self._events: list[Event] = []  # seq - 1 is the index
+        self._routed = 0  # fan_out takes events in seq order, so the first _routed are fanned out
+        self._deliveries: dict[str, _Record] = {}
+
+    def publish(self, events: Iterable[Event]) -> None:
+        """Store the events of a committed transaction; commits are serialised, so seq is commit order."""
+        for event in events:
+            self._events.append(replace(event, seq=len(self._events) + 1))
+
+    def fan_out(self, route: Route, limit: int) -> int:
+        taken = self._events[self._routed : self._routed + max(limit, 0)]
+        now = dt.datetime.now(dt.UTC)
+        # Routed in full before anything changes: a route that raises leaves the outbox as it was.
+        new = [_new(subscription_id, event, now) for event in taken for subscription_id in _unique(route(event))]
+        self._add(new)
+        self._routed += len(taken)
+        return len(taken)
+
+    def claim(self, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
+        now = utc(now, "now")
+        pending = sorted((r for r in self._deliveries.values() if r.state is DeliveryState.PENDING), key=_order)
+        held_back: set[tuple[str, str, str]] = set()
+        claimed: list[Delivery] = []
+        for record in pending:
+            if len(claimed) >= limit:
+                break
+            # Only the oldest pending delivery of a stream may go; the rest wait for it to settle.
+            if record.stream in held_back:
+                continue
+            held_back.add(record.stream)
+            if record.next_attempt <= now and (record.lease_until is None or record.lease_until <= now):
+                record.lease_until = now + dt.timedelta(seconds=lease)
+                claimed.append(record.frozen())
+        return claimed
+
+    def settle(self, delivery_id: str, *, delivered: bool, error: str | None, retry_at: dt.datetime | None) -> None:
+        record = self._deliveries.get(delivery_id)
+        # Only a pending delivery: once a lease expired another dispatcher may have delivered it, and
+        # a late failure report from the first must not undo that.
+        if record is None or record.state is not DeliveryState.PENDING:
+            return
+        if delivered:
+            record.state = DeliveryState.DELIVERED
+        elif retry_at is not None:
+            record.next_attempt = utc(retry_at, "retry_at")
+        else:
+            record.state = DeliveryState.PARKED
+        record.attempts += 1
+        record.lease_until = None
+        record.last_error = error
+
+    def deliveries(
+        self, *, state: DeliveryState | None, subscription_id: str | None, limit: int, offset: int
+    ) -> list[Delivery]:
+        chosen = [
+            record
+            for record in self._deliveries.values()
+            if (state is None or record.state == state)
+            and (subscription_id is None or record.subscription_id == subscription_id)
+        ]
+        return [record.frozen() for record in sorted(chosen, key=_order)[offset : offset + limit]]
+
+    def redeliver(self, delivery_id: str, now: dt.datetime) -> bool:
+        now = utc(now, "now")
+        record = self._deliveries.get(delivery_id)
+        if record is None or record.state is not DeliveryState.PARKED:
+            return False
+        record.state = DeliveryState.PENDING
+        record.next_attempt = now
+        record.attempts = 0
+        record.lease_until = None
+        return True
+
+    def replay(self, subscription_id: str, since: dt.datetime, route: Callable[[Event], bool]) -> int:
+        since = utc(since, "since")
+        now = dt.datetime.now(dt.UTC)
+        new = [_new(subscription_id, event, now) for event in self._events if event.time >= since and route(event)]
+        self._add(new)
+        return len(new)
+
+    def drop_deliveries(self, subscription_id: str) -> int:
+        dropped = [
+            record.id
+            for record in self._deliveries.values()
+            if record.subscription_id == subscription_id and record.state is not DeliveryState.DELIVERED
+        ]
+        for id in dropped:
+            del self._deliveries[id]
+        return len(dropped)
+
+    def _add(self, records: list[_Record]) -> None:
+        self._deliveries.update((record.id, record) for record in records)
+
+
+def utc(value: dt.datetime, name: str) -> dt.datetime:
+    """``value`` in UTC; a naive datetime is refused rather than guessed."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, such as datetime.now(datetime.UTC).")
+    return value.astimezone(dt.UTC)
+
+
+def _new(subscription_id: str, event: Event, now: dt.datetime) -> _Record:
+    return _Record(str(uuid.uuid4()), subscription_id, event, DeliveryState.PENDING, attempts=0, next_attempt=now)
+
+
+def _order(record: _Record) -> tuple[int, str]:
+    # Event order; the id breaks ties between replays of one event, as the SQL store does.
+    return (record.event.seq, record.id)
+
+
+def _unique(subscription_ids: Iterable[str]) -> list[str]:
+    """Each subscription once, in the order the route gave them."""
+    return list(dict.fromkeys(subscription_ids))
+
+
+__all__ = ["MemoryOutbox", "utc"]

@@ -1,0 +1,284 @@
+"""The outbox on SQL: events stored with their change, fanned out into deliveries dispatchers lease.
+
+Every function runs on a connection inside a transaction the caller opened (a write transaction,
+which on SQLite is BEGIN IMMEDIATE and so already holds the database's write lock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import Row, exists, or_, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .base import Delivery, DeliveryState, Event, Route
+from .sqlschema import deliveries, events
+
+# Any constant other than the schema lock's; the same in every process that fans out.
+_FAN_OUT_LOCK_KEY = 0x746D666F7574  # "tmfout"
+_REPLAY_BATCH = 500
+PENDING = DeliveryState.PENDING.value
+DELIVERED = DeliveryState.DELIVERED.value
+PARKED = DeliveryState.PARKED.value
+
+_EVENT_COLUMNS = (
+    events.c.seq.label("event_seq"),
+    events.c.id.label("event_id"),
+    events.c.api.label("event_api"),
+    events.c.kind.label("event_kind"),
+    events.c.resource_id.label("event_resource_id"),
+    events.c.type.label("event_type"),
+    events.c.time.label("event_time"),
+    events.c.body.label("event_body"),
+)
+_DELIVERY_COLUMNS = (
+    deliveries.c.id,
+    deliveries.c.subscription_id,
+    deliveries.c.state,
+    deliveries.c.attempts,
+    deliveries.c.next_attempt,
+    deliveries.c.last_error,
+)
+
+
+def utc(value: dt.datetime, name: str) -> dt.datetime:
+    """``value`` in UTC; a naive datetime is refused rather than guessed."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, such as datetime.now(datetime.UTC).")
+    return value.astimezone(dt.UTC)
+
+
+async def add_event(connection: AsyncConnection, event: Event) -> None:
+    """Insert an event, to commit or roll back with the caller's transaction."""
+    values = {
+        "id": event.id,
+        "api": event.api,
+        "kind": event.kind,
+        "resource_id": event.resource_id,
+        "type": event.type,
+        "time": utc(event.time, "The event time"),
+        "body": bytes(event.body).decode(),
+        "fanned_out": False,
+    }
+    await connection.execute(events.insert().values(values))
+
+
+async def fan_out(connection: AsyncConnection, route: Route, limit: int) -> int:
+    """Route the oldest events not yet fanned out into pending deliveries; how many were taken."""
+    if connection.dialect.name == "postgresql":
+        # Fanning out in seq order is what keeps a resource's deliveries in order: two callers
+        # taking alternate events could create e2's delivery, and have it claimed, before e1's
+        # exists. The lock ends with the transaction; SQLite's BEGIN IMMEDIATE serialises already.
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FAN_OUT_LOCK_KEY})
+    unrouted = select(*_EVENT_COLUMNS).where(~events.c.fanned_out).order_by(events.c.seq).limit(limit)
+    taken = [_event(row) for row in (await connection.execute(unrouted)).all()]
+    if not taken:
+        return 0
+    now = dt.datetime.now(dt.UTC)
+    new = [_new_delivery(subscription_id, event, now) for event in taken for subscription_id in _unique(route(event))]
+    if new:
+        await connection.execute(deliveries.insert(), new)
+    # By seq list, not "seq <= newest": on PostgreSQL an older seq may commit after this read.
+    routed = events.update().where(events.c.seq.in_([event.seq for event in taken])).values(fanned_out=True)
+    await connection.execute(routed)
+    return len(taken)
+
+
+async def claim(connection: AsyncConnection, *, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
+    """Lease the due deliveries no older pending one holds back, oldest event first."""
+    now = utc(now, "now")
+    if limit <= 0:
+        return []
+    older = deliveries.alias("older")
+    # An older pending delivery (leased or waiting for a retry) of the same subscription and
+    # resource holds this one back; the delivery id breaks ties between replays of one event.
+    held_back = exists().where(
+        older.c.subscription_id == deliveries.c.subscription_id,
+        older.c.kind == deliveries.c.kind,
+        older.c.resource_id == deliveries.c.resource_id,
+        older.c.state == PENDING,
+        tuple_(older.c.event_seq, older.c.id) < tuple_(deliveries.c.event_seq, deliveries.c.id),
+    )
+    due = (
+        select(*_DELIVERY_COLUMNS, *_EVENT_COLUMNS)
+        .join_from(deliveries, events, events.c.seq == deliveries.c.event_seq)
+        .where(
+            deliveries.c.state == PENDING,
+            deliveries.c.next_attempt <= now,
+            or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until <= now),
+            ~held_back,
+        )
+        .order_by(deliveries.c.event_seq, deliveries.c.id)
+        .limit(limit)
+        # PostgreSQL: rows another claimer has locked are skipped, not waited for; a row it leased
+        # and committed meanwhile is re-checked against the lease condition. SQLite renders nothing:
+        # BEGIN IMMEDIATE makes this the only writer.
+        .with_for_update(of=deliveries, skip_locked=True)
+    )
+    claimed = [_delivery(row) for row in (await connection.execute(due)).all()]
+    if claimed:
+        leased = (
+            deliveries.update()
+            .where(deliveries.c.id.in_([uuid.UUID(delivery.id) for delivery in claimed]))
+            .values(lease_until=now + dt.timedelta(seconds=lease), updated_at=dt.datetime.now(dt.UTC))
+        )
+        await connection.execute(leased)
+    return claimed
+
+
+async def settle(
+    connection: AsyncConnection, delivery_id: str, *, delivered: bool, error: str | None, retry_at: dt.datetime | None
+) -> None:
+    """Record one attempt on a pending delivery and release its lease."""
+    key = _key(delivery_id)
+    if key is None:
+        return
+    values: dict[str, Any] = {
+        "attempts": deliveries.c.attempts + 1,
+        "lease_until": None,
+        "last_error": error,
+        "updated_at": dt.datetime.now(dt.UTC),
+    }
+    if delivered:
+        values["state"] = DELIVERED
+    elif retry_at is not None:
+        values.update(state=PENDING, next_attempt=utc(retry_at, "retry_at"))
+    else:
+        values["state"] = PARKED
+    # Only a pending delivery: once a lease expired another dispatcher may have delivered it, and
+    # a late failure report from the first must not undo that.
+    await connection.execute(
+        deliveries.update().where(deliveries.c.id == key, deliveries.c.state == PENDING).values(values)
+    )
+
+
+async def list_deliveries(
+    connection: AsyncConnection, *, state: DeliveryState | None, subscription_id: str | None, limit: int, offset: int
+) -> list[Delivery]:
+    """One page of deliveries, oldest event first."""
+    stmt = select(*_DELIVERY_COLUMNS, *_EVENT_COLUMNS).join_from(
+        deliveries, events, events.c.seq == deliveries.c.event_seq
+    )
+    if state is not None:
+        stmt = stmt.where(deliveries.c.state == DeliveryState(state).value)
+    if subscription_id is not None:
+        stmt = stmt.where(deliveries.c.subscription_id == subscription_id)
+    stmt = stmt.order_by(deliveries.c.event_seq, deliveries.c.id).offset(offset).limit(limit)
+    return [_delivery(row) for row in (await connection.execute(stmt)).all()]
+
+
+async def redeliver(connection: AsyncConnection, delivery_id: str, *, now: dt.datetime) -> bool:
+    """Make a parked delivery pending again, due ``now``, with no attempts."""
+    now = utc(now, "now")
+    key = _key(delivery_id)
+    if key is None:
+        return False
+    stmt = (
+        deliveries.update()
+        .where(deliveries.c.id == key, deliveries.c.state == PARKED)
+        .values(state=PENDING, next_attempt=now, attempts=0, lease_until=None, updated_at=dt.datetime.now(dt.UTC))
+    )
+    return bool((await connection.execute(stmt)).rowcount)
+
+
+async def replay(
+    connection: AsyncConnection, subscription_id: str, since: dt.datetime, route: Callable[[Event], bool]
+) -> int:
+    """New pending deliveries to one subscription of the accepted events since a time; how many."""
+    since = utc(since, "since")
+    now = dt.datetime.now(dt.UTC)
+    count, after = 0, 0
+    while True:  # in batches, so a long history is never loaded at once
+        batch = (
+            select(*_EVENT_COLUMNS)
+            .where(events.c.time >= since, events.c.seq > after)
+            .order_by(events.c.seq)
+            .limit(_REPLAY_BATCH)
+        )
+        stored = [_event(row) for row in (await connection.execute(batch)).all()]
+        if not stored:
+            return count
+        new = [_new_delivery(subscription_id, event, now) for event in stored if route(event)]
+        if new:
+            await connection.execute(deliveries.insert(), new)
+        count += len(new)
+        after = stored[-1].seq
+
+
+async def drop_deliveries(connection: AsyncConnection, subscription_id: str) -> int:
+    """Delete a subscription's pending and parked deliveries; how many."""
+    stmt = deliveries.delete().where(
+        deliveries.c.subscription_id == subscription_id, deliveries.c.state.in_([PENDING, PARKED])
+    )
+    return int((await connection.execute(stmt)).rowcount)
+
+
+def _new_delivery(subscription_id: str, event: Event, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "subscription_id": subscription_id,
+        "event_seq": event.seq,
+        "kind": event.kind,
+        "resource_id": event.resource_id,
+        "state": PENDING,
+        "attempts": 0,
+        "next_attempt": now,
+        "lease_until": None,
+        "last_error": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _event(row: Row[*tuple[Any, ...]]) -> Event:
+    return Event(
+        id=row.event_id,
+        api=row.event_api,
+        kind=row.event_kind,
+        resource_id=row.event_resource_id,
+        type=row.event_type,
+        time=row.event_time,
+        body=row.event_body.encode(),
+        seq=row.event_seq,
+    )
+
+
+def _delivery(row: Row[*tuple[Any, ...]]) -> Delivery:
+    return Delivery(
+        id=str(row.id),
+        subscription_id=row.subscription_id,
+        event=_event(row),
+        state=DeliveryState(row.state),
+        attempts=row.attempts,
+        next_attempt=row.next_attempt,
+        last_error=row.last_error,
+    )
+
+
+def _key(delivery_id: str) -> uuid.UUID | None:
+    """The stored key of a delivery id; None for a string no delivery can have."""
+    try:
+        return uuid.UUID(delivery_id)
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _unique(subscription_ids: Iterable[str]) -> list[str]:
+    """Each subscription once, in the order the route gave them."""
+    return list(dict.fromkeys(subscription_ids))
+
+
+__all__ = [
+    "add_event",
+    "claim",
+    "drop_deliveries",
+    "fan_out",
+    "list_deliveries",
+    "redeliver",
+    "replay",
+    "settle",
+    "utc",
+]

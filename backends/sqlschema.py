@@ -1,0 +1,116 @@
+"""The SQL schema: stored documents, and the outbox of events and their deliveries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on both databases.
+
+    PostgreSQL keeps a ``timestamptz``. SQLite has no time type: SQLAlchemy writes fixed-width
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` text and drops the offset, so values are converted to UTC first
+    and then compare correctly as text.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        # Callers check for naive values; assuming UTC here keeps a stray one from comparing as local time.
+        value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# An identity on PostgreSQL; SQLite's INTEGER PRIMARY KEY AUTOINCREMENT (a BIGINT key would not be one).
+SeqInteger = BigInteger().with_variant(Integer, "sqlite")
+
+metadata = MetaData()
+
+documents = Table(
+    "tmf_document",
+    metadata,
+    Column("kind", String(64), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    # Insertion order, the default sort: an identity on PostgreSQL, MAX+1 under SQLite's write lock.
+    Column("seq", BigInteger, Identity(), nullable=False),
+    Column("doc", JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_tmf_document_kind_seq", "kind", "seq"),
+)
+
+events = Table(
+    "tmf_event",
+    metadata,
+    # Assigned on insert: a resource's events are inserted under its row lock, so in commit order.
+    Column("seq", SeqInteger, Identity(), primary_key=True),
+    Column("id", String(128), nullable=False, unique=True),
+    Column("api", String(128), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("resource_id", String(128), nullable=False),
+    Column("type", String(128), nullable=False),
+    Column("time", UtcDateTime(), nullable=False),
+    Column("body", Text, nullable=False),  # the notification's JSON text, sent as it is
+    Column("fanned_out", Boolean, nullable=False, default=False),
+    Index("ix_tmf_event_time", "time"),
+    sqlite_autoincrement=True,  # seq never reused, even after the newest event is deleted
+)
+# Only the events still to fan out, oldest first: what fan_out reads, and it stays small.
+Index(
+    "ix_tmf_event_unrouted",
+    events.c.seq,
+    postgresql_where=~events.c.fanned_out,
+    sqlite_where=~events.c.fanned_out,
+)
+
+deliveries = Table(
+    "tmf_delivery",
+    metadata,
+    Column("id", Uuid(as_uuid=True), primary_key=True),
+    Column("subscription_id", String(128), nullable=False),
+    Column("event_seq", SeqInteger, ForeignKey("tmf_event.seq"), nullable=False),
+    # Copied from the event so one index answers "is an older delivery of this resource pending?".
+    Column("kind", String(64), nullable=False),
+    Column("resource_id", String(128), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", UtcDateTime(), nullable=False),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_tmf_delivery_due", "state", "next_attempt"),
+    Index("ix_tmf_delivery_order", "subscription_id", "kind", "resource_id", "event_seq"),
+)
+
+__all__ = ["UtcDateTime", "deliveries", "documents", "events", "metadata"]

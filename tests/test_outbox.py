@@ -1,0 +1,482 @@
+"""The outbox contract on every store: events commit with their change, fan out, and are claimed in order."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import multiprocessing
+import os
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from backends import open_backend
+from backends.base import Backend, Delivery, DeliveryState, Event
+
+pytestmark = pytest.mark.anyio
+
+POSTGRES_URL = os.environ.get("TMFGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SQL_STORES = ["sqlite", "postgresql"]
+LEASE = 30.0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def kind() -> str:
+    """A kind no other test uses."""
+    return f"t{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of this module's own, dropped afterwards.
+
+    fan_out and claim take whatever the outbox holds, not one kind's rows, so in a shared database
+    another test run (or a gateway's dispatcher) would take this run's events and deliveries.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(POSTGRES_URL)
+    name = f"tmfgate_outbox_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # any failure means: no usable PostgreSQL here
+        engine.dispose()
+        pytest.skip(
+            f"PostgreSQL at {POSTGRES_URL} is unreachable or refuses CREATE DATABASE "
+            f"(set TMFGATE_TEST_POSTGRES_URL): {exc}"
+        )
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["memory", *SQL_STORES])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of an empty store; on PostgreSQL the outbox is emptied again afterwards."""
+    if request.param == "memory":
+        yield "memory://"
+    elif request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/store.db"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+        yield url
+        await _empty_outbox(url)
+
+
+@pytest.fixture
+async def backend(store_url: str) -> AsyncIterator[Backend]:
+    backend = open_backend(store_url)
+    await backend.open()
+    yield backend
+    await backend.close()
+
+
+@pytest.fixture
+async def other(backend: Backend, store_url: str) -> AsyncIterator[Backend]:
+    """A second handle on the same store: its own engine on SQL, the same object in memory."""
+    if store_url.startswith("memory"):
+        yield backend
+        return
+    other = open_backend(store_url)
+    await other.open()
+    yield other
+    await other.close()
+
+
+async def _empty_outbox(url: str) -> None:
+    from backends.sql import SqlBackend
+    from backends.sqlschema import deliveries, events
+
+    backend = open_backend(url)
+    assert isinstance(backend, SqlBackend)
+    async with backend.engine.begin() as connection:
+        await connection.execute(deliveries.delete())
+        await connection.execute(events.delete())
+    await backend.close()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def event(kind: str, resource_id: str, n: int = 0, *, at: dt.datetime | None = None) -> Event:
+    id = uuid.uuid4().hex
+    return Event(
+        id=id,
+        api="productOrdering",
+        kind=kind,
+        resource_id=resource_id,
+        type="ProductOrderStateChangeEvent",
+        time=at or now(),
+        body=orjson.dumps({"eventId": id, "event": {"id": resource_id, "n": n}}),
+    )
+
+
+def to(*subscription_ids: str) -> Callable[[Event], Iterable[str]]:
+    return lambda _: subscription_ids
+
+
+async def record(backend: Backend, *events: Event) -> None:
+    """Store each event with the change it describes, one transaction per event."""
+    for e in events:
+        async with backend.transaction() as tx:
+            await tx.create(e.kind, e.id, orjson.dumps({"id": e.id}))
+            await tx.add_event(e)
+
+
+async def fan_out_all(backend: Backend, route: Callable[[Event], Iterable[str]], limit: int = 200) -> int:
+    total = 0
+    while taken := await backend.fan_out(route, limit=limit):
+        total += taken
+    return total
+
+
+def sent(deliveries: list[Delivery]) -> list[tuple[str, int]]:
+    """(subscription, n of the event body) of each delivery, as a test reads them easily."""
+    return [(d.subscription_id, orjson.loads(d.event.body)["event"]["n"]) for d in deliveries]
+
+
+# --- the outbox commits with the change ---------------------------------------------------------
+
+
+async def test_a_committed_event_is_fanned_out_as_recorded(backend: Backend, kind: str) -> None:
+    recorded = event(
+        kind, "o1", at=dt.datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    )
+    await record(backend, recorded)
+    routed: list[Event] = []
+
+    def route(e: Event) -> list[str]:
+        routed.append(e)
+        return ["s1"]
+
+    assert await backend.fan_out(route) == 1
+    [seen] = routed
+    assert seen.seq > 0 and seen == replace(recorded, seq=seen.seq)
+    assert seen.time.utcoffset() == dt.timedelta(0)  # the same instant, given back in UTC
+    [delivery] = await backend.deliveries()
+    assert delivery.event == seen and delivery.subscription_id == "s1"
+    assert delivery.state is DeliveryState.PENDING and delivery.attempts == 0 and delivery.last_error is None
+    assert delivery.next_attempt <= now() and delivery.next_attempt.utcoffset() == dt.timedelta(0)
+
+
+async def test_an_event_of_a_rolled_back_change_never_appears(backend: Backend, kind: str) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        async with backend.transaction() as tx:
+            await tx.create(kind, "o1", orjson.dumps({"id": "o1"}))
+            await tx.add_event(event(kind, "o1"))
+            raise RuntimeError("boom")
+    assert await backend.get(kind, "o1") is None
+    assert await backend.fan_out(to("s1")) == 0
+    assert await backend.replay("s1", now() - dt.timedelta(days=1), lambda _: True) == 0
+    assert await backend.deliveries() == []
+
+
+async def test_a_naive_time_is_refused(backend: Backend, kind: str) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        async with backend.transaction() as tx:
+            await tx.add_event(event(kind, "o1", at=dt.datetime(2024, 5, 1)))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await backend.claim(limit=1, lease=LEASE, now=dt.datetime(2024, 5, 1))
+
+
+async def test_times_compare_as_instants_whatever_their_offset(backend: Backend, kind: str) -> None:
+    await record(backend, event(kind, "o1"))
+    await fan_out_all(backend, to("s1"))
+    t = now()
+    east, west = dt.timezone(dt.timedelta(hours=5)), dt.timezone(dt.timedelta(hours=-5))
+    # An earlier instant whose wall-clock reading is later: not yet due.
+    assert await backend.claim(limit=1, lease=LEASE, now=(t - dt.timedelta(minutes=1)).astimezone(east)) == []
+    [claimed] = await backend.claim(limit=1, lease=LEASE, now=t.astimezone(west))
+    assert claimed.next_attempt <= t
+
+
+# --- fan-out -----------------------------------------------------------------------------------
+
+
+async def test_fan_out_routes_each_event_once_oldest_first(backend: Backend, kind: str) -> None:
+    await record(backend, *(event(kind, f"o{n}", n) for n in range(5)))
+    routes = {0: ["a", "b", "a"], 1: [], 2: ["b"], 3: ["a"], 4: ["a", "b"]}  # "a" twice: one delivery
+    routed: list[int] = []
+
+    def route(e: Event) -> list[str]:
+        n = orjson.loads(e.body)["event"]["n"]
+        routed.append(n)
+        return routes[n]
+
+    assert [await backend.fan_out(route, limit=2) for _ in range(4)] == [2, 2, 1, 0]
+    assert routed == [0, 1, 2, 3, 4]
+    fanned = sent(await backend.deliveries())
+    assert [n for _, n in fanned] == [0, 0, 2, 3, 4, 4]  # oldest event first; any order within one
+    assert sorted(fanned) == sorted([("a", 0), ("b", 0), ("b", 2), ("a", 3), ("a", 4), ("b", 4)])
+
+
+async def test_a_failing_route_fans_out_nothing(backend: Backend, kind: str) -> None:
+    await record(backend, event(kind, "o1", 1), event(kind, "o2", 2))
+
+    def route(e: Event) -> list[str]:
+        if orjson.loads(e.body)["event"]["n"] == 2:
+            raise LookupError("subscriptions unavailable")
+        return ["s1"]
+
+    with pytest.raises(LookupError):
+        await backend.fan_out(route)
+    assert await backend.deliveries() == []
+    assert await backend.fan_out(to("s1")) == 2
+    assert sent(await backend.deliveries()) == [("s1", 1), ("s1", 2)]
+
+
+async def test_two_fan_outs_at_once_take_each_event_once(backend: Backend, other: Backend, kind: str) -> None:
+    await record(backend, *(event(kind, f"o{n % 7}", n) for n in range(40)))
+    taken = await asyncio.gather(fan_out_all(backend, to("s1"), limit=3), fan_out_all(other, to("s1"), limit=3))
+    assert sum(taken) == 40
+    fanned = await backend.deliveries(limit=1000)
+    assert sorted(n for _, n in sent(fanned)) == list(range(40))
+    assert len({d.event.seq for d in fanned}) == 40
+
+
+# --- claiming ----------------------------------------------------------------------------------
+
+
+async def test_claim_waits_for_the_due_time_and_honours_leases(backend: Backend, kind: str) -> None:
+    await record(backend, event(kind, "o1"))
+    await fan_out_all(backend, to("s1"))
+    t = now()
+    assert await backend.claim(limit=10, lease=LEASE, now=t - dt.timedelta(hours=1)) == []
+    [first] = await backend.claim(limit=10, lease=LEASE, now=t)
+    # Leased: nobody else gets it, however often they ask, until the lease runs out.
+    assert await backend.claim(limit=10, lease=LEASE, now=t) == []
+    assert await backend.claim(limit=10, lease=LEASE, now=t + dt.timedelta(seconds=LEASE - 1)) == []
+    # The claimer crashed without settling: after the lease the delivery goes out again.
+    [again] = await backend.claim(limit=10, lease=LEASE, now=t + dt.timedelta(seconds=LEASE + 1))
+    assert again.id == first.id and again.attempts == 0 and again.event.body == first.event.body
+    await backend.settle(again.id, delivered=False, error="HTTP 503", retry_at=t + dt.timedelta(minutes=5))
+    assert await backend.claim(limit=10, lease=LEASE, now=t + dt.timedelta(minutes=4)) == []
+    [retried] = await backend.claim(limit=10, lease=LEASE, now=t + dt.timedelta(minutes=5))
+    assert (retried.id, retried.attempts, retried.last_error) == (first.id, 1, "HTTP 503")
+    assert retried.next_attempt == t + dt.timedelta(minutes=5)
+
+
+async def test_claim_takes_the_oldest_events_first_up_to_the_limit(backend: Backend, kind: str) -> None:
+    await record(backend, *(event(kind, f"o{n}", n) for n in range(5)))
+    await fan_out_all(backend, to("s1"))
+    t = now()
+    assert sent(await backend.claim(limit=3, lease=LEASE, now=t)) == [("s1", 0), ("s1", 1), ("s1", 2)]
+    assert sent(await backend.claim(limit=3, lease=LEASE, now=t)) == [("s1", 3), ("s1", 4)]
+    assert await backend.claim(limit=0, lease=LEASE, now=t) == []
+
+
+async def test_a_resource_s_events_go_out_one_at_a_time_in_order(backend: Backend, kind: str) -> None:
+    await record(backend, event(kind, "o1", 1), event(kind, "o1", 2), event(kind, "o2", 3))
+    await fan_out_all(backend, to("s1", "s2"))
+    t = now()
+    # e2 waits behind e1 for each subscription; o2 and the other subscription do not.
+    claimed = await backend.claim(limit=10, lease=LEASE, now=t)
+    assert sorted(sent(claimed)) == [("s1", 1), ("s1", 3), ("s2", 1), ("s2", 3)]
+    assert await backend.claim(limit=10, lease=LEASE, now=t + dt.timedelta(seconds=LEASE / 2)) == []
+    first_to_s1 = next(d for d in claimed if sent([d]) == [("s1", 1)])
+    await backend.settle(first_to_s1.id, delivered=True)
+    assert sent(await backend.claim(limit=10, lease=LEASE, now=t)) == [("s1", 2)]
+
+
+async def test_a_retried_delivery_holds_back_the_resource_s_later_events(backend: Backend, kind: str) -> None:
+    await record(backend, event(kind, "o1", 1), event(kind, "o1", 2))
+    await fan_out_all(backend, to("s1"))
+    t = now()
+    [e1] = await backend.claim(limit=10, lease=LEASE, now=t)
+    await backend.settle(e1.id, delivered=False, error="timeout", retry_at=t + dt.timedelta(minutes=1))
+    # e1 is pending but not due; e2 must still wait for it.
+    assert await backend.claim(limit=10, lease=LEASE, now=t) == []
+    [again] = await backend.claim(limit=10, lease=LEASE, now=t + dt.timedelta(minutes=1))
+    assert again.id == e1.id
+    await backend.settle(e1.id, delivered=False, error="timeout")  # no retry_at: parked
+    assert sent(await backend.claim(limit=10, lease=LEASE, now=t + dt.timedelta(minutes=1))) == [("s1", 2)]
+
+
+async def test_a_failure_without_retry_parks_until_redelivered(backend: Backend, kind: str) -> None:
+    await record(backend, event(kind, "o1", 1))
+    await fan_out_all(backend, to("s1"))
+    t = now()
+    [claimed] = await backend.claim(limit=1, lease=LEASE, now=t)
+    await backend.settle(claimed.id, delivered=False, error="HTTP 410 Gone")
+    [parked] = await backend.deliveries(state=DeliveryState.PARKED)
+    assert (parked.id, parked.attempts, parked.last_error) == (claimed.id, 1, "HTTP 410 Gone")
+    assert await backend.claim(limit=1, lease=LEASE, now=t + dt.timedelta(days=365)) == []
+    later = t + dt.timedelta(hours=1)
+    assert await backend.redeliver(claimed.id, now=later) is True
+    assert await backend.redeliver(claimed.id, now=later) is False  # pending now, not parked
+    [pending] = await backend.deliveries(state=DeliveryState.PENDING)
+    assert (pending.id, pending.attempts, pending.next_attempt) == (claimed.id, 0, later)
+    assert await backend.claim(limit=1, lease=LEASE, now=later - dt.timedelta(seconds=1)) == []
+    [redelivered] = await backend.claim(limit=1, lease=LEASE, now=later)
+    await backend.settle(redelivered.id, delivered=True)
+    [done] = await backend.deliveries(state=DeliveryState.DELIVERED)
+    assert (done.id, done.attempts) == (claimed.id, 1)
+
+
+async def test_redeliver_of_an_unknown_delivery_is_false(backend: Backend) -> None:
+    assert await backend.redeliver(str(uuid.uuid4()), now=now()) is False
+    assert await backend.redeliver("not-a-delivery-id", now=now()) is False
+    await backend.settle("not-a-delivery-id", delivered=True)  # nothing to settle; no error
+
+
+async def test_a_late_failure_does_not_undo_a_delivery(backend: Backend, kind: str) -> None:
+    await record(backend, event(kind, "o1", 1))
+    await fan_out_all(backend, to("s1"))
+    [claimed] = await backend.claim(limit=1, lease=LEASE, now=now())
+    await backend.settle(claimed.id, delivered=True)
+    await backend.settle(claimed.id, delivered=False, error="lease had expired", retry_at=now())
+    [delivery] = await backend.deliveries()
+    assert (delivery.state, delivery.attempts, delivery.last_error) == (DeliveryState.DELIVERED, 1, None)
+
+
+# --- operators ---------------------------------------------------------------------------------
+
+
+async def test_deliveries_are_listed_by_state_and_subscription(backend: Backend, kind: str) -> None:
+    await record(backend, *(event(kind, f"o{n}", n) for n in range(4)))
+    await fan_out_all(backend, to("s1", "s2"))
+    t = now()
+    for delivery in await backend.claim(limit=10, lease=LEASE, now=t):
+        n = sent([delivery])[0][1]
+        if delivery.subscription_id == "s1" and n < 2:
+            await backend.settle(delivery.id, delivered=True)
+        elif delivery.subscription_id == "s2" and n == 3:
+            await backend.settle(delivery.id, delivered=False, error="refused")
+    assert sent(await backend.deliveries(state=DeliveryState.DELIVERED)) == [("s1", 0), ("s1", 1)]
+    assert sent(await backend.deliveries(state=DeliveryState.PARKED)) == [("s2", 3)]
+    assert sent(await backend.deliveries(subscription_id="s2")) == [("s2", n) for n in range(4)]
+    pending_s1 = await backend.deliveries(state=DeliveryState.PENDING, subscription_id="s1")
+    assert sent(pending_s1) == [("s1", 2), ("s1", 3)]
+    everything = await backend.deliveries()
+    assert [d.event.seq for d in everything] == sorted(d.event.seq for d in everything)
+    assert everything[2:5] == await backend.deliveries(offset=2, limit=3)
+    assert await backend.deliveries(subscription_id="nobody") == []
+
+
+async def test_replay_sends_a_subscription_the_events_since_a_time(backend: Backend, kind: str) -> None:
+    t = now()
+    await record(backend, *(event(kind, f"o{n}", n, at=t - dt.timedelta(hours=4 - n)) for n in range(4)))
+    await fan_out_all(backend, to("s1"))
+    for delivery in await backend.claim(limit=10, lease=LEASE, now=now()):
+        await backend.settle(delivery.id, delivered=True)
+    accepted = lambda e: e.kind == kind and orjson.loads(e.body)["event"]["n"] != 3  # noqa: E731
+    # Events at t-4h .. t-1h; since t-3h takes n=1, 2 and 3, and the route turns 3 away.
+    assert await backend.replay("s9", t - dt.timedelta(hours=3), accepted) == 2
+    replayed = await backend.deliveries(subscription_id="s9")
+    assert sent(replayed) == [("s9", 1), ("s9", 2)]
+    assert all(d.state is DeliveryState.PENDING and d.attempts == 0 for d in replayed)
+    assert sent(await backend.claim(limit=10, lease=LEASE, now=now())) == [("s9", 1), ("s9", 2)]
+    assert await backend.replay("s9", t, accepted) == 0
+
+
+async def test_drop_deliveries_keeps_only_what_was_delivered(backend: Backend, kind: str) -> None:
+    await record(backend, *(event(kind, f"o{n}", n) for n in range(3)))
+    await fan_out_all(backend, to("gone", "kept"))
+    claimed = await backend.claim(limit=10, lease=LEASE, now=now())
+    by_n = {sent([d])[0]: d for d in claimed}
+    await backend.settle(by_n[("gone", 0)].id, delivered=True)
+    await backend.settle(by_n[("gone", 1)].id, delivered=False, error="gone")  # parked; 2 stays leased
+    assert await backend.drop_deliveries("gone") == 2
+    assert sent(await backend.deliveries(subscription_id="gone")) == [("gone", 0)]
+    assert len(await backend.deliveries(subscription_id="kept")) == 3
+    # The dispatcher holding the dropped delivery settles it: nothing comes back.
+    await backend.settle(by_n[("gone", 2)].id, delivered=False, error="late", retry_at=now())
+    assert sent(await backend.deliveries(subscription_id="gone")) == [("gone", 0)]
+    assert await backend.drop_deliveries("gone") == 0
+
+
+# --- several dispatchers -----------------------------------------------------------------------
+
+
+async def claim_all(backend: Backend, limit: int = 4) -> list[str]:
+    """Claim until nothing is left for this claimer; the ids it got."""
+    ids: list[str] = []
+    while claimed := await backend.claim(limit=limit, lease=LEASE, now=now()):
+        ids.extend(d.id for d in claimed)
+        await asyncio.sleep(0)
+    return ids
+
+
+async def test_two_claimers_at_once_never_share_a_delivery(backend: Backend, other: Backend, kind: str) -> None:
+    await record(backend, *(event(kind, f"o{n}", n) for n in range(60)))
+    await fan_out_all(backend, to("s1"))
+    first, second = await asyncio.gather(claim_all(backend), claim_all(other))
+    # One claimer may stop early while the other holds rows locked; a last sweep takes what is left.
+    leftovers = await claim_all(backend)
+    claimed = Counter([*first, *second, *leftovers])
+    assert claimed.most_common(1)[0][1] == 1, "a delivery was claimed twice"
+    assert len(claimed) == 60
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+async def test_a_delivery_locked_by_another_claimer_is_skipped_not_waited_for(backend: Backend, kind: str) -> None:
+    from sqlalchemy import select
+
+    from backends.sql import SqlBackend
+    from backends.sqlschema import deliveries
+
+    assert isinstance(backend, SqlBackend)
+    await record(backend, event(kind, "o1", 1), event(kind, "o2", 2))
+    await fan_out_all(backend, to("s1"))
+    [locked, free] = await backend.deliveries()
+    async with backend.engine.connect() as connection, connection.begin():
+        # Another dispatcher mid-claim: it holds the row lock but has not committed its lease yet.
+        lock = select(deliveries.c.id).where(deliveries.c.id == uuid.UUID(locked.id)).with_for_update()
+        await connection.execute(lock)
+        claimed = await asyncio.wait_for(backend.claim(limit=10, lease=LEASE, now=now()), timeout=10)
+        assert [d.id for d in claimed] == [free.id]
+
+
+def _claim_from_process(url: str, out: str, barrier: Any) -> None:
+    """Claim with the other process at the same moment; write the ids claimed, one a line."""
+
+    async def main() -> None:
+        backend = open_backend(url)
+        await backend.open()
+        try:
+            barrier.wait()
+            ids = await claim_all(backend, limit=3)
+        finally:
+            await backend.close()
+        Path(out).write_text("".join(f"{id}\n" for id in ids))
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("store_url", SQL_STORES, indirect=True)
+async def test_two_processes_claiming_at_once_never_share_a_delivery(
+    backend: Backend, store_url: str, kind: str, tmp_path: Path
+) -> None:
+    await record(backend, *(event(kind, f"o{n}", n) for n in range(80)))
+    await fan_out_all(backend, to("s1"))
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    outs = [tmp_path / f"claimed-{n}.txt" for n in range(2)]
+    processes = [context.Process(target=_claim_from_process, args=(store_url, str(out), barrier)) for out in outs]
+    for process in processes:
+        process.start()
+    for process in processes:
+        await asyncio.to_thread(process.join, 120)
+        assert process.exitcode == 0, "a claimer process failed; its traceback is in the captured stderr"
+        process.close()
+    claimed = Counter([id for out in outs for id in out.read_text().split()] + await claim_all(backend))
+    assert claimed.most_common(1)[0][1] == 1, "a delivery was claimed twice"
+    assert len(claimed) == 80

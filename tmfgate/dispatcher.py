@@ -1,0 +1,359 @@
+"""The event dispatcher: delivers the outbox's events to hub subscribers over HTTP (TMF630 Part 1 §10).
+
+One loop, in the gateway process or in ``tmfgate dispatch``:
+
+1. **fan out** new events into one pending delivery per subscription that accepts them;
+2. **claim** the deliveries that are due, as many as there are free delivery threads (the store
+   leases them, so several dispatchers never send the same one at once, and holds back a
+   resource's later events until its earlier one is settled, so they arrive in order);
+3. **deliver** each in a thread of its own: a POST of the subscriber's payload to its callback, as
+   given; any 2xx is delivered (v4 listeners answer 201, v5 ones 204);
+4. **settle**: delivered; or pending again after an exponential backoff with jitter; or parked
+   once ``delivery_attempts`` are spent, for an operator to redeliver.
+
+When there is nothing to do the loop sleeps until a commit of this process, a settled delivery
+(which may free a resource's next event), the next retry it scheduled, or a short poll (other
+processes commit too). Delivery is at least once: a listener de-duplicates on ``eventId``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import random
+import threading
+import time
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import requests
+
+from backends.base import Backend, Delivery, Event, Route
+from tmfgate import __version__, codec, subscriptions
+from tmfgate.model import ApiModel
+from tmfgate.settings import Settings
+from tmfgate.subscriptions import Subscription
+
+if TYPE_CHECKING:
+    from tmfgate.gateway import Gateway
+
+logger = logging.getLogger("tmfgate.dispatcher")
+
+CONCURRENCY = 32  # deliveries in flight, each in its own thread
+FAN_OUT_BATCH = 200
+POLL_INTERVAL = 0.5  # seconds between looks at the outbox when idle: other processes commit too
+SUBSCRIPTIONS_TTL = 1.0  # seconds a loaded list of subscriptions serves before it is read again
+# An event stamped this long before the subscriptions were read had surely committed by then (a
+# change commits within seconds of building its events), so every subscription acknowledged
+# before it is in the list; a newer event makes the dispatcher read the subscriptions again.
+COMMIT_MARGIN = 30.0
+STOP_GRACE = 5.0  # seconds in-flight deliveries get to finish when the dispatcher stops
+ERROR_BACKOFF_MAX = 5.0  # seconds between attempts to reach a failing store
+MAX_ERROR_LENGTH = 500
+
+
+class _StaleSubscriptions(Exception):
+    """A route met an event newer than its list of subscriptions; fan-out rolls back and reruns."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one POST to a listener gave."""
+
+    delivered: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """The subscriptions as read at ``at`` (wall clock, taken before the read)."""
+
+    by_id: dict[str, Subscription]
+    at: dt.datetime
+    monotonic: float
+
+
+class EventDispatcher:
+    """Fans out, claims, delivers and settles the outbox's deliveries; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        backend: Backend,
+        apis: list[ApiModel],
+        *,
+        committed: asyncio.Event | None = None,
+        concurrency: int = CONCURRENCY,
+    ) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.apis = apis
+        self.concurrency = max(1, concurrency)
+        self._committed = committed
+        # A lease outlives the request (connect and read timeouts) and its settle.
+        self._lease = settings.delivery_timeout * 2 + 5
+        self._loaded: _Loaded | None = None
+        self._reload_lock = asyncio.Lock()
+        self._busy = False  # the last fan-out took events, so more are likely
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._settled = asyncio.Event()
+        self._next_retry: float | None = None  # monotonic time of the earliest retry this dispatcher set
+        # Our own threads: the loop's default executor is small and shared (DNS lookups use it),
+        # and a slow listener must hold only its own deliveries' threads.
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix="tmfgate-delivery")
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+
+    @classmethod
+    def for_gateway(cls, gateway: Gateway) -> EventDispatcher:
+        """The in-process dispatcher of a gateway, woken by its commits."""
+        return cls(gateway.settings, gateway.backend, gateway.apis, committed=gateway.committed)
+
+    # The loop
+
+    async def step(self) -> int:
+        """One round: fan out, claim what is due, deliver it and settle it; returns the work done."""
+        routed = await self._fan_out()
+        started = await self._claim()
+        if started:
+            await asyncio.gather(*started)
+        return routed + len(started)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Dispatch until ``stop`` is set; store errors are logged and retried, never raised."""
+        backoff = 0.0
+        try:
+            while not stop.is_set():
+                # Cleared before looking, so a commit made while we look wakes the next wait.
+                self._settled.clear()
+                if self._committed is not None:
+                    self._committed.clear()
+                try:
+                    worked = await self._fan_out() + len(await self._claim())
+                    backoff = 0.0
+                except Exception:
+                    backoff = min(ERROR_BACKOFF_MAX, backoff * 2 or POLL_INTERVAL)
+                    logger.warning("Event dispatch failed; trying again in %.1f s.", backoff, exc_info=True)
+                    await _first_of([stop.wait()], timeout=backoff)
+                    continue
+                if worked:
+                    await asyncio.sleep(0)  # let requests run between busy rounds
+                    continue
+                waits: list[Awaitable[object]] = [stop.wait(), self._settled.wait()]
+                if self._committed is not None:
+                    waits.append(self._committed.wait())
+                await _first_of(waits, timeout=self._idle_timeout())
+        finally:
+            await self._drain()
+
+    async def close(self) -> None:
+        """Release the delivery threads and their connections."""
+        await self._drain()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+
+    def _idle_timeout(self) -> float:
+        timeout = POLL_INTERVAL
+        if self._next_retry is not None:
+            remaining = self._next_retry - time.monotonic()
+            if remaining <= 0:
+                self._next_retry = None
+                return 0.0
+            timeout = min(timeout, remaining)
+        return timeout
+
+    async def _drain(self) -> None:
+        """Give in-flight deliveries a moment to finish; a cancelled one is sent again after its lease."""
+        if not self._inflight:
+            return
+        pending = set(self._inflight)
+        _, late = await asyncio.wait(pending, timeout=STOP_GRACE)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)
+
+    # Fan-out
+
+    async def _fan_out(self) -> int:
+        loaded = self._loaded
+        if loaded is None or self._busy or time.monotonic() - loaded.monotonic > SUBSCRIPTIONS_TTL:
+            taken = await self.backend.fan_out(self._route(await self._reload(), trusted=True), limit=FAN_OUT_BATCH)
+        else:
+            try:
+                taken = await self.backend.fan_out(self._route(loaded, trusted=False), limit=FAN_OUT_BATCH)
+            except _StaleSubscriptions:
+                fresh = await self._reload()
+                taken = await self.backend.fan_out(self._route(fresh, trusted=True), limit=FAN_OUT_BATCH)
+        self._busy = taken > 0
+        return taken
+
+    def _route(self, loaded: _Loaded, *, trusted: bool) -> Route:
+        """The route for fan-out: parses each event's body once, and only when a query needs it."""
+        by_api: dict[str, list[Subscription]] = {}
+        for subscription in loaded.by_id.values():
+            by_api.setdefault(subscription.api, []).append(subscription)
+        horizon = loaded.at - dt.timedelta(seconds=COMMIT_MARGIN)
+
+        def route(event: Event) -> Iterable[str]:
+            if not trusted and event.time >= horizon:
+                raise _StaleSubscriptions
+            candidates = by_api.get(event.api, [])
+            document = codec.loads(event.body) if any(s.conditions for s in candidates) else None
+            return [s.id for s in candidates if s.accepts(event, document)]
+
+        return route
+
+    async def _reload(self) -> _Loaded:
+        at, started = dt.datetime.now(dt.UTC), time.monotonic()
+        found = await subscriptions.load_all(self.backend, self.apis)
+        self._loaded = _Loaded(found, at, started)
+        return self._loaded
+
+    async def _subscription(self, id: str, claimed: float) -> Subscription | None:
+        """The subscription of a claimed delivery; read again when unknown, in case it is new."""
+        loaded = self._loaded
+        if loaded is not None and id in loaded.by_id:
+            return loaded.by_id[id]
+        async with self._reload_lock:  # one read for a batch of deliveries to the same newcomer
+            loaded = self._loaded
+            if loaded is None or loaded.monotonic < claimed:
+                loaded = await self._reload()
+        return loaded.by_id.get(id)
+
+    # Claim, deliver, settle
+
+    async def _claim(self) -> list[asyncio.Task[None]]:
+        free = self.concurrency - len(self._inflight)
+        if free <= 0:
+            return []
+        claimed_at = time.monotonic()
+        claimed = await self.backend.claim(limit=free, lease=self._lease, now=dt.datetime.now(dt.UTC))
+        started = []
+        for delivery in claimed:
+            task = asyncio.create_task(self._deliver(delivery, claimed_at))
+            self._inflight.add(task)
+            task.add_done_callback(self._finished)
+            started.append(task)
+        return started
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._settled.set()
+
+    async def _deliver(self, delivery: Delivery, claimed_at: float) -> None:
+        try:
+            subscription = await self._subscription(delivery.subscription_id, claimed_at)
+            if subscription is None:
+                # Unsubscribed: nothing is owed to it any more (its other deliveries go too).
+                await self.backend.drop_deliveries(delivery.subscription_id)
+                return
+            loop = asyncio.get_running_loop()
+            outcome = await loop.run_in_executor(self._executor, self._post, subscription, delivery.event)
+            await self._settle(delivery, subscription, outcome)
+        except Exception:
+            # The lease runs out and the delivery is claimed again: at least once, maybe twice.
+            logger.warning("Delivery %s of event %s could not be settled.", delivery.id, delivery.event.id,
+                           exc_info=True)
+
+    async def _settle(self, delivery: Delivery, subscription: Subscription, outcome: Outcome) -> None:
+        if outcome.delivered:
+            await self.backend.settle(delivery.id, delivered=True)
+            return
+        attempts = delivery.attempts + 1
+        if attempts >= self.settings.delivery_attempts:
+            await self.backend.settle(delivery.id, delivered=False, error=outcome.error)
+            logger.warning("Parked event %s for %s after %d attempts: %s", delivery.event.id,
+                           subscription.callback, attempts, outcome.error)
+            return
+        delay = self.retry_delay(delivery.attempts)
+        retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
+        await self.backend.settle(delivery.id, delivered=False, error=outcome.error, retry_at=retry_at)
+        due = time.monotonic() + delay
+        if self._next_retry is None or due < self._next_retry:
+            self._next_retry = due
+        logger.debug("Event %s to %s failed (%s); retry in %.2f s.", delivery.event.id, subscription.callback,
+                     outcome.error, delay)
+
+    def retry_delay(self, attempts: int) -> float:
+        """Seconds before the next try after ``attempts`` failed ones: doubling, capped, with jitter."""
+        base = min(self.settings.retry_delay_max, self.settings.retry_delay * 2 ** min(attempts, 64))
+        # Jitter spreads the retries of many deliveries that failed together (a listener outage).
+        return base * random.uniform(0.5, 1.5)
+
+    # HTTP, in a delivery thread
+
+    def _post(self, subscription: Subscription, event: Event) -> Outcome:
+        try:
+            body = subscription.payload(event)
+            response = self._session().post(
+                subscription.callback,  # as given (TMF630 Part 1 §10; the RI and FIWARE do the same)
+                data=body,
+                headers=headers(event, body, subscription.secret),
+                timeout=self.settings.delivery_timeout,
+                # A redirect could lead past the callback host check; it counts as a failure.
+                allow_redirects=False,
+            )
+            status = response.status_code
+            response.close()
+        except requests.Timeout:
+            return Outcome(False, f"The listener did not answer within {self.settings.delivery_timeout:g} s.")
+        except requests.RequestException as exc:
+            return Outcome(False, _short(f"The listener could not be reached: {exc}"))
+        except Exception as exc:  # a payload that cannot be built must not kill the thread silently
+            return Outcome(False, _short(f"The delivery failed: {exc!r}"))
+        if 200 <= status < 300:
+            return Outcome(True)
+        return Outcome(False, f"The listener answered {status}.")
+
+    def _session(self) -> requests.Session:
+        """This thread's session, keeping its connections to listeners alive between deliveries."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = f"tmfgate/{__version__}"
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+
+def headers(event: Event, body: bytes, secret: str | None) -> dict[str, str]:
+    """The headers of one notification: the event id to de-duplicate on, and the body's HMAC."""
+    result = {"Content-Type": "application/json", "X-Event-Id": event.id}
+    if secret:
+        result["X-Hub-Signature-256"] = signature(secret, body)
+    return result
+
+
+def signature(secret: str, body: bytes) -> str:
+    """``sha256=<hex>``: the HMAC-SHA256 of the body under the subscription's secret (as WebSub and GitHub)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - 3] + "..."
+
+
+async def _first_of(waits: list[Awaitable[object]], *, timeout: float) -> None:
+    """Wait until one of ``waits`` is done or ``timeout`` seconds pass; the rest are cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+__all__ = ["EventDispatcher", "Outcome", "headers", "signature"]

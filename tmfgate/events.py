@@ -1,0 +1,88 @@
+"""The events a change raises, in the envelope of the API's version (TMF630 Part 1 §10, TMF688).
+
+Create raises ``{Type}CreateEvent``; a change of ``state`` (or ``status``) raises
+``{Type}StateChangeEvent`` (``StatusChangeEvent`` where the spec names it so), a change of any
+other attribute ``{Type}AttributeValueChangeEvent`` naming the changed attributes in
+``fieldPath``; entering ``pending`` raises ``{Type}InformationRequiredEvent`` where the spec
+defines it; delete raises ``{Type}DeleteEvent``. Each carries the whole resource under
+``event.{kind}``. Events are built inside the change's transaction and stored with it (outbox).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from backends.base import Event
+from tmfgate import codec, times
+from tmfgate.model import ApiModel, ResourceModel
+
+Document = dict[str, Any]
+# Attributes the server rewrites on every change; a change to them alone is not an event.
+_BOOKKEEPING = frozenset({"lastUpdate", "lastModified"})
+
+
+class EventBuilder:
+    """Builds the events of one API, knowing which event schemas its spec defines."""
+
+    def __init__(self, api: ApiModel) -> None:
+        self.api = api
+        self.defined = frozenset(n for n in api.spec.document.get("components", {}).get("schemas", {})
+                                 if n.endswith("Event"))
+        self.version = str(api.spec.document.get("info", {}).get("version", "4")).split(".", 1)[0]
+        parts = [p for p in api.base_path.split("/") if p]
+        self.domain = parts[-2] if len(parts) >= 2 else api.name
+
+    def created(self, resource: ResourceModel, doc: Document, correlation: str) -> list[Event]:
+        return [self._event(resource, "CreateEvent", doc, correlation)]
+
+    def deleted(self, resource: ResourceModel, doc: Document, correlation: str) -> list[Event]:
+        return [self._event(resource, "DeleteEvent", doc, correlation)]
+
+    def changed(self, resource: ResourceModel, old: Document, new: Document, correlation: str) -> list[Event]:
+        """StateChange, AttributeValueChange and InformationRequired events, as the change calls for."""
+        events: list[Event] = []
+        field = "status" if "status" in new and "state" not in new else "state"
+        if old.get(field) != new.get(field):
+            name = "StatusChangeEvent" if f"{resource.type_name}StatusChangeEvent" in self.defined \
+                else "StateChangeEvent"
+            events.append(self._event(resource, name, new, correlation))
+            if new.get(field) == "pending" and f"{resource.type_name}InformationRequiredEvent" in self.defined:
+                events.append(self._event(resource, "InformationRequiredEvent", new, correlation))
+        attributes = changed_attributes(old, new) - {field} - _BOOKKEEPING
+        if attributes:
+            events.append(self._event(resource, "AttributeValueChangeEvent", new, correlation,
+                                      field_path=",".join(sorted(attributes))))
+        return events
+
+    def _event(self, resource: ResourceModel, suffix: str, doc: Document, correlation: str,
+               field_path: str | None = None) -> Event:
+        event_type = resource.type_name + suffix
+        moment = dt.datetime.now(dt.UTC)
+        stamp = times.stamp(moment)
+        event_id = str(uuid.uuid4())
+        envelope: Document = {
+            "eventId": event_id,
+            "eventTime": stamp,
+            "eventType": event_type,
+            "correlationId": correlation,
+            "domain": self.domain,
+            "title": event_type,
+            "description": f"{event_type} for {resource.kind} {doc.get('id')}",
+        }
+        if self.version == "4":
+            envelope["timeOcurred"] = stamp  # sic: the v4 schemas spell it so
+            if field_path is not None:
+                envelope["fieldPath"] = field_path
+        else:
+            envelope.update({"timeOccurred": stamp, "@type": event_type, "@baseType": "Event"})
+        envelope["event"] = {resource.kind: doc}
+        return Event(id=event_id, api=self.api.name, kind=resource.kind, resource_id=str(doc.get("id")),
+                     type=event_type, time=moment, body=codec.dumps(envelope))
+
+
+def changed_attributes(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:
+    """Top-level attributes added, removed or given another value."""
+    return {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
