@@ -33,7 +33,9 @@ class MemoryTransaction:
         self._latest: dict[tuple[str, str], bytes | None] = {}
 
     async def add_event(self, event: Event) -> None:
-        self._events.append(dataclasses.replace(event, time=utc(event.time, "The event time"), body=bytes(event.body)))
+        if event.time.utcoffset() != dt.timedelta(0) or not isinstance(event.body, bytes):
+            event = dataclasses.replace(event, time=utc(event.time, "The event time"), body=bytes(event.body))
+        self._events.append(event)
 
     async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
         # for_update needs nothing: the backend lock makes this the only writer until commit.

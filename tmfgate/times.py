@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+_ZERO = dt.timedelta(0)
+
 
 def now() -> str:
     """The current instant, e.g. ``2026-11-25T18:40:00.123Z``."""
