@@ -1,15 +1,24 @@
-"""The ``tmfgate`` command: ``serve`` the gateway, or run the ``conformance`` tool against a server."""
+"""The ``tmfgate`` command: ``serve`` the gateway, ``dispatch`` its events, operate deliveries
+(``deliveries``, ``redeliver``, ``replay``), or run the ``conformance`` tool."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tmfgate import admin_cli
 from tmfgate.errors import ConfigurationError
 from tmfgate.settings import Settings
+
+if TYPE_CHECKING:
+    from backends.base import Backend
+    from tmfgate.model import ApiModel
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,11 +36,55 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="server processes (default 1)")
     serve.add_argument("--max-limit", type=int, help="largest page a list returns (default: no limit)")
     serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--callback-hosts", help="hosts a hub callback may point to, comma-separated, "
+                                                "patterns such as *.partner.example allowed (default *: any)")
+    serve.add_argument("--dispatcher", choices=["on", "off"],
+                       help="deliver events from this process (default on; off when 'tmfgate dispatch' runs)")
+    _add_delivery_options(serve)
+    dispatch = commands.add_parser(
+        "dispatch", help="deliver the hub notifications of a shared store without serving HTTP "
+                         "(scale-out; gateways may then run with --dispatcher off)")
+    dispatch.add_argument("--database-url", help="sqlite:///file.db (default sqlite:///tmfgate.db) "
+                                                 "or postgresql+psycopg://user@host/db")
+    dispatch.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
+    _add_delivery_options(dispatch)
     conformance = commands.add_parser(
         "conformance", help="check a TMF server against the TM Forum rules (see 'tmfgate conformance -h')",
         add_help=False)
     conformance.add_argument("args", nargs=argparse.REMAINDER)
+    admin_cli.add_commands(commands)
     return parser
+
+
+def _add_delivery_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--delivery-attempts", type=_count, metavar="N",
+                        help="attempts before a delivery is parked for an operator (default 10)")
+    parser.add_argument("--delivery-timeout", type=_seconds, metavar="SECONDS",
+                        help="seconds a listener has to answer (default 10)")
+    parser.add_argument("--retry-delay", type=_seconds, metavar="SECONDS",
+                        help="seconds before the first retry, doubled at each retry, with jitter (default 1)")
+    parser.add_argument("--retry-delay-max", type=_seconds, metavar="SECONDS",
+                        help="longest wait between two retries, before jitter (default 300)")
+
+
+def _count(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {raw!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,10 +93,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from conformance.cli import main as conformance_main  # noqa: PLC0415 - the one allowed import
 
         return conformance_main(list(args.args))
+    if args.command in admin_cli.COMMANDS:
+        return admin_cli.run(args)
     try:
         settings = Settings.from_env().with_overrides(
-            host=args.host, port=args.port, database_url=args.database_url, workers=args.workers,
-            max_limit=args.max_limit, log_level=args.log_level)
+            database_url=args.database_url, log_level=args.log_level, delivery_attempts=args.delivery_attempts,
+            delivery_timeout=args.delivery_timeout, retry_delay=args.retry_delay,
+            retry_delay_max=args.retry_delay_max)
+        if args.command == "dispatch":
+            return dispatch(settings)
+        settings = settings.with_overrides(
+            host=args.host, port=args.port, workers=args.workers, max_limit=args.max_limit,
+            callback_hosts=args.callback_hosts,
+            dispatcher=None if args.dispatcher is None else args.dispatcher == "on")
         return serve(settings)
     except ConfigurationError as exc:
         print(f"tmfgate: {exc}", file=sys.stderr)
@@ -72,3 +134,49 @@ def serve(settings: Settings) -> int:
     else:
         uvicorn.run(app, **options)
     return 0
+
+
+def dispatch(settings: Settings) -> int:
+    """Deliver events from the configured store until Ctrl-C or SIGTERM; the API is served elsewhere."""
+    from backends import open_backend  # noqa: PLC0415 - only this command opens a store itself
+    from backends.base import BackendConfigurationError, StorageError  # noqa: PLC0415
+    from tmfgate import model, specs  # noqa: PLC0415
+
+    if settings.database_url.startswith("memory:"):
+        raise ConfigurationError("tmfgate dispatch needs the gateway's store: memory:// lives inside one gateway "
+                                 "process, so use SQLite or PostgreSQL (--database-url), or let the gateway "
+                                 "dispatch its own events (TMFGATE_DISPATCHER=on).")
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    apis = [model.build(spec) for spec in specs.load_all()]
+    try:
+        backend = open_backend(settings.database_url)
+    except BackendConfigurationError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    try:
+        asyncio.run(_dispatch(settings, backend, apis))
+    except StorageError as exc:
+        print(f"tmfgate: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _dispatch(settings: Settings, backend: Backend, apis: list[ApiModel]) -> None:
+    from tmfgate.dispatcher import EventDispatcher  # noqa: PLC0415
+
+    try:
+        await backend.open()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, stop.set)
+        dispatcher = EventDispatcher(settings, backend, apis)
+        names = ", ".join(api.spec.title for api in apis if "hub" in api.resources) or "no API with a hub"
+        print(f"tmfgate: dispatching the events of {names} (Ctrl-C stops)", flush=True)
+        try:
+            await dispatcher.run(stop)
+        finally:
+            for number in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(number)
+            await dispatcher.close()
+    finally:
+        await backend.close()

@@ -27,7 +27,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,18 +47,10 @@ logger = logging.getLogger("tmfgate.dispatcher")
 CONCURRENCY = 32  # deliveries in flight, each in its own thread
 FAN_OUT_BATCH = 200
 POLL_INTERVAL = 0.5  # seconds between looks at the outbox when idle: other processes commit too
-SUBSCRIPTIONS_TTL = 1.0  # seconds a loaded list of subscriptions serves before it is read again
-# An event stamped this long before the subscriptions were read had surely committed by then (a
-# change commits within seconds of building its events), so every subscription acknowledged
-# before it is in the list; a newer event makes the dispatcher read the subscriptions again.
-COMMIT_MARGIN = 30.0
+SUBSCRIPTIONS_TTL = 1.0  # seconds a list of subscriptions serves (a removed one may get events that long)
 STOP_GRACE = 5.0  # seconds in-flight deliveries get to finish when the dispatcher stops
 ERROR_BACKOFF_MAX = 5.0  # seconds between attempts to reach a failing store
 MAX_ERROR_LENGTH = 500
-
-
-class _StaleSubscriptions(Exception):
-    """A route met an event newer than its list of subscriptions; fan-out rolls back and reruns."""
 
 
 @dataclass(frozen=True)
@@ -71,10 +63,9 @@ class Outcome:
 
 @dataclass(frozen=True)
 class _Loaded:
-    """The subscriptions as read at ``at`` (wall clock, taken before the read)."""
+    """The subscriptions, as read from the store at ``monotonic`` (taken before the read)."""
 
     by_id: dict[str, Subscription]
-    at: dt.datetime
     monotonic: float
 
 
@@ -99,7 +90,6 @@ class EventDispatcher:
         self._lease = settings.delivery_timeout * 2 + 5
         self._loaded: _Loaded | None = None
         self._reload_lock = asyncio.Lock()
-        self._busy = False  # the last fan-out took events, so more are likely
         self._inflight: set[asyncio.Task[None]] = set()
         self._settled = asyncio.Event()
         self._next_retry: float | None = None  # monotonic time of the earliest retry this dispatcher set
@@ -187,37 +177,44 @@ class EventDispatcher:
 
     async def _fan_out(self) -> int:
         loaded = self._loaded
-        if loaded is None or self._busy or time.monotonic() - loaded.monotonic > SUBSCRIPTIONS_TTL:
-            taken = await self.backend.fan_out(self._route(await self._reload(), trusted=True), limit=FAN_OUT_BATCH)
-        else:
-            try:
-                taken = await self.backend.fan_out(self._route(loaded, trusted=False), limit=FAN_OUT_BATCH)
-            except _StaleSubscriptions:
-                fresh = await self._reload()
-                taken = await self.backend.fan_out(self._route(fresh, trusted=True), limit=FAN_OUT_BATCH)
-        self._busy = taken > 0
+        if loaded is None or time.monotonic() - loaded.monotonic > SUBSCRIPTIONS_TTL:
+            loaded = await self._reload()
+        batch: list[Event] = []
+        taken = await self.backend.fan_out(self._route(loaded, batch), limit=FAN_OUT_BATCH)
+        if taken:
+            await self._catch_up(loaded, batch)
         return taken
 
-    def _route(self, loaded: _Loaded, *, trusted: bool) -> Route:
+    def _route(self, loaded: _Loaded, batch: list[Event]) -> Route:
         """The route for fan-out: parses each event's body once, and only when a query needs it."""
         by_api: dict[str, list[Subscription]] = {}
         for subscription in loaded.by_id.values():
             by_api.setdefault(subscription.api, []).append(subscription)
-        horizon = loaded.at - dt.timedelta(seconds=COMMIT_MARGIN)
 
         def route(event: Event) -> Iterable[str]:
-            if not trusted and event.time >= horizon:
-                raise _StaleSubscriptions
-            candidates = by_api.get(event.api, [])
-            document = codec.loads(event.body) if any(s.conditions for s in candidates) else None
-            return [s.id for s in candidates if s.accepts(event, document)]
+            batch.append(event)
+            return _accepting(by_api.get(event.api, []), event)
 
         return route
 
+    async def _catch_up(self, used: _Loaded, batch: list[Event]) -> None:
+        """Give a routed batch to the subscriptions made while it was routed.
+
+        The subscriptions were read before fan-out read the events, so one committed in between
+        is missing although a change committed after it may be in the batch. Reading them again
+        after fan-out closes that gap; the fresh list also routes the next batch.
+        """
+        fresh = await self._reload()
+        for subscription in fresh.by_id.values():
+            if subscription.id in used.by_id:
+                continue
+            owed = [event for event in batch if _accepting([subscription], event)]
+            if owed:
+                await self.backend.replay(subscription.id, min(event.time for event in owed), _among(owed))
+
     async def _reload(self) -> _Loaded:
-        at, started = dt.datetime.now(dt.UTC), time.monotonic()
-        found = await subscriptions.load_all(self.backend, self.apis)
-        self._loaded = _Loaded(found, at, started)
+        started = time.monotonic()
+        self._loaded = _Loaded(await subscriptions.load_all(self.backend, self.apis), started)
         return self._loaded
 
     async def _subscription(self, id: str, claimed: float) -> Subscription | None:
@@ -287,7 +284,7 @@ class EventDispatcher:
 
     def retry_delay(self, attempts: int) -> float:
         """Seconds before the next try after ``attempts`` failed ones: doubling, capped, with jitter."""
-        base = min(self.settings.retry_delay_max, self.settings.retry_delay * 2 ** min(attempts, 64))
+        base = min(self.settings.retry_delay_max, self.settings.retry_delay * 2.0 ** min(attempts, 64))
         # Jitter spreads the retries of many deliveries that failed together (a listener outage).
         return base * random.uniform(0.5, 1.5)
 
@@ -339,6 +336,36 @@ def headers(event: Event, body: bytes, secret: str | None) -> dict[str, str]:
 def signature(secret: str, body: bytes) -> str:
     """``sha256=<hex>``: the HMAC-SHA256 of the body under the subscription's secret (as WebSub and GitHub)."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _accepting(candidates: list[Subscription], event: Event) -> list[str]:
+    """The ids of the subscriptions that accept ``event``, parsing its body once, if a query needs it.
+
+    A route that raises rolls the whole fan-out back, so one event that cannot be evaluated would
+    stop every delivery: it goes only to the subscriptions that can take it, and is logged.
+    """
+    document = None
+    if any(s.conditions for s in candidates):
+        try:
+            document = codec.loads(event.body)
+        except ValueError:
+            logger.error("Event %s has a body that is not JSON; only subscriptions without filters get it.",
+                         event.id)
+            candidates = [s for s in candidates if not s.conditions]
+    accepted = []
+    for subscription in candidates:
+        try:
+            if subscription.accepts(event, document):
+                accepted.append(subscription.id)
+        except Exception:
+            logger.exception("Subscription %s cannot evaluate event %s; it does not get it.", subscription.id,
+                             event.id)
+    return accepted
+
+
+def _among(events: list[Event]) -> Callable[[Event], bool]:
+    ids = {event.id for event in events}
+    return lambda event: event.id in ids
 
 
 def _short(text: str) -> str:

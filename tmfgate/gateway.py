@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from backends import open_backend
 from backends.base import Backend, BackendConfigurationError, Transaction
+from tmfgate.dispatcher import EventDispatcher
 from tmfgate.errors import ConfigurationError
 from tmfgate.events import EventBuilder
 from tmfgate.model import ApiModel
@@ -24,6 +25,9 @@ class Gateway:
         self.events = {api.name: EventBuilder(api) for api in apis}
         # Set after every commit, so an in-process dispatcher wakes at once instead of polling.
         self.committed = asyncio.Event()
+        self.dispatcher: EventDispatcher | None = None
+        self._stop_dispatching = asyncio.Event()
+        self._dispatching: asyncio.Task[None] | None = None
         try:
             self.backend = backend or open_backend(settings.database_url)
         except BackendConfigurationError as exc:
@@ -46,7 +50,23 @@ class Gateway:
         self.committed.set()
 
     async def start(self) -> None:
+        """Open the store and, unless ``dispatcher`` is off, start delivering events in this process."""
         await self.backend.open()
+        if self.settings.dispatcher:
+            # Made on the serving loop: an asyncio.Event belongs to the first loop that waits on it.
+            self.committed = asyncio.Event()
+            self.dispatcher = EventDispatcher.for_gateway(self)
+            self._stop_dispatching = asyncio.Event()
+            self._dispatching = asyncio.create_task(self.dispatcher.run(self._stop_dispatching),
+                                                    name="tmfgate-dispatcher")
 
     async def stop(self) -> None:
+        """Stop the dispatcher (in-flight deliveries get a moment to finish), then close the store."""
+        if self._dispatching is not None:
+            self._stop_dispatching.set()
+            await self._dispatching
+            self._dispatching = None
+        if self.dispatcher is not None:
+            await self.dispatcher.close()
+            self.dispatcher = None
         await self.backend.close()

@@ -10,6 +10,7 @@ the event's content (``event.productOrder.state=completed``); ``fields=`` trims 
 from __future__ import annotations
 
 import fnmatch
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from tmfgate.query import parse_query, project
 if TYPE_CHECKING:
     from tmfgate.gateway import Gateway
 
+log = logging.getLogger("tmfgate.subscriptions")
 ENVELOPE = ("eventId", "eventTime", "eventType")
 _PRIVATE = ("secret", "createdAt")  # stored with a subscription, never shown
 
@@ -108,7 +110,13 @@ async def load_all(backend: Backend, apis: list[ApiModel]) -> dict[str, Subscrip
     for api in apis:
         page = await backend.query(hub_kind(api), Query())
         for raw in page.items:
-            subscription = from_document(api, codec.loads(raw))
+            doc = codec.loads(raw)
+            try:
+                subscription = from_document(api, doc)
+            except InvalidQuery as exc:  # e.g. a spec change retired an event type it names
+                log.error("hub subscription %s of %s is skipped: its query no longer parses: %s",
+                          doc.get("id"), api.name, exc)
+                continue
             found[subscription.id] = subscription
     return found
 

@@ -1,0 +1,527 @@
+"""The event dispatcher on every store, delivering to real listener processes: success, retries,
+parking, signatures, order per resource, subscription queries, and the run loop."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backends import open_backend
+from backends.base import Backend, DeliveryState, Event, Route, StorageUnavailable
+from tests.listeners import Entry, ListenerProcess, event_summary
+from tmfgate import codec, model, specs, times
+from tmfgate.dispatcher import EventDispatcher, signature
+from tmfgate.events import EventBuilder
+from tmfgate.settings import Settings
+from tmfgate.subscriptions import hub_kind
+
+pytestmark = pytest.mark.anyio
+
+POSTGRES_URL = os.environ.get("TMFGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+API = model.build(specs.load(specs.specs_dir() / "tmf622_product_ordering.yaml"))
+ORDERS = API.resources["productOrder"]
+BUILDER = EventBuilder(API)
+SETTINGS = Settings(delivery_attempts=3, delivery_timeout=5.0, retry_delay=0.05, retry_delay_max=0.2)
+Document = dict[str, Any]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of this module's own: dispatchers take whatever the outbox holds."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(POSTGRES_URL)
+    name = f"tmfgate_dispatch_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # any failure means: no usable PostgreSQL here
+        engine.dispose()
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL} (set TMFGATE_TEST_POSTGRES_URL): {exc}")
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """An empty store of each kind."""
+    if request.param == "memory":
+        url = "memory://"
+    elif request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/store.db"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    backend = open_backend(url)
+    await backend.open()
+    yield backend
+    if request.param == "postgresql":
+        from backends.sql import SqlBackend
+        from backends.sqlschema import deliveries, documents, events
+
+        assert isinstance(backend, SqlBackend)
+        async with backend.engine.begin() as connection:
+            for table in (deliveries, events, documents):
+                await connection.execute(table.delete())
+    await backend.close()
+
+
+@pytest.fixture
+async def dispatcher(backend: Backend) -> AsyncIterator[EventDispatcher]:
+    dispatcher = EventDispatcher(SETTINGS, backend, [API])
+    yield dispatcher
+    await dispatcher.close()
+
+
+@pytest.fixture
+def listen(tmp_path: Path) -> Iterator[Callable[..., ListenerProcess]]:
+    """Starts listener processes, each with its own log; all are stopped after the test."""
+    started: list[ListenerProcess] = []
+
+    def start(**options: Any) -> ListenerProcess:
+        listener = ListenerProcess(tmp_path / f"listener{len(started)}.jsonl", **options)
+        started.append(listener)
+        return listener.start()
+
+    yield start
+    for listener in started:
+        listener.stop()
+
+
+# --- helpers: the changes a gateway stores, and running the dispatcher ----------------------------
+
+
+async def subscribe(backend: Backend, callback: str, query: str = "", secret: str | None = None) -> str:
+    doc: Document = {"id": str(uuid.uuid4()), "callback": callback, "query": query, "createdAt": times.now()}
+    if secret:
+        doc["secret"] = secret
+    async with backend.transaction() as tx:
+        await tx.create(hub_kind(API), doc["id"], codec.dumps(doc))
+    return str(doc["id"])
+
+
+async def unsubscribe(backend: Backend, id: str) -> None:
+    async with backend.transaction() as tx:
+        assert await tx.delete(hub_kind(API), id)
+
+
+async def create(backend: Backend, **attributes: Any) -> Document:
+    """Store a new order with its create event, as the gateway does."""
+    id = str(uuid.uuid4())
+    order: Document = {"id": id, "href": f"http://gw/productOrder/{id}", "@type": "ProductOrder",
+                       "state": "acknowledged", "productOrderItem": [{"id": "1", "action": "add"}], **attributes}
+    async with backend.transaction() as tx:
+        await tx.create("productOrder", id, codec.dumps(order))
+        for event in BUILDER.created(ORDERS, order, "corr"):
+            await tx.add_event(event)
+    return order
+
+
+async def change(backend: Backend, order: Document, **attributes: Any) -> tuple[Document, list[Event]]:
+    """Store a change of an order with the events it raises."""
+    new = {**order, **attributes}
+    events = BUILDER.changed(ORDERS, order, new, "corr")
+    async with backend.transaction() as tx:
+        await tx.replace("productOrder", order["id"], codec.dumps(new))
+        for event in events:
+            await tx.add_event(event)
+    return new, events
+
+
+async def run_until(dispatcher: EventDispatcher, done: Callable[[], bool], timeout: float = 20) -> None:
+    """Step the dispatcher until ``done`` holds; fails after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "the dispatcher did not finish in time"
+        if not await dispatcher.step():
+            await asyncio.sleep(0.02)
+
+
+async def settle_all(dispatcher: EventDispatcher, rounds: int = 5) -> None:
+    """Step until nothing is left to do for a few rounds (retries here are due within 0.3 s)."""
+    idle = 0
+    for _ in range(400):
+        if await dispatcher.step():
+            idle = 0
+        else:
+            idle += 1
+            if idle >= rounds:
+                return
+            await asyncio.sleep(0.1)
+
+
+def count(n: int) -> Callable[[list[Entry]], bool]:
+    return lambda entries: len(entries) >= n
+
+
+# --- delivery ------------------------------------------------------------------------------------
+
+
+async def test_an_event_arrives_as_stored_with_its_id_header(
+    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+) -> None:
+    listener = listen()
+    await subscribe(backend, listener.callback)
+    order = await create(backend)
+    await run_until(dispatcher, lambda: len(listener.delivered()) >= 1)
+    [entry] = listener.delivered()
+    body = entry["body"]
+    assert entry["path"] == "/listener"  # the callback exactly as given
+    assert body["eventType"] == "ProductOrderCreateEvent" and body["event"]["productOrder"] == order
+    assert entry["headers"]["X-Event-Id"] == body["eventId"]
+    assert entry["headers"]["Content-Type"] == "application/json"
+    assert "X-Hub-Signature-256" not in entry["headers"]
+    [delivery] = await backend.deliveries()
+    assert delivery.state is DeliveryState.DELIVERED and delivery.attempts == 1
+
+
+@pytest.mark.parametrize("status", [200, 201, 202, 204])
+async def test_any_2xx_is_delivered(
+    status: int, backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+) -> None:
+    listener = listen(status=status)
+    await subscribe(backend, listener.callback)
+    await create(backend)
+    await run_until(dispatcher, lambda: len(listener.received()) >= 1)
+    await settle_all(dispatcher, rounds=2)
+    assert len(listener.received()) == 1  # no retry
+    [delivery] = await backend.deliveries()
+    assert delivery.state is DeliveryState.DELIVERED and delivery.attempts == 1
+
+
+async def test_a_failed_delivery_is_retried_until_the_listener_takes_it(
+    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+) -> None:
+    listener = listen(fail_first=2)
+    await subscribe(backend, listener.callback)
+    await create(backend)
+    await run_until(dispatcher, lambda: len(listener.delivered()) >= 1)
+    received = listener.received()
+    assert [entry["status"] for entry in received] == [500, 500, 201]
+    assert len({entry["body"]["eventId"] for entry in received}) == 1  # the same event each time
+    [delivery] = await backend.deliveries()
+    assert delivery.state is DeliveryState.DELIVERED and delivery.attempts == 3
+
+
+async def test_a_delivery_is_parked_after_the_configured_attempts(
+    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+) -> None:
+    listener = listen(status=503)
+    await subscribe(backend, listener.callback)
+    await create(backend)
+    await run_until(dispatcher, lambda: len(listener.received()) >= SETTINGS.delivery_attempts)
+    await settle_all(dispatcher)
+    assert len(listener.received()) == SETTINGS.delivery_attempts  # and no more
+    [parked] = await backend.deliveries(state=DeliveryState.PARKED)
+    assert parked.attempts == SETTINGS.delivery_attempts
+    assert parked.last_error == "The listener answered 503."
+
+
+async def test_an_unreachable_listener_is_retried_then_parked(backend: Backend, dispatcher: EventDispatcher) -> None:
+    from tests.conftest import free_port
+
+    await subscribe(backend, f"http://127.0.0.1:{free_port()}/nobody")
+    await create(backend)
+    await settle_all(dispatcher)
+    [parked] = await backend.deliveries(state=DeliveryState.PARKED)
+    assert parked.attempts == SETTINGS.delivery_attempts
+    assert parked.last_error is not None and parked.last_error.startswith("The listener could not be reached")
+
+
+async def test_a_listener_slower_than_the_timeout_fails_the_attempt(
+    backend: Backend, listen: Callable[..., ListenerProcess]
+) -> None:
+    listener = listen(delay=1.5)
+    dispatcher = EventDispatcher(SETTINGS.with_overrides(delivery_timeout=0.3, delivery_attempts=1), backend, [API])
+    try:
+        await subscribe(backend, listener.callback)
+        await create(backend)
+        await settle_all(dispatcher, rounds=1)
+        [parked] = await backend.deliveries(state=DeliveryState.PARKED)
+        assert parked.last_error == "The listener did not answer within 0.3 s."
+    finally:
+        await dispatcher.close()
+
+
+async def test_a_secret_signs_the_body(
+    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+) -> None:
+    listener = listen()
+    await subscribe(backend, listener.callback, query="fields=event.productOrder.id", secret="s3cr3t")
+    await create(backend)
+    await run_until(dispatcher, lambda: len(listener.delivered()) >= 1)
+    [entry] = listener.delivered()
+    raw = entry["raw"].encode()
+    assert entry["headers"]["X-Hub-Signature-256"] == signature("s3cr3t", raw)
+    assert entry["headers"]["X-Hub-Signature-256"] == "sha256=" + hmac.new(b"s3cr3t", raw, hashlib.sha256).hexdigest()
+
+
+async def test_a_resource_s_events_arrive_in_order_across_retries(
+    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+) -> None:
+    listener = listen(fail_first=3)
+    await subscribe(backend, listener.callback)
+    order = await create(backend)
+    other = await create(backend)
+    expected = [("ProductOrderCreateEvent", order["id"], "acknowledged")]
+    for state in ("inProgress", "held", "inProgress", "completed"):
+        order, _ = await change(backend, order, state=state)
+        expected.append(("ProductOrderStateChangeEvent", order["id"], state))
+    await run_until(dispatcher, lambda: len(listener.delivered()) >= len(expected) + 1)
+    mine = [event_summary(e) for e in listener.delivered() if event_summary(e)[1] == order["id"]]
+    assert mine == expected
+    # No later event of the order was even tried before the earlier one had been taken.
+    tried = [event_summary(e) for e in listener.received() if event_summary(e)[1] == order["id"]]
+    assert [t for i, t in enumerate(tried) if i == 0 or t != tried[i - 1]] == expected
+    assert [event_summary(e)[1] for e in listener.delivered()].count(other["id"]) == 1
+
+
+# --- what each subscription receives ------------------------------------------------------------
+
+
+async def test_subscription_queries_select_and_trim(
+    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+) -> None:
+    everything, state_changes, completed, trimmed = listen(), listen(), listen(), listen()
+    await subscribe(backend, everything.callback)
+    await subscribe(backend, state_changes.callback, query="eventType=ProductOrderStateChangeEvent")
+    await subscribe(backend, completed.callback, query="event.productOrder.state=completed")
+    await subscribe(backend, trimmed.callback,
+                    query="eventType=ProductOrderCreateEvent&fields=event.productOrder.id,event.productOrder.state")
+    order = await create(backend, priority="1")
+    order, _ = await change(backend, order, state="inProgress")
+    order, _ = await change(backend, order, priority="2")
+    order, _ = await change(backend, order, state="completed")
+    await run_until(dispatcher, lambda: len(everything.delivered()) >= 4)
+    await settle_all(dispatcher, rounds=2)
+
+    def types(listener: ListenerProcess) -> list[str]:
+        return [entry["body"]["eventType"] for entry in listener.delivered()]
+
+    assert types(everything) == ["ProductOrderCreateEvent", "ProductOrderStateChangeEvent",
+                                 "ProductOrderAttributeValueChangeEvent", "ProductOrderStateChangeEvent"]
+    assert types(state_changes) == ["ProductOrderStateChangeEvent", "ProductOrderStateChangeEvent"]
+    assert [event_summary(e)[2] for e in state_changes.delivered()] == ["inProgress", "completed"]
+    assert [event_summary(e) for e in completed.delivered()] == [
+        ("ProductOrderStateChangeEvent", order["id"], "completed")]
+    [entry] = trimmed.delivered()
+    body = entry["body"]
+    assert body["event"] == {"productOrder": {"id": order["id"], "state": "acknowledged"}}
+    assert {"eventId", "eventTime", "eventType"} <= body.keys() and "description" not in body
+    assert entry["headers"]["X-Event-Id"] == body["eventId"]
+
+
+async def test_an_event_older_than_a_subscription_is_not_sent_to_it(
+    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+) -> None:
+    early, late = listen(), listen()
+    await subscribe(backend, early.callback)
+    await create(backend)
+    await asyncio.sleep(0.01)
+    await subscribe(backend, late.callback)
+    await create(backend)
+    await run_until(dispatcher, lambda: len(early.delivered()) >= 2 and len(late.delivered()) >= 1)
+    await settle_all(dispatcher, rounds=2)
+    assert len(late.delivered()) == 1
+
+
+class SubscribingMidway:
+    """A backend on which a subscription, then a change, commit just before fan-out reads the events:
+    after the dispatcher has read the subscriptions."""
+
+    def __init__(self, backend: Backend, callback: str) -> None:
+        self._backend, self.callback, self.done = backend, callback, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+    async def fan_out(self, route: Route, *, limit: int = 200) -> int:
+        if not self.done:
+            self.done = True
+            await subscribe(self._backend, self.callback)
+            await create(self._backend)
+        return await self._backend.fan_out(route, limit=limit)
+
+
+async def test_a_subscription_made_while_a_batch_is_routed_still_gets_its_events(
+    backend: Backend, listen: Callable[..., ListenerProcess]
+) -> None:
+    listener = listen()
+    midway = SubscribingMidway(backend, listener.callback)
+    dispatcher = EventDispatcher(SETTINGS, midway, [API])  # type: ignore[arg-type]
+    try:
+        await run_until(dispatcher, lambda: len(listener.delivered()) >= 1)
+        assert midway.done
+        await settle_all(dispatcher, rounds=2)
+        assert len(listener.delivered()) == 1
+    finally:
+        await dispatcher.close()
+
+
+async def test_an_event_that_cannot_be_evaluated_does_not_stop_delivery(
+    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+) -> None:
+    filtered, everything = listen(), listen()
+    await subscribe(backend, filtered.callback, query="event.productOrder.state=acknowledged")
+    await subscribe(backend, everything.callback)
+    async with backend.transaction() as tx:
+        await tx.add_event(Event(id=str(uuid.uuid4()), api=API.name, kind="productOrder", resource_id="bad",
+                                 type="ProductOrderCreateEvent", time=dt.datetime.now(dt.UTC), body=b"{not json"))
+    await create(backend)
+    await run_until(dispatcher, lambda: len(filtered.delivered()) >= 1 and len(everything.delivered()) >= 2)
+    assert "{not json" in [entry["raw"] for entry in everything.delivered()]  # two resources: any order
+
+
+async def test_deliveries_to_a_removed_subscription_are_dropped(
+    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+) -> None:
+    listener = listen()
+    id = await subscribe(backend, listener.callback)
+    await create(backend)
+    assert await backend.fan_out(lambda event: [id]) == 1  # routed while the subscription existed
+    await unsubscribe(backend, id)
+    await settle_all(dispatcher, rounds=2)
+    assert listener.received() == []
+    assert await backend.deliveries(subscription_id=id) == []
+
+
+# --- the loop ------------------------------------------------------------------------------------
+
+
+async def test_run_delivers_as_changes_commit_and_stops_cleanly(
+    backend: Backend, listen: Callable[..., ListenerProcess]
+) -> None:
+    listener = listen()
+    committed = asyncio.Event()
+    dispatcher = EventDispatcher(SETTINGS, backend, [API], committed=committed)
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(stop))
+    try:
+        await subscribe(backend, listener.callback)
+        for _ in range(5):
+            await create(backend)
+            committed.set()
+        await asyncio.to_thread(listener.wait_for, count(5), 20)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await dispatcher.close()
+
+
+async def test_a_slow_listener_delays_only_its_own_deliveries(
+    backend: Backend, listen: Callable[..., ListenerProcess]
+) -> None:
+    slow, fast = listen(delay=3.0), listen()
+    dispatcher = EventDispatcher(SETTINGS, backend, [API])
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(stop))
+    try:
+        await subscribe(backend, slow.callback)
+        await subscribe(backend, fast.callback)
+        started = time.monotonic()
+        for _ in range(10):
+            await create(backend)
+        await asyncio.to_thread(fast.wait_for, count(10), 20)
+        assert time.monotonic() - started < 2.7  # before the slow listener answered even once
+        assert slow.delivered() == []
+        await asyncio.to_thread(slow.wait_for, count(10), 20)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await dispatcher.close()
+
+
+class FlakyBackend:
+    """A backend whose outbox fails the first ``failures`` fan-outs, as a store going away would."""
+
+    def __init__(self, backend: Backend, failures: int) -> None:
+        self._backend, self.failures = backend, failures
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+    async def fan_out(self, route: Route, *, limit: int = 200) -> int:
+        if self.failures > 0:
+            self.failures -= 1
+            raise StorageUnavailable("The store is unavailable: simulated.")
+        return await self._backend.fan_out(route, limit=limit)
+
+
+async def test_run_survives_store_errors(backend: Backend, listen: Callable[..., ListenerProcess]) -> None:
+    listener = listen()
+    flaky = FlakyBackend(backend, failures=2)
+    dispatcher = EventDispatcher(SETTINGS, flaky, [API])  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    await subscribe(backend, listener.callback)
+    await create(backend)
+    task = asyncio.create_task(dispatcher.run(stop))
+    try:
+        await asyncio.to_thread(listener.wait_for, count(1), 20)
+        assert flaky.failures == 0
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await dispatcher.close()
+
+
+async def test_two_dispatchers_never_send_an_event_twice(
+    backend: Backend, listen: Callable[..., ListenerProcess]
+) -> None:
+    listener = listen()
+    url = backend.url
+    other = backend if url.startswith("memory") else open_backend(url)
+    if other is not backend:
+        await other.open()
+    one, two = EventDispatcher(SETTINGS, backend, [API]), EventDispatcher(SETTINGS, other, [API])
+    try:
+        await subscribe(backend, listener.callback)
+        for _ in range(20):
+            await create(backend)
+        deadline = time.monotonic() + 20
+        while len(listener.delivered()) < 20 and time.monotonic() < deadline:
+            await asyncio.gather(one.step(), two.step())
+        ids = [entry["body"]["eventId"] for entry in listener.delivered()]
+        assert len(ids) == 20 and len(set(ids)) == 20
+    finally:
+        await one.close()
+        await two.close()
+        if other is not backend:
+            await other.close()
+
+
+async def test_retry_delays_double_with_jitter_up_to_the_maximum(backend: Backend) -> None:
+    dispatcher = EventDispatcher(Settings(retry_delay=1.0, retry_delay_max=30.0), backend, [API])
+    try:
+        for attempts, base in [(0, 1.0), (1, 2.0), (3, 8.0), (5, 30.0), (10_000, 30.0)]:
+            delays = [dispatcher.retry_delay(attempts) for _ in range(200)]
+            assert all(0.5 * base <= d <= 1.5 * base for d in delays)
+            assert max(delays) - min(delays) > 0.2 * base  # jittered, not fixed
+    finally:
+        await dispatcher.close()
+
+
+def test_dispatch_refuses_a_memory_store(capsys: pytest.CaptureFixture[str]) -> None:
+    from tmfgate.cli import main
+
+    assert main(["dispatch", "--database-url", "memory://"]) == 2
+    assert "memory:// lives inside one gateway process" in capsys.readouterr().err
