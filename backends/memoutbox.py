@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .base import Delivery, DeliveryState, Event, Route
 
@@ -55,7 +55,9 @@ class MemoryOutbox:
     def publish(self, events: Iterable[Event]) -> None:
         """Store the events of a committed transaction; commits are serialised, so seq is commit order."""
         for event in events:
-            self._events.append(replace(event, seq=len(self._events) + 1))
+            # A direct constructor call: dataclasses.replace costs ~5 us, and this runs per event.
+            self._events.append(Event(event.id, event.api, event.kind, event.resource_id, event.type, event.time,
+                                      event.body, len(self._events) + 1))
 
     def fan_out(self, route: Route, limit: int) -> int:
         taken = self._events[self._routed : self._routed + max(limit, 0)]

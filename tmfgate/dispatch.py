@@ -7,7 +7,6 @@ response objects are built on the hot path.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from connexion.operations import AbstractOperation
 from starlette.types import Receive, Scope, Send
 
 from tmfgate.errors import ApiError, NotFound
+from tmfgate.ids import new_id
 from tmfgate.model import ApiModel, OperationModel, ResourceModel
 from tmfgate.validation import BODY, MEDIA_TYPE
 
@@ -75,7 +75,7 @@ class Call:
                     self._correlation = value.decode("latin-1")[:200]
                     break
             else:
-                self._correlation = str(uuid.uuid4())
+                self._correlation = new_id()
         return self._correlation
 
     @property

@@ -11,12 +11,12 @@ defines it; delete raises ``{Type}DeleteEvent``. Each carries the whole resource
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from backends.base import Event
 from tmfgate import codec, times
+from tmfgate.ids import new_id
 from tmfgate.model import ApiModel, ResourceModel
 
 Document = dict[str, Any]
@@ -62,7 +62,7 @@ class EventBuilder:
         event_type = resource.type_name + suffix
         moment = dt.datetime.now(dt.UTC)
         stamp = times.stamp(moment)
-        event_id = str(uuid.uuid4())
+        event_id = new_id()
         envelope: Document = {
             "eventId": event_id,
             "eventTime": stamp,

@@ -7,7 +7,6 @@ hooks, or by composing :func:`new_document` and the ``write_*`` functions in the
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -17,6 +16,7 @@ from tmfgate import codec
 from tmfgate import patch as patching
 from tmfgate.dispatch import Call, Reply
 from tmfgate.errors import BadRequest, NotFound
+from tmfgate.ids import new_id
 from tmfgate.model import ResourceModel
 from tmfgate.query import parse_query, project
 from tmfgate.validation import check as check_schema
@@ -90,7 +90,7 @@ def new_document(call: Call, body: Document) -> Document:
         names = ", ".join(owned)
         raise BadRequest(f"{names} {'is' if len(owned) == 1 else 'are'} set by the server; "
                          "leave them out of the request.")
-    id = str(uuid.uuid4())
+    id = new_id()
     doc: Document = {"id": id, "href": call.href(resource.kind, id)}
     doc.update(body)
     doc.setdefault("@type", resource.type_name)

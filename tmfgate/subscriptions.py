@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -21,6 +20,7 @@ from backends.base import Backend, Condition, Event, Kind, Query
 from tmfgate import codec, times
 from tmfgate.dispatch import Call, Reply
 from tmfgate.errors import BadRequest, InvalidQuery, NotFound
+from tmfgate.ids import new_id
 from tmfgate.model import ApiModel
 from tmfgate.query import parse_query, project
 
@@ -150,7 +150,7 @@ async def register_listener(call: Call) -> Reply:
     check_callback(callback, call.gateway)
     query = str(body.get("query") or "")
     parse(query, call.api)
-    doc: dict[str, Any] = {"id": str(uuid.uuid4()), "callback": callback, "query": query,
+    doc: dict[str, Any] = {"id": new_id(), "callback": callback, "query": query,
                            "createdAt": times.now()}
     if body.get("secret"):
         doc["secret"] = str(body["secret"])

@@ -14,5 +14,7 @@ def now() -> str:
 
 def stamp(moment: dt.datetime) -> str:
     """Format an aware datetime in UTC with millisecond precision and a ``Z``."""
-    moment = moment.astimezone(dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if moment.utcoffset() != _ZERO:
+        moment = moment.astimezone(dt.UTC)
+    # isoformat is several times faster than strftime, and this runs for every event.
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
