@@ -10,14 +10,13 @@ import datetime as dt
 import functools
 import ipaddress
 import logging
-import os
 from typing import Any
 from urllib.parse import parse_qsl
 
 from backends.base import Backend, Delivery, DeliveryState
 from tmfgate import codec, operations, subscriptions, times
 from tmfgate.dispatch import Call, Reply
-from tmfgate.errors import ApiError, BadRequest, Conflict, InvalidQuery, NotFound
+from tmfgate.errors import ApiError, BadRequest, Conflict, Forbidden, InvalidQuery, NotFound
 
 log = logging.getLogger("tmfgate")
 
@@ -28,12 +27,6 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 _SCAN = 500  # deliveries read per query when counting or looking one up
 _LIST_PARAMETERS = ("state", "subscriptionId", "offset", "limit")
-
-
-class Forbidden(ApiError):
-    status = 403
-    code = "50"
-    reason = "Access denied"
 
 
 async def listDelivery(call: Call) -> Reply:
@@ -116,7 +109,8 @@ def check_client(call: Call) -> None:
         address = None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped  # a dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d
-    if address is None or not any(address in network for network in allowed_networks(os.environ.get(ADMIN_HOSTS, ""))):
+    networks = allowed_networks(call.gateway.settings.admin_hosts)
+    if address is None or not any(address in network for network in networks):
         raise Forbidden(f"The administration API does not answer {host or 'this client'}; list the client "
                         f"address in {ADMIN_HOSTS} on the gateway to allow it.")
 

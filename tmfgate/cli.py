@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="server processes (default 1)")
     serve.add_argument("--max-limit", type=int, help="largest page a list returns (default: no limit)")
     serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--admin-hosts", help="client addresses or networks, besides loopback, that may use "
+                                             "the operator API, comma-separated (default: loopback only)")
     serve.add_argument("--callback-hosts", help="hosts a hub callback may point to, comma-separated, "
                                                 "patterns such as *.partner.example allowed (default *: any)")
     serve.add_argument("--dispatcher", choices=["on", "off"],
@@ -104,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return dispatch(settings)
         settings = settings.with_overrides(
             host=args.host, port=args.port, workers=args.workers, max_limit=args.max_limit,
-            callback_hosts=args.callback_hosts,
+            callback_hosts=args.callback_hosts, admin_hosts=args.admin_hosts,
             dispatcher=None if args.dispatcher is None else args.dispatcher == "on")
         return serve(settings)
     except ConfigurationError as exc:

@@ -5,6 +5,7 @@
     └── ApiError                    answered to the client as a TMF Error body
         ├── BadRequest         400  malformed or invalid body, query or parameter
         │   └── InvalidQuery   400  a filter, sort, fields or paging parameter that cannot be used
+        ├── Forbidden          403  a client the operator API does not serve
         ├── NotFound           404  unknown id or path
         ├── MethodNotAllowed   405  a method the spec does not define on that path
         ├── Conflict           409  an illegal state change or a duplicate
@@ -64,6 +65,12 @@ class BadRequest(ApiError):
 class InvalidQuery(BadRequest):
     code = "28"
     reason = "Invalid query-string parameter value"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "50"
+    reason = "Access denied"
 
 
 class NotFound(ApiError):

@@ -12,6 +12,8 @@
   also logs every request.
 - ``callback_hosts`` (TMFGATE_CALLBACK_HOSTS, default ``*``): the hosts a hub callback may point
   to, comma-separated, each a name or a pattern such as ``*.partner.example``; ``*`` allows any.
+- ``admin_hosts`` (TMFGATE_ADMIN_HOSTS, default none): client addresses or networks, besides
+  loopback, that may use the operator API at ``/tmfgate/admin/v1`` (e.g. ``10.0.0.5,192.0.2.0/24``).
 - ``dispatcher`` (TMFGATE_DISPATCHER, default on): deliver events from inside the gateway process;
   ``off`` when separate ``tmfgate dispatch`` processes deliver them.
 - ``delivery_attempts`` (TMFGATE_DELIVERY_ATTEMPTS, default 10): attempts before a delivery is
@@ -23,6 +25,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -44,6 +47,7 @@ class Settings:
     max_limit: int | None = None
     log_level: str = "info"
     callback_hosts: str = "*"
+    admin_hosts: str = ""
     dispatcher: bool = True
     delivery_attempts: int = 10
     delivery_timeout: float = 10.0
@@ -73,6 +77,14 @@ class Settings:
 
 def _convert(name: str, raw: str) -> Any:
     variable = PREFIX + name.upper()
+    if name == "admin_hosts":
+        for entry in (part.strip() for part in raw.split(",") if part.strip()):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigurationError(f"{variable} holds {entry!r}, which is not an IP address or network "
+                                         "such as 10.0.0.5 or 192.0.2.0/24.") from None
+        return raw
     if name == "dispatcher":
         if raw.lower() not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
             raise ConfigurationError(f"{variable} must be on or off, not {raw!r}.")
