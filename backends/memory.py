@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -98,6 +97,28 @@ def compact(data: bytes) -> bytes:
     return bytes(memoryview(data))
 
 
+class MemoryUnitOfWork:
+    """The write lock and a transaction; committed on a normal exit, dropped on an exception.
+    A class rather than a generator-based context manager: it wraps every write."""
+
+    __slots__ = ("backend", "transaction")
+
+    def __init__(self, backend: MemoryBackend) -> None:
+        self.backend = backend
+
+    async def __aenter__(self) -> MemoryTransaction:
+        await self.backend._write_lock.acquire()
+        self.transaction = MemoryTransaction(self.backend._collections, self.backend._outbox)
+        return self.transaction
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
+        try:
+            if kind is None:
+                self.transaction.commit()
+        finally:
+            self.backend._write_lock.release()
+
+
 class MemoryBackend:
     """Documents and the outbox kept in this process; one writer at a time, readers never wait."""
 
@@ -113,13 +134,9 @@ class MemoryBackend:
     async def close(self) -> None:
         """Nothing to release; the documents stay until the backend is dropped."""
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[MemoryTransaction]:
+    def transaction(self) -> MemoryUnitOfWork:
         """A unit of work holding the write lock; its writes show only once it has committed."""
-        async with self._write_lock:
-            transaction = MemoryTransaction(self._collections, self._outbox)
-            yield transaction  # an exception here skips commit: the buffer is simply dropped
-            transaction.commit()
+        return MemoryUnitOfWork(self)
 
     async def get(self, kind: str, id: str) -> bytes | None:
         return self._collections.get(kind, {}).get(id)

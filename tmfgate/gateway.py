@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from typing import Any
 
 from backends import open_backend
 from backends.base import Backend, BackendConfigurationError, Transaction
@@ -42,12 +41,9 @@ class Gateway:
                     key = (api.name, resource.kind)
                     self.resource_validators[key] = compile_schema(resource.schema, api.spec.document)
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
+    def transaction(self) -> UnitOfWork:
         """A unit of work on the store; on commit, wakes the event dispatcher."""
-        async with self.backend.transaction() as tx:
-            yield tx
-        self.committed.set()
+        return UnitOfWork(self)
 
     async def start(self) -> None:
         """Open the store and, unless ``dispatcher`` is off, start delivering events in this process."""
@@ -70,3 +66,23 @@ class Gateway:
             await self.dispatcher.close()
             self.dispatcher = None
         await self.backend.close()
+
+
+class UnitOfWork:
+    """``async with gateway.transaction() as tx``: the store's transaction, then a wake-up for the
+    dispatcher once it has committed. A class rather than a generator: this wraps every write."""
+
+    __slots__ = ("gateway", "inner")
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.inner = gateway.backend.transaction()
+
+    async def __aenter__(self) -> Transaction:
+        return await self.inner.__aenter__()
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> bool:
+        suppressed = await self.inner.__aexit__(kind, error, trace)
+        if kind is None:
+            self.gateway.committed.set()
+        return bool(suppressed)
