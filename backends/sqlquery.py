@@ -36,6 +36,7 @@ name ever becomes part of the SQL text.
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -106,7 +107,7 @@ def _sqlite_instant(value: object) -> int | None:
     return None if parsed is None else parsed[0]
 
 
-class _Value:
+class _Value(abc.ABC):
     """One value found at a path, seen through each kind; an expression is NULL for other types."""
 
     text: ColumnElement[Any]
@@ -114,8 +115,9 @@ class _Value:
     boolean: ColumnElement[Any]
     instant: ColumnElement[Any]
 
+    @abc.abstractmethod
     def regex(self, pattern: str) -> _Bool:
-        raise NotImplementedError
+        """Whether the value is a string matching ``pattern`` (each dialect has its own operator)."""
 
     def bind_number(self, number: Decimal) -> Any:
         return number
@@ -123,8 +125,9 @@ class _Value:
     def bind_boolean(self, flag: bool) -> Any:
         return flag
 
+    @abc.abstractmethod
     def bind_instant(self, instant: Instant, *, day_end: bool = False) -> Any:
-        raise NotImplementedError
+        """The bound parameter comparing with ``instant`` (or the end of its day)."""
 
 
 class _SqliteValue(_Value):
