@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -22,26 +23,39 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A PostgreSQL database of its own for this test session, dropped at the end."""
+@contextlib.contextmanager
+def own_postgres_database(prefix: str) -> Iterator[str]:
+    """A PostgreSQL database of its own, dropped afterwards; skips the test when there is none.
+
+    Tests of the outbox need one: fan_out and claim take whatever the outbox holds, so in a shared
+    database another run (or a gateway's dispatcher) would take this run's events.
+    """
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     admin_url = make_url(POSTGRES_URL)
-    name = f"tmfgate_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
-        engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with engine.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL here
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL} (set TMFGATE_TEST_POSTGRES_URL): {exc}")
+    except Exception as exc:  # noqa: BLE001 - any failure means: no usable PostgreSQL here
+        engine.dispose()
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable or refuses CREATE DATABASE "
+                    f"(set TMFGATE_TEST_POSTGRES_URL): {exc}")
     try:
         yield admin_url.set(database=name).render_as_string(hide_password=False)
     finally:
         with engine.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A PostgreSQL database of its own for this test session."""
+    with own_postgres_database("tmfgate_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=STORES)

@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import hashlib
 import hmac
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -18,6 +17,7 @@ import pytest
 
 from backends import open_backend
 from backends.base import Backend, DeliveryState, Event, Route, StorageUnavailable
+from tests.conftest import own_postgres_database
 from tests.listeners import Entry, ListenerProcess, event_summary
 from tmfgate import codec, model, specs, times
 from tmfgate.dispatcher import EventDispatcher, signature
@@ -27,7 +27,6 @@ from tmfgate.subscriptions import hub_kind
 
 pytestmark = pytest.mark.anyio
 
-POSTGRES_URL = os.environ.get("TMFGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 API = model.build(specs.load(specs.specs_dir() / "tmf622_product_ordering.yaml"))
 ORDERS = API.resources["productOrder"]
 BUILDER = EventBuilder(API)
@@ -43,24 +42,8 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL database of this module's own: dispatchers take whatever the outbox holds."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin_url = make_url(POSTGRES_URL)
-    name = f"tmfgate_dispatch_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # any failure means: no usable PostgreSQL here
-        engine.dispose()
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL} (set TMFGATE_TEST_POSTGRES_URL): {exc}")
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    with own_postgres_database("tmfgate_dispatch") as url:
+        yield url
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import multiprocessing
-import os
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -18,10 +17,10 @@ import pytest
 
 from backends import open_backend
 from backends.base import Backend, Delivery, DeliveryState, Event
+from tests.conftest import own_postgres_database
 
 pytestmark = pytest.mark.anyio
 
-POSTGRES_URL = os.environ.get("TMFGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SQL_STORES = ["sqlite", "postgresql"]
 LEASE = 30.0
 
@@ -44,27 +43,8 @@ def postgres_url() -> Iterator[str]:
     fan_out and claim take whatever the outbox holds, not one kind's rows, so in a shared database
     another test run (or a gateway's dispatcher) would take this run's events and deliveries.
     """
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin_url = make_url(POSTGRES_URL)
-    name = f"tmfgate_outbox_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # any failure means: no usable PostgreSQL here
-        engine.dispose()
-        pytest.skip(
-            f"PostgreSQL at {POSTGRES_URL} is unreachable or refuses CREATE DATABASE "
-            f"(set TMFGATE_TEST_POSTGRES_URL): {exc}"
-        )
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    with own_postgres_database("tmfgate_outbox") as url:
+        yield url
 
 
 @pytest.fixture(params=["memory", *SQL_STORES])

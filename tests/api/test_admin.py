@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import threading
 import time
 import uuid
@@ -20,14 +19,13 @@ import pytest
 import requests
 
 from backends.base import Event
-from tests.conftest import free_port
+from tests.conftest import free_port, own_postgres_database
 from tests.listeners import ListenerProcess
 from tmfgate import subscriptions
 
 T = TypeVar("T")
 ADMIN = "/tmfgate/admin/v1"
 ORDERING = "/tmf-api/productOrderingManagement/v4"
-POSTGRES_URL = os.environ.get("TMFGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CLOSED_PORT_CALLBACK = "http://127.0.0.1:9/listener"  # never contacted: the dispatcher is off
 REMOTE = "203.0.113.7"  # TEST-NET-3; uvicorn takes X-Forwarded-For from 127.0.0.1 as the client
 
@@ -122,24 +120,8 @@ class AdminGateway:
 @pytest.fixture(scope="module")
 def own_postgres() -> Iterator[str]:
     """A PostgreSQL database of this module's own: fan_out and claim take the whole outbox."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin_url = make_url(POSTGRES_URL)
-    name = f"tmfgate_admin_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure means: no usable PostgreSQL here
-        engine.dispose()
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL} (set TMFGATE_TEST_POSTGRES_URL): {exc}")
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    with own_postgres_database("tmfgate_admin") as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=["memory", "sqlite", "postgresql"])

@@ -7,6 +7,7 @@ gateway killed with SIGKILL mid-stream, then restarted, notifies every change it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import statistics
@@ -23,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import POSTGRES_URL, RunningGateway, free_port
+from tests.conftest import RunningGateway, free_port, own_postgres_database
 from tests.listeners import Entry, ListenerProcess, event_summary
 
 BASE = "/tmf-api/productOrderingManagement/v4"
@@ -34,27 +35,9 @@ ORDER = {"productOrderItem": [{"id": "1", "action": "add", "quantity": 1,
          "relatedParty": [{"id": "cust-1", "role": "customer", "@referredType": "Individual"}]}
 
 
-@contextmanager
-def postgres_database(prefix: str) -> Iterator[str]:
-    """A PostgreSQL database of its own, dropped afterwards: dispatchers take whatever the outbox holds."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin_url = make_url(POSTGRES_URL)
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # any failure means: no usable PostgreSQL here
-        engine.dispose()
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL} (set TMFGATE_TEST_POSTGRES_URL): {exc}")
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+def postgres_database(prefix: str) -> contextlib.AbstractContextManager[str]:
+    """A PostgreSQL database of its own: dispatchers take whatever the outbox holds."""
+    return own_postgres_database(prefix)
 
 
 class EventGateway(RunningGateway):
