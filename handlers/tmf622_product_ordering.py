@@ -91,10 +91,14 @@ def _check_change(call: Call, old: Document, new: Document) -> None:
 
 async def createCancelProductOrder(call: Call) -> Reply:
     """Cancel an order: the task takes it through the cancellation states and ends ``done``,
-    or ``terminatedWithError`` with the reason when the order can no longer be cancelled."""
+    or ``terminatedWithError`` with the reason when the order can no longer be cancelled.
+
+    Every step is stored, so subscribers see the task's Create event (acknowledged), its state
+    changes (inProgress, then done or terminatedWithError) and the order's own state changes."""
     task = operations.new_document(call, call.body)
     task["state"] = "acknowledged"
     order_id = str(task["productOrder"]["id"])
+    tasks = call.resource
     async with call.gateway.transaction() as tx:
         raw = await tx.get("productOrder", order_id, for_update=True)
         if raw is None:
@@ -102,17 +106,18 @@ async def createCancelProductOrder(call: Call) -> Reply:
         order = codec.loads(raw)
         task["productOrder"].setdefault("href", order.get("href"))
         task["productOrder"].setdefault("@referredType", "ProductOrder")
+        await operations.write_new(tx, call, tasks, task)
         refusal = _why_not_cancellable(order)
         if refusal is not None:
-            task["state"] = "terminatedWithError"
-            task["errorMessage"] = refusal
+            final = {**task, "state": "terminatedWithError", "errorMessage": refusal}
         else:
-            task["state"] = "inProgress"
+            working = {**task, "state": "inProgress"}
+            await operations.write_changed(tx, call, tasks, task, working)
             await _cancel(tx, call, order, task)
-            task["state"] = "done"
-            task["effectiveCancellationDate"] = times.now()
-        raw_task = await operations.write_new(tx, call, call.resource, task)
-    return Reply(201, raw_task, [(b"location", task["href"].encode())])
+            task = working
+            final = {**task, "state": "done", "effectiveCancellationDate": times.now()}
+        raw_task = await operations.write_changed(tx, call, tasks, task, final)
+    return Reply(201, raw_task, [(b"location", final["href"].encode())])
 
 
 def _why_not_cancellable(order: Document) -> str | None:

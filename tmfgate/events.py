@@ -1,10 +1,12 @@
 """The events a change raises, in the envelope of the API's version (TMF630 Part 1 §10, TMF688).
 
 Create raises ``{Type}CreateEvent``; a change of ``state`` (or ``status``) raises
-``{Type}StateChangeEvent`` (``StatusChangeEvent`` where the spec names it so), a change of any
-other attribute ``{Type}AttributeValueChangeEvent`` naming the changed attributes in
-``fieldPath``; entering ``pending`` raises ``{Type}InformationRequiredEvent`` where the spec
-defines it; delete raises ``{Type}DeleteEvent``. Each carries the whole resource under
+``{Type}StateChangeEvent`` (``StatusChangeEvent`` where the spec names it so), and entering
+``pending`` also ``{Type}InformationRequiredEvent`` where the spec defines it; any other change
+raises ``{Type}AttributeValueChangeEvent`` naming the changed attributes in ``fieldPath``. As in
+the TM Forum reference implementation, a change that includes the state is a state change only:
+the attributes that move with it (``completionDate``, ``cancellationDate``, ...) belong to it, and
+the event carries the whole resource anyway. Delete raises ``{Type}DeleteEvent``. Each carries the whole resource under
 ``event.{kind}``. Events are built inside the change's transaction and stored with it (outbox).
 """
 
@@ -51,7 +53,8 @@ class EventBuilder:
             events.append(self._event(resource, name, new, correlation))
             if new.get(field) == "pending" and f"{resource.type_name}InformationRequiredEvent" in self.defined:
                 events.append(self._event(resource, "InformationRequiredEvent", new, correlation))
-        attributes = changed_attributes(old, new) - {field} - _BOOKKEEPING
+            return events
+        attributes = changed_attributes(old, new) - _BOOKKEEPING
         if attributes:
             events.append(self._event(resource, "AttributeValueChangeEvent", new, correlation,
                                       field_path=",".join(sorted(attributes))))

@@ -182,7 +182,9 @@ def test_every_tmf622_event_type_arrives_in_its_v4_envelope(
                            **{"X-Correlation-ID": "c-cancel"})
     assert response.status_code == 201, response.text
     task = response.json()
-    expected.append(("CancelProductOrderCreateEvent", "c-cancel", task))
+    # The task is stored at each step: created acknowledged, then inProgress, then done.
+    expected.append(("CancelProductOrderCreateEvent", "c-cancel", {
+        k: v for k, v in {**task, "state": "acknowledged"}.items() if k != "effectiveCancellationDate"}))
     other = client.create("c-other")
     expected.append(("ProductOrderCreateEvent", "c-other", other))
     assert client.call("DELETE", f"/productOrder/{other['id']}", **{"X-Correlation-ID": "c-delete"}).status_code == 204
@@ -192,7 +194,8 @@ def test_every_tmf622_event_type_arrives_in_its_v4_envelope(
         seen = {(entry["body"]["eventType"], entry["body"]["correlationId"]) for entry in got}
         return {(event_type, correlation) for event_type, correlation, _ in expected} <= seen and sum(
             1 for entry in got if entry["body"]["eventType"] == "ProductOrderStateChangeEvent"
-            and entry["body"]["correlationId"] == "c-cancel") >= 3
+            and entry["body"]["correlationId"] == "c-cancel") >= 3 and sum(
+            1 for entry in got if entry["body"]["eventType"] == "CancelProductOrderStateChangeEvent") >= 2
 
     listener.wait_for(arrived)
     time.sleep(0.3)  # anything else would be a duplicate or an event too many
@@ -202,7 +205,7 @@ def test_every_tmf622_event_type_arrives_in_its_v4_envelope(
     types = {entry["body"]["eventType"] for entry in delivered}
     assert types == {"ProductOrderCreateEvent", "ProductOrderStateChangeEvent", "ProductOrderInformationRequiredEvent",
                      "ProductOrderAttributeValueChangeEvent", "CancelProductOrderCreateEvent",
-                     "ProductOrderDeleteEvent"}
+                     "CancelProductOrderStateChangeEvent", "ProductOrderDeleteEvent"}
     for entry in delivered:
         body = entry["body"]
         assert entry["headers"]["X-Event-Id"] == body["eventId"]
@@ -226,6 +229,8 @@ def test_every_tmf622_event_type_arrives_in_its_v4_envelope(
     cancelled = [event_summary(e)[2] for e in delivered if e["body"]["correlationId"] == "c-cancel"
                  and e["body"]["eventType"] == "ProductOrderStateChangeEvent"]
     assert cancelled == ["assessingCancellation", "pendingCancellation", "cancelled"]
+    steps = [event_summary(e)[2] for e in delivered if e["body"]["eventType"] == "CancelProductOrderStateChangeEvent"]
+    assert steps == ["inProgress", "done"]
 
 
 def test_a_subscription_query_selects_over_http(client: Client, listen: Callable[..., ListenerProcess]) -> None:
