@@ -6,7 +6,7 @@ The request path is connexion's, trimmed to what the gateway needs and built onc
     └─ ConnexionMiddleware
        ├─ LifespanMiddleware   opens and closes the store
        ├─ DocsMiddleware       {base}/openapi.json and {base}/ui/
-       ├─ RoutingMiddleware    the spec's paths -> operationId (connexion)
+       ├─ FastRouting          the spec's paths -> operationId (connexion's router, plus a table)
        ├─ RequestValidation    media type, parameters, body (compiled at start-up)
        └─ Dispatcher           operationId -> handler or generic operation
 """
@@ -21,19 +21,18 @@ from typing import Any
 
 from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.main import ConnexionMiddleware
-from connexion.middleware.routing import RoutingMiddleware
 from connexion.options import SwaggerUIOptions
 
 from backends.base import Backend
 from tmfgate import model, specs
 from tmfgate.dispatch import Dispatcher
 from tmfgate.gateway import Gateway
-from tmfgate.middleware import DocsMiddleware, ErrorMiddleware
+from tmfgate.middleware import DocsMiddleware, ErrorMiddleware, FastRoutingMiddleware
 from tmfgate.resolver import OperationResolver
 from tmfgate.settings import Settings
 from tmfgate.validation import RequestValidationMiddleware
 
-MIDDLEWARES: list[Any] = [LifespanMiddleware, DocsMiddleware, RoutingMiddleware, RequestValidationMiddleware]
+MIDDLEWARES: list[Any] = [LifespanMiddleware, DocsMiddleware, FastRoutingMiddleware, RequestValidationMiddleware]
 
 
 def create_app(

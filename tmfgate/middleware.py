@@ -7,9 +7,12 @@ body with the right status, and never a stack trace (TMF630 error resource).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import orjson
+from connexion.middleware.abstract import ROUTING_CONTEXT
+from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -114,3 +117,53 @@ class DocsMiddleware(SwaggerUIMiddleware):
             await send_reply(send, Reply(200, self.documents[path]))
         else:
             await super().__call__(scope, receive, send)
+
+
+class FastRoutingMiddleware(RoutingMiddleware):
+    """Connexion's routing step, with the spec's routes also in a table built at start-up.
+
+    A request whose method and path match a route of the table is sent on with the same routing
+    information connexion's Starlette router would attach; anything else (unknown paths, methods a
+    path does not have) goes through that router as before, so its 404 and 405 answers stay.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app)
+        self.static: dict[tuple[str, str], tuple[str, str]] = {}
+        self.templated: list[tuple[str, re.Pattern[str], str, str]] = []
+
+    def add_api(self, specification: Any, base_path: str | None = None, arguments: Any = None,
+                **kwargs: Any) -> None:
+        super().add_api(specification, base_path=base_path, arguments=arguments, **kwargs)
+        base = (base_path or "").rstrip("/")
+        for path, item in specification.raw.get("paths", {}).items():
+            for method, operation in item.items():
+                if not isinstance(operation, dict) or "operationId" not in operation:
+                    continue
+                route = (method.upper(), base, operation["operationId"])
+                if "{" not in path:
+                    self.static[(route[0], base + path)] = (base, route[2])
+                else:
+                    pattern = re.escape(base) + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+                    self.templated.append((route[0], re.compile(pattern + "$"), base, route[2]))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            method, path = scope["method"], scope["path"]
+            found = self.static.get((method, path))
+            params: dict[str, str] = {}
+            if found is None:
+                for route_method, pattern, base, operation_id in self.templated:
+                    match = pattern.match(path) if route_method == method else None
+                    if match:
+                        found, params = (base, operation_id), match.groupdict()
+                        break
+            if found is not None:
+                routed = dict(scope)
+                routed["path_params"] = {**scope.get("path_params", {}), **params}
+                extensions = dict(scope.get("extensions") or {})
+                extensions[ROUTING_CONTEXT] = {"api_base_path": found[0], "operation_id": found[1]}
+                routed["extensions"] = extensions
+                await self.app(routed, receive, send)
+                return
+        await super().__call__(scope, receive, send)
