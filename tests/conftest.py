@@ -17,6 +17,18 @@ POSTGRES_URL = os.environ.get("TMFGATE_TEST_POSTGRES_URL", "postgresql+psycopg:/
 STORES = ["memory", "sqlite", "postgresql"]
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio (anyio's pytest plugin)."""
+    return "asyncio"
+
+
+@pytest.fixture
+def kind() -> str:
+    """A resource kind no other test (or test run sharing a PostgreSQL database) uses."""
+    return f"t{uuid.uuid4().hex[:16]}"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -7,7 +7,6 @@ import contextlib
 import multiprocessing
 import os
 import signal
-import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -29,24 +28,11 @@ from backends.base import (
     StorageError,
     StorageUnavailable,
 )
+from tests.conftest import POSTGRES_URL
 
 pytestmark = pytest.mark.anyio
 
-POSTGRES_URL = os.environ.get(
-    "TMFGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 SQL_STORES = ["sqlite", "postgresql"]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def kind() -> str:
-    """A kind no other test run uses, so runs sharing one PostgreSQL database stay apart."""
-    return f"t{uuid.uuid4().hex[:16]}"
 
 
 @pytest.fixture(params=["memory", *SQL_STORES])

@@ -34,11 +34,6 @@ SETTINGS = Settings(delivery_attempts=3, delivery_timeout=5.0, retry_delay=0.05,
 Document = dict[str, Any]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL database of this module's own: dispatchers take whatever the outbox holds."""

@@ -25,17 +25,6 @@ SQL_STORES = ["sqlite", "postgresql"]
 LEASE = 30.0
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def kind() -> str:
-    """A kind no other test uses."""
-    return f"t{uuid.uuid4().hex[:16]}"
-
-
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL database of this module's own, dropped afterwards.
