@@ -23,7 +23,10 @@ from tests.conftest import free_port
 ROOT = Path(__file__).resolve().parents[2]
 KITS = ROOT.parent / "shared" / "ctk"
 # kit -> the base path of the API it tests
-SERVED = {"TMF622-v4.0.0": "/tmf-api/productOrderingManagement/v4/"}
+SERVED = {
+    "TMF622-v4.0.0": "/tmf-api/productOrderingManagement/v4/",
+    "TMF639-v4.0.0": "/tmf-api/resourceInventoryManagement/v4/",
+}
 
 
 def newman() -> str | None:
