@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -187,9 +188,11 @@ def run_query(documents: dict[str, bytes], query: Query) -> Page:
     """Filter, sort and page stored documents, parsing only those that must be evaluated."""
     # Synchronous throughout: no commit can interleave, so the dict needs no copy.
     stored = documents.values()
-    stop = None if query.limit is None else query.offset + query.limit
+    # islice takes no index past sys.maxsize, and a client may page that far (TMF630 allows it).
+    start = min(query.offset, sys.maxsize)
+    stop = None if query.limit is None else min(query.offset + query.limit, sys.maxsize)
     if not query.conditions and not query.sort:
-        return Page(total=len(stored), items=list(itertools.islice(stored, query.offset, stop)))
+        return Page(total=len(stored), items=list(itertools.islice(stored, start, stop)))
     if not query.sort:
         matching = [raw for raw, doc in _parsed(stored) if matches(query.conditions, doc)]
         return Page(total=len(matching), items=matching[query.offset : stop])

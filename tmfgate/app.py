@@ -57,8 +57,9 @@ def create_app(
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
     )
     for api in apis:
-        stack.add_api(api.spec.document, base_path=api.base_path, name=api.name,
-                      resolver=OperationResolver(api), model=api, gateway=gateway)
+        for base_path in (api.base_path, *api.spec.aliases):
+            stack.add_api(api.spec.document, base_path=base_path, name=api.name,
+                          resolver=OperationResolver(api), model=api, gateway=gateway)
     app = ErrorMiddleware(stack)
     app.gateway = gateway  # type: ignore[attr-defined]
     return app

@@ -128,7 +128,8 @@ def serve(settings: Settings) -> int:
               file=sys.stderr)
     for api in app.gateway.apis:  # type: ignore[attr-defined]
         url = f"http://{settings.host}:{settings.port}{api.base_path}/"
-        print(f"tmfgate: {api.spec.title} at {url} (docs {url}ui/)", flush=True)
+        also = "".join(f", also at http://{settings.host}:{settings.port}{alias}/" for alias in api.spec.aliases)
+        print(f"tmfgate: {api.spec.title} at {url} (docs {url}ui/{also})", flush=True)
     options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
                "access_log": settings.log_level == "debug", "lifespan": "on"}
     if settings.workers > 1:
@@ -163,22 +164,20 @@ def dispatch(settings: Settings) -> int:
 
 
 async def _dispatch(settings: Settings, backend: Backend, apis: list[ApiModel]) -> None:
-    from tmfgate.dispatcher import EventDispatcher  # noqa: PLC0415
+    from tmfgate.gateway import Gateway  # noqa: PLC0415
 
+    # The whole gateway but its HTTP side: the same store, catalog, events and reactions.
+    gateway = Gateway(settings.with_overrides(dispatcher=True), apis, backend)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
     try:
-        await backend.open()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(number, stop.set)
-        dispatcher = EventDispatcher(settings, backend, apis)
+        await gateway.start()
         names = ", ".join(api.spec.title for api in apis if "hub" in api.resources) or "no API with a hub"
         print(f"tmfgate: dispatching the events of {names} (Ctrl-C stops)", flush=True)
-        try:
-            await dispatcher.run(stop)
-        finally:
-            for number in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(number)
-            await dispatcher.close()
+        await stop.wait()
     finally:
-        await backend.close()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(number)
+        await gateway.stop()

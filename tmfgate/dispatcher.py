@@ -51,6 +51,7 @@ SUBSCRIPTIONS_TTL = 1.0  # seconds a list of subscriptions serves (a removed one
 STOP_GRACE = 5.0  # seconds in-flight deliveries get to finish when the dispatcher stops
 ERROR_BACKOFF_MAX = 5.0  # seconds between attempts to reach a failing store
 MAX_ERROR_LENGTH = 500
+INTERNAL_PREFIX = "tmfgate."  # ids of the gateway's own subscriptions (tmfgate.reactions)
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,13 @@ class EventDispatcher:
         *,
         committed: asyncio.Event | None = None,
         concurrency: int = CONCURRENCY,
+        internal: Iterable[Subscription] = (),
     ) -> None:
         self.settings = settings
         self.backend = backend
         self.apis = apis
         self.concurrency = max(1, concurrency)
+        self.internal = {subscription.id: subscription for subscription in internal}
         self._committed = committed
         # A lease outlives the request (connect and read timeouts) and its settle.
         self._lease = settings.delivery_timeout * 2 + 5
@@ -103,8 +106,11 @@ class EventDispatcher:
 
     @classmethod
     def for_gateway(cls, gateway: Gateway) -> EventDispatcher:
-        """The in-process dispatcher of a gateway, woken by its commits."""
-        return cls(gateway.settings, gateway.backend, gateway.apis, committed=gateway.committed)
+        """The dispatcher of a gateway, woken by its commits, running its reactions too."""
+        from tmfgate.reactions import internal_subscriptions  # noqa: PLC0415 - reactions import handlers
+
+        return cls(gateway.settings, gateway.backend, gateway.apis, committed=gateway.committed,
+                   internal=internal_subscriptions(gateway))
 
     # The loop
 
@@ -214,7 +220,8 @@ class EventDispatcher:
 
     async def _reload(self) -> _Loaded:
         started = time.monotonic()
-        self._loaded = _Loaded(await subscriptions.load_all(self.backend, self.apis), started)
+        stored = await subscriptions.load_all(self.backend, self.apis)
+        self._loaded = _Loaded({**stored, **self.internal}, started)
         return self._loaded
 
     async def _subscription(self, id: str, claimed: float) -> Subscription | None:
@@ -251,12 +258,22 @@ class EventDispatcher:
     async def _deliver(self, delivery: Delivery, claimed_at: float) -> None:
         try:
             subscription = await self._subscription(delivery.subscription_id, claimed_at)
+            if subscription is None and delivery.subscription_id.startswith(INTERNAL_PREFIX):
+                # A reaction of a gateway configured otherwise (fulfilment on there, off here):
+                # leave it to that one, and look again later in case none runs any more.
+                retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.settings.retry_delay_max)
+                await self.backend.settle(delivery.id, delivered=False, retry_at=retry_at,
+                                          error="No dispatcher running this reaction has taken it.")
+                return
             if subscription is None:
                 # Unsubscribed: nothing is owed to it any more (its other deliveries go too).
                 await self.backend.drop_deliveries(delivery.subscription_id)
                 return
-            loop = asyncio.get_running_loop()
-            outcome = await loop.run_in_executor(self._executor, self._post, subscription, delivery.event)
+            if subscription.reaction is not None:
+                outcome = await self._react(subscription, delivery.event)
+            else:
+                loop = asyncio.get_running_loop()
+                outcome = await loop.run_in_executor(self._executor, self._post, subscription, delivery.event)
             await self._settle(delivery, subscription, outcome)
         except Exception:
             # The lease runs out and the delivery is claimed again: at least once, maybe twice.
@@ -287,6 +304,17 @@ class EventDispatcher:
         base = min(self.settings.retry_delay_max, self.settings.retry_delay * 2.0 ** min(attempts, 64))
         # Jitter spreads the retries of many deliveries that failed together (a listener outage).
         return base * random.uniform(0.5, 1.5)
+
+    async def _react(self, subscription: Subscription, event: Event) -> Outcome:
+        """Run one of the gateway's own reactions; a failure is retried like a failed POST."""
+        assert subscription.reaction is not None
+        try:
+            await subscription.reaction(event)
+        except Exception as exc:
+            logger.warning("Reaction %s to event %s (%s) failed.", subscription.id, event.id, event.type,
+                           exc_info=True)
+            return Outcome(False, _short(f"The reaction failed: {exc!r}"))
+        return Outcome(True)
 
     # HTTP, in a delivery thread
 

@@ -1,6 +1,6 @@
 """The events a change raises, in the envelope of the API's version (TMF630 Part 1 §10, TMF688).
 
-Create raises ``{Type}CreateEvent``; a change of ``state`` (or ``status``) raises
+Create raises ``{Type}CreateEvent``; a change of ``state`` (or ``status``, ``resourceStatus``) raises
 ``{Type}StateChangeEvent`` (``StatusChangeEvent`` where the spec names it so), and entering
 ``pending`` also ``{Type}InformationRequiredEvent`` where the spec defines it; any other change
 raises ``{Type}AttributeValueChangeEvent`` naming the changed attributes in ``fieldPath``. As in
@@ -24,6 +24,9 @@ from tmfgate.model import ApiModel, ResourceModel
 Document = dict[str, Any]
 # Attributes the server rewrites on every change; a change to them alone is not an event.
 _BOOKKEEPING = frozenset({"lastUpdate", "lastModified"})
+# The attribute that holds a resource's state, by API: most have ``state``, some ``status``,
+# TMF639 resources ``resourceStatus``.
+STATE_ATTRIBUTES = ("state", "status", "resourceStatus")
 
 
 class EventBuilder:
@@ -46,7 +49,7 @@ class EventBuilder:
     def changed(self, resource: ResourceModel, old: Document, new: Document, correlation: str) -> list[Event]:
         """StateChange, AttributeValueChange and InformationRequired events, as the change calls for."""
         events: list[Event] = []
-        field = "status" if "status" in new and "state" not in new else "state"
+        field = next((name for name in STATE_ATTRIBUTES if name in new or name in old), "state")
         if old.get(field) != new.get(field):
             name = "StatusChangeEvent" if f"{resource.type_name}StatusChangeEvent" in self.defined \
                 else "StateChangeEvent"

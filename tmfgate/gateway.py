@@ -10,7 +10,8 @@ from backends.base import Backend, BackendConfigurationError, Transaction
 from tmfgate.dispatcher import EventDispatcher
 from tmfgate.errors import ConfigurationError
 from tmfgate.events import EventBuilder
-from tmfgate.model import ApiModel
+from tmfgate.model import ApiModel, ResourceModel
+from tmfgate.resolver import handler_module
 from tmfgate.settings import Settings
 from tmfgate.validation import Validator, compile_schema
 
@@ -22,6 +23,12 @@ class Gateway:
         self.settings = settings
         self.apis = apis
         self.events = {api.name: EventBuilder(api) for api in apis}
+        # kind -> the (events, resource) of every API serving it: one change, each API's events.
+        self._builders: dict[str, list[tuple[EventBuilder, ResourceModel]]] = {}
+        for api in apis:
+            for kind, resource in api.resources.items():
+                if kind != "hub":
+                    self._builders.setdefault(kind, []).append((self.events[api.name], resource))
         # Set after every commit, so an in-process dispatcher wakes at once instead of polling.
         self.committed = asyncio.Event()
         self.dispatcher: EventDispatcher | None = None
@@ -41,13 +48,34 @@ class Gateway:
                     key = (api.name, resource.kind)
                     self.resource_validators[key] = compile_schema(resource.schema, api.spec.document)
 
+    def event_builders(self, kind: str) -> list[tuple[EventBuilder, ResourceModel]]:
+        """The event builders, and their resource models, of the APIs that serve ``kind``."""
+        return self._builders.get(kind, [])
+
+    def api(self, name: str) -> ApiModel:
+        """The model of a served API by spec name; ConfigurationError when it is not served."""
+        for api in self.apis:
+            if api.name == name:
+                return api
+        raise ConfigurationError(f"The API {name} is not served: its spec is missing from specs/.")
+
+    def href(self, api: str, kind: str, id: str) -> str:
+        """The absolute href of a resource made outside a request (settings.public_url)."""
+        return f"{self.settings.base_url}{self.api(api).base_path}/{kind}/{id}"
+
     def transaction(self) -> UnitOfWork:
         """A unit of work on the store; on commit, wakes the event dispatcher."""
         return UnitOfWork(self)
 
     async def start(self) -> None:
-        """Open the store and, unless ``dispatcher`` is off, start delivering events in this process."""
+        """Open the store, let each API's handlers prepare it (``on_start``: the catalog, resource
+        pools), and unless ``dispatcher`` is off, start delivering events in this process."""
         await self.backend.open()
+        for api in self.apis:
+            module = handler_module(api.name)
+            prepare = getattr(module, "on_start", None) if module is not None else None
+            if prepare is not None:
+                await prepare(self)
         if self.settings.dispatcher:
             # Made on the serving loop: an asyncio.Event belongs to the first loop that waits on it.
             self.committed = asyncio.Event()

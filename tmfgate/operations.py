@@ -8,7 +8,7 @@ hooks, or by composing :func:`new_document` and the ``write_*`` functions in the
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
 from backends.base import Transaction
@@ -17,13 +17,25 @@ from tmfgate import patch as patching
 from tmfgate.dispatch import Call, Reply
 from tmfgate.errors import BadRequest, NotFound
 from tmfgate.ids import new_id
-from tmfgate.model import ResourceModel
 from tmfgate.query import parse_query, project
 from tmfgate.validation import check as check_schema
+
+if TYPE_CHECKING:
+    from tmfgate.gateway import Gateway
 
 Document = dict[str, Any]
 Prepare = Callable[[Call, Document], Awaitable[None] | None]
 Check = Callable[[Call, Document, Document], None]
+
+
+class Actor(Protocol):
+    """Who makes a change: an API call, or the gateway's own work (fulfilment, billing)."""
+
+    @property
+    def gateway(self) -> Gateway: ...
+
+    @property
+    def correlation_id(self) -> str: ...
 
 
 async def list_resources(call: Call) -> Reply:
@@ -58,7 +70,7 @@ async def create(call: Call, prepare: Prepare | None = None) -> Reply:
         if result is not None:
             await result
     async with call.gateway.transaction() as tx:
-        raw = await write_new(tx, call, call.resource, doc)
+        raw = await write_new(tx, call, call.resource.kind, doc)
     return Reply(201, raw, [(b"location", doc["href"].encode())])
 
 
@@ -70,7 +82,7 @@ async def patch(call: Call, check: Check | None = None) -> Reply:
         new = patched(call, old)
         if check is not None:
             check(call, old, new)
-        raw = await write_changed(tx, call, resource, old, new)
+        raw = await write_changed(tx, call, resource.kind, old, new)
     return Reply(200, raw)
 
 
@@ -78,7 +90,7 @@ async def delete(call: Call) -> Reply:
     """``DELETE /x/{id}``: 204, or 404 when there is nothing to delete."""
     async with call.gateway.transaction() as tx:
         old = await read_for_update(tx, call)
-        await write_deleted(tx, call, call.resource, old)
+        await write_deleted(tx, call, call.resource.kind, old)
     return Reply(204)
 
 
@@ -120,31 +132,34 @@ async def read_for_update(tx: Transaction, call: Call, kind: str | None = None, 
 
 # Every write of a resource goes through these three, which store its events in the same
 # transaction (the outbox): a change is never committed without its events, nor the reverse.
+# The events go to every API that serves the kind (a service is in TMF638 and TMF640 alike).
 
-async def write_new(tx: Transaction, call: Call, resource: ResourceModel, doc: Document) -> bytes:
+async def write_new(tx: Transaction, actor: Actor, kind: str, doc: Document) -> bytes:
     """Store a new document and its create event; returns its JSON."""
     raw = codec.dumps(doc)
-    await tx.create(resource.kind, doc["id"], raw)
-    for event in call.gateway.events[call.api.name].created(resource, doc, call.correlation_id):
-        await tx.add_event(event)
+    await tx.create(kind, doc["id"], raw)
+    for builder, resource in actor.gateway.event_builders(kind):
+        for event in builder.created(resource, doc, actor.correlation_id):
+            await tx.add_event(event)
     return raw
 
 
-async def write_changed(tx: Transaction, call: Call, resource: ResourceModel, old: Document,
-                        new: Document) -> bytes:
+async def write_changed(tx: Transaction, actor: Actor, kind: str, old: Document, new: Document) -> bytes:
     """Store a changed document and the events its change raises; returns its JSON."""
     raw = codec.dumps(new)
-    await tx.replace(resource.kind, new["id"], raw)
-    for event in call.gateway.events[call.api.name].changed(resource, old, new, call.correlation_id):
-        await tx.add_event(event)
+    await tx.replace(kind, new["id"], raw)
+    for builder, resource in actor.gateway.event_builders(kind):
+        for event in builder.changed(resource, old, new, actor.correlation_id):
+            await tx.add_event(event)
     return raw
 
 
-async def write_deleted(tx: Transaction, call: Call, resource: ResourceModel, old: Document) -> None:
+async def write_deleted(tx: Transaction, actor: Actor, kind: str, old: Document) -> None:
     """Remove a stored document and record its delete event."""
-    await tx.delete(resource.kind, old["id"])
-    for event in call.gateway.events[call.api.name].deleted(resource, old, call.correlation_id):
-        await tx.add_event(event)
+    await tx.delete(kind, old["id"])
+    for builder, resource in actor.gateway.event_builders(kind):
+        for event in builder.deleted(resource, old, actor.correlation_id):
+            await tx.add_event(event)
 
 
 def not_found(call: Call, kind: str | None = None, id: str | None = None) -> NotFound:

@@ -21,6 +21,16 @@
 - ``delivery_timeout`` (TMFGATE_DELIVERY_TIMEOUT, default 10): seconds a listener has to answer.
 - ``retry_delay`` (TMFGATE_RETRY_DELAY, default 1): seconds before the first retry; each retry
   doubles it, with jitter, up to ``retry_delay_max`` (TMFGATE_RETRY_DELAY_MAX, default 300).
+- ``public_url`` (TMFGATE_PUBLIC_URL, default ``http://<host>:<port>``): the scheme and host clients
+  reach the gateway at, for the ``href`` of resources the gateway creates on its own (the service
+  orders, services and bills of fulfilment); resources created by a request use the request's host.
+- ``catalog`` (TMFGATE_CATALOG, default ``demo``): the catalog file (YAML or JSON) served read-only
+  by TMF620 and TMF633 and used to decompose orders, with the resource pools it seeds into TMF639;
+  ``demo`` is the shipped demo catalog, ``none`` serves an empty catalog.
+- ``fulfilment`` (TMFGATE_FULFILMENT, default on): decompose product orders into service orders
+  and activate them (``off`` leaves orders where clients put them).
+- ``activation_delay`` (TMFGATE_ACTIVATION_DELAY, default 0): seconds each activation step takes,
+  to mimic a network that answers slowly (demos, tests of cancellation during fulfilment).
 """
 
 from __future__ import annotations
@@ -53,6 +63,10 @@ class Settings:
     delivery_timeout: float = 10.0
     retry_delay: float = 1.0
     retry_delay_max: float = 300.0
+    public_url: str = ""
+    catalog: str = "demo"
+    fulfilment: bool = True
+    activation_delay: float = 0.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +82,11 @@ class Settings:
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given (non-None) values replaced, e.g. from command-line options."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def base_url(self) -> str:
+        """Scheme and host of the gateway for links made outside a request."""
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
 
     def to_env(self) -> dict[str, str]:
         """The variables that reproduce these settings in a worker process."""
@@ -85,7 +104,7 @@ def _convert(name: str, raw: str) -> Any:
                 raise ConfigurationError(f"{variable} holds {entry!r}, which is not an IP address or network "
                                          "such as 10.0.0.5 or 192.0.2.0/24.") from None
         return raw
-    if name == "dispatcher":
+    if name in ("dispatcher", "fulfilment"):
         if raw.lower() not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
             raise ConfigurationError(f"{variable} must be on or off, not {raw!r}.")
         return raw.lower() in ("on", "true", "1", "yes")
@@ -97,6 +116,16 @@ def _convert(name: str, raw: str) -> Any:
         if not seconds > 0:
             raise ConfigurationError(f"{variable} must be more than 0 seconds.")
         return seconds
+    if name == "activation_delay":
+        try:
+            seconds = float(raw)
+        except ValueError:
+            raise ConfigurationError(f"{variable} must be a number of seconds, not {raw!r}.") from None
+        if not seconds >= 0:
+            raise ConfigurationError(f"{variable} cannot be negative.")
+        return seconds
+    if name == "public_url":
+        return raw.rstrip("/")
     if name in ("port", "workers", "max_limit", "delivery_attempts"):
         try:
             value = int(raw)

@@ -19,7 +19,7 @@ import yaml
 from tmfgate.errors import ConfigurationError
 
 try:  # the C loader parses a large spec ~5x faster than the pure-Python one
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
+    _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
@@ -34,6 +34,9 @@ class ApiSpec:
     path: Path
     base_path: str
     document: dict[str, Any]
+    # Further base paths the API also answers at (the later ``servers`` entries), e.g. the base
+    # path of another official text of the same API; hrefs use ``base_path``.
+    aliases: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -66,8 +69,10 @@ def load(path: Path) -> ApiSpec:
             f"{path.name}: the first entry of 'servers' must be the API's base path, "
             "for example /tmf-api/productOrderingManagement/v4."
         )
-    base_path = str(servers[0]["url"]).rstrip("/")
-    return ApiSpec(name=path.stem, path=path, base_path=base_path, document=document)
+    paths = [str(server.get("url", "")).rstrip("/") for server in servers]
+    if not all(p.startswith("/") for p in paths):
+        raise ConfigurationError(f"{path.name}: every 'servers' entry must be a base path starting with /.")
+    return ApiSpec(name=path.stem, path=path, base_path=paths[0], document=document, aliases=tuple(paths[1:]))
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -44,6 +45,8 @@ class Subscription:
     conditions: tuple[Condition, ...]
     fields: tuple[tuple[str, ...], ...] | None
     created_at: str
+    # The gateway's own listeners (tmfgate.reactions) are awaited instead of posted to.
+    reaction: Callable[[Event], Awaitable[None]] | None = field(default=None, compare=False)
 
     def accepts(self, event: Event, document: Any = None) -> bool:
         """Whether this subscription receives ``event`` (``document``: its parsed body, if at hand)."""
