@@ -8,32 +8,24 @@ Items follow the same lifecycle without ``partial`` (TMF622: partial is not avai
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
+from handlers import fulfilment
+from handlers.order_states import CANCELLABLE, PRODUCT_ORDER, PRODUCT_ORDER_ITEM
 from tmfgate import codec, operations, times
 from tmfgate.dispatch import Call, Reply
 from tmfgate.errors import BadRequest
-from tmfgate.states import StateMachine
+from tmfgate.reactions import Reaction
+
+if TYPE_CHECKING:
+    from tmfgate.gateway import Gateway
 
 Document = dict[str, Any]
-_ = frozenset
 
-ORDER = StateMachine("product order", {
-    "acknowledged": _({"rejected", "pending", "held", "inProgress", "assessingCancellation"}),
-    "pending": _({"inProgress", "held", "assessingCancellation", "cancelled"}),
-    "held": _({"inProgress", "pending", "assessingCancellation"}),
-    "inProgress": _({"held", "pending", "completed", "failed", "partial", "assessingCancellation"}),
-    "assessingCancellation": _({"pendingCancellation", "held", "pending", "inProgress"}),
-    "pendingCancellation": _({"cancelled"}),
-    "rejected": _(), "cancelled": _(), "completed": _(), "failed": _(), "partial": _(),
-})
+ORDER = PRODUCT_ORDER
+ITEM = PRODUCT_ORDER_ITEM
 
-ITEM = StateMachine("product order item", {
-    state: _(targets - {"partial"}) for state, targets in ORDER.transitions.items() if state != "partial"
-})
-
-CANCELLABLE = frozenset({"acknowledged", "pending", "held", "inProgress"})
 CANCELLATION_PATH = ("assessingCancellation", "pendingCancellation", "cancelled")
 
 
@@ -94,7 +86,9 @@ async def createCancelProductOrder(call: Call) -> Reply:
     or ``terminatedWithError`` with the reason when the order can no longer be cancelled.
 
     Every step is stored, so subscribers see the task's Create event (acknowledged), its state
-    changes (inProgress, then done or terminatedWithError) and the order's own state changes."""
+    changes (inProgress, then done or terminatedWithError) and the order's own state changes.
+    When the order's service order is running, the cancellation is passed on to it and the task
+    stays inProgress until the service order has rolled back (:mod:`handlers.fulfilment`)."""
     task = operations.new_document(call, call.body)
     task["state"] = "acknowledged"
     order_id = str(task["productOrder"]["id"])
@@ -106,17 +100,25 @@ async def createCancelProductOrder(call: Call) -> Reply:
         order = codec.loads(raw)
         task["productOrder"].setdefault("href", order.get("href"))
         task["productOrder"].setdefault("@referredType", "ProductOrder")
-        await operations.write_new(tx, call, tasks, task)
+        await operations.write_new(tx, call, tasks.kind, task)
         refusal = _why_not_cancellable(order)
+        passed_on = None if refusal else await fulfilment.propagate_cancellation(
+            tx, call, order, task.get("cancellationReason"))
+        if isinstance(passed_on, str):
+            refusal = passed_on
         if refusal is not None:
             final = {**task, "state": "terminatedWithError", "errorMessage": refusal}
+        elif passed_on:
+            final = {**task, "state": "inProgress"}
+            await operations.write_changed(tx, call, "productOrder", order, {
+                **order, "state": "assessingCancellation"})
         else:
             working = {**task, "state": "inProgress"}
-            await operations.write_changed(tx, call, tasks, task, working)
+            await operations.write_changed(tx, call, tasks.kind, task, working)
             await _cancel(tx, call, order, task)
             task = working
             final = {**task, "state": "done", "effectiveCancellationDate": times.now()}
-        raw_task = await operations.write_changed(tx, call, tasks, task, final)
+        raw_task = await operations.write_changed(tx, call, tasks.kind, task, final)
     return Reply(201, raw_task, [(b"location", final["href"].encode())])
 
 
@@ -131,7 +133,6 @@ def _why_not_cancellable(order: Document) -> str | None:
 
 async def _cancel(tx: Any, call: Call, order: Document, task: Document) -> None:
     """Walk the order through each cancellation state, storing every step (one event each)."""
-    orders = call.api.resources["productOrder"]
     for state in CANCELLATION_PATH:
         old, new = order, dict(order)
         new["state"] = state
@@ -140,7 +141,7 @@ async def _cancel(tx: Any, call: Call, order: Document, task: Document) -> None:
             if task.get("cancellationReason"):
                 new["cancellationReason"] = task["cancellationReason"]
             new["productOrderItem"] = [_cancel_item(item) for item in order.get("productOrderItem", [])]
-        await operations.write_changed(tx, call, orders, old, new)
+        await operations.write_changed(tx, call, "productOrder", old, new)
         order = new
 
 
@@ -151,3 +152,8 @@ def _cancel_item(item: Document) -> Document:
     if "productOrderItem" in item:
         item["productOrderItem"] = [_cancel_item(child) for child in item["productOrderItem"]]
     return item
+
+
+def reactions(gateway: Gateway) -> Mapping[str, Reaction]:
+    """New orders are decomposed and fulfilled by the gateway (setting ``fulfilment``)."""
+    return {"ProductOrderCreateEvent": fulfilment.decompose} if gateway.settings.fulfilment else {}

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,7 +84,7 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 class RunningGateway:
     """A gateway served by uvicorn in a thread on a free port, as a client reaches it."""
 
-    def __init__(self, database_url: str, specs_dir: Path | None = None) -> None:
+    def __init__(self, database_url: str, specs_dir: Path | None = None, **settings: Any) -> None:
         import uvicorn
 
         from tmfgate.app import create_app
@@ -91,7 +92,7 @@ class RunningGateway:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(Settings(database_url=database_url, port=self.port), specs_dir=specs_dir)
+        app = create_app(Settings(database_url=database_url, port=self.port, **settings), specs_dir=specs_dir)
         self.gateway = app.gateway  # type: ignore[attr-defined]
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
@@ -113,6 +114,6 @@ class RunningGateway:
 
 @pytest.fixture(scope="module")
 def gateway(store: str) -> Iterator[RunningGateway]:
-    """A running gateway on each store."""
-    with RunningGateway(store) as running:
+    """A running gateway on each store, leaving orders where clients put them (no fulfilment)."""
+    with RunningGateway(store, fulfilment=False) as running:
         yield running

@@ -45,6 +45,7 @@ class AdminGateway:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         settings.setdefault("dispatcher", False)
+        settings.setdefault("fulfilment", False)  # the deliveries seen are the hub's only
         app = create_app(Settings(database_url=database_url, port=self.port, **settings))
         self.gateway = app.gateway  # type: ignore[attr-defined]
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")

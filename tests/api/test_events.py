@@ -29,7 +29,9 @@ from tests.listeners import Entry, ListenerProcess, event_summary
 
 BASE = "/tmf-api/productOrderingManagement/v4"
 # Fast retries, so a test never waits long for a listener that is back.
-FAST = {"retry_delay": 0.1, "retry_delay_max": 0.5, "delivery_timeout": 5.0, "delivery_attempts": 1000}
+# Orders stay where the tests put them: fulfilment's own events are tested in test_fulfilment.py.
+FAST = {"retry_delay": 0.1, "retry_delay_max": 0.5, "delivery_timeout": 5.0, "delivery_attempts": 1000,
+        "fulfilment": False}
 ORDER = {"productOrderItem": [{"id": "1", "action": "add", "quantity": 1,
                                "productOffering": {"id": "po-broadband-100"}}],
          "relatedParty": [{"id": "cust-1", "role": "customer", "@referredType": "Individual"}]}
@@ -297,7 +299,8 @@ def test_a_slow_listener_does_not_slow_the_api(client: Client, listen: Callable[
 
 
 FAST_ENV = {**os.environ, "TMFGATE_RETRY_DELAY": "0.1", "TMFGATE_RETRY_DELAY_MAX": "0.5",
-            "TMFGATE_DELIVERY_TIMEOUT": "0.5", "TMFGATE_DELIVERY_ATTEMPTS": "1000"}
+            "TMFGATE_DELIVERY_TIMEOUT": "0.5", "TMFGATE_DELIVERY_ATTEMPTS": "1000",
+            "TMFGATE_FULFILMENT": "off"}
 
 
 @contextmanager

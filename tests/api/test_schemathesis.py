@@ -8,6 +8,7 @@ cancellation of an order that does not exist, a hub callback that is not an abso
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,21 +16,42 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi import checks as openapi_checks
 
+from tests.conftest import RunningGateway
+from tmfgate import specs
+
 BASE = "/tmf-api/productOrderingManagement/v4"
 EXAMPLES = 40
+# Every other API, on the in-memory store with fulfilment on (the stores are proven by TMF622).
+OTHERS = sorted((spec.name, spec.base_path) for spec in specs.load_all() if spec.base_path != BASE)
+OTHER_EXAMPLES = 20
 
 
-def operations(url: str) -> list[Any]:
-    schema = schemathesis.openapi.from_url(f"{url}{BASE}/openapi.json")
+def operations(url: str, base: str) -> list[Any]:
+    schema = schemathesis.openapi.from_url(f"{url}{base}/openapi.json")
     return [result.ok() for result in schema.get_all_operations()]
 
 
+@pytest.fixture(scope="module")
+def fulfilling() -> Iterator[RunningGateway]:
+    with RunningGateway("memory://") as running:
+        yield running
+
+
 def test_tmf622_conforms(gateway: Any) -> None:
+    check(gateway.url, BASE, EXAMPLES)
+
+
+@pytest.mark.parametrize(("name", "base"), OTHERS, ids=[name for name, _ in OTHERS])
+def test_api_conforms(name: str, base: str, fulfilling: RunningGateway) -> None:
+    check(fulfilling.url, base, OTHER_EXAMPLES)
+
+
+def check(url: str, base: str, examples: int) -> None:
     failures: list[str] = []
-    for operation in operations(gateway.url):
+    for operation in operations(url, base):
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+        @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         def run(case: Any) -> None:
             excluded = [openapi_checks.positive_data_acceptance]

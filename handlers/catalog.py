@@ -1,0 +1,235 @@
+"""The catalog file: offerings, prices and specifications served read-only, and the resource pools.
+
+One YAML or JSON file (setting ``catalog``; ``demo`` is the shipped ``catalogs/demo.yaml``) holds
+TM Forum v4 resources under the names of their kinds (``productOffering``, ``productOfferingPrice``,
+``productSpecification``, ``serviceSpecification``) plus ``resourcePool``: the resources the
+TMF639 inventory starts with. It is read once per process and checked whole: unique ids, every
+reference resolvable, every service's resources backed by a pool. The catalog APIs serve what
+:func:`seed` copies into the store, so their filters, sorting and paging are the core's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from backends.base import DuplicateId, Query
+from tmfgate import codec, times
+from tmfgate.errors import BadRequest, ConfigurationError
+from tmfgate.validation import check, compile_schema
+
+if TYPE_CHECKING:
+    from tmfgate.gateway import Gateway
+
+Document = dict[str, Any]
+KINDS = ("productOffering", "productOfferingPrice", "productSpecification", "serviceSpecification")
+# The API that serves each catalog kind, and the resource pools (TMF639).
+API_OF = {"productOffering": "tmf620_product_catalog", "productOfferingPrice": "tmf620_product_catalog",
+          "productSpecification": "tmf620_product_catalog", "serviceSpecification": "tmf633_service_catalog",
+          "resource": "tmf639_resource_inventory"}
+_POOL_NAMESPACE = uuid.UUID("6f1c1f53-5c0e-4d35-9d0e-6a7d3f5b8a21")
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The resources of one resource specification that services reserve from."""
+
+    specification: Document
+    type: str
+    category: str | None
+    names: tuple[str, ...]
+
+    def resources(self) -> Iterator[Document]:
+        """The pool's resources as TMF639 stores them at first, each with a stable UUID."""
+        spec_id = str(self.specification["id"])
+        for name in self.names:
+            doc: Document = {
+                "id": str(uuid.uuid5(_POOL_NAMESPACE, f"{spec_id}/{name}")),
+                "@type": self.type,
+                "name": name,
+                "resourceSpecification": {**self.specification, "@referredType": "ResourceSpecification"},
+                "resourceStatus": "available",
+                "administrativeState": "unlocked",
+                "operationalState": "enable",
+                "usageState": "idle",
+            }
+            if self.category:
+                doc["category"] = self.category
+            yield doc
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A loaded catalog file; look-ups by id for decomposition and billing."""
+
+    source: str
+    currency: str
+    entries: dict[str, dict[str, Document]] = field(default_factory=dict)
+    pools: tuple[Pool, ...] = ()
+
+    def get(self, kind: str, id: str) -> Document | None:
+        return self.entries.get(kind, {}).get(id)
+
+    def offering(self, id: str) -> Document | None:
+        return self.get("productOffering", id)
+
+    def service_specification(self, id: str) -> Document | None:
+        return self.get("serviceSpecification", id)
+
+    def pool(self, resource_specification: str) -> Pool | None:
+        return next((p for p in self.pools if p.specification["id"] == resource_specification), None)
+
+
+def demo_path() -> Path:
+    """The shipped demo catalog: ``tmfgate/_catalogs`` when installed, ``catalogs/`` in a checkout."""
+    import tmfgate  # noqa: PLC0415
+
+    here = Path(tmfgate.__file__).resolve().parent
+    installed = here / "_catalogs" / "demo.yaml"
+    return installed if installed.is_file() else here.parent / "catalogs" / "demo.yaml"
+
+
+def of(gateway: Gateway) -> Catalog:
+    """The catalog the gateway's settings name."""
+    return load(gateway.settings.catalog)
+
+
+@cache
+def load(setting: str) -> Catalog:
+    """Read and check a catalog file (``demo``, ``none`` or a path); ConfigurationError when wrong."""
+    if setting.strip().lower() == "none":
+        return Catalog(source="none", currency="EUR", entries={kind: {} for kind in KINDS})
+    path = demo_path() if setting.strip().lower() == "demo" else Path(setting).expanduser()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
+    except OSError as exc:
+        raise ConfigurationError(f"The catalog file {path} cannot be read: {exc.strerror}.") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"The catalog file {path} is not valid YAML or JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"The catalog file {path} must hold a mapping of lists (see README).")
+    return _build(str(path), raw)
+
+
+def _build(source: str, raw: Document) -> Catalog:
+    unknown = sorted(set(raw) - {*KINDS, "resourcePool", "currency"})
+    if unknown:
+        raise ConfigurationError(f"{source}: unknown section {', '.join(unknown)}; the sections are "
+                                 f"currency, {', '.join(KINDS)} and resourcePool.")
+    entries: dict[str, dict[str, Document]] = {}
+    for kind in KINDS:
+        entries[kind] = {}
+        for entry in raw.get(kind) or []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+                raise ConfigurationError(f"{source}: every {kind} needs a string id; {entry!r} has none.")
+            if entry["id"] in entries[kind]:
+                raise ConfigurationError(f"{source}: the {kind} id {entry['id']} is used twice.")
+            entries[kind][entry["id"]] = entry
+    catalog = Catalog(source=source, currency=str(raw.get("currency") or "EUR"), entries=entries,
+                      pools=tuple(_pool(source, entry) for entry in raw.get("resourcePool") or []))
+    _check_references(catalog)
+    return catalog
+
+
+def _pool(source: str, entry: Any) -> Pool:
+    spec = entry.get("resourceSpecification") if isinstance(entry, dict) else None
+    if not isinstance(spec, dict) or "id" not in spec:
+        raise ConfigurationError(f"{source}: every resourcePool needs a resourceSpecification with an id.")
+    names = [str(n) for n in entry.get("names") or []]
+    span = entry.get("range")
+    if span:
+        try:
+            width = int(span.get("width", 0))
+            names += [str(span["pattern"]).replace("{n}", str(n).zfill(width))
+                      for n in range(int(span["from"]), int(span["to"]) + 1)]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigurationError(f"{source}: the range of pool {spec['id']} needs pattern, from and to "
+                                     f"(and an optional width): {exc!r}") from exc
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"{source}: pool {spec['id']} names a resource twice.")
+    return Pool(specification={k: v for k, v in spec.items()}, type=str(entry.get("@type", "Resource")),
+                category=entry.get("category"), names=tuple(names))
+
+
+def _check_references(catalog: Catalog) -> None:
+    """Every reference that decomposition or billing follows must lead somewhere."""
+    problems = []
+
+    def need(kind: str, ref: Any, where: str) -> None:
+        if not isinstance(ref, dict) or catalog.get(kind, str(ref.get("id"))) is None:
+            problems.append(f"{where} refers to the {kind} {ref.get('id') if isinstance(ref, dict) else ref!r}, "
+                            "which the catalog lacks")
+
+    for id, offering in catalog.entries["productOffering"].items():
+        if "productSpecification" in offering:
+            need("productSpecification", offering["productSpecification"], f"productOffering {id}")
+        for price in offering.get("productOfferingPrice") or []:
+            need("productOfferingPrice", price, f"productOffering {id}")
+    for id, spec in catalog.entries["productSpecification"].items():
+        for ref in spec.get("serviceSpecification") or []:
+            need("serviceSpecification", ref, f"productSpecification {id}")
+    for id, spec in catalog.entries["serviceSpecification"].items():
+        for relation in spec.get("serviceSpecRelationship") or []:
+            need("serviceSpecification", relation, f"serviceSpecification {id}")
+        for ref in spec.get("resourceSpecification") or []:
+            if catalog.pool(str(ref.get("id"))) is None:
+                problems.append(f"serviceSpecification {id} needs resource {ref.get('id')}, which no "
+                                "resourcePool provides")
+    if problems:
+        raise ConfigurationError(f"{catalog.source}: " + "; ".join(problems) + ".")
+
+
+async def seed(gateway: Gateway, kinds: tuple[str, ...]) -> None:
+    """Make the store's catalog ``kinds`` what the file says; add pool resources the store lacks.
+
+    Catalog kinds are read-only through the API, so the file is the truth: entries are added,
+    replaced when they differ, removed when the file drops them. Pool resources are only ever
+    added: their state (reserved, in use) belongs to the inventory from then on."""
+    catalog = of(gateway)
+    for kind in kinds:
+        api = gateway.api(API_OF[kind])
+        resource = api.resources[kind]
+        validator = compile_schema(resource.schema, api.spec.document) if resource.schema else None
+        if kind == "resource":
+            wanted = [doc for pool in catalog.pools for doc in pool.resources()]
+        else:
+            wanted = list(catalog.entries[kind].values())
+        documents = []
+        for entry in wanted:
+            doc = {"id": entry["id"], "href": gateway.href(api.name, kind, entry["id"]), **entry}
+            doc.setdefault("@type", resource.type_name)
+            if kind != "resource":
+                doc.setdefault("lastUpdate", times.now())
+            if validator is not None:
+                try:
+                    check(validator, doc, what=f"{kind} {entry['id']}")
+                except BadRequest as exc:
+                    raise ConfigurationError(f"{catalog.source}: {exc.message}") from None
+            documents.append(doc)
+        try:
+            await _store(gateway, kind, documents, replace=kind != "resource")
+        except DuplicateId:  # another worker, starting at the same time, seeded some first
+            await _store(gateway, kind, documents, replace=kind != "resource")
+
+
+async def _store(gateway: Gateway, kind: str, documents: list[Document], *, replace: bool) -> None:
+    async with gateway.transaction() as tx:
+        existing = {codec.loads(raw)["id"]: raw for raw in (await tx.query(kind, Query())).items} if replace else {}
+        for doc in documents:
+            stored = existing.pop(doc["id"], None) if replace else await tx.get(kind, doc["id"])
+            if stored is None:
+                await tx.create(kind, doc["id"], codec.dumps(doc))
+            elif replace and _content(codec.loads(stored)) != _content(doc):
+                await tx.replace(kind, doc["id"], codec.dumps(doc))
+        for id in existing:
+            await tx.delete(kind, id)
+
+
+def _content(doc: Document) -> Document:
+    return {k: v for k, v in doc.items() if k not in ("href", "lastUpdate")}

@@ -1,0 +1,351 @@
+"""Product orders fulfilled: decomposed into a service order, then following it to the end.
+
+When a product order is created the gateway (in a reaction, never in the request) resolves each
+item through the catalog: offering -> product specification -> service specifications, with the
+ones they rely on first. One service order carries every item's services (``externalId`` and
+``orderRelationship`` name the product order; a note on the product order names the service
+order). An item that cannot be decomposed fails at once, with a note saying why.
+
+Then each change of that service order is followed: a product order item completes when all its
+service order items have (the product is recorded with its realizing services and resources, and
+the item's ``product`` says so), fails when one of them failed (what the others activated is
+undone, so nothing stays half-allocated), and the order rolls up to completed, failed or partial.
+A cancellation asked while the service order runs is passed on to it (``cancelServiceOrder``) and
+the product order follows it to cancelled, or back to inProgress when it was refused.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+from backends.base import Condition, Kind, Op, Query, Transaction
+from handlers import catalog as catalogs
+from handlers import products, service_activation
+from handlers.order_states import CANCELLING, FINAL, roll_up
+from tmfgate import codec, operations, times
+from tmfgate.ids import new_id
+from tmfgate.operations import Actor
+from tmfgate.reactions import Job
+
+Document = dict[str, Any]
+FULFILMENTS = "tmfgate:fulfilment"
+ORDER_API = service_activation.ORDER_API
+RELIES_ON = frozenset({"reliesOn", "dependency", "dependsOn", "requires"})
+
+
+class Undecomposable(Exception):
+    """A product order item that cannot become services; the message says why."""
+
+
+def order_items(order: Document) -> Iterator[Document]:
+    """Every product order item, nested ones included."""
+    pending = list(order.get("productOrderItem", []))
+    while pending:
+        item = pending.pop(0)
+        yield item
+        pending.extend(item.get("productOrderItem", []))
+
+
+def note(text: str) -> Document:
+    return {"author": "tmfgate", "date": times.now(), "text": text}
+
+
+async def decompose(job: Job) -> None:
+    """Turn a new product order into one service order (see the module docstring)."""
+    order_id = job.event.resource_id
+    async with job.gateway.transaction() as tx:
+        raw = await tx.get("productOrder", order_id, for_update=True)
+        if raw is None or await tx.get(FULFILMENTS, order_id) is not None:
+            return
+        old = codec.loads(raw)
+        if old.get("state") != "acknowledged":
+            return  # cancelled, or moved by a client, before the gateway got to it
+        new = copy.deepcopy(old)
+        service_order_id = new_id()
+        plan: dict[str, list[str]] = {}
+        service_items: list[Document] = []
+        notes: list[Document] = []
+        for item in order_items(new):
+            try:
+                planned = await _service_items(tx, job, new, item, service_order_id)
+            except Undecomposable as why:
+                item["state"] = "failed"
+                notes.append(note(f"Item {item['id']} failed: {why}"))
+                continue
+            if planned:
+                item["state"] = "inProgress"
+                plan[item["id"]] = [planned_item["id"] for planned_item in planned]
+                service_items += planned
+            else:
+                item["state"] = "completed"  # noChange: nothing to do in the network
+        new["state"] = "inProgress"
+        if service_items:
+            service_order = _service_order(job, new, service_order_id, service_items)
+            await operations.write_new(tx, job, "serviceOrder", service_order)
+            notes.append(note(f"Fulfilled by service order {service_order_id} ({service_order['href']})."))
+        new["note"] = [*new.get("note", []), *notes]
+        await operations.write_changed(tx, job, "productOrder", old, new)
+        if not service_items:  # nothing to wait for: every item already ended
+            await _roll_up(tx, job, new)
+        record = {"id": order_id, "serviceOrder": service_order_id if service_items else None, "items": plan}
+        await tx.create(FULFILMENTS, order_id, codec.dumps(record))
+
+
+async def _service_items(tx: Transaction, job: Job, order: Document, item: Document,
+                         service_order_id: str) -> list[Document]:
+    action = item.get("action")
+    if action == "noChange":
+        return []
+    if action == "add":
+        return _add_items(job, order, item, service_order_id)
+    if action in ("modify", "delete"):
+        product_id = str((item.get("product") or {}).get("id", ""))
+        product = await products.get(tx, product_id) if product_id else None
+        if product is None or product.get("status") == "terminated":
+            raise Undecomposable(f"to {action} a product, product.id must name an installed product; "
+                                 f"{product_id or 'none was given'} is not one.")
+        return await _change_items(tx, job, item, product, service_order_id)
+    raise Undecomposable(f"the action {action!r} is not one of add, modify, delete, noChange.")
+
+
+def _add_items(job: Job, order: Document, item: Document, service_order_id: str) -> list[Document]:
+    catalog = catalogs.of(job.gateway)
+    offering_id = str((item.get("productOffering") or {}).get("id", ""))
+    offering = catalog.offering(offering_id) if offering_id else None
+    if offering is None:
+        raise Undecomposable(f"the product offering {offering_id or '(none given)'} is not in the catalog.")
+    specs = service_specifications(catalog, offering)
+    if not specs:
+        raise Undecomposable(f"the product offering {offering_id} has no decomposition into services.")
+    characteristics = products.characteristics(catalog, offering, item)
+    ids = {spec["id"]: f"{item['id']}-{n}" for n, spec in enumerate(specs, start=1)}
+    planned = []
+    for spec in specs:
+        names = {c.get("name") for c in spec.get("specCharacteristic", [])}
+        service: Document = {
+            "@type": "Service", "name": f"{spec.get('name')} of {offering.get('name')}",
+            "serviceSpecification": {"id": spec["id"], "name": spec.get("name", ""),
+                                     "@referredType": "ServiceSpecification"},
+            "serviceCharacteristic": [c for c in characteristics if c.get("name") in names],
+            "relatedParty": order.get("relatedParty", []),
+        }
+        needs = [rel["id"] for rel in spec.get("serviceSpecRelationship", [])
+                 if rel.get("relationshipType") in RELIES_ON and rel.get("id") in ids]
+        planned.append(_service_item(ids[spec["id"]], "add", service, [ids[n] for n in needs], service_order_id))
+    return planned
+
+
+async def _change_items(tx: Transaction, job: Job, item: Document, product: Document,
+                        service_order_id: str) -> list[Document]:
+    """Modify or delete the services that realise an installed product (deleted last-first)."""
+    action = str(item["action"])
+    refs = list(product.get("realizingService", []))
+    if action == "delete":
+        refs.reverse()
+    catalog = catalogs.of(job.gateway)
+    offering = catalog.offering(str((product.get("productOffering") or {}).get("id", ""))) or {}
+    characteristics = products.characteristics(catalog, offering, {**item, "product": {
+        **item.get("product", {}), "productCharacteristic": _merged(product, item)}})
+    planned: list[Document] = []
+    for n, ref in enumerate(refs, start=1):
+        raw = await tx.get("service", str(ref["id"]))
+        stored = codec.loads(raw) if raw is not None else {}
+        spec = catalog.service_specification(str((stored.get("serviceSpecification") or {}).get("id", ""))) or {}
+        names = {c.get("name") for c in spec.get("specCharacteristic", [])}
+        service: Document = {"id": ref["id"], "href": ref.get("href", ""), "@type": "Service"}
+        if action == "modify":
+            service["serviceCharacteristic"] = [c for c in characteristics if c.get("name") in names]
+        needs = [planned[-1]["id"]] if planned else []
+        planned.append(_service_item(f"{item['id']}-{n}", action, service, needs, service_order_id))
+    return planned
+
+
+def _merged(product: Document, item: Document) -> list[Document]:
+    values = {str(c.get("name")): c for c in product.get("productCharacteristic", [])}
+    values.update({str(c.get("name")): c for c in (item.get("product") or {}).get("productCharacteristic", [])})
+    return list(values.values())
+
+
+def service_specifications(catalog: catalogs.Catalog, offering: Document) -> list[Document]:
+    """The service specifications an offering needs, each after those it relies on."""
+    product_spec = catalog.get("productSpecification", str((offering.get("productSpecification") or {}).get("id")))
+    ordered: list[Document] = []
+    seen: set[str] = set()
+
+    def visit(spec_id: str, path: tuple[str, ...]) -> None:
+        spec = catalog.service_specification(spec_id)
+        if spec is None or spec_id in seen or spec_id in path:
+            return
+        for rel in spec.get("serviceSpecRelationship", []):
+            if rel.get("relationshipType") in RELIES_ON:
+                visit(str(rel.get("id")), (*path, spec_id))
+        seen.add(spec_id)
+        ordered.append(spec)
+
+    for ref in (product_spec or {}).get("serviceSpecification", []):
+        visit(str(ref.get("id")), ())
+    return ordered
+
+
+def _service_item(id: str, action: str, service: Document, needs: list[str], order_id: str) -> Document:
+    item: Document = {"id": id, "action": action, "state": "acknowledged", "service": service}
+    if needs:
+        item["serviceOrderItemRelationship"] = [
+            {"relationshipType": "reliesOn", "orderItem": {"itemId": need, "serviceOrderId": order_id,
+                                                          "@referredType": "ServiceOrderItem"}}
+            for need in needs]
+    return item
+
+
+def _service_order(job: Job, order: Document, id: str, service_items: list[Document]) -> Document:
+    doc: Document = {
+        "id": id, "href": job.gateway.href(ORDER_API, "serviceOrder", id), "@type": "ServiceOrder",
+        "category": order.get("category", ""), "description": f"Fulfils product order {order['id']}.",
+        "externalId": order["id"], "priority": order.get("priority", ""),
+        "requestedStartDate": order.get("requestedStartDate", ""),
+        "requestedCompletionDate": order.get("requestedCompletionDate", ""),
+        "orderDate": times.now(), "state": "acknowledged",
+        "relatedParty": order.get("relatedParty", []),
+        "orderRelationship": [{"id": order["id"], "href": order.get("href", ""), "relationshipType": "fulfils",
+                               "@referredType": "ProductOrder"}],
+        "serviceOrderItem": service_items,
+    }
+    return {k: v for k, v in doc.items() if v not in ("", [])}
+
+
+async def follow_service_order(job: Job, service_order_id: str) -> None:
+    """Bring the product order fulfilled by a service order up to date with it."""
+    async with job.gateway.transaction() as tx:
+        raw = await tx.get("serviceOrder", service_order_id)
+        if raw is None:
+            return
+        service_order = codec.loads(raw)
+        record_raw = await tx.get(FULFILMENTS, str(service_order.get("externalId", "")))
+        record = codec.loads(record_raw) if record_raw is not None else None
+        if record is None or record.get("serviceOrder") != service_order_id:
+            return  # a service order of a client's own, not one of ours
+        raw_order = await tx.get("productOrder", record["id"], for_update=True)
+        if raw_order is None:
+            return
+        old = codec.loads(raw_order)
+        new = copy.deepcopy(old)
+        await _follow_items(tx, job, new, service_order, record)
+        so_state = service_order.get("state")
+        if so_state in ("pendingCancellation", "cancelled") and new.get("state") == "assessingCancellation":
+            new["state"] = "pendingCancellation"
+        if new != old:
+            await operations.write_changed(tx, job, "productOrder", old, new)
+        if so_state == "cancelled" and new.get("state") == "pendingCancellation":
+            await _cancelled(tx, job, new)
+        elif new.get("state") == "inProgress":
+            await _roll_up(tx, job, new)
+
+
+async def _follow_items(tx: Transaction, job: Job, order: Document, service_order: Document,
+                        record: Document) -> None:
+    states = {item["id"]: item.get("state") for item in service_activation.items(service_order)}
+    cancelled = service_order.get("state") == "cancelled"
+    for item in order_items(order):
+        mapped = record["items"].get(item["id"])
+        if not mapped or item.get("state") in FINAL:
+            continue
+        mine = [states.get(i) for i in mapped]
+        if cancelled:
+            item["state"] = "cancelled"
+        elif all(state == "completed" for state in mine):
+            item["state"] = "completed"
+            await products.record(tx, job, order, item, service_order, mapped)
+        elif all(state in FINAL for state in mine):
+            item["state"] = "failed"
+            why = f"Rolled back: item {item['id']} of product order {order['id']} failed."
+            for service_item in mapped:
+                await service_activation.undo(tx, job, service_order["id"], service_item, why)
+            order["note"] = [*order.get("note", []), note(
+                f"Item {item['id']} failed; see service order {service_order['id']}: " + " ".join(
+                    n.get("text", "") for n in service_order.get("note", [])
+                    if any(f"Item {i} " in n.get("text", "") for i in mapped)))]
+
+
+async def _roll_up(tx: Transaction, job: Job, order: Document) -> None:
+    """End an in-progress order once every item has ended."""
+    states = [str(item.get("state")) for item in order_items(order)]
+    if order.get("state") != "inProgress" or not all(state in FINAL for state in states):
+        return
+    new = {**order, "state": roll_up(states), "completionDate": times.now()}
+    await operations.write_changed(tx, job, "productOrder", order, new)
+
+
+async def _cancelled(tx: Transaction, job: Job, order: Document) -> None:
+    """The service order is cancelled: so is the product order, and its cancellation task is done."""
+    new = copy.deepcopy(order)
+    for item in order_items(new):
+        if item.get("state") not in FINAL:
+            item["state"] = "cancelled"
+    new["state"] = "cancelled"
+    new["cancellationDate"] = times.now()
+    for task in await _tasks(tx, order["id"]):
+        if task.get("cancellationReason"):
+            new.setdefault("cancellationReason", task["cancellationReason"])
+        await operations.write_changed(tx, job, "cancelProductOrder", task, {
+            **task, "state": "done", "effectiveCancellationDate": times.now()})
+    await operations.write_changed(tx, job, "productOrder", order, new)
+
+
+async def follow_cancellation(job: Job, task: Document) -> None:
+    """A cancelServiceOrder ended in error: the product order's cancellation is refused too."""
+    if task.get("state") != "terminatedWithError":
+        return
+    service_order_id = str((task.get("serviceOrder") or {}).get("id", ""))
+    async with job.gateway.transaction() as tx:
+        raw = await tx.get("serviceOrder", service_order_id)
+        service_order = codec.loads(raw) if raw is not None else {}
+        order_id = str(service_order.get("externalId", ""))
+        raw_order = await tx.get("productOrder", order_id, for_update=True) if order_id else None
+        if raw_order is None:
+            return
+        old = codec.loads(raw_order)
+        if old.get("state") not in CANCELLING:
+            return
+        why = f"the service order {service_order_id} is {service_order.get('state')} and cannot be cancelled."
+        for product_task in await _tasks(tx, order_id):
+            await operations.write_changed(tx, job, "cancelProductOrder", product_task, {
+                **product_task, "state": "terminatedWithError", "errorMessage": why[:1].upper() + why[1:]})
+        await operations.write_changed(tx, job, "productOrder", old, {**old, "state": "inProgress"})
+    await follow_service_order(job, service_order_id)
+
+
+async def propagate_cancellation(tx: Transaction, actor: Actor, order: Document,
+                                 reason: str | None) -> bool | str | None:
+    """Ask the service order of ``order`` to cancel: True when asked, None when the order has no
+    service order (cancel it directly), or why it cannot be cancelled any more."""
+    raw = await tx.get(FULFILMENTS, order["id"])
+    record = codec.loads(raw) if raw is not None else None
+    if record is None or not record.get("serviceOrder"):
+        return None
+    raw_order = await tx.get("serviceOrder", record["serviceOrder"])
+    if raw_order is None:
+        return None
+    service_order = codec.loads(raw_order)
+    if service_order.get("state") in FINAL:
+        return (f"Product order {order['id']} can no longer be cancelled: its service order "
+                f"{service_order['id']} is {service_order.get('state')}.")
+    id = new_id()
+    task: Document = {
+        "id": id, "href": actor.gateway.href(ORDER_API, "cancelServiceOrder", id), "@type": "CancelServiceOrder",
+        "serviceOrder": {"id": service_order["id"], "href": service_order.get("href", ""),
+                         "@referredType": "ServiceOrder"},
+        "requestedCancellationDate": times.now(), "state": "accepted",
+    }
+    if reason:
+        task["cancellationReason"] = reason
+    await operations.write_new(tx, actor, "cancelServiceOrder", task)
+    return True
+
+
+async def _tasks(tx: Transaction, order_id: str) -> list[Document]:
+    page = await tx.query("cancelProductOrder", Query(conditions=(
+        Condition(("productOrder", "id"), Op.EQ, Kind.STRING, (order_id,)),
+        Condition(("state",), Op.EQ, Kind.STRING, ("inProgress",)))))
+    return [codec.loads(raw) for raw in page.items]

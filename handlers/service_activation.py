@@ -1,0 +1,324 @@
+"""Service orders carried out: items activated in dependency order, states rolled up, cancellation.
+
+Every event of a service order (created, state changed, item changed) makes the engine take its
+next step, each in one transaction that re-reads the order under a lock:
+
+- acknowledged: the order and its items go inProgress;
+- inProgress: the next item whose dependencies (``serviceOrderItemRelationship``) completed is
+  activated (add: a service created active with resources reserved from the pools; modify: its
+  characteristics changed; delete: terminated and its resources released); an item that cannot be
+  activated fails with a note saying why and nothing it touched is kept; items relying on a failed
+  one fail too; when every item has ended, the order ends completed, failed or partial;
+- pendingCancellation: every completed item is undone, the order and the rest of its items end
+  cancelled, and the cancelServiceOrder task that asked for it ends done.
+
+What each activation did is kept (``tmfgate:activation``) so it can be undone exactly, and shown
+as a TMF640 ``monitor``: the request made of the network, and its response (Completed or InError).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+from backends.base import Condition, Kind, Op, Query, Transaction
+from handlers import catalog as catalogs
+from handlers import inventory
+from handlers.inventory import ActivationFailed
+from handlers.order_states import FINAL, roll_up
+from tmfgate import codec, operations, times
+from tmfgate.ids import new_id
+from tmfgate.reactions import Job
+
+Document = dict[str, Any]
+ORDERS = "serviceOrder"
+ACTIVATIONS = "tmfgate:activation"
+SERVICE_API = inventory.SERVICE_API
+ORDER_API = "tmf641_service_ordering"
+ACTIVATION_API = "tmf640_service_activation"
+WORKING = frozenset({"acknowledged", "inProgress", "pending", "held"})
+
+
+def items(order: Document) -> Iterator[Document]:
+    """Every item of a service order, nested ones included."""
+    pending = list(order.get("serviceOrderItem", []))
+    while pending:
+        item = pending.pop(0)
+        yield item
+        pending.extend(item.get("serviceOrderItem", []))
+
+
+def note(text: str) -> Document:
+    return {"author": "tmfgate", "date": times.now(), "text": text}
+
+
+async def advance(job: Job, order_id: str) -> None:
+    """Take the next step of a service order (see the module docstring); nothing when none is due."""
+    item_id = await _plan(job, order_id)
+    if item_id is None:
+        return
+    delay = job.gateway.settings.activation_delay
+    if delay:
+        await asyncio.sleep(delay)  # the network's time to answer; no lock is held meanwhile
+    try:
+        async with job.gateway.transaction() as tx:
+            old = await _locked(tx, order_id)
+            if old is None or old.get("state") != "inProgress" or _state_of(old, item_id) not in WORKING:
+                return  # cancelled, or done by another dispatcher, while we waited
+            new = copy.deepcopy(old)
+            item = _item(new, item_id)
+            await _activate(tx, job, new, item)
+            item["state"] = "completed"
+            await operations.write_changed(tx, job, ORDERS, old, new)
+            await _monitor(tx, job, _item(old, item_id), item, None)
+    except ActivationFailed as failure:
+        async with job.gateway.transaction() as tx:
+            old = await _locked(tx, order_id)
+            if old is None or _state_of(old, item_id) not in WORKING:
+                return
+            new = copy.deepcopy(old)
+            _item(new, item_id)["state"] = "failed"
+            new["note"] = [*new.get("note", []), note(f"Item {item_id} failed: {failure}")]
+            await operations.write_changed(tx, job, ORDERS, old, new)
+            await _monitor(tx, job, _item(old, item_id), _item(new, item_id), str(failure))
+
+
+async def _plan(job: Job, order_id: str) -> str | None:
+    """Do the bookkeeping steps; return the id of an item to activate next, if any."""
+    async with job.gateway.transaction() as tx:
+        old = await _locked(tx, order_id)
+        if old is None:
+            return None
+        state = old.get("state")
+        new = copy.deepcopy(old)
+        if state == "acknowledged":
+            new["state"] = "inProgress"
+            new.setdefault("startDate", times.now())
+            for item in items(new):
+                if item.get("state", "acknowledged") == "acknowledged":
+                    item["state"] = "inProgress"
+        elif state == "pendingCancellation":
+            await _cancel(tx, job, new)
+        elif state == "inProgress":
+            next_item = _next(new)
+            if next_item is not None and new == old:
+                return next_item
+            if all(item.get("state") in FINAL for item in items(new)):
+                new["state"] = roll_up([str(item.get("state")) for item in items(new)])
+                new["completionDate"] = times.now()
+        if new != old:
+            await operations.write_changed(tx, job, ORDERS, old, new)
+    return None
+
+
+def _next(order: Document) -> str | None:
+    """The next item to activate; fails (in ``order``) the items whose dependencies failed."""
+    by_id = {item["id"]: item for item in items(order)}
+    for item in by_id.values():
+        if item.get("state") not in WORKING:
+            continue
+        needs = [rel.get("orderItem", {}).get("itemId") for rel in item.get("serviceOrderItemRelationship", [])]
+        needs = [need for need in needs if need in by_id and need != item["id"]]
+        broken = [need for need in needs if by_id[need].get("state") in FINAL - {"completed"}]
+        if broken:
+            item["state"] = "failed"
+            order["note"] = [*order.get("note", []), note(
+                f"Item {item['id']} failed: it relies on item {broken[0]}, which did not complete.")]
+            return None
+        if all(by_id[need].get("state") == "completed" for need in needs):
+            return str(item["id"])
+    waiting = [item for item in by_id.values() if item.get("state") in WORKING]
+    if waiting:  # every open item waits for another open one: a dependency cycle
+        for item in waiting:
+            item["state"] = "failed"
+        order["note"] = [*order.get("note", []), note(
+            "Items " + ", ".join(i["id"] for i in waiting) + " failed: their dependencies form a cycle.")]
+    return None
+
+
+async def _activate(tx: Transaction, job: Job, order: Document, item: Document) -> None:
+    """Carry out one item in the inventories; ActivationFailed (and a rollback) when it cannot."""
+    action = item.get("action")
+    service = item.get("service") or {}
+    record: Document = {"id": f"{order['id']}:{item['id']}", "serviceOrder": order["id"], "item": item["id"],
+                        "action": action}
+    if action == "add":
+        created = await _add(tx, job, order, item, service)
+        record["service"] = created["id"]
+        item["service"] = {**service, "id": created["id"], "href": created["href"], "name": created["name"]}
+    elif action in ("modify", "delete"):
+        old = await inventory.locked_service(tx, str(service.get("id", "")))
+        if old is None or old.get("state") == "terminated":
+            raise ActivationFailed(f"service {service.get('id')} is not an active service of the inventory.")
+        record.update(service=old["id"], before=old)
+        related = _related_item(order, item)
+        if action == "modify":
+            changed = dict(old)
+            changed["serviceCharacteristic"] = _merge(old.get("serviceCharacteristic", []),
+                                                      service.get("serviceCharacteristic", []))
+            _check_characteristics(_spec_of(job, old), changed["serviceCharacteristic"])
+            changed["serviceOrderItem"] = [*old.get("serviceOrderItem", []), related]
+            await inventory.change_service(tx, job, old, changed)
+        else:
+            old = {**old, "serviceOrderItem": [*old.get("serviceOrderItem", []), related]}
+            await inventory.terminate_service(tx, job, old, f"Terminated by service order {order['id']}.")
+    elif action != "noChange":
+        raise ActivationFailed(f"the action {action!r} is not one of add, modify, delete, noChange.")
+    await tx.create(ACTIVATIONS, record["id"], codec.dumps(record))
+
+
+async def _add(tx: Transaction, job: Job, order: Document, item: Document, service: Document) -> Document:
+    spec_ref = service.get("serviceSpecification") or {}
+    spec = catalogs.of(job.gateway).service_specification(str(spec_ref.get("id")))
+    if spec is None:
+        raise ActivationFailed(f"the service specification {spec_ref.get('id')} is not in the catalog.")
+    characteristics = service.get("serviceCharacteristic", [])
+    _check_characteristics(spec, characteristics)
+    id = new_id()
+    doc: Document = {
+        "id": id, "href": job.gateway.href(SERVICE_API, "service", id), "@type": "Service",
+        "name": service.get("name") or spec.get("name", "service"),
+        "category": service.get("category") or ("RFS" if spec.get("id", "").endswith("access") else "CFS"),
+        "serviceSpecification": {"id": spec["id"], "name": spec.get("name", ""), "version": spec.get("version", ""),
+                                 "@referredType": "ServiceSpecification"},
+        "state": "active", "isServiceEnabled": True, "hasStarted": True, "isStateful": True,
+        "startDate": times.now(), "serviceDate": times.now(),
+        "serviceCharacteristic": characteristics,
+        "relatedParty": service.get("relatedParty") or order.get("relatedParty", []),
+        "serviceOrderItem": [_related_item(order, item)],
+    }
+    supporting = _supporting(order, item)
+    if supporting:
+        doc["supportingService"] = supporting
+    resources = [await inventory.reserve(tx, job, ref, doc) for ref in spec.get("resourceSpecification", [])]
+    if resources:
+        doc["supportingResource"] = resources
+    return await inventory.create_service(tx, job, {k: v for k, v in doc.items() if v not in ([], "")})
+
+
+async def _monitor(tx: Transaction, job: Job, asked: Document, done: Document, failure: str | None) -> None:
+    """Record an activation as TMF640 shows it: the request made of the network and its outcome."""
+    action = asked.get("action")
+    service = done.get("service") or asked.get("service") or {}
+    method = {"add": "POST", "modify": "PATCH", "delete": "DELETE"}.get(str(action), "GET")
+    target = job.gateway.href(ACTIVATION_API, "service", service["id"]) if service.get("id") else \
+        f"{job.gateway.settings.base_url}{job.gateway.api(ACTIVATION_API).base_path}/service"
+    headers = [{"name": "Content-Type", "value": "application/json"},
+               {"name": "X-Correlation-ID", "value": job.correlation_id}]
+    if failure is None:
+        raw = await tx.get("service", str(service.get("id")))
+        status, body = ("201" if action == "add" else "200"), (raw or b"{}").decode()
+    else:
+        status, body = "422", codec.dumps({"code": "ACTIVATION_FAILED", "reason": "Activation failed",
+                                           "message": failure, "status": "422"}).decode()
+    id = new_id()
+    await operations.write_new(tx, job, "monitor", {
+        "id": id, "href": job.gateway.href(ACTIVATION_API, "monitor", id), "@type": "Monitor",
+        "sourceHref": service.get("href") or target, "state": "InError" if failure else "Completed",
+        "request": {"method": method, "to": target, "body": codec.dumps(asked.get("service", {})).decode(),
+                    "header": headers},
+        "response": {"statusCode": status, "body": body, "header": headers[:1]},
+    })
+
+
+def _spec_of(job: Job, service: Document) -> Document | None:
+    spec_id = str((service.get("serviceSpecification") or {}).get("id"))
+    return catalogs.of(job.gateway).service_specification(spec_id)
+
+
+def _check_characteristics(spec: Document | None, given: list[Document]) -> None:
+    """The specification's mandatory characteristics are there, with offered values."""
+    if spec is None:
+        return
+    values = {str(c.get("name")): c.get("value") for c in given}
+    for char in spec.get("specCharacteristic", []):
+        name = str(char.get("name"))
+        if name not in values:
+            if int(char.get("minCardinality", 0) or 0) > 0:
+                raise ActivationFailed(f"{spec.get('name')} needs the characteristic {name}.")
+            continue
+        offered = [v.get("value") for v in char.get("characteristicValueSpecification", []) if "value" in v]
+        if offered and str(values[name]) not in {str(v) for v in offered}:
+            raise ActivationFailed(f"{spec.get('name')} does not offer {name} {values[name]}; the values are "
+                                   f"{', '.join(str(v) for v in offered)}.")
+
+
+def _merge(old: list[Document], changes: list[Document]) -> list[Document]:
+    merged = {str(c.get("name")): c for c in old}
+    merged.update({str(c.get("name")): c for c in changes})
+    return list(merged.values())
+
+
+def _supporting(order: Document, item: Document) -> list[Document]:
+    """The services of the items this one relies on."""
+    by_id = {i["id"]: i for i in items(order)}
+    refs = []
+    for rel in item.get("serviceOrderItemRelationship", []):
+        other = by_id.get(rel.get("orderItem", {}).get("itemId"))
+        service = (other or {}).get("service") or {}
+        if service.get("id"):
+            refs.append({"id": service["id"], "href": service.get("href", ""), "name": service.get("name", ""),
+                         "@referredType": "Service"})
+    return refs
+
+
+def _related_item(order: Document, item: Document) -> Document:
+    return {"itemId": item["id"], "serviceOrderId": order["id"], "serviceOrderHref": order.get("href", ""),
+            "itemAction": item.get("action", "add"), "role": "fulfilledBy", "@referredType": "ServiceOrderItem"}
+
+
+async def undo(tx: Transaction, job: Job, order_id: str, item_id: str, why: str) -> bool:
+    """Undo what an item's activation did (if it did anything); True when something was undone."""
+    raw = await tx.get(ACTIVATIONS, f"{order_id}:{item_id}", for_update=True)
+    if raw is None:
+        return False
+    record = codec.loads(raw)
+    service = await inventory.locked_service(tx, str(record.get("service", ""))) if record.get("service") else None
+    if service is not None:
+        if record["action"] == "add" and service.get("state") != "terminated":
+            await inventory.terminate_service(tx, job, service, why)
+        elif record["action"] == "modify":
+            before = record["before"]
+            await inventory.change_service(tx, job, service, {
+                **service, "serviceCharacteristic": before.get("serviceCharacteristic", [])})
+        elif record["action"] == "delete" and service.get("state") == "terminated":
+            await inventory.reactivate_service(tx, job, service, why)
+    await tx.delete(ACTIVATIONS, record["id"])
+    return True
+
+
+async def _cancel(tx: Transaction, job: Job, order: Document) -> None:
+    """Undo the completed items (last first), end the rest cancelled, and close the cancel tasks."""
+    why = f"Rolled back: service order {order['id']} was cancelled."
+    for item in reversed(list(items(order))):
+        if item.get("state") == "completed":
+            await undo(tx, job, order["id"], item["id"], why)
+        if item.get("state") not in ("failed",):
+            item["state"] = "cancelled"
+    order["state"] = "cancelled"
+    order["cancellationDate"] = times.now()
+    tasks = await tx.query("cancelServiceOrder", Query(conditions=(
+        Condition(("serviceOrder", "id"), Op.EQ, Kind.STRING, (order["id"],)),
+        Condition(("state",), Op.EQ, Kind.STRING, ("inProgress",)))))
+    for raw in tasks.items:
+        task = codec.loads(raw)
+        if task.get("cancellationReason"):
+            order.setdefault("cancellationReason", task["cancellationReason"])
+        await operations.write_changed(tx, job, "cancelServiceOrder", task, {
+            **task, "state": "done", "effectiveCancellationDate": times.now()})
+
+
+async def _locked(tx: Transaction, order_id: str) -> Document | None:
+    raw = await tx.get(ORDERS, order_id, for_update=True)
+    return None if raw is None else codec.loads(raw)
+
+
+def _item(order: Document, item_id: str) -> Document:
+    return next(item for item in items(order) if item["id"] == item_id)
+
+
+def _state_of(order: Document, item_id: str) -> str | None:
+    found = next((item for item in items(order) if item["id"] == item_id), None)
+    return None if found is None else found.get("state")

@@ -1,0 +1,15 @@
+"""TMF633 Service Catalog (read-only): the service specifications of the catalog file."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from handlers import catalog
+
+if TYPE_CHECKING:
+    from tmfgate.gateway import Gateway
+
+
+async def on_start(gateway: Gateway) -> None:
+    """Serve the catalog file's service specifications (setting ``catalog``)."""
+    await catalog.seed(gateway, ("serviceSpecification",))

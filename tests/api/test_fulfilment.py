@@ -1,0 +1,375 @@
+"""Fulfilment end to end, over HTTP only, on SQLite and PostgreSQL.
+
+A product order (TMF622) is decomposed through the catalog (TMF620/TMF633) into a service order
+(TMF641) whose items create, change or terminate services (TMF638/TMF640) holding resources from
+the pools (TMF639); states roll up, failures leave nothing allocated, cancellation rolls back, and
+a gateway killed in the middle finishes the order after a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from tests.conftest import RunningGateway, free_port, own_postgres_database
+from tests.listeners import ListenerProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+ORDERING = "/tmf-api/productOrderingManagement/v4"
+SERVICE_ORDERING = "/tmf-api/serviceOrdering/v4"
+SERVICES = "/tmf-api/serviceInventory/v4"
+RESOURCES = "/tmf-api/resourceInventoryManagement/v4"
+ACTIVATION = "/tmf-api/serviceActivationAndConfiguration/v4"
+CUSTOMER = [{"id": "cust-42", "name": "Ada Lovelace", "role": "customer", "@referredType": "Individual"}]
+ENDED = ("completed", "failed", "partial", "cancelled")
+Doc = dict[str, Any]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store of the test's own: the pools start full."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tmfgate.db'}"
+    else:
+        with own_postgres_database("tmfgate_fulfilment") as url:
+            yield url
+
+
+def catalog(tmp_path: Path, **pool_sizes: int) -> str:
+    """The demo catalog, with the pools of the given resource specifications cut to a size."""
+    demo = yaml.safe_load((ROOT / "catalogs" / "demo.yaml").read_text())
+    for pool in demo["resourcePool"]:
+        size = pool_sizes.get(pool["resourceSpecification"]["id"].removeprefix("rs-").replace("-", "_"))
+        if size is not None:
+            pool["range"]["to"] = pool["range"]["from"] + size - 1
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(demo))
+    return str(path)
+
+
+class Client:
+    """The HTTP calls a BSS or OSS client makes, against one gateway."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = requests.Session()
+
+    def get(self, path: str, **params: str) -> Any:
+        response = self.http.get(self.url + path, params=params, timeout=10)
+        assert response.status_code in (200, 206), response.text
+        return response.json()
+
+    def post(self, path: str, body: Doc, status: int = 201, **headers: str) -> Doc:
+        response = self.http.post(self.url + path, json=body, headers=headers, timeout=10)
+        assert response.status_code == status, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def order(self, *items: Doc, **headers: str) -> Doc:
+        body = {"productOrderItem": list(items), "relatedParty": CUSTOMER, "billingAccount": {"id": "ba-7"}}
+        created = self.post(f"{ORDERING}/productOrder", body, **headers)
+        assert created["state"] == "acknowledged"  # decomposition happens after the 201, never in it
+        return created
+
+    def product_order(self, id: str) -> Doc:
+        return self.get(f"{ORDERING}/productOrder/{id}")  # type: ignore[no-any-return]
+
+    def ended(self, id: str, timeout: float = 30) -> Doc:
+        return wait(lambda: self.product_order(id), lambda o: o["state"] in ENDED, timeout, f"order {id} to end")
+
+    def service_order(self, product_order: Doc) -> Doc:
+        found = self.get(f"{SERVICE_ORDERING}/serviceOrder", externalId=product_order["id"])
+        assert len(found) == 1, found
+        return found[0]  # type: ignore[no-any-return]
+
+    def service(self, ref: Doc) -> Doc:
+        return self.get(f"{SERVICES}/service/{ref['id']}")  # type: ignore[no-any-return]
+
+    def reserved(self, specification: str) -> list[Doc]:
+        return self.get(f"{RESOURCES}/resource", resourceStatus="reserved",  # type: ignore[no-any-return]
+                        **{"resourceSpecification.id": specification})
+
+
+def wait(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last seen: {value}")
+        time.sleep(0.05)
+
+
+def add(id: str, offering: str, **characteristics: Any) -> Doc:
+    item: Doc = {"id": id, "action": "add", "quantity": 1, "productOffering": {"id": offering}}
+    if characteristics:
+        item["product"] = {"productCharacteristic": [{"name": k, "value": v} for k, v in characteristics.items()]}
+    return item
+
+
+@contextmanager
+def gateway(database: str, **settings: Any) -> Iterator[Client]:
+    fast = {"retry_delay": 0.1, "retry_delay_max": 0.5}
+    with RunningGateway(database, **{**fast, **settings}) as running:
+        yield Client(running.url)
+
+
+def test_a_broadband_order_completes_with_a_service_active_and_resources_assigned(database: str) -> None:
+    with gateway(database) as client:
+        order = client.ended(client.order(add("1", "po-fibre-500"))["id"])
+        assert order["state"] == "completed" and order["completionDate"]
+        item = order["productOrderItem"][0]
+        assert item["state"] == "completed"
+        product = item["product"]
+        assert product["status"] == "active" and product["id"]
+        internet, access = None, None
+        for ref in product["realizingService"]:
+            service = client.service(ref)
+            assert service["state"] == "active"
+            assert service["relatedParty"] == CUSTOMER
+            if service["serviceSpecification"]["id"] == "ss-internet-access":
+                internet = service
+            else:
+                access = service
+        assert internet is not None and access is not None
+        assert internet["serviceCharacteristic"] == [{"name": "downloadSpeed", "valueType": "integer", "value": 500}]
+        assert [s["id"] for s in internet["supportingService"]] == [access["id"]]  # relies on the access
+        ip, port = client.reserved("rs-ipv4-address"), client.reserved("rs-gpon-port")
+        assert [r["id"] for r in internet["supportingResource"]] == [ip[0]["id"]]
+        assert [r["id"] for r in access["supportingResource"]] == [port[0]["id"]]
+        assert len(ip) == len(port) == 1 and ip[0]["usageState"] == "active"
+        assert {r["id"] for r in product["realizingResource"]} == {ip[0]["id"], port[0]["id"]}
+        # References both ways: product order <-> service order <-> services.
+        service_order = client.service_order(order)
+        assert service_order["state"] == "completed"
+        assert service_order["orderRelationship"][0]["id"] == order["id"]
+        assert service_order["relatedParty"] == CUSTOMER
+        assert any(service_order["id"] in note["text"] for note in order["note"])
+        assert [i["state"] for i in service_order["serviceOrderItem"]] == ["completed", "completed"]
+        assert internet["serviceOrderItem"][0]["serviceOrderId"] == service_order["id"]
+        # The same service through TMF640 (one inventory, two APIs), and a monitor per activation.
+        activation = client.get(f"{ACTIVATION}/service/{internet['id']}")
+        assert activation["state"] == "active"
+        monitors = client.get(f"{ACTIVATION}/monitor", sourceHref=internet["href"])
+        assert [(m["state"], m["request"]["method"], m["response"]["statusCode"]) for m in monitors] == [
+            ("Completed", "POST", "201")]
+
+
+def test_a_two_item_order_with_a_failed_activation_is_partial_and_keeps_nothing_of_it(
+        database: str) -> None:
+    with gateway(database) as client:
+        order = client.order(add("home", "po-home-phone"), add("net", "po-fibre-500", downloadSpeed=2000))
+        order = client.ended(order["id"])
+        assert order["state"] == "partial"
+        states = {item["id"]: item["state"] for item in order["productOrderItem"]}
+        assert states == {"home": "completed", "net": "failed"}
+        text = " ".join(note["text"] for note in order["note"])
+        assert "Item net failed" in text and "does not offer downloadSpeed 2000" in text
+        # The fibre access activated before the failure was rolled back: nothing half-allocated.
+        assert client.reserved("rs-gpon-port") == [] and client.reserved("rs-ipv4-address") == []
+        assert len(client.reserved("rs-geographic-number")) == 1
+        services = client.get(f"{SERVICES}/service", state="active")
+        assert [s["serviceSpecification"]["id"] for s in services] == ["ss-voip-line"]
+        assert client.service_order(order)["state"] == "partial"
+        failed = client.get(f"{ACTIVATION}/monitor", state="InError")
+        assert [m["response"]["statusCode"] for m in failed] == ["422"]
+        assert "does not offer downloadSpeed 2000" in failed[0]["response"]["body"]
+
+
+def test_an_offering_outside_the_catalog_fails_its_item_with_the_reason(database: str) -> None:
+    with gateway(database) as client:
+        order = client.ended(client.order(add("1", "po-satellite-tv"))["id"])
+        assert order["state"] == "failed"
+        assert order["productOrderItem"][0]["state"] == "failed"
+        assert "po-satellite-tv is not in the catalog" in order["note"][0]["text"]
+        assert client.get(f"{SERVICE_ORDERING}/serviceOrder", externalId=order["id"]) == []
+
+
+def test_an_exhausted_pool_fails_the_order_and_leaves_nothing_allocated(database: str, tmp_path: Path) -> None:
+    with gateway(database, catalog=catalog(tmp_path, ipv4_address=1)) as client:
+        first = client.ended(client.order(add("1", "po-fibre-100"))["id"])
+        second = client.ended(client.order(add("1", "po-fibre-100"))["id"])
+        assert (first["state"], second["state"]) == ("completed", "failed")
+        assert "pool of Public IPv4 address (rs-ipv4-address) is exhausted" in " ".join(
+            note["text"] for note in second["note"])
+        assert len(client.reserved("rs-ipv4-address")) == 1
+        assert len(client.reserved("rs-gpon-port")) == 1  # the second order's port went back
+        available = client.get(f"{RESOURCES}/resource", resourceStatus="available",
+                               **{"resourceSpecification.id": "rs-gpon-port"})
+        assert len(available) == 31
+
+
+def test_cancelling_during_fulfilment_rolls_back_and_cancels_every_level(database: str) -> None:
+    with gateway(database, activation_delay=1.0) as client:
+        order = client.order(add("1", "po-mobile-10gb"))
+        first_done = wait(lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder", externalId=order["id"]),
+                          lambda found: found and found[0]["serviceOrderItem"][0]["state"] == "completed",
+                          15, "the first service to be activated")
+        assert first_done[0]["state"] == "inProgress"
+        task = client.post(f"{ORDERING}/cancelProductOrder",
+                           {"productOrder": {"id": order["id"]}, "cancellationReason": "Changed my mind"})
+        assert task["state"] == "inProgress"  # passed on to the running service order
+        order = client.ended(order["id"])
+        assert order["state"] == "cancelled" and order["cancellationReason"] == "Changed my mind"
+        assert {item["state"] for item in order["productOrderItem"]} == {"cancelled"}
+        task = wait(lambda: client.get(f"{ORDERING}/cancelProductOrder/{task['id']}"),
+                    lambda t: t["state"] != "inProgress", 10, "the cancellation task to end")
+        assert task["state"] == "done" and task["effectiveCancellationDate"]
+        service_order = client.service_order(order)
+        assert service_order["state"] == "cancelled"
+        assert {i["state"] for i in service_order["serviceOrderItem"]} == {"cancelled"}
+        tasks = client.get(f"{SERVICE_ORDERING}/cancelServiceOrder", **{"serviceOrder.id": service_order["id"]})
+        assert [t["state"] for t in tasks] == ["done"]
+        assert client.get(f"{SERVICES}/service", state="active") == []
+        assert client.get(f"{RESOURCES}/resource", resourceStatus="reserved") == []
+
+
+def test_a_clients_own_service_order_is_carried_out_and_can_be_cancelled(database: str) -> None:
+    with gateway(database, activation_delay=0.5) as client:
+        voice = {"id": "v", "action": "add", "service": {
+            "name": "Office line", "serviceSpecification": {"id": "ss-voip-line"}, "relatedParty": CUSTOMER}}
+        order = client.post(f"{SERVICE_ORDERING}/serviceOrder", {"serviceOrderItem": [voice], "externalId": "crm-1"})
+        assert order["state"] == "acknowledged" and order["serviceOrderItem"][0]["state"] == "acknowledged"
+        done = wait(lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder/{order['id']}"),
+                    lambda o: o["state"] in ENDED, 15, "the service order to end")
+        assert done["state"] == "completed"
+        line = client.service(done["serviceOrderItem"][0]["service"])
+        assert (line["name"], line["state"]) == ("Office line", "active")
+        assert len(line["supportingResource"]) == 1
+        # A second order, cancelled by the client while its first item waits for the network.
+        access = {"id": "a", "action": "add", "service": {"serviceSpecification": {"id": "ss-mobile-access"}}}
+        voice2 = {"id": "m", "action": "add", "service": {"serviceSpecification": {"id": "ss-mobile-voice"}},
+                  "serviceOrderItemRelationship": [{"relationshipType": "reliesOn", "orderItem": {"itemId": "a"}}]}
+        second = client.post(f"{SERVICE_ORDERING}/serviceOrder", {"serviceOrderItem": [voice2, access]})
+        task = client.post(f"{SERVICE_ORDERING}/cancelServiceOrder", {"serviceOrder": {"id": second["id"]}})
+        assert task["state"] == "accepted"
+        cancelled = wait(lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder/{second['id']}"),
+                         lambda o: o["state"] in ENDED, 15, "the cancelled service order")
+        assert cancelled["state"] == "cancelled"
+        assert client.get(f"{SERVICE_ORDERING}/cancelServiceOrder/{task['id']}")["state"] == "done"
+        assert [s["name"] for s in client.get(f"{SERVICES}/service", state="active")] == ["Office line"]
+        late = client.post(f"{SERVICE_ORDERING}/cancelServiceOrder", {"serviceOrder": {"id": order["id"]}})
+        late = wait(lambda: client.get(f"{SERVICE_ORDERING}/cancelServiceOrder/{late['id']}"),
+                    lambda t: t["state"] != "accepted", 10, "the refused cancellation")
+        assert late["state"] == "terminatedWithError"
+        assert "refused: the order is completed" in client.get(
+            f"{SERVICE_ORDERING}/serviceOrder/{order['id']}")["note"][-1]["text"]
+
+
+def test_an_ended_order_cannot_be_cancelled(database: str) -> None:
+    with gateway(database) as client:
+        order = client.ended(client.order(add("1", "po-home-phone"))["id"])
+        task = client.post(f"{ORDERING}/cancelProductOrder", {"productOrder": {"id": order["id"]}})
+        assert task["state"] == "terminatedWithError" and "completed" in task["errorMessage"]
+        assert client.product_order(order["id"])["state"] == "completed"
+
+
+def test_modify_and_delete_of_an_installed_product(database: str) -> None:
+    with gateway(database) as client:
+        order = client.ended(client.order(add("1", "po-fibre-100"))["id"])
+        product = order["productOrderItem"][0]["product"]
+        internet = next(ref for ref in product["realizingService"] if "Internet" in ref["name"])
+        change = {"id": "1", "action": "modify", "productOffering": {"id": "po-fibre-100"},
+                  "product": {"id": product["id"], "productCharacteristic": [{"name": "downloadSpeed", "value": 1000}]}}
+        modified = client.ended(client.order(change)["id"])
+        assert modified["state"] == "completed", modified.get("note")
+        assert client.service(internet)["serviceCharacteristic"][0]["value"] == 1000
+        assert client.service(internet)["state"] == "active"
+        removal = {"id": "1", "action": "delete", "product": {"id": product["id"]}}
+        deleted = client.ended(client.order(removal)["id"])
+        assert deleted["state"] == "completed", deleted.get("note")
+        assert deleted["productOrderItem"][0]["product"]["status"] == "terminated"
+        for ref in product["realizingService"]:
+            service = client.service(ref)
+            assert service["state"] == "terminated" and service["endDate"]
+        assert client.get(f"{RESOURCES}/resource", resourceStatus="reserved") == []
+        again = client.ended(client.order(removal)["id"])  # nothing left to delete
+        assert again["state"] == "failed" and "is not one" in again["note"][0]["text"]
+
+
+def test_a_subscriber_follows_an_order_end_to_end_on_every_level(database: str, tmp_path: Path) -> None:
+    with gateway(database) as client, ListenerProcess(tmp_path / "listener.log") as listener:
+        for base in (ORDERING, SERVICE_ORDERING, SERVICES, RESOURCES):
+            client.post(f"{base}/hub", {"callback": listener.callback})
+        order = client.order(add("1", "po-fibre-100"), **{"X-Correlation-ID": "journey-1"})
+        assert client.ended(order["id"])["state"] == "completed"
+        expected = [("ProductOrderCreateEvent", "acknowledged"), ("ProductOrderStateChangeEvent", "inProgress"),
+                    ("ServiceOrderCreateEvent", "acknowledged"), ("ServiceOrderStateChangeEvent", "inProgress"),
+                    ("ServiceCreateEvent", "active"), ("ServiceCreateEvent", "active"),
+                    ("ResourceStateChangeEvent", "reserved"), ("ResourceStateChangeEvent", "reserved"),
+                    ("ServiceOrderStateChangeEvent", "completed"), ("ProductOrderStateChangeEvent", "completed")]
+
+        def seen(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+            found = []
+            for entry in entries:
+                body = entry["body"]
+                resource = next(iter(body["event"].values()))
+                found.append((body["eventType"], resource.get("state") or resource.get("resourceStatus")))
+            return found
+
+        entries = listener.wait_for(lambda got: all(e in seen(got) for e in expected), 20, "the journey's events")
+        assert {entry["body"]["correlationId"] for entry in entries} == {"journey-1"}
+        assert seen(entries).index(("ServiceOrderStateChangeEvent", "completed")) < seen(entries).index(
+            ("ProductOrderStateChangeEvent", "completed"))
+
+
+@contextmanager
+def served(database: str, folder: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_port()
+    with open(folder / f"gateway-{port}.out", "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tmfgate", "serve", "--port", str(port), "--database-url", database,
+             "--log-level", "warning"], cwd=folder, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait(lambda: _answers(url, process), bool, 60, "the gateway to start")
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _answers(url: str, process: subprocess.Popen[bytes]) -> bool:
+    assert process.poll() is None, "the gateway exited"
+    try:
+        requests.get(url + ORDERING + "/productOrder?limit=1", timeout=2).close()
+        return True
+    except requests.ConnectionError:
+        return False
+
+
+def test_a_gateway_killed_in_the_middle_of_fulfilment_finishes_the_order_after_a_restart(
+        database: str, tmp_path: Path) -> None:
+    # Slow activations to be killed among; short leases, so the restart takes the work back soon.
+    env = {"TMFGATE_ACTIVATION_DELAY": "1", "TMFGATE_DELIVERY_TIMEOUT": "1", "TMFGATE_RETRY_DELAY": "0.1",
+           "TMFGATE_RETRY_DELAY_MAX": "0.5"}
+    with served(database, tmp_path, env) as (process, url):
+        client = Client(url)
+        order = client.order(add("1", "po-mobile-unlimited"))
+        wait(lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder", externalId=order["id"]),
+             lambda found: found and found[0]["serviceOrderItem"][0]["state"] == "completed", 20,
+             "the first activation")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    with served(database, tmp_path, env) as (_, url):
+        client = Client(url)
+        done = client.ended(order["id"], timeout=60)
+        assert done["state"] == "completed", done.get("note")
+        services = client.get(f"{SERVICES}/service")
+        assert sorted(s["serviceSpecification"]["id"] for s in services) == [
+            "ss-mobile-access", "ss-mobile-data", "ss-mobile-voice"]  # each activated exactly once
+        assert {s["state"] for s in services} == {"active"}
+        reserved = client.get(f"{RESOURCES}/resource", resourceStatus="reserved")
+        assert sorted(r["resourceSpecification"]["id"] for r in reserved) == ["rs-msisdn", "rs-sim-card"]
