@@ -22,7 +22,8 @@ import yaml
 from backends.base import DuplicateId, Query
 from tmfgate import codec, times
 from tmfgate.errors import BadRequest, ConfigurationError
-from tmfgate.validation import check, compile_schema
+from tmfgate.validation import check as check_schema
+from tmfgate.validation import compile_schema
 
 if TYPE_CHECKING:
     from tmfgate.gateway import Gateway
@@ -162,9 +163,9 @@ def _check_references(catalog: Catalog) -> None:
     problems = []
 
     def need(kind: str, ref: Any, where: str) -> None:
-        if not isinstance(ref, dict) or catalog.get(kind, str(ref.get("id"))) is None:
-            problems.append(f"{where} refers to the {kind} {ref.get('id') if isinstance(ref, dict) else ref!r}, "
-                            "which the catalog lacks")
+        id = ref.get("id") if isinstance(ref, dict) else ref
+        if catalog.get(kind, str(id)) is None:
+            problems.append(f"{where} refers to the {kind} {id}, which the catalog lacks")
 
     for id, offering in catalog.entries["productOffering"].items():
         if "productSpecification" in offering:
@@ -185,37 +186,49 @@ def _check_references(catalog: Catalog) -> None:
         raise ConfigurationError(f"{catalog.source}: " + "; ".join(problems) + ".")
 
 
+def check(gateway: Gateway, kinds: tuple[str, ...]) -> None:
+    """Load the catalog and check its documents of ``kinds`` against the served schemas."""
+    for kind in kinds:
+        _documents(gateway, kind)
+
+
 async def seed(gateway: Gateway, kinds: tuple[str, ...]) -> None:
     """Make the store's catalog ``kinds`` what the file says; add pool resources the store lacks.
 
     Catalog kinds are read-only through the API, so the file is the truth: entries are added,
     replaced when they differ, removed when the file drops them. Pool resources are only ever
     added: their state (reserved, in use) belongs to the inventory from then on."""
-    catalog = of(gateway)
     for kind in kinds:
-        api = gateway.api(API_OF[kind])
-        resource = api.resources[kind]
-        validator = compile_schema(resource.schema, api.spec.document) if resource.schema else None
-        if kind == "resource":
-            wanted = [doc for pool in catalog.pools for doc in pool.resources()]
-        else:
-            wanted = list(catalog.entries[kind].values())
-        documents = []
-        for entry in wanted:
-            doc = {"id": entry["id"], "href": gateway.href(api.name, kind, entry["id"]), **entry}
-            doc.setdefault("@type", resource.type_name)
-            if kind != "resource":
-                doc.setdefault("lastUpdate", times.now())
-            if validator is not None:
-                try:
-                    check(validator, doc, what=f"{kind} {entry['id']}")
-                except BadRequest as exc:
-                    raise ConfigurationError(f"{catalog.source}: {exc.message}") from None
-            documents.append(doc)
+        documents = _documents(gateway, kind)
         try:
             await _store(gateway, kind, documents, replace=kind != "resource")
         except DuplicateId:  # another worker, starting at the same time, seeded some first
             await _store(gateway, kind, documents, replace=kind != "resource")
+
+
+def _documents(gateway: Gateway, kind: str) -> list[Document]:
+    """The catalog's documents of a kind as the API serves them, each checked against its schema."""
+    catalog = of(gateway)
+    api = gateway.api(API_OF[kind])
+    resource = api.resources[kind]
+    validator = compile_schema(resource.schema, api.spec.document) if resource.schema else None
+    if kind == "resource":
+        wanted = [doc for pool in catalog.pools for doc in pool.resources()]
+    else:
+        wanted = list(catalog.entries[kind].values())
+    documents = []
+    for entry in wanted:
+        doc = {"id": entry["id"], "href": gateway.href(api.name, kind, entry["id"]), **entry}
+        doc.setdefault("@type", resource.type_name)
+        if kind != "resource":
+            doc.setdefault("lastUpdate", times.now())
+        if validator is not None:
+            try:
+                check_schema(validator, doc, what=f"{kind} {entry['id']}")
+            except BadRequest as exc:
+                raise ConfigurationError(f"{catalog.source}: {exc.message}") from None
+        documents.append(doc)
+    return documents
 
 
 async def _store(gateway: Gateway, kind: str, documents: list[Document], *, replace: bool) -> None:

@@ -10,6 +10,11 @@ if TYPE_CHECKING:
     from tmfgate.gateway import Gateway
 
 
+def configure(gateway: Gateway) -> None:
+    """Read and check the catalog file at start-up."""
+    catalog.check(gateway, ("serviceSpecification",))
+
+
 async def on_start(gateway: Gateway) -> None:
     """Serve the catalog file's service specifications (setting ``catalog``)."""
     await catalog.seed(gateway, ("serviceSpecification",))

@@ -10,6 +10,11 @@ if TYPE_CHECKING:
     from tmfgate.gateway import Gateway
 
 
+def configure(gateway: Gateway) -> None:
+    """Read and check the catalog file at start-up."""
+    catalog.check(gateway, ("resource",))
+
+
 async def on_start(gateway: Gateway) -> None:
     """Add the catalog's pool resources the inventory does not hold yet (never resetting one)."""
     await catalog.seed(gateway, ("resource",))

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--dispatcher", choices=["on", "off"],
                        help="deliver events from this process (default on; off when 'tmfgate dispatch' runs)")
     _add_delivery_options(serve)
+    _add_fulfilment_options(serve)
     dispatch = commands.add_parser(
         "dispatch", help="deliver the hub notifications of a shared store without serving HTTP "
                          "(scale-out; gateways may then run with --dispatcher off)")
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "or postgresql+psycopg://user@host/db")
     dispatch.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
     _add_delivery_options(dispatch)
+    _add_fulfilment_options(dispatch)
     conformance = commands.add_parser(
         "conformance", help="check a TMF server against the TM Forum rules (see 'tmfgate conformance -h')",
         add_help=False)
@@ -67,6 +69,29 @@ def _add_delivery_options(parser: argparse.ArgumentParser) -> None:
                         help="seconds before the first retry, doubled at each retry, with jitter (default 1)")
     parser.add_argument("--retry-delay-max", type=_seconds, metavar="SECONDS",
                         help="longest wait between two retries, before jitter (default 300)")
+
+
+def _add_fulfilment_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--catalog", metavar="FILE",
+                        help="catalog file (YAML or JSON) served by TMF620/633 and used to fulfil orders; "
+                             "'demo' (default) is the shipped demo catalog, 'none' an empty one")
+    parser.add_argument("--fulfilment", choices=["on", "off"],
+                        help="decompose product orders into service orders and activate them (default on)")
+    parser.add_argument("--activation-delay", type=_delay, metavar="SECONDS",
+                        help="seconds each activation step takes, to mimic a slow network (default 0)")
+    parser.add_argument("--public-url", metavar="URL",
+                        help="scheme and host clients reach the gateway at, for the hrefs of resources the "
+                             "gateway creates itself (default http://HOST:PORT)")
+
+
+def _delay(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {raw!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("cannot be negative")
+    return value
 
 
 def _count(raw: str) -> int:
@@ -101,7 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env().with_overrides(
             database_url=args.database_url, log_level=args.log_level, delivery_attempts=args.delivery_attempts,
             delivery_timeout=args.delivery_timeout, retry_delay=args.retry_delay,
-            retry_delay_max=args.retry_delay_max)
+            retry_delay_max=args.retry_delay_max, catalog=args.catalog, activation_delay=args.activation_delay,
+            public_url=args.public_url and args.public_url.rstrip("/"),
+            fulfilment=None if args.fulfilment is None else args.fulfilment == "on")
         if args.command == "dispatch":
             return dispatch(settings)
         settings = settings.with_overrides(

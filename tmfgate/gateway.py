@@ -38,6 +38,13 @@ class Gateway:
             self.backend = backend or open_backend(settings.database_url)
         except BackendConfigurationError as exc:
             raise ConfigurationError(str(exc)) from exc
+        # Handlers check their own configuration now (``configure``), so a bad catalog file stops
+        # ``tmfgate serve`` before any worker starts rather than at the first request.
+        for api in apis:
+            module = handler_module(api.name)
+            configure = getattr(module, "configure", None) if module is not None else None
+            if configure is not None:
+                configure(self)
         # The whole-resource schema of each patchable resource: a patched document must still
         # be a valid resource (a merge patch may null out a required attribute).
         self.resource_validators: dict[tuple[str, str], Validator] = {}
