@@ -130,6 +130,9 @@ def _add_items(job: Job, order: Document, item: Document, service_order_id: str)
                                      "@referredType": "ServiceSpecification"},
             "serviceCharacteristic": [c for c in characteristics if c.get("name") in names],
             "relatedParty": order.get("relatedParty", []),
+            # The link back to the product order item this service is for.
+            "relatedEntity": [{"id": order["id"], "href": order.get("href", ""),
+                               "role": f"productOrderItem:{item['id']}", "@referredType": "ProductOrder"}],
         }
         needs = [rel["id"] for rel in spec.get("serviceSpecRelationship", [])
                  if rel.get("relationshipType") in RELIES_ON and rel.get("id") in ids]
@@ -239,8 +242,8 @@ async def follow_service_order(job: Job, service_order_id: str) -> None:
             await operations.write_changed(tx, job, "productOrder", old, new)
         if so_state == "cancelled" and new.get("state") == "pendingCancellation":
             await _cancelled(tx, job, new)
-        elif new.get("state") == "inProgress":
-            await _roll_up(tx, job, new)
+        elif new.get("state") == "inProgress" and so_state in FINAL:
+            await _roll_up(tx, job, new)  # the product order ends after its service order
 
 
 async def _follow_items(tx: Transaction, job: Job, order: Document, service_order: Document,

@@ -51,7 +51,8 @@ def items(order: Document) -> Iterator[Document]:
 
 
 def note(text: str) -> Document:
-    return {"author": "tmfgate", "date": times.now(), "text": text}
+    """A note of the gateway's (TMF641 v4 requires notes to have an id)."""
+    return {"id": new_id(), "author": "tmfgate", "date": times.now(), "text": text}
 
 
 async def advance(job: Job, order_id: str) -> None:
