@@ -23,7 +23,7 @@ from typing import Any
 from backends.base import Condition, Kind, Op, Query, Transaction
 from handlers import catalog as catalogs
 from handlers import products, service_activation
-from handlers.order_states import CANCELLING, FINAL, roll_up
+from handlers.order_states import CANCELLING, FINAL, roll_up, walk
 from tmfgate import codec, operations, times
 from tmfgate.ids import new_id
 from tmfgate.operations import Actor
@@ -41,11 +41,7 @@ class Undecomposable(Exception):
 
 def order_items(order: Document) -> Iterator[Document]:
     """Every product order item, nested ones included."""
-    pending = list(order.get("productOrderItem", []))
-    while pending:
-        item = pending.pop(0)
-        yield item
-        pending.extend(item.get("productOrderItem", []))
+    return walk(order, "productOrderItem")
 
 
 def note(text: str) -> Document:

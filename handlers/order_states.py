@@ -8,6 +8,9 @@ follow the same lifecycle without ``partial`` as a goal of their own.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from tmfgate.states import StateMachine
 
 _ = frozenset
@@ -40,3 +43,13 @@ def roll_up(states: list[str]) -> str:
     if not any(state == "completed" for state in states):
         return "cancelled" if states and all(state == "cancelled" for state in states) else "failed"
     return "partial"
+
+
+def walk(document: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+    """Every item of an order under ``key`` (``productOrderItem``, ``serviceOrderItem``), nested ones
+    included, parents before their children."""
+    pending = list(document.get(key, []))
+    while pending:
+        item = pending.pop(0)
+        yield item
+        pending.extend(item.get(key, []))

@@ -12,6 +12,7 @@ from typing import Any
 
 from backends.base import Transaction
 from handlers import catalog as catalogs
+from handlers.order_states import walk
 from tmfgate import codec, times
 from tmfgate.ids import new_id
 from tmfgate.operations import Actor
@@ -43,7 +44,7 @@ async def record(tx: Transaction, actor: Actor, order: Document, item: Document,
                  service_items: list[str]) -> None:
     """Record what a completed product order item changed, and show it on the item's ``product``."""
     action = item.get("action")
-    by_id = {i["id"]: i for i in _items(service_order)}
+    by_id = {i["id"]: i for i in walk(service_order, "serviceOrderItem")}
     services = []
     for id in service_items:
         service_id = ((by_id.get(id) or {}).get("service") or {}).get("id")
@@ -118,12 +119,3 @@ def _price(price: Document) -> Document:
 def _related(order: Document, item: Document) -> Document:
     return {"orderItemId": item["id"], "productOrderId": order["id"], "productOrderHref": order.get("href", ""),
             "orderItemAction": item.get("action", "add"), "role": "orderedBy", "@referredType": "ProductOrderItem"}
-
-
-def _items(order: Document) -> list[Document]:
-    pending, found = list(order.get("serviceOrderItem", [])), []
-    while pending:
-        item = pending.pop(0)
-        found.append(item)
-        pending.extend(item.get("serviceOrderItem", []))
-    return found

@@ -27,7 +27,7 @@ from backends.base import Condition, Kind, Op, Query, Transaction
 from handlers import catalog as catalogs
 from handlers import inventory
 from handlers.inventory import ActivationFailed
-from handlers.order_states import FINAL, roll_up
+from handlers.order_states import FINAL, roll_up, walk
 from tmfgate import codec, operations, times
 from tmfgate.ids import new_id
 from tmfgate.reactions import Job
@@ -43,11 +43,7 @@ WORKING = frozenset({"acknowledged", "inProgress", "pending", "held"})
 
 def items(order: Document) -> Iterator[Document]:
     """Every item of a service order, nested ones included."""
-    pending = list(order.get("serviceOrderItem", []))
-    while pending:
-        item = pending.pop(0)
-        yield item
-        pending.extend(item.get("serviceOrderItem", []))
+    return walk(order, "serviceOrderItem")
 
 
 def note(text: str) -> Document:
