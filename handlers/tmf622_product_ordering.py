@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from handlers import fulfilment
+from handlers import fulfilment, rating
 from handlers.order_states import CANCELLABLE, PRODUCT_ORDER, PRODUCT_ORDER_ITEM
 from tmfgate import codec, operations, times
 from tmfgate.dispatch import Call, Reply
@@ -58,11 +58,7 @@ def _new_order(call: Call, order: Document) -> None:
 
 def _items(order: Document) -> Iterator[Document]:
     """Every order item, including items nested in items (TMF622 ProductOrderItem.productOrderItem)."""
-    pending = list(order.get("productOrderItem", []))
-    while pending:
-        item = pending.pop(0)
-        yield item
-        pending.extend(item.get("productOrderItem", []))
+    return fulfilment.order_items(order)
 
 
 def _check_change(call: Call, old: Document, new: Document) -> None:
@@ -155,5 +151,8 @@ def _cancel_item(item: Document) -> Document:
 
 
 def reactions(gateway: Gateway) -> Mapping[str, Reaction]:
-    """New orders are decomposed and fulfilled by the gateway (setting ``fulfilment``)."""
-    return {"ProductOrderCreateEvent": fulfilment.decompose} if gateway.settings.fulfilment else {}
+    """New orders are decomposed and fulfilled by the gateway (setting ``fulfilment``), and the
+    products of completed (or partial) orders are rated for billing (:mod:`handlers.rating`)."""
+    if not gateway.settings.fulfilment:
+        return {}  # no fulfilment, no installed products: nothing to rate either
+    return {"ProductOrderCreateEvent": fulfilment.decompose, "ProductOrderStateChangeEvent": rating.rate_order}

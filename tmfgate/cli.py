@@ -1,5 +1,6 @@
 """The ``tmfgate`` command: ``serve`` the gateway, ``dispatch`` its events, operate deliveries
-(``deliveries``, ``redeliver``, ``replay``), or run the ``conformance`` tool."""
+(``deliveries``, ``redeliver``, ``replay``), run the billing cycle (``bill-run``), or run the
+``conformance`` tool."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="deliver events from this process (default on; off when 'tmfgate dispatch' runs)")
     _add_delivery_options(serve)
     _add_fulfilment_options(serve)
+    _add_billing_options(serve)
     dispatch = commands.add_parser(
         "dispatch", help="deliver the hub notifications of a shared store without serving HTTP "
                          "(scale-out; gateways may then run with --dispatcher off)")
@@ -52,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     dispatch.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
     _add_delivery_options(dispatch)
     _add_fulfilment_options(dispatch)
+    _add_billing_options(dispatch)
+    bill_run = commands.add_parser(
+        "bill-run", help="bill every billing account for one calendar month (the billing cycle), on the store directly")
+    bill_run.add_argument("--period", required=True, type=_period, metavar="YYYY-MM",
+                          help="the month to bill, e.g. 2026-11; running a month again bills nothing twice")
+    bill_run.add_argument("--database-url", help="the gateway's store: sqlite:///file.db (default "
+                                                 "sqlite:///tmfgate.db) or postgresql+psycopg://user@host/db")
+    bill_run.add_argument("--catalog", metavar="FILE", help="the gateway's catalog file (default: the demo catalog)")
+    _add_billing_options(bill_run)
     conformance = commands.add_parser(
         "conformance", help="check a TMF server against the TM Forum rules (see 'tmfgate conformance -h')",
         add_help=False)
@@ -84,6 +96,27 @@ def _add_fulfilment_options(parser: argparse.ArgumentParser) -> None:
                              "gateway creates itself (default http://HOST:PORT)")
 
 
+def _add_billing_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tax-rate", type=_tax_rate, metavar="RATE",
+                        help="tax (VAT) rate of every charge billed, a decimal fraction: 0.20 for 20%% (default 0.20)")
+    parser.add_argument("--payment-terms", type=_days, metavar="DAYS",
+                        help="days from a bill's date to its payment due date (default 30)")
+
+
+def _tax_rate(raw: str) -> str:
+    try:
+        return str(Settings.from_env({"TMFGATE_TAX_RATE": raw}).tax_rate)
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _days(raw: str) -> int:
+    try:
+        return Settings.from_env({"TMFGATE_PAYMENT_TERMS": raw}).payment_terms
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _delay(raw: str) -> float:
     try:
         value = float(raw)
@@ -114,20 +147,38 @@ def _seconds(raw: str) -> float:
     return value
 
 
+def _period(raw: str) -> str:
+    if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", raw.strip()) is None:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a month; write it as YYYY-MM, e.g. 2026-11")
+    return raw.strip()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "conformance":
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["conformance"]:
+        # Everything after the word is the tool's own (argparse's REMAINDER would take -h itself).
         from conformance.cli import main as conformance_main  # noqa: PLC0415 - the one allowed import
 
-        return conformance_main(list(args.args))
+        return conformance_main(given[1:])
+    args = build_parser().parse_args(given)
     if args.command in admin_cli.COMMANDS:
         return admin_cli.run(args)
+    if args.command == "bill-run":
+        try:
+            settings = Settings.from_env().with_overrides(
+                database_url=args.database_url, catalog=args.catalog, tax_rate=args.tax_rate,
+                payment_terms=args.payment_terms)
+            return bill_run(settings, args.period)
+        except ConfigurationError as exc:
+            print(f"tmfgate: {exc}", file=sys.stderr)
+            return 2
     try:
         settings = Settings.from_env().with_overrides(
             database_url=args.database_url, log_level=args.log_level, delivery_attempts=args.delivery_attempts,
             delivery_timeout=args.delivery_timeout, retry_delay=args.retry_delay,
             retry_delay_max=args.retry_delay_max, catalog=args.catalog, activation_delay=args.activation_delay,
-            public_url=args.public_url and args.public_url.rstrip("/"),
+            public_url=args.public_url and args.public_url.rstrip("/"), tax_rate=args.tax_rate,
+            payment_terms=args.payment_terms,
             fulfilment=None if args.fulfilment is None else args.fulfilment == "on")
         if args.command == "dispatch":
             return dispatch(settings)
@@ -186,6 +237,50 @@ def dispatch(settings: Settings) -> int:
         asyncio.run(_dispatch(settings, backend, apis))
     except StorageError as exc:
         print(f"tmfgate: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def bill_run(settings: Settings, period: str) -> int:
+    """Run the billing cycle of one month on the configured store, then print what it billed.
+
+    The rating and billing rules belong to the TMF678 handlers; the command finds ``bill_run`` there
+    by name, as the resolver finds operations, so the core imports no handler."""
+    from backends import open_backend  # noqa: PLC0415 - only this command and dispatch open a store themselves
+    from backends.base import BackendConfigurationError, StorageError  # noqa: PLC0415
+    from tmfgate import model, specs  # noqa: PLC0415
+    from tmfgate.resolver import handler_module  # noqa: PLC0415
+
+    if settings.database_url.startswith("memory:"):
+        raise ConfigurationError("tmfgate bill-run needs the gateway's store: memory:// lives inside one gateway "
+                                 "process, so use SQLite or PostgreSQL (--database-url); a memory gateway bills "
+                                 "through POST /customerBillOnDemand.")
+    module = handler_module("tmf678_bill")
+    run = getattr(module, "bill_run", None) if module is not None else None
+    if run is None:
+        raise ConfigurationError("Billing is not installed: handlers/tmf678_bill.py has no bill_run.")
+    apis = [model.build(spec) for spec in specs.load_all()]
+    try:
+        backend = open_backend(settings.database_url)
+    except BackendConfigurationError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+    async def billed() -> str:
+        from tmfgate.gateway import Gateway  # noqa: PLC0415
+
+        # The gateway without HTTP and without a dispatcher: the bills' events wait in the outbox for
+        # the serving gateway (or a ``tmfgate dispatch``) to deliver.
+        gateway = Gateway(settings.with_overrides(dispatcher=False), apis, backend)
+        await gateway.start()
+        try:
+            return str(await run(gateway, period))
+        finally:
+            await gateway.stop()
+
+    try:
+        print(asyncio.run(billed()), flush=True)
+    except StorageError as exc:
+        print(f"tmfgate: the store cannot be used: {exc}", file=sys.stderr)
         return 1
     return 0
 

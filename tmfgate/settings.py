@@ -31,6 +31,10 @@
   and activate them (``off`` leaves orders where clients put them).
 - ``activation_delay`` (TMFGATE_ACTIVATION_DELAY, default 0): seconds each activation step takes,
   to mimic a network that answers slowly (demos, tests of cancellation during fulfilment).
+- ``tax_rate`` (TMFGATE_TAX_RATE, default 0.20): the tax (VAT) rate of every charge billed, a decimal
+  fraction written as text so that it stays exact: ``0.20`` for 20%, ``0`` for none.
+- ``payment_terms`` (TMFGATE_PAYMENT_TERMS, default 30): days from a bill's date to its payment due
+  date; 0 makes bills due on receipt.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tmfgate.errors import ConfigurationError
@@ -67,6 +72,8 @@ class Settings:
     catalog: str = "demo"
     fulfilment: bool = True
     activation_delay: float = 0.0
+    tax_rate: str = "0.20"
+    payment_terms: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -108,30 +115,34 @@ def _convert(name: str, raw: str) -> Any:
         if raw.lower() not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
             raise ConfigurationError(f"{variable} must be on or off, not {raw!r}.")
         return raw.lower() in ("on", "true", "1", "yes")
-    if name in ("delivery_timeout", "retry_delay", "retry_delay_max"):
+    if name in ("delivery_timeout", "retry_delay", "retry_delay_max", "activation_delay"):
+        return _number(variable, raw, "a number of seconds", float, zero_allowed=name == "activation_delay")
+    if name == "tax_rate":
         try:
-            seconds = float(raw)
-        except ValueError:
-            raise ConfigurationError(f"{variable} must be a number of seconds, not {raw!r}.") from None
-        if not seconds > 0:
-            raise ConfigurationError(f"{variable} must be more than 0 seconds.")
-        return seconds
-    if name == "activation_delay":
-        try:
-            seconds = float(raw)
-        except ValueError:
-            raise ConfigurationError(f"{variable} must be a number of seconds, not {raw!r}.") from None
-        if not seconds >= 0:
-            raise ConfigurationError(f"{variable} cannot be negative.")
-        return seconds
+            rate = Decimal(raw.strip())
+        except InvalidOperation:
+            rate = Decimal("NaN")
+        if not rate.is_finite() or not 0 <= rate < 1:
+            raise ConfigurationError(f"{variable} must be a decimal fraction from 0 to less than 1, such as 0.20 "
+                                     f"for 20%, not {raw!r}.")
+        return raw.strip()
+    if name == "payment_terms":
+        return _number(variable, raw, "a whole number of days", int, zero_allowed=True)
     if name == "public_url":
         return raw.rstrip("/")
     if name in ("port", "workers", "max_limit", "delivery_attempts"):
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigurationError(f"{PREFIX}{name.upper()} must be a whole number, not {raw!r}.") from None
-        if value < 1:
-            raise ConfigurationError(f"{PREFIX}{name.upper()} must be at least 1.")
-        return value
+        return _number(variable, raw, "a whole number", int, zero_allowed=False)
     return raw
+
+
+def _number(variable: str, raw: str, what: str, kind: type[int] | type[float], *, zero_allowed: bool) -> Any:
+    """A positive number (or zero, where that means "none"), refused with a sentence otherwise."""
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{variable} must be {what}, not {raw!r}.") from None
+    if zero_allowed and not value >= 0:
+        raise ConfigurationError(f"{variable} cannot be negative.")
+    if not zero_allowed and not value > 0:
+        raise ConfigurationError(f"{variable} must be more than 0.")
+    return value

@@ -1,0 +1,199 @@
+"""Bill runs: the unbilled rates of a billing account gathered into one customer bill (TMF678).
+
+A bill run for an account and a month (:func:`bill_account`) holds the account's lock, rates the
+month's recurring charges of every product active in it (and the one-time charges of those
+installed in it, should their order's rating still be on its way), then gathers every unbilled rate
+whose coverage starts before the end of the month, earlier months' leftovers included, into one
+CustomerBill and marks each billed with a reference to it, all in one transaction. A billed rate is
+never gathered again, so running the same month twice bills nothing twice: the second run makes no
+bill unless something new was rated meanwhile. Bills are numbered in one gapless sequence. The
+billing cycle (:func:`run_cycle`, ``tmfgate bill-run``) does this for every account ever rated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from backends.base import Condition, DuplicateId, Instant, Kind, Op, Query, SortKey, Transaction
+from handlers import catalog as catalogs
+from handlers import rating
+from handlers.billing import API, BILL, RATE, TAX_CATEGORY, Period, amount, instant, money, signed
+from tmfgate import codec, operations, times
+from tmfgate.ids import new_id
+from tmfgate.operations import Actor
+
+if TYPE_CHECKING:
+    from tmfgate.gateway import Gateway
+
+Document = dict[str, Any]
+log = logging.getLogger("tmfgate.billing")
+SEQUENCE = "tmfgate:billing"  # the last bill number given, in the document "billNo"
+_PAGE = 100
+
+
+@dataclass(frozen=True)
+class Worker:
+    """The actor of a bill run started outside a request (``tmfgate bill-run``)."""
+
+    gateway: Gateway
+    correlation_id: str
+
+
+async def bill_account(tx: Transaction, actor: Actor, account_id: str, period: Period, *, run_type: str,
+                       requester: Document | None = None) -> Document | None:
+    """Bill one account for one month (see the module docstring); None when nothing is unbilled."""
+    record = await rating.lock_account(tx, {"id": account_id}, create=False)
+    if record is None:
+        products = await _products(tx, account_id, period)
+        if not products:
+            return None  # never rated and nothing to rate: nothing written
+        record = await rating.lock_account(tx, products[0]["billingAccount"], create=True) or {}
+    for product in await _products(tx, account_id, period):  # read again, under the lock
+        started = Period.of(instant(product["startDate"]))
+        await rating.rate_product(tx, actor, product, periods={period}, one_time=started == period)
+    unit = catalogs.of(actor.gateway).currency
+    rates = []
+    for rate in await _unbilled(tx, account_id, period):
+        if (rate.get("taxExcludedAmount") or {}).get("unit") == unit:
+            rates.append(rate)
+        else:
+            log.error("Rate %s is not in %s, the catalog's currency: it is left unbilled.", rate["id"], unit)
+    if not rates:
+        return None
+    bill = await _bill(tx, actor, record, period, rates, unit, run_type, requester)
+    await operations.write_new(tx, actor, BILL, bill)
+    reference = {"id": bill["id"], "href": bill["href"], "@referredType": "CustomerBill"}
+    for rate in rates:
+        await operations.write_changed(tx, actor, RATE, rate, {**rate, "isBilled": True, "bill": reference})
+    return bill
+
+
+async def run_cycle(gateway: Gateway, period: Period) -> list[tuple[str, Document | None]]:
+    """Bill every account ever rated for ``period``, each in a transaction of its own; (account, bill)."""
+    actor = Worker(gateway, f"bill-run:{period}:{new_id()}")
+    results: list[tuple[str, Document | None]] = []
+    last = ""
+    while True:  # keyset paging: accounts rated meanwhile are neither skipped nor repeated
+        page = await gateway.backend.query(rating.ACCOUNTS, Query(
+            conditions=(Condition(("id",), Op.GT, Kind.STRING, (last,)),), sort=(SortKey(("id",)),), limit=_PAGE))
+        ids = [str(codec.loads(raw)["id"]) for raw in page.items]
+        for id in ids:
+            async with gateway.transaction() as tx:
+                results.append((id, await bill_account(tx, actor, id, period, run_type="onCycle")))
+        if len(ids) < _PAGE:
+            return results
+        last = ids[-1]
+
+
+def summary(period: Period, results: list[tuple[str, Document | None]]) -> str:
+    """What a bill run did, for people: one line per bill, then the totals."""
+    bills = [bill for _, bill in results if bill is not None]
+    if not bills:
+        why = {0: "no billing account has been rated yet",
+               1: "the one billing account has no unbilled charges in it or before it"}.get(
+            len(results), f"none of the {len(results)} billing accounts has unbilled charges in it or before it")
+        return f"No bills for {period} ({period.label}): {why}."
+    lines = [f"Bill run for {period} ({period.label}):"]
+    total: dict[str, Decimal] = {}
+    for bill in bills:
+        due = bill["amountDue"]
+        total[due["unit"]] = total.get(due["unit"], Decimal(0)) + amount(due["value"])
+        lines.append(f"  {bill['billNo']}  billing account {bill['billingAccount']['id']}: "
+                     f"{amount(due['value']):.2f} {due['unit']} due by {bill['paymentDueDate'][:10]} "
+                     f"(customerBill {bill['id']})")
+    amounts = ", ".join(f"{value:.2f} {unit}" for unit, value in sorted(total.items()))
+    idle = len(results) - len(bills)
+    lines.append(f"{len(bills)} bill{'s' if len(bills) != 1 else ''}, {amounts} due in all; "
+                 f"{idle} billing account{' has' if idle == 1 else 's have'} nothing unbilled.")
+    return "\n".join(lines)
+
+
+async def _products(tx: Transaction, account_id: str, period: Period) -> list[Document]:
+    """The account's products active at some time in the period: still active, or terminated in it."""
+    account = Condition(("billingAccount", "id"), Op.EQ, Kind.STRING, (account_id,))
+    started = Condition(("startDate",), Op.LT, Kind.DATETIME, (Instant(period.end),))
+    found = []
+    for still in (Condition(("status",), Op.EQ, Kind.STRING, ("active",)),
+                  Condition(("terminationDate",), Op.GTE, Kind.DATETIME, (Instant(period.start),))):
+        page = await tx.query("product", Query(conditions=(account, started, still), sort=(SortKey(("startDate",)),)))
+        found += [codec.loads(raw) for raw in page.items]
+    unique = {product["id"]: product for product in found}
+    return list(unique.values())
+
+
+async def _unbilled(tx: Transaction, account_id: str, period: Period) -> list[Document]:
+    page = await tx.query(RATE, Query(conditions=(
+        Condition(("billingAccount", "id"), Op.EQ, Kind.STRING, (account_id,)),
+        Condition(("isBilled",), Op.EQ, Kind.BOOLEAN, (False,)),
+        Condition(("periodCoverage", "startDateTime"), Op.LT, Kind.DATETIME, (Instant(period.end),)),
+    ), sort=(SortKey(("periodCoverage", "startDateTime")), SortKey(("name",)))))
+    return [codec.loads(raw) for raw in page.items]
+
+
+async def _bill(tx: Transaction, actor: Actor, record: Document, period: Period, rates: list[Document],
+                unit: str, run_type: str, requester: Document | None) -> Document:
+    now = dt.datetime.now(dt.UTC)
+    excluded = sum((signed(rate) for rate in rates), Decimal(0))
+    taxes: dict[Decimal, Decimal] = {}
+    for rate, levied in _taxes(rates):
+        taxes[rate] = taxes.get(rate, Decimal(0)) + levied
+    included = excluded + sum(taxes.values(), Decimal(0))
+    id = new_id()
+    bill: Document = {
+        "id": id, "href": actor.gateway.href(API, BILL, id), "@type": "CustomerBill",
+        "billNo": f"INV-{await _next_number(tx):06d}", "billDate": times.stamp(now), "lastUpdate": times.stamp(now),
+        "category": "normal" if included >= 0 else "creditNote", "runType": run_type,
+        "billingPeriod": {"startDateTime": times.stamp(period.start), "endDateTime": times.stamp(period.end)},
+        "paymentDueDate": times.stamp(now + dt.timedelta(days=actor.gateway.settings.payment_terms)),
+        "amountDue": money(included, unit), "remainingAmount": money(included, unit),
+        "taxExcludedAmount": money(excluded, unit), "taxIncludedAmount": money(included, unit),
+        "taxItem": [{"taxCategory": TAX_CATEGORY, "taxRate": float(rate), "taxAmount": money(levied, unit)}
+                    for rate, levied in sorted(taxes.items())],
+        "appliedPayment": [],
+        "billingAccount": record.get("billingAccount") or rates[0]["billingAccount"],
+        "relatedParty": await _parties(tx, rates, requester),
+        "state": "new",
+    }
+    if run_type == "onCycle":
+        bill["nextBillDate"] = times.stamp(period.next().end)
+    return bill
+
+
+def _taxes(rates: list[Document]) -> Iterator[tuple[Decimal, Decimal]]:
+    """(tax rate, signed tax amount) of every tax applied to the rates."""
+    for rate in rates:
+        sign = -1 if rate.get("type") == "appliedBillingCredit" else 1
+        for applied in rate.get("appliedTax", []):
+            yield amount(applied.get("taxRate", 0)), sign * amount((applied.get("taxAmount") or {}).get("value", 0))
+
+
+async def _parties(tx: Transaction, rates: list[Document], requester: Document | None) -> list[Document]:
+    """The customers of the rates, as TMF629 knows them now; then who asked for the bill."""
+    parties: dict[str, Document] = {}
+    for rate in rates:
+        customer = rating.characteristic_value(rate, "customer")
+        if isinstance(customer, dict) and customer.get("id") and customer["id"] not in parties:
+            parties[str(customer["id"])] = await rating.customer_of(tx, {"relatedParty": [customer]}) or customer
+    if requester and requester.get("id") not in parties:
+        parties[str(requester.get("id"))] = requester
+    return list(parties.values())
+
+
+async def _next_number(tx: Transaction) -> int:
+    """The next bill number; the sequence stays locked until the bill is committed, so it has no gaps."""
+    raw = await tx.get(SEQUENCE, "billNo", for_update=True)
+    if raw is None:
+        try:
+            await tx.create(SEQUENCE, "billNo", codec.dumps({"id": "billNo", "last": 1}))
+            return 1
+        except DuplicateId:  # the first bill ever, made by another transaction meanwhile
+            raw = await tx.get(SEQUENCE, "billNo", for_update=True)
+    record = codec.loads(raw or b'{"id": "billNo", "last": 0}')
+    record["last"] = int(record["last"]) + 1
+    await tx.replace(SEQUENCE, "billNo", codec.dumps(record))
+    return int(record["last"])

@@ -1,0 +1,191 @@
+"""Billing: installed products rated into applied customer billing rates (TMF678), by these rules.
+
+- **Charges come from facts.** A completed product order item installed, modified or terminated a
+  product (:mod:`handlers.products`); the prices it carries, copied from the catalog when it was
+  installed, are what is charged, to its billing account. Cancelled orders and failed items install
+  nothing, so they are never charged; a partial order charges its completed items.
+- **One-time prices** become one rate when the product is installed; its ``periodCoverage`` starts
+  and ends at the product's ``startDate``.
+- **Recurring prices** are monthly, and the billing period is the calendar month in UTC. A month's
+  charge is ``price × active days / days in the month``, where the active days run from the day of
+  the product's ``startDate`` (counted) to the day of its ``terminationDate`` (not counted) or to
+  the end of the month: installed on the 20th of a 30-day month, 11 days; installed and terminated
+  the same day, none. Rating a month again after a change gives the same id, uuid5(product, price,
+  month), so it is idempotent. The month's rate is made when the product is installed (its first
+  month) and by every bill run of the month (each product active in it); when a product is
+  terminated, the months already rated are rated again: an unbilled rate takes the new amount (or
+  goes, when nothing is due); a billed one stays, and an adjustment rate carries the difference
+  (``appliedBillingCredit`` for money owed back) to the next bill.
+- **Rounding**: every amount is computed in Decimal and rounded half-up to the cent once: a rate's
+  charge, then its tax at the ``tax_rate`` setting. A bill adds up its rates, so its lines always
+  sum to its totals; its ``taxItem`` gives the tax per tax rate.
+- **Money is exact.** Amounts are in the catalog's currency and stored as JSON numbers written from
+  the rounded Decimal; with 15 significant digits at most, the shortest text of that double is the
+  decimal itself, and :func:`amount` reads it back as the same Decimal.
+
+Rating applies these rules (:mod:`handlers.rating`); bill runs gather the unbilled rates into
+customer bills (:mod:`handlers.bill_runs`).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from typing import TYPE_CHECKING, Any
+
+from handlers import catalog as catalogs
+from tmfgate import times
+from tmfgate.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from tmfgate.gateway import Gateway
+
+Document = dict[str, Any]
+
+API = "tmf678_bill"
+RATE = "appliedCustomerBillingRate"
+BILL = "customerBill"
+TAX_CATEGORY = "VAT"
+CENT = Decimal("0.01")
+_PERIOD = re.compile(r"(\d{4})-(\d{2})")
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A billing period: one calendar month, in UTC."""
+
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """``2026-11``; ValueError with a whole sentence otherwise."""
+        match = _PERIOD.fullmatch(text.strip())
+        if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
+            raise ValueError(f"{text!r} is not a billing period; write a month as YYYY-MM, e.g. 2026-11.")
+        return cls(int(match[1]), int(match[2]))
+
+    @classmethod
+    def of(cls, moment: dt.datetime) -> Period:
+        moment = moment.astimezone(dt.UTC)
+        return cls(moment.year, moment.month)
+
+    @property
+    def start(self) -> dt.datetime:
+        return dt.datetime(self.year, self.month, 1, tzinfo=dt.UTC)
+
+    @property
+    def end(self) -> dt.datetime:
+        """The first instant after the period (the start of the next month)."""
+        return self.next().start
+
+    @property
+    def days(self) -> int:
+        return calendar.monthrange(self.year, self.month)[1]
+
+    def next(self) -> Period:
+        return Period(self.year + 1, 1) if self.month == 12 else Period(self.year, self.month + 1)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def label(self) -> str:
+        return f"{calendar.month_name[self.month]} {self.year}"
+
+
+def instant(text: str) -> dt.datetime:
+    """A stored ISO 8601 date-time as an aware UTC datetime (no zone means UTC)."""
+    moment = dt.datetime.fromisoformat(text)
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def active_days(period: Period, start: dt.datetime, termination: dt.datetime | None) -> int:
+    """Days of ``period`` a product is charged for: its start day counts, its termination day not."""
+    first = max(start.astimezone(dt.UTC).date(), period.start.date())
+    last = period.end.date() if termination is None else min(termination.astimezone(dt.UTC).date(),
+                                                              period.end.date())
+    return max(0, (last - first).days)
+
+
+def coverage(period: Period, start: dt.datetime, termination: dt.datetime | None) -> Document:
+    """The days charged, as a TimePeriod from the first day's midnight to the midnight after the last."""
+    first = max(start.astimezone(dt.UTC).date(), period.start.date())
+    days = active_days(period, start, termination)
+    begin = dt.datetime.combine(first, dt.time(), dt.UTC)
+    return {"startDateTime": times.stamp(begin), "endDateTime": times.stamp(begin + dt.timedelta(days=days))}
+
+
+def prorate(price: Decimal, days: int, period_days: int) -> Decimal:
+    """``price × days / period_days``, rounded half-up to the cent."""
+    with localcontext() as context:
+        context.prec = 60  # exact enough that only the final rounding ever rounds
+        return (price * days / period_days).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def tax(amount: Decimal, rate: Decimal) -> Decimal:
+    """The tax on an amount, rounded half-up to the cent."""
+    return (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def amount(value: Any) -> Decimal:
+    """The exact Decimal of a stored amount or a catalog price (a JSON number or numeric text)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError(f"{value!r} is not an amount of money.")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount of money.") from None
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not an amount of money.")
+    return number
+
+
+def money(value: Decimal, unit: str) -> Document:
+    """A TMF Money of an amount rounded to the cent (see the module docstring on exactness)."""
+    cents = value.quantize(CENT, rounding=ROUND_HALF_UP)
+    if len(cents.as_tuple().digits) > 15:
+        raise ValueError(f"{cents} {unit} is too large an amount to store exactly.")
+    return {"unit": unit, "value": float(cents)}
+
+
+def signed(rate: Document, attribute: str = "taxExcludedAmount") -> Decimal:
+    """A rate's amount as it counts on a bill: a credit counts negative."""
+    value = amount((rate.get(attribute) or {}).get("value", 0))
+    return -value if rate.get("type") == "appliedBillingCredit" else value
+
+
+def tax_rate(gateway: Gateway) -> Decimal:
+    return Decimal(gateway.settings.tax_rate)
+
+
+def check(gateway: Gateway) -> None:
+    """Billing settings and catalog prices billing can use; ConfigurationError at start-up if not."""
+    settings = gateway.settings
+    try:
+        rate = Decimal(settings.tax_rate)
+    except InvalidOperation:
+        rate = Decimal(-1)
+    if not rate.is_finite() or not 0 <= rate < 1:
+        raise ConfigurationError(f"The tax rate {settings.tax_rate!r} must be a decimal fraction from 0 to less than "
+                                 "1, e.g. 0.20 for 20%.")
+    if settings.payment_terms < 0:
+        raise ConfigurationError("The payment terms must be 0 or more days.")
+    catalog = catalogs.of(gateway)
+    for price in catalog.entries["productOfferingPrice"].values():
+        where = f"{catalog.source}: productOfferingPrice {price['id']}"
+        given = price.get("price") or {}
+        try:
+            value = amount(given.get("value"))
+        except ValueError:
+            raise ConfigurationError(f"{where} needs a price value of 0 or more.") from None
+        if value < 0 or given.get("unit", catalog.currency) != catalog.currency:
+            raise ConfigurationError(f"{where} must be 0 or more in {catalog.currency}, the catalog's currency.")
+        if price.get("priceType") == "recurring" and (
+                str(price.get("recurringChargePeriodType", "month")).lower() != "month"
+                or int(price.get("recurringChargePeriodLength", 1)) != 1):
+            raise ConfigurationError(f"{where}: recurring prices are billed by the calendar month, so "
+                                     "recurringChargePeriodType must be month and its length 1.")

@@ -1,0 +1,230 @@
+"""Rating: the products of completed orders become applied customer billing rates (TMF678).
+
+The rules (what is charged, proration, rounding, re-rating) are in :mod:`handlers.billing`. Every
+rating of one billing account holds the account's lock (:func:`lock_account`), as bill runs do, so
+rating and billing of an account take turns and a rate is never changed while it is being billed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from backends.base import Condition, DuplicateId, Kind, Op, Query, Transaction
+from handlers import catalog as catalogs
+from handlers.billing import (
+    API,
+    RATE,
+    TAX_CATEGORY,
+    Period,
+    active_days,
+    amount,
+    coverage,
+    instant,
+    money,
+    prorate,
+    signed,
+    tax,
+    tax_rate,
+)
+from handlers.fulfilment import order_items
+from tmfgate import codec, operations, times
+from tmfgate.operations import Actor
+from tmfgate.reactions import Job
+
+Document = dict[str, Any]
+log = logging.getLogger("tmfgate.billing")
+
+# One document per billing account ever rated: the accounts a bill run goes through, and the lock
+# that makes rating and billing of one account take turns.
+ACCOUNTS = "tmfgate:billingAccount"
+ORDER_ENDINGS = frozenset({"completed", "partial"})
+_NAMESPACE = uuid.UUID("60206e03-7c7c-4f4b-aeef-d51ac0f95ff1")
+
+
+async def rate_order(job: Job) -> None:
+    """A product order ended completed or partial: rate the products of its completed items.
+
+    A reaction to ``ProductOrderStateChangeEvent``: it reads the stored order and products, so running
+    it twice changes nothing."""
+    if job.document.get("state") not in ORDER_ENDINGS:
+        return
+    async with job.gateway.transaction() as tx:
+        raw = await tx.get("productOrder", job.event.resource_id)
+        if raw is None:
+            return
+        order = codec.loads(raw)
+        found: list[tuple[Document, str, bool]] = []  # (billing account, product id, installed by this order)
+        for item in order_items(order):
+            product_id = (item.get("product") or {}).get("id")
+            if item.get("state") != "completed" or not product_id:
+                continue
+            raw_product = await tx.get("product", str(product_id))
+            account = (codec.loads(raw_product).get("billingAccount") or {}) if raw_product else {}
+            if not account.get("id"):
+                log.warning("Product %s of product order %s has no billing account: it is not billed.",
+                            product_id, order["id"])
+                continue
+            found.append((account, str(product_id), item.get("action") == "add"))
+        # Accounts locked in one order (sorted), so two transactions never wait on each other in a cycle.
+        for account, product_id, installed in sorted(found, key=lambda entry: (str(entry[0]["id"]), entry[1])):
+            await lock_account(tx, account, create=True)
+            product = codec.loads(await tx.get("product", product_id) or b"{}")  # read again under the lock
+            if product:
+                start = Period.of(instant(product["startDate"]))
+                await rate_product(tx, job, product, periods={start} if installed else set(), one_time=installed)
+
+
+async def lock_account(tx: Transaction, account: Document, *, create: bool) -> Document | None:
+    """The billing account's record, locked until the transaction ends (made first when ``create``)."""
+    id = str(account["id"])
+    raw = await tx.get(ACCOUNTS, id, for_update=True)
+    if raw is None and create:
+        record = {"id": id, "billingAccount": account_ref(account)}
+        try:
+            await tx.create(ACCOUNTS, id, codec.dumps(record))
+            return record
+        except DuplicateId:  # made by another transaction meanwhile; the store stays usable
+            raw = await tx.get(ACCOUNTS, id, for_update=True)
+    return None if raw is None else codec.loads(raw)
+
+
+def account_ref(account: Document) -> Document:
+    """A BillingAccountRef from the reference an order gave."""
+    ref = {k: v for k, v in account.items() if k in ("id", "href", "name", "@type", "@referredType")}
+    ref.setdefault("@referredType", "BillingAccount")
+    return ref
+
+
+async def rate_product(tx: Transaction, actor: Actor, product: Document, *, periods: set[Period],
+                       one_time: bool) -> None:
+    """Make the product's rates what the rules say: its one-time charges (when ``one_time``), and its
+    recurring charges for ``periods`` and for every month already rated. Hold the account's lock."""
+    gateway = actor.gateway
+    unit = catalogs.of(gateway).currency
+    customer = await customer_of(tx, product)
+    page = await tx.query(RATE, Query(conditions=(
+        Condition(("product", "id"), Op.EQ, Kind.STRING, (str(product["id"]),)),)))
+    existing = [codec.loads(raw) for raw in page.items]
+    start = instant(product["startDate"])
+    end = instant(product["terminationDate"]) if product.get("terminationDate") else None
+    for price in product.get("productPrice", []):
+        price_id = str((price.get("productOfferingPrice") or {}).get("id", price.get("name", "")))
+        mine = [rate for rate in existing if characteristic_value(rate, "productOfferingPrice") == price_id]
+        rater = _Rater(actor, product, price, price_id, unit, customer)
+        if price.get("priceType") == "oneTime" and one_time and not mine:
+            id = _id(f"{product['id']}/{price_id}/oneTime")
+            moment = {"startDateTime": product["startDate"], "endDateTime": product["startDate"]}
+            await operations.write_new(tx, actor, RATE, rater.rate(id, rater.value, moment, str(price.get("name", ""))))
+        elif price.get("priceType") == "recurring":
+            months = {rate["id"]: characteristic_value(rate, "billingPeriod") for rate in mine}
+            rated = {Period.parse(str(month)) for month in months.values() if month}
+            for period in sorted(periods | rated):
+                await rater.month(tx, period, [r for r in mine if months[r["id"]] == str(period)], start, end)
+
+
+class _Rater:
+    """The rates of one price of one product."""
+
+    def __init__(self, actor: Actor, product: Document, price: Document, price_id: str, unit: str,
+                 customer: Document | None) -> None:
+        self.actor, self.product, self.price, self.price_id = actor, product, price, price_id
+        self.unit, self.customer = unit, customer
+        self.value = amount(((price.get("price") or {}).get("dutyFreeAmount") or {}).get("value", 0))
+
+    async def month(self, tx: Transaction, period: Period, mine: list[Document], start: dt.datetime,
+                    end: dt.datetime | None) -> None:
+        """Rate one month: the amount due less what is billed already sits in one unbilled rate."""
+        days = active_days(period, start, end)
+        due = prorate(self.value, days, period.days)
+        billed = sum((signed(rate) for rate in mine if rate.get("isBilled")), Decimal(0))
+        target = due - billed
+        open_rates = [rate for rate in mine if not rate.get("isBilled")]
+        for surplus in open_rates[1:]:  # never more than one, but a rate must not be counted twice
+            await operations.write_deleted(tx, self.actor, RATE, surplus)
+        extra: list[Document] = [{"name": "billingPeriod", "valueType": "string", "value": str(period)},
+                                 {"name": "activeDays", "valueType": "integer", "value": days},
+                                 {"name": "daysInPeriod", "valueType": "integer", "value": period.days}]
+        name = str(self.price.get("name", ""))
+        text = f"{name}, {days} of {period.days} days of {period.label}"
+        if billed:
+            text = f"Adjustment of {text}: {due} {self.unit} due, {billed} {self.unit} billed already"
+        moment = coverage(period, start, end)
+        key = f"{self.product['id']}/{self.price_id}/{period}"
+        if open_rates:
+            old = open_rates[0]
+            if target == 0:
+                await operations.write_deleted(tx, self.actor, RATE, old)
+                return
+            new = {**self.rate(old["id"], target, moment, text, extra), "date": old.get("date")}
+            if new != old:
+                await operations.write_changed(tx, self.actor, RATE, old, new)
+        elif target != 0:
+            taken = {rate["id"] for rate in mine}
+            id = _id(key) if not mine else next(i for i in _adjustment_ids(key) if i not in taken)
+            await operations.write_new(tx, self.actor, RATE, self.rate(id, target, moment, text, extra))
+
+    def rate(self, id: str, value: Decimal, moment: Document, description: str,
+             extra: list[Document] | None = None) -> Document:
+        """An unbilled rate; a negative ``value`` is a credit."""
+        rate_of_tax = tax_rate(self.actor.gateway)
+        net = abs(value)
+        levied = tax(net, rate_of_tax)
+        product = self.product
+        characteristic: list[Document] = [
+            {"name": "priceType", "valueType": "string", "value": self.price.get("priceType", "")},
+            {"name": "productOfferingPrice", "valueType": "string", "value": self.price_id},
+        ]
+        characteristic += extra or []
+        first: Document = next(iter(product.get("productOrderItem", [])), {})
+        order = first.get("productOrderId")
+        if order:
+            characteristic.append({"name": "productOrder", "valueType": "string", "value": order})
+        if self.customer:
+            characteristic.append({"name": "customer", "valueType": "object", "value": self.customer})
+        return {
+            "id": id, "href": self.actor.gateway.href(API, RATE, id), "@type": "AppliedCustomerBillingRate",
+            "name": str(self.price.get("name", "")), "description": description, "date": times.now(),
+            "type": "appliedBillingCredit" if value < 0 else "appliedBillingCharge", "isBilled": False,
+            "billingAccount": account_ref(product["billingAccount"]),
+            "product": {"id": product["id"], "name": product.get("name", ""), "@referredType": "Product"},
+            "periodCoverage": moment,
+            "taxExcludedAmount": money(net, self.unit),
+            "appliedTax": [{"taxCategory": TAX_CATEGORY, "taxRate": float(rate_of_tax),
+                            "taxAmount": money(levied, self.unit)}],
+            "taxIncludedAmount": money(net + levied, self.unit),
+            "characteristic": characteristic,
+        }
+
+
+async def customer_of(tx: Transaction, holder: Document) -> Document | None:
+    """The customer party of a product: the TMF629 customer it names, when there is one."""
+    party = next((p for p in holder.get("relatedParty", []) if str(p.get("role", "")).lower() == "customer"), None)
+    if party is None or "id" not in party:
+        return None
+    raw = await tx.get("customer", str(party["id"]))
+    if raw is None:
+        return {k: v for k, v in party.items() if k in ("id", "href", "name", "role", "@referredType")}
+    customer = codec.loads(raw)
+    return {"id": customer["id"], "href": customer.get("href", ""), "name": customer.get("name", ""),
+            "role": "customer", "@referredType": "Customer"}
+
+
+def characteristic_value(rate: Document, name: str) -> Any:
+    """The value of a rate's characteristic, None when it has none of that name."""
+    return next((c.get("value") for c in rate.get("characteristic", []) if c.get("name") == name), None)
+
+
+def _id(key: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, key))
+
+
+def _adjustment_ids(key: str) -> Iterator[str]:
+    n = 1
+    while True:
+        yield _id(f"{key}#{n}")
+        n += 1

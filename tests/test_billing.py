@@ -1,0 +1,142 @@
+"""The billing rules on plain values (periods, active days, proration, tax, exact money) and settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+
+from handlers.billing import Period, active_days, amount, check, coverage, instant, money, prorate, signed, tax
+from tmfgate.errors import ConfigurationError
+from tmfgate.settings import Settings
+
+UTC = dt.UTC
+
+
+def at(text: str) -> dt.datetime:
+    return instant(text)
+
+
+def test_a_period_is_a_calendar_month_in_utc() -> None:
+    november = Period.parse("2026-11")
+    assert november.start == dt.datetime(2026, 11, 1, tzinfo=UTC)
+    assert november.end == dt.datetime(2026, 12, 1, tzinfo=UTC)
+    assert (str(november), november.label, november.days) == ("2026-11", "November 2026", 30)
+    assert Period.parse("2026-12").next() == Period(2027, 1)
+    assert (Period(2028, 2).days, Period(2026, 2).days, Period(2026, 1).days) == (29, 28, 31)
+    assert Period.of(at("2026-11-30T23:30:00-02:00")) == Period(2026, 12)  # 01:30 UTC on 1 December
+
+
+@pytest.mark.parametrize("text", ["2026-13", "2026-00", "26-11", "2026-1", "2026/11", "november", ""])
+def test_a_period_that_is_not_a_month_is_refused_with_the_format(text: str) -> None:
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        Period.parse(text)
+
+
+@pytest.mark.parametrize(("start", "termination", "days"), [
+    ("2026-10-15T10:00:00Z", None, 30),  # active all month
+    ("2026-11-01T00:00:00Z", None, 30),
+    ("2026-11-20T18:40:00.123Z", None, 11),  # the start day counts: 20..30
+    ("2026-11-30T23:59:59Z", None, 1),
+    ("2026-10-15T10:00:00Z", "2026-11-10T08:00:00Z", 9),  # the termination day does not: 1..9
+    ("2026-11-20T08:00:00Z", "2026-11-25T17:00:00Z", 5),
+    ("2026-11-20T08:00:00Z", "2026-11-20T17:00:00Z", 0),  # installed and terminated the same day
+    ("2026-10-01T00:00:00Z", "2026-10-31T12:00:00Z", 0),  # ended before the month
+    ("2026-12-01T00:00:00Z", None, 0),  # starts after it
+    ("2026-10-15T10:00:00Z", "2026-12-03T00:00:00Z", 30),
+    ("2026-11-30T23:30:00-02:00", None, 0),  # 1 December in UTC
+])
+def test_active_days_count_the_start_day_and_not_the_termination_day(
+        start: str, termination: str | None, days: int) -> None:
+    november = Period(2026, 11)
+    assert active_days(november, at(start), at(termination) if termination else None) == days
+
+
+def test_coverage_spans_the_days_charged() -> None:
+    november = Period(2026, 11)
+    assert coverage(november, at("2026-11-20T18:40:00Z"), None) == {
+        "startDateTime": "2026-11-20T00:00:00.000Z", "endDateTime": "2026-12-01T00:00:00.000Z"}
+    assert coverage(november, at("2026-09-02T08:00:00Z"), at("2026-11-10T08:00:00Z")) == {
+        "startDateTime": "2026-11-01T00:00:00.000Z", "endDateTime": "2026-11-10T00:00:00.000Z"}
+
+
+def test_proration_rounds_once_half_up_to_the_cent() -> None:
+    assert prorate(Decimal("39.99"), 11, 30) == Decimal("14.66")  # 14.663
+    assert prorate(Decimal("39.99"), 6, 30) == Decimal("8.00")  # 7.998
+    assert prorate(Decimal("10.01"), 15, 30) == Decimal("5.01")  # 5.005: half-up, where banker's gives 5.00
+    assert prorate(Decimal("9.99"), 31, 31) == Decimal("9.99")
+    assert prorate(Decimal("15.00"), 0, 28) == Decimal("0.00")
+    assert prorate(Decimal("29.99"), 1, 31) == Decimal("0.97")  # 0.967419...
+    assert prorate(Decimal("0.30"), 5, 20) == Decimal("0.08")  # 0.075 exactly
+
+
+def test_tax_rounds_half_up_where_a_float_would_round_down() -> None:
+    assert tax(Decimal("26.75"), Decimal("0.10")) == Decimal("2.68")  # 2.675 exactly; round(2.675, 2) == 2.67
+    assert tax(Decimal("49.00"), Decimal("0.20")) == Decimal("9.80")
+    assert tax(Decimal("14.66"), Decimal("0.21")) == Decimal("3.08")  # 3.0786
+    assert tax(Decimal("10.00"), Decimal("0")) == Decimal("0.00")
+
+
+def test_money_is_written_so_that_it_reads_back_as_the_same_decimal() -> None:
+    for text in ("0.10", "0.20", "0.30", "26.66", "1234567890.12", "-14.66", "49.00", "0.01"):
+        written = orjson.dumps(money(Decimal(text), "EUR"))
+        assert json.loads(written, parse_float=Decimal)["value"] == Decimal(text)
+        assert amount(orjson.loads(written)["value"]) == Decimal(text)
+    assert money(Decimal("0.1") + Decimal("0.2"), "EUR") == {"unit": "EUR", "value": 0.3}
+    assert money(Decimal("2.675"), "EUR")["value"] == 2.68  # rounded half-up, not the double's 2.67499...
+    with pytest.raises(ValueError, match="too large"):
+        money(Decimal("12345678901234.56"), "EUR")
+
+
+def test_amounts_are_read_exactly_and_refused_when_not_numbers() -> None:
+    assert amount(29.99) == Decimal("29.99")  # a YAML or JSON float, by its shortest text
+    assert amount(49) == Decimal(49) and amount("5.00") == Decimal("5.00")
+    for bad in (True, None, "abc", "NaN", "Infinity", [1], {"value": 1}):
+        with pytest.raises(ValueError, match="not an amount"):
+            amount(bad)
+
+
+def test_a_credit_counts_negative() -> None:
+    charge = {"type": "appliedBillingCharge", "taxExcludedAmount": {"unit": "EUR", "value": 14.66}}
+    credit = {"type": "appliedBillingCredit", "taxExcludedAmount": {"unit": "EUR", "value": 14.66}}
+    assert signed(charge) + signed(credit) == 0 and signed(credit) == Decimal("-14.66")
+
+
+def test_billing_settings_are_checked_when_read() -> None:
+    assert Settings.from_env({"TMFGATE_TAX_RATE": " 0.055 ", "TMFGATE_PAYMENT_TERMS": "0"}).tax_rate == "0.055"
+    for variable, raw in (("TMFGATE_TAX_RATE", "20%"), ("TMFGATE_TAX_RATE", "1"), ("TMFGATE_TAX_RATE", "-0.1"),
+                          ("TMFGATE_TAX_RATE", "nan"), ("TMFGATE_PAYMENT_TERMS", "-1"),
+                          ("TMFGATE_PAYMENT_TERMS", "30 days")):
+        with pytest.raises(ConfigurationError, match=variable):
+            Settings.from_env({variable: raw})
+
+
+def test_a_catalog_or_settings_billing_cannot_use_stop_the_start(tmp_path: Path) -> None:
+    def gateway(**settings: Any) -> Any:
+        return SimpleNamespace(settings=Settings(**settings))
+
+    check(gateway())  # the demo catalog and the defaults
+    with pytest.raises(ConfigurationError, match="tax rate '0,2'"):
+        check(gateway(tax_rate="0,2"))
+    with pytest.raises(ConfigurationError, match="payment terms"):
+        check(gateway(payment_terms=-3))
+    for price, words in (({"unit": "USD", "value": 5}, "in EUR, the catalog's currency"),
+                         ({"unit": "EUR", "value": -5}, "0 or more"), ({"unit": "EUR"}, "needs a price value")):
+        path = tmp_path / f"catalog-{len(words)}.yaml"
+        path.write_text(yaml.safe_dump({"currency": "EUR", "productOfferingPrice": [
+            {"id": "pop-1", "priceType": "oneTime", "price": price}]}))
+        with pytest.raises(ConfigurationError, match=words):
+            check(gateway(catalog=str(path)))
+    path = tmp_path / "yearly.yaml"
+    path.write_text(yaml.safe_dump({"productOfferingPrice": [{"id": "pop-1", "priceType": "recurring",
+                                                              "recurringChargePeriodType": "year",
+                                                              "price": {"unit": "EUR", "value": 100}}]}))
+    with pytest.raises(ConfigurationError, match="by the calendar month"):
+        check(gateway(catalog=str(path)))
