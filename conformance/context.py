@@ -55,11 +55,18 @@ class Context:
         return f"cf{self.run_id}-{label}{self._counter}"
 
     def payload(self, res: Resource) -> dict[str, Any]:
-        """A fresh copy of the create body for ``res``: the ``--payload`` override or the built one."""
+        """A fresh copy of the create body for ``res``: the ``--payload`` override or the built one.
+
+        Each body gets a tag of its own in the last free-text attribute (checks tag the first ones),
+        so no two creates send the same report twice: a TMF642 server rightly merges a re-raised
+        alarm into the first."""
         if res.name in self.options.payloads:
-            return copy.deepcopy(self.options.payloads[res.name])
-        body = build_payload(self.api.docs, res.create_schema, res.class_name)
-        self._link_references(res, body)
+            body = copy.deepcopy(self.options.payloads[res.name])
+        else:
+            body = build_payload(self.api.docs, res.create_schema, res.class_name)
+            self._link_references(res, body)
+        if len(res.string_attrs) > 2:
+            body[res.string_attrs[-1]] = self.tag("p")
         return body
 
     def _link_references(self, res: Resource, body: dict[str, Any]) -> None:

@@ -35,6 +35,8 @@ TAG_PREFERENCE = (
     "category",
     "notificationContact",
     "cancellationReason",
+    "specificProblem",
+    "alarmDetails",
 )
 
 __all__ = ["Api", "Resource", "SpecError", "load_api"]
@@ -242,8 +244,8 @@ def _attributes(docs: Documents, create: Any, resource: Any) -> tuple[tuple[str,
         fmt = flat.get("format")
         if fmt == "date-time":
             dates.append(name)
-        elif fmt in (None, ""):
-            strings.append(name)
+        elif fmt in (None, "") and not name.lower().endswith(("state", "status", "date", "time", "update")):
+            strings.append(name)  # not a lifecycle value or a time the spec left free text (TMF642 ackState)
     rank = {n: i for i, n in enumerate(TAG_PREFERENCE)}
     strings.sort(key=lambda n: (rank.get(n, len(rank)), n))
     # Requested dates are plain client data; others (cancellationDate...) may carry server meaning.

@@ -15,7 +15,7 @@ indeterminate or cleared (X.733).
   acknowledgement, comments (new ones are added) and correlation. Such a POST answers 200 with the
   alarm and ``Content-Location`` (RFC 9110 §15.3.1: nothing was created, so not 201).
 - Changes: raised -> updated -> cleared, raised -> cleared; cleared is final. A change of the
-  fault's description (severity, details, cause...) makes a raised alarm ``updated``. Clearing
+  perceived severity makes a raised alarm ``updated`` (X.733); edits of its text do not. Clearing
   (``state`` or ``perceivedSeverity`` cleared) sets both to cleared and stamps
   ``alarmClearedTime``, keeping ``clearSystemId``/``clearUserId`` when given; after that the
   description and the clearing stay as they were (409): only acknowledgement, comments,
@@ -173,8 +173,8 @@ def check_change(old: Document, new: Document, patch_sets: PatchSets, now: str) 
         if clearing:
             raise BadRequest(f"{', '.join(clearing)} are set when the alarm is cleared; "
                              "clear it (state cleared) in the same change.")
-        if new.get("state") == "raised" and changed - _NOT_DESCRIPTION:
-            new["state"] = "updated"
+        if new.get("state") == "raised" and "perceivedSeverity" in changed:
+            new["state"] = "updated"  # X.733: a new severity is an alarm update; edited text is not
     if "ackState" in changed:
         missing = [name for name in ACKING if not patch_sets(name)]
         if missing:

@@ -37,7 +37,7 @@ BILL = StateMachine("customer bill", {
     "settled": _(),
 })
 # Attributes of a bill-on-demand request that report its outcome: the server sets them.
-_OUTCOME = ("customerBill", "lastUpdate", "state")
+_OUTCOME = ("customerBill", "errorMessage", "lastUpdate", "state")
 
 
 def configure(gateway: Gateway) -> None:
@@ -49,7 +49,8 @@ async def createCustomerBillOnDemand(call: Call) -> Reply:
     """Bill one billing account now, for the current month, in the request's transaction.
 
     The task is stored inProgress, then ends ``done`` with ``customerBill`` pointing to the bill,
-    or ``rejected`` with the reason in ``description`` when the account has nothing unbilled
+    or ``rejected`` with the reason in ``errorMessage`` (an extension attribute: the v4 resource has
+    no place for it, and the client's ``description`` stays the client's) when the account has nothing unbilled
     (a second request in the same month bills nothing twice)."""
     body = call.body
     given = [name for name in _OUTCOME if name in body]
@@ -72,8 +73,7 @@ async def createCustomerBillOnDemand(call: Call) -> Reply:
         if bill is None:
             why = (f"Nothing to bill: billing account {account_id} has no unbilled charges up to the end of "
                    f"{period.label}.")
-            final.update(state="rejected", description=f"{task['description']} ({why})" if task.get("description")
-                         else why)
+            final.update(state="rejected", errorMessage=why)
         else:
             final.update(state="done", customerBill={"id": bill["id"], "href": bill["href"],
                                                      "@referredType": "CustomerBill"})

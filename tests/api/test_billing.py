@@ -297,7 +297,8 @@ def test_a_bill_on_demand_and_a_termination_after_it_credit_what_was_billed_in_a
         again = client.post(f"{BILLING}/customerBillOnDemand", {"billingAccount": {"id": "ba-2"},
                                                                 "description": "Just in case"})
         assert again["state"] == "rejected" and "customerBill" not in again
-        assert again["description"].startswith("Just in case (Nothing to bill: billing account ba-2 has no unbilled")
+        assert again["description"] == "Just in case"
+        assert again["errorMessage"].startswith("Nothing to bill: billing account ba-2 has no unbilled")
         assert len(client.bills("ba-2")) == 1
 
         # Terminated after the month was billed: the days not used come back on the next bill.
@@ -373,7 +374,7 @@ def test_bad_bill_on_demand_requests_are_refused_and_store_nothing(database: str
             assert words in error["message"], error
         assert client.get(f"{BILLING}/customerBillOnDemand") == []
         nothing = client.post(f"{BILLING}/customerBillOnDemand", {"billingAccount": {"id": "ba-unknown"}})
-        assert nothing["state"] == "rejected" and "Nothing to bill" in nothing["description"]
+        assert nothing["state"] == "rejected" and "Nothing to bill" in nothing["errorMessage"]
         assert client.get(f"{BILLING}/customerBill") == []
 
 
