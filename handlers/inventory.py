@@ -32,20 +32,26 @@ async def reserve(tx: Transaction, actor: Actor, specification: Document, servic
         Condition(("resourceSpecification", "id"), Op.EQ, Kind.STRING, (spec_id,)),
         Condition(("resourceStatus",), Op.EQ, Kind.STRING, ("available",)),
     ), sort=(SortKey(("name",)),), limit=CANDIDATES)
-    for raw in (await tx.query("resource", query)).items:
-        candidate = codec.loads(raw)
-        locked = await tx.get("resource", candidate["id"], for_update=True)
-        if locked is None:
-            continue
-        old = codec.loads(locked)
-        if old.get("resourceStatus") != "available":
-            continue  # another activation took it between the query and the lock
-        new = {**old, "resourceStatus": "reserved", "usageState": "active",
-               "relatedParty": service.get("relatedParty", old.get("relatedParty", [])),
-               "note": [*old.get("note", []), _note(f"Reserved for service {service['id']}.")]}
-        new = {k: v for k, v in new.items() if v != []}
-        await operations.write_changed(tx, actor, "resource", old, new)
-        return _resource_ref(new)
+    taken: set[str] = set()
+    while True:
+        # Concurrent activations may take every candidate between the query and the lock: ask
+        # again until a free one is locked or none is left (each round, the taken ones drop out).
+        page = await tx.query("resource", query)
+        fresh = [codec.loads(raw) for raw in page.items if codec.loads(raw)["id"] not in taken]
+        if not fresh:
+            break
+        for candidate in fresh:
+            taken.add(candidate["id"])
+            locked = await tx.get("resource", candidate["id"], for_update=True)
+            old = codec.loads(locked) if locked is not None else {}
+            if old.get("resourceStatus") != "available":
+                continue  # another activation took it between the query and the lock
+            new = {**old, "resourceStatus": "reserved", "usageState": "active",
+                   "relatedParty": service.get("relatedParty", old.get("relatedParty", [])),
+                   "note": [*old.get("note", []), _note(f"Reserved for service {service['id']}.")]}
+            new = {k: v for k, v in new.items() if v != []}
+            await operations.write_changed(tx, actor, "resource", old, new)
+            return _resource_ref(new)
     name = specification.get("name") or spec_id
     raise ActivationFailed(f"The resource pool of {name} ({spec_id}) is exhausted: no resource is available.")
 

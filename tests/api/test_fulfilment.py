@@ -8,6 +8,7 @@ a gateway killed in the middle finishes the order after a restart.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import signal
 import subprocess
@@ -222,6 +223,18 @@ def test_an_exhausted_pool_fails_the_order_and_leaves_nothing_allocated(database
         available = client.get(f"{RESOURCES}/resource", resourceStatus="available",
                                **{"resourceSpecification.id": "rs-gpon-port"})
         assert len(available) == 31
+
+
+def test_concurrent_orders_share_out_a_pool_to_the_last_resource(database: str, tmp_path: Path) -> None:
+    with gateway(database, catalog=catalog(tmp_path, geographic_number=10)) as client:
+        with concurrent.futures.ThreadPoolExecutor(10) as pool:
+            orders = list(pool.map(lambda n: client.order(add("1", "po-home-phone")), range(10)))
+        ended = [client.ended(order["id"]) for order in orders]
+        assert [order["state"] for order in ended] == ["completed"] * 10, [o.get("note") for o in ended]
+        numbers = client.reserved("rs-geographic-number")
+        assert len(numbers) == 10 and len({n["name"] for n in numbers}) == 10
+        late = client.ended(client.order(add("1", "po-home-phone"))["id"])
+        assert late["state"] == "failed" and "exhausted" in " ".join(note["text"] for note in late["note"])
 
 
 def test_cancelling_during_fulfilment_rolls_back_and_cancels_every_level(database: str) -> None:
