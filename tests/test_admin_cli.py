@@ -19,7 +19,7 @@ from tmfgate import admin_cli, times
 
 T = TypeVar("T")
 API = "tmf622_product_ordering"
-HUB = f"{API}:hub"
+HUB = "tmfgate:hub"  # tmfgate.subscriptions.HUB_KIND
 
 
 def main(argv: Sequence[str]) -> int:
@@ -57,7 +57,8 @@ def setup(url: str, *, orders: int, park: bool) -> tuple[str, list[str]]:
     resources = [str(uuid.uuid4()) for _ in range(orders)]
 
     async def build(backend: Backend) -> None:
-        doc = {"id": subscription, "callback": "http://127.0.0.1:9/listener", "query": "", "createdAt": times.now()}
+        doc = {"id": subscription, "callback": "http://127.0.0.1:9/listener", "query": "", "createdAt": times.now(),
+               "api": API}
         async with backend.transaction() as tx:
             await tx.create(HUB, subscription, orjson.dumps(doc))
         for resource in resources:

@@ -23,7 +23,7 @@ from tmfgate import codec, model, specs, times
 from tmfgate.dispatcher import EventDispatcher, signature
 from tmfgate.events import EventBuilder
 from tmfgate.settings import Settings
-from tmfgate.subscriptions import hub_kind
+from tmfgate.subscriptions import HUB_KIND, stored
 
 pytestmark = pytest.mark.anyio
 
@@ -94,13 +94,13 @@ async def subscribe(backend: Backend, callback: str, query: str = "", secret: st
     if secret:
         doc["secret"] = secret
     async with backend.transaction() as tx:
-        await tx.create(hub_kind(API), doc["id"], codec.dumps(doc))
+        await tx.create(HUB_KIND, doc["id"], stored(API, doc))
     return str(doc["id"])
 
 
 async def unsubscribe(backend: Backend, id: str) -> None:
     async with backend.transaction() as tx:
-        assert await tx.delete(hub_kind(API), id)
+        assert await tx.delete(HUB_KIND, id)
 
 
 async def create(backend: Backend, **attributes: Any) -> Document:

@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tmfgate.subscriptions")
 ENVELOPE = ("eventId", "eventTime", "eventType")
-_PRIVATE = ("secret", "createdAt")  # stored with a subscription, never shown
+_PRIVATE = ("secret", "createdAt", "api")  # stored with a subscription, never shown
+# Every API's subscriptions live in one kind, each naming its API: the dispatcher reads them all
+# with one query, which it does after every fan-out (see EventDispatcher._catch_up).
+HUB_KIND = "tmfgate:hub"
 
 
 @dataclass(frozen=True)
@@ -108,24 +111,27 @@ def from_document(api: ApiModel, doc: dict[str, Any]) -> Subscription:
 
 
 async def load_all(backend: Backend, apis: list[ApiModel]) -> dict[str, Subscription]:
-    """Every stored subscription of every API, by id."""
+    """Every stored subscription of the APIs served, by id."""
+    by_name = {api.name: api for api in apis}
     found: dict[str, Subscription] = {}
-    for api in apis:
-        page = await backend.query(hub_kind(api), Query())
-        for raw in page.items:
-            doc = codec.loads(raw)
-            try:
-                subscription = from_document(api, doc)
-            except InvalidQuery as exc:  # e.g. a spec change retired an event type it names
-                log.error("hub subscription %s of %s is skipped: its query no longer parses: %s",
-                          doc.get("id"), api.name, exc)
-                continue
-            found[subscription.id] = subscription
+    for raw in (await backend.query(HUB_KIND, Query())).items:
+        doc = codec.loads(raw)
+        api = by_name.get(str(doc.get("api")))
+        if api is None:
+            continue  # an API this process does not serve (another gateway's spec set)
+        try:
+            subscription = from_document(api, doc)
+        except InvalidQuery as exc:  # e.g. a spec change retired an event type it names
+            log.error("hub subscription %s of %s is skipped: its query no longer parses: %s",
+                      doc.get("id"), api.name, exc)
+            continue
+        found[subscription.id] = subscription
     return found
 
 
-def hub_kind(api: ApiModel) -> str:
-    return f"{api.name}:hub"
+def stored(api: ApiModel, doc: dict[str, Any]) -> bytes:
+    """A subscription as the store keeps it: with the API it belongs to."""
+    return codec.dumps({**doc, "api": api.name})
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
@@ -158,22 +164,24 @@ async def register_listener(call: Call) -> Reply:
     if body.get("secret"):
         doc["secret"] = str(body["secret"])
     async with call.gateway.transaction() as tx:
-        await tx.create(hub_kind(call.api), doc["id"], codec.dumps(doc))
+        await tx.create(HUB_KIND, doc["id"], stored(call.api, doc))
     return Reply(201, codec.dumps(public(doc)), [(b"location", call.href("hub", doc["id"]).encode())])
 
 
 async def unregister_listener(call: Call) -> Reply:
     """``DELETE /hub/{id}``: 204, or 404 for an unknown subscription; its pending deliveries go."""
     async with call.gateway.transaction() as tx:
-        if not await tx.delete(hub_kind(call.api), call.id):
+        raw = await tx.get(HUB_KIND, call.id, for_update=True)
+        if raw is None or codec.loads(raw).get("api") != call.api.name:
             raise NotFound(f"No hub subscription with id {call.id} exists.")
+        await tx.delete(HUB_KIND, call.id)
     await call.gateway.backend.drop_deliveries(call.id)
     return Reply(204)
 
 
 async def retrieve_listener(call: Call) -> Reply:
     """``GET /hub/{id}`` where a spec has it."""
-    raw = await call.gateway.backend.get(hub_kind(call.api), call.id)
-    if raw is None:
+    raw = await call.gateway.backend.get(HUB_KIND, call.id)
+    if raw is None or codec.loads(raw).get("api") != call.api.name:
         raise NotFound(f"No hub subscription with id {call.id} exists.")
     return Reply(200, codec.dumps(public(codec.loads(raw))))

@@ -445,3 +445,15 @@ def test_separate_dispatch_processes_share_the_work_and_stop_on_sigterm(
     assert codes == [0, 0]
     ids = [entry["body"]["eventId"] for entry in listener.delivered()]
     assert len(ids) == len(set(ids)) == 30  # never the same event from both
+
+
+def test_a_subscription_belongs_to_the_hub_of_its_api(tmp_path: Path) -> None:
+    """One store holds every API's subscriptions; each hub sees and removes only its own."""
+    inventory, activation = "/tmf-api/serviceInventory/v4", "/tmf-api/serviceActivationAndConfiguration/v4"
+    with RunningGateway("memory://", fulfilment=False) as running:
+        made = requests.post(f"{running.url}{inventory}/hub", json={"callback": "http://127.0.0.1:9/listener"})
+        assert made.status_code == 201
+        other = requests.delete(f"{running.url}{activation}/hub/{made.json()['id']}")
+        assert other.status_code == 404 and other.json()["code"]
+        assert requests.delete(f"{running.url}{inventory}/hub/{made.json()['id']}").status_code == 204
+        assert requests.delete(f"{running.url}{inventory}/hub/{made.json()['id']}").status_code == 404
