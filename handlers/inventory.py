@@ -13,11 +13,13 @@ from typing import Any
 
 from backends.base import Condition, Kind, Op, Query, SortKey, Transaction
 from tmfgate import codec, operations, times
+from tmfgate.ids import new_id
 from tmfgate.operations import Actor
 
 Document = dict[str, Any]
 RESOURCE_API = "tmf639_resource_inventory"
 SERVICE_API = "tmf638_service_inventory"
+ACTIVATION_API = "tmf640_service_activation"
 CANDIDATES = 8  # available resources looked at per reservation; taken ones are skipped
 
 
@@ -125,3 +127,34 @@ def _resource_ref(resource: Document) -> Document:
 
 def _note(text: str) -> Document:
     return {"author": "tmfgate", "date": times.now(), "text": text}
+
+
+def check_characteristics(spec: Document | None, given: list[Document]) -> None:
+    """The specification's mandatory characteristics are there, with offered values."""
+    if spec is None:
+        return
+    values = {str(c.get("name")): c.get("value") for c in given}
+    for char in spec.get("specCharacteristic", []):
+        name = str(char.get("name"))
+        if name not in values:
+            if int(char.get("minCardinality", 0) or 0) > 0:
+                raise ActivationFailed(f"{spec.get('name')} needs the characteristic {name}.")
+            continue
+        offered = [v.get("value") for v in char.get("characteristicValueSpecification", []) if "value" in v]
+        if offered and str(values[name]) not in {str(v) for v in offered}:
+            raise ActivationFailed(f"{spec.get('name')} does not offer {name} {values[name]}; the values are "
+                                   f"{', '.join(str(v) for v in offered)}.")
+
+
+async def record_monitor(tx: Transaction, actor: Actor, *, method: str, target: str, source: str, request: str,
+                         status: str, response: str, failed: bool) -> None:
+    """A TMF640 monitor of one activation request: what was asked of the network, and its answer."""
+    id = new_id()
+    headers = [{"name": "Content-Type", "value": "application/json"},
+               {"name": "X-Correlation-ID", "value": actor.correlation_id}]
+    await operations.write_new(tx, actor, "monitor", {
+        "id": id, "href": actor.gateway.href(ACTIVATION_API, "monitor", id), "@type": "Monitor",
+        "sourceHref": source, "state": "InError" if failed else "Completed",
+        "request": {"method": method, "to": target, "body": request, "header": headers},
+        "response": {"statusCode": status, "body": response, "header": headers[:1]},
+    })

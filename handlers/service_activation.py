@@ -155,7 +155,7 @@ async def _activate(tx: Transaction, job: Job, order: Document, item: Document) 
             changed = dict(old)
             changed["serviceCharacteristic"] = _merge(old.get("serviceCharacteristic", []),
                                                       service.get("serviceCharacteristic", []))
-            _check_characteristics(_spec_of(job, old), changed["serviceCharacteristic"])
+            inventory.check_characteristics(_spec_of(job, old), changed["serviceCharacteristic"])
             changed["serviceOrderItem"] = [*old.get("serviceOrderItem", []), related]
             await inventory.change_service(tx, job, old, changed)
         else:
@@ -172,7 +172,7 @@ async def _add(tx: Transaction, job: Job, order: Document, item: Document, servi
     if spec is None:
         raise ActivationFailed(f"the service specification {spec_ref.get('id')} is not in the catalog.")
     characteristics = service.get("serviceCharacteristic", [])
-    _check_characteristics(spec, characteristics)
+    inventory.check_characteristics(spec, characteristics)
     id = new_id()
     doc: Document = {
         "id": id, "href": job.gateway.href(SERVICE_API, "service", id), "@type": "Service",
@@ -202,44 +202,20 @@ async def _monitor(tx: Transaction, job: Job, asked: Document, done: Document, f
     method = {"add": "POST", "modify": "PATCH", "delete": "DELETE"}.get(str(action), "GET")
     target = job.gateway.href(ACTIVATION_API, "service", service["id"]) if service.get("id") else \
         f"{job.gateway.settings.base_url}{job.gateway.api(ACTIVATION_API).base_path}/service"
-    headers = [{"name": "Content-Type", "value": "application/json"},
-               {"name": "X-Correlation-ID", "value": job.correlation_id}]
     if failure is None:
         raw = await tx.get("service", str(service.get("id")))
         status, body = ("201" if action == "add" else "200"), (raw or b"{}").decode()
     else:
         status, body = "422", codec.dumps({"code": "ACTIVATION_FAILED", "reason": "Activation failed",
                                            "message": failure, "status": "422"}).decode()
-    id = new_id()
-    await operations.write_new(tx, job, "monitor", {
-        "id": id, "href": job.gateway.href(ACTIVATION_API, "monitor", id), "@type": "Monitor",
-        "sourceHref": service.get("href") or target, "state": "InError" if failure else "Completed",
-        "request": {"method": method, "to": target, "body": codec.dumps(asked.get("service", {})).decode(),
-                    "header": headers},
-        "response": {"statusCode": status, "body": body, "header": headers[:1]},
-    })
+    await inventory.record_monitor(tx, job, method=method, target=target, source=service.get("href") or target,
+                                   request=codec.dumps(asked.get("service", {})).decode(), status=status,
+                                   response=body, failed=failure is not None)
 
 
 def _spec_of(job: Job, service: Document) -> Document | None:
     spec_id = str((service.get("serviceSpecification") or {}).get("id"))
     return catalogs.of(job.gateway).service_specification(spec_id)
-
-
-def _check_characteristics(spec: Document | None, given: list[Document]) -> None:
-    """The specification's mandatory characteristics are there, with offered values."""
-    if spec is None:
-        return
-    values = {str(c.get("name")): c.get("value") for c in given}
-    for char in spec.get("specCharacteristic", []):
-        name = str(char.get("name"))
-        if name not in values:
-            if int(char.get("minCardinality", 0) or 0) > 0:
-                raise ActivationFailed(f"{spec.get('name')} needs the characteristic {name}.")
-            continue
-        offered = [v.get("value") for v in char.get("characteristicValueSpecification", []) if "value" in v]
-        if offered and str(values[name]) not in {str(v) for v in offered}:
-            raise ActivationFailed(f"{spec.get('name')} does not offer {name} {values[name]}; the values are "
-                                   f"{', '.join(str(v) for v in offered)}.")
 
 
 def _merge(old: list[Document], changes: list[Document]) -> list[Document]:

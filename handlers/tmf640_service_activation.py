@@ -1,0 +1,18 @@
+"""TMF640 Service Activation and Configuration: activations recorded as monitors.
+
+Services are the inventory's (TMF638 serves the same ones); creating one here activates it: its
+resources are reserved and the request is kept as a ``monitor`` (:mod:`handlers.service_lifecycle`).
+"""
+
+from __future__ import annotations
+
+from handlers import service_lifecycle
+from tmfgate.dispatch import Call, Reply
+
+
+async def createService(call: Call) -> Reply:
+    return await service_lifecycle.create_service(call, monitored=True)
+
+
+patchService = service_lifecycle.patch_service
+deleteService = service_lifecycle.delete_service
