@@ -354,12 +354,14 @@ def test_a_subscriber_follows_an_order_end_to_end_on_every_level(database: str, 
 
 
 @contextmanager
-def served(database: str, folder: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def served(database: str, folder: Path, env: dict[str, str],
+           *options: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
     with open(folder / f"gateway-{port}.out", "wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "tmfgate", "serve", "--port", str(port), "--database-url", database,
-             "--log-level", "warning"], cwd=folder, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
+             "--log-level", "warning", *options], cwd=folder, env={**os.environ, **env}, stdout=output,
+            stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait(lambda: _answers(url, process), bool, 60, "the gateway to start")
@@ -402,3 +404,25 @@ def test_a_gateway_killed_in_the_middle_of_fulfilment_finishes_the_order_after_a
         assert {s["state"] for s in services} == {"active"}
         reserved = client.get(f"{RESOURCES}/resource", resourceStatus="reserved")
         assert sorted(r["resourceSpecification"]["id"] for r in reserved) == ["rs-msisdn", "rs-sim-card"]
+
+
+def test_separate_dispatchers_fulfil_the_orders_of_a_gateway_that_does_not_dispatch(
+        database: str, tmp_path: Path) -> None:
+    env = {"TMFGATE_RETRY_DELAY": "0.1", "TMFGATE_RETRY_DELAY_MAX": "0.5", "TMFGATE_PUBLIC_URL": "http://gw.example"}
+    dispatchers = [subprocess.Popen([sys.executable, "-m", "tmfgate", "dispatch", "--database-url", database,
+                                     "--log-level", "warning"], cwd=tmp_path, env={**os.environ, **env},
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT) for _ in range(2)]
+    try:
+        with served(database, tmp_path, env, "--dispatcher", "off") as (_, url):
+            client = Client(url)
+            orders = [client.order(add("1", "po-fibre-100"), add("2", "po-home-phone")) for _ in range(3)]
+            ended = [client.ended(order["id"], timeout=60) for order in orders]
+            assert [order["state"] for order in ended] == ["completed"] * 3
+            services = client.get(f"{SERVICES}/service")
+            assert len(services) == 9 and {s["state"] for s in services} == {"active"}  # each activated once
+            assert services[0]["href"].startswith("http://gw.example/")  # made outside a request: public_url
+    finally:
+        for process in dispatchers:
+            process.send_signal(signal.SIGTERM)
+        for process in dispatchers:
+            assert process.wait(timeout=30) == 0
