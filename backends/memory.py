@@ -12,16 +12,19 @@ from typing import Any
 import orjson
 
 from .base import Delivery, DeliveryState, DuplicateId, Event, NotStored, Page, Query, Route
-from .memoutbox import MemoryOutbox, utc
+from .memoutbox import MemoryOutbox, compact, utc
 from .memquery import matches, sort_documents
 
 # kind -> id -> stored JSON; dicts keep insertion order, which is the default sort.
 Collections = dict[str, dict[str, bytes]]
 _DELETED = None
+_ZERO = dt.timedelta(0)
 
 
 class MemoryTransaction:
     """Writes buffered until commit, read back through an overlay of the committed documents."""
+
+    __slots__ = ("_committed", "_outbox", "_events", "_ops", "_latest")
 
     def __init__(self, committed: Collections, outbox: MemoryOutbox) -> None:
         self._committed = committed
@@ -32,29 +35,28 @@ class MemoryTransaction:
         self._latest: dict[tuple[str, str], bytes | None] = {}
 
     async def add_event(self, event: Event) -> None:
-        time = event.time if event.time.utcoffset() == dt.timedelta(0) else utc(event.time, "The event time")
-        self._events.append(Event(event.id, event.api, event.kind, event.resource_id, event.type, time,
-                                  compact(event.body), event.seq))
+        # The outbox stores a copy with its seq at commit; only a time outside UTC needs one now.
+        if event.time.tzinfo is not dt.UTC and event.time.utcoffset() != _ZERO:
+            event = Event(event.id, event.api, event.kind, event.resource_id, event.type,
+                          utc(event.time, "The event time"), event.body, event.seq)
+        self._events.append(event)
 
     async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
         # for_update needs nothing: the backend lock makes this the only writer until commit.
-        key = (kind, id)
-        if key in self._latest:
-            return self._latest[key]
-        return self._committed.get(kind, {}).get(id)
+        return self._current(kind, id)
 
     async def create(self, kind: str, id: str, doc: bytes) -> None:
-        if await self.get(kind, id) is not None:
+        if self._current(kind, id) is not None:
             raise DuplicateId(f"A {kind} with id {id!r} is already stored.")
         self._write(kind, id, compact(doc))
 
     async def replace(self, kind: str, id: str, doc: bytes) -> None:
-        if await self.get(kind, id) is None:
+        if self._current(kind, id) is None:
             raise NotStored(f"No {kind} with id {id!r} is stored.")
         self._write(kind, id, compact(doc))
 
     async def delete(self, kind: str, id: str) -> bool:
-        if await self.get(kind, id) is None:
+        if self._current(kind, id) is None:
             return False
         self._write(kind, id, _DELETED)
         return True
@@ -71,6 +73,13 @@ class MemoryTransaction:
             else:
                 documents[id] = doc
         self._outbox.publish(self._events)
+
+    def _current(self, kind: str, id: str) -> bytes | None:
+        """The document as this transaction sees it (a plain call: every write looks first)."""
+        key = (kind, id)
+        if key in self._latest:
+            return self._latest[key]
+        return self._committed.get(kind, {}).get(id)
 
     def _write(self, kind: str, id: str, doc: bytes | None) -> None:
         self._ops.append((kind, id, doc))
@@ -90,12 +99,6 @@ class MemoryTransaction:
             else:
                 view[id] = doc
         return view
-
-
-def compact(data: bytes) -> bytes:
-    """An exact-size copy: orjson's output keeps its growth buffer (~8 KB for a 1.5 KB order), which
-    a store holding many documents should not."""
-    return bytes(memoryview(data))
 
 
 class MemoryUnitOfWork:

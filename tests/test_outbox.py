@@ -449,3 +449,18 @@ async def test_two_processes_claiming_at_once_never_share_a_delivery(
     claimed = Counter([id for out in outs for id in out.read_text().split()] + await claim_all(backend))
     assert claimed.most_common(1)[0][1] == 1, "a delivery was claimed twice"
     assert len(claimed) == 80
+
+
+async def test_older_events_made_pending_again_are_claimed_first(backend: Backend, kind: str) -> None:
+    """A replay or a redelivery brings back older events behind newer pending ones; still oldest first."""
+    await record(backend, *(event(kind, f"o{n}", n) for n in range(4)))
+    await backend.fan_out(to("s1"), limit=2)
+    t = now()
+    first, second = await backend.claim(limit=10, lease=LEASE, now=t)
+    await backend.settle(first.id, delivered=True)
+    await backend.settle(second.id, delivered=False, error="refused")  # parked
+    await fan_out_all(backend, to("s1"))
+    assert await backend.replay("s2", t - dt.timedelta(hours=1), lambda e: e.kind == kind) == 4
+    assert await backend.redeliver(second.id, now=t) is True
+    claimed = await backend.claim(limit=3, lease=LEASE, now=now())
+    assert sorted(sent(claimed)) == [("s1", 1), ("s2", 0), ("s2", 1)]

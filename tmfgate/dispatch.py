@@ -47,7 +47,7 @@ class Reply:
 class Call:
     """One API call: the operation, the request's parts, and the gateway serving it."""
 
-    __slots__ = ("gateway", "api", "operation", "scope", "body", "media_type", "_correlation")
+    __slots__ = ("gateway", "api", "operation", "scope", "body", "media_type", "_host", "_correlation")
 
     def __init__(self, gateway: Gateway, api: ApiModel, operation: OperationModel, scope: Scope) -> None:
         self.gateway = gateway
@@ -56,6 +56,7 @@ class Call:
         self.scope = scope
         self.body: Any = scope.get(BODY)
         self.media_type: str | None = scope.get(MEDIA_TYPE)
+        self._host: str | None = None
         self._correlation: str | None = None
 
     @property
@@ -69,14 +70,7 @@ class Call:
     @property
     def correlation_id(self) -> str:
         """The client's ``X-Correlation-ID`` (or ``X-Request-ID``), else one id for this call's events."""
-        if self._correlation is None:
-            for key, value in self.scope["headers"]:
-                if key in (b"x-correlation-id", b"x-request-id"):
-                    self._correlation = value.decode("latin-1")[:200]
-                    break
-            else:
-                self._correlation = new_id()
-        return self._correlation
+        return self._correlation or self._read_headers()[1]
 
     @property
     def query_string(self) -> str:
@@ -86,18 +80,27 @@ class Call:
     def base_url(self) -> str:
         """Scheme, host and base path of this API as the client reached it (for absolute hrefs)."""
         scope = self.scope
-        host = None
-        for key, value in scope["headers"]:
-            if key == b"host":
-                host = value.decode("latin-1")
-                break
-        if host is None:
-            server = scope.get("server") or ("localhost", 80)
-            host = f"{server[0]}:{server[1]}"
+        host = self._host or self._read_headers()[0]
         return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{self.api.base_path}"
 
     def href(self, kind: str, id: str) -> str:
         return f"{self.base_url()}/{kind}/{id}"
+
+    def _read_headers(self) -> tuple[str, str]:
+        """Host and correlation id in one pass over the headers: a call that needs one (a create, a
+        change) needs the other too, or is a read that needs neither."""
+        host = correlation = None
+        for key, value in self.scope["headers"]:
+            if key == b"host":
+                if host is None:
+                    host = value.decode("latin-1")
+            elif key in (b"x-correlation-id", b"x-request-id") and correlation is None:
+                correlation = value.decode("latin-1")[:200]
+        if host is None:
+            server = self.scope.get("server") or ("localhost", 80)
+            host = f"{server[0]}:{server[1]}"
+        self._host, self._correlation = host, new_id() if correlation is None else correlation
+        return self._host, self._correlation
 
 
 Function = Callable[[Call], Awaitable[Reply]]

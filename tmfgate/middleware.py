@@ -159,11 +159,16 @@ class FastRoutingMiddleware(RoutingMiddleware):
                         found, params = (base, operation_id), match.groupdict()
                         break
             if found is not None:
-                routed = dict(scope)
-                routed["path_params"] = {**scope.get("path_params", {}), **params}
-                extensions = dict(scope.get("extensions") or {})
+                # The scope is this request's own, so it is completed in place, as Starlette's
+                # router does, rather than copied with its extensions for every request.
+                if params:
+                    scope["path_params"] = {**scope.get("path_params", {}), **params}
+                else:
+                    scope.setdefault("path_params", {})
+                extensions = scope.get("extensions")
+                if extensions is None:
+                    extensions = scope["extensions"] = {}
                 extensions[ROUTING_CONTEXT] = {"api_base_path": found[0], "operation_id": found[1]}
-                routed["extensions"] = extensions
-                await self.app(routed, receive, send)
+                await self.app(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)

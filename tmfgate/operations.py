@@ -97,10 +97,9 @@ async def delete(call: Call) -> Reply:
 def new_document(call: Call, body: Document) -> Document:
     """A new resource from a create body: server-set ``id``, absolute ``href``, default ``@type``."""
     resource = call.resource
-    owned = sorted(name for name in resource.server_owned if name in body)
-    if owned:
-        names = ", ".join(owned)
-        raise BadRequest(f"{names} {'is' if len(owned) == 1 else 'are'} set by the server; "
+    if not resource.server_owned.isdisjoint(body):
+        owned = sorted(resource.server_owned.intersection(body))
+        raise BadRequest(f"{', '.join(owned)} {'is' if len(owned) == 1 else 'are'} set by the server; "
                          "leave them out of the request.")
     id = new_id()
     doc: Document = {"id": id, "href": call.href(resource.kind, id)}
@@ -139,7 +138,7 @@ async def write_new(tx: Transaction, actor: Actor, kind: str, doc: Document) -> 
     raw = codec.dumps(doc)
     await tx.create(kind, doc["id"], raw)
     for builder, resource in actor.gateway.event_builders(kind):
-        for event in builder.created(resource, doc, actor.correlation_id):
+        for event in builder.created(resource, doc, actor.correlation_id, raw=raw):
             await tx.add_event(event)
     return raw
 
@@ -149,7 +148,7 @@ async def write_changed(tx: Transaction, actor: Actor, kind: str, old: Document,
     raw = codec.dumps(new)
     await tx.replace(kind, new["id"], raw)
     for builder, resource in actor.gateway.event_builders(kind):
-        for event in builder.changed(resource, old, new, actor.correlation_id):
+        for event in builder.changed(resource, old, new, actor.correlation_id, raw=raw):
             await tx.add_event(event)
     return raw
 

@@ -133,12 +133,13 @@ def _media_type(scope: Scope) -> str | None:
 
 async def read_body(receive: Receive) -> bytes:
     """The whole request body from the ASGI receive channel."""
-    chunks: list[bytes] = []
-    more = True
-    while more:
+    message = await receive()
+    if not message.get("more_body", False):  # the usual case: one message holds it all
+        return message.get("body", b"")  # type: ignore[no-any-return]
+    chunks = [message.get("body", b"")]
+    while message.get("more_body", False):
         message = await receive()
         chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
     return b"".join(chunks)
 
 
