@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -27,7 +28,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -88,13 +89,16 @@ class EventDispatcher:
         self.apis = apis
         self.concurrency = max(1, concurrency)
         self.internal = {subscription.id: subscription for subscription in internal}
-        self._committed = committed
+        # One event wakes the idle loop: set by the gateway's commits (when it shares it), by a
+        # settled delivery, by a timeout and by stop. Waiting on a single event costs no task per
+        # pass, where waiting for the first of several would create one per awaitable (a pass per
+        # commit under load).
+        self._wake = committed if committed is not None else asyncio.Event()
         # A lease outlives the request (connect and read timeouts) and its settle.
         self._lease = settings.delivery_timeout * 2 + 5
         self._loaded: _Loaded | None = None
         self._reload_lock = asyncio.Lock()
         self._inflight: set[asyncio.Task[None]] = set()
-        self._settled = asyncio.Event()
         self._next_retry: float | None = None  # monotonic time of the earliest retry this dispatcher set
         # Our own threads: the loop's default executor is small and shared (DNS lookups use it),
         # and a slow listener must hold only its own deliveries' threads.
@@ -125,29 +129,41 @@ class EventDispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until ``stop`` is set; store errors are logged and retried, never raised."""
         backoff = 0.0
+        watch = asyncio.create_task(stop.wait())
+        watch.add_done_callback(lambda _: self._wake.set())
         try:
             while not stop.is_set():
-                # Cleared before looking, so a commit made while we look wakes the next wait.
-                self._settled.clear()
-                if self._committed is not None:
-                    self._committed.clear()
+                # Cleared before looking, so a commit or settle made while we look wakes the next wait.
+                self._wake.clear()
                 try:
                     worked = await self._fan_out() + len(await self._claim())
                     backoff = 0.0
                 except Exception:
                     backoff = min(ERROR_BACKOFF_MAX, backoff * 2 or POLL_INTERVAL)
                     logger.warning("Event dispatch failed; trying again in %.1f s.", backoff, exc_info=True)
-                    await _first_of([stop.wait()], timeout=backoff)
+                    with contextlib.suppress(TimeoutError):  # commits do not cut a backoff short
+                        await asyncio.wait_for(stop.wait(), timeout=backoff)
                     continue
                 if worked:
                     await asyncio.sleep(0)  # let requests run between busy rounds
                     continue
-                waits: list[Awaitable[object]] = [stop.wait(), self._settled.wait()]
-                if self._committed is not None:
-                    waits.append(self._committed.wait())
-                await _first_of(waits, timeout=self._idle_timeout())
+                await self._sleep(self._idle_timeout(), stop)
         finally:
+            watch.cancel()
             await self._drain()
+
+    async def _sleep(self, timeout: float, stop: asyncio.Event) -> None:
+        """Until woken (a commit, a settled delivery, stop) or ``timeout`` seconds pass."""
+        if stop.is_set():
+            return
+        if timeout <= 0:
+            await asyncio.sleep(0)
+            return
+        timer = asyncio.get_running_loop().call_later(timeout, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            timer.cancel()
 
     async def close(self) -> None:
         """Release the delivery threads and their connections."""
@@ -253,7 +269,7 @@ class EventDispatcher:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
-        self._settled.set()
+        self._wake.set()  # a settled delivery may free a resource's next event
 
     async def _deliver(self, delivery: Delivery, claimed_at: float) -> None:
         try:
@@ -398,17 +414,6 @@ def _among(events: list[Event]) -> Callable[[Event], bool]:
 
 def _short(text: str) -> str:
     return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - 3] + "..."
-
-
-async def _first_of(waits: list[Awaitable[object]], *, timeout: float) -> None:
-    """Wait until one of ``waits`` is done or ``timeout`` seconds pass; the rest are cancelled."""
-    tasks = [asyncio.ensure_future(wait) for wait in waits]
-    try:
-        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 __all__ = ["EventDispatcher", "Outcome", "headers", "signature"]
