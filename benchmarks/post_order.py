@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,7 +123,7 @@ def targets(args: argparse.Namespace, folder: Path) -> list[Target]:
 @contextmanager
 def running(target: Target, timeout: float = 30.0) -> Iterator[None]:
     """Start a server in its own session (Ctrl-C reaches only us), wait for it, always stop it."""
-    with target.log.open("wb") as log:
+    with target.log.open("ab") as log:  # appended: one server per round, one log per target
         proc = subprocess.Popen(target.command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -200,17 +200,28 @@ def connection_split(port: int, workers: int) -> str:
     return "/".join(str(n) for n in counts) if any(counts) else "?"
 
 
-def measure(chosen: list[Target], args: argparse.Namespace, body: Path) -> dict[str, Summary]:
-    """Per round, per target in turn: a warm-up run, then a measured run."""
+def measure(chosen: list[Target], args: argparse.Namespace, body: Path) -> tuple[dict[str, Summary], int | None]:
+    """Per round, per target in turn: a fresh server, a warm-up run, a measured run, the server stopped.
+
+    A fresh server each round keeps the rounds alike: the gateway's memory store grows by every
+    order it answers (some 4 KB each), so a server kept across rounds would measure ever larger
+    processes, and on a virtual machine memory touched for the first time can cost several times
+    as much per page as memory reused. Returns the runs and the fewest orders the gateway had
+    stored after a round (None when the gateway is not measured)."""
     results = {target.name: Summary() for target in chosen}
+    stored: int | None = None
     for number in range(1, args.rounds + 1):
         for target in chosen:
-            warmup = wrk(target.url, args.warmup, args.connections, body, args.workers)
-            run = wrk(target.url, args.duration, args.connections, body, args.workers)
+            with running(target):
+                warmup = wrk(target.url, args.warmup, args.connections, body, args.workers)
+                run = wrk(target.url, args.duration, args.connections, body, args.workers)
+                if target.name == "gateway":
+                    count = stored_orders(target.url)
+                    stored = count if stored is None else min(stored, count)
             results[target.name].runs.append(run)
             print(f"round {number} {target.name:<8} {describe(run)}"
                   + ("" if warmup.valid else f" (warm-up: {describe(warmup)})"), flush=True)
-    return results
+    return results, stored
 
 
 def describe(run: Run) -> str:
@@ -246,7 +257,7 @@ def report(results: dict[str, Summary], stored: int | None) -> dict[str, Any]:
                "median_p99_ms": s.median("p99_ms"), "valid": s.valid, "runs": [asdict(r) for r in s.runs]}
         for name, s in results.items()}
     if stored is not None:
-        print(f"orders stored by the gateway worker that answered the check: {stored:,}")
+        print(f"fewest orders stored after a round by the gateway worker that answered the check: {stored:,}")
     ratio = None
     if {"baseline", "gateway"} <= results.keys() and results["baseline"].median("rps"):
         ratio = 100 * results["gateway"].median("rps") / results["baseline"].median("rps")
@@ -272,12 +283,7 @@ def benchmark(args: argparse.Namespace, folder: Path) -> int:
     print(f"body {body.stat().st_size} bytes, {args.workers} workers per server, wrk -t1 "
           f"-c{args.connections}, {args.rounds} rounds of {args.warmup} s warm-up + {args.duration} s, "
           f"gateway fulfilment {args.fulfilment}")
-    with ExitStack() as servers:
-        for target in chosen:
-            servers.enter_context(running(target))
-        results = measure(chosen, args, body)
-        gateway = next((t for t in chosen if t.name == "gateway"), None)
-        stored = stored_orders(gateway.url) if gateway else None
+    results, stored = measure(chosen, args, body)
     for target in chosen:
         if "Traceback" in (log := target.log.read_text(errors="replace")) or "ERROR" in log:
             print(f"\nThe {target.name} logged errors:\n{tail(target.log)}", file=sys.stderr)
