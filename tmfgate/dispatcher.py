@@ -48,6 +48,10 @@ logger = logging.getLogger("tmfgate.dispatcher")
 CONCURRENCY = 32  # deliveries in flight, each in its own thread
 FAN_OUT_BATCH = 200
 POLL_INTERVAL = 0.5  # seconds between looks at the outbox when idle: other processes commit too
+# Seconds from the start of one pass to the next, at least. A pass costs about as much as a whole
+# POST on memory:// whatever it finds, and under load every commit wakes the loop: paced, a pass
+# takes all the commits of its interval at once. An idle dispatcher still starts at once.
+PASS_INTERVAL = 0.001
 SUBSCRIPTIONS_TTL = 1.0  # seconds a list of subscriptions serves (a removed one may get events that long)
 STOP_GRACE = 5.0  # seconds in-flight deliveries get to finish when the dispatcher stops
 ERROR_BACKOFF_MAX = 5.0  # seconds between attempts to reach a failing store
@@ -131,8 +135,13 @@ class EventDispatcher:
         backoff = 0.0
         watch = asyncio.create_task(stop.wait())
         watch.add_done_callback(lambda _: self._wake.set())
+        last_pass = -PASS_INTERVAL
         try:
             while not stop.is_set():
+                pause = last_pass + PASS_INTERVAL - time.monotonic()
+                if pause > 0:
+                    await asyncio.sleep(pause)  # requests run meanwhile
+                last_pass = time.monotonic()
                 # Cleared before looking, so a commit or settle made while we look wakes the next wait.
                 self._wake.clear()
                 try:
@@ -145,8 +154,7 @@ class EventDispatcher:
                         await asyncio.wait_for(stop.wait(), timeout=backoff)
                     continue
                 if worked:
-                    await asyncio.sleep(0)  # let requests run between busy rounds
-                    continue
+                    continue  # after the pause above, which lets requests run between busy passes
                 await self._sleep(self._idle_timeout(), stop)
         finally:
             watch.cancel()
