@@ -15,7 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class Op(str, Enum):
@@ -105,14 +105,17 @@ class Page:
     items: list[bytes]
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """A notification, recorded in the transaction of the change it describes (the outbox).
 
     A change is never committed without its events, and no event exists for a change that rolled
     back. ``seq`` is assigned by the store when the event is stored (0 before): it grows with every
     event, and for one resource it grows in the order the changes were committed, because each
     change to a resource holds that resource's lock (``get(..., for_update=True)``).
+
+    A named tuple rather than a frozen dataclass: every write builds one, and a frozen dataclass
+    sets each of its eight fields through ``object.__setattr__``; a tuple of plain values is also
+    left alone by the garbage collector, which matters for a memory store holding many.
     """
 
     id: str  # the eventId listeners de-duplicate on

@@ -8,7 +8,6 @@ import multiprocessing
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +137,7 @@ async def test_a_committed_event_is_fanned_out_as_recorded(backend: Backend, kin
 
     assert await backend.fan_out(route) == 1
     [seen] = routed
-    assert seen.seq > 0 and seen == replace(recorded, seq=seen.seq)
+    assert seen.seq > 0 and seen == recorded._replace(seq=seen.seq)
     assert seen.time.utcoffset() == dt.timedelta(0)  # the same instant, given back in UTC
     [delivery] = await backend.deliveries()
     assert delivery.event == seen and delivery.subscription_id == "s1"
