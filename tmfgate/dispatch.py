@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
+from connexion.middleware.abstract import RoutedAPI
 from connexion.operations import AbstractOperation
 from starlette.types import Receive, Scope, Send
 
 from tmfgate.errors import ApiError, NotFound
 from tmfgate.ids import new_id
 from tmfgate.model import ApiModel, OperationModel, ResourceModel
+from tmfgate.routed import TableRoutedMiddleware
 from tmfgate.validation import BODY, MEDIA_TYPE
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
         await send_reply(send, Reply.error(error))
 
 
-class Dispatcher(RoutedMiddleware[DispatchApi]):
+class Dispatcher(TableRoutedMiddleware[DispatchApi]):
     """Innermost app of the connexion stack: routes by operationId to the endpoints."""
 
     api_cls = DispatchApi

@@ -14,13 +14,14 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import jsonschema_rs
-from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
+from connexion.middleware.abstract import RoutedAPI
 from connexion.operations import AbstractOperation
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tmfgate import codec
 from tmfgate.errors import BadRequest, ConfigurationError, InvalidQuery, UnsupportedMediaType
 from tmfgate.model import ApiModel, OperationModel
+from tmfgate.routed import TableRoutedMiddleware
 
 Validator = Callable[[Any], Any]
 BODY = "tmfgate.body"
@@ -188,7 +189,7 @@ class ValidationApi(RoutedAPI[OperationValidator]):
         return OperationValidator(self.next_app, op, self.model.spec.document)
 
 
-class RequestValidationMiddleware(RoutedMiddleware[ValidationApi]):
+class RequestValidationMiddleware(TableRoutedMiddleware[ValidationApi]):
     """Connexion middleware validating requests against the spec with start-up-compiled validators."""
 
     api_cls = ValidationApi
