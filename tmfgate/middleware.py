@@ -15,7 +15,7 @@ from connexion.middleware.abstract import ROUTING_CONTEXT
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backends.base import StorageUnavailable, UnstorableDocument
 from tmfgate.dispatch import Reply, send_reply
@@ -73,21 +73,16 @@ class ErrorMiddleware:
         # TMF630: accept a trailing slash on collection URLs (the kits call ".../resource/").
         if len(path) > 1 and path.endswith("/") and not path.endswith("/ui/"):
             scope = dict(scope, path=path.rstrip("/"), raw_path=path.rstrip("/").encode())
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, send)
         except Exception as exc:  # noqa: BLE001 - this is the last line of defence
             error, headers = as_api_error(exc)
-            if started:  # too late for an error body; the connection just ends
+            try:
+                await send_reply(send, Reply(error.status, orjson.dumps(error.body()), headers))
+            except Exception:  # noqa: BLE001 - ASGI servers refuse a second start: the response had begun
+                # Too late for an error body; the connection just ends. (Asking the server rather
+                # than wrapping ``send`` to track it keeps a closure off every request.)
                 log.error("error after the response started: %r", exc)
-                return
-            await send_reply(send, Reply(error.status, orjson.dumps(error.body()), headers))
 
 
 class DocsMiddleware(SwaggerUIMiddleware):
