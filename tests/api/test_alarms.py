@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from tests.api.test_fulfilment import wait
+from tests.api.end_to_end import Doc, GatewayClient, wait
 from tests.conftest import RunningGateway, own_postgres_database
 from tests.listeners import ListenerProcess
 
@@ -26,20 +25,10 @@ ALIAS = "/tmf-api/alarm/v4"
 ORDERING = "/tmf-api/productOrderingManagement/v4"
 SERVICES = "/tmf-api/serviceInventory/v4"
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-Doc = dict[str, Any]
 
 
-class Client:
+class Client(GatewayClient):
     """The calls an OSS client makes, against one gateway."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.http = requests.Session()
-
-    def get(self, path: str, **params: str) -> Any:
-        response = self.http.get(self.url + path, params=params, timeout=10)
-        assert response.status_code in (200, 206), response.text
-        return response.json()
 
     def post(self, path: str, body: Any, status: int = 201) -> Any:
         response = self.http.post(self.url + path, json=body, timeout=10)

@@ -16,8 +16,7 @@ import os
 import re
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -26,7 +25,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import RunningGateway, own_postgres_database
+from tests.api.end_to_end import Doc, add, database_fixture, wait
+from tests.conftest import RunningGateway
 from tests.listeners import ListenerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,16 +36,8 @@ BILLING = "/tmf-api/customerBillManagement/v4"
 CUSTOMERS = "/tmf-api/customerManagement/v4"
 ENDED = ("completed", "failed", "partial", "cancelled")
 CENT = Decimal("0.01")
-Doc = dict[str, Any]
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tmfgate.db'}"
-    else:
-        with own_postgres_database("tmfgate_billing") as url:
-            yield url
+database = database_fixture("tmfgate_billing")
 
 
 def cents(value: Decimal) -> Decimal:
@@ -129,24 +121,6 @@ def finished(process: subprocess.Popen[str]) -> str:
     return out
 
 
-def wait(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last seen: {value}")
-        time.sleep(0.05)
-
-
-def add(id: str, offering: str, **characteristics: Any) -> Doc:
-    item: Doc = {"id": id, "action": "add", "productOffering": {"id": offering}}
-    if characteristics:
-        item["product"] = {"productCharacteristic": [{"name": k, "value": v} for k, v in characteristics.items()]}
-    return item
-
-
 @contextmanager
 def gateway(database: str, **settings: Any) -> Iterator[Client]:
     fast = {"retry_delay": 0.1, "retry_delay_max": 0.5}
@@ -189,8 +163,8 @@ def test_a_month_with_orders_completed_modified_and_cancelled_is_billed_to_the_c
         party = [{"id": ada["id"], "role": "customer", "@referredType": "Individual"}]
         fibre = client.order("ba-1", party, add("1", "po-fibre-500"))
         mobile = client.order("ba-1", party, add("1", "po-mobile-10gb"))
-        partial = client.order("ba-1", party, add("phone", "po-home-phone"), add("net", "po-fibre-500",
-                                                                                downloadSpeed=2000))
+        partial = client.order("ba-1", party, add("phone", "po-home-phone"),
+                               add("net", "po-fibre-500", downloadSpeed=2000))
         doomed = client.order("ba-1", party, add("1", "po-mobile-unlimited"))
         wait(lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder", externalId=doomed["id"]),
              lambda found: found and found[0]["serviceOrderItem"][0]["state"] == "completed", 20,

@@ -13,17 +13,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 import yaml
 
-from tests.conftest import RunningGateway, free_port, own_postgres_database
+from tests.api.end_to_end import Doc, GatewayClient, add, database_fixture, wait
+from tests.conftest import RunningGateway, free_port
 from tests.listeners import ListenerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,17 +33,8 @@ RESOURCES = "/tmf-api/resourceInventoryManagement/v4"
 ACTIVATION = "/tmf-api/serviceActivationAndConfiguration/v4"
 CUSTOMER = [{"id": "cust-42", "name": "Ada Lovelace", "role": "customer", "@referredType": "Individual"}]
 ENDED = ("completed", "failed", "partial", "cancelled")
-Doc = dict[str, Any]
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A store of the test's own: the pools start full."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tmfgate.db'}"
-    else:
-        with own_postgres_database("tmfgate_fulfilment") as url:
-            yield url
+database = database_fixture("tmfgate_fulfilment")  # a store of the test's own: the pools start full
 
 
 def catalog(tmp_path: Path, **pool_sizes: int) -> str:
@@ -59,17 +49,8 @@ def catalog(tmp_path: Path, **pool_sizes: int) -> str:
     return str(path)
 
 
-class Client:
+class Client(GatewayClient):
     """The HTTP calls a BSS or OSS client makes, against one gateway."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.http = requests.Session()
-
-    def get(self, path: str, **params: str) -> Any:
-        response = self.http.get(self.url + path, params=params, timeout=10)
-        assert response.status_code in (200, 206), response.text
-        return response.json()
 
     def post(self, path: str, body: Doc, status: int = 201, **headers: str) -> Doc:
         response = self.http.post(self.url + path, json=body, headers=headers, timeout=10)
@@ -99,24 +80,6 @@ class Client:
     def reserved(self, specification: str) -> list[Doc]:
         return self.get(f"{RESOURCES}/resource", resourceStatus="reserved",  # type: ignore[no-any-return]
                         **{"resourceSpecification.id": specification})
-
-
-def wait(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last seen: {value}")
-        time.sleep(0.05)
-
-
-def add(id: str, offering: str, **characteristics: Any) -> Doc:
-    item: Doc = {"id": id, "action": "add", "quantity": 1, "productOffering": {"id": offering}}
-    if characteristics:
-        item["product"] = {"productCharacteristic": [{"name": k, "value": v} for k, v in characteristics.items()]}
-    return item
 
 
 @contextmanager
