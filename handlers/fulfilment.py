@@ -99,7 +99,7 @@ async def _service_items(tx: Transaction, job: Job, order: Document, item: Docum
     if action in ("modify", "delete"):
         product_id = str((item.get("product") or {}).get("id", ""))
         product = await products.get(tx, product_id) if product_id else None
-        if product is None or product.get("status") == "terminated":
+        if product is None or products.has_ended(product):
             raise Undecomposable(f"to {action} a product, product.id must name an installed product; "
                                  f"{product_id or 'none was given'} is not one.")
         return await _change_items(tx, job, item, product, service_order_id)

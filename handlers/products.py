@@ -1,9 +1,10 @@
-"""Installed products: what a customer has, as product order items leave it.
+"""Installed products: what a customer has, as product order items leave it, and their lifecycle.
 
-Kept as TMF637 v4 ``Product`` documents of kind ``product`` (tmfgate serves no TMF637 API yet, so
-they raise no events): a completed ``add`` item records a product with its offering, prices,
-characteristics, realizing services and resources; ``modify`` changes it; ``delete`` terminates
-it. Later orders modify or delete a product by ``product.id``; bills are built from products.
+Kept as TMF637 v4 ``Product`` documents of kind ``product``, served by TMF637 Product Inventory
+(:mod:`handlers.tmf637_product_inventory`) and written through :mod:`tmfgate.operations`, so each
+change raises its TMF637 events: a completed ``add`` item records a product with its offering,
+prices, characteristics, realizing services and resources; ``modify`` changes it; ``delete``
+terminates it. Later orders modify or delete a product by ``product.id``; bills are built from products.
 """
 
 from __future__ import annotations
@@ -15,10 +16,46 @@ from handlers import catalog as catalogs
 from handlers.order_states import walk
 from tmfgate import codec, times
 from tmfgate.ids import new_id
-from tmfgate.operations import Actor
+from tmfgate.operations import Actor, write_changed, write_new
+from tmfgate.states import StateMachine
 
 Document = dict[str, Any]
 KIND = "product"
+API = "tmf637_product_inventory"
+_ = frozenset
+
+# The product lifecycle of the TMF637 user guide: a product is created, provided (pendingActive)
+# and active; it may be suspended and resumed; its end goes through pendingTerminate to terminated.
+# A product that never became active ends cancelled (withdrawn) or aborted (its provision failed).
+# A termination may be withdrawn while pending. terminated, cancelled and aborted are final.
+PRODUCT = StateMachine("product", {
+    "created": _({"pendingActive", "active", "cancelled", "aborted"}),
+    "pendingActive": _({"active", "cancelled", "aborted"}),
+    "active": _({"suspended", "pendingTerminate", "terminated"}),
+    "suspended": _({"active", "pendingTerminate", "terminated"}),
+    "pendingTerminate": _({"terminated", "active"}),
+    "terminated": _(), "cancelled": _(), "aborted": _(),
+})
+# Statuses of a product that has started: it has a startDate.
+STARTED = frozenset({"active", "suspended", "pendingTerminate"})
+
+
+def has_ended(product: Document) -> bool:
+    """Whether the product is terminated, cancelled or aborted: no order may change it any more."""
+    status = status_of(product.get("status"))
+    return status in PRODUCT.states and PRODUCT.is_final(status)
+
+
+def status_of(value: Any) -> Any:
+    """A status as stored: the official enum's "aborted " (trailing space) is "aborted"."""
+    return "aborted" if value == "aborted " else value
+
+
+def ending(product: Document) -> str | None:
+    """The status a product takes when its services are deleted: terminated once it has been active,
+    cancelled before; None when it has ended already."""
+    status = status_of(product.get("status"))
+    return next((end for end in ("terminated", "cancelled") if PRODUCT.allows(status, end) and status != end), None)
 
 
 async def get(tx: Transaction, id: str) -> Document | None:
@@ -53,20 +90,23 @@ async def record(tx: Transaction, actor: Actor, order: Document, item: Document,
             services.append(codec.loads(raw))
     if action == "add":
         product = _new(actor, order, item, services)
-        await tx.create(KIND, product["id"], codec.dumps(product))
+        await write_new(tx, actor, KIND, product)
     elif action in ("modify", "delete"):
-        product = await get(tx, str(item["product"]["id"])) or {}
-        if not product:
+        old = await get(tx, str(item["product"]["id"]))
+        if old is None:
             return
-        product["productOrderItem"] = [*product.get("productOrderItem", []), _related(order, item)]
+        product = {**old, "productOrderItem": [*old.get("productOrderItem", []), _related(order, item)]}
         if action == "modify":
             given = {str(c.get("name")): c for c in (item.get("product") or {}).get("productCharacteristic", [])}
-            kept = {str(c.get("name")): c for c in product.get("productCharacteristic", [])}
+            kept = {str(c.get("name")): c for c in old.get("productCharacteristic", [])}
             product["productCharacteristic"] = list({**kept, **given}.values())
         else:
-            product["status"] = "terminated"
-            product["terminationDate"] = times.now()
-        await tx.replace(KIND, product["id"], codec.dumps(product))
+            ended = ending(old)
+            if ended is not None:
+                product["status"] = ended
+                if ended == "terminated":
+                    product["terminationDate"] = times.now()
+        await write_changed(tx, actor, KIND, old, product)
     else:
         return
     item["product"] = {
@@ -82,8 +122,10 @@ def _new(actor: Actor, order: Document, item: Document, services: list[Document]
     offering = catalog.offering(str(offering_ref.get("id"))) or {}
     prices = [catalog.get("productOfferingPrice", str(ref.get("id")))
               for ref in offering.get("productOfferingPrice", [])]
+    id = new_id()
     product: Document = {
-        "id": new_id(), "@type": "Product", "name": offering.get("name", offering_ref.get("name", "")),
+        "id": id, "href": actor.gateway.href(API, KIND, id), "@type": "Product",
+        "name": offering.get("name", offering_ref.get("name", "")),
         "status": "active", "isBundle": False, "isCustomerVisible": True,
         "startDate": times.now(), "orderDate": order.get("orderDate", times.now()),
         "productOffering": {"id": offering_ref.get("id"), "name": offering.get("name", ""),

@@ -191,7 +191,7 @@ class _Rater:
             "name": str(self.price.get("name", "")), "description": description, "date": times.now(),
             "type": "appliedBillingCredit" if value < 0 else "appliedBillingCharge", "isBilled": False,
             "billingAccount": account_ref(product["billingAccount"]),
-            "product": {"id": product["id"], "name": product.get("name", ""), "@referredType": "Product"},
+            "product": product_ref(product),
             "periodCoverage": moment,
             "taxExcludedAmount": money(net, self.unit),
             "appliedTax": [{"taxCategory": TAX_CATEGORY, "taxRate": float(rate_of_tax),
@@ -228,3 +228,11 @@ def _adjustment_ids(key: str) -> Iterator[str]:
     while True:
         yield _id(f"{key}#{n}")
         n += 1
+
+
+def product_ref(product: Document) -> Document:
+    """A TMF678 ProductRef to an installed product (its href when it has one: TMF637 serves it)."""
+    ref: Document = {"id": product["id"], "name": product.get("name", ""), "@referredType": "Product"}
+    if product.get("href"):
+        ref["href"] = product["href"]
+    return ref

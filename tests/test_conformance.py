@@ -550,6 +550,7 @@ SERVED_SPECS = {
     "tmf622_product_ordering": 40, "tmf641_service_ordering": 60, "tmf638_service_inventory": 35,
     "tmf640_service_activation": 35, "tmf639_resource_inventory": 35, "tmf629_customer": 30,
     "tmf642_alarm": 150, "tmf678_bill": 20, "tmf620_product_catalog": 1, "tmf633_service_catalog": 1,
+    "tmf637_product_inventory": 35,
 }
 NO_ALARM = [{"id": "no-such-alarm"}]
 PAYLOADS = {

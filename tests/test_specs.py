@@ -70,6 +70,9 @@ APIS = [
         ("/tmf-api/customerManagement/v4",)),
     Api("tmf678_bill.yaml", "TMF678-v4.0.0.swagger.json", "TMF678 Customer Bill Management",
         ("/tmf-api/customerBillManagement/v4",)),
+    # TMF637 lists "aborted " with a trailing space, as TMF622 does.
+    Api("tmf637_product_inventory.yaml", "TMF637-v4.0.0.swagger.json", "TMF637 Product Inventory Management",
+        ("/tmf-api/productInventory/v4",), enum_fixes={"ProductStatusType": {"aborted"}}),
 ]
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

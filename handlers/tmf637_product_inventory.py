@@ -1,0 +1,82 @@
+"""TMF637 Product Inventory: the products customers have, along the product lifecycle.
+
+Fulfilment records the products that product orders install, change and terminate
+(:mod:`handlers.products`); clients list and read them, import products a customer already has
+(POST), correct them and move them along the lifecycle (PATCH), and remove them (DELETE, for
+administration). Rules on top of TMF630:
+
+- ``status`` follows :data:`handlers.products.PRODUCT`; an illegal change is a 409 that names the
+  legal ones, and ``status`` cannot be removed (TMF637 requires it on creation).
+- A product that is active, suspended or pending termination has a ``startDate`` (now, when not
+  given, as for a service created active); one that goes ``terminated`` gets a ``terminationDate``.
+- ``startDate`` and ``terminationDate`` must be instants billing can use, in that order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from handlers.billing import instant
+from handlers.products import PRODUCT, STARTED, status_of
+from tmfgate import operations, times
+from tmfgate.dispatch import Call, Reply
+from tmfgate.errors import BadRequest
+
+Document = dict[str, Any]
+# The dates billing reads from a product (handlers.billing): they must parse and be in order.
+_DATES = ("startDate", "terminationDate")
+
+
+async def createProduct(call: Call) -> Reply:
+    """``POST /product``: a product recorded as given, with its status and dates made consistent."""
+    return await operations.create(call, prepare=_prepare_new)
+
+
+async def patchProduct(call: Call) -> Reply:
+    """``PATCH /product/{id}``: any attribute, the status along the lifecycle."""
+    return await operations.patch(call, check=_check_change)
+
+
+def _prepare_new(call: Call, doc: Document) -> None:
+    if "status" in doc:
+        doc["status"] = status_of(doc["status"])
+    if doc.get("status") in STARTED:
+        doc.setdefault("startDate", times.now())
+    _check_dates(doc)
+
+
+def _check_change(call: Call, old: Document, new: Document) -> None:
+    before = status_of(old.get("status"))
+    if "status" not in new and before is not None:
+        raise BadRequest(f"status cannot be removed from product {old['id']}: every product has one "
+                         "(set it to terminated to end the product).")
+    after = status_of(new.get("status"))
+    if after is not None:
+        new["status"] = after
+    PRODUCT.check(before, after)
+    if after != before:
+        if after in STARTED:
+            new.setdefault("startDate", times.now())
+        if after == "terminated" and "terminationDate" not in new:
+            now = times.now()
+            start = new.get("startDate")
+            # Never before the start (a product may be ended before its planned start).
+            later = isinstance(start, str) and _instant(start, "startDate") > _instant(now, "terminationDate")
+            new["terminationDate"] = start if later else now
+    _check_dates(new)
+
+
+def _check_dates(doc: Document) -> None:
+    moments = {name: _instant(doc[name], name) for name in _DATES if isinstance(doc.get(name), str)}
+    if len(moments) == len(_DATES) and moments["terminationDate"] < moments["startDate"]:
+        raise BadRequest(f"terminationDate {doc['terminationDate']} is before startDate {doc['startDate']}; "
+                         "a product ends after it starts.")
+
+
+def _instant(text: str, name: str) -> dt.datetime:
+    try:
+        return instant(text)
+    except ValueError:
+        raise BadRequest(f"{name} {text!r} is not a date-time the inventory can use; write it as "
+                         "2026-11-25T18:40:00Z or 2026-11-25T18:40:00.000+01:00.") from None
