@@ -14,7 +14,8 @@ One loop, in the gateway process or in ``tmfgate dispatch``:
 When there is nothing to do the loop sleeps until a commit of this process, a settled delivery
 (which may free a resource's next event), the next retry it scheduled, or a short poll (other
 processes commit too). Passes start at most once a millisecond (``PASS_INTERVAL``), so under load
-one pass takes many commits instead of one each. Delivery is at least once: a listener de-duplicates on ``eventId``.
+one pass takes many commits instead of one each. Delivery is at least once: a listener
+de-duplicates on ``eventId``.
 """
 
 from __future__ import annotations
