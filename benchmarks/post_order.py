@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tmfgate import workers as tmfgate_workers
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 HOST = "127.0.0.1"  # loopback only: this tool never loads anything else
@@ -103,11 +105,14 @@ def targets(args: argparse.Namespace, folder: Path) -> list[Target]:
     """The baseline echo and the gateway, each on its own free port, as ``--target`` selects."""
     workers = str(args.workers)
     echo_port, gateway_port = free_port(), free_port()
-    baseline = Target("baseline", [
-        sys.executable, "-m", "uvicorn", "echo_app:app", "--app-dir", str(HERE), "--host", HOST,
-        "--port", str(echo_port), "--workers", workers, "--loop", "uvloop", "--http", "httptools",
-        "--no-access-log", "--log-level", "warning",
-    ], f"http://{HOST}:{echo_port}/echo", folder / "baseline.log")
+    # The echo's workers share out connections as the gateway's do: on Linux each listens on a
+    # socket of its own (tmfgate.workers), elsewhere uvicorn's workers share one.
+    if tmfgate_workers.supported():
+        echo = [sys.executable, str(HERE / "echo_workers.py"), HOST, str(echo_port), workers]
+    else:
+        echo = [sys.executable, "-m", "uvicorn", "echo_app:app", "--app-dir", str(HERE), "--host", HOST,
+                "--port", str(echo_port), "--workers", workers, "--no-access-log", "--log-level", "warning"]
+    baseline = Target("baseline", echo, f"http://{HOST}:{echo_port}/echo", folder / "baseline.log")
     # Fulfilment decomposes each new order after its 201, in the same process (a reaction to its
     # create event): that is work of its own, with its own benchmark (fulfilment.py), not part of
     # answering the POST; and the offering of the body is not in the demo catalog, so it would

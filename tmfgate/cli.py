@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tmfgate import admin_cli
+from tmfgate import admin_cli, workers
 from tmfgate.errors import ConfigurationError
 from tmfgate.settings import Settings
 
@@ -193,7 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(settings: Settings) -> int:
-    """Run uvicorn with the gateway; several workers each build their own app from the environment."""
+    """Run uvicorn with the gateway; several workers each build their own app from the environment,
+    and on Linux each listens on a socket of its own (:mod:`tmfgate.workers`)."""
     import uvicorn  # noqa: PLC0415 - only the serve command needs the server
 
     from tmfgate.app import create_app  # noqa: PLC0415
@@ -210,6 +211,8 @@ def serve(settings: Settings) -> int:
         print(f"tmfgate: {api.spec.title} at {url} (docs {url}ui/{also})", flush=True)
     options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
                "access_log": settings.log_level == "debug", "lifespan": "on"}
+    if settings.workers > 1 and workers.supported():
+        return workers.serve(settings.workers, options)  # a listening socket per worker
     if settings.workers > 1:
         uvicorn.run("tmfgate.app:create_app", factory=True, workers=settings.workers, **options)
     else:
