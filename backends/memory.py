@@ -29,17 +29,17 @@ class MemoryTransaction:
     def __init__(self, committed: Collections, outbox: MemoryOutbox) -> None:
         self._committed = committed
         self._outbox = outbox
-        self._events: list[Event] = []
+        self._events: list[tuple[Event, bytes | None]] = []  # with the document as it was then
         # Replayed in order at commit, so a delete then create moves the document to the end.
         self._ops: list[tuple[str, str, bytes | None]] = []
         self._latest: dict[tuple[str, str], bytes | None] = {}
 
     async def add_event(self, event: Event) -> None:
-        # The outbox stores a copy with its seq at commit; only a time outside UTC needs one now.
+        # The outbox keeps it at commit, with its seq; only a time outside UTC needs a copy now.
         if event.time.tzinfo is not dt.UTC and event.time.utcoffset() != _ZERO:
             event = Event(event.id, event.api, event.kind, event.resource_id, event.type,
                           utc(event.time, "The event time"), event.body, event.seq)
-        self._events.append(event)
+        self._events.append((event, self._current(event.kind, event.resource_id)))
 
     async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
         # for_update needs nothing: the backend lock makes this the only writer until commit.

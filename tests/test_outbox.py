@@ -145,6 +145,40 @@ async def test_a_committed_event_is_fanned_out_as_recorded(backend: Backend, kin
     assert delivery.next_attempt <= now() and delivery.next_attempt.utcoffset() == dt.timedelta(0)
 
 
+def enveloping(kind: str, resource_id: str, document: bytes, type: str) -> Event:
+    """An event whose body ends with the document as stored, as the gateway's events do."""
+    id = uuid.uuid4().hex
+    head = orjson.dumps({"eventId": id, "eventType": type})[:-1] + b',"event":{"' + kind.encode() + b'":'
+    return Event(id=id, api="productOrdering", kind=kind, resource_id=resource_id, type=type, time=now(),
+                 body=head + document + b"}}")
+
+
+async def test_events_carrying_the_document_come_back_whole(backend: Backend, kind: str) -> None:
+    # Created and changed in one transaction, then changed and deleted: each event's body holds
+    # the document as it was at that moment (the memory store keeps it once, shared with the
+    # store, and must give each event back byte for byte).
+    first, second, third = (orjson.dumps({"id": "d1", "v": v}) for v in (1, 2, 3))
+    recorded = [enveloping(kind, "d1", first, "CreateEvent"), enveloping(kind, "d1", second, "ChangeEvent")]
+    async with backend.transaction() as tx:
+        await tx.create(kind, "d1", first)
+        await tx.add_event(recorded[0])
+        await tx.replace(kind, "d1", second)
+        await tx.add_event(recorded[1])
+    recorded.append(enveloping(kind, "d1", third, "ChangeEvent"))
+    recorded.append(enveloping(kind, "d1", third, "DeleteEvent"))
+    async with backend.transaction() as tx:
+        await tx.replace(kind, "d1", third)
+        await tx.add_event(recorded[2])
+        await tx.delete(kind, "d1")
+        await tx.add_event(recorded[3])
+    routed: list[Event] = []
+    assert await fan_out_all(backend, lambda e: routed.append(e) or ["s1"]) == 4
+    assert [e.body for e in routed] == [e.body for e in recorded]
+    assert await backend.replay("s2", recorded[0].time, lambda e: True) == 4
+    replayed = [d.event.body for d in await backend.deliveries(subscription_id="s2")]
+    assert replayed == [e.body for e in recorded]
+
+
 async def test_an_event_of_a_rolled_back_change_never_appears(backend: Backend, kind: str) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         async with backend.transaction() as tx:
