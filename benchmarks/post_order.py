@@ -209,7 +209,7 @@ def measure(chosen: list[Target], args: argparse.Namespace, body: Path) -> tuple
     """Per round, per target in turn: a fresh server, a warm-up run, a measured run, the server stopped.
 
     A fresh server each round keeps the rounds alike: the gateway's memory store grows by every
-    order it answers (some 4 KB each), so a server kept across rounds would measure ever larger
+    order it answers (some 2.5 KB each), so a server kept across rounds would measure ever larger
     processes, and on a virtual machine memory touched for the first time can cost several times
     as much per page as memory reused. Returns the runs and the fewest orders the gateway had
     stored after a round (None when the gateway is not measured)."""
