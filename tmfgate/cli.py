@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="TCP port (default 8080)")
     serve.add_argument("--database-url", help="memory://, sqlite:///file.db (default sqlite:///tmfgate.db) "
                                               "or postgresql+psycopg://user@host/db")
-    serve.add_argument("--workers", type=int, help="server processes (default 1)")
+    serve.add_argument("--workers", type=int, help="server processes (default 1); on Linux each listens on its "
+                       "own socket on the port and one that dies is replaced")
     serve.add_argument("--max-limit", type=int, help="largest page a list returns (default: no limit)")
     serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--admin-hosts", help="client addresses or networks, besides loopback, that may use "

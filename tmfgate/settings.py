@@ -5,7 +5,8 @@
 - ``database_url`` (TMFGATE_DATABASE_URL, default sqlite:///tmfgate.db): the store, one of
   ``memory://``, ``sqlite:///relative/file.db``, ``sqlite:////absolute/file.db`` or
   ``postgresql+psycopg://user:password@host:5432/database``.
-- ``workers`` (TMFGATE_WORKERS, default 1): the number of server processes.
+- ``workers`` (TMFGATE_WORKERS, default 1): the number of server processes (on Linux each with a
+  listening socket of its own on the port, see :mod:`tmfgate.workers`).
 - ``max_limit`` (TMFGATE_MAX_LIMIT, default none): the largest page a list returns; a longer match
   gives 206 Partial Content and the client pages on with ``offset``.
 - ``log_level`` (TMFGATE_LOG_LEVEL, default info): critical, error, warning, info or debug; debug
