@@ -165,3 +165,10 @@ def test_a_second_gateway_on_the_same_port_is_refused(tmp_path: Path) -> None:
              "--workers", "2", "--fulfilment", "off"],
             cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
         assert result.returncode == 1 and "cannot listen" in result.stderr
+
+
+def test_workers_need_a_port_to_share(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tmfgate", "serve", "--database-url", "memory://", "--port", "0", "--workers", "2"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2 and "port to share" in result.stderr

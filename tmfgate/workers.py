@@ -60,6 +60,10 @@ def serve(count: int, options: dict[str, Any]) -> int:
     ``port`` included, and name the app (``app``, ``factory``) unless it is the gateway's."""
     options = options if "app" in options else {**GATEWAY, **options}
     host, port = options["host"], options["port"]
+    if port == 0:  # each worker would get a port of its own
+        print("tmfgate: several workers need a port to share; give --port a number other than 0.",
+              file=sys.stderr)
+        return 2
     try:
         listening_socket(host, port, share=False).close()  # in use: fail now, whoever holds it
     except OSError as exc:
