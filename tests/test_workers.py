@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.gateways import log_of, served
 from tmfgate import workers
 
 pytestmark = pytest.mark.skipif(not workers.supported(), reason="SO_REUSEPORT balancing is Linux's")
@@ -33,26 +33,21 @@ ORDER = json.dumps({"productOrderItem": [{"id": "1", "action": "add"}]})
 
 @contextmanager
 def serving(folder: Path, count: int = 2) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
-    """``tmfgate serve --workers count`` on memory://, started and answering; always stopped."""
-    port = free_port()
-    log = folder / f"serve-{port}.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tmfgate", "serve", "--database-url", "memory://", "--port", str(port),
-             "--workers", str(count), "--fulfilment", "off", "--log-level", "warning"],
-            cwd=folder, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        assert len(started_workers(log, count, process)) == count
-        wait_listening(port, count, process, log)
-        wait_answering(port)
-        yield process, port, log
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
-        for pid in started_workers(log, 0, process):
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    """``tmfgate serve --workers count`` on memory://, every worker listening; always stopped."""
+    with served("memory://", folder, "--workers", str(count), "--fulfilment", "off") as (process, url):
+        log = log_of(folder, url)
+        port = int(url.rsplit(":", 1)[1])
+        try:
+            assert len(started_workers(log, count, process)) == count
+            wait_listening(port, count, process, log)
+            yield process, port, log
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=60)
+            for pid in started_workers(log, 0, process):
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def started_workers(log: Path, at_least: int, process: subprocess.Popen[bytes], timeout: float = 60) -> list[int]:

@@ -25,6 +25,7 @@ import pytest
 import requests
 
 from tests.conftest import RunningGateway, free_port, own_postgres_database
+from tests.gateways import served
 from tests.listeners import Entry, ListenerProcess, event_summary
 
 BASE = "/tmf-api/productOrderingManagement/v4"
@@ -303,33 +304,6 @@ FAST_ENV = {**os.environ, "TMFGATE_RETRY_DELAY": "0.1", "TMFGATE_RETRY_DELAY_MAX
             "TMFGATE_FULFILMENT": "off"}
 
 
-@contextmanager
-def served(database_url: str, folder: Path, *options: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """``python -m tmfgate serve`` as a subprocess on a free port; yields it and its URL once it answers."""
-    port = free_port()
-    with open(folder / f"gateway-{port}.out", "wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tmfgate", "serve", "--port", str(port), "--database-url", database_url,
-             "--log-level", "warning", *options],
-            cwd=folder, env=FAST_ENV, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{url}{BASE}/productOrder?limit=1", timeout=2).close()
-                break
-            except requests.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the gateway did not start:\n{(folder / f'gateway-{port}.out').read_text()}")
-                time.sleep(0.1)
-        yield process, url
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
-
-
 class ChangeStream(threading.Thread):
     """Creates orders and moves them along, recording the event each acknowledged change owes."""
 
@@ -363,7 +337,7 @@ def test_every_change_acknowledged_before_a_sigkill_is_notified(
 ) -> None:
     with (postgres_database("tmfgate_kill") if store == "postgresql" else _sqlite(tmp_path)) as url:
         listener = listen(delay=0.3)  # slow enough that deliveries are in flight and queued at the kill
-        with served(url, tmp_path) as (first, first_url):
+        with served(url, tmp_path, env=FAST_ENV) as (first, first_url):
             assert Client(first_url).subscribe(listener.callback)
             stream = ChangeStream(first_url)
             stream.start()
@@ -378,7 +352,7 @@ def test_every_change_acknowledged_before_a_sigkill_is_notified(
         assert len(owed) >= 60
         # Most are still in the outbox (queued, or leased by the dead process): the restart has work.
         assert len(owed & {event_summary(entry) for entry in listener.delivered()}) < len(owed)
-        with served(url, tmp_path):
+        with served(url, tmp_path, env=FAST_ENV):
             delivered = listener.wait_for(lambda got: owed <= {event_summary(entry) for entry in got}, timeout=40,
                                           what=f"the events of {len(owed)} acknowledged changes")
         missing = owed - {event_summary(entry) for entry in delivered}
@@ -422,7 +396,7 @@ def test_separate_dispatch_processes_share_the_work_and_stop_on_sigterm(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'scale.db'}"
     listener = listen()
-    with served(url, tmp_path, "--dispatcher", "off") as (_, gateway_url):
+    with served(url, tmp_path, "--dispatcher", "off", env=FAST_ENV) as (_, gateway_url):
         client = Client(gateway_url)
         client.subscribe(listener.callback)
         dispatchers = dispatching(url, tmp_path, 2)

@@ -18,11 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import requests
 import yaml
 
 from tests.api.end_to_end import Doc, GatewayClient, add, database_fixture, wait
-from tests.conftest import RunningGateway, free_port
+from tests.conftest import RunningGateway
+from tests.gateways import served
 from tests.listeners import ListenerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -316,40 +316,12 @@ def test_a_subscriber_follows_an_order_end_to_end_on_every_level(database: str, 
                                                                                 "completed")]
 
 
-@contextmanager
-def served(database: str, folder: Path, env: dict[str, str],
-           *options: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    with open(folder / f"gateway-{port}.out", "wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tmfgate", "serve", "--port", str(port), "--database-url", database,
-             "--log-level", "warning", *options], cwd=folder, env={**os.environ, **env}, stdout=output,
-            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait(lambda: _answers(url, process), bool, 60, "the gateway to start")
-        yield process, url
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def _answers(url: str, process: subprocess.Popen[bytes]) -> bool:
-    assert process.poll() is None, "the gateway exited"
-    try:
-        requests.get(url + ORDERING + "/productOrder?limit=1", timeout=2).close()
-        return True
-    except requests.ConnectionError:
-        return False
-
-
 def test_a_gateway_killed_in_the_middle_of_fulfilment_finishes_the_order_after_a_restart(
         database: str, tmp_path: Path) -> None:
     # Slow activations to be killed among; short leases, so the restart takes the work back soon.
     env = {"TMFGATE_ACTIVATION_DELAY": "1", "TMFGATE_DELIVERY_TIMEOUT": "1", "TMFGATE_RETRY_DELAY": "0.1",
            "TMFGATE_RETRY_DELAY_MAX": "0.5"}
-    with served(database, tmp_path, env) as (process, url):
+    with served(database, tmp_path, env=env) as (process, url):
         client = Client(url)
         order = client.order(add("1", "po-mobile-unlimited"))
         wait(lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder", externalId=order["id"]),
@@ -357,7 +329,7 @@ def test_a_gateway_killed_in_the_middle_of_fulfilment_finishes_the_order_after_a
              "the first activation")
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
-    with served(database, tmp_path, env) as (_, url):
+    with served(database, tmp_path, env=env) as (_, url):
         client = Client(url)
         done = client.ended(order["id"], timeout=60)
         assert done["state"] == "completed", done.get("note")
@@ -376,7 +348,7 @@ def test_separate_dispatchers_fulfil_the_orders_of_a_gateway_that_does_not_dispa
                                      "--log-level", "warning"], cwd=tmp_path, env={**os.environ, **env},
                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT) for _ in range(2)]
     try:
-        with served(database, tmp_path, env, "--dispatcher", "off") as (_, url):
+        with served(database, tmp_path, "--dispatcher", "off", env=env) as (_, url):
             client = Client(url)
             orders = [client.order(add("1", "po-fibre-100"), add("2", "po-home-phone")) for _ in range(3)]
             ended = [client.ended(order["id"], timeout=60) for order in orders]
