@@ -59,10 +59,10 @@ def _check_change(call: Call, old: Document, new: Document) -> None:
         if after in STARTED:
             new.setdefault("startDate", times.now())
         if after == "terminated" and "terminationDate" not in new:
-            now = times.now()
+            moment, now = times.instant()
             start = new.get("startDate")
             # Never before the start (a product may be ended before its planned start).
-            later = isinstance(start, str) and _instant(start, "startDate") > _instant(now, "terminationDate")
+            later = isinstance(start, str) and _instant(start, "startDate") > moment
             new["terminationDate"] = start if later else now
     _check_dates(new)
 
