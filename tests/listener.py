@@ -4,9 +4,10 @@
 
 Each POST is appended to FILE as one JSON line (``path``, ``status`` answered, ``received`` and
 ``answered`` Unix times, the headers a subscriber checks, the parsed ``body`` and its ``raw`` text
-for checking signatures), after waiting ``--delay`` seconds, just before the answer goes out. The
-first ``--fail-first`` POSTs are answered 500, the rest ``--status``. Any GET answers 200, so a
-starter can tell the listener is up.
+for checking signatures), after waiting ``--delay`` seconds, just before the answer goes out. A POST
+whose body ends before its Content-Length (the sender died while sending it) delivered nothing and
+is not logged. The first ``--fail-first`` POSTs are answered 500, the rest ``--status``. Any GET
+answers 200, so a starter can tell the listener is up.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class Handler(BaseHTTPRequestHandler):
         received = time.time()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:  # the sender went away mid-request (a killed gateway): nothing was delivered
+            self.close_connection = True
+            return
         if self.server.delay:
             time.sleep(self.server.delay)
         status = self.server.next_status()
