@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Final
 
 from .base import Delivery, DeliveryState, Event, Route
 
@@ -41,26 +41,23 @@ class _Record:
         )
 
 
-class _Kept(NamedTuple):
-    """An event as the outbox keeps it. The body of a create or change event ends with the
-    resource as stored, followed by ``}}``; then only the part before it is kept (``head``), and
-    ``document`` is the very bytes object the store holds, so the resource is in memory once
-    rather than twice: a store of many orders is a third smaller and touches a third fewer new pages.
-    Otherwise ``head`` is the whole body and ``document`` None."""
+# An event as the outbox keeps it: (id, api, kind, resource_id, type, time, head, document, seq).
+# The body of a create or change event ends with the resource as stored, followed by ``}}``; then
+# only the part before it is kept (``head``), and ``document`` is the very bytes object the store
+# holds, so the resource is in memory once rather than twice: a store of many orders is a third
+# smaller and touches a third fewer new pages. Otherwise ``head`` is the whole body and
+# ``document`` None. A plain tuple, not a NamedTuple: the collector stops tracking an exact tuple
+# of strings, bytes, ints and datetimes once it has seen it, so a store of many events adds
+# nothing to each full collection (with a NamedTuple per order, those took up to 60 ms with 100k
+# orders stored, the p99 latency of the POST benchmark, and 6 % of its throughput).
+_Kept = tuple[str, str, str, str, str, dt.datetime, bytes, "bytes | None", int]
+_TIME: Final = 5  # the index of the time
 
-    id: str
-    api: str
-    kind: str
-    resource_id: str
-    type: str
-    time: dt.datetime
-    head: bytes
-    document: bytes | None
-    seq: int
 
-    def event(self) -> Event:
-        body = self.head if self.document is None else b"".join((self.head, self.document, b"}}"))
-        return Event(self.id, self.api, self.kind, self.resource_id, self.type, self.time, body, self.seq)
+def _event(kept: _Kept) -> Event:
+    id, api, kind, resource_id, type, time, head, document, seq = kept
+    body = head if document is None else b"".join((head, document, b"}}"))
+    return Event(id, api, kind, resource_id, type, time, body, seq)
 
 
 class MemoryOutbox:
@@ -87,7 +84,7 @@ class MemoryOutbox:
             self._events.append(_kept(event, document, len(self._events) + 1))
 
     def fan_out(self, route: Route, limit: int) -> int:
-        taken = [kept.event() for kept in self._events[self._routed : self._routed + max(limit, 0)]]
+        taken = [_event(kept) for kept in self._events[self._routed : self._routed + max(limit, 0)]]
         now = dt.datetime.now(dt.UTC)
         # Routed in full before anything changes: a route that raises leaves the outbox as it was.
         new = [_new(subscription_id, event, now) for event in taken for subscription_id in _unique(route(event))]
@@ -159,7 +156,7 @@ class MemoryOutbox:
     def replay(self, subscription_id: str, since: dt.datetime, route: Callable[[Event], bool]) -> int:
         since = utc(since, "since")
         now = dt.datetime.now(dt.UTC)
-        since_then = (kept.event() for kept in self._events if kept.time >= since)
+        since_then = (_event(kept) for kept in self._events if kept[_TIME] >= since)
         new = [_new(subscription_id, event, now) for event in since_then if route(event)]
         self._add(new)
         return len(new)
@@ -194,10 +191,10 @@ def _kept(event: Event, document: bytes | None, seq: int) -> _Kept:
     body = event.body
     start = -1 if document is None else len(body) - len(document) - 2
     if document is not None and start > 0 and body.startswith(document, start) and body.endswith(b"}}"):
-        return _Kept(event.id, event.api, event.kind, event.resource_id, event.type, event.time,
-                     body[:start], document, seq)
-    return _Kept(event.id, event.api, event.kind, event.resource_id, event.type, event.time,
-                 compact(body), None, seq)
+        return (event.id, event.api, event.kind, event.resource_id, event.type, event.time,
+                body[:start], document, seq)
+    return (event.id, event.api, event.kind, event.resource_id, event.type, event.time,
+            compact(body), None, seq)
 
 
 def compact(data: bytes) -> bytes:
