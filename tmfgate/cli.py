@@ -211,7 +211,8 @@ def serve(settings: Settings) -> int:
         also = "".join(f", also at http://{settings.host}:{settings.port}{alias}/" for alias in api.spec.aliases)
         print(f"tmfgate: {api.spec.title} at {url} (docs {url}ui/{also})", flush=True)
     options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
-               "access_log": settings.log_level == "debug", "lifespan": "on"}
+               "access_log": settings.log_level == "debug", "lifespan": "on",
+               "http": "tmfgate.onewrite:OneWriteHttpToolsProtocol"}
     if settings.workers > 1 and workers.supported():
         return workers.serve(settings.workers, options)  # a listening socket per worker
     if settings.workers > 1:
