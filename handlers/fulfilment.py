@@ -4,7 +4,8 @@ When a product order is created the gateway (in a reaction, never in the request
 item through the catalog: offering -> product specification -> service specifications, with the
 ones they rely on first. One service order carries every item's services (``externalId`` and
 ``orderRelationship`` name the product order; a note on the product order names the service
-order). An item that cannot be decomposed fails at once, with a note saying why.
+order). An ``add`` item of quantity N plans N copies of its services, one per product it installs.
+An item that cannot be decomposed fails at once, with a note saying why.
 
 Then each change of that service order is followed: a product order item completes when all its
 service order items have (the product is recorded with its realizing services and resources, and
@@ -33,6 +34,9 @@ Document = dict[str, Any]
 FULFILMENTS = "tmfgate:fulfilment"
 ORDER_API = service_activation.ORDER_API
 RELIES_ON = frozenset({"reliesOn", "dependency", "dependsOn", "requires"})
+# The most products one order item may install (its quantity): each has services and resources
+# of its own, all made in the one transaction that decomposes the order.
+MAX_QUANTITY = 100
 
 
 class Undecomposable(Exception):
@@ -60,20 +64,22 @@ async def decompose(job: Job) -> None:
             return  # cancelled, or moved by a client, before the gateway got to it
         new = copy.deepcopy(old)
         service_order_id = new_id()
-        plan: dict[str, list[str]] = {}
+        plan: dict[str, list[str]] = {}  # product order item -> its service order items
+        copies: dict[str, list[list[str]]] = {}  # the same, one list per product the item installs
         service_items: list[Document] = []
         notes: list[Document] = []
         for item in order_items(new):
             try:
-                planned = await _service_items(tx, job, new, item, service_order_id)
+                planned = [copy for copy in await _service_items(tx, job, new, item, service_order_id) if copy]
             except Undecomposable as why:
                 item["state"] = "failed"
                 notes.append(note(f"Item {item['id']} failed: {why}"))
                 continue
             if planned:
                 item["state"] = "inProgress"
-                plan[item["id"]] = [planned_item["id"] for planned_item in planned]
-                service_items += planned
+                plan[item["id"]] = [planned_item["id"] for copy in planned for planned_item in copy]
+                copies[item["id"]] = [[planned_item["id"] for planned_item in copy] for copy in planned]
+                service_items += [planned_item for copy in planned for planned_item in copy]
             else:
                 item["state"] = "completed"  # noChange: nothing to do in the network
         new["state"] = "inProgress"
@@ -85,28 +91,45 @@ async def decompose(job: Job) -> None:
         await operations.write_changed(tx, job, "productOrder", old, new)
         if not service_items:  # nothing to wait for: every item already ended
             await _roll_up(tx, job, new)
-        record = {"id": order_id, "serviceOrder": service_order_id if service_items else None, "items": plan}
+        record = {"id": order_id, "serviceOrder": service_order_id if service_items else None, "items": plan,
+                  "copies": copies}
         await tx.create(FULFILMENTS, order_id, codec.dumps(record))
 
 
 async def _service_items(tx: Transaction, job: Job, order: Document, item: Document,
-                         service_order_id: str) -> list[Document]:
+                         service_order_id: str) -> list[list[Document]]:
+    """The service order items of a product order item, one list per product it installs or changes."""
     action = item.get("action")
     if action == "noChange":
         return []
     if action == "add":
-        return _add_items(job, order, item, service_order_id)
+        quantity = item.get("quantity", 1)
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
+            raise Undecomposable(f"the quantity must be a whole number from 1 to {MAX_QUANTITY} (the most "
+                                 f"products one item may install); it is {quantity!r}.")
+        # One product each, with services of its own: item 1 of quantity 2 has service items
+        # 1-1, 1-2, ... for the first product and 1#2-1, 1#2-2, ... for the second.
+        return [_add_items(job, order, item, service_order_id, item["id"] if n == 1 else f"{item['id']}#{n}")
+                for n in range(1, quantity + 1)]
     if action in ("modify", "delete"):
         product_id = str((item.get("product") or {}).get("id", ""))
         product = await products.get(tx, product_id) if product_id else None
         if product is None or products.has_ended(product):
             raise Undecomposable(f"to {action} a product, product.id must name an installed product; "
                                  f"{product_id or 'none was given'} is not one.")
-        return await _change_items(tx, job, item, product, service_order_id)
+        offered = str((product.get("productOffering") or {}).get("id", ""))
+        asked = str((item.get("productOffering") or {}).get("id", offered))
+        if action == "modify" and asked != offered:
+            # A move to another offering changes prices and perhaps services: an order does it as
+            # a delete of this product and an add of the new offering, each billed as such.
+            raise Undecomposable(f"product {product_id} is of the offering {offered}; a modify changes its "
+                                 f"characteristics only. To move it to {asked}, order a delete of it and an add "
+                                 "of the new offering.")
+        return [await _change_items(tx, job, item, product, service_order_id)]
     raise Undecomposable(f"the action {action!r} is not one of add, modify, delete, noChange.")
 
 
-def _add_items(job: Job, order: Document, item: Document, service_order_id: str) -> list[Document]:
+def _add_items(job: Job, order: Document, item: Document, service_order_id: str, prefix: str) -> list[Document]:
     catalog = catalogs.of(job.gateway)
     offering_id = str((item.get("productOffering") or {}).get("id", ""))
     offering = catalog.offering(offering_id) if offering_id else None
@@ -116,7 +139,7 @@ def _add_items(job: Job, order: Document, item: Document, service_order_id: str)
     if not specs:
         raise Undecomposable(f"the product offering {offering_id} has no decomposition into services.")
     characteristics = products.characteristics(catalog, offering, item)
-    ids = {spec["id"]: f"{item['id']}-{n}" for n, spec in enumerate(specs, start=1)}
+    ids = {spec["id"]: f"{prefix}-{n}" for n, spec in enumerate(specs, start=1)}
     planned = []
     for spec in specs:
         names = {c.get("name") for c in spec.get("specCharacteristic", [])}
@@ -255,7 +278,11 @@ async def _follow_items(tx: Transaction, job: Job, order: Document, service_orde
             item["state"] = "cancelled"
         elif all(state == "completed" for state in mine):
             item["state"] = "completed"
-            await products.record(tx, job, order, item, service_order, mapped)
+            installed = await products.record(tx, job, order, item, service_order,
+                                              record.get("copies", {}).get(item["id"]) or [mapped])
+            if len(installed) > 1:
+                order["note"] = [*order.get("note", []), note(
+                    f"Item {item['id']} installed {len(installed)} products: " + ", ".join(installed) + ".")]
         elif all(state in FINAL for state in mine):
             item["state"] = "failed"
             why = f"Rolled back: item {item['id']} of product order {order['id']} failed."

@@ -78,23 +78,24 @@ def characteristics(catalog: catalogs.Catalog, offering: Document, item: Documen
 
 
 async def record(tx: Transaction, actor: Actor, order: Document, item: Document, service_order: Document,
-                 service_items: list[str]) -> None:
-    """Record what a completed product order item changed, and show it on the item's ``product``."""
+                 copies: list[list[str]]) -> list[str]:
+    """Record what a completed product order item changed, show it on the item's ``product``, and
+    return the ids of the products it installed or changed. ``copies`` holds the item's service
+    order items, one list per product: an ``add`` of quantity N installs N products, each with its
+    own services, and the item's ``product`` names the first (each product names the item in
+    ``productOrderItem``); ``modify`` and ``delete`` change the one product ``product.id`` names."""
     action = item.get("action")
     by_id = {i["id"]: i for i in walk(service_order, "serviceOrderItem")}
-    services = []
-    for id in service_items:
-        service_id = ((by_id.get(id) or {}).get("service") or {}).get("id")
-        raw = await tx.get("service", str(service_id)) if service_id else None
-        if raw is not None:
-            services.append(codec.loads(raw))
+    installed: list[Document] = []
     if action == "add":
-        product = _new(actor, order, item, services)
-        await write_new(tx, actor, KIND, product)
+        for copy in copies:
+            product = _new(actor, order, item, await _services(tx, by_id, copy))
+            await write_new(tx, actor, KIND, product)
+            installed.append(product)
     elif action in ("modify", "delete"):
         old = await get(tx, str(item["product"]["id"]))
         if old is None:
-            return
+            return []
         product = {**old, "productOrderItem": [*old.get("productOrderItem", []), _related(order, item)]}
         if action == "modify":
             given = {str(c.get("name")): c for c in (item.get("product") or {}).get("productCharacteristic", [])}
@@ -107,13 +108,27 @@ async def record(tx: Transaction, actor: Actor, order: Document, item: Document,
                 if ended == "terminated":
                     product["terminationDate"] = times.now()
         await write_changed(tx, actor, KIND, old, product)
-    else:
-        return
+        installed.append(product)
+    if not installed:
+        return []
+    first = installed[0]
     item["product"] = {
-        **(item.get("product") or {}), "id": product["id"], "name": product.get("name", ""),
-        "status": product["status"], "realizingService": product.get("realizingService", []),
-        "realizingResource": product.get("realizingResource", []),
+        **(item.get("product") or {}), "id": first["id"], "name": first.get("name", ""),
+        "status": first["status"], "realizingService": first.get("realizingService", []),
+        "realizingResource": first.get("realizingResource", []),
     }
+    return [product["id"] for product in installed]
+
+
+async def _services(tx: Transaction, by_id: dict[str, Document], service_items: list[str]) -> list[Document]:
+    """The services the given service order items made or changed, as stored now."""
+    services = []
+    for id in service_items:
+        service_id = ((by_id.get(id) or {}).get("service") or {}).get("id")
+        raw = await tx.get("service", str(service_id)) if service_id else None
+        if raw is not None:
+            services.append(codec.loads(raw))
+    return services
 
 
 def _new(actor: Actor, order: Document, item: Document, services: list[Document]) -> Document:

@@ -58,18 +58,20 @@ async def rate_order(job: Job) -> None:
         if raw is None:
             return
         order = codec.loads(raw)
+        completed = {str(item["id"]) for item in order_items(order) if item.get("state") == "completed"}
         found: list[tuple[Document, str, bool]] = []  # (billing account, product id, installed by this order)
-        for item in order_items(order):
-            product_id = (item.get("product") or {}).get("id")
-            if item.get("state") != "completed" or not product_id:
+        for product in await products_of(tx, order["id"]):
+            action = next((entry.get("orderItemAction") for entry in product.get("productOrderItem", [])
+                           if entry.get("productOrderId") == order["id"]
+                           and str(entry.get("orderItemId")) in completed), None)
+            if action is None:
                 continue
-            raw_product = await tx.get("product", str(product_id))
-            account = (codec.loads(raw_product).get("billingAccount") or {}) if raw_product else {}
+            account = product.get("billingAccount") or {}
             if not account.get("id"):
                 log.warning("Product %s of product order %s has no billing account: it is not billed.",
-                            product_id, order["id"])
+                            product["id"], order["id"])
                 continue
-            found.append((account, str(product_id), item.get("action") == "add"))
+            found.append((account, str(product["id"]), action == "add"))
         # Accounts locked in one order (sorted), so two transactions never wait on each other in a cycle.
         for account, product_id, installed in sorted(found, key=lambda entry: (str(entry[0]["id"]), entry[1])):
             await lock_account(tx, account, create=True)
@@ -77,6 +79,13 @@ async def rate_order(job: Job) -> None:
             if product:
                 start = Period.of(instant(product["startDate"]))
                 await rate_product(tx, job, product, periods={start} if installed else set(), one_time=installed)
+
+
+async def products_of(tx: Transaction, order_id: str) -> list[Document]:
+    """The products a product order installed or changed (each names it in ``productOrderItem``)."""
+    page = await tx.query("product", Query(conditions=(
+        Condition(("productOrderItem", "productOrderId"), Op.EQ, Kind.STRING, (order_id,)),)))
+    return [codec.loads(raw) for raw in page.items]
 
 
 async def lock_account(tx: Transaction, account: Document, *, create: bool) -> Document | None:

@@ -47,6 +47,8 @@ def _new_order(call: Call, order: Document) -> None:
     for item in items:
         if "state" in item:
             raise BadRequest(f"productOrderItem {item['id']}: state is set by the server; leave it out.")
+        if item.get("quantity", 1) < 1:
+            raise BadRequest(f"productOrderItem {item['id']}: quantity must be 1 or more; it is {item['quantity']}.")
         for relation in item.get("productOrderItemRelationship", []):
             if relation.get("id") not in ids:
                 raise BadRequest(f"productOrderItem {item['id']} relates to item {relation.get('id')}, "

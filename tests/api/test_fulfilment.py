@@ -31,6 +31,8 @@ SERVICE_ORDERING = "/tmf-api/serviceOrdering/v4"
 SERVICES = "/tmf-api/serviceInventory/v4"
 RESOURCES = "/tmf-api/resourceInventoryManagement/v4"
 ACTIVATION = "/tmf-api/serviceActivationAndConfiguration/v4"
+INVENTORY = "/tmf-api/productInventory/v4"
+BILLING = "/tmf-api/customerBillManagement/v4"
 CUSTOMER = [{"id": "cust-42", "name": "Ada Lovelace", "role": "customer", "@referredType": "Individual"}]
 ENDED = ("completed", "failed", "partial", "cancelled")
 
@@ -188,6 +190,60 @@ def test_an_exhausted_pool_fails_the_order_and_leaves_nothing_allocated(database
         assert len(available) == 31
 
 
+def test_an_item_of_quantity_three_installs_three_products_each_with_its_own_services_and_resources(
+        database: str, tmp_path: Path) -> None:
+    with gateway(database, catalog=catalog(tmp_path, sim_card=4)) as client:
+        lines = client.order({**add("1", "po-mobile-10gb"), "quantity": 3})
+        order = client.ended(lines["id"])
+        assert order["state"] == "completed", order.get("note")
+        installed = client.get(f"{INVENTORY}/product", **{"productOrderItem.productOrderId": order["id"]})
+        assert len(installed) == 3 and order["productOrderItem"][0]["product"]["id"] in {p["id"] for p in installed}
+        assert f"Item 1 installed 3 products: {', '.join(sorted(p['id'] for p in installed))}" in " ".join(
+            sorted_note["text"] for sorted_note in _sorted_ids_in_notes(order))
+        services = [ref["id"] for product in installed for ref in product["realizingService"]]
+        resources = [ref["id"] for product in installed for ref in product["realizingResource"]]
+        assert len(services) == len(set(services)) == 3 * len(installed[0]["realizingService"]) >= 3
+        assert all(client.service({"id": id})["state"] == "active" for id in services)
+        assert len(client.reserved("rs-sim-card")) == 3 and len(client.reserved("rs-msisdn")) == 3
+        assert len(resources) == len(set(resources)) == 6
+        assert all(product["status"] == "active" and product["billingAccount"]["id"] == "ba-7" for product in installed)
+        # Each is billed as a product of its own: the same charges three times.
+        rates = wait(lambda: client.get(f"{BILLING}/appliedCustomerBillingRate", **{"billingAccount.id": "ba-7"}),
+                     lambda got: len(got) == 3 * 2, 30, "a one-time and a monthly rate per line")
+        by_product: dict[str, list[str]] = {}
+        for rate in rates:
+            by_product.setdefault(rate["product"]["id"], []).append(rate["name"])
+        assert by_product.keys() == {p["id"] for p in installed}
+        assert len({tuple(sorted(names)) for names in by_product.values()}) == 1
+
+        # Two more lines, with one SIM card left: the item fails whole and keeps nothing.
+        more = client.ended(client.order({**add("1", "po-mobile-10gb"), "quantity": 2})["id"])
+        assert more["state"] == "failed" and "exhausted" in " ".join(n["text"] for n in more["note"])
+        assert client.get(f"{INVENTORY}/product", **{"productOrderItem.productOrderId": more["id"]}) == []
+        assert len(client.reserved("rs-sim-card")) == 3 and len(client.reserved("rs-msisdn")) == 3
+
+
+def test_a_quantity_below_one_is_refused_and_nothing_is_stored(database: str) -> None:
+    with gateway(database) as client:
+        for quantity in (0, -2):
+            refused = client.post(f"{ORDERING}/productOrder", {"productOrderItem": [
+                {**add("7", "po-mobile-10gb"), "quantity": quantity}]}, status=400)
+            assert refused["status"] == "400" and f"quantity must be 1 or more; it is {quantity}" in refused["message"]
+        assert client.get(f"{ORDERING}/productOrder") == []
+
+
+def _sorted_ids_in_notes(order: Doc) -> list[Doc]:
+    """The order's notes, with the product ids a note lists in sorted order (they come in install order)."""
+    notes = []
+    for entry in order.get("note", []):
+        text = entry["text"]
+        head, found, ids = text.partition(" products: ")
+        if found:
+            text = head + found + ", ".join(sorted(ids.rstrip(".").split(", "))) + "."
+        notes.append({**entry, "text": text})
+    return notes
+
+
 def test_concurrent_orders_share_out_a_pool_to_the_last_resource(database: str, tmp_path: Path) -> None:
     with gateway(database, catalog=catalog(tmp_path, geographic_number=10)) as client:
         with concurrent.futures.ThreadPoolExecutor(10) as pool:
@@ -276,6 +332,11 @@ def test_modify_and_delete_of_an_installed_product(database: str) -> None:
         assert modified["state"] == "completed", modified.get("note")
         assert client.service(internet)["serviceCharacteristic"][0]["value"] == 1000
         assert client.service(internet)["state"] == "active"
+        upgrade = {**change, "productOffering": {"id": "po-fibre-500"}}  # another offering: not a modify
+        refused = client.ended(client.order(upgrade)["id"])
+        assert refused["state"] == "failed"
+        assert "To move it to po-fibre-500, order a delete of it and an add" in refused["note"][0]["text"]
+        assert client.get(f"{INVENTORY}/product/{product['id']}")["productOffering"]["id"] == "po-fibre-100"
         removal = {"id": "1", "action": "delete", "product": {"id": product["id"]}}
         deleted = client.ended(client.order(removal)["id"])
         assert deleted["state"] == "completed", deleted.get("note")
