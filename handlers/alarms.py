@@ -28,16 +28,20 @@ indeterminate or cleared (X.733).
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from backends.base import Condition, Kind, Op, Query, SortKey, Transaction
+from backends.base import Condition, DuplicateId, Kind, Op, Query, SortKey, Transaction
 from tmfgate import codec
 from tmfgate.errors import BadRequest, Conflict
 from tmfgate.states import StateMachine
 
 Document = dict[str, Any]
 ALARMS = "alarm"
+# With the alarmed object, what makes two reports the same alarm.
+IDENTITY = ("alarmType", "probableCause", "specificProblem", "sourceSystemId")
+IDENTITIES = "tmfgate:alarmIdentity"  # one record per identity ever raised, locked by lock_identity
 SEVERITIES = ("critical", "major", "minor", "warning", "indeterminate", "cleared")
 ACK_STATES = ("acknowledged", "unacknowledged")
 ALARM = StateMachine("alarm", {
@@ -100,6 +104,24 @@ def check_values(alarm: Document) -> None:
             raise BadRequest(f"{name} {value!r} is not one of {', '.join(sorted(allowed))}.")
 
 
+async def lock_identity(tx: Transaction, alarm: Document) -> None:
+    """Hold the lock of this alarm's identity (object, type, cause, problem, source) until commit.
+
+    Two reports of the same fault at the same moment must not both find no open alarm and both
+    raise one. SQLite and the memory store let one writer in at a time; on PostgreSQL each
+    identity has a record of its own, read for update, so the second report waits for the first
+    to commit and then finds its alarm."""
+    alarmed = alarm["alarmedObject"]
+    key = "id" if alarmed.get("id") else "href"
+    identity = [key, alarmed.get(key), *(alarm.get(name) for name in IDENTITY)]
+    id = hashlib.sha256(codec.dumps(identity)).hexdigest()
+    if await tx.get(IDENTITIES, id, for_update=True) is None:
+        try:
+            await tx.create(IDENTITIES, id, codec.dumps({"id": id, "identity": identity}))
+        except DuplicateId:  # made by the other report meanwhile: wait for it
+            await tx.get(IDENTITIES, id, for_update=True)
+
+
 async def open_duplicate(tx: Transaction, alarm: Document) -> str | None:
     """The id of the alarm not yet cleared that this one raises again, if any.
 
@@ -110,7 +132,7 @@ async def open_duplicate(tx: Transaction, alarm: Document) -> str | None:
     path = ("alarmedObject", "id") if alarmed.get("id") else ("alarmedObject", "href")
     conditions = [Condition(path, Op.EQ, Kind.STRING, (str(alarmed[path[1]]),)),
                   Condition(("state",), Op.NE, Kind.STRING, ("cleared",))]
-    for name in ("alarmType", "probableCause", "sourceSystemId", "specificProblem"):
+    for name in IDENTITY:
         if alarm.get(name) is not None:
             conditions.append(Condition((name,), Op.EQ, Kind.STRING, (str(alarm[name]),)))
     query = Query(conditions=tuple(conditions), sort=(SortKey(("alarmRaisedTime",)), SortKey(("id",))))
@@ -125,9 +147,7 @@ def same_alarm(one: Document, other: Document) -> bool:
     """Whether two alarm reports are about the same fault of the same object."""
     first, second = one.get("alarmedObject") or {}, other.get("alarmedObject") or {}
     key = "id" if second.get("id") else "href"
-    return first.get(key) == second.get(key) and all(
-        one.get(name) == other.get(name)
-        for name in ("alarmType", "probableCause", "specificProblem", "sourceSystemId"))
+    return first.get(key) == second.get(key) and all(one.get(name) == other.get(name) for name in IDENTITY)
 
 
 def raised_again(existing: Document, report: Document, now: str) -> Document:

@@ -27,6 +27,7 @@ async def createAlarm(call: Call) -> Reply:
     alarm = operations.new_document(call, call.body)
     alarms.prepare_new(alarm, now)
     async with call.gateway.transaction() as tx:
+        await alarms.lock_identity(tx, alarm)
         existing = await alarms.open_duplicate(tx, alarm)
         raw_old = await tx.get(ALARMS, existing, for_update=True) if existing is not None else None
         old = codec.loads(raw_old) if raw_old is not None else None

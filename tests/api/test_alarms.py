@@ -8,13 +8,16 @@ the impact until the last alarm on them clears.
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.api.end_to_end import Doc, GatewayClient, wait
 from tests.conftest import RunningGateway, own_postgres_database
@@ -160,6 +163,17 @@ def test_raising_the_same_alarm_again_updates_it_instead_of_duplicating_it(clien
     assert fresh["id"] != first["id"] and fresh["state"] == "raised"
     assert client.alarm(first["id"])["state"] == "cleared"
     assert len(client.get(f"{ALARM}/alarm", **{"alarmedObject.id": obj})) == 5
+
+
+def test_the_same_alarm_reported_many_times_at_once_is_raised_once(client: Client) -> None:
+    for _ in range(3):  # a race lost once in a while would pass a single try
+        obj = unique("ne")
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(partial(requests.post, f"{client.url}{ALARM}/alarm", timeout=30),
+                                    [None] * 12, [report(obj)] * 12))
+        assert sorted(answer.status_code for answer in answers) == [200] * 11 + [201], [a.text for a in answers]
+        stored = client.get(f"{ALARM}/alarm", **{"alarmedObject.id": obj})
+        assert len(stored) == 1 and {answer.json()["id"] for answer in answers} == {stored[0]["id"]}
 
 
 def test_patch_allows_only_the_changes_of_the_alarm_lifecycle(client: Client) -> None:
