@@ -237,6 +237,12 @@ class Backend(Protocol):
     async def drop_deliveries(self, subscription_id: str) -> int:
         """Delete the pending and parked deliveries of a subscription that no longer exists."""
 
+    async def prune(self, before: dt.datetime, *, limit: int = 1000) -> int:
+        """Forget finished history: delete up to ``limit`` events whose ``time`` is before ``before``,
+        that are fanned out and whose deliveries were all delivered, with those deliveries (oldest
+        first). Events not yet fanned out, or with a pending or parked delivery, stay. Returns how
+        many events were deleted; a replay no longer finds them."""
+
 
 class StorageError(Exception):
     """Root of the errors a backend raises; drivers' own exceptions are translated into these."""

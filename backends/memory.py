@@ -186,6 +186,10 @@ class MemoryBackend:
         async with self._write_lock:
             return self._outbox.drop_deliveries(subscription_id)
 
+    async def prune(self, before: dt.datetime, *, limit: int = 1000) -> int:
+        async with self._write_lock:
+            return self._outbox.prune(before, limit)
+
 
 def run_query(documents: dict[str, bytes], query: Query) -> Page:
     """Filter, sort and page stored documents, parsing only those that must be evaluated."""

@@ -68,8 +68,9 @@ class MemoryOutbox:
     """
 
     def __init__(self) -> None:
-        self._events: list[_Kept] = []  # seq - 1 is the index
+        self._events: list[_Kept | None] = []  # seq - 1 is the index; None once pruned
         self._routed = 0  # fan_out takes events in seq order, so the first _routed are fanned out
+        self._front = 0  # the events before this index are all pruned
         self._deliveries: dict[str, _Record] = {}
         # The pending ones again, so a claim looks at what may go rather than at every delivery
         # ever made (the store keeps delivered ones for operators; a claim per commit over all of
@@ -84,12 +85,13 @@ class MemoryOutbox:
             self._events.append(_kept(event, document, len(self._events) + 1))
 
     def fan_out(self, route: Route, limit: int) -> int:
-        taken = [_event(kept) for kept in self._events[self._routed : self._routed + max(limit, 0)]]
+        taken = [_event(kept) for kept in self._events[self._routed : self._routed + max(limit, 0)]
+                 if kept is not None]  # (never None: only routed events are pruned)
         now = dt.datetime.now(dt.UTC)
         # Routed in full before anything changes: a route that raises leaves the outbox as it was.
         new = [_new(subscription_id, event, now) for event in taken for subscription_id in _unique(route(event))]
         self._add(new)
-        self._routed += len(taken)
+        self._routed = min(self._routed + max(limit, 0), len(self._events))
         return len(taken)
 
     def claim(self, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
@@ -156,7 +158,7 @@ class MemoryOutbox:
     def replay(self, subscription_id: str, since: dt.datetime, route: Callable[[Event], bool]) -> int:
         since = utc(since, "since")
         now = dt.datetime.now(dt.UTC)
-        since_then = (_event(kept) for kept in self._events if kept[_TIME] >= since)
+        since_then = (_event(kept) for kept in self._events if kept is not None and kept[_TIME] >= since)
         new = [_new(subscription_id, event, now) for event in since_then if route(event)]
         self._add(new)
         return len(new)
@@ -171,6 +173,26 @@ class MemoryOutbox:
             del self._deliveries[id]
             self._pending.pop(id, None)
         return len(dropped)
+
+    def prune(self, before: dt.datetime, limit: int) -> int:
+        before = utc(before, "before")
+        unfinished = {record.event.seq for record in self._deliveries.values()
+                      if record.state is not DeliveryState.DELIVERED}
+        gone: list[int] = []
+        for index in range(self._front, self._routed):  # only events fanned out
+            if len(gone) >= limit:
+                break
+            kept = self._events[index]
+            if kept is not None and kept[_TIME] < before and index + 1 not in unfinished:
+                gone.append(index)
+        for index in gone:
+            self._events[index] = None  # the index stays the seq - 1 of the others
+        while self._front < self._routed and self._events[self._front] is None:
+            self._front += 1
+        seqs = {index + 1 for index in gone}
+        for id in [id for id, record in self._deliveries.items() if record.event.seq in seqs]:
+            del self._deliveries[id]
+        return len(gone)
 
     def _add(self, records: list[_Record]) -> None:
         self._deliveries.update((record.id, record) for record in records)

@@ -173,6 +173,8 @@ class SqlBackend:
                 await connection.execute(lock, {"key": _SCHEMA_LOCK_KEY})
             # On SQLite the BEGIN IMMEDIATE of a write transaction serialises the check and the create.
             await connection.run_sync(metadata.create_all)
+            # create_all makes the indexes of new tables only: add those a newer version defines.
+            await connection.run_sync(_create_missing_indexes)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -232,6 +234,10 @@ class SqlBackend:
         async with self._connection(write=True) as connection:
             return await sqloutbox.drop_deliveries(connection, subscription_id)
 
+    async def prune(self, before: dt.datetime, *, limit: int = 1000) -> int:
+        async with self._connection(write=True) as connection:
+            return await sqloutbox.prune(connection, before, limit)
+
     @asynccontextmanager
     async def _connection(self, *, write: bool, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
         if write and self._sqlite:
@@ -259,6 +265,12 @@ class SqlBackend:
                     await connection.execution_options(isolation_level="REPEATABLE READ")
                 async with connection.begin():
                     yield connection
+
+
+def _create_missing_indexes(connection: Connection) -> None:
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(connection, checkfirst=True)
 
 
 def _create_engine(url: str) -> AsyncEngine:

@@ -216,6 +216,23 @@ async def drop_deliveries(connection: AsyncConnection, subscription_id: str) -> 
     return int((await connection.execute(stmt)).rowcount)
 
 
+async def prune(connection: AsyncConnection, before: dt.datetime, limit: int) -> int:
+    """Delete up to ``limit`` events older than ``before`` that are fanned out and whose
+    deliveries were all delivered, with those deliveries; how many events went."""
+    before = utc(before, "before")
+    unfinished = exists().where(deliveries.c.event_seq == events.c.seq, deliveries.c.state != DELIVERED)
+    done = (select(events.c.seq).where(events.c.time < before, events.c.fanned_out, ~unfinished)
+            .order_by(events.c.seq).limit(limit))
+    seqs = [row.seq for row in (await connection.execute(done)).all()]
+    if not seqs:
+        return 0
+    await connection.execute(deliveries.delete().where(deliveries.c.event_seq.in_(seqs),
+                                                       deliveries.c.state == DELIVERED))
+    # Again with the condition: a replay may have given one of them a new delivery meanwhile.
+    gone = events.delete().where(events.c.seq.in_(seqs), ~unfinished)
+    return int((await connection.execute(gone)).rowcount)
+
+
 def _new_delivery(subscription_id: str, event: Event, now: dt.datetime) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),

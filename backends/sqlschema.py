@@ -111,6 +111,7 @@ deliveries = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_tmf_delivery_due", "state", "next_attempt"),
     Index("ix_tmf_delivery_order", "subscription_id", "kind", "resource_id", "event_seq"),
+    Index("ix_tmf_delivery_event", "event_seq"),  # an event's deliveries, for pruning
 )
 
 __all__ = ["UtcDateTime", "deliveries", "documents", "events", "metadata"]

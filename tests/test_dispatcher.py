@@ -4,6 +4,7 @@ parking, signatures, order per resource, subscription queries, and the run loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -503,3 +504,43 @@ def test_dispatch_refuses_a_memory_store(capsys: pytest.CaptureFixture[str]) -> 
 
     assert main(["dispatch", "--database-url", "memory://"]) == 2
     assert "memory:// lives inside one gateway process" in capsys.readouterr().err
+
+
+# --- retention -----------------------------------------------------------------------------------
+
+
+async def test_a_running_dispatcher_prunes_delivered_events_past_the_retention_and_keeps_parked_ones(
+    backend: Backend, listen: Callable[..., ListenerProcess]
+) -> None:
+    retention = 1.5  # seconds, as days
+    settings = dataclasses.replace(SETTINGS, delivery_attempts=1, event_retention=retention / 86_400)
+    dispatcher = EventDispatcher(settings, backend, [API])
+    taking, refusing = listen(), listen(status=500)
+    await subscribe(backend, taking.callback, query="eventType=ProductOrderCreateEvent")
+    await subscribe(backend, refusing.callback, query="eventType=ProductOrderStateChangeEvent")
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop))
+    try:
+        orders = [await create(backend) for _ in range(3)]
+        await change(backend, orders[0], state="inProgress")  # its one delivery is parked at once
+
+        async def states() -> list[str]:
+            return sorted(delivery.state.value for delivery in await backend.deliveries())
+
+        deadline = time.monotonic() + 15
+        while await states() != ["delivered"] * 3 + ["parked"]:
+            assert time.monotonic() < deadline, await states()
+            await asyncio.sleep(0.05)
+        assert len(taking.delivered()) == 3
+        while await states() != ["parked"]:  # the delivered ones go once older than the retention
+            assert time.monotonic() < deadline + 10, await states()
+            await asyncio.sleep(0.1)
+        [parked] = await backend.deliveries()
+        assert parked.event.type == "ProductOrderStateChangeEvent"  # its event is still there to resend
+        everything = await backend.replay("someone", dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+                                          lambda event: True)
+        assert everything == 1
+    finally:
+        stop.set()
+        await running
+        await dispatcher.close()

@@ -405,6 +405,37 @@ async def test_drop_deliveries_keeps_only_what_was_delivered(backend: Backend, k
     assert await backend.drop_deliveries("gone") == 0
 
 
+async def test_prune_forgets_old_events_once_every_delivery_of_them_was_delivered(backend: Backend, kind: str) -> None:
+    t = now()
+    hours_ago = [5, 4, 3, 2, 0]  # n=0..4; with a cut-off at t-1h, n=0..3 are old enough
+    await record(backend, *(event(kind, f"o{n}", n, at=t - dt.timedelta(hours=h)) for n, h in enumerate(hours_ago)))
+    await fan_out_all(backend, lambda e: ["s1"] if orjson.loads(e.body)["event"]["n"] != 2 else [])
+    await record(backend, event(kind, "late", 9, at=t - dt.timedelta(hours=6)))  # old, but not fanned out yet
+    by_n = {sent([d])[0][1]: d for d in await backend.claim(limit=10, lease=LEASE, now=now())}
+    await backend.settle(by_n[0].id, delivered=True)
+    await backend.settle(by_n[1].id, delivered=False, error="down")  # parked: kept for an operator
+    await backend.settle(by_n[3].id, delivered=False, error="slow", retry_at=now())  # still pending
+    await backend.settle(by_n[4].id, delivered=True)  # delivered, but recent
+    cut_off = t - dt.timedelta(hours=1)
+    assert await backend.prune(cut_off, limit=1) == 1  # n=0 (oldest first); n=2 had no deliveries
+    assert await backend.prune(cut_off) == 1  # n=2
+    assert await backend.prune(cut_off) == 0
+    left = await backend.deliveries()
+    assert sorted(sent(left)) == [("s1", 1), ("s1", 3), ("s1", 4)]
+    everything = lambda e: True  # noqa: E731
+    replayed = await backend.replay("s2", t - dt.timedelta(days=1), everything)
+    assert replayed == 4  # n=1, 3, 4 and the late one; the pruned events are gone
+    # Once the parked one is redelivered and delivered, its event goes too; the pending ones stay.
+    assert await backend.redeliver(by_n[1].id, now=now())
+    for delivery in await backend.claim(limit=10, lease=LEASE, now=now()):
+        if delivery.id == by_n[1].id:
+            await backend.settle(delivery.id, delivered=True)
+    assert await backend.prune(cut_off) == 0  # s2's replayed delivery of n=1 is pending
+    await backend.drop_deliveries("s2")
+    assert await backend.prune(cut_off) == 1
+    assert await backend.fan_out(to("s1")) == 1  # the late event was kept and fans out as usual
+
+
 # --- several dispatchers -----------------------------------------------------------------------
 
 
@@ -497,3 +528,29 @@ async def test_older_events_made_pending_again_are_claimed_first(backend: Backen
     assert await backend.redeliver(second.id, now=t) is True
     claimed = await backend.claim(limit=3, lease=LEASE, now=now())
     assert sorted(sent(claimed)) == [("s1", 1), ("s2", 0), ("s2", 1)]
+
+
+@pytest.mark.parametrize("store", SQL_STORES)
+async def test_an_index_added_by_a_newer_version_is_created_on_an_existing_store(
+        store: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    from sqlalchemy import inspect, text
+
+    from backends.sql import SqlBackend
+
+    url = f"sqlite:///{tmp_path}/old.db" if store == "sqlite" else str(request.getfixturevalue("postgres_url"))
+    backend = open_backend(url)
+    assert isinstance(backend, SqlBackend)
+    await backend.open()
+
+    async def indexes() -> set[str]:
+        async with backend.engine.connect() as connection:
+            found = await connection.run_sync(lambda sync: inspect(sync).get_indexes("tmf_delivery"))
+        return {index["name"] for index in found if index["name"]}
+
+    assert "ix_tmf_delivery_event" in await indexes()
+    async with backend.engine.begin() as connection:  # as a store made before the index existed
+        await connection.execute(text("DROP INDEX ix_tmf_delivery_event"))
+    assert "ix_tmf_delivery_event" not in await indexes()
+    await backend.open()
+    assert "ix_tmf_delivery_event" in await indexes()
+    await backend.close()

@@ -82,6 +82,9 @@ def _add_delivery_options(parser: argparse.ArgumentParser) -> None:
                         help="seconds before the first retry, doubled at each retry, with jitter (default 1)")
     parser.add_argument("--retry-delay-max", type=_seconds, metavar="SECONDS",
                         help="longest wait between two retries, before jitter (default 300)")
+    parser.add_argument("--event-retention", type=_retention, metavar="DAYS",
+                        help="days an event is kept once every delivery of it was made; 0 keeps them "
+                             "all (default 30)")
 
 
 def _add_fulfilment_options(parser: argparse.ArgumentParser) -> None:
@@ -126,6 +129,13 @@ def _delay(raw: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError("cannot be negative")
     return value
+
+
+def _retention(raw: str) -> float:
+    try:
+        return Settings.from_env({"TMFGATE_EVENT_RETENTION": raw}).event_retention
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _count(raw: str) -> int:
@@ -177,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env().with_overrides(
             database_url=args.database_url, log_level=args.log_level, delivery_attempts=args.delivery_attempts,
             delivery_timeout=args.delivery_timeout, retry_delay=args.retry_delay,
-            retry_delay_max=args.retry_delay_max, catalog=args.catalog, activation_delay=args.activation_delay,
+            retry_delay_max=args.retry_delay_max, event_retention=args.event_retention, catalog=args.catalog,
+            activation_delay=args.activation_delay,
             public_url=args.public_url and args.public_url.rstrip("/"), tax_rate=args.tax_rate,
             payment_terms=args.payment_terms,
             fulfilment=None if args.fulfilment is None else args.fulfilment == "on")

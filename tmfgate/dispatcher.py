@@ -39,6 +39,7 @@ import requests
 from backends.base import Backend, Delivery, Event, Route
 from tmfgate import __version__, codec, subscriptions
 from tmfgate.model import ApiModel
+from tmfgate.retention import Pruner
 from tmfgate.settings import Settings
 from tmfgate.subscriptions import Subscription
 
@@ -106,6 +107,7 @@ class EventDispatcher:
         self._reload_lock = asyncio.Lock()
         self._inflight: set[asyncio.Task[None]] = set()
         self._next_retry: float | None = None  # monotonic time of the earliest retry this dispatcher set
+        self._pruner = Pruner(backend, settings.event_retention)
         # Our own threads: the loop's default executor is small and shared (DNS lookups use it),
         # and a slow listener must hold only its own deliveries' threads.
         self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -148,6 +150,7 @@ class EventDispatcher:
                 self._wake.clear()
                 try:
                     worked = await self._fan_out() + len(await self._claim())
+                    await self._pruner.tick()
                     backoff = 0.0
                 except Exception:
                     backoff = min(ERROR_BACKOFF_MAX, backoff * 2 or POLL_INTERVAL)

@@ -22,6 +22,9 @@
 - ``delivery_timeout`` (TMFGATE_DELIVERY_TIMEOUT, default 10): seconds a listener has to answer.
 - ``retry_delay`` (TMFGATE_RETRY_DELAY, default 1): seconds before the first retry; each retry
   doubles it, with jitter, up to ``retry_delay_max`` (TMFGATE_RETRY_DELAY_MAX, default 300).
+- ``event_retention`` (TMFGATE_EVENT_RETENTION, default 30): days an event is kept in the outbox
+  once every delivery of it was made (events with a pending or parked delivery are kept); 0 keeps
+  every event for good. It bounds how far back an operator can replay.
 - ``public_url`` (TMFGATE_PUBLIC_URL, default ``http://<host>:<port>``): the scheme and host clients
   reach the gateway at, for the ``href`` of resources the gateway creates on its own (the service
   orders, services and bills of fulfilment); resources created by a request use the request's host.
@@ -69,6 +72,7 @@ class Settings:
     delivery_timeout: float = 10.0
     retry_delay: float = 1.0
     retry_delay_max: float = 300.0
+    event_retention: float = 30.0
     public_url: str = ""
     catalog: str = "demo"
     fulfilment: bool = True
@@ -127,6 +131,8 @@ def _convert(name: str, raw: str) -> Any:
             raise ConfigurationError(f"{variable} must be a decimal fraction from 0 to less than 1, such as 0.20 "
                                      f"for 20%, not {raw!r}.")
         return raw.strip()
+    if name == "event_retention":
+        return _number(variable, raw, "a number of days", float, zero_allowed=True)
     if name == "payment_terms":
         return _number(variable, raw, "a whole number of days", int, zero_allowed=True)
     if name == "public_url":
