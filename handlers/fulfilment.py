@@ -37,6 +37,8 @@ RELIES_ON = frozenset({"reliesOn", "dependency", "dependsOn", "requires"})
 # The most products one order item may install (its quantity): each has services and resources
 # of its own, all made in the one transaction that decomposes the order.
 MAX_QUANTITY = 100
+# The state of a product's services while it has this status (suspension, and back).
+SUSPENSION = {"suspended": "inactive", "active": "active"}
 
 
 class Undecomposable(Exception):
@@ -125,7 +127,8 @@ async def _service_items(tx: Transaction, job: Job, order: Document, item: Docum
             raise Undecomposable(f"product {product_id} is of the offering {offered}; a modify changes its "
                                  f"characteristics only. To move it to {asked}, order a delete of it and an add "
                                  "of the new offering.")
-        return [await _change_items(tx, job, item, product, service_order_id)]
+        state = service_state(product, item) if action == "modify" else None
+        return [await _change_items(tx, job, item, product, service_order_id, state)]
     raise Undecomposable(f"the action {action!r} is not one of add, modify, delete, noChange.")
 
 
@@ -159,9 +162,25 @@ def _add_items(job: Job, order: Document, item: Document, service_order_id: str,
     return planned
 
 
+def service_state(product: Document, item: Document) -> str | None:
+    """The state a modify item puts the product's services in: ``inactive`` when it suspends the
+    product (``product.status`` suspended), ``active`` when it resumes it, None when the status
+    stays. Any other status change is not a modify (a delete terminates a product)."""
+    now = products.status_of(product.get("status"))
+    asked = products.status_of((item.get("product") or {}).get("status", now))
+    if asked == now:
+        return None
+    if (now, asked) in (("active", "suspended"), ("suspended", "active")):
+        return SUSPENSION[asked]
+    raise Undecomposable(f"product {product['id']} is {now}; a modify may suspend an active product or resume "
+                         f"a suspended one (product.status suspended or active), not make it {asked}. A delete "
+                         "terminates a product.")
+
+
 async def _change_items(tx: Transaction, job: Job, item: Document, product: Document,
-                        service_order_id: str) -> list[Document]:
-    """Modify or delete the services that realise an installed product (deleted last-first)."""
+                        service_order_id: str, state: str | None = None) -> list[Document]:
+    """Modify or delete the services that realise an installed product (deleted last-first); a
+    modify also puts them in ``state`` when given (suspended: inactive; resumed: active)."""
     action = str(item["action"])
     refs = list(product.get("realizingService", []))
     if action == "delete":
@@ -179,6 +198,8 @@ async def _change_items(tx: Transaction, job: Job, item: Document, product: Docu
         service: Document = {"id": ref["id"], "href": ref.get("href", ""), "@type": "Service"}
         if action == "modify":
             service["serviceCharacteristic"] = [c for c in characteristics if c.get("name") in names]
+            if state is not None:
+                service["state"] = state
         needs = [planned[-1]["id"]] if planned else []
         planned.append(_service_item(f"{item['id']}-{n}", action, service, needs, service_order_id))
     return planned

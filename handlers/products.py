@@ -3,8 +3,9 @@
 Kept as TMF637 v4 ``Product`` documents of kind ``product``, served by TMF637 Product Inventory
 (:mod:`handlers.tmf637_product_inventory`) and written through :mod:`tmfgate.operations`, so each
 change raises its TMF637 events: a completed ``add`` item records a product with its offering,
-prices, characteristics, realizing services and resources; ``modify`` changes it; ``delete``
-terminates it. Later orders modify or delete a product by ``product.id``; bills are built from products.
+prices, characteristics, realizing services and resources; ``modify`` changes its characteristics,
+or suspends or resumes it (``product.status``); ``delete`` terminates it. Later orders modify or
+delete a product by ``product.id``; bills are built from products.
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ async def record(tx: Transaction, actor: Actor, order: Document, item: Document,
             given = {str(c.get("name")): c for c in (item.get("product") or {}).get("productCharacteristic", [])}
             kept = {str(c.get("name")): c for c in old.get("productCharacteristic", [])}
             product["productCharacteristic"] = list({**kept, **given}.values())
+            status = status_of((item.get("product") or {}).get("status", old.get("status")))
+            if status in ("active", "suspended"):  # suspended or resumed (checked at decomposition)
+                product["status"] = status
         else:
             ended = ending(old)
             if ended is not None:

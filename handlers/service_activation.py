@@ -6,7 +6,8 @@ next step, each in one transaction that re-reads the order under a lock:
 - acknowledged: the order and its items go inProgress;
 - inProgress: the next item whose dependencies (``serviceOrderItemRelationship``) completed is
   activated (add: a service created active with resources reserved from the pools; modify: its
-  characteristics changed; delete: terminated and its resources released); an item that cannot be
+  characteristics changed, and its state when the item gives one: inactive to suspend it, active
+  to resume it; delete: terminated and its resources released); an item that cannot be
   activated fails with a note saying why and nothing it touched is kept; items relying on a failed
   one fail too; when every item has ended, the order ends completed, failed or partial;
 - pendingCancellation: every completed item is undone, the order and the rest of its items end
@@ -39,6 +40,7 @@ SERVICE_API = inventory.SERVICE_API
 ORDER_API = "tmf641_service_ordering"
 ACTIVATION_API = "tmf640_service_activation"
 WORKING = frozenset({"acknowledged", "inProgress", "pending", "held"})
+MODIFIABLE_STATES = frozenset({"active", "inactive"})  # the states a modify item may set
 
 
 def items(order: Document) -> Iterator[Document]:
@@ -156,6 +158,7 @@ async def _activate(tx: Transaction, job: Job, order: Document, item: Document) 
             changed["serviceCharacteristic"] = _merge(old.get("serviceCharacteristic", []),
                                                       service.get("serviceCharacteristic", []))
             inventory.check_characteristics(_spec_of(job, old), changed["serviceCharacteristic"])
+            changed.update(_state_change(old, service))
             changed["serviceOrderItem"] = [*old.get("serviceOrderItem", []), related]
             await inventory.change_service(tx, job, old, changed)
         else:
@@ -213,6 +216,18 @@ async def _monitor(tx: Transaction, job: Job, asked: Document, done: Document, f
                                    response=body, failed=failure is not None)
 
 
+def _state_change(old: Document, service: Document) -> Document:
+    """What a modify's ``state`` changes: ``inactive`` takes an active service out of use (a
+    suspension), ``active`` puts it back; other states belong to add and delete."""
+    state = service.get("state", old.get("state"))
+    if state == old.get("state"):
+        return {}
+    if state not in MODIFIABLE_STATES:
+        raise ActivationFailed(f"a modify may make service {old['id']} active or inactive, not {state} "
+                               "(an add creates a service and a delete terminates it).")
+    return {"state": state, "isServiceEnabled": state == "active"}
+
+
 def _spec_of(job: Job, service: Document) -> Document | None:
     spec_id = str((service.get("serviceSpecification") or {}).get("id"))
     return catalogs.of(job.gateway).service_specification(spec_id)
@@ -254,8 +269,9 @@ async def undo(tx: Transaction, job: Job, order_id: str, item_id: str, why: str)
             await inventory.terminate_service(tx, job, service, why)
         elif record["action"] == "modify":
             before = record["before"]
-            await inventory.change_service(tx, job, service, {
-                **service, "serviceCharacteristic": before.get("serviceCharacteristic", [])})
+            restored = {**service, "serviceCharacteristic": before.get("serviceCharacteristic", [])}
+            restored.update({name: before[name] for name in ("state", "isServiceEnabled") if name in before})
+            await inventory.change_service(tx, job, service, restored)
         elif record["action"] == "delete" and service.get("state") == "terminated":
             await inventory.reactivate_service(tx, job, service, why)
     await tx.delete(ACTIVATIONS, record["id"])

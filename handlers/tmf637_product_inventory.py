@@ -6,7 +6,9 @@ Fulfilment records the products that product orders install, change and terminat
 administration). Rules on top of TMF630:
 
 - ``status`` follows :data:`handlers.products.PRODUCT`; an illegal change is a 409 that names the
-  legal ones, and ``status`` cannot be removed (TMF637 requires it on creation).
+  legal ones, and ``status`` cannot be removed (TMF637 requires it on creation). The status of a
+  product realised by services (one fulfilment installed) changes only through product orders,
+  which change the services too: a PATCH of it is a 409 saying so.
 - A product that is active, suspended or pending termination has a ``startDate`` (now, when not
   given, as for a service created active); one that goes ``terminated`` gets a ``terminationDate``.
 - ``startDate`` and ``terminationDate`` must be instants billing can use, in that order.
@@ -21,7 +23,7 @@ from handlers.billing import instant
 from handlers.products import PRODUCT, STARTED, status_of
 from tmfgate import operations, times
 from tmfgate.dispatch import Call, Reply
-from tmfgate.errors import BadRequest
+from tmfgate.errors import BadRequest, Conflict
 
 Document = dict[str, Any]
 # The dates billing reads from a product (handlers.billing): they must parse and be in order.
@@ -55,6 +57,9 @@ def _check_change(call: Call, old: Document, new: Document) -> None:
     if after is not None:
         new["status"] = after
     PRODUCT.check(before, after)
+    if after != before and old.get("realizingService"):
+        raise Conflict(f"Product {old['id']} is realised by services in the network, so its status changes "
+                       "through a product order: a modify with product.status suspended or active, or a delete.")
     if after != before:
         if after in STARTED:
             new.setdefault("startDate", times.now())

@@ -349,6 +349,43 @@ def test_modify_and_delete_of_an_installed_product(database: str) -> None:
         assert again["state"] == "failed" and "is not one" in again["note"][0]["text"]
 
 
+def test_a_product_is_suspended_and_resumed_by_orders_and_its_services_follow(database: str) -> None:
+    with gateway(database) as client:
+        order = client.ended(client.order(add("1", "po-mobile-10gb"))["id"])
+        product = order["productOrderItem"][0]["product"]
+        services = [ref["id"] for ref in product["realizingService"]]
+        reserved = {r["id"] for r in client.get(f"{RESOURCES}/resource", resourceStatus="reserved")}
+
+        def suspend_or_resume(status: str) -> Doc:
+            change = {"id": "1", "action": "modify", "product": {"id": product["id"], "status": status}}
+            return client.ended(client.order(change)["id"])
+
+        suspended = suspend_or_resume("suspended")
+        assert suspended["state"] == "completed", suspended.get("note")
+        assert suspended["productOrderItem"][0]["product"]["status"] == "suspended"
+        assert client.get(f"{INVENTORY}/product/{product['id']}")["status"] == "suspended"
+        for id in services:
+            service = client.service({"id": id})
+            assert (service["state"], service["isServiceEnabled"]) == ("inactive", False)
+        # The resources stay with the customer while the product is suspended.
+        assert {r["id"] for r in client.get(f"{RESOURCES}/resource", resourceStatus="reserved")} == reserved
+        # Its status is the orders' to change: a PATCH of it is refused, and changes nothing.
+        refused = client.http.patch(f"{client.url}{INVENTORY}/product/{product['id']}", json={"status": "active"},
+                                    headers={"Content-Type": "application/merge-patch+json"}, timeout=10)
+        assert refused.status_code == 409 and "through a product order" in refused.json()["message"]
+        assert client.get(f"{INVENTORY}/product/{product['id']}")["status"] == "suspended"
+        resumed = suspend_or_resume("active")
+        assert resumed["state"] == "completed", resumed.get("note")
+        assert client.get(f"{INVENTORY}/product/{product['id']}")["status"] == "active"
+        assert {client.service({"id": id})["state"] for id in services} == {"active"}
+        assert all(client.service({"id": id})["isServiceEnabled"] for id in services)
+        # Other statuses are not a modify's to give.
+        ended = suspend_or_resume("terminated")
+        assert ended["state"] == "failed"
+        assert "a modify may suspend an active product or resume a suspended one" in ended["note"][0]["text"]
+        assert {client.service({"id": id})["state"] for id in services} == {"active"}
+
+
 def test_a_subscriber_follows_an_order_end_to_end_on_every_level(database: str, tmp_path: Path) -> None:
     with gateway(database) as client, ListenerProcess(tmp_path / "listener.log") as listener:
         for base in (ORDERING, SERVICE_ORDERING, SERVICES, RESOURCES):
