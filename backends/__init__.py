@@ -18,8 +18,8 @@ class Alias(NamedTuple):
 # Celery style: one table, so the accepted schemes and the error message never disagree.
 BACKEND_ALIASES: dict[str, Alias] = {
     "memory": Alias("memory:MemoryBackend", "memory"),
-    "sqlite": Alias("sql:SqlBackend", "sqlite+aiosqlite"),
-    "sqlite+aiosqlite": Alias("sql:SqlBackend", "sqlite+aiosqlite"),
+    "sqlite": Alias("sql:SqlBackend", "sqlite"),
+    "sqlite+aiosqlite": Alias("sql:SqlBackend", "sqlite"),  # the driver of earlier versions
     "postgresql": Alias("sql:SqlBackend", "postgresql+psycopg"),
     "postgresql+psycopg": Alias("sql:SqlBackend", "postgresql+psycopg"),
     "postgres": Alias("sql:SqlBackend", "postgresql+psycopg"),

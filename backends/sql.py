@@ -14,11 +14,11 @@ from sqlalchemy import Text, cast, func, literal, select, text, type_coerce
 from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.engine import Connection, Engine, create_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.expression import ColumnElement, Executable
 
-from . import sqloutbox, sqlquery
+from . import sqlloop, sqloutbox, sqlquery
 from .base import (
     Delivery,
     DeliveryState,
@@ -32,6 +32,7 @@ from .base import (
     StorageUnavailable,
     UnstorableDocument,
 )
+from .sqlloop import Executing, LoopConnection
 from .sqlschema import documents, metadata
 
 # Any constant works; it only has to be the same in every process that creates the schema.
@@ -43,13 +44,14 @@ _SQLITE_PRAGMAS = (
     "journal_mode = WAL",  # readers never block the writer, nor the writer them
     "synchronous = FULL",  # a 201 must survive a power cut, not only a crash of the process
     "foreign_keys = ON",
+    "busy_timeout = 0",  # then a locked file fails at once: sqlloop waits for it without blocking the loop
 )
 
 
 class SqlTransaction:
     """Reads and writes on one connection inside one database transaction."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: Executing) -> None:
         self._connection = connection
         self._postgres = connection.dialect.name == "postgresql"
 
@@ -96,7 +98,7 @@ class SqlTransaction:
         # COUNT(*) then the page beat COUNT(*) OVER () on 10k rows (page of 10: SQLite 3.4 vs 20 ms,
         # PostgreSQL 4.2 vs 10.8 ms): the window reads every match before returning the first row.
         count = select(func.count()).select_from(documents).where(*criteria)
-        total = int((await self._execute(count)).scalar_one())
+        total = int((await self._column(count))[0])
         if total <= query.offset or query.limit == 0:
             return Page(total=total, items=[])
         order = [*sqlquery.order_by(query.sort, documents.c.doc, dialect)] if query.sort else []
@@ -107,8 +109,7 @@ class SqlTransaction:
             .offset(query.offset)
             .limit(query.limit)
         )
-        rows = (await self._execute(stmt)).scalars()
-        return Page(total=total, items=[raw.encode() for raw in rows])
+        return Page(total=total, items=[raw.encode() for raw in await self._column(stmt)])
 
     def _insert(self, kind: str, id: str, doc: bytes) -> Executable:
         now = _now()
@@ -150,17 +151,27 @@ class SqlTransaction:
         with translated_errors():
             return await self._connection.execute(stmt)
 
+    async def _column(self, stmt: Executable) -> list[Any]:
+        """The first column of every row; off the event loop's thread on SQLite (see sqlloop)."""
+        with translated_errors():
+            if isinstance(self._connection, LoopConnection):
+                return await self._connection.column_in_thread(stmt)
+            return list((await self._connection.execute(stmt)).scalars())
+
 
 class SqlBackend:
-    """Documents and the outbox in SQL tables; the same statements on SQLite (aiosqlite) and PostgreSQL (psycopg)."""
+    """Documents and the outbox in SQL tables; the same statements on SQLite (on the event loop's thread,
+    :mod:`backends.sqlloop`) and PostgreSQL (psycopg's async API)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: AsyncEngine = _create_engine(url)
         # SQLite has one writer at a time. Within this process, writers queue on a lock instead
         # of in SQLite's busy handler, which sleeps between tries and so leaves the file idle
         # (measured by benchmarks/fulfilment.py: +60% orders/s); other processes still queue there.
         self._sqlite = url.startswith("sqlite")
+        # SQLite's statements run on the loop's thread (backends.sqlloop); PostgreSQL's through psycopg's async API.
+        self.loop_engine: Engine | None = _create_loop_engine(url) if self._sqlite else None
+        self.engine: AsyncEngine | None = None if self._sqlite else _create_engine(url)
         self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary())
 
@@ -177,7 +188,10 @@ class SqlBackend:
             await connection.run_sync(_create_missing_indexes)
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        if self.engine is not None:
+            await self.engine.dispose()
+        if self.loop_engine is not None:
+            self.loop_engine.dispose()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
@@ -239,7 +253,7 @@ class SqlBackend:
             return await sqloutbox.prune(connection, before, limit)
 
     @asynccontextmanager
-    async def _connection(self, *, write: bool, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
+    async def _connection(self, *, write: bool, snapshot: bool = False) -> AsyncIterator[Executing]:
         if write and self._sqlite:
             async with self._write_lock(), self._connected(write=True) as connection:
                 yield connection
@@ -256,7 +270,13 @@ class SqlBackend:
         return lock
 
     @asynccontextmanager
-    async def _connected(self, *, write: bool, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
+    async def _connected(self, *, write: bool, snapshot: bool = False) -> AsyncIterator[Executing]:
+        if self.loop_engine is not None:
+            with translated_errors():
+                async with sqlloop.connected(self.loop_engine, options={_WRITE: write}) as inline:
+                    yield inline
+            return
+        assert self.engine is not None
         with translated_errors():
             async with self.engine.connect() as connection:
                 if write:
@@ -274,12 +294,7 @@ def _create_missing_indexes(connection: Connection) -> None:
 
 
 def _create_engine(url: str) -> AsyncEngine:
-    """An engine with pool sizes for a couple of worker processes, and SQLite's settings hooked in."""
-    if url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_size=5, max_overflow=10, pool_timeout=30)
-        sa_event.listen(engine.sync_engine, "connect", _configure_sqlite)
-        sa_event.listen(engine.sync_engine, "begin", _begin_sqlite)
-        return engine
+    """PostgreSQL's engine, with pool sizes for a couple of worker processes."""
     # 2 workers x (5 + 5) connections stays far below PostgreSQL's default max_connections of 100.
     return create_async_engine(
         url,
@@ -289,6 +304,18 @@ def _create_engine(url: str) -> AsyncEngine:
         pool_pre_ping=True,  # a restarted server must not fail the first request on a stale connection
         connect_args={"connect_timeout": 10},
     )
+
+
+def _create_loop_engine(url: str) -> Engine:
+    """The synchronous engine whose connections run on the event loop (:mod:`backends.sqlloop`)."""
+    # A checkout must never wait: it would block the loop, and with it the tasks that would give a
+    # connection back. So the pool keeps 5 and opens more as needed (writers queue on the write
+    # lock before they take one; readers hold one while a list query runs in a thread). Any thread
+    # may use a connection (list queries, and tests run loops in several), one at a time.
+    engine = create_engine(url, pool_size=5, max_overflow=-1, connect_args={"check_same_thread": False})
+    sa_event.listen(engine, "connect", _configure_sqlite)
+    sa_event.listen(engine, "begin", _begin_sqlite)
+    return engine
 
 
 def _pragma(cursor: Any, pragma: str) -> None:
@@ -319,8 +346,8 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite(connection: Connection) -> None:
-    # A deferred write transaction that upgrades its read lock fails at once with "database is
-    # locked" when another process wrote meanwhile; IMMEDIATE waits (busy_timeout) for the lock.
+    # A deferred write transaction that upgrades its read lock fails with "database is locked"
+    # when another process wrote meanwhile; IMMEDIATE takes the lock first (sqlloop waits for it).
     immediate = connection.get_execution_options().get(_WRITE, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Row, exists, or_, select, text, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .base import Delivery, DeliveryState, Event, Route
+from .sqlloop import Executing
 from .sqlschema import deliveries, events
 
 # Any constant other than the schema lock's; the same in every process that fans out.
@@ -51,7 +51,7 @@ def utc(value: dt.datetime, name: str) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-async def add_event(connection: AsyncConnection, event: Event) -> None:
+async def add_event(connection: Executing, event: Event) -> None:
     """Insert an event, to commit or roll back with the caller's transaction."""
     values = {
         "id": event.id,
@@ -66,7 +66,7 @@ async def add_event(connection: AsyncConnection, event: Event) -> None:
     await connection.execute(events.insert().values(values))
 
 
-async def fan_out(connection: AsyncConnection, route: Route, limit: int) -> int:
+async def fan_out(connection: Executing, route: Route, limit: int) -> int:
     """Route the oldest events not yet fanned out into pending deliveries; how many were taken."""
     if connection.dialect.name == "postgresql":
         # Fanning out in seq order is what keeps a resource's deliveries in order: two callers
@@ -87,7 +87,7 @@ async def fan_out(connection: AsyncConnection, route: Route, limit: int) -> int:
     return len(taken)
 
 
-async def claim(connection: AsyncConnection, *, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
+async def claim(connection: Executing, *, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
     """Lease the due deliveries no older pending one holds back, oldest event first."""
     now = utc(now, "now")
     if limit <= 0:
@@ -130,7 +130,7 @@ async def claim(connection: AsyncConnection, *, limit: int, lease: float, now: d
 
 
 async def settle(
-    connection: AsyncConnection, delivery_id: str, *, delivered: bool, error: str | None, retry_at: dt.datetime | None
+    connection: Executing, delivery_id: str, *, delivered: bool, error: str | None, retry_at: dt.datetime | None
 ) -> None:
     """Record one attempt on a pending delivery and release its lease."""
     key = _key(delivery_id)
@@ -156,7 +156,7 @@ async def settle(
 
 
 async def list_deliveries(
-    connection: AsyncConnection, *, state: DeliveryState | None, subscription_id: str | None, limit: int, offset: int
+    connection: Executing, *, state: DeliveryState | None, subscription_id: str | None, limit: int, offset: int
 ) -> list[Delivery]:
     """One page of deliveries, oldest event first."""
     stmt = select(*_DELIVERY_COLUMNS, *_EVENT_COLUMNS).join_from(
@@ -170,7 +170,7 @@ async def list_deliveries(
     return [_delivery(row) for row in (await connection.execute(stmt)).all()]
 
 
-async def redeliver(connection: AsyncConnection, delivery_id: str, *, now: dt.datetime) -> bool:
+async def redeliver(connection: Executing, delivery_id: str, *, now: dt.datetime) -> bool:
     """Make a parked delivery pending again, due ``now``, with no attempts."""
     now = utc(now, "now")
     key = _key(delivery_id)
@@ -185,7 +185,7 @@ async def redeliver(connection: AsyncConnection, delivery_id: str, *, now: dt.da
 
 
 async def replay(
-    connection: AsyncConnection, subscription_id: str, since: dt.datetime, route: Callable[[Event], bool]
+    connection: Executing, subscription_id: str, since: dt.datetime, route: Callable[[Event], bool]
 ) -> int:
     """New pending deliveries to one subscription of the accepted events since a time; how many."""
     since = utc(since, "since")
@@ -208,7 +208,7 @@ async def replay(
         after = stored[-1].seq
 
 
-async def drop_deliveries(connection: AsyncConnection, subscription_id: str) -> int:
+async def drop_deliveries(connection: Executing, subscription_id: str) -> int:
     """Delete a subscription's pending and parked deliveries; how many."""
     stmt = deliveries.delete().where(
         deliveries.c.subscription_id == subscription_id, deliveries.c.state.in_([PENDING, PARKED])
@@ -216,7 +216,7 @@ async def drop_deliveries(connection: AsyncConnection, subscription_id: str) -> 
     return int((await connection.execute(stmt)).rowcount)
 
 
-async def prune(connection: AsyncConnection, before: dt.datetime, limit: int) -> int:
+async def prune(connection: Executing, before: dt.datetime, limit: int) -> int:
     """Delete up to ``limit`` events older than ``before`` that are fanned out and whose
     deliveries were all delivered, with those deliveries; how many events went."""
     before = utc(before, "before")

@@ -184,7 +184,9 @@ def gateway(folder: Path, catalog: Path, recorder: Recorder) -> Iterator[str]:
     settings = Settings(host=HOST, port=port, database_url=f"sqlite:///{folder / 'census.db'}",
                         catalog=str(catalog), log_level="warning")
     app = create_app(settings)
-    recorder.attach(app.gateway.backend.engine.sync_engine)  # type: ignore[attr-defined]
+    backend = app.gateway.backend  # type: ignore[attr-defined]
+    # On SQLite the statements run on the loop engine's connections (backends.sqlloop).
+    recorder.attach(backend.loop_engine or backend.engine.sync_engine)
     server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

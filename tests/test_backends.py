@@ -305,6 +305,37 @@ async def test_two_processes_write_one_store(store_url: str, kind: str) -> None:
     await backend.close()
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_a_writer_waits_for_another_process_s_lock_without_stopping_the_loop(
+        backend: Backend, store_url: str, tmp_path: Path, kind: str) -> None:
+    import sqlite3
+
+    await create_all(backend, kind, doc("before"))
+    other = sqlite3.connect(str(tmp_path / "store.db"), isolation_level=None)  # as another process's writer
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        writing = asyncio.create_task(create_all(backend, kind, doc("waited")))
+        await asyncio.sleep(0.5)
+        assert not writing.done()  # it waits for the lock...
+        assert ticks >= 20  # ...while the loop runs on
+        assert orjson.loads(await backend.get(kind, "before") or b"") == {"id": "before"}  # readers never wait
+        other.execute("COMMIT")
+        await asyncio.wait_for(writing, timeout=5)
+    finally:
+        ticker.cancel()
+        other.close()
+    assert orjson.loads(await backend.get(kind, "waited") or b"") == {"id": "waited"}
+
+
 def _create_and_hang(url: str, kind: str, committed: Any) -> None:
     async def main() -> None:
         backend = open_backend(url)
@@ -337,13 +368,14 @@ async def test_a_committed_document_survives_sigkill(store_url: str, kind: str) 
 async def test_sqlite_connections_are_durable_and_patient(backend: Backend) -> None:
     from backends.sql import SqlBackend
 
-    assert isinstance(backend, SqlBackend)
-    async with backend.engine.connect() as connection:
+    assert isinstance(backend, SqlBackend) and backend.loop_engine is not None
+    with backend.loop_engine.connect() as connection:
         pragmas = {
-            name: (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar_one()
+            name: connection.exec_driver_sql(f"PRAGMA {name}").scalar_one()
             for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
         }
-    assert pragmas == {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 30000, "foreign_keys": 1}
+    # busy_timeout 0: a writer waiting for another process's lock waits on the event loop (sqlloop).
+    assert pragmas == {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 0, "foreign_keys": 1}
 
 
 @pytest.mark.parametrize("store_url", SQL_STORES, indirect=True)
@@ -369,9 +401,9 @@ async def test_an_unreachable_database_is_unavailable(anyio_backend: str) -> Non
     ("url", "class_name", "driver_url"),
     [
         ("memory://", "MemoryBackend", "memory://"),
-        ("sqlite:///relative.db", "SqlBackend", "sqlite+aiosqlite:///relative.db"),
-        ("sqlite:////abs/path.db", "SqlBackend", "sqlite+aiosqlite:////abs/path.db"),
-        ("sqlite+aiosqlite:///x.db", "SqlBackend", "sqlite+aiosqlite:///x.db"),
+        ("sqlite:///relative.db", "SqlBackend", "sqlite:///relative.db"),
+        ("sqlite:////abs/path.db", "SqlBackend", "sqlite:////abs/path.db"),
+        ("sqlite+aiosqlite:///x.db", "SqlBackend", "sqlite:///x.db"),
         ("postgresql://u@h/db", "SqlBackend", "postgresql+psycopg://u@h/db"),
         ("postgresql+psycopg://u@h/db", "SqlBackend", "postgresql+psycopg://u@h/db"),
         ("postgres://u@h/db", "SqlBackend", "postgresql+psycopg://u@h/db"),
