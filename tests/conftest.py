@@ -81,6 +81,23 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     return str(request.getfixturevalue("postgres_database"))
 
 
+@contextlib.contextmanager
+def in_thread(server: Any, timeout: float = 30) -> Iterator[None]:
+    """Run a ``uvicorn.Server`` in a thread of this process until the block ends (the real HTTP stack)."""
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.02)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=timeout)
+
+
 class RunningGateway:
     """A gateway served by uvicorn in a thread on a free port, as a client reaches it."""
 
@@ -96,20 +113,14 @@ class RunningGateway:
         self.gateway = app.gateway  # type: ignore[attr-defined]
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._serving = in_thread(self.server)
 
     def __enter__(self) -> RunningGateway:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the gateway did not start")
-            time.sleep(0.02)
+        self._serving.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+        self._serving.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")

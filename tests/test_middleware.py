@@ -4,14 +4,12 @@ falls back to it); the error layer turns failures into TMF Error bodies over rea
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from typing import Any
 
 import requests
 import uvicorn
 
-from tests.conftest import free_port
+from tests.conftest import free_port, in_thread
 from tmfgate.app import create_app
 from tmfgate.middleware import ErrorMiddleware
 from tmfgate.settings import Settings
@@ -51,18 +49,14 @@ class _Served:
         self.url = f"http://127.0.0.1:{free_port()}"
         config = uvicorn.Config(ErrorMiddleware(inner), host="127.0.0.1", port=int(self.url.rsplit(":", 1)[1]),
                                 log_level="critical", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._serving = in_thread(uvicorn.Server(config))
 
     def __enter__(self) -> str:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.02)
+        self._serving.__enter__()
         return self.url
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+        self._serving.__exit__(None, None, None)
 
 
 async def _fails_before_answering(scope: Any, receive: Any, send: Any) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 import requests
 import uvicorn
 
-from tests.conftest import free_port
+from tests.conftest import free_port, in_thread
 from tmfgate.onewrite import HeldHeadTransport, OneWriteHttpToolsProtocol
 
 HEAD = b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n"
@@ -136,18 +134,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 @contextmanager
 def serving() -> Iterator[str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=Counted, lifespan="off",
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
+    with in_thread(uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=Counted, lifespan="off",
+                                                 log_level="warning"))):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_over_http_a_response_is_one_write_and_a_late_body_does_not_hold_the_head() -> None:

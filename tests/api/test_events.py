@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import RunningGateway, free_port, own_postgres_database
+from tests.conftest import RunningGateway, free_port, in_thread, own_postgres_database
 from tests.gateways import served
 from tests.listeners import Entry, ListenerProcess, event_summary
 
@@ -58,7 +58,7 @@ class EventGateway(RunningGateway):
         self.gateway = app.gateway  # type: ignore[attr-defined]
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._serving = in_thread(self.server)
 
 
 @pytest.fixture(scope="module", params=["memory", "sqlite", "postgresql"])
