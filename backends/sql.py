@@ -10,10 +10,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from sqlalchemy import Text, cast, func, literal, select, text, type_coerce
 from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection, Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.expression import ColumnElement, Executable
@@ -34,6 +33,7 @@ from .base import (
 )
 from .sqlloop import Executing, LoopConnection
 from .sqlschema import documents, metadata
+from .sqlstatements import STATEMENTS
 
 # Any constant works; it only has to be the same in every process that creates the schema.
 _SCHEMA_LOCK_KEY = 0x746D66676174  # "tmfgat"
@@ -53,7 +53,7 @@ class SqlTransaction:
 
     def __init__(self, connection: Executing) -> None:
         self._connection = connection
-        self._postgres = connection.dialect.name == "postgresql"
+        self._statements = STATEMENTS[connection.dialect.name]
 
     async def add_event(self, event: Event) -> None:
         # On this transaction's connection: the event commits, or rolls back, with the change.
@@ -61,15 +61,14 @@ class SqlTransaction:
             await sqloutbox.add_event(self._connection, event)
 
     async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
-        stmt = select(self._doc_text()).where(documents.c.kind == kind, documents.c.id == id)
-        if for_update:
-            stmt = stmt.with_for_update()  # SQLite renders nothing: BEGIN IMMEDIATE already serialises
-        raw = (await self._execute(stmt)).scalar_one_or_none()
+        stmt = self._statements.get_for_update if for_update else self._statements.get
+        raw = (await self._execute(stmt, {"of_kind": kind, "of_id": id})).scalar_one_or_none()
         return None if raw is None else raw.encode()
 
     async def create(self, kind: str, id: str, doc: bytes) -> None:
+        values = {"of_kind": kind, "of_id": id, "json": bytes(doc).decode(), "stamp": _now()}
         try:
-            stored = (await self._connection.execute(self._insert(kind, id, doc))).first()
+            stored = (await self._connection.execute(self._statements.insert, values)).first()
         except sa_exc.IntegrityError as exc:
             raise DuplicateId(f"A {kind} with id {id!r} is already stored.") from exc
         except sa_exc.SQLAlchemyError as exc:
@@ -78,17 +77,12 @@ class SqlTransaction:
             raise DuplicateId(f"A {kind} with id {id!r} is already stored.")
 
     async def replace(self, kind: str, id: str, doc: bytes) -> None:
-        stmt = (
-            documents.update()
-            .where(documents.c.kind == kind, documents.c.id == id)
-            .values(doc=self._doc_param(doc), updated_at=_now())
-        )
-        if (await self._execute(stmt)).rowcount == 0:
+        values = {"of_kind": kind, "of_id": id, "json": bytes(doc).decode(), "stamp": _now()}
+        if (await self._execute(self._statements.replace, values)).rowcount == 0:
             raise NotStored(f"No {kind} with id {id!r} is stored.")
 
     async def delete(self, kind: str, id: str) -> bool:
-        stmt = documents.delete().where(documents.c.kind == kind, documents.c.id == id)
-        return bool((await self._execute(stmt)).rowcount)
+        return bool((await self._execute(self._statements.delete, {"of_kind": kind, "of_id": id})).rowcount)
 
     async def query(self, kind: str, query: Query) -> Page:
         dialect = self._connection.dialect.name
@@ -103,7 +97,7 @@ class SqlTransaction:
             return Page(total=total, items=[])
         order = [*sqlquery.order_by(query.sort, documents.c.doc, dialect)] if query.sort else []
         stmt = (
-            select(self._doc_text())
+            select(self._statements.doc_text)
             .where(*criteria)
             .order_by(*order, documents.c.seq)  # seq last: ties keep insertion order
             .offset(query.offset)
@@ -111,45 +105,9 @@ class SqlTransaction:
         )
         return Page(total=total, items=[raw.encode() for raw in await self._column(stmt)])
 
-    def _insert(self, kind: str, id: str, doc: bytes) -> Executable:
-        now = _now()
-        values: dict[str, Any] = {
-            "kind": kind,
-            "id": id,
-            "doc": self._doc_param(doc),
-            "created_at": now,
-            "updated_at": now,
-        }
-        stmt: postgresql.Insert | sqlite.Insert
-        if self._postgres:
-            stmt = postgresql.insert(documents)  # seq comes from the identity column
-        else:
-            # SQLite has no sequences; writers hold the database lock, so MAX+1 is never shared.
-            next_seq = select(func.coalesce(func.max(documents.c.seq), 0) + 1).where(documents.c.kind == kind)
-            values["seq"] = next_seq.scalar_subquery()
-            stmt = sqlite.insert(documents)
-        # DO NOTHING rather than a unique violation keeps a PostgreSQL transaction usable afterwards;
-        # RETURNING tells whether the row went in (drivers do not all report INSERT rowcounts).
-        return (
-            stmt.values(values)
-            .on_conflict_do_nothing(index_elements=["kind", "id"])
-            .returning(documents.c.seq)
-        )
-
-    def _doc_text(self) -> ColumnElement[str]:
-        """The stored JSON as text, so no driver ever parses it (the service sends it as it is)."""
-        if self._postgres:
-            return cast(documents.c.doc, Text)  # doc::text; psycopg would decode JSONB otherwise
-        return type_coerce(documents.c.doc, Text)  # stored as text already; skip the JSON processor
-
-    def _doc_param(self, doc: bytes) -> ColumnElement[Any]:
-        """A bound JSON text, bypassing the JSON type's own (re-)serialisation."""
-        bound = literal(bytes(doc).decode(), Text)
-        return cast(bound, postgresql.JSONB) if self._postgres else bound
-
-    async def _execute(self, stmt: Executable) -> Any:
+    async def _execute(self, stmt: Executable, parameters: dict[str, Any] | None = None) -> Any:
         with translated_errors():
-            return await self._connection.execute(stmt)
+            return await self._connection.execute(stmt, parameters)
 
     async def _column(self, stmt: Executable) -> list[Any]:
         """The first column of every row; off the event loop's thread on SQLite (see sqlloop)."""

@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Row, exists, or_, select, text, tuple_
+from sqlalchemy import Integer, Row, Select, bindparam, exists, or_, select, text, tuple_
 
 from .base import Delivery, DeliveryState, Event, Route
 from .sqlloop import Executing
-from .sqlschema import deliveries, events
+from .sqlschema import UtcDateTime, deliveries, events
 
 # Any constant other than the schema lock's; the same in every process that fans out.
 _FAN_OUT_LOCK_KEY = 0x746D666F7574  # "tmfout"
@@ -66,6 +66,11 @@ async def add_event(connection: Executing, event: Event) -> None:
     await connection.execute(events.insert().values(values))
 
 
+_UNROUTED = (select(*_EVENT_COLUMNS).where(~events.c.fanned_out).order_by(events.c.seq)
+             .limit(bindparam("limit", type_=Integer())))
+_ROUTED = events.update().where(events.c.seq.in_(bindparam("seqs", expanding=True))).values(fanned_out=True)
+
+
 async def fan_out(connection: Executing, route: Route, limit: int) -> int:
     """Route the oldest events not yet fanned out into pending deliveries; how many were taken."""
     if connection.dialect.name == "postgresql":
@@ -73,8 +78,7 @@ async def fan_out(connection: Executing, route: Route, limit: int) -> int:
         # taking alternate events could create e2's delivery, and have it claimed, before e1's
         # exists. The lock ends with the transaction; SQLite's BEGIN IMMEDIATE serialises already.
         await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FAN_OUT_LOCK_KEY})
-    unrouted = select(*_EVENT_COLUMNS).where(~events.c.fanned_out).order_by(events.c.seq).limit(limit)
-    taken = [_event(row) for row in (await connection.execute(unrouted)).all()]
+    taken = [_event(row) for row in (await connection.execute(_UNROUTED, {"limit": limit})).all()]
     if not taken:
         return 0
     now = dt.datetime.now(dt.UTC)
@@ -82,16 +86,12 @@ async def fan_out(connection: Executing, route: Route, limit: int) -> int:
     if new:
         await connection.execute(deliveries.insert(), new)
     # By seq list, not "seq <= newest": on PostgreSQL an older seq may commit after this read.
-    routed = events.update().where(events.c.seq.in_([event.seq for event in taken])).values(fanned_out=True)
-    await connection.execute(routed)
+    await connection.execute(_ROUTED, {"seqs": [event.seq for event in taken]})
     return len(taken)
 
 
-async def claim(connection: Executing, *, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
-    """Lease the due deliveries no older pending one holds back, oldest event first."""
-    now = utc(now, "now")
-    if limit <= 0:
-        return []
+def _claim_statement() -> Select[Any]:
+    """The due deliveries no older pending one holds back, oldest event first (``now``, ``limit``)."""
     older = deliveries.alias("older")
     # An older pending delivery (leased or waiting for a retry) of the same subscription and
     # resource holds this one back; the delivery id breaks ties between replays of one event.
@@ -102,7 +102,8 @@ async def claim(connection: Executing, *, limit: int, lease: float, now: dt.date
         older.c.state == PENDING,
         tuple_(older.c.event_seq, older.c.id) < tuple_(deliveries.c.event_seq, deliveries.c.id),
     )
-    due = (
+    now = bindparam("now", type_=UtcDateTime())
+    return (
         select(*_DELIVERY_COLUMNS, *_EVENT_COLUMNS)
         .join_from(deliveries, events, events.c.seq == deliveries.c.event_seq)
         .where(
@@ -112,21 +113,42 @@ async def claim(connection: Executing, *, limit: int, lease: float, now: dt.date
             ~held_back,
         )
         .order_by(deliveries.c.event_seq, deliveries.c.id)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer()))
         # PostgreSQL: rows another claimer has locked are skipped, not waited for; a row it leased
         # and committed meanwhile is re-checked against the lease condition. SQLite renders nothing:
         # BEGIN IMMEDIATE makes this the only writer.
         .with_for_update(of=deliveries, skip_locked=True)
     )
-    claimed = [_delivery(row) for row in (await connection.execute(due)).all()]
+
+
+# Built once: SQLAlchemy then compiles each from its cache without rebuilding it (an alias, an
+# EXISTS and their cache key each time cost more than running the claim on SQLite).
+_DUE = _claim_statement()
+_LEASED = (deliveries.update().where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+           .values(lease_until=bindparam("until", type_=UtcDateTime()),
+                   updated_at=bindparam("at", type_=UtcDateTime())))
+
+
+async def claim(connection: Executing, *, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
+    """Lease the due deliveries no older pending one holds back, oldest event first."""
+    now = utc(now, "now")
+    if limit <= 0:
+        return []
+    claimed = [_delivery(row) for row in (await connection.execute(_DUE, {"now": now, "limit": limit})).all()]
     if claimed:
-        leased = (
-            deliveries.update()
-            .where(deliveries.c.id.in_([uuid.UUID(delivery.id) for delivery in claimed]))
-            .values(lease_until=now + dt.timedelta(seconds=lease), updated_at=dt.datetime.now(dt.UTC))
-        )
-        await connection.execute(leased)
+        await connection.execute(_LEASED, {"ids": [uuid.UUID(delivery.id) for delivery in claimed],
+                                           "until": now + dt.timedelta(seconds=lease),
+                                           "at": dt.datetime.now(dt.UTC)})
     return claimed
+
+
+# Only a pending delivery is settled: once a lease expired another dispatcher may have delivered
+# it, and a late failure report from the first must not undo that.
+_SETTLED = (deliveries.update()
+            .where(deliveries.c.id == bindparam("key"), deliveries.c.state == PENDING)
+            .values(attempts=deliveries.c.attempts + 1, lease_until=None, last_error=bindparam("error"),
+                    updated_at=bindparam("at", type_=UtcDateTime()), state=bindparam("state")))
+_RETRIED = _SETTLED.values(next_attempt=bindparam("next_attempt", type_=UtcDateTime()))
 
 
 async def settle(
@@ -136,23 +158,16 @@ async def settle(
     key = _key(delivery_id)
     if key is None:
         return
-    values: dict[str, Any] = {
-        "attempts": deliveries.c.attempts + 1,
-        "lease_until": None,
-        "last_error": error,
-        "updated_at": dt.datetime.now(dt.UTC),
-    }
+    values: dict[str, Any] = {"key": key, "error": error, "at": dt.datetime.now(dt.UTC)}
     if delivered:
         values["state"] = DELIVERED
     elif retry_at is not None:
-        values.update(state=PENDING, next_attempt=utc(retry_at, "retry_at"))
+        values["state"] = PENDING
+        await connection.execute(_RETRIED, {**values, "next_attempt": utc(retry_at, "retry_at")})
+        return
     else:
         values["state"] = PARKED
-    # Only a pending delivery: once a lease expired another dispatcher may have delivered it, and
-    # a late failure report from the first must not undo that.
-    await connection.execute(
-        deliveries.update().where(deliveries.c.id == key, deliveries.c.state == PENDING).values(values)
-    )
+    await connection.execute(_SETTLED, values)
 
 
 async def list_deliveries(
