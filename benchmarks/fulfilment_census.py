@@ -157,8 +157,9 @@ def _write(context: Any, cursor: Any) -> Write | None:
     rows = len(params) if op == "insert" else max(0, cursor.rowcount)
     write = Write(op, name, rows)
     if name == "document":
-        write.kind = str(next((v for k, v in first.items() if k.startswith("kind")), ""))
-        write.key = str(next((v for k, v in first.items() if k == "id" or k.startswith("id_")), ""))
+        # The store names its parameters of_kind and of_id (backends/sqlstatements.py).
+        write.kind = str(next((v for k, v in first.items() if k.startswith(("kind", "of_kind"))), ""))
+        write.key = str(next((v for k, v in first.items() if k in ("id", "of_id") or k.startswith("id_")), ""))
         write.text = max((v for v in first.values() if isinstance(v, str) and v.startswith("{")), key=len,
                          default="")
     elif name == "event" and op == "insert":
@@ -167,7 +168,7 @@ def _write(context: Any, cursor: Any) -> Write | None:
     elif name == "delivery" and op == "insert":
         write.subscription = str(first["subscription_id"])
     elif name == "delivery" and op == "update":
-        write.lease = first.get("lease_until") is not None
+        write.lease = (first.get("lease_until") or first.get("until")) is not None  # sqloutbox._LEASED
     return write
 
 
