@@ -274,7 +274,8 @@ async def follow_service_order(job: Job, service_order_id: str) -> None:
             return
         old = codec.loads(raw_order)
         new = copy.deepcopy(old)
-        await _follow_items(tx, job, new, service_order, record)
+        if await _follow_items(tx, job, new, service_order, record):
+            await tx.replace(FULFILMENTS, record["id"], codec.dumps(record))
         so_state = service_order.get("state")
         if so_state in ("pendingCancellation", "cancelled") and new.get("state") == "assessingCancellation":
             new["state"] = "pendingCancellation"
@@ -287,9 +288,12 @@ async def follow_service_order(job: Job, service_order_id: str) -> None:
 
 
 async def _follow_items(tx: Transaction, job: Job, order: Document, service_order: Document,
-                        record: Document) -> None:
+                        record: Document) -> bool:
+    """Bring the order's items up to date with the service order; True when ``record`` changed
+    (it notes the products each completed item installed or changed, for rating)."""
     states = {item["id"]: item.get("state") for item in service_activation.items(service_order)}
     cancelled = service_order.get("state") == "cancelled"
+    noted = False
     for item in order_items(order):
         mapped = record["items"].get(item["id"])
         if not mapped or item.get("state") in FINAL:
@@ -301,6 +305,8 @@ async def _follow_items(tx: Transaction, job: Job, order: Document, service_orde
             item["state"] = "completed"
             installed = await products.record(tx, job, order, item, service_order,
                                               record.get("copies", {}).get(item["id"]) or [mapped])
+            record.setdefault("products", {})[item["id"]] = installed
+            noted = True
             if len(installed) > 1:
                 order["note"] = [*order.get("note", []), note(
                     f"Item {item['id']} installed {len(installed)} products: " + ", ".join(installed) + ".")]
@@ -313,6 +319,7 @@ async def _follow_items(tx: Transaction, job: Job, order: Document, service_orde
                 f"Item {item['id']} failed; see service order {service_order['id']}: " + " ".join(
                     n.get("text", "") for n in service_order.get("note", [])
                     if any(f"Item {i} " in n.get("text", "") for i in mapped)))]
+    return noted
 
 
 async def _roll_up(tx: Transaction, job: Job, order: Document) -> None:
@@ -361,6 +368,19 @@ async def follow_cancellation(job: Job, task: Document) -> None:
                 **product_task, "state": "terminatedWithError", "errorMessage": why[:1].upper() + why[1:]})
         await operations.write_changed(tx, job, "productOrder", old, {**old, "state": "inProgress"})
     await follow_service_order(job, service_order_id)
+
+
+async def products_of(tx: Transaction, order: Document) -> set[str]:
+    """The ids of the products an order's completed items installed or changed."""
+    raw = await tx.get(FULFILMENTS, str(order["id"]))
+    noted = (codec.loads(raw) if raw is not None else {}).get("products", {})
+    found: set[str] = set()
+    for item in order_items(order):
+        if item.get("state") == "completed":
+            found.update(noted.get(item["id"], []))
+            if (item.get("product") or {}).get("id"):
+                found.add(str(item["product"]["id"]))
+    return found
 
 
 async def propagate_cancellation(tx: Transaction, actor: Actor, order: Document,

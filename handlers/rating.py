@@ -31,7 +31,7 @@ from handlers.billing import (
     tax,
     tax_rate,
 )
-from handlers.fulfilment import order_items
+from handlers.fulfilment import order_items, products_of
 from tmfgate import codec, operations, times
 from tmfgate.operations import Actor
 from tmfgate.reactions import Job
@@ -60,7 +60,8 @@ async def rate_order(job: Job) -> None:
         order = codec.loads(raw)
         completed = {str(item["id"]) for item in order_items(order) if item.get("state") == "completed"}
         found: list[tuple[Document, str, bool]] = []  # (billing account, product id, installed by this order)
-        for product in await products_of(tx, order["id"]):
+        for product_id in sorted(await products_of(tx, order)):
+            product = codec.loads(await tx.get("product", product_id) or b"{}")
             action = next((entry.get("orderItemAction") for entry in product.get("productOrderItem", [])
                            if entry.get("productOrderId") == order["id"]
                            and str(entry.get("orderItemId")) in completed), None)
@@ -79,13 +80,6 @@ async def rate_order(job: Job) -> None:
             if product:
                 start = Period.of(instant(product["startDate"]))
                 await rate_product(tx, job, product, periods={start} if installed else set(), one_time=installed)
-
-
-async def products_of(tx: Transaction, order_id: str) -> list[Document]:
-    """The products a product order installed or changed (each names it in ``productOrderItem``)."""
-    page = await tx.query("product", Query(conditions=(
-        Condition(("productOrderItem", "productOrderId"), Op.EQ, Kind.STRING, (order_id,)),)))
-    return [codec.loads(raw) for raw in page.items]
 
 
 async def lock_account(tx: Transaction, account: Document, *, create: bool) -> Document | None:
