@@ -63,7 +63,10 @@ async def add_event(connection: Executing, event: Event) -> None:
         "body": bytes(event.body).decode(),
         "fanned_out": False,
     }
-    await connection.execute(events.insert().values(values))
+    await connection.execute(_ADD_EVENT, values)
+
+
+_ADD_EVENT = events.insert()  # built once, its values bound at each execution
 
 
 _UNROUTED = (select(*_EVENT_COLUMNS).where(~events.c.fanned_out).order_by(events.c.seq)
