@@ -38,8 +38,12 @@ from .sqlstatements import STATEMENTS
 
 # Any constant works; it only has to be the same in every process that creates the schema.
 _SCHEMA_LOCK_KEY = 0x746D66676174  # "tmfgat"
-# Connection option read by the SQLite "begin" hook: write transactions take the lock up front.
+# Connection options read by the SQLite "begin" hook: write transactions take the lock up front;
+# a transaction that is not durable commits without waiting for the disk (synchronous NORMAL: in
+# WAL mode it may be lost to a power cut, never to a crash of the process, and the next durable
+# commit takes it to the disk with itself). Every change a client or a reaction makes is durable.
 _WRITE = "tmfgate_write"
+_DURABLE = "tmfgate_durable"
 _SQLITE_PRAGMAS = (
     "busy_timeout = 30000",  # first, so switching to WAL waits for other processes too
     "journal_mode = WAL",  # readers never block the writer, nor the writer them
@@ -158,18 +162,21 @@ class SqlBackend:
         async with self._connection(write=False, snapshot=True) as connection:
             return await SqlTransaction(connection).query(kind, query)
 
+    # The outbox's own bookkeeping (fan-out, claims, settles, pruning) need not reach the disk at
+    # once (see _DURABLE): lost to a power cut, it is done again, and delivery is at least once.
+
     async def fan_out(self, route: Route, *, limit: int = 200) -> int:
-        async with self._connection(write=True) as connection:
+        async with self._connection(write=True, durable=False) as connection:
             return await sqloutbox.fan_out(connection, route, limit)
 
     async def claim(self, *, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
-        async with self._connection(write=True) as connection:
+        async with self._connection(write=True, durable=False) as connection:
             return await sqloutbox.claim(connection, limit=limit, lease=lease, now=now)
 
     async def settle(
         self, delivery_id: str, *, delivered: bool, error: str | None = None, retry_at: dt.datetime | None = None
     ) -> None:
-        async with self._connection(write=True) as connection:
+        async with self._connection(write=True, durable=False) as connection:
             await sqloutbox.settle(connection, delivery_id, delivered=delivered, error=error, retry_at=retry_at)
 
     async def deliveries(
@@ -198,13 +205,14 @@ class SqlBackend:
             return await sqloutbox.drop_deliveries(connection, subscription_id)
 
     async def prune(self, before: dt.datetime, *, limit: int = 1000) -> int:
-        async with self._connection(write=True) as connection:
+        async with self._connection(write=True, durable=False) as connection:
             return await sqloutbox.prune(connection, before, limit)
 
     @asynccontextmanager
-    async def _connection(self, *, write: bool, snapshot: bool = False) -> AsyncIterator[Executing]:
+    async def _connection(self, *, write: bool, snapshot: bool = False, durable: bool = True
+                          ) -> AsyncIterator[Executing]:
         if write and self._sqlite:
-            async with self._write_lock(), self._connected(write=True) as connection:
+            async with self._write_lock(), self._connected(write=True, durable=durable) as connection:
                 yield connection
         else:
             async with self._connected(write=write, snapshot=snapshot) as connection:
@@ -219,10 +227,12 @@ class SqlBackend:
         return lock
 
     @asynccontextmanager
-    async def _connected(self, *, write: bool, snapshot: bool = False) -> AsyncIterator[Executing]:
+    async def _connected(self, *, write: bool, snapshot: bool = False, durable: bool = True
+                         ) -> AsyncIterator[Executing]:
         if self.loop_engine is not None:
+            options = {_WRITE: write, _DURABLE: durable}
             with translated_errors():
-                async with sqlloop.connected(self.loop_engine, options={_WRITE: write}) as inline:
+                async with sqlloop.connected(self.loop_engine, options=options) as inline:
                     yield inline
             return
         assert self.engine is not None
@@ -316,10 +326,15 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite(connection: Connection) -> None:
+    options = connection.get_execution_options()
+    synchronous = "FULL" if options.get(_DURABLE, True) else "NORMAL"
+    info = connection.connection.info  # kept with the database connection across checkouts
+    if info.get("synchronous") != synchronous:
+        connection.exec_driver_sql(f"PRAGMA synchronous = {synchronous}")  # outside a transaction
+        info["synchronous"] = synchronous
     # A deferred write transaction that upgrades its read lock fails with "database is locked"
     # when another process wrote meanwhile; IMMEDIATE takes the lock first (sqlloop waits for it).
-    immediate = connection.get_execution_options().get(_WRITE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
 
 
 @contextmanager

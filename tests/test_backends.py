@@ -336,6 +336,25 @@ async def test_a_writer_waits_for_another_process_s_lock_without_stopping_the_lo
     assert orjson.loads(await backend.get(kind, "waited") or b"") == {"id": "waited"}
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_changes_wait_for_the_disk_and_only_the_outbox_bookkeeping_may_not(backend: Backend) -> None:
+    from sqlalchemy import text
+
+    from backends.sql import SqlBackend
+
+    assert isinstance(backend, SqlBackend)
+
+    async def synchronous(durable: bool) -> int:
+        async with backend._connection(write=True, durable=durable) as connection:
+            return int((await connection.execute(text("PRAGMA synchronous"))).scalar_one())
+
+    # Alternating, so every pooled connection serves both kinds in turn: the setting never leaks.
+    seen = [(await synchronous(True), await synchronous(False)) for _ in range(12)]
+    assert set(seen) == {(2, 1)}  # FULL for changes, NORMAL for fan-out, claims, settles, pruning
+    async with backend.transaction() as tx:
+        assert int((await tx._connection.execute(text("PRAGMA synchronous"))).scalar_one()) == 2  # type: ignore[attr-defined]
+
+
 def _create_and_hang(url: str, kind: str, committed: Any) -> None:
     async def main() -> None:
         backend = open_backend(url)
