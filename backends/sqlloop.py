@@ -6,6 +6,7 @@ short statements of this store. Here statements run inline. Measured on this mac
 transaction reading and rewriting one document took 1.34 ms through aiosqlite and takes 0.63 ms
 (sqlite3 alone: 0.18 ms); ``benchmarks/fulfilment.py`` went from 11.2 to 19.3 orders/s and an
 order alone from 105 to 59 ms; POSTs to one worker on SQLite from 516 to 993 per second.
+(Statements built once, :mod:`backends.sqlstatements`, then took that transaction to 0.35 ms.)
 
 Only a list query (filters and sorting over a whole kind, which may read many rows) still goes to
 a thread, once per statement, so that other requests go on while it runs.
