@@ -118,9 +118,9 @@ class SqlBackend:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        # SQLite has one writer at a time. Within this process, writers queue on a lock instead
-        # of in SQLite's busy handler, which sleeps between tries and so leaves the file idle
-        # (measured by benchmarks/fulfilment.py: +60% orders/s); other processes still queue there.
+        # SQLite has one writer at a time. Within this process, writers queue on a lock (a busy
+        # handler sleeping between tries left the file idle: benchmarks/fulfilment.py measured
+        # +60% orders/s with the lock); a writer of another process is waited for by sqlloop.
         self._sqlite = url.startswith("sqlite")
         # SQLite's statements run on the loop's thread (backends.sqlloop); PostgreSQL's through psycopg's async API.
         self.loop_engine: Engine | None = _create_loop_engine(url) if self._sqlite else None

@@ -51,6 +51,9 @@ def utc(value: dt.datetime, name: str) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+_ADD_EVENT = events.insert()  # built once, its values bound at each execution
+
+
 async def add_event(connection: Executing, event: Event) -> None:
     """Insert an event, to commit or roll back with the caller's transaction."""
     values = {
@@ -64,9 +67,6 @@ async def add_event(connection: Executing, event: Event) -> None:
         "fanned_out": False,
     }
     await connection.execute(_ADD_EVENT, values)
-
-
-_ADD_EVENT = events.insert()  # built once, its values bound at each execution
 
 
 _UNROUTED = (select(*_EVENT_COLUMNS).where(~events.c.fanned_out).order_by(events.c.seq)

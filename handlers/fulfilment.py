@@ -79,8 +79,8 @@ async def decompose(job: Job) -> None:
                 continue
             if planned:
                 item["state"] = "inProgress"
-                plan[item["id"]] = [planned_item["id"] for copy in planned for planned_item in copy]
                 copies[item["id"]] = [[planned_item["id"] for planned_item in copy] for copy in planned]
+                plan[item["id"]] = [id for copy in copies[item["id"]] for id in copy]
                 service_items += [planned_item for copy in planned for planned_item in copy]
             else:
                 item["state"] = "completed"  # noChange: nothing to do in the network
