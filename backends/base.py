@@ -221,8 +221,12 @@ class Backend(Protocol):
         A delivery no longer pending (settled already, or dropped) is left as it is."""
 
     async def deliveries(
-        self, *, state: DeliveryState | None = None, subscription_id: str | None = None,
-        limit: int = 100, offset: int = 0,
+        self,
+        *,
+        state: DeliveryState | None = None,
+        subscription_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[Delivery]:
         """Deliveries for operators, oldest event first, optionally of one state or subscription."""
 
@@ -262,8 +266,6 @@ class UnstorableDocument(StorageError):
 
 class StorageUnavailable(StorageError):
     """The store cannot be reached or refused the operation for a reason that is not the request's."""
-
-
 
 
 class BackendConfigurationError(StorageError, ValueError):

@@ -37,8 +37,16 @@ class MemoryTransaction:
     async def add_event(self, event: Event) -> None:
         # The outbox keeps it at commit, with its seq; only a time outside UTC needs a copy now.
         if event.time.tzinfo is not dt.UTC and event.time.utcoffset() != _ZERO:
-            event = Event(event.id, event.api, event.kind, event.resource_id, event.type,
-                          utc(event.time, "The event time"), event.body, event.seq)
+            event = Event(
+                event.id,
+                event.api,
+                event.kind,
+                event.resource_id,
+                event.type,
+                utc(event.time, "The event time"),
+                event.body,
+                event.seq,
+            )
         self._events.append((event, self._current(event.kind, event.resource_id)))
 
     async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:

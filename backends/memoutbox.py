@@ -85,8 +85,9 @@ class MemoryOutbox:
             self._events.append(_kept(event, document, len(self._events) + 1))
 
     def fan_out(self, route: Route, limit: int) -> int:
-        taken = [_event(kept) for kept in self._events[self._routed : self._routed + max(limit, 0)]
-                 if kept is not None]  # (never None: only routed events are pruned)
+        taken = [
+            _event(kept) for kept in self._events[self._routed : self._routed + max(limit, 0)] if kept is not None
+        ]  # (never None: only routed events are pruned)
         now = dt.datetime.now(dt.UTC)
         # Routed in full before anything changes: a route that raises leaves the outbox as it was.
         new = [_new(subscription_id, event, now) for event in taken for subscription_id in _unique(route(event))]
@@ -176,8 +177,9 @@ class MemoryOutbox:
 
     def prune(self, before: dt.datetime, limit: int) -> int:
         before = utc(before, "before")
-        unfinished = {record.event.seq for record in self._deliveries.values()
-                      if record.state is not DeliveryState.DELIVERED}
+        unfinished = {
+            record.event.seq for record in self._deliveries.values() if record.state is not DeliveryState.DELIVERED
+        }
         gone: list[int] = []
         for index in range(self._front, self._routed):  # only events fanned out
             if len(gone) >= limit:
@@ -213,10 +215,8 @@ def _kept(event: Event, document: bytes | None, seq: int) -> _Kept:
     body = event.body
     start = -1 if document is None else len(body) - len(document) - 2
     if document is not None and start > 0 and body.startswith(document, start) and body.endswith(b"}}"):
-        return (event.id, event.api, event.kind, event.resource_id, event.type, event.time,
-                body[:start], document, seq)
-    return (event.id, event.api, event.kind, event.resource_id, event.type, event.time,
-            compact(body), None, seq)
+        return (event.id, event.api, event.kind, event.resource_id, event.type, event.time, body[:start], document, seq)
+    return (event.id, event.api, event.kind, event.resource_id, event.type, event.time, compact(body), None, seq)
 
 
 def compact(data: bytes) -> bytes:

@@ -126,7 +126,8 @@ class SqlBackend:
         self.loop_engine: Engine | None = _create_loop_engine(url) if self._sqlite else None
         self.engine: AsyncEngine | None = None if self._sqlite else _create_engine(url)
         self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary())
+            weakref.WeakKeyDictionary()
+        )
 
     async def open(self) -> None:
         """Create the tables and indexes when missing; two processes may start at once."""
@@ -209,8 +210,9 @@ class SqlBackend:
             return await sqloutbox.prune(connection, before, limit)
 
     @asynccontextmanager
-    async def _connection(self, *, write: bool, snapshot: bool = False, durable: bool = True
-                          ) -> AsyncIterator[Executing]:
+    async def _connection(
+        self, *, write: bool, snapshot: bool = False, durable: bool = True
+    ) -> AsyncIterator[Executing]:
         if write and self._sqlite:
             async with self._write_lock(), self._connected(write=True, durable=durable) as connection:
                 yield connection
@@ -227,8 +229,9 @@ class SqlBackend:
         return lock
 
     @asynccontextmanager
-    async def _connected(self, *, write: bool, snapshot: bool = False, durable: bool = True
-                         ) -> AsyncIterator[Executing]:
+    async def _connected(
+        self, *, write: bool, snapshot: bool = False, durable: bool = True
+    ) -> AsyncIterator[Executing]:
         if self.loop_engine is not None:
             options = {_WRITE: write, _DURABLE: durable}
             with translated_errors():

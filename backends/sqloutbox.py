@@ -69,8 +69,12 @@ async def add_event(connection: Executing, event: Event) -> None:
     await connection.execute(_ADD_EVENT, values)
 
 
-_UNROUTED = (select(*_EVENT_COLUMNS).where(~events.c.fanned_out).order_by(events.c.seq)
-             .limit(bindparam("limit", type_=Integer())))
+_UNROUTED = (
+    select(*_EVENT_COLUMNS)
+    .where(~events.c.fanned_out)
+    .order_by(events.c.seq)
+    .limit(bindparam("limit", type_=Integer()))
+)
 _ROUTED = events.update().where(events.c.seq.in_(bindparam("seqs", expanding=True))).values(fanned_out=True)
 
 
@@ -127,9 +131,11 @@ def _claim_statement() -> Select[Any]:
 # Built once: SQLAlchemy then compiles each from its cache without rebuilding it (an alias, an
 # EXISTS and their cache key each time cost more than running the claim on SQLite).
 _DUE = _claim_statement()
-_LEASED = (deliveries.update().where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
-           .values(lease_until=bindparam("until", type_=UtcDateTime()),
-                   updated_at=bindparam("at", type_=UtcDateTime())))
+_LEASED = (
+    deliveries.update()
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+    .values(lease_until=bindparam("until", type_=UtcDateTime()), updated_at=bindparam("at", type_=UtcDateTime()))
+)
 
 
 async def claim(connection: Executing, *, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
@@ -139,18 +145,30 @@ async def claim(connection: Executing, *, limit: int, lease: float, now: dt.date
         return []
     claimed = [_delivery(row) for row in (await connection.execute(_DUE, {"now": now, "limit": limit})).all()]
     if claimed:
-        await connection.execute(_LEASED, {"ids": [uuid.UUID(delivery.id) for delivery in claimed],
-                                           "until": now + dt.timedelta(seconds=lease),
-                                           "at": dt.datetime.now(dt.UTC)})
+        await connection.execute(
+            _LEASED,
+            {
+                "ids": [uuid.UUID(delivery.id) for delivery in claimed],
+                "until": now + dt.timedelta(seconds=lease),
+                "at": dt.datetime.now(dt.UTC),
+            },
+        )
     return claimed
 
 
 # Only a pending delivery is settled: once a lease expired another dispatcher may have delivered
 # it, and a late failure report from the first must not undo that.
-_SETTLED = (deliveries.update()
-            .where(deliveries.c.id == bindparam("key"), deliveries.c.state == PENDING)
-            .values(attempts=deliveries.c.attempts + 1, lease_until=None, last_error=bindparam("error"),
-                    updated_at=bindparam("at", type_=UtcDateTime()), state=bindparam("state")))
+_SETTLED = (
+    deliveries.update()
+    .where(deliveries.c.id == bindparam("key"), deliveries.c.state == PENDING)
+    .values(
+        attempts=deliveries.c.attempts + 1,
+        lease_until=None,
+        last_error=bindparam("error"),
+        updated_at=bindparam("at", type_=UtcDateTime()),
+        state=bindparam("state"),
+    )
+)
 _RETRIED = _SETTLED.values(next_attempt=bindparam("next_attempt", type_=UtcDateTime()))
 
 
@@ -239,13 +257,18 @@ async def prune(connection: Executing, before: dt.datetime, limit: int) -> int:
     deliveries were all delivered, with those deliveries; how many events went."""
     before = utc(before, "before")
     unfinished = exists().where(deliveries.c.event_seq == events.c.seq, deliveries.c.state != DELIVERED)
-    done = (select(events.c.seq).where(events.c.time < before, events.c.fanned_out, ~unfinished)
-            .order_by(events.c.seq).limit(limit))
+    done = (
+        select(events.c.seq)
+        .where(events.c.time < before, events.c.fanned_out, ~unfinished)
+        .order_by(events.c.seq)
+        .limit(limit)
+    )
     seqs = [row.seq for row in (await connection.execute(done)).all()]
     if not seqs:
         return 0
-    await connection.execute(deliveries.delete().where(deliveries.c.event_seq.in_(seqs),
-                                                       deliveries.c.state == DELIVERED))
+    await connection.execute(
+        deliveries.delete().where(deliveries.c.event_seq.in_(seqs), deliveries.c.state == DELIVERED)
+    )
     # Again with the condition: a replay may have given one of them a new delivery meanwhile.
     gone = events.delete().where(events.c.seq.in_(seqs), ~unfinished)
     return int((await connection.execute(gone)).rowcount)

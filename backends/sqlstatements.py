@@ -23,8 +23,9 @@ class DocumentStatements:
     def __init__(self, postgres: bool) -> None:
         # The stored JSON as text, so no driver ever parses it (the service sends it as it is):
         # doc::text on PostgreSQL (psycopg would decode JSONB); on SQLite it is text already.
-        self.doc_text: ColumnElement[str] = cast(documents.c.doc, Text) if postgres else \
-            type_coerce(documents.c.doc, Text)
+        self.doc_text: ColumnElement[str] = (
+            cast(documents.c.doc, Text) if postgres else type_coerce(documents.c.doc, Text)
+        )
         key = (documents.c.kind == bindparam("of_kind"), documents.c.id == bindparam("of_id"))
         self.get = select(self.doc_text).where(*key)
         self.get_for_update = self.get.with_for_update()  # SQLite renders nothing: BEGIN IMMEDIATE serialises
@@ -34,20 +35,29 @@ class DocumentStatements:
         now = bindparam("stamp", type_=documents.c.updated_at.type)
         self.replace = documents.update().where(*key).values(doc=doc, updated_at=now)
         self.delete = documents.delete().where(*key)
-        values: dict[str, Any] = {"kind": bindparam("of_kind"), "id": bindparam("of_id"), "doc": doc,
-                                  "created_at": now, "updated_at": now}
+        values: dict[str, Any] = {
+            "kind": bindparam("of_kind"),
+            "id": bindparam("of_id"),
+            "doc": doc,
+            "created_at": now,
+            "updated_at": now,
+        }
         insert: postgresql.Insert | sqlite.Insert
         if postgres:
             insert = postgresql.insert(documents)  # seq comes from the identity column
         else:
             # SQLite has no sequences; writers hold the database lock, so MAX+1 is never shared.
-            values["seq"] = (select(func.coalesce(func.max(documents.c.seq), 0) + 1)
-                             .where(documents.c.kind == bindparam("of_kind")).scalar_subquery())
+            values["seq"] = (
+                select(func.coalesce(func.max(documents.c.seq), 0) + 1)
+                .where(documents.c.kind == bindparam("of_kind"))
+                .scalar_subquery()
+            )
             insert = sqlite.insert(documents)
         # DO NOTHING rather than a unique violation keeps a PostgreSQL transaction usable afterwards;
         # RETURNING tells whether the row went in (drivers do not all report INSERT rowcounts).
-        self.insert = (insert.values(values).on_conflict_do_nothing(index_elements=["kind", "id"])
-                       .returning(documents.c.seq))
+        self.insert = (
+            insert.values(values).on_conflict_do_nothing(index_elements=["kind", "id"]).returning(documents.c.seq)
+        )
 
 
 STATEMENTS = {"postgresql": DocumentStatements(postgres=True), "sqlite": DocumentStatements(postgres=False)}

@@ -14,5 +14,8 @@ from tmfgate import workers
 if __name__ == "__main__":
     host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     # The workers import echo_app from this folder: spawned processes get this process's sys.path.
-    sys.exit(workers.serve(count, {"app": "echo_app:app", "host": host, "port": port, "log_level": "warning",
-                                   "access_log": False}))
+    sys.exit(
+        workers.serve(
+            count, {"app": "echo_app:app", "host": host, "port": port, "log_level": "warning", "access_log": False}
+        )
+    )

@@ -31,7 +31,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 sys.path.insert(0, str(REPO))
-from tmfgate.dispatcher import CONCURRENCY  # noqa: E402 - the repository is on the path only now
+from tmfgate.dispatcher import CONCURRENCY
 
 HERE = Path(__file__).resolve().parent
 API = "/tmf-api/productOrderingManagement/v4"
@@ -68,32 +68,53 @@ class Phase:
         return self.delivered / self.seconds if self.seconds > 0 else 0.0
 
     def figures(self) -> dict[str, Any]:
-        return {"target": self.target, "subscribers": self.subscribers, "expected": self.expected,
-                "delivered": self.delivered, "duplicates": self.duplicates, "seconds": self.seconds,
-                "events_per_second": self.events_per_second, "orders_per_second": self.orders_per_second,
-                "delay_p50_ms": percentile(self.delays_ms, 50), "delay_p99_ms": percentile(self.delays_ms, 99),
-                "event_time_delay_p50_ms": percentile(self.event_time_delays_ms, 50),
-                "event_time_delay_p99_ms": percentile(self.event_time_delays_ms, 99),
-                "failed_requests": self.failed_requests, "store": self.store, "valid": self.valid}
+        return {
+            "target": self.target,
+            "subscribers": self.subscribers,
+            "expected": self.expected,
+            "delivered": self.delivered,
+            "duplicates": self.duplicates,
+            "seconds": self.seconds,
+            "events_per_second": self.events_per_second,
+            "orders_per_second": self.orders_per_second,
+            "delay_p50_ms": percentile(self.delays_ms, 50),
+            "delay_p99_ms": percentile(self.delays_ms, 99),
+            "event_time_delay_p50_ms": percentile(self.event_time_delays_ms, 50),
+            "event_time_delay_p99_ms": percentile(self.event_time_delays_ms, 99),
+            "failed_requests": self.failed_requests,
+            "store": self.store,
+            "valid": self.valid,
+        }
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=100,
-                        help="orders created in the throughput phase (default 100)")
+    parser.add_argument("--orders", type=int, default=100, help="orders created in the throughput phase (default 100)")
     parser.add_argument("--subscribers", default="1,50", help="subscriber counts to measure (default 1,50)")
     parser.add_argument("--clients", type=int, default=4, help="threads creating orders (default 4)")
-    parser.add_argument("--load", type=float, default=0.5,
-                        help="the paced phase's share of the delivery rate just measured (default 0.5)")
-    parser.add_argument("--paced-seconds", type=float, default=10.0,
-                        help="length of the paced phase (default 10)")
-    parser.add_argument("--concurrency", type=int, default=CONCURRENCY,
-                        help=f"baseline sending threads (default {CONCURRENCY}, the dispatcher's)")
+    parser.add_argument(
+        "--load",
+        type=float,
+        default=0.5,
+        help="the paced phase's share of the delivery rate just measured (default 0.5)",
+    )
+    parser.add_argument("--paced-seconds", type=float, default=10.0, help="length of the paced phase (default 10)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=CONCURRENCY,
+        help=f"baseline sending threads (default {CONCURRENCY}, the dispatcher's)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds (default 3)")
-    parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds to wait for a phase's events to arrive (default 120)")
-    parser.add_argument("--body", type=Path, default=HERE / "bodies" / "product_order.json",
-                        help="order to create (default bodies/product_order.json)")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for a phase's events to arrive (default 120)"
+    )
+    parser.add_argument(
+        "--body",
+        type=Path,
+        default=HERE / "bodies" / "product_order.json",
+        help="order to create (default bodies/product_order.json)",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures to FILE")
     args = parser.parse_args(argv)
     args.subscriber_counts = [int(n) for n in args.subscribers.split(",") if n.strip()]
@@ -124,8 +145,7 @@ def session() -> requests.Session:
     return http
 
 
-def parallel(count: int, threads: int, work: Callable[[requests.Session, int], None],
-             rate: float = 0.0) -> None:
+def parallel(count: int, threads: int, work: Callable[[requests.Session, int], None], rate: float = 0.0) -> None:
     """Call ``work(session, i)`` for i in 0..count-1 from ``threads`` threads, each with a session;
     with ``rate``, item i starts no sooner than i / rate seconds after the start."""
     lock = threading.Lock()
@@ -181,15 +201,27 @@ class Listener:
             time.sleep(0.05)
 
     def records(self) -> list[tuple[float, int, str, str, str]]:
-        return [(float(a), int(n), str(e), str(t), str(r))
-                for a, n, e, t, r in self.http.get(f"{self.url}/records", timeout=60).json()]
+        return [
+            (float(a), int(n), str(e), str(t), str(r))
+            for a, n, e, t, r in self.http.get(f"{self.url}/records", timeout=60).json()
+        ]
 
     def bodies(self) -> list[bytes]:
         return [body.encode() for body in self.http.get(f"{self.url}/bodies", timeout=60).json()]
 
 
-def gateway_phase(gateway: str, listener: Listener, subscribers: int, body: bytes, *, orders: int, clients: int,
-                  rate: float, timeout: float, target: str = "gateway") -> tuple[Phase, list[bytes]]:
+def gateway_phase(
+    gateway: str,
+    listener: Listener,
+    subscribers: int,
+    body: bytes,
+    *,
+    orders: int,
+    clients: int,
+    rate: float,
+    timeout: float,
+    target: str = "gateway",
+) -> tuple[Phase, list[bytes]]:
     """Subscribe, create the orders, time their events' arrival; returns the phase and the bodies."""
     listener.clear()
     http = session()
@@ -203,8 +235,9 @@ def gateway_phase(gateway: str, listener: Listener, subscribers: int, body: byte
 
     def create(http: requests.Session, _: int) -> None:
         try:
-            response = http.post(f"{gateway}{API}/productOrder", data=body,
-                                 headers={"Content-Type": "application/json"}, timeout=30)
+            response = http.post(
+                f"{gateway}{API}/productOrder", data=body, headers={"Content-Type": "application/json"}, timeout=30
+            )
         except requests.RequestException:
             failures.append(1)  # list.append is atomic across threads
             return
@@ -252,8 +285,11 @@ def store_states(gateway: str, hub: list[str]) -> dict[str, int]:
     with session() as http:
         for state in ("pending", "delivered", "parked"):
             for id in hub:
-                response = http.get(f"{gateway}/tmfgate/admin/v1/delivery",
-                                    params={"subscriptionId": id, "state": state, "limit": 0}, timeout=30)
+                response = http.get(
+                    f"{gateway}/tmfgate/admin/v1/delivery",
+                    params={"subscriptionId": id, "state": state, "limit": 0},
+                    timeout=30,
+                )
                 response.raise_for_status()
                 counts[state] = counts.get(state, 0) + int(response.headers["X-Total-Count"])
     return counts
@@ -271,8 +307,9 @@ def baseline_phase(listener: Listener, subscribers: int, bodies: list[bytes], ar
         n, event_id, body = work[item]
         sent[(n, event_id)] = time.time()
         try:
-            response = http.post(f"{listener.url}/s/{n}", data=body, headers={"Content-Type": "application/json"},
-                                 timeout=30)
+            response = http.post(
+                f"{listener.url}/s/{n}", data=body, headers={"Content-Type": "application/json"}, timeout=30
+            )
         except requests.RequestException:
             failures.append(1)  # list.append is atomic across threads
             return
@@ -305,8 +342,10 @@ def show(number: int, phase: Phase, results: dict[tuple[int, str], list[Phase]])
 
 def describe(phase: Phase) -> str:
     p50, p99 = percentile(phase.delays_ms, 50) or 0.0, percentile(phase.delays_ms, 99) or 0.0
-    text = (f"{phase.delivered:>7,} of {phase.expected:,} in {phase.seconds:6.2f} s  "
-            f"{phase.events_per_second:>8,.0f} events/s  delay p50 {p50:8.1f} ms  p99 {p99:8.1f} ms")
+    text = (
+        f"{phase.delivered:>7,} of {phase.expected:,} in {phase.seconds:6.2f} s  "
+        f"{phase.events_per_second:>8,.0f} events/s  delay p50 {p50:8.1f} ms  p99 {p99:8.1f} ms"
+    )
     if phase.orders_per_second is not None:
         text += f"  ({phase.orders_per_second:,.0f} orders/s)"
     if phase.duplicates:
@@ -325,8 +364,10 @@ def median(phases: list[Phase], value: Callable[[Phase], float | None]) -> float
 
 def report(results: dict[tuple[int, str], list[Phase]]) -> dict[str, Any]:
     """The table of medians over rounds (valid phases only); returns the figures for ``--json``."""
-    print(f"\n{'subscribers':>11}  {'target':<9}{'events/s':>10}{'ratio':>8}{'p50 ms':>10}{'p99 ms':>10}"
-          f"{'eventTime p50':>15}{'p99 ms':>9}")
+    print(
+        f"\n{'subscribers':>11}  {'target':<9}{'events/s':>10}{'ratio':>8}{'p50 ms':>10}{'p99 ms':>10}"
+        f"{'eventTime p50':>15}{'p99 ms':>9}"
+    )
     rows: list[dict[str, Any]] = []
     for subscribers in sorted({s for s, _ in results}):
         baseline = median(results[(subscribers, "baseline")], lambda p: p.events_per_second)
@@ -335,7 +376,10 @@ def report(results: dict[tuple[int, str], list[Phase]]) -> dict[str, Any]:
             rate = median(phases, lambda p: p.events_per_second)
             ratio = 100 * rate / baseline if target == "gateway" and rate is not None and baseline else None
             row: dict[str, Any] = {
-                "subscribers": subscribers, "target": target, "events_per_second": rate, "ratio_percent": ratio,
+                "subscribers": subscribers,
+                "target": target,
+                "events_per_second": rate,
+                "ratio_percent": ratio,
                 "delay_p50_ms": median(phases, lambda p: percentile(p.delays_ms, 50)),
                 "delay_p99_ms": median(phases, lambda p: percentile(p.delays_ms, 99)),
                 "event_time_delay_p50_ms": median(phases, lambda p: percentile(p.event_time_delays_ms, 50)),
@@ -343,10 +387,12 @@ def report(results: dict[tuple[int, str], list[Phase]]) -> dict[str, Any]:
                 "valid": all(p.valid for p in phases),
             }
             rows.append(row)
-            print(f"{subscribers:>11}  {target:<9}{_num(rate, ',.0f'):>10}{_num(ratio, '.1f', ' %'):>8}"
-                  f"{_num(row['delay_p50_ms'], '.1f'):>10}{_num(row['delay_p99_ms'], '.1f'):>10}"
-                  f"{_num(row['event_time_delay_p50_ms'], '.1f'):>15}{_num(row['event_time_delay_p99_ms'], '.1f'):>9}"
-                  + ("" if row["valid"] else "  INVALID"))
+            print(
+                f"{subscribers:>11}  {target:<9}{_num(rate, ',.0f'):>10}{_num(ratio, '.1f', ' %'):>8}"
+                f"{_num(row['delay_p50_ms'], '.1f'):>10}{_num(row['delay_p99_ms'], '.1f'):>10}"
+                f"{_num(row['event_time_delay_p50_ms'], '.1f'):>15}{_num(row['event_time_delay_p99_ms'], '.1f'):>9}"
+                + ("" if row["valid"] else "  INVALID")
+            )
     return {"table": rows, "phases": [p.figures() for phases in results.values() for p in phases]}
 
 
@@ -357,22 +403,59 @@ def _num(value: float | None, spec: str, suffix: str = "") -> str:
 def benchmark(args: argparse.Namespace, folder: Path) -> int:
     body = compact_body(args.body, folder).read_bytes()
     listener_port, gateway_port = free_port(), free_port()
-    listener_target = Target("listener", [
-        sys.executable, "-m", "uvicorn", "event_listener:app", "--app-dir", str(HERE), "--host", HOST,
-        "--port", str(listener_port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-        "--log-level", "warning",
-    ], f"http://{HOST}:{listener_port}/", folder / "listener.log")
-    gateway_target = Target("gateway", [
-        sys.executable, "-m", "tmfgate", "serve", "--database-url", f"sqlite:///{folder / 'bench.db'}",
-        "--host", HOST, "--port", str(gateway_port), "--log-level", "warning",
-        # One event per order, its create: fulfilment would add state changes of its own (and
-        # fail each order, as the body's offering is not in the demo catalog).
-        "--fulfilment", "off",
-    ], f"http://{HOST}:{gateway_port}{API}/productOrder?limit=1", folder / "gateway.log")
+    listener_target = Target(
+        "listener",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "event_listener:app",
+            "--app-dir",
+            str(HERE),
+            "--host",
+            HOST,
+            "--port",
+            str(listener_port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        f"http://{HOST}:{listener_port}/",
+        folder / "listener.log",
+    )
+    gateway_target = Target(
+        "gateway",
+        [
+            sys.executable,
+            "-m",
+            "tmfgate",
+            "serve",
+            "--database-url",
+            f"sqlite:///{folder / 'bench.db'}",
+            "--host",
+            HOST,
+            "--port",
+            str(gateway_port),
+            "--log-level",
+            "warning",
+            # One event per order, its create: fulfilment would add state changes of its own (and
+            # fail each order, as the body's offering is not in the demo catalog).
+            "--fulfilment",
+            "off",
+        ],
+        f"http://{HOST}:{gateway_port}{API}/productOrder?limit=1",
+        folder / "gateway.log",
+    )
     gateway = f"http://{HOST}:{gateway_port}"
-    print(f"{args.orders} orders from {args.clients} clients, then {args.paced_seconds:g} s of orders at "
-          f"{100 * args.load:g} % of the delivery rate; baseline with {args.concurrency} threads; "
-          f"{args.rounds} rounds; store sqlite, dispatcher in the gateway process")
+    print(
+        f"{args.orders} orders from {args.clients} clients, then {args.paced_seconds:g} s of orders at "
+        f"{100 * args.load:g} % of the delivery rate; baseline with {args.concurrency} threads; "
+        f"{args.rounds} rounds; store sqlite, dispatcher in the gateway process"
+    )
     results: dict[tuple[int, str], list[Phase]] = {(s, t): [] for s in args.subscriber_counts for t in TARGETS}
     with ExitStack() as servers:
         servers.enter_context(running(listener_target))
@@ -382,15 +465,32 @@ def benchmark(args: argparse.Namespace, folder: Path) -> int:
         gateway_phase(gateway, listener, 1, body, orders=20, clients=args.clients, rate=0, timeout=args.timeout)
         for number in range(1, args.rounds + 1):
             for subscribers in args.subscriber_counts:
-                measured, bodies = gateway_phase(gateway, listener, subscribers, body, orders=args.orders,
-                                                 clients=args.clients, rate=0, timeout=args.timeout)
+                measured, bodies = gateway_phase(
+                    gateway,
+                    listener,
+                    subscribers,
+                    body,
+                    orders=args.orders,
+                    clients=args.clients,
+                    rate=0,
+                    timeout=args.timeout,
+                )
                 show(number, measured, results)
                 show(number, baseline_phase(listener, subscribers, bodies, args), results)
                 # Orders at a share of the rate the gateway just delivered: a delay without a backlog.
                 rate = args.load * measured.events_per_second / subscribers
                 orders = max(5, round(rate * args.paced_seconds))
-                paced, _ = gateway_phase(gateway, listener, subscribers, body, orders=orders, clients=args.clients,
-                                         rate=rate, timeout=args.timeout, target="paced")
+                paced, _ = gateway_phase(
+                    gateway,
+                    listener,
+                    subscribers,
+                    body,
+                    orders=orders,
+                    clients=args.clients,
+                    rate=rate,
+                    timeout=args.timeout,
+                    target="paced",
+                )
                 show(number, paced, results)
     log = gateway_target.log.read_text(errors="replace")
     if "Traceback" in log or "ERROR" in log or "Parked" in log:
@@ -419,4 +519,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -34,15 +34,20 @@ from fulfilment_census import Transaction, Write, order_body, summary, write_cat
 from post_order import HOST, REPO, Target, free_port, running, tail
 
 sys.path.insert(0, str(REPO))
-from backends.sqlschema import metadata  # noqa: E402 - the repository is on the path only now
+from backends.sqlschema import metadata
 
 HERE = Path(__file__).resolve().parent
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 # The mix, in turn: 40 % fibre (2 services, 2 resources), 40 % mobile (3 services, 2 resources),
 # 20 % home phone (1 service, 1 resource).
 MIX = ("po-fibre-100", "po-mobile-10gb", "po-fibre-500", "po-mobile-unlimited", "po-home-phone")
-KIND = {"po-fibre-100": "fibre", "po-fibre-500": "fibre", "po-mobile-10gb": "mobile",
-        "po-mobile-unlimited": "mobile", "po-home-phone": "phone"}
+KIND = {
+    "po-fibre-100": "fibre",
+    "po-fibre-500": "fibre",
+    "po-mobile-10gb": "mobile",
+    "po-mobile-unlimited": "mobile",
+    "po-home-phone": "phone",
+}
 ENDED = "completed,failed,partial,cancelled"
 POLL = 0.5  # seconds between two looks at how many orders have ended
 POSTGRES_ADMIN = os.environ.get("TMFGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -76,31 +81,60 @@ class Phase:
         return self.completed / self.seconds if self.seconds > 0 else 0.0
 
     def figures(self) -> dict[str, Any]:
-        return {"target": self.target, "round": self.round, "load": self.load, "orders": self.orders,
-                "completed": self.completed, "failed_requests": self.failed_requests, "seconds": self.seconds,
-                "orders_per_second": self.orders_per_second,
-                **{f"{name}_p{q}_ms": percentile(values, q) for name, values in
-                   (("delay", self.delays_ms), ("answered", self.answered_ms), ("alone", self.alone_ms))
-                   for q in (50, 99)},
-                "delay_min_ms": percentile(self.delays_ms, 0),
-                "per_order": self.per_order, "note": self.note, "problem": self.problem, "valid": self.valid}
+        return {
+            "target": self.target,
+            "round": self.round,
+            "load": self.load,
+            "orders": self.orders,
+            "completed": self.completed,
+            "failed_requests": self.failed_requests,
+            "seconds": self.seconds,
+            "orders_per_second": self.orders_per_second,
+            **{
+                f"{name}_p{q}_ms": percentile(values, q)
+                for name, values in (
+                    ("delay", self.delays_ms),
+                    ("answered", self.answered_ms),
+                    ("alone", self.alone_ms),
+                )
+                for q in (50, 99)
+            },
+            "delay_min_ms": percentile(self.delays_ms, 0),
+            "per_order": self.per_order,
+            "note": self.note,
+            "problem": self.problem,
+            "valid": self.valid,
+        }
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=300, help="orders per measured run (default 300)")
-    parser.add_argument("--clients", type=int, default=8,
-                        help="threads posting orders, and baseline threads (default 8)")
-    parser.add_argument("--alone", type=int, default=10,
-                        help="orders fulfilled one at a time first, the warm-up (default 10)")
-    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite",
-                        help="the store of both targets (default sqlite)")
-    parser.add_argument("--postgres-url", default=POSTGRES_ADMIN,
-                        help="a PostgreSQL database to connect to for creating and dropping the run's own "
-                             "(default $TMFGATE_TEST_POSTGRES_URL or postgresql+psycopg://postgres@127.0.0.1/postgres)")
+    parser.add_argument(
+        "--clients", type=int, default=8, help="threads posting orders, and baseline threads (default 8)"
+    )
+    parser.add_argument(
+        "--alone", type=int, default=10, help="orders fulfilled one at a time first, the warm-up (default 10)"
+    )
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="the store of both targets (default sqlite)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=POSTGRES_ADMIN,
+        help="a PostgreSQL database to connect to for creating and dropping the run's own "
+        "(default $TMFGATE_TEST_POSTGRES_URL or postgresql+psycopg://postgres@127.0.0.1/postgres)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds (default 3)")
-    parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds without an order ending before a run gives up (default 120)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds without an order ending before a run gives up (default 120)",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures to FILE")
     args = parser.parse_args(argv)
     for name in ("orders", "clients", "alone", "rounds"):
@@ -116,17 +150,25 @@ def instant(stamp: str) -> float:
 
 # The census: what one order of each kind writes
 
+
 def take_census(folder: Path) -> dict[str, Schedule]:
     """Run fulfilment_census.py and read back each kind's transactions, as committed by the gateway."""
     out = folder / "census.json"
-    done = subprocess.run([sys.executable, str(HERE / "fulfilment_census.py"), "--json", str(out)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, str(HERE / "fulfilment_census.py"), "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"the census failed:\n{done.stdout}{done.stderr}")
     print(done.stdout, end="")
     raw = json.loads(out.read_text())
-    return {kind: [Transaction([Write(**w) for w in t["writes"]], t["completes"]) for t in ts]
-            for kind, ts in raw.items()}
+    return {
+        kind: [Transaction([Write(**w) for w in t["writes"]], t["completes"]) for t in ts] for kind, ts in raw.items()
+    }
 
 
 def own_transactions(transactions: Schedule) -> Schedule:
@@ -166,13 +208,14 @@ def existing_documents(schedule: Schedule) -> list[Write]:
 
 # Stores
 
+
 @contextmanager
 def fresh_store(args: argparse.Namespace, folder: Path, name: str) -> Iterator[str]:
     """The URL of an empty store of its own: a new SQLite file, or a PostgreSQL database dropped after."""
     if args.database == "sqlite":
         yield f"sqlite:///{folder / f'{name}.db'}"
         return
-    import psycopg  # noqa: PLC0415 - only for PostgreSQL runs
+    import psycopg
 
     database = f"tmfgate_bench_{name}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(libpq(args.postgres_url), autocommit=True) as admin:
@@ -197,12 +240,13 @@ class BareStore:
         self.postgres = url.startswith("postgresql")
         self.db: Any
         if self.postgres:
-            import psycopg  # noqa: PLC0415
+            import psycopg
 
             self.db = psycopg.connect(libpq(url), autocommit=True)  # BEGIN and COMMIT are ours
         else:
-            self.db = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=30,
-                                      check_same_thread=False)
+            self.db = sqlite3.connect(
+                url.removeprefix("sqlite:///"), isolation_level=None, timeout=30, check_same_thread=False
+            )
             for pragma in ("busy_timeout = 30000", "journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON"):
                 self.db.execute(f"PRAGMA {pragma}")
 
@@ -236,27 +280,37 @@ class BareStore:
     def insert_document(self, kind: str, id: str, text: str) -> None:
         now = self.now()
         if self.postgres:
-            self.run("INSERT INTO tmf_document (kind, id, doc, created_at, updated_at) VALUES (?, ?, ?::jsonb, ?, ?)"
-                     " ON CONFLICT (kind, id) DO NOTHING RETURNING seq", (kind, id, text, now, now)).fetchone()
+            self.run(
+                "INSERT INTO tmf_document (kind, id, doc, created_at, updated_at) VALUES (?, ?, ?::jsonb, ?, ?)"
+                " ON CONFLICT (kind, id) DO NOTHING RETURNING seq",
+                (kind, id, text, now, now),
+            ).fetchone()
         else:  # the gateway's MAX + 1 under the write lock
-            self.run("INSERT INTO tmf_document (kind, id, seq, doc, created_at, updated_at) VALUES (?, ?, "
-                     "(SELECT coalesce(max(seq), 0) + 1 FROM tmf_document WHERE kind = ?), ?, ?, ?)"
-                     " ON CONFLICT (kind, id) DO NOTHING RETURNING seq", (kind, id, kind, text, now, now)).fetchone()
+            self.run(
+                "INSERT INTO tmf_document (kind, id, seq, doc, created_at, updated_at) VALUES (?, ?, "
+                "(SELECT coalesce(max(seq), 0) + 1 FROM tmf_document WHERE kind = ?), ?, ?, ?)"
+                " ON CONFLICT (kind, id) DO NOTHING RETURNING seq",
+                (kind, id, kind, text, now, now),
+            ).fetchone()
 
     def update_document(self, kind: str, id: str, text: str) -> None:
         cast = "::jsonb" if self.postgres else ""
-        self.run(f"UPDATE tmf_document SET doc = ?{cast}, updated_at = ? WHERE kind = ? AND id = ?",
-                 (text, self.now(), kind, id))
+        self.run(
+            f"UPDATE tmf_document SET doc = ?{cast}, updated_at = ? WHERE kind = ? AND id = ?",
+            (text, self.now(), kind, id),
+        )
 
     def delete_document(self, kind: str, id: str) -> None:
         self.run("DELETE FROM tmf_document WHERE kind = ? AND id = ?", (kind, id))
 
     def insert_event(self, write: Write, resource_id: str) -> int:
-        return int(self.run(
-            "INSERT INTO tmf_event (id, api, kind, resource_id, type, time, body, fanned_out)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-            (str(uuid.uuid4()), write.api, write.kind, resource_id, write.type, self.now(), write.text, False),
-        ).fetchone()[0])
+        return int(
+            self.run(
+                "INSERT INTO tmf_event (id, api, kind, resource_id, type, time, body, fanned_out)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                (str(uuid.uuid4()), write.api, write.kind, resource_id, write.type, self.now(), write.text, False),
+            ).fetchone()[0]
+        )
 
     def fan_out(self, seqs: list[int]) -> None:
         marks = ", ".join("?" for _ in seqs)
@@ -266,9 +320,11 @@ class BareStore:
         ids = [self.uuid() for _ in range(count)]
         now = self.now()
         rows = [(id, subscription, *event, "pending", 0, now, None, None, now, now) for id in ids]
-        sql = ("INSERT INTO tmf_delivery (id, subscription_id, event_seq, kind, resource_id, state, attempts,"
-               " next_attempt, lease_until, last_error, created_at, updated_at)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        sql = (
+            "INSERT INTO tmf_delivery (id, subscription_id, event_seq, kind, resource_id, state, attempts,"
+            " next_attempt, lease_until, last_error, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
         if self.postgres:
             self.db.cursor().executemany(sql.replace("?", "%s"), rows)
         else:
@@ -277,12 +333,17 @@ class BareStore:
 
     def lease(self, ids: list[Any]) -> None:
         marks = ", ".join("?" for _ in ids)
-        self.run(f"UPDATE tmf_delivery SET lease_until = ?, updated_at = ? WHERE id IN ({marks})",
-                 (self.now(), self.now(), *ids))
+        self.run(
+            f"UPDATE tmf_delivery SET lease_until = ?, updated_at = ? WHERE id IN ({marks})",
+            (self.now(), self.now(), *ids),
+        )
 
     def settle(self, id: Any) -> None:
-        self.run("UPDATE tmf_delivery SET attempts = attempts + 1, lease_until = NULL, last_error = NULL,"
-                 " updated_at = ?, state = 'delivered' WHERE id = ? AND state = 'pending'", (self.now(), id))
+        self.run(
+            "UPDATE tmf_delivery SET attempts = attempts + 1, lease_until = NULL, last_error = NULL,"
+            " updated_at = ?, state = 'delivered' WHERE id = ? AND state = 'pending'",
+            (self.now(), id),
+        )
 
 
 class Replay:
@@ -332,13 +393,13 @@ class Replay:
             self.events.append((store.insert_event(write, resource_id), write.kind, resource_id))
             self.unrouted.append(self.events[-1][0])
         elif write.table == "event":  # fan-out: the order's oldest events not yet routed
-            taken, self.unrouted = self.unrouted[:write.rows], self.unrouted[write.rows:]
+            taken, self.unrouted = self.unrouted[: write.rows], self.unrouted[write.rows :]
             if taken:
                 store.fan_out(taken)
         elif write.op == "insert":  # deliveries
             self.unclaimed += store.insert_deliveries(write.subscription, self.events[-1], write.rows)
         elif write.lease:
-            taken, self.unclaimed = self.unclaimed[:write.rows], self.unclaimed[write.rows:]
+            taken, self.unclaimed = self.unclaimed[: write.rows], self.unclaimed[write.rows :]
             if taken:
                 store.lease(taken)
                 self.claimed += taken
@@ -353,6 +414,7 @@ def seeded_id(number: int, key: str) -> str:
 
 
 # The gateway
+
 
 @dataclass
 class Posted:
@@ -421,25 +483,48 @@ def quiesce(store: BareStore, timeout: float) -> bool:
     """Wait until every event is fanned out and every delivery settled (the orders' billing, too)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if store.scalar("SELECT count(*) FROM tmf_event WHERE NOT fanned_out") == 0 and \
-                store.scalar("SELECT count(*) FROM tmf_delivery WHERE state != 'delivered'") == 0:
+        if (
+            store.scalar("SELECT count(*) FROM tmf_event WHERE NOT fanned_out") == 0
+            and store.scalar("SELECT count(*) FROM tmf_delivery WHERE state != 'delivered'") == 0
+        ):
             return True
         time.sleep(0.2)
     return False
 
 
-def gateway_round(args: argparse.Namespace, folder: Path, number: int, expected: dict[str, float],
-                  ) -> tuple[Phase, list[float]]:
+def gateway_round(
+    args: argparse.Namespace,
+    folder: Path,
+    number: int,
+    expected: dict[str, float],
+) -> tuple[Phase, list[float]]:
     """Fulfil the orders on a fresh gateway; the phase and the orders' arrivals (201s) after the first POST."""
     phase = Phase("gateway", args.orders, number, os.getloadavg()[0])
     catalog = write_catalog(folder / f"catalog-{number}.yaml", args.alone + args.orders + 10)
     with fresh_store(args, folder, f"gateway{number}") as url:
         port = free_port()
         base = f"http://{HOST}:{port}"
-        target = Target("gateway", [
-            sys.executable, "-m", "tmfgate", "serve", "--database-url", url, "--catalog", str(catalog),
-            "--host", HOST, "--port", str(port), "--log-level", "warning",
-        ], f"{base}{ORDERS}?limit=1", folder / f"gateway-{number}.log")
+        target = Target(
+            "gateway",
+            [
+                sys.executable,
+                "-m",
+                "tmfgate",
+                "serve",
+                "--database-url",
+                url,
+                "--catalog",
+                str(catalog),
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            f"{base}{ORDERS}?limit=1",
+            folder / f"gateway-{number}.log",
+        )
         with running(target), session() as http:
             for n in range(1, args.alone + 1):  # one at a time: the warm-up, and the delay of an order alone
                 posted, _ = post_orders(base, [n], 1)
@@ -455,15 +540,24 @@ def gateway_round(args: argparse.Namespace, folder: Path, number: int, expected:
                 started = time.time()
                 posted, phase.failed_requests = post_orders(base, numbers, args.clients)
                 wait_ended(http, base, args.alone + len(posted), args.timeout)
-                found = {o["id"]: o for o in http.get(base + ORDERS, params={
-                    "fields": "id,state,orderDate,completionDate"}, timeout=60).json()}
+                found = {
+                    o["id"]: o
+                    for o in http.get(
+                        base + ORDERS, params={"fields": "id,state,orderDate,completionDate"}, timeout=60
+                    ).json()
+                }
                 unfinished = [o for o in posted if found.get(o.id, {}).get("state") != "completed"]
                 if unfinished:  # why, in the order's own words
                     order = http.get(f"{base}{ORDERS}/{unfinished[0].id}", timeout=30).json()
-                    notes = " ".join(n.get("text", "") for n in order.get("note", [])
-                                     if not n.get("text", "").startswith("Fulfilled by"))
-                    phase.problem = (f"{len(unfinished)} orders did not complete; order {unfinished[0].number} "
-                                     f"({MIX[unfinished[0].number % len(MIX)]}) is {order.get('state')}: {notes}")
+                    notes = " ".join(
+                        n.get("text", "")
+                        for n in order.get("note", [])
+                        if not n.get("text", "").startswith("Fulfilled by")
+                    )
+                    phase.problem = (
+                        f"{len(unfinished)} orders did not complete; order {unfinished[0].number} "
+                        f"({MIX[unfinished[0].number % len(MIX)]}) is {order.get('state')}: {notes}"
+                    )
                 if not quiesce(store, args.timeout) and not phase.problem:
                     phase.problem = "events or deliveries were left pending"
                 after = store_rows(store)
@@ -481,8 +575,11 @@ def gateway_round(args: argparse.Namespace, folder: Path, number: int, expected:
         phase.answered_ms.append(1000 * (done - order.answered))
     phase.seconds = last - started
     phase.per_order = {table: (after[table] - before[table]) / args.orders for table in after}
-    drift = [f"{t} {phase.per_order[t]:.1f} (census {expected[t]:.1f})" for t in after
-             if abs(phase.per_order[t] - expected[t]) > 0.05 * expected[t]]
+    drift = [
+        f"{t} {phase.per_order[t]:.1f} (census {expected[t]:.1f})"
+        for t in after
+        if abs(phase.per_order[t] - expected[t]) > 0.05 * expected[t]
+    ]
     if drift:  # the baseline replays the census: say when the gateway wrote otherwise under load
         phase.note = f"per order, the gateway wrote {', '.join(drift)} rows"
     return phase, sorted(order.answered - started for order in posted)
@@ -500,14 +597,16 @@ def expected_rows(schedules: dict[str, Schedule], numbers: Sequence[int]) -> dic
 
 # The baseline
 
-def baseline_round(args: argparse.Namespace, folder: Path, number: int, schedules: dict[str, Schedule],
-                   arrivals: list[float]) -> Phase:
+
+def baseline_round(
+    args: argparse.Namespace, folder: Path, number: int, schedules: dict[str, Schedule], arrivals: list[float]
+) -> Phase:
     """Replay the orders' schedules on a fresh bare store: alone first, then as they arrived at the gateway."""
     phase = Phase("baseline", args.orders, number, os.getloadavg()[0])
     own = {kind: own_transactions(schedule) for kind, schedule in schedules.items()}
     kinds = {n: KIND[MIX[n % len(MIX)]] for n in range(1, args.alone + args.orders + 1)}
     with fresh_store(args, folder, f"baseline{number}") as url:
-        from sqlalchemy import create_engine  # noqa: PLC0415 - the gateway's own schema, created as it does
+        from sqlalchemy import create_engine
 
         engine = create_engine(url)
         metadata.create_all(engine)
@@ -571,15 +670,18 @@ def baseline_round(args: argparse.Namespace, folder: Path, number: int, schedule
 
 # Report
 
+
 def describe(phase: Phase) -> str:
     def ms(values: list[float], q: float) -> str:
         value = percentile(values, q)
         return "-" if value is None else f"{value:,.0f}"
 
     delays = phase.delays_ms
-    text = (f"{phase.completed:>5} of {phase.orders} in {phase.seconds:6.2f} s {phase.orders_per_second:7.1f} orders/s"
-            f"  delay min {ms(delays, 0):>6} p50 {ms(delays, 50):>6} p99 {ms(delays, 99):>6} ms"
-            f"  alone p50 {ms(phase.alone_ms, 50):>5} ms  (load {phase.load:.1f})")
+    text = (
+        f"{phase.completed:>5} of {phase.orders} in {phase.seconds:6.2f} s {phase.orders_per_second:7.1f} orders/s"
+        f"  delay min {ms(delays, 0):>6} p50 {ms(delays, 50):>6} p99 {ms(delays, 99):>6} ms"
+        f"  alone p50 {ms(phase.alone_ms, 50):>5} ms  (load {phase.load:.1f})"
+    )
     if phase.answered_ms:
         text += f"  from the 201: p50 {ms(phase.answered_ms, 50)} ms  p99 {ms(phase.answered_ms, 99)} ms"
     if phase.note:
@@ -599,47 +701,73 @@ def report(results: dict[str, list[Phase]]) -> dict[str, Any]:
     """The medians over rounds (valid runs only) and the ratios; returns them for ``--json``."""
     columns = {
         "orders_per_second": lambda p: p.orders_per_second,
-        "delay_p50_ms": lambda p: percentile(p.delays_ms, 50), "delay_p99_ms": lambda p: percentile(p.delays_ms, 99),
-        "alone_p50_ms": lambda p: percentile(p.alone_ms, 50), "alone_p99_ms": lambda p: percentile(p.alone_ms, 99),
+        "delay_p50_ms": lambda p: percentile(p.delays_ms, 50),
+        "delay_p99_ms": lambda p: percentile(p.delays_ms, 99),
+        "alone_p50_ms": lambda p: percentile(p.alone_ms, 50),
+        "alone_p99_ms": lambda p: percentile(p.alone_ms, 99),
         "answered_p50_ms": lambda p: percentile(p.answered_ms, 50),
         "answered_p99_ms": lambda p: percentile(p.answered_ms, 99),
     }
-    table = {target: {name: median(phases, value) for name, value in columns.items()}
-             for target, phases in results.items()}
-    print(f"\n{'target':<10}{'orders/s':>10}{'delay p50':>11}{'p99 ms':>9}{'alone p50':>11}{'p99 ms':>9}"
-          f"{'201->done p50':>15}{'p99 ms':>9}")
+    table = {
+        target: {name: median(phases, value) for name, value in columns.items()} for target, phases in results.items()
+    }
+    print(
+        f"\n{'target':<10}{'orders/s':>10}{'delay p50':>11}{'p99 ms':>9}{'alone p50':>11}{'p99 ms':>9}"
+        f"{'201->done p50':>15}{'p99 ms':>9}"
+    )
     for target, row in table.items():
-        print(f"{target:<10}" + "".join(f"{'-' if row[name] is None else format(row[name], fmt):>{width}}"
-                                        for name, fmt, width in (
-                                            ("orders_per_second", ",.1f", 10), ("delay_p50_ms", ",.0f", 11),
-                                            ("delay_p99_ms", ",.0f", 9), ("alone_p50_ms", ",.0f", 11),
-                                            ("alone_p99_ms", ",.0f", 9), ("answered_p50_ms", ",.0f", 15),
-                                            ("answered_p99_ms", ",.0f", 9)))
-              + ("" if all(p.valid for p in results[target]) else "  INVALID"))
+        print(
+            f"{target:<10}"
+            + "".join(
+                f"{'-' if row[name] is None else format(row[name], fmt):>{width}}"
+                for name, fmt, width in (
+                    ("orders_per_second", ",.1f", 10),
+                    ("delay_p50_ms", ",.0f", 11),
+                    ("delay_p99_ms", ",.0f", 9),
+                    ("alone_p50_ms", ",.0f", 11),
+                    ("alone_p99_ms", ",.0f", 9),
+                    ("answered_p50_ms", ",.0f", 15),
+                    ("answered_p99_ms", ",.0f", 9),
+                )
+            )
+            + ("" if all(p.valid for p in results[target]) else "  INVALID")
+        )
     ratios: dict[str, float | None] = {}
     gateway, baseline = table["gateway"], table["baseline"]
     for name in ("orders_per_second", "delay_p50_ms", "delay_p99_ms", "alone_p50_ms"):
         g, b = gateway[name], baseline[name]
         ratios[name] = g / b if g is not None and b else None
     if ratios["orders_per_second"] is not None:
-        each = ", ".join(f"{100 * g.orders_per_second / b.orders_per_second:.0f} %"
-                         for g, b in zip(results["gateway"], results["baseline"], strict=True)
-                         if g.valid and b.valid and b.orders_per_second)
-        print(f"gateway / baseline: orders/s {100 * ratios['orders_per_second']:.1f} % (round by round {each});"
-              + "".join(f" {label} x{ratios[name]:.1f}" for label, name in (
-                  ("delay p50", "delay_p50_ms"), ("p99", "delay_p99_ms"), ("alone p50", "alone_p50_ms"))
-                  if ratios[name] is not None))
-    return {"table": table, "ratios": ratios,
-            "phases": [p.figures() for phases in results.values() for p in phases]}
+        each = ", ".join(
+            f"{100 * g.orders_per_second / b.orders_per_second:.0f} %"
+            for g, b in zip(results["gateway"], results["baseline"], strict=True)
+            if g.valid and b.valid and b.orders_per_second
+        )
+        print(
+            f"gateway / baseline: orders/s {100 * ratios['orders_per_second']:.1f} % (round by round {each});"
+            + "".join(
+                f" {label} x{ratios[name]:.1f}"
+                for label, name in (
+                    ("delay p50", "delay_p50_ms"),
+                    ("p99", "delay_p99_ms"),
+                    ("alone p50", "alone_p50_ms"),
+                )
+                if ratios[name] is not None
+            )
+        )
+    return {"table": table, "ratios": ratios, "phases": [p.figures() for phases in results.values() for p in phases]}
 
 
 def benchmark(args: argparse.Namespace, folder: Path) -> int:
     print("census: what the gateway writes per order (transactions by role, rows by table)", flush=True)
     schedules = take_census(folder)
     commits = {kind: len(own_transactions(s)) for kind, s in schedules.items()}
-    print(f"the baseline commits per order: {', '.join(f'{k} {n}' for k, n in commits.items())}; "
-          f"store {args.database}; {args.orders} orders from {args.clients} clients after {args.alone} alone; "
-          f"{args.rounds} rounds", flush=True)
+    print(
+        f"the baseline commits per order: {', '.join(f'{k} {n}' for k, n in commits.items())}; "
+        f"store {args.database}; {args.orders} orders from {args.clients} clients after {args.alone} alone; "
+        f"{args.rounds} rounds",
+        flush=True,
+    )
     expected = expected_rows(schedules, range(args.alone + 1, args.alone + args.orders + 1))
     results: dict[str, list[Phase]] = {"baseline": [], "gateway": []}
     for number in range(1, args.rounds + 1):
@@ -656,8 +784,11 @@ def benchmark(args: argparse.Namespace, folder: Path) -> int:
     figures = report(results)
     if args.json:
         settings = {k: v for k, v in vars(args).items() if k not in ("json", "postgres_url")}
-        figures |= {"settings": settings, "commits_per_order": commits,
-                    "census": {kind: summary(s) for kind, s in schedules.items()}}
+        figures |= {
+            "settings": settings,
+            "commits_per_order": commits,
+            "census": {kind: summary(s) for kind, s in schedules.items()},
+        }
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
     return 0 if all(p.valid for phases in results.values() for p in phases) else 1
 

@@ -79,12 +79,22 @@ def order_body(offering: str, number: int) -> dict[str, Any]:
         "externalId": f"bench-{number}",
         "description": "Benchmark order",
         "priority": "4",
-        "productOrderItem": [{"id": "1", "action": "add", "quantity": 1,
-                              "productOffering": {"id": offering, "@referredType": "ProductOffering"}}],
-        "relatedParty": [{"id": f"cust-{number}", "name": f"Customer {number}", "role": "customer",
-                          "@referredType": "Individual"}],
-        "billingAccount": {"id": f"ba-{number}", "name": f"Account of customer {number}",
-                           "@referredType": "BillingAccount"},
+        "productOrderItem": [
+            {
+                "id": "1",
+                "action": "add",
+                "quantity": 1,
+                "productOffering": {"id": offering, "@referredType": "ProductOffering"},
+            }
+        ],
+        "relatedParty": [
+            {"id": f"cust-{number}", "name": f"Customer {number}", "role": "customer", "@referredType": "Individual"}
+        ],
+        "billingAccount": {
+            "id": f"ba-{number}",
+            "name": f"Account of customer {number}",
+            "@referredType": "BillingAccount",
+        },
         "channel": [{"id": "web", "name": "Web shop", "role": "salesChannel", "@referredType": "SalesChannel"}],
     }
 
@@ -109,7 +119,7 @@ class Recorder:
         self._lock = threading.Lock()
 
     def attach(self, engine: Any) -> None:
-        from sqlalchemy import event  # noqa: PLC0415 - the gateway's dependency, imported with it
+        from sqlalchemy import event
 
         event.listen(engine, "begin", self._begin)
         event.listen(engine, "after_cursor_execute", self._executed)
@@ -124,8 +134,9 @@ class Recorder:
     def _begin(self, connection: Any) -> None:
         connection.info["census"] = Transaction()
 
-    def _executed(self, connection: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-                  executemany: bool) -> None:
+    def _executed(
+        self, connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
         write = _write(context, cursor)
         if write is not None:
             transaction = connection.info.setdefault("census", Transaction())
@@ -149,7 +160,8 @@ def _write(context: Any, cursor: Any) -> Write | None:
     op = "insert" if context.isinsert else "update" if context.isupdate else "delete" if context.isdelete else ""
     table = getattr(getattr(context.compiled, "statement", None), "table", None)
     name = {"tmf_document": "document", "tmf_event": "event", "tmf_delivery": "delivery"}.get(
-        getattr(table, "name", ""))
+        getattr(table, "name", "")
+    )
     if not op or name is None:
         return None
     params: list[dict[str, Any]] = context.compiled_parameters or [{}]
@@ -160,8 +172,7 @@ def _write(context: Any, cursor: Any) -> Write | None:
         # The store names its parameters of_kind and of_id (backends/sqlstatements.py).
         write.kind = str(next((v for k, v in first.items() if k.startswith(("kind", "of_kind"))), ""))
         write.key = str(next((v for k, v in first.items() if k in ("id", "of_id") or k.startswith("id_")), ""))
-        write.text = max((v for v in first.values() if isinstance(v, str) and v.startswith("{")), key=len,
-                         default="")
+        write.text = max((v for v in first.values() if isinstance(v, str) and v.startswith("{")), key=len, default="")
     elif name == "event" and op == "insert":
         write.kind, write.key, write.text = first["kind"], first["resource_id"], first["body"]
         write.api, write.type = first["api"], first["type"]
@@ -176,14 +187,19 @@ def _write(context: Any, cursor: Any) -> Write | None:
 def gateway(folder: Path, catalog: Path, recorder: Recorder) -> Iterator[str]:
     """A gateway on SQLite served by uvicorn in a thread, its engine watched by ``recorder``."""
     sys.path.insert(0, str(REPO))
-    import uvicorn  # noqa: PLC0415 - imported only when a census runs
+    import uvicorn
 
-    from tmfgate.app import create_app  # noqa: PLC0415
-    from tmfgate.settings import Settings  # noqa: PLC0415
+    from tmfgate.app import create_app
+    from tmfgate.settings import Settings
 
     port = free_port()
-    settings = Settings(host=HOST, port=port, database_url=f"sqlite:///{folder / 'census.db'}",
-                        catalog=str(catalog), log_level="warning")
+    settings = Settings(
+        host=HOST,
+        port=port,
+        database_url=f"sqlite:///{folder / 'census.db'}",
+        catalog=str(catalog),
+        log_level="warning",
+    )
     app = create_app(settings)
     backend = app.gateway.backend  # type: ignore[attr-defined]
     # On SQLite the statements run on the loop engine's connections (backends.sqlloop).
@@ -260,8 +276,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     if args.json:
         args.json.write_text(json.dumps({name: [asdict(t) for t in ts] for name, ts in found.items()}))
-    columns = ("work", "settle", "fan-out", "claim", "document insert", "document update", "event insert",
-               "delivery insert", "delivery update", "event update")
+    columns = (
+        "work",
+        "settle",
+        "fan-out",
+        "claim",
+        "document insert",
+        "document update",
+        "event insert",
+        "delivery insert",
+        "delivery update",
+        "event update",
+    )
     print(f"{'order':<8}" + "".join(f"{c:>17}" for c in columns))
     for name, transactions in found.items():
         counts = summary(transactions)

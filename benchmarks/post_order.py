@@ -85,12 +85,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="measured runs per target (default 3)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--workers", type=int, default=2, help="processes per server (default 2)")
-    parser.add_argument("--target", choices=["both", "baseline", "gateway"], default="both",
-                        help="which servers to measure (default both)")
-    parser.add_argument("--body", type=Path, default=HERE / "bodies" / "product_order.json",
-                        help="JSON file to POST (default bodies/product_order.json)")
-    parser.add_argument("--fulfilment", choices=["on", "off"], default="off",
-                        help="the gateway's order fulfilment (default off: it is measured by fulfilment.py)")
+    parser.add_argument(
+        "--target",
+        choices=["both", "baseline", "gateway"],
+        default="both",
+        help="which servers to measure (default both)",
+    )
+    parser.add_argument(
+        "--body",
+        type=Path,
+        default=HERE / "bodies" / "product_order.json",
+        help="JSON file to POST (default bodies/product_order.json)",
+    )
+    parser.add_argument(
+        "--fulfilment",
+        choices=["on", "off"],
+        default="off",
+        help="the gateway's order fulfilment (default off: it is measured by fulfilment.py)",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures to FILE")
     return parser.parse_args(argv)
 
@@ -110,18 +122,51 @@ def targets(args: argparse.Namespace, folder: Path) -> list[Target]:
     if tmfgate_workers.supported():
         echo = [sys.executable, str(HERE / "echo_workers.py"), HOST, str(echo_port), workers]
     else:
-        echo = [sys.executable, "-m", "uvicorn", "echo_app:app", "--app-dir", str(HERE), "--host", HOST,
-                "--port", str(echo_port), "--workers", workers, "--no-access-log", "--log-level", "warning"]
+        echo = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "echo_app:app",
+            "--app-dir",
+            str(HERE),
+            "--host",
+            HOST,
+            "--port",
+            str(echo_port),
+            "--workers",
+            workers,
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
     baseline = Target("baseline", echo, f"http://{HOST}:{echo_port}/echo", folder / "baseline.log")
     # Fulfilment decomposes each new order after its 201, in the same process (a reaction to its
     # create event): that is work of its own, with its own benchmark (fulfilment.py), not part of
     # answering the POST; and the offering of the body is not in the demo catalog, so it would
     # only fail each order. The event is still stored with the order in the same transaction.
-    gateway = Target("gateway", [
-        sys.executable, "-m", "tmfgate", "serve", "--database-url", "memory://", "--host", HOST,
-        "--port", str(gateway_port), "--workers", workers, "--log-level", "warning",
-        "--fulfilment", args.fulfilment,
-    ], f"http://{HOST}:{gateway_port}{ORDERS}", folder / "gateway.log")
+    gateway = Target(
+        "gateway",
+        [
+            sys.executable,
+            "-m",
+            "tmfgate",
+            "serve",
+            "--database-url",
+            "memory://",
+            "--host",
+            HOST,
+            "--port",
+            str(gateway_port),
+            "--workers",
+            workers,
+            "--log-level",
+            "warning",
+            "--fulfilment",
+            args.fulfilment,
+        ],
+        f"http://{HOST}:{gateway_port}{ORDERS}",
+        folder / "gateway.log",
+    )
     return [t for t in (baseline, gateway) if args.target in ("both", t.name)]
 
 
@@ -129,15 +174,20 @@ def targets(args: argparse.Namespace, folder: Path) -> list[Target]:
 def running(target: Target, timeout: float = 30.0) -> Iterator[None]:
     """Start a server in its own session (Ctrl-C reaches only us), wait for it, always stop it."""
     with target.log.open("ab") as log:  # appended: one server per round, one log per target
-        proc = subprocess.Popen(target.command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            target.command,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_ready(proc, target, timeout)
         yield
     finally:
         if proc.poll() is not None:  # it died under load: say why, whatever else failed
-            print(f"The {target.name} exited with status {proc.returncode}:\n{tail(target.log)}",
-                  file=sys.stderr)
+            print(f"The {target.name} exited with status {proc.returncode}:\n{tail(target.log)}", file=sys.stderr)
         stop(proc)
 
 
@@ -175,8 +225,9 @@ def tail(path: Path, lines: int = 20) -> str:
 def wrk(url: str, seconds: int, connections: int, body: Path, workers: int) -> Run:
     """One bounded wrk run; post.lua prints its figures as a JSON line after ``WRK_RESULT``."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(HERE / "post.lua"), url]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env={**os.environ, "BODY_FILE": str(body)}) as proc:
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "BODY_FILE": str(body)}
+    ) as proc:
         try:
             time.sleep(seconds / 2)
             split = connection_split(urlsplit(url).port or 80, workers)
@@ -188,9 +239,14 @@ def wrk(url: str, seconds: int, connections: int, body: Path, workers: int) -> R
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({proc.returncode}):\n{output}")
     raw = json.loads(line.removeprefix("WRK_RESULT "))
-    return Run(rps=raw["requests"] / (raw["duration_us"] / 1e6), p50_ms=raw["p50_us"] / 1000,
-               p99_ms=raw["p99_us"] / 1000, non2xx=raw["non2xx"], socket_errors=raw["socket_errors"],
-               split=split)
+    return Run(
+        rps=raw["requests"] / (raw["duration_us"] / 1e6),
+        p50_ms=raw["p50_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        non2xx=raw["non2xx"],
+        socket_errors=raw["socket_errors"],
+        split=split,
+    )
 
 
 def connection_split(port: int, workers: int) -> str:
@@ -198,8 +254,13 @@ def connection_split(port: int, workers: int) -> str:
     socket and sometimes one of them accepts them all, which halves that run (performance-facts.md)."""
     if shutil.which("ss") is None:
         return "?"
-    listing = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
-                             capture_output=True, text=True, timeout=10, check=False).stdout
+    listing = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    ).stdout
     counts = sorted(Counter(re.findall(r"pid=(\d+)", listing)).values(), reverse=True)
     counts += [0] * (workers - len(counts))
     return "/".join(str(n) for n in counts) if any(counts) else "?"
@@ -224,14 +285,19 @@ def measure(chosen: list[Target], args: argparse.Namespace, body: Path) -> tuple
                     count = stored_orders(target.url)
                     stored = count if stored is None else min(stored, count)
             results[target.name].runs.append(run)
-            print(f"round {number} {target.name:<8} {describe(run)}"
-                  + ("" if warmup.valid else f" (warm-up: {describe(warmup)})"), flush=True)
+            print(
+                f"round {number} {target.name:<8} {describe(run)}"
+                + ("" if warmup.valid else f" (warm-up: {describe(warmup)})"),
+                flush=True,
+            )
     return results, stored
 
 
 def describe(run: Run) -> str:
-    text = (f"{run.rps:>9,.0f} req/s  p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms"
-            f"  connections per worker {run.split}")
+    text = (
+        f"{run.rps:>9,.0f} req/s  p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms"
+        f"  connections per worker {run.split}"
+    )
     if not run.valid:
         text += f"  INVALID: {run.non2xx} non-2xx, {run.socket_errors} socket errors"
     return text
@@ -255,12 +321,20 @@ def report(results: dict[str, Summary], stored: int | None) -> dict[str, Any]:
     print(f"\n{'target':<10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}  runs")
     for name, summary in results.items():
         runs = ", ".join(f"{run.rps:,.0f}" + ("" if run.valid else "!") for run in summary.runs)
-        print(f"{name:<10}{summary.median('rps'):>10,.0f}{summary.median('p50_ms'):>9.2f}"
-              f"{summary.median('p99_ms'):>9.2f}  {runs}" + ("" if summary.valid else "  INVALID"))
+        print(
+            f"{name:<10}{summary.median('rps'):>10,.0f}{summary.median('p50_ms'):>9.2f}"
+            f"{summary.median('p99_ms'):>9.2f}  {runs}" + ("" if summary.valid else "  INVALID")
+        )
     figures: dict[str, Any] = {
-        name: {"median_rps": s.median("rps"), "median_p50_ms": s.median("p50_ms"),
-               "median_p99_ms": s.median("p99_ms"), "valid": s.valid, "runs": [asdict(r) for r in s.runs]}
-        for name, s in results.items()}
+        name: {
+            "median_rps": s.median("rps"),
+            "median_p50_ms": s.median("p50_ms"),
+            "median_p99_ms": s.median("p99_ms"),
+            "valid": s.valid,
+            "runs": [asdict(r) for r in s.runs],
+        }
+        for name, s in results.items()
+    }
     if stored is not None:
         print(f"fewest orders stored after a round by the gateway worker that answered the check: {stored:,}")
     ratio = None
@@ -269,8 +343,10 @@ def report(results: dict[str, Summary], stored: int | None) -> dict[str, Any]:
         verdict = "met" if ratio >= GOAL_PERCENT else "not met"
         rounds = zip(results["baseline"].runs, results["gateway"].runs, strict=True)
         each = ", ".join(f"{100 * g.rps / b.rps:.0f} %" for b, g in rounds)
-        print(f"gateway / baseline: {ratio:.1f} % of the medians (goal >= {GOAL_PERCENT:.0f} %: {verdict});"
-              f" round by round {each}")
+        print(
+            f"gateway / baseline: {ratio:.1f} % of the medians (goal >= {GOAL_PERCENT:.0f} %: {verdict});"
+            f" round by round {each}"
+        )
     return {"targets": figures, "ratio_percent": ratio, "goal_percent": GOAL_PERCENT, "stored_orders": stored}
 
 
@@ -285,9 +361,11 @@ def benchmark(args: argparse.Namespace, folder: Path) -> int:
     """Start the servers, measure, check the gateway stored the orders, report; 1 if anything was invalid."""
     body = compact_body(args.body, folder)
     chosen = targets(args, folder)
-    print(f"body {body.stat().st_size} bytes, {args.workers} workers per server, wrk -t1 "
-          f"-c{args.connections}, {args.rounds} rounds of {args.warmup} s warm-up + {args.duration} s, "
-          f"gateway fulfilment {args.fulfilment}")
+    print(
+        f"body {body.stat().st_size} bytes, {args.workers} workers per server, wrk -t1 "
+        f"-c{args.connections}, {args.rounds} rounds of {args.warmup} s warm-up + {args.duration} s, "
+        f"gateway fulfilment {args.fulfilment}"
+    )
     results, stored = measure(chosen, args, body)
     for target in chosen:
         if "Traceback" in (log := target.log.read_text(errors="replace")) or "ERROR" in log:
@@ -304,8 +382,11 @@ def benchmark(args: argparse.Namespace, folder: Path) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if shutil.which("wrk") is None:
-        print("post_order: wrk is not installed; install it with `apt-get install wrk` "
-              "(Debian/Ubuntu) or build it from https://github.com/wg/wrk.", file=sys.stderr)
+        print(
+            "post_order: wrk is not installed; install it with `apt-get install wrk` "
+            "(Debian/Ubuntu) or build it from https://github.com/wg/wrk.",
+            file=sys.stderr,
+        )
         return 2
     # A plain `kill` should stop the servers too: turn SIGTERM into an exit that runs the cleanup.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -25,8 +25,7 @@ def root_schema() -> dict[str, Any]:
 
     api = model.build(specs.load(ROOT / "specs" / "tmf622_product_ordering.yaml"))
     body = api.operations["createProductOrder"].bodies["application/json"]
-    return {"$schema": "http://json-schema.org/draft-04/schema#",
-            "components": api.spec.document["components"], **body}
+    return {"$schema": "http://json-schema.org/draft-04/schema#", "components": api.spec.document["components"], **body}
 
 
 def candidates(schema: dict[str, Any]) -> dict[str, Callable[[Any], Any] | str]:

@@ -25,13 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "base_url",
         metavar="BASE_URL",
-        help="API root, e.g. http://host:8080/tmf-api/x/v4 "
-        "(a URL without a path gets the spec's server path appended)",
+        help="API root, e.g. http://host:8080/tmf-api/x/v4 (a URL without a path gets the spec's server path appended)",
     )
     parser.add_argument("--spec", required=True, type=Path, help="the API's OpenAPI file (YAML or JSON)")
-    parser.add_argument(
-        "--family", default=",".join(FAMILIES), help=f"comma-separated families ({','.join(FAMILIES)})"
-    )
+    parser.add_argument("--family", default=",".join(FAMILIES), help=f"comma-separated families ({','.join(FAMILIES)})")
     parser.add_argument(
         "--skip",
         action="append",
@@ -52,12 +49,8 @@ def _parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="address the event listener binds to and gives as callback (default 127.0.0.1)",
     )
-    parser.add_argument(
-        "--event-timeout", type=float, default=10.0, help="seconds to wait for an event (default 10)"
-    )
-    parser.add_argument(
-        "--http-timeout", type=float, default=10.0, help="seconds to wait for an answer (default 10)"
-    )
+    parser.add_argument("--event-timeout", type=float, default=10.0, help="seconds to wait for an event (default 10)")
+    parser.add_argument("--http-timeout", type=float, default=10.0, help="seconds to wait for an answer (default 10)")
     return parser
 
 
@@ -90,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [p for p in options.payloads if p not in {r.name for r in api.resources}]
         if unknown:
             raise ValueError(
-                f"--payload names unknown resource(s) {unknown}; the spec has "
-                f"{[r.name for r in api.resources]}."
+                f"--payload names unknown resource(s) {unknown}; the spec has {[r.name for r in api.resources]}."
             )
     except (SpecError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -120,9 +120,7 @@ class Context:
     def require_tag_attr(self, res: Resource, count: int = 1) -> tuple[str, ...]:
         """``count`` free-text attributes to tag test data with; skips the check when there are fewer."""
         if len(res.string_attrs) < count:
-            raise Skip(
-                f"the create schema of {res.name} has fewer than {count} free-text attribute(s) to tag with"
-            )
+            raise Skip(f"the create schema of {res.name} has fewer than {count} free-text attribute(s) to tag with")
         return res.string_attrs[:count]
 
     def get_listener(self) -> Listener:

@@ -23,7 +23,7 @@ class Delivery:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
@@ -35,7 +35,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.server.record(Delivery(self.path, body, time.monotonic()))
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server signature
+    def log_message(self, format: str, *args: Any) -> None:
         return None
 
 
@@ -58,9 +58,7 @@ class Listener:
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self._server = _Server((host, 0))
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="conformance-listener", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="conformance-listener", daemon=True)
         self._thread.start()
         self.host = host
         self.port = int(self._server.server_address[1])

@@ -39,7 +39,7 @@ class Documents:
             return self._files[path]
         try:
             with path.open("rb") as handle:
-                data = yaml.load(handle, Loader=_Loader)  # noqa: S506 - CSafeLoader is the safe loader
+                data = yaml.load(handle, Loader=_Loader)
         except (OSError, yaml.YAMLError) as exc:
             raise SpecError(f"Cannot read the spec {path}: {exc}") from exc
         if not isinstance(data, dict):

@@ -46,9 +46,7 @@ def run_one(name: str, run: Callable[[], str]) -> Result:
         return Result(name, Status.FAIL, f"the request failed: {exc}")
     except Exception as exc:  # noqa: BLE001 - an unexpected answer shape is a failure, not a crash
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        return Result(
-            name, Status.FAIL, f"unexpected {type(exc).__name__}: {exc} (at {where.name}:{where.lineno})"
-        )
+        return Result(name, Status.FAIL, f"unexpected {type(exc).__name__}: {exc} (at {where.name}:{where.lineno})")
 
 
 def run(ctx: Context, checks: list[Check], skips: Iterable[str], report: Report) -> Report:

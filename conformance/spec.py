@@ -111,9 +111,7 @@ def load_api(path: Path) -> Api:
     resources = [res for p in sorted(paths) if (res := _resource(docs, paths, p)) is not None]
     hub_path, hub_schema = _hub(docs, paths)
     servers = docs.root.get("servers") or [{}]
-    server_url = (
-        str(servers[0].get("url", "")) if docs.root.get("openapi") else str(docs.root.get("basePath", ""))
-    )
+    server_url = str(servers[0].get("url", "")) if docs.root.get("openapi") else str(docs.root.get("basePath", ""))
     error_schema = flatten(docs, _find_error_schema(docs, paths))
     return Api(
         path=path,
@@ -195,9 +193,7 @@ def _media_types(docs: Documents, operation: dict[str, Any]) -> tuple[str, ...]:
     body = docs.resolve(operation.get("requestBody"))
     if isinstance(body, dict):
         return tuple(str(m).split(";")[0].strip() for m in body.get("content") or {})
-    return tuple(
-        str(m).split(";")[0].strip() for m in operation.get("consumes") or docs.root.get("consumes") or []
-    )
+    return tuple(str(m).split(";")[0].strip() for m in operation.get("consumes") or docs.root.get("consumes") or [])
 
 
 def _response_schema(docs: Documents, operation: Any, status: str) -> Any:

@@ -161,9 +161,12 @@ async def _services(tx: Transaction, path: tuple[str, ...], ids: list[str]) -> l
     """The services not terminated whose ``path`` holds one of the ids, in id order."""
     found: list[Document] = []
     for start in range(0, len(ids), _CHUNK):
-        query = Query(conditions=(
-            Condition(path, Op.EQ, Kind.STRING, tuple(ids[start:start + _CHUNK])),
-            Condition(("state",), Op.NE, Kind.STRING, ("terminated",)),
-        ), sort=(SortKey(("id",)),))
+        query = Query(
+            conditions=(
+                Condition(path, Op.EQ, Kind.STRING, tuple(ids[start : start + _CHUNK])),
+                Condition(("state",), Op.NE, Kind.STRING, ("terminated",)),
+            ),
+            sort=(SortKey(("id",)),),
+        )
         found.extend(codec.loads(raw) for raw in (await tx.query("service", query)).items)
     return found

@@ -67,8 +67,7 @@ class Outcome:
     task: Document = field(default_factory=dict)  # attributes of the task the work completed
 
     def final(self, task: Document, result: str) -> Document:
-        final = {**task, **self.task, result: self.changed,
-                 "state": "terminatedWithError" if self.errors else "done"}
+        final = {**task, **self.task, result: self.changed, "state": "terminatedWithError" if self.errors else "done"}
         if self.unchanged:
             final[UNCHANGED] = self.unchanged
         if self.errors:
@@ -87,8 +86,9 @@ async def run(call: Call, result: str, prepare: Callable[[Document], None], work
     task = operations.new_document(call, call.body)
     given = [name for name in ("state", result, UNCHANGED, ERROR) if name in task]
     if given:
-        raise BadRequest(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} set by the server; "
-                         "leave them out of the request.")
+        raise BadRequest(
+            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} set by the server; leave them out of the request."
+        )
     prepare(task)
     task["state"] = "inProgress"
     outcome = Outcome()
@@ -174,8 +174,9 @@ async def lock(tx: Transaction, ids: list[str]) -> dict[str, Document]:
     return locked
 
 
-async def act(tx: Transaction, call: Call, task: Document, outcome: Outcome, decide: Decide,
-              *, impact: bool = False) -> None:
+async def act(
+    tx: Transaction, call: Call, task: Document, outcome: Outcome, decide: Decide, *, impact: bool = False
+) -> None:
     """Select the alarms of the task's patterns and change each as ``decide`` says."""
     ids = await select(tx, patterns(call, task), outcome)
     alarms = await lock(tx, ids)
@@ -205,8 +206,14 @@ def acknowledging(task: Document, state: str) -> Decide:
                 return None, "It is not acknowledged."
             by = f" by {alarm['ackUserId']}" if alarm.get("ackUserId") else ""
             return None, f"It was already acknowledged{by}."
-        return {**alarm, "ackState": state, "ackSystemId": task["ackSystemId"], "ackUserId": task["ackUserId"],
-                "alarmChangedTime": now}, ""
+        return {
+            **alarm,
+            "ackState": state,
+            "ackSystemId": task["ackSystemId"],
+            "ackUserId": task["ackUserId"],
+            "alarmChangedTime": now,
+        }, ""
+
     return decide
 
 
@@ -217,6 +224,7 @@ def clearing(task: Document) -> Decide:
         if alarm.get("state") == "cleared":
             return None, f"It was already cleared at {alarm.get('alarmClearedTime', 'an unknown time')}."
         return cleared(alarm, task["alarmClearedTime"], task.get("clearSystemId"), task.get("clearUserId"), now), ""
+
     return decide
 
 
@@ -228,6 +236,7 @@ def commenting(task: Document) -> Decide:
         if comment in alarm.get("comment", []):
             return None, "It already has this comment."
         return {**alarm, "comment": [*alarm.get("comment", []), comment], "alarmChangedTime": now}, ""
+
     return decide
 
 
@@ -237,8 +246,11 @@ async def regroup(tx: Transaction, call: Call, task: Document, outcome: Outcome,
     children = [selection(call, entry, f"correlatedAlarm[{i}]") for i, entry in enumerate(task["correlatedAlarm"])]
     parents = (await tx.query(ALARMS, parent_query)).items
     if len(parents) != 1:
-        outcome.errors.append(f"{parent_what} matches no alarm." if not parents else
-                              f"{parent_what} matches {len(parents)} alarms; it must name one, e.g. by id.")
+        outcome.errors.append(
+            f"{parent_what} matches no alarm."
+            if not parents
+            else f"{parent_what} matches {len(parents)} alarms; it must name one, e.g. by id."
+        )
         return
     parent_id = str(codec.loads(parents[0])["id"])
     ids = await select(tx, children, outcome)
@@ -249,8 +261,10 @@ async def regroup(tx: Transaction, call: Call, task: Document, outcome: Outcome,
         return
     outcome.task["parentAlarm"] = {**task["parentAlarm"], **ref(parent)}
     if parent.get("state") == "cleared":
-        outcome.errors.append(f"parentAlarm {parent_id} is cleared; a cleared alarm's correlation is kept as "
-                              "history and no longer changes.")
+        outcome.errors.append(
+            f"parentAlarm {parent_id} is cleared; a cleared alarm's correlation is kept as "
+            "history and no longer changes."
+        )
         return
     ancestors = await _ancestors(tx, parent) if grouping else set()
     new_parent = dict(parent)

@@ -44,26 +44,56 @@ IDENTITY = ("alarmType", "probableCause", "specificProblem", "sourceSystemId")
 IDENTITIES = "tmfgate:alarmIdentity"  # one record per identity ever raised, locked by lock_identity
 SEVERITIES = ("critical", "major", "minor", "warning", "indeterminate", "cleared")
 ACK_STATES = ("acknowledged", "unacknowledged")
-ALARM = StateMachine("alarm", {
-    "raised": frozenset({"updated", "cleared"}),
-    "updated": frozenset({"cleared"}),
-    "cleared": frozenset(),
-})
+ALARM = StateMachine(
+    "alarm",
+    {
+        "raised": frozenset({"updated", "cleared"}),
+        "updated": frozenset({"cleared"}),
+        "cleared": frozenset(),
+    },
+)
 ACKING = ("ackSystemId", "ackUserId")
 CLEARING = ("alarmClearedTime", "clearSystemId", "clearUserId")
 GROUPING = ("correlatedAlarm", "parentAlarm")
 # What is not the fault's description: changing these does not make an alarm "updated", and they
 # may still change once it is cleared.
-_NOT_DESCRIPTION = frozenset({
-    "state", "ackState", *ACKING, *CLEARING, *GROUPING, "comment", "isRootCause", "alarmEscalation",
-    "alarmChangedTime", "alarmReportingTime", "id", "href", "@type", "@baseType", "@schemaLocation",
-})
+_NOT_DESCRIPTION = frozenset(
+    {
+        "state",
+        "ackState",
+        *ACKING,
+        *CLEARING,
+        *GROUPING,
+        "comment",
+        "isRootCause",
+        "alarmEscalation",
+        "alarmChangedTime",
+        "alarmReportingTime",
+        "id",
+        "href",
+        "@type",
+        "@baseType",
+        "@schemaLocation",
+    }
+)
 _STILL_CHANGEABLE = frozenset({"ackState", *ACKING, "comment", "isRootCause", "alarmEscalation", "alarmChangedTime"})
 # Kept from the alarm when the same alarm is raised again.
-_KEPT_ON_RERAISE = frozenset({
-    "id", "href", "@type", "state", "alarmRaisedTime", "alarmReportingTime", "alarmChangedTime", "ackState",
-    *ACKING, *GROUPING, "comment", "affectedService",
-})
+_KEPT_ON_RERAISE = frozenset(
+    {
+        "id",
+        "href",
+        "@type",
+        "state",
+        "alarmRaisedTime",
+        "alarmReportingTime",
+        "alarmChangedTime",
+        "ackState",
+        *ACKING,
+        *GROUPING,
+        "comment",
+        "affectedService",
+    }
+)
 
 PatchSets = Callable[[str], bool]
 
@@ -71,18 +101,22 @@ PatchSets = Callable[[str], bool]
 def prepare_new(alarm: Document, now: str) -> None:
     """Check a new alarm and set what the server sets (see the module docstring)."""
     if alarm.get("state") != "raised":
-        raise BadRequest(f"A new alarm is raised: its state must be raised, not {alarm.get('state')}. "
-                         "Clear an alarm with a PATCH or a clearAlarms task.")
+        raise BadRequest(
+            f"A new alarm is raised: its state must be raised, not {alarm.get('state')}. "
+            "Clear an alarm with a PATCH or a clearAlarms task."
+        )
     check_values(alarm)
     if alarm.get("perceivedSeverity") == "cleared":
-        raise BadRequest("A raised alarm cannot have perceivedSeverity cleared; report its severity, "
-                         "and clear it later.")
+        raise BadRequest(
+            "A raised alarm cannot have perceivedSeverity cleared; report its severity, and clear it later."
+        )
     if alarm.get("ackState", "unacknowledged") != "unacknowledged":
         raise BadRequest("A new alarm is unacknowledged; acknowledge it with an ackAlarms task or a PATCH.")
-    for names, why in ((ACKING, "tell who changed the acknowledgement of an alarm, and a new alarm is "
-                                "unacknowledged"),
-                       (CLEARING, "are set when an alarm is cleared"),
-                       (GROUPING, "are set by groupAlarms, which links both alarms")):
+    for names, why in (
+        (ACKING, "tell who changed the acknowledgement of an alarm, and a new alarm is unacknowledged"),
+        (CLEARING, "are set when an alarm is cleared"),
+        (GROUPING, "are set by groupAlarms, which links both alarms"),
+    ):
         given = [name for name in names if name in alarm]
         if given:
             raise BadRequest(f"{' and '.join(given)} {why}; leave them out of a new alarm.")
@@ -130,8 +164,10 @@ async def open_duplicate(tx: Transaction, alarm: Document) -> str | None:
     (the open alarms of one kind on one object) are checked for having none too."""
     alarmed = alarm["alarmedObject"]
     path = ("alarmedObject", "id") if alarmed.get("id") else ("alarmedObject", "href")
-    conditions = [Condition(path, Op.EQ, Kind.STRING, (str(alarmed[path[1]]),)),
-                  Condition(("state",), Op.NE, Kind.STRING, ("cleared",))]
+    conditions = [
+        Condition(path, Op.EQ, Kind.STRING, (str(alarmed[path[1]]),)),
+        Condition(("state",), Op.NE, Kind.STRING, ("cleared",)),
+    ]
     for name in IDENTITY:
         if alarm.get(name) is not None:
             conditions.append(Condition((name,), Op.EQ, Kind.STRING, (str(alarm[name]),)))
@@ -161,8 +197,10 @@ def raised_again(existing: Document, report: Document, now: str) -> Document:
     if comments:
         new["comment"] = comments
     known = {entry.get("id") for entry in existing.get("affectedService", [])}
-    affected = [*existing.get("affectedService", []),
-                *(entry for entry in report.get("affectedService", []) if entry.get("id") not in known)]
+    affected = [
+        *existing.get("affectedService", []),
+        *(entry for entry in report.get("affectedService", []) if entry.get("id") not in known),
+    ]
     if affected:
         new["affectedService"] = affected
     new["state"] = "updated"
@@ -183,16 +221,19 @@ def check_change(old: Document, new: Document, patch_sets: PatchSets, now: str) 
     if was_cleared:
         frozen = sorted(changed - _STILL_CHANGEABLE)
         if frozen:
-            raise Conflict(f"Alarm {old['id']} is cleared, so {', '.join(frozen)} can no longer change; "
-                           "only its acknowledgement, comments, escalation and isRootCause can.",
-                           reason="Alarm cleared")
+            raise Conflict(
+                f"Alarm {old['id']} is cleared, so {', '.join(frozen)} can no longer change; "
+                "only its acknowledgement, comments, escalation and isRootCause can.",
+                reason="Alarm cleared",
+            )
     elif new.get("state") == "cleared":
         new.setdefault("alarmClearedTime", now)
     else:
         clearing = sorted(changed & set(CLEARING))
         if clearing:
-            raise BadRequest(f"{', '.join(clearing)} are set when the alarm is cleared; "
-                             "clear it (state cleared) in the same change.")
+            raise BadRequest(
+                f"{', '.join(clearing)} are set when the alarm is cleared; clear it (state cleared) in the same change."
+            )
         if new.get("state") == "raised" and "perceivedSeverity" in changed:
             new["state"] = "updated"  # X.733: a new severity is an alarm update; edited text is not
     if "ackState" in changed:
@@ -203,14 +244,17 @@ def check_change(old: Document, new: Document, patch_sets: PatchSets, now: str) 
         raise BadRequest("ackSystemId and ackUserId tell who last changed ackState; change them only with it.")
     grouping = sorted(changed & set(GROUPING))
     if grouping:
-        raise BadRequest(f"{', '.join(grouping)} change only through groupAlarms and unGroupAlarms, "
-                         "which keep the links of both alarms.")
+        raise BadRequest(
+            f"{', '.join(grouping)} change only through groupAlarms and unGroupAlarms, "
+            "which keep the links of both alarms."
+        )
     if "comment" in changed:
         before, after = old.get("comment", []), new.get("comment", [])
-        if after[:len(before)] != before:
-            raise BadRequest("Comments are the alarm's history: add new ones after the existing ones, "
-                             "and leave those as they are.")
-        for comment in after[len(before):]:
+        if after[: len(before)] != before:
+            raise BadRequest(
+                "Comments are the alarm's history: add new ones after the existing ones, and leave those as they are."
+            )
+        for comment in after[len(before) :]:
             comment.setdefault("time", now)
     if changed and not patch_sets("alarmChangedTime"):
         new["alarmChangedTime"] = now
@@ -219,19 +263,29 @@ def check_change(old: Document, new: Document, patch_sets: PatchSets, now: str) 
 def patch_sets(body: Any, json_patch: bool) -> PatchSets:
     """``patch_sets`` for a request body: merge patch (a non-null member) or JSON Patch (an
     add, replace, copy or move of the attribute)."""
+
     def sets(name: str) -> bool:
         if json_patch:
             return isinstance(body, list) and any(
-                isinstance(op, dict) and op.get("op") in ("add", "replace", "copy", "move")
-                and str(op.get("path", "")).split("/")[1:2] == [name] for op in body)
+                isinstance(op, dict)
+                and op.get("op") in ("add", "replace", "copy", "move")
+                and str(op.get("path", "")).split("/")[1:2] == [name]
+                for op in body
+            )
         return isinstance(body, dict) and body.get(name) is not None
+
     return sets
 
 
 def cleared(alarm: Document, when: str, system: str | None, user: str | None, now: str) -> Document:
     """The alarm cleared at ``when`` by a system and user (TMF642 clearAlarms)."""
-    new = {**alarm, "state": "cleared", "perceivedSeverity": "cleared", "alarmClearedTime": when,
-           "alarmChangedTime": now}
+    new = {
+        **alarm,
+        "state": "cleared",
+        "perceivedSeverity": "cleared",
+        "alarmClearedTime": when,
+        "alarmChangedTime": now,
+    }
     for name, value in (("clearSystemId", system), ("clearUserId", user)):
         if value is not None:
             new[name] = value

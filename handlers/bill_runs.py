@@ -44,8 +44,9 @@ class Worker:
     correlation_id: str
 
 
-async def bill_account(tx: Transaction, actor: Actor, account_id: str, period: Period, *, run_type: str,
-                       requester: Document | None = None) -> Document | None:
+async def bill_account(
+    tx: Transaction, actor: Actor, account_id: str, period: Period, *, run_type: str, requester: Document | None = None
+) -> Document | None:
     """Bill one account for one month (see the module docstring); None when nothing is unbilled."""
     record = await rating.lock_account(tx, {"id": account_id}, create=False)
     if record is None:
@@ -79,8 +80,10 @@ async def run_cycle(gateway: Gateway, period: Period) -> list[tuple[str, Documen
     results: list[tuple[str, Document | None]] = []
     last = ""
     while True:  # keyset paging: accounts rated meanwhile are neither skipped nor repeated
-        page = await gateway.backend.query(rating.ACCOUNTS, Query(
-            conditions=(Condition(("id",), Op.GT, Kind.STRING, (last,)),), sort=(SortKey(("id",)),), limit=_PAGE))
+        page = await gateway.backend.query(
+            rating.ACCOUNTS,
+            Query(conditions=(Condition(("id",), Op.GT, Kind.STRING, (last,)),), sort=(SortKey(("id",)),), limit=_PAGE),
+        )
         ids = [str(codec.loads(raw)["id"]) for raw in page.items]
         for id in ids:
             async with gateway.transaction() as tx:
@@ -94,22 +97,27 @@ def summary(period: Period, results: list[tuple[str, Document | None]]) -> str:
     """What a bill run did, for people: one line per bill, then the totals."""
     bills = [bill for _, bill in results if bill is not None]
     if not bills:
-        why = {0: "no billing account has been rated yet",
-               1: "the one billing account has no unbilled charges in it or before it"}.get(
-            len(results), f"none of the {len(results)} billing accounts has unbilled charges in it or before it")
+        why = {
+            0: "no billing account has been rated yet",
+            1: "the one billing account has no unbilled charges in it or before it",
+        }.get(len(results), f"none of the {len(results)} billing accounts has unbilled charges in it or before it")
         return f"No bills for {period} ({period.label}): {why}."
     lines = [f"Bill run for {period} ({period.label}):"]
     total: dict[str, Decimal] = {}
     for bill in bills:
         due = bill["amountDue"]
         total[due["unit"]] = total.get(due["unit"], Decimal(0)) + amount(due["value"])
-        lines.append(f"  {bill['billNo']}  billing account {bill['billingAccount']['id']}: "
-                     f"{amount(due['value']):.2f} {due['unit']} due by {bill['paymentDueDate'][:10]} "
-                     f"(customerBill {bill['id']})")
+        lines.append(
+            f"  {bill['billNo']}  billing account {bill['billingAccount']['id']}: "
+            f"{amount(due['value']):.2f} {due['unit']} due by {bill['paymentDueDate'][:10]} "
+            f"(customerBill {bill['id']})"
+        )
     amounts = ", ".join(f"{value:.2f} {unit}" for unit, value in sorted(total.items()))
     idle = len(results) - len(bills)
-    lines.append(f"{len(bills)} bill{'s' if len(bills) != 1 else ''}, {amounts} due in all; "
-                 f"{idle} billing account{' has' if idle == 1 else 's have'} nothing unbilled.")
+    lines.append(
+        f"{len(bills)} bill{'s' if len(bills) != 1 else ''}, {amounts} due in all; "
+        f"{idle} billing account{' has' if idle == 1 else 's have'} nothing unbilled."
+    )
     return "\n".join(lines)
 
 
@@ -118,8 +126,10 @@ async def _products(tx: Transaction, account_id: str, period: Period) -> list[Do
     account = Condition(("billingAccount", "id"), Op.EQ, Kind.STRING, (account_id,))
     started = Condition(("startDate",), Op.LT, Kind.DATETIME, (Instant(period.end),))
     found = []
-    for still in (Condition(("status",), Op.EQ, Kind.STRING, ("active",)),
-                  Condition(("terminationDate",), Op.GTE, Kind.DATETIME, (Instant(period.start),))):
+    for still in (
+        Condition(("status",), Op.EQ, Kind.STRING, ("active",)),
+        Condition(("terminationDate",), Op.GTE, Kind.DATETIME, (Instant(period.start),)),
+    ):
         page = await tx.query("product", Query(conditions=(account, started, still), sort=(SortKey(("startDate",)),)))
         found += [codec.loads(raw) for raw in page.items]
     unique = {product["id"]: product for product in found}
@@ -127,16 +137,30 @@ async def _products(tx: Transaction, account_id: str, period: Period) -> list[Do
 
 
 async def _unbilled(tx: Transaction, account_id: str, period: Period) -> list[Document]:
-    page = await tx.query(RATE, Query(conditions=(
-        Condition(("billingAccount", "id"), Op.EQ, Kind.STRING, (account_id,)),
-        Condition(("isBilled",), Op.EQ, Kind.BOOLEAN, (False,)),
-        Condition(("periodCoverage", "startDateTime"), Op.LT, Kind.DATETIME, (Instant(period.end),)),
-    ), sort=(SortKey(("periodCoverage", "startDateTime")), SortKey(("name",)))))
+    page = await tx.query(
+        RATE,
+        Query(
+            conditions=(
+                Condition(("billingAccount", "id"), Op.EQ, Kind.STRING, (account_id,)),
+                Condition(("isBilled",), Op.EQ, Kind.BOOLEAN, (False,)),
+                Condition(("periodCoverage", "startDateTime"), Op.LT, Kind.DATETIME, (Instant(period.end),)),
+            ),
+            sort=(SortKey(("periodCoverage", "startDateTime")), SortKey(("name",))),
+        ),
+    )
     return [codec.loads(raw) for raw in page.items]
 
 
-async def _bill(tx: Transaction, actor: Actor, record: Document, period: Period, rates: list[Document],
-                unit: str, run_type: str, requester: Document | None) -> Document:
+async def _bill(
+    tx: Transaction,
+    actor: Actor,
+    record: Document,
+    period: Period,
+    rates: list[Document],
+    unit: str,
+    run_type: str,
+    requester: Document | None,
+) -> Document:
     now = dt.datetime.now(dt.UTC)
     excluded = sum((signed(rate) for rate in rates), Decimal(0))
     taxes: dict[Decimal, Decimal] = {}
@@ -145,15 +169,24 @@ async def _bill(tx: Transaction, actor: Actor, record: Document, period: Period,
     included = excluded + sum(taxes.values(), Decimal(0))
     id = new_id()
     bill: Document = {
-        "id": id, "href": actor.gateway.href(API, BILL, id), "@type": "CustomerBill",
-        "billNo": f"INV-{await _next_number(tx):06d}", "billDate": times.stamp(now), "lastUpdate": times.stamp(now),
-        "category": "normal" if included >= 0 else "creditNote", "runType": run_type,
+        "id": id,
+        "href": actor.gateway.href(API, BILL, id),
+        "@type": "CustomerBill",
+        "billNo": f"INV-{await _next_number(tx):06d}",
+        "billDate": times.stamp(now),
+        "lastUpdate": times.stamp(now),
+        "category": "normal" if included >= 0 else "creditNote",
+        "runType": run_type,
         "billingPeriod": {"startDateTime": times.stamp(period.start), "endDateTime": times.stamp(period.end)},
         "paymentDueDate": times.stamp(now + dt.timedelta(days=actor.gateway.settings.payment_terms)),
-        "amountDue": money(included, unit), "remainingAmount": money(included, unit),
-        "taxExcludedAmount": money(excluded, unit), "taxIncludedAmount": money(included, unit),
-        "taxItem": [{"taxCategory": TAX_CATEGORY, "taxRate": float(rate), "taxAmount": money(levied, unit)}
-                    for rate, levied in sorted(taxes.items())],
+        "amountDue": money(included, unit),
+        "remainingAmount": money(included, unit),
+        "taxExcludedAmount": money(excluded, unit),
+        "taxIncludedAmount": money(included, unit),
+        "taxItem": [
+            {"taxCategory": TAX_CATEGORY, "taxRate": float(rate), "taxAmount": money(levied, unit)}
+            for rate, levied in sorted(taxes.items())
+        ],
         "appliedPayment": [],
         "billingAccount": record.get("billingAccount") or rates[0]["billingAccount"],
         "relatedParty": await _parties(tx, rates, requester),

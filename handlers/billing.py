@@ -106,8 +106,7 @@ def instant(text: str) -> dt.datetime:
 def active_days(period: Period, start: dt.datetime, termination: dt.datetime | None) -> int:
     """Days of ``period`` a product is charged for: its start day counts, its termination day not."""
     first = max(start.astimezone(dt.UTC).date(), period.start.date())
-    last = period.end.date() if termination is None else min(termination.astimezone(dt.UTC).date(),
-                                                              period.end.date())
+    last = period.end.date() if termination is None else min(termination.astimezone(dt.UTC).date(), period.end.date())
     return max(0, (last - first).days)
 
 
@@ -170,8 +169,9 @@ def check(gateway: Gateway) -> None:
     except InvalidOperation:
         rate = Decimal(-1)
     if not rate.is_finite() or not 0 <= rate < 1:
-        raise ConfigurationError(f"The tax rate {settings.tax_rate!r} must be a decimal fraction from 0 to less than "
-                                 "1, e.g. 0.20 for 20%.")
+        raise ConfigurationError(
+            f"The tax rate {settings.tax_rate!r} must be a decimal fraction from 0 to less than 1, e.g. 0.20 for 20%."
+        )
     if settings.payment_terms < 0:
         raise ConfigurationError("The payment terms must be 0 or more days.")
     catalog = catalogs.of(gateway)
@@ -185,7 +185,10 @@ def check(gateway: Gateway) -> None:
         if value < 0 or given.get("unit", catalog.currency) != catalog.currency:
             raise ConfigurationError(f"{where} must be 0 or more in {catalog.currency}, the catalog's currency.")
         if price.get("priceType") == "recurring" and (
-                str(price.get("recurringChargePeriodType", "month")).lower() != "month"
-                or int(price.get("recurringChargePeriodLength", 1)) != 1):
-            raise ConfigurationError(f"{where}: recurring prices are billed by the calendar month, so "
-                                     "recurringChargePeriodType must be month and its length 1.")
+            str(price.get("recurringChargePeriodType", "month")).lower() != "month"
+            or int(price.get("recurringChargePeriodLength", 1)) != 1
+        ):
+            raise ConfigurationError(
+                f"{where}: recurring prices are billed by the calendar month, so "
+                "recurringChargePeriodType must be month and its length 1."
+            )

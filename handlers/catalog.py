@@ -31,9 +31,13 @@ if TYPE_CHECKING:
 Document = dict[str, Any]
 KINDS = ("productOffering", "productOfferingPrice", "productSpecification", "serviceSpecification")
 # The API that serves each catalog kind, and the resource pools (TMF639).
-API_OF = {"productOffering": "tmf620_product_catalog", "productOfferingPrice": "tmf620_product_catalog",
-          "productSpecification": "tmf620_product_catalog", "serviceSpecification": "tmf633_service_catalog",
-          "resource": "tmf639_resource_inventory"}
+API_OF = {
+    "productOffering": "tmf620_product_catalog",
+    "productOfferingPrice": "tmf620_product_catalog",
+    "productSpecification": "tmf620_product_catalog",
+    "serviceSpecification": "tmf633_service_catalog",
+    "resource": "tmf639_resource_inventory",
+}
 _POOL_NAMESPACE = uuid.UUID("6f1c1f53-5c0e-4d35-9d0e-6a7d3f5b8a21")
 
 
@@ -121,8 +125,10 @@ def load(setting: str) -> Catalog:
 def _build(source: str, raw: Document) -> Catalog:
     unknown = sorted(set(raw) - {*KINDS, "resourcePool", "currency"})
     if unknown:
-        raise ConfigurationError(f"{source}: unknown section {', '.join(unknown)}; the sections are "
-                                 f"currency, {', '.join(KINDS)} and resourcePool.")
+        raise ConfigurationError(
+            f"{source}: unknown section {', '.join(unknown)}; the sections are "
+            f"currency, {', '.join(KINDS)} and resourcePool."
+        )
     entries: dict[str, dict[str, Document]] = {}
     for kind in KINDS:
         entries[kind] = {}
@@ -132,8 +138,12 @@ def _build(source: str, raw: Document) -> Catalog:
             if entry["id"] in entries[kind]:
                 raise ConfigurationError(f"{source}: the {kind} id {entry['id']} is used twice.")
             entries[kind][entry["id"]] = entry
-    catalog = Catalog(source=source, currency=str(raw.get("currency") or "EUR"), entries=entries,
-                      pools=tuple(_pool(source, entry) for entry in raw.get("resourcePool") or []))
+    catalog = Catalog(
+        source=source,
+        currency=str(raw.get("currency") or "EUR"),
+        entries=entries,
+        pools=tuple(_pool(source, entry) for entry in raw.get("resourcePool") or []),
+    )
     _check_references(catalog)
     return catalog
 
@@ -147,15 +157,22 @@ def _pool(source: str, entry: Any) -> Pool:
     if span:
         try:
             width = int(span.get("width", 0))
-            names += [str(span["pattern"]).replace("{n}", str(n).zfill(width))
-                      for n in range(int(span["from"]), int(span["to"]) + 1)]
+            names += [
+                str(span["pattern"]).replace("{n}", str(n).zfill(width))
+                for n in range(int(span["from"]), int(span["to"]) + 1)
+            ]
         except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigurationError(f"{source}: the range of pool {spec['id']} needs pattern, from and to "
-                                     f"(and an optional width): {exc!r}") from exc
+            raise ConfigurationError(
+                f"{source}: the range of pool {spec['id']} needs pattern, from and to (and an optional width): {exc!r}"
+            ) from exc
     if len(set(names)) != len(names):
         raise ConfigurationError(f"{source}: pool {spec['id']} names a resource twice.")
-    return Pool(specification={k: v for k, v in spec.items()}, type=str(entry.get("@type", "Resource")),
-                category=entry.get("category"), names=tuple(names))
+    return Pool(
+        specification={k: v for k, v in spec.items()},
+        type=str(entry.get("@type", "Resource")),
+        category=entry.get("category"),
+        names=tuple(names),
+    )
 
 
 def _check_references(catalog: Catalog) -> None:
@@ -180,8 +197,9 @@ def _check_references(catalog: Catalog) -> None:
             need("serviceSpecification", relation, f"serviceSpecification {id}")
         for ref in spec.get("resourceSpecification") or []:
             if catalog.pool(str(ref.get("id"))) is None:
-                problems.append(f"serviceSpecification {id} needs resource {ref.get('id')}, which no "
-                                "resourcePool provides")
+                problems.append(
+                    f"serviceSpecification {id} needs resource {ref.get('id')}, which no resourcePool provides"
+                )
     if problems:
         raise ConfigurationError(f"{catalog.source}: " + "; ".join(problems) + ".")
 

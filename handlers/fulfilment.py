@@ -93,13 +93,18 @@ async def decompose(job: Job) -> None:
         await operations.write_changed(tx, job, "productOrder", old, new)
         if not service_items:  # nothing to wait for: every item already ended
             await _roll_up(tx, job, new)
-        record = {"id": order_id, "serviceOrder": service_order_id if service_items else None, "items": plan,
-                  "copies": copies}
+        record = {
+            "id": order_id,
+            "serviceOrder": service_order_id if service_items else None,
+            "items": plan,
+            "copies": copies,
+        }
         await tx.create(FULFILMENTS, order_id, codec.dumps(record))
 
 
-async def _service_items(tx: Transaction, job: Job, order: Document, item: Document,
-                         service_order_id: str) -> list[list[Document]]:
+async def _service_items(
+    tx: Transaction, job: Job, order: Document, item: Document, service_order_id: str
+) -> list[list[Document]]:
     """The service order items of a product order item, one list per product it installs or changes."""
     action = item.get("action")
     if action == "noChange":
@@ -107,26 +112,34 @@ async def _service_items(tx: Transaction, job: Job, order: Document, item: Docum
     if action == "add":
         quantity = item.get("quantity", 1)
         if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
-            raise Undecomposable(f"the quantity must be a whole number from 1 to {MAX_QUANTITY} (the most "
-                                 f"products one item may install); it is {quantity!r}.")
+            raise Undecomposable(
+                f"the quantity must be a whole number from 1 to {MAX_QUANTITY} (the most "
+                f"products one item may install); it is {quantity!r}."
+            )
         # One product each, with services of its own: item 1 of quantity 2 has service items
         # 1-1, 1-2, ... for the first product and 1#2-1, 1#2-2, ... for the second.
-        return [_add_items(job, order, item, service_order_id, item["id"] if n == 1 else f"{item['id']}#{n}")
-                for n in range(1, quantity + 1)]
+        return [
+            _add_items(job, order, item, service_order_id, item["id"] if n == 1 else f"{item['id']}#{n}")
+            for n in range(1, quantity + 1)
+        ]
     if action in ("modify", "delete"):
         product_id = str((item.get("product") or {}).get("id", ""))
         product = await products.get(tx, product_id) if product_id else None
         if product is None or products.has_ended(product):
-            raise Undecomposable(f"to {action} a product, product.id must name an installed product; "
-                                 f"{product_id or 'none was given'} is not one.")
+            raise Undecomposable(
+                f"to {action} a product, product.id must name an installed product; "
+                f"{product_id or 'none was given'} is not one."
+            )
         offered = str((product.get("productOffering") or {}).get("id", ""))
         asked = str((item.get("productOffering") or {}).get("id", offered))
         if action == "modify" and asked != offered:
             # A move to another offering changes prices and perhaps services: an order does it as
             # a delete of this product and an add of the new offering, each billed as such.
-            raise Undecomposable(f"product {product_id} is of the offering {offered}; a modify changes its "
-                                 f"characteristics only. To move it to {asked}, order a delete of it and an add "
-                                 "of the new offering.")
+            raise Undecomposable(
+                f"product {product_id} is of the offering {offered}; a modify changes its "
+                f"characteristics only. To move it to {asked}, order a delete of it and an add "
+                "of the new offering."
+            )
         state = service_state(product, item) if action == "modify" else None
         return [await _change_items(tx, job, item, product, service_order_id, state)]
     raise Undecomposable(f"the action {action!r} is not one of add, modify, delete, noChange.")
@@ -147,17 +160,30 @@ def _add_items(job: Job, order: Document, item: Document, service_order_id: str,
     for spec in specs:
         names = {c.get("name") for c in spec.get("specCharacteristic", [])}
         service: Document = {
-            "@type": "Service", "name": f"{spec.get('name')} of {offering.get('name')}",
-            "serviceSpecification": {"id": spec["id"], "name": spec.get("name", ""),
-                                     "@referredType": "ServiceSpecification"},
+            "@type": "Service",
+            "name": f"{spec.get('name')} of {offering.get('name')}",
+            "serviceSpecification": {
+                "id": spec["id"],
+                "name": spec.get("name", ""),
+                "@referredType": "ServiceSpecification",
+            },
             "serviceCharacteristic": [c for c in characteristics if c.get("name") in names],
             "relatedParty": order.get("relatedParty", []),
             # The link back to the product order item this service is for.
-            "relatedEntity": [{"id": order["id"], "href": order.get("href", ""),
-                               "role": f"productOrderItem:{item['id']}", "@referredType": "ProductOrder"}],
+            "relatedEntity": [
+                {
+                    "id": order["id"],
+                    "href": order.get("href", ""),
+                    "role": f"productOrderItem:{item['id']}",
+                    "@referredType": "ProductOrder",
+                }
+            ],
         }
-        needs = [rel["id"] for rel in spec.get("serviceSpecRelationship", [])
-                 if rel.get("relationshipType") in RELIES_ON and rel.get("id") in ids]
+        needs = [
+            rel["id"]
+            for rel in spec.get("serviceSpecRelationship", [])
+            if rel.get("relationshipType") in RELIES_ON and rel.get("id") in ids
+        ]
         planned.append(_service_item(ids[spec["id"]], "add", service, [ids[n] for n in needs], service_order_id))
     return planned
 
@@ -172,13 +198,16 @@ def service_state(product: Document, item: Document) -> str | None:
         return None
     if (now, asked) in (("active", "suspended"), ("suspended", "active")):
         return SUSPENSION[asked]
-    raise Undecomposable(f"product {product['id']} is {now}; a modify may suspend an active product or resume "
-                         f"a suspended one (product.status suspended or active), not make it {asked}. A delete "
-                         "terminates a product.")
+    raise Undecomposable(
+        f"product {product['id']} is {now}; a modify may suspend an active product or resume "
+        f"a suspended one (product.status suspended or active), not make it {asked}. A delete "
+        "terminates a product."
+    )
 
 
-async def _change_items(tx: Transaction, job: Job, item: Document, product: Document,
-                        service_order_id: str, state: str | None = None) -> list[Document]:
+async def _change_items(
+    tx: Transaction, job: Job, item: Document, product: Document, service_order_id: str, state: str | None = None
+) -> list[Document]:
     """Modify or delete the services that realise an installed product (deleted last-first); a
     modify also puts them in ``state`` when given (suspended: inactive; resumed: active)."""
     action = str(item["action"])
@@ -187,8 +216,11 @@ async def _change_items(tx: Transaction, job: Job, item: Document, product: Docu
         refs.reverse()
     catalog = catalogs.of(job.gateway)
     offering = catalog.offering(str((product.get("productOffering") or {}).get("id", ""))) or {}
-    characteristics = products.characteristics(catalog, offering, {**item, "product": {
-        **item.get("product", {}), "productCharacteristic": _merged(product, item)}})
+    characteristics = products.characteristics(
+        catalog,
+        offering,
+        {**item, "product": {**item.get("product", {}), "productCharacteristic": _merged(product, item)}},
+    )
     planned: list[Document] = []
     for n, ref in enumerate(refs, start=1):
         raw = await tx.get("service", str(ref["id"]))
@@ -236,23 +268,37 @@ def _service_item(id: str, action: str, service: Document, needs: list[str], ord
     item: Document = {"id": id, "action": action, "state": "acknowledged", "service": service}
     if needs:
         item["serviceOrderItemRelationship"] = [
-            {"relationshipType": "reliesOn", "orderItem": {"itemId": need, "serviceOrderId": order_id,
-                                                          "@referredType": "ServiceOrderItem"}}
-            for need in needs]
+            {
+                "relationshipType": "reliesOn",
+                "orderItem": {"itemId": need, "serviceOrderId": order_id, "@referredType": "ServiceOrderItem"},
+            }
+            for need in needs
+        ]
     return item
 
 
 def _service_order(job: Job, order: Document, id: str, service_items: list[Document]) -> Document:
     doc: Document = {
-        "id": id, "href": job.gateway.href(ORDER_API, "serviceOrder", id), "@type": "ServiceOrder",
-        "category": order.get("category", ""), "description": f"Fulfils product order {order['id']}.",
-        "externalId": order["id"], "priority": order.get("priority", ""),
+        "id": id,
+        "href": job.gateway.href(ORDER_API, "serviceOrder", id),
+        "@type": "ServiceOrder",
+        "category": order.get("category", ""),
+        "description": f"Fulfils product order {order['id']}.",
+        "externalId": order["id"],
+        "priority": order.get("priority", ""),
         "requestedStartDate": order.get("requestedStartDate", ""),
         "requestedCompletionDate": order.get("requestedCompletionDate", ""),
-        "orderDate": times.now(), "state": "acknowledged",
+        "orderDate": times.now(),
+        "state": "acknowledged",
         "relatedParty": order.get("relatedParty", []),
-        "orderRelationship": [{"id": order["id"], "href": order.get("href", ""), "relationshipType": "fulfils",
-                               "@referredType": "ProductOrder"}],
+        "orderRelationship": [
+            {
+                "id": order["id"],
+                "href": order.get("href", ""),
+                "relationshipType": "fulfils",
+                "@referredType": "ProductOrder",
+            }
+        ],
         "serviceOrderItem": service_items,
     }
     return {k: v for k, v in doc.items() if v not in ("", [])}
@@ -287,8 +333,7 @@ async def follow_service_order(job: Job, service_order_id: str) -> None:
             await _roll_up(tx, job, new)  # the product order ends after its service order
 
 
-async def _follow_items(tx: Transaction, job: Job, order: Document, service_order: Document,
-                        record: Document) -> bool:
+async def _follow_items(tx: Transaction, job: Job, order: Document, service_order: Document, record: Document) -> bool:
     """Bring the order's items up to date with the service order; True when ``record`` changed
     (it notes the products each completed item installed or changed, for rating)."""
     states = {item["id"]: item.get("state") for item in service_activation.items(service_order)}
@@ -303,22 +348,32 @@ async def _follow_items(tx: Transaction, job: Job, order: Document, service_orde
             item["state"] = "cancelled"
         elif all(state == "completed" for state in mine):
             item["state"] = "completed"
-            installed = await products.record(tx, job, order, item, service_order,
-                                              record.get("copies", {}).get(item["id"]) or [mapped])
+            installed = await products.record(
+                tx, job, order, item, service_order, record.get("copies", {}).get(item["id"]) or [mapped]
+            )
             record.setdefault("products", {})[item["id"]] = installed
             noted = True
             if len(installed) > 1:
-                order["note"] = [*order.get("note", []), note(
-                    f"Item {item['id']} installed {len(installed)} products: " + ", ".join(installed) + ".")]
+                order["note"] = [
+                    *order.get("note", []),
+                    note(f"Item {item['id']} installed {len(installed)} products: " + ", ".join(installed) + "."),
+                ]
         elif all(state in FINAL for state in mine):
             item["state"] = "failed"
             why = f"Rolled back: item {item['id']} of product order {order['id']} failed."
             for service_item in mapped:
                 await service_activation.undo(tx, job, service_order["id"], service_item, why)
-            order["note"] = [*order.get("note", []), note(
-                f"Item {item['id']} failed; see service order {service_order['id']}: " + " ".join(
-                    n.get("text", "") for n in service_order.get("note", [])
-                    if any(f"Item {i} " in n.get("text", "") for i in mapped)))]
+            order["note"] = [
+                *order.get("note", []),
+                note(
+                    f"Item {item['id']} failed; see service order {service_order['id']}: "
+                    + " ".join(
+                        n.get("text", "")
+                        for n in service_order.get("note", [])
+                        if any(f"Item {i} " in n.get("text", "") for i in mapped)
+                    )
+                ),
+            ]
     return noted
 
 
@@ -342,8 +397,9 @@ async def _cancelled(tx: Transaction, job: Job, order: Document) -> None:
     for task in await _tasks(tx, order["id"]):
         if task.get("cancellationReason"):
             new.setdefault("cancellationReason", task["cancellationReason"])
-        await operations.write_changed(tx, job, "cancelProductOrder", task, {
-            **task, "state": "done", "effectiveCancellationDate": times.now()})
+        await operations.write_changed(
+            tx, job, "cancelProductOrder", task, {**task, "state": "done", "effectiveCancellationDate": times.now()}
+        )
     await operations.write_changed(tx, job, "productOrder", order, new)
 
 
@@ -364,8 +420,13 @@ async def follow_cancellation(job: Job, task: Document) -> None:
             return
         why = f"the service order {service_order_id} is {service_order.get('state')} and cannot be cancelled."
         for product_task in await _tasks(tx, order_id):
-            await operations.write_changed(tx, job, "cancelProductOrder", product_task, {
-                **product_task, "state": "terminatedWithError", "errorMessage": why[:1].upper() + why[1:]})
+            await operations.write_changed(
+                tx,
+                job,
+                "cancelProductOrder",
+                product_task,
+                {**product_task, "state": "terminatedWithError", "errorMessage": why[:1].upper() + why[1:]},
+            )
         await operations.write_changed(tx, job, "productOrder", old, {**old, "state": "inProgress"})
     await follow_service_order(job, service_order_id)
 
@@ -383,8 +444,9 @@ async def products_of(tx: Transaction, order: Document) -> set[str]:
     return found
 
 
-async def propagate_cancellation(tx: Transaction, actor: Actor, order: Document,
-                                 reason: str | None) -> bool | str | None:
+async def propagate_cancellation(
+    tx: Transaction, actor: Actor, order: Document, reason: str | None
+) -> bool | str | None:
     """Ask the service order of ``order`` to cancel: True when asked, None when the order has no
     service order (cancel it directly), or why it cannot be cancelled any more."""
     raw = await tx.get(FULFILMENTS, order["id"])
@@ -396,14 +458,22 @@ async def propagate_cancellation(tx: Transaction, actor: Actor, order: Document,
         return None
     service_order = codec.loads(raw_order)
     if service_order.get("state") in FINAL:
-        return (f"Product order {order['id']} can no longer be cancelled: its service order "
-                f"{service_order['id']} is {service_order.get('state')}.")
+        return (
+            f"Product order {order['id']} can no longer be cancelled: its service order "
+            f"{service_order['id']} is {service_order.get('state')}."
+        )
     id = new_id()
     task: Document = {
-        "id": id, "href": actor.gateway.href(ORDER_API, "cancelServiceOrder", id), "@type": "CancelServiceOrder",
-        "serviceOrder": {"id": service_order["id"], "href": service_order.get("href", ""),
-                         "@referredType": "ServiceOrder"},
-        "requestedCancellationDate": times.now(), "state": "accepted",
+        "id": id,
+        "href": actor.gateway.href(ORDER_API, "cancelServiceOrder", id),
+        "@type": "CancelServiceOrder",
+        "serviceOrder": {
+            "id": service_order["id"],
+            "href": service_order.get("href", ""),
+            "@referredType": "ServiceOrder",
+        },
+        "requestedCancellationDate": times.now(),
+        "state": "accepted",
     }
     if reason:
         task["cancellationReason"] = reason
@@ -412,7 +482,13 @@ async def propagate_cancellation(tx: Transaction, actor: Actor, order: Document,
 
 
 async def _tasks(tx: Transaction, order_id: str) -> list[Document]:
-    page = await tx.query("cancelProductOrder", Query(conditions=(
-        Condition(("productOrder", "id"), Op.EQ, Kind.STRING, (order_id,)),
-        Condition(("state",), Op.EQ, Kind.STRING, ("inProgress",)))))
+    page = await tx.query(
+        "cancelProductOrder",
+        Query(
+            conditions=(
+                Condition(("productOrder", "id"), Op.EQ, Kind.STRING, (order_id,)),
+                Condition(("state",), Op.EQ, Kind.STRING, ("inProgress",)),
+            )
+        ),
+    )
     return [codec.loads(raw) for raw in page.items]

@@ -30,10 +30,14 @@ class ActivationFailed(Exception):
 async def reserve(tx: Transaction, actor: Actor, specification: Document, service: Document) -> Document:
     """Reserve one available resource of ``specification`` for ``service``; its ResourceRef."""
     spec_id = str(specification["id"])
-    query = Query(conditions=(
-        Condition(("resourceSpecification", "id"), Op.EQ, Kind.STRING, (spec_id,)),
-        Condition(("resourceStatus",), Op.EQ, Kind.STRING, ("available",)),
-    ), sort=(SortKey(("name",)),), limit=CANDIDATES)
+    query = Query(
+        conditions=(
+            Condition(("resourceSpecification", "id"), Op.EQ, Kind.STRING, (spec_id,)),
+            Condition(("resourceStatus",), Op.EQ, Kind.STRING, ("available",)),
+        ),
+        sort=(SortKey(("name",)),),
+        limit=CANDIDATES,
+    )
     taken: set[str] = set()
     while True:
         # Concurrent activations may take every candidate between the query and the lock: ask
@@ -48,9 +52,13 @@ async def reserve(tx: Transaction, actor: Actor, specification: Document, servic
             old = codec.loads(locked) if locked is not None else {}
             if old.get("resourceStatus") != "available":
                 continue  # another activation took it between the query and the lock
-            new = {**old, "resourceStatus": "reserved", "usageState": "active",
-                   "relatedParty": service.get("relatedParty", old.get("relatedParty", [])),
-                   "note": [*old.get("note", []), _note(f"Reserved for service {service['id']}.")]}
+            new = {
+                **old,
+                "resourceStatus": "reserved",
+                "usageState": "active",
+                "relatedParty": service.get("relatedParty", old.get("relatedParty", [])),
+                "note": [*old.get("note", []), _note(f"Reserved for service {service['id']}.")],
+            }
             new = {k: v for k, v in new.items() if v != []}
             await operations.write_changed(tx, actor, "resource", old, new)
             return _resource_ref(new)
@@ -66,8 +74,12 @@ async def release(tx: Transaction, actor: Actor, ref: Document, service_id: str)
     old = codec.loads(raw)
     if old.get("resourceStatus") == "available":
         return
-    new = {**old, "resourceStatus": "available", "usageState": "idle",
-           "note": [*old.get("note", []), _note(f"Released by service {service_id}.")]}
+    new = {
+        **old,
+        "resourceStatus": "available",
+        "usageState": "idle",
+        "note": [*old.get("note", []), _note(f"Released by service {service_id}.")],
+    }
     new.pop("relatedParty", None)
     await operations.write_changed(tx, actor, "resource", old, new)
 
@@ -89,8 +101,13 @@ async def change_service(tx: Transaction, actor: Actor, old: Document, new: Docu
 
 async def terminate_service(tx: Transaction, actor: Actor, old: Document, why: str) -> Document:
     """Terminate a service and release its resources."""
-    new = {**old, "state": "terminated", "isServiceEnabled": False, "endDate": times.now(),
-           "note": [*old.get("note", []), _note(why)]}
+    new = {
+        **old,
+        "state": "terminated",
+        "isServiceEnabled": False,
+        "endDate": times.now(),
+        "note": [*old.get("note", []), _note(why)],
+    }
     for ref in old.get("supportingResource", []):
         await release(tx, actor, ref, old["id"])
     await operations.write_changed(tx, actor, "service", old, new)
@@ -99,8 +116,7 @@ async def terminate_service(tx: Transaction, actor: Actor, old: Document, why: s
 
 async def reactivate_service(tx: Transaction, actor: Actor, old: Document, why: str) -> Document:
     """Bring a terminated service back (a rolled-back delete), with its resources if still free."""
-    new = {**old, "state": "active", "isServiceEnabled": True,
-           "note": [*old.get("note", []), _note(why)]}
+    new = {**old, "state": "active", "isServiceEnabled": True, "note": [*old.get("note", []), _note(why)]}
     new.pop("endDate", None)
     kept = []
     for ref in old.get("supportingResource", []):
@@ -116,13 +132,16 @@ async def reactivate_service(tx: Transaction, actor: Actor, old: Document, why: 
 
 
 def service_ref(service: Document) -> Document:
-    return {"id": service["id"], "href": service["href"], "name": service.get("name", ""),
-            "@referredType": "Service"}
+    return {"id": service["id"], "href": service["href"], "name": service.get("name", ""), "@referredType": "Service"}
 
 
 def _resource_ref(resource: Document) -> Document:
-    return {"id": resource["id"], "href": resource["href"], "name": resource.get("name", ""),
-            "@referredType": resource.get("@type", "Resource")}
+    return {
+        "id": resource["id"],
+        "href": resource["href"],
+        "name": resource.get("name", ""),
+        "@referredType": resource.get("@type", "Resource"),
+    }
 
 
 def _note(text: str) -> Document:
@@ -142,19 +161,41 @@ def check_characteristics(spec: Document | None, given: list[Document]) -> None:
             continue
         offered = [v.get("value") for v in char.get("characteristicValueSpecification", []) if "value" in v]
         if offered and str(values[name]) not in {str(v) for v in offered}:
-            raise ActivationFailed(f"{spec.get('name')} does not offer {name} {values[name]}; the values are "
-                                   f"{', '.join(str(v) for v in offered)}.")
+            raise ActivationFailed(
+                f"{spec.get('name')} does not offer {name} {values[name]}; the values are "
+                f"{', '.join(str(v) for v in offered)}."
+            )
 
 
-async def record_monitor(tx: Transaction, actor: Actor, *, method: str, target: str, source: str, request: str,
-                         status: str, response: str, failed: bool) -> None:
+async def record_monitor(
+    tx: Transaction,
+    actor: Actor,
+    *,
+    method: str,
+    target: str,
+    source: str,
+    request: str,
+    status: str,
+    response: str,
+    failed: bool,
+) -> None:
     """A TMF640 monitor of one activation request: what was asked of the network, and its answer."""
     id = new_id()
-    headers = [{"name": "Content-Type", "value": "application/json"},
-               {"name": "X-Correlation-ID", "value": actor.correlation_id}]
-    await operations.write_new(tx, actor, "monitor", {
-        "id": id, "href": actor.gateway.href(ACTIVATION_API, "monitor", id), "@type": "Monitor",
-        "sourceHref": source, "state": "InError" if failed else "Completed",
-        "request": {"method": method, "to": target, "body": request, "header": headers},
-        "response": {"statusCode": status, "body": response, "header": headers[:1]},
-    })
+    headers = [
+        {"name": "Content-Type", "value": "application/json"},
+        {"name": "X-Correlation-ID", "value": actor.correlation_id},
+    ]
+    await operations.write_new(
+        tx,
+        actor,
+        "monitor",
+        {
+            "id": id,
+            "href": actor.gateway.href(ACTIVATION_API, "monitor", id),
+            "@type": "Monitor",
+            "sourceHref": source,
+            "state": "InError" if failed else "Completed",
+            "request": {"method": method, "to": target, "body": request, "header": headers},
+            "response": {"statusCode": status, "body": response, "header": headers[:1]},
+        },
+    )

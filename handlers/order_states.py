@@ -22,7 +22,11 @@ TRANSITIONS = {
     "inProgress": _({"held", "pending", "completed", "failed", "partial", "assessingCancellation"}),
     "assessingCancellation": _({"pendingCancellation", "held", "pending", "inProgress"}),
     "pendingCancellation": _({"cancelled"}),
-    "rejected": _(), "cancelled": _(), "completed": _(), "failed": _(), "partial": _(),
+    "rejected": _(),
+    "cancelled": _(),
+    "completed": _(),
+    "failed": _(),
+    "partial": _(),
 }
 ITEM_TRANSITIONS = {state: _(targets - {"partial"}) for state, targets in TRANSITIONS.items() if state != "partial"}
 

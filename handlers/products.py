@@ -29,14 +29,19 @@ _ = frozenset
 # and active; it may be suspended and resumed; its end goes through pendingTerminate to terminated.
 # A product that never became active ends cancelled (withdrawn) or aborted (its provision failed).
 # A termination may be withdrawn while pending. terminated, cancelled and aborted are final.
-PRODUCT = StateMachine("product", {
-    "created": _({"pendingActive", "active", "cancelled", "aborted"}),
-    "pendingActive": _({"active", "cancelled", "aborted"}),
-    "active": _({"suspended", "pendingTerminate", "terminated"}),
-    "suspended": _({"active", "pendingTerminate", "terminated"}),
-    "pendingTerminate": _({"terminated", "active"}),
-    "terminated": _(), "cancelled": _(), "aborted": _(),
-})
+PRODUCT = StateMachine(
+    "product",
+    {
+        "created": _({"pendingActive", "active", "cancelled", "aborted"}),
+        "pendingActive": _({"active", "cancelled", "aborted"}),
+        "active": _({"suspended", "pendingTerminate", "terminated"}),
+        "suspended": _({"active", "pendingTerminate", "terminated"}),
+        "pendingTerminate": _({"terminated", "active"}),
+        "terminated": _(),
+        "cancelled": _(),
+        "aborted": _(),
+    },
+)
 # Statuses of a product that has started: it has a startDate.
 STARTED = frozenset({"active", "suspended", "pendingTerminate"})
 
@@ -71,15 +76,19 @@ def characteristics(catalog: catalogs.Catalog, offering: Document, item: Documen
         choices = use.get("productSpecCharacteristicValue", [])
         chosen = next((c for c in choices if c.get("isDefault")), choices[0] if choices else None)
         if chosen is not None and "value" in chosen:
-            values[str(use.get("name"))] = {"name": use.get("name"), "valueType": use.get("valueType", "string"),
-                                            "value": chosen["value"]}
+            values[str(use.get("name"))] = {
+                "name": use.get("name"),
+                "valueType": use.get("valueType", "string"),
+                "value": chosen["value"],
+            }
     for given in (item.get("product") or {}).get("productCharacteristic", []):
         values[str(given.get("name"))] = given
     return list(values.values())
 
 
-async def record(tx: Transaction, actor: Actor, order: Document, item: Document, service_order: Document,
-                 copies: list[list[str]]) -> list[str]:
+async def record(
+    tx: Transaction, actor: Actor, order: Document, item: Document, service_order: Document, copies: list[list[str]]
+) -> list[str]:
     """Record what a completed product order item changed, show it on the item's ``product``, and
     return the ids of the products it installed or changed. ``copies`` holds the item's service
     order items, one list per product: an ``add`` of quantity N installs N products, each with its
@@ -117,8 +126,11 @@ async def record(tx: Transaction, actor: Actor, order: Document, item: Document,
         return []
     first = installed[0]
     item["product"] = {
-        **(item.get("product") or {}), "id": first["id"], "name": first.get("name", ""),
-        "status": first["status"], "realizingService": first.get("realizingService", []),
+        **(item.get("product") or {}),
+        "id": first["id"],
+        "name": first.get("name", ""),
+        "status": first["status"],
+        "realizingService": first.get("realizingService", []),
         "realizingResource": first.get("realizingResource", []),
     }
     return [product["id"] for product in installed]
@@ -139,27 +151,36 @@ def _new(actor: Actor, order: Document, item: Document, services: list[Document]
     catalog = catalogs.of(actor.gateway)
     offering_ref = item.get("productOffering") or {}
     offering = catalog.offering(str(offering_ref.get("id"))) or {}
-    prices = [catalog.get("productOfferingPrice", str(ref.get("id")))
-              for ref in offering.get("productOfferingPrice", [])]
+    prices = [
+        catalog.get("productOfferingPrice", str(ref.get("id"))) for ref in offering.get("productOfferingPrice", [])
+    ]
     id = new_id()
     product: Document = {
-        "id": id, "href": actor.gateway.href(API, KIND, id), "@type": "Product",
+        "id": id,
+        "href": actor.gateway.href(API, KIND, id),
+        "@type": "Product",
         "name": offering.get("name", offering_ref.get("name", "")),
-        "status": "active", "isBundle": False, "isCustomerVisible": True,
-        "startDate": times.now(), "orderDate": order.get("orderDate", times.now()),
-        "productOffering": {"id": offering_ref.get("id"), "name": offering.get("name", ""),
-                            "@referredType": "ProductOffering"},
+        "status": "active",
+        "isBundle": False,
+        "isCustomerVisible": True,
+        "startDate": times.now(),
+        "orderDate": order.get("orderDate", times.now()),
+        "productOffering": {
+            "id": offering_ref.get("id"),
+            "name": offering.get("name", ""),
+            "@referredType": "ProductOffering",
+        },
         "productCharacteristic": characteristics(catalog, offering, item),
         "productPrice": [_price(price) for price in prices if price is not None],
-        "realizingService": [{"id": s["id"], "href": s["href"], "name": s.get("name", ""), "@referredType": "Service"}
-                             for s in services],
+        "realizingService": [
+            {"id": s["id"], "href": s["href"], "name": s.get("name", ""), "@referredType": "Service"} for s in services
+        ],
         "realizingResource": [r for s in services for r in s.get("supportingResource", [])],
         "relatedParty": item.get("product", {}).get("relatedParty") or order.get("relatedParty", []),
         "productOrderItem": [_related(order, item)],
     }
     if offering.get("productSpecification"):
-        product["productSpecification"] = {**offering["productSpecification"],
-                                           "@referredType": "ProductSpecification"}
+        product["productSpecification"] = {**offering["productSpecification"], "@referredType": "ProductSpecification"}
     account = item.get("billingAccount") or order.get("billingAccount")
     if account:
         product["billingAccount"] = account
@@ -168,15 +189,27 @@ def _new(actor: Actor, order: Document, item: Document, services: list[Document]
 
 def _price(price: Document) -> Document:
     """A ProductPrice from a catalog price (amounts as the catalog writes them)."""
-    entry: Document = {"name": price.get("name", ""), "priceType": price.get("priceType", ""),
-                       "productOfferingPrice": {"id": price["id"], "name": price.get("name", ""),
-                                                "@referredType": "ProductOfferingPrice"},
-                       "price": {"dutyFreeAmount": price.get("price", {})}}
+    entry: Document = {
+        "name": price.get("name", ""),
+        "priceType": price.get("priceType", ""),
+        "productOfferingPrice": {
+            "id": price["id"],
+            "name": price.get("name", ""),
+            "@referredType": "ProductOfferingPrice",
+        },
+        "price": {"dutyFreeAmount": price.get("price", {})},
+    }
     if price.get("recurringChargePeriodType"):
         entry["recurringChargePeriod"] = price["recurringChargePeriodType"]
     return entry
 
 
 def _related(order: Document, item: Document) -> Document:
-    return {"orderItemId": item["id"], "productOrderId": order["id"], "productOrderHref": order.get("href", ""),
-            "orderItemAction": item.get("action", "add"), "role": "orderedBy", "@referredType": "ProductOrderItem"}
+    return {
+        "orderItemId": item["id"],
+        "productOrderId": order["id"],
+        "productOrderHref": order.get("href", ""),
+        "orderItemAction": item.get("action", "add"),
+        "role": "orderedBy",
+        "@referredType": "ProductOrderItem",
+    }

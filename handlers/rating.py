@@ -62,15 +62,23 @@ async def rate_order(job: Job) -> None:
         found: list[tuple[Document, str, bool]] = []  # (billing account, product id, installed by this order)
         for product_id in sorted(await products_of(tx, order)):
             product = codec.loads(await tx.get("product", product_id) or b"{}")
-            action = next((entry.get("orderItemAction") for entry in product.get("productOrderItem", [])
-                           if entry.get("productOrderId") == order["id"]
-                           and str(entry.get("orderItemId")) in completed), None)
+            action = next(
+                (
+                    entry.get("orderItemAction")
+                    for entry in product.get("productOrderItem", [])
+                    if entry.get("productOrderId") == order["id"] and str(entry.get("orderItemId")) in completed
+                ),
+                None,
+            )
             if action is None:
                 continue
             account = product.get("billingAccount") or {}
             if not account.get("id"):
-                log.warning("Product %s of product order %s has no billing account: it is not billed.",
-                            product["id"], order["id"])
+                log.warning(
+                    "Product %s of product order %s has no billing account: it is not billed.",
+                    product["id"],
+                    order["id"],
+                )
                 continue
             found.append((account, str(product["id"]), action == "add"))
         # Accounts locked in one order (sorted), so two transactions never wait on each other in a cycle.
@@ -103,15 +111,17 @@ def account_ref(account: Document) -> Document:
     return ref
 
 
-async def rate_product(tx: Transaction, actor: Actor, product: Document, *, periods: set[Period],
-                       one_time: bool) -> None:
+async def rate_product(
+    tx: Transaction, actor: Actor, product: Document, *, periods: set[Period], one_time: bool
+) -> None:
     """Make the product's rates what the rules say: its one-time charges (when ``one_time``), and its
     recurring charges for ``periods`` and for every month already rated. Hold the account's lock."""
     gateway = actor.gateway
     unit = catalogs.of(gateway).currency
     customer = await customer_of(tx, product)
-    page = await tx.query(RATE, Query(conditions=(
-        Condition(("product", "id"), Op.EQ, Kind.STRING, (str(product["id"]),)),)))
+    page = await tx.query(
+        RATE, Query(conditions=(Condition(("product", "id"), Op.EQ, Kind.STRING, (str(product["id"]),)),))
+    )
     existing = [codec.loads(raw) for raw in page.items]
     start = instant(product["startDate"])
     end = instant(product["terminationDate"]) if product.get("terminationDate") else None
@@ -133,14 +143,16 @@ async def rate_product(tx: Transaction, actor: Actor, product: Document, *, peri
 class _Rater:
     """The rates of one price of one product."""
 
-    def __init__(self, actor: Actor, product: Document, price: Document, price_id: str, unit: str,
-                 customer: Document | None) -> None:
+    def __init__(
+        self, actor: Actor, product: Document, price: Document, price_id: str, unit: str, customer: Document | None
+    ) -> None:
         self.actor, self.product, self.price, self.price_id = actor, product, price, price_id
         self.unit, self.customer = unit, customer
         self.value = amount(((price.get("price") or {}).get("dutyFreeAmount") or {}).get("value", 0))
 
-    async def month(self, tx: Transaction, period: Period, mine: list[Document], start: dt.datetime,
-                    end: dt.datetime | None) -> None:
+    async def month(
+        self, tx: Transaction, period: Period, mine: list[Document], start: dt.datetime, end: dt.datetime | None
+    ) -> None:
         """Rate one month: the amount due less what is billed already sits in one unbilled rate."""
         days = active_days(period, start, end)
         due = prorate(self.value, days, period.days)
@@ -149,9 +161,11 @@ class _Rater:
         open_rates = [rate for rate in mine if not rate.get("isBilled")]
         for surplus in open_rates[1:]:  # never more than one, but a rate must not be counted twice
             await operations.write_deleted(tx, self.actor, RATE, surplus)
-        extra: list[Document] = [{"name": "billingPeriod", "valueType": "string", "value": str(period)},
-                                 {"name": "activeDays", "valueType": "integer", "value": days},
-                                 {"name": "daysInPeriod", "valueType": "integer", "value": period.days}]
+        extra: list[Document] = [
+            {"name": "billingPeriod", "valueType": "string", "value": str(period)},
+            {"name": "activeDays", "valueType": "integer", "value": days},
+            {"name": "daysInPeriod", "valueType": "integer", "value": period.days},
+        ]
         name = str(self.price.get("name", ""))
         text = f"{name}, {days} of {period.days} days of {period.label}"
         if billed:
@@ -171,8 +185,9 @@ class _Rater:
             id = _id(key) if not mine else next(i for i in _adjustment_ids(key) if i not in taken)
             await operations.write_new(tx, self.actor, RATE, self.rate(id, target, moment, text, extra))
 
-    def rate(self, id: str, value: Decimal, moment: Document, description: str,
-             extra: list[Document] | None = None) -> Document:
+    def rate(
+        self, id: str, value: Decimal, moment: Document, description: str, extra: list[Document] | None = None
+    ) -> Document:
         """An unbilled rate; a negative ``value`` is a credit."""
         rate_of_tax = tax_rate(self.actor.gateway)
         net = abs(value)
@@ -190,15 +205,21 @@ class _Rater:
         if self.customer:
             characteristic.append({"name": "customer", "valueType": "object", "value": self.customer})
         return {
-            "id": id, "href": self.actor.gateway.href(API, RATE, id), "@type": "AppliedCustomerBillingRate",
-            "name": str(self.price.get("name", "")), "description": description, "date": times.now(),
-            "type": "appliedBillingCredit" if value < 0 else "appliedBillingCharge", "isBilled": False,
+            "id": id,
+            "href": self.actor.gateway.href(API, RATE, id),
+            "@type": "AppliedCustomerBillingRate",
+            "name": str(self.price.get("name", "")),
+            "description": description,
+            "date": times.now(),
+            "type": "appliedBillingCredit" if value < 0 else "appliedBillingCharge",
+            "isBilled": False,
             "billingAccount": account_ref(product["billingAccount"]),
             "product": product_ref(product),
             "periodCoverage": moment,
             "taxExcludedAmount": money(net, self.unit),
-            "appliedTax": [{"taxCategory": TAX_CATEGORY, "taxRate": float(rate_of_tax),
-                            "taxAmount": money(levied, self.unit)}],
+            "appliedTax": [
+                {"taxCategory": TAX_CATEGORY, "taxRate": float(rate_of_tax), "taxAmount": money(levied, self.unit)}
+            ],
             "taxIncludedAmount": money(net + levied, self.unit),
             "characteristic": characteristic,
         }
@@ -213,8 +234,13 @@ async def customer_of(tx: Transaction, holder: Document) -> Document | None:
     if raw is None:
         return {k: v for k, v in party.items() if k in ("id", "href", "name", "role", "@referredType")}
     customer = codec.loads(raw)
-    return {"id": customer["id"], "href": customer.get("href", ""), "name": customer.get("name", ""),
-            "role": "customer", "@referredType": "Customer"}
+    return {
+        "id": customer["id"],
+        "href": customer.get("href", ""),
+        "name": customer.get("name", ""),
+        "role": "customer",
+        "@referredType": "Customer",
+    }
 
 
 def characteristic_value(rate: Document, name: str) -> Any:

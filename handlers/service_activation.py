@@ -123,8 +123,10 @@ def _next(order: Document) -> str | None:
         broken = [need for need in needs if by_id[need].get("state") in FINAL - {"completed"}]
         if broken:
             item["state"] = "failed"
-            order["note"] = [*order.get("note", []), note(
-                f"Item {item['id']} failed: it relies on item {broken[0]}, which did not complete.")]
+            order["note"] = [
+                *order.get("note", []),
+                note(f"Item {item['id']} failed: it relies on item {broken[0]}, which did not complete."),
+            ]
             return None
         if all(by_id[need].get("state") == "completed" for need in needs):
             return str(item["id"])
@@ -132,8 +134,10 @@ def _next(order: Document) -> str | None:
     if waiting:  # every open item waits for another open one: a dependency cycle
         for item in waiting:
             item["state"] = "failed"
-        order["note"] = [*order.get("note", []), note(
-            "Items " + ", ".join(i["id"] for i in waiting) + " failed: their dependencies form a cycle.")]
+        order["note"] = [
+            *order.get("note", []),
+            note("Items " + ", ".join(i["id"] for i in waiting) + " failed: their dependencies form a cycle."),
+        ]
     return None
 
 
@@ -141,8 +145,12 @@ async def _activate(tx: Transaction, job: Job, order: Document, item: Document) 
     """Carry out one item in the inventories; ActivationFailed (and a rollback) when it cannot."""
     action = item.get("action")
     service = item.get("service") or {}
-    record: Document = {"id": f"{order['id']}:{item['id']}", "serviceOrder": order["id"], "item": item["id"],
-                        "action": action}
+    record: Document = {
+        "id": f"{order['id']}:{item['id']}",
+        "serviceOrder": order["id"],
+        "item": item["id"],
+        "action": action,
+    }
     if action == "add":
         created = await _add(tx, job, order, item, service)
         record["service"] = created["id"]
@@ -155,8 +163,9 @@ async def _activate(tx: Transaction, job: Job, order: Document, item: Document) 
         related = _related_item(order, item)
         if action == "modify":
             changed = dict(old)
-            changed["serviceCharacteristic"] = _merge(old.get("serviceCharacteristic", []),
-                                                      service.get("serviceCharacteristic", []))
+            changed["serviceCharacteristic"] = _merge(
+                old.get("serviceCharacteristic", []), service.get("serviceCharacteristic", [])
+            )
             inventory.check_characteristics(_spec_of(job, old), changed["serviceCharacteristic"])
             changed.update(_state_change(old, service))
             changed["serviceOrderItem"] = [*old.get("serviceOrderItem", []), related]
@@ -178,13 +187,23 @@ async def _add(tx: Transaction, job: Job, order: Document, item: Document, servi
     inventory.check_characteristics(spec, characteristics)
     id = new_id()
     doc: Document = {
-        "id": id, "href": job.gateway.href(SERVICE_API, "service", id), "@type": "Service",
+        "id": id,
+        "href": job.gateway.href(SERVICE_API, "service", id),
+        "@type": "Service",
         "name": service.get("name") or spec.get("name", "service"),
         "category": service.get("category") or ("RFS" if spec.get("id", "").endswith("access") else "CFS"),
-        "serviceSpecification": {"id": spec["id"], "name": spec.get("name", ""), "version": spec.get("version", ""),
-                                 "@referredType": "ServiceSpecification"},
-        "state": "active", "isServiceEnabled": True, "hasStarted": True, "isStateful": True,
-        "startDate": times.now(), "serviceDate": times.now(),
+        "serviceSpecification": {
+            "id": spec["id"],
+            "name": spec.get("name", ""),
+            "version": spec.get("version", ""),
+            "@referredType": "ServiceSpecification",
+        },
+        "state": "active",
+        "isServiceEnabled": True,
+        "hasStarted": True,
+        "isStateful": True,
+        "startDate": times.now(),
+        "serviceDate": times.now(),
         "serviceCharacteristic": characteristics,
         "relatedParty": service.get("relatedParty") or order.get("relatedParty", []),
         "serviceOrderItem": [_related_item(order, item)],
@@ -203,17 +222,32 @@ async def _monitor(tx: Transaction, job: Job, asked: Document, done: Document, f
     action = asked.get("action")
     service = done.get("service") or asked.get("service") or {}
     method = {"add": "POST", "modify": "PATCH", "delete": "DELETE"}.get(str(action), "GET")
-    target = job.gateway.href(ACTIVATION_API, "service", service["id"]) if service.get("id") else \
-        f"{job.gateway.settings.base_url}{job.gateway.api(ACTIVATION_API).base_path}/service"
+    target = (
+        job.gateway.href(ACTIVATION_API, "service", service["id"])
+        if service.get("id")
+        else f"{job.gateway.settings.base_url}{job.gateway.api(ACTIVATION_API).base_path}/service"
+    )
     if failure is None:
         raw = await tx.get("service", str(service.get("id")))
         status, body = ("201" if action == "add" else "200"), (raw or b"{}").decode()
     else:
-        status, body = "422", codec.dumps({"code": "ACTIVATION_FAILED", "reason": "Activation failed",
-                                           "message": failure, "status": "422"}).decode()
-    await inventory.record_monitor(tx, job, method=method, target=target, source=service.get("href") or target,
-                                   request=codec.dumps(asked.get("service", {})).decode(), status=status,
-                                   response=body, failed=failure is not None)
+        status, body = (
+            "422",
+            codec.dumps(
+                {"code": "ACTIVATION_FAILED", "reason": "Activation failed", "message": failure, "status": "422"}
+            ).decode(),
+        )
+    await inventory.record_monitor(
+        tx,
+        job,
+        method=method,
+        target=target,
+        source=service.get("href") or target,
+        request=codec.dumps(asked.get("service", {})).decode(),
+        status=status,
+        response=body,
+        failed=failure is not None,
+    )
 
 
 def _state_change(old: Document, service: Document) -> Document:
@@ -223,8 +257,10 @@ def _state_change(old: Document, service: Document) -> Document:
     if state == old.get("state"):
         return {}
     if state not in MODIFIABLE_STATES:
-        raise ActivationFailed(f"a modify may make service {old['id']} active or inactive, not {state} "
-                               "(an add creates a service and a delete terminates it).")
+        raise ActivationFailed(
+            f"a modify may make service {old['id']} active or inactive, not {state} "
+            "(an add creates a service and a delete terminates it)."
+        )
     return {"state": state, "isServiceEnabled": state == "active"}
 
 
@@ -247,14 +283,26 @@ def _supporting(order: Document, item: Document) -> list[Document]:
         other = by_id.get(rel.get("orderItem", {}).get("itemId"))
         service = (other or {}).get("service") or {}
         if service.get("id"):
-            refs.append({"id": service["id"], "href": service.get("href", ""), "name": service.get("name", ""),
-                         "@referredType": "Service"})
+            refs.append(
+                {
+                    "id": service["id"],
+                    "href": service.get("href", ""),
+                    "name": service.get("name", ""),
+                    "@referredType": "Service",
+                }
+            )
     return refs
 
 
 def _related_item(order: Document, item: Document) -> Document:
-    return {"itemId": item["id"], "serviceOrderId": order["id"], "serviceOrderHref": order.get("href", ""),
-            "itemAction": item.get("action", "add"), "role": "fulfilledBy", "@referredType": "ServiceOrderItem"}
+    return {
+        "itemId": item["id"],
+        "serviceOrderId": order["id"],
+        "serviceOrderHref": order.get("href", ""),
+        "itemAction": item.get("action", "add"),
+        "role": "fulfilledBy",
+        "@referredType": "ServiceOrderItem",
+    }
 
 
 async def undo(tx: Transaction, job: Job, order_id: str, item_id: str, why: str) -> bool:
@@ -288,15 +336,22 @@ async def _cancel(tx: Transaction, job: Job, order: Document) -> None:
             item["state"] = "cancelled"
     order["state"] = "cancelled"
     order["cancellationDate"] = times.now()
-    tasks = await tx.query("cancelServiceOrder", Query(conditions=(
-        Condition(("serviceOrder", "id"), Op.EQ, Kind.STRING, (order["id"],)),
-        Condition(("state",), Op.EQ, Kind.STRING, ("inProgress",)))))
+    tasks = await tx.query(
+        "cancelServiceOrder",
+        Query(
+            conditions=(
+                Condition(("serviceOrder", "id"), Op.EQ, Kind.STRING, (order["id"],)),
+                Condition(("state",), Op.EQ, Kind.STRING, ("inProgress",)),
+            )
+        ),
+    )
     for raw in tasks.items:
         task = codec.loads(raw)
         if task.get("cancellationReason"):
             order.setdefault("cancellationReason", task["cancellationReason"])
-        await operations.write_changed(tx, job, "cancelServiceOrder", task, {
-            **task, "state": "done", "effectiveCancellationDate": times.now()})
+        await operations.write_changed(
+            tx, job, "cancelServiceOrder", task, {**task, "state": "done", "effectiveCancellationDate": times.now()}
+        )
 
 
 async def _locked(tx: Transaction, order_id: str) -> Document | None:

@@ -42,9 +42,17 @@ async def create_service(call: Call, *, monitored: bool) -> Reply:
         raw = await operations.write_new(tx, call, "service", doc)
         if monitored:
             target = f"{call.base_url()}/service"
-            await inventory.record_monitor(tx, call, method="POST", target=target, source=doc["href"],
-                                           request=codec.dumps(call.body).decode(), status="201",
-                                           response=raw.decode(), failed=False)
+            await inventory.record_monitor(
+                tx,
+                call,
+                method="POST",
+                target=target,
+                source=doc["href"],
+                request=codec.dumps(call.body).decode(),
+                status="201",
+                response=raw.decode(),
+                failed=False,
+            )
     return Reply(201, raw, [(b"location", doc["href"].encode())])
 
 
@@ -69,8 +77,10 @@ async def patch_service(call: Call) -> Reply:
         old = await operations.read_for_update(tx, call)
         new = operations.patched(call, old)
         if old.get("state") == "terminated" and new.get("state") != "terminated":
-            raise Conflict(f"Service {old['id']} is terminated, and a terminated service stays so; order a new one.",
-                           reason="Illegal state change")
+            raise Conflict(
+                f"Service {old['id']} is terminated, and a terminated service stays so; order a new one.",
+                reason="Illegal state change",
+            )
         if new.get("state") == "terminated" and old.get("state") != "terminated":
             new.setdefault("endDate", times.now())
             for ref in old.get("supportingResource", []):

@@ -51,8 +51,9 @@ def _new_order(call: Call, order: Document) -> None:
             raise BadRequest(f"productOrderItem {item['id']}: quantity must be 1 or more; it is {item['quantity']}.")
         for relation in item.get("productOrderItemRelationship", []):
             if relation.get("id") not in ids:
-                raise BadRequest(f"productOrderItem {item['id']} relates to item {relation.get('id')}, "
-                                 "which is not in this order.")
+                raise BadRequest(
+                    f"productOrderItem {item['id']} relates to item {relation.get('id')}, which is not in this order."
+                )
         item["state"] = "acknowledged"
     order["state"] = "acknowledged"
     order["orderDate"] = times.now()
@@ -100,16 +101,18 @@ async def createCancelProductOrder(call: Call) -> Reply:
         task["productOrder"].setdefault("@referredType", "ProductOrder")
         await operations.write_new(tx, call, tasks.kind, task)
         refusal = _why_not_cancellable(order)
-        passed_on = None if refusal else await fulfilment.propagate_cancellation(
-            tx, call, order, task.get("cancellationReason"))
+        passed_on = (
+            None
+            if refusal
+            else await fulfilment.propagate_cancellation(tx, call, order, task.get("cancellationReason"))
+        )
         if isinstance(passed_on, str):
             refusal = passed_on
         if refusal is not None:
             final = {**task, "state": "terminatedWithError", "errorMessage": refusal}
         elif passed_on:
             final = {**task, "state": "inProgress"}
-            await operations.write_changed(tx, call, "productOrder", order, {
-                **order, "state": "assessingCancellation"})
+            await operations.write_changed(tx, call, "productOrder", order, {**order, "state": "assessingCancellation"})
         else:
             working = {**task, "state": "inProgress"}
             await operations.write_changed(tx, call, tasks.kind, task, working)

@@ -51,15 +51,19 @@ def _prepare_new(call: Call, doc: Document) -> None:
 def _check_change(call: Call, old: Document, new: Document) -> None:
     before = status_of(old.get("status"))
     if "status" not in new and before is not None:
-        raise BadRequest(f"status cannot be removed from product {old['id']}: every product has one "
-                         "(set it to terminated to end the product).")
+        raise BadRequest(
+            f"status cannot be removed from product {old['id']}: every product has one "
+            "(set it to terminated to end the product)."
+        )
     after = status_of(new.get("status"))
     if after is not None:
         new["status"] = after
     PRODUCT.check(before, after)
     if after != before and old.get("realizingService"):
-        raise Conflict(f"Product {old['id']} is realised by services in the network, so its status changes "
-                       "through a product order: a modify with product.status suspended or active, or a delete.")
+        raise Conflict(
+            f"Product {old['id']} is realised by services in the network, so its status changes "
+            "through a product order: a modify with product.status suspended or active, or a delete."
+        )
     if after != before:
         if after in STARTED:
             new.setdefault("startDate", times.now())
@@ -75,13 +79,17 @@ def _check_change(call: Call, old: Document, new: Document) -> None:
 def _check_dates(doc: Document) -> None:
     moments = {name: _instant(doc[name], name) for name in _DATES if isinstance(doc.get(name), str)}
     if len(moments) == len(_DATES) and moments["terminationDate"] < moments["startDate"]:
-        raise BadRequest(f"terminationDate {doc['terminationDate']} is before startDate {doc['startDate']}; "
-                         "a product ends after it starts.")
+        raise BadRequest(
+            f"terminationDate {doc['terminationDate']} is before startDate {doc['startDate']}; "
+            "a product ends after it starts."
+        )
 
 
 def _instant(text: str, name: str) -> dt.datetime:
     try:
         return instant(text)
     except ValueError:
-        raise BadRequest(f"{name} {text!r} is not a date-time the inventory can use; write it as "
-                         "2026-11-25T18:40:00Z or 2026-11-25T18:40:00.000+01:00.") from None
+        raise BadRequest(
+            f"{name} {text!r} is not a date-time the inventory can use; write it as "
+            "2026-11-25T18:40:00Z or 2026-11-25T18:40:00.000+01:00."
+        ) from None

@@ -55,8 +55,7 @@ def check_new_order(order: Document) -> None:
         for relation in item.get("serviceOrderItemRelationship", []):
             target = (relation.get("orderItem") or {}).get("itemId")
             if target not in ids:
-                raise BadRequest(f"serviceOrderItem {item['id']} relates to item {target}, which is not in "
-                                 "this order.")
+                raise BadRequest(f"serviceOrderItem {item['id']} relates to item {target}, which is not in this order.")
         item["state"] = "acknowledged"
 
 
@@ -105,9 +104,19 @@ async def _on_cancel(job: Job) -> None:
             refused = {**task, "state": "terminatedWithError"}
             await operations.write_changed(tx, job, "cancelServiceOrder", task, refused)
             if order is not None:
-                await operations.write_changed(tx, job, "serviceOrder", order, {**order, "note": [
-                    *order.get("note", []),
-                    service_activation.note(f"Cancellation {task['id']} refused: the order is {state}.")]})
+                await operations.write_changed(
+                    tx,
+                    job,
+                    "serviceOrder",
+                    order,
+                    {
+                        **order,
+                        "note": [
+                            *order.get("note", []),
+                            service_activation.note(f"Cancellation {task['id']} refused: the order is {state}."),
+                        ],
+                    },
+                )
             return
         await operations.write_changed(tx, job, "cancelServiceOrder", task, {**task, "state": "inProgress"})
         for state in ("assessingCancellation", "pendingCancellation"):

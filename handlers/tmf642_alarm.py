@@ -92,36 +92,42 @@ async def deleteAlarm(call: Call) -> Reply:
 async def createAckAlarms(call: Call) -> Reply:
     async def work(tx: Transaction, call: Call, task: Document, outcome: Outcome) -> None:
         await alarm_tasks.act(tx, call, task, outcome, alarm_tasks.acknowledging(task, "acknowledged"))
+
     return await alarm_tasks.run(call, "ackedAlarm", _ack_time, work)
 
 
 async def createUnAckAlarms(call: Call) -> Reply:
     async def work(tx: Transaction, call: Call, task: Document, outcome: Outcome) -> None:
         await alarm_tasks.act(tx, call, task, outcome, alarm_tasks.acknowledging(task, "unacknowledged"))
+
     return await alarm_tasks.run(call, "unAckedAlarm", _ack_time, work)
 
 
 async def createClearAlarms(call: Call) -> Reply:
     async def work(tx: Transaction, call: Call, task: Document, outcome: Outcome) -> None:
         await alarm_tasks.act(tx, call, task, outcome, alarm_tasks.clearing(task), impact=True)
+
     return await alarm_tasks.run(call, "clearedAlarm", _nothing, work)
 
 
 async def createCommentAlarms(call: Call) -> Reply:
     async def work(tx: Transaction, call: Call, task: Document, outcome: Outcome) -> None:
         await alarm_tasks.act(tx, call, task, outcome, alarm_tasks.commenting(task))
+
     return await alarm_tasks.run(call, "commentedAlarm", _comment, work)
 
 
 async def createGroupAlarms(call: Call) -> Reply:
     async def work(tx: Transaction, call: Call, task: Document, outcome: Outcome) -> None:
         await alarm_tasks.regroup(tx, call, task, outcome, grouping=True)
+
     return await alarm_tasks.run(call, "groupedAlarm", _nothing, work)
 
 
 async def createUnGroupAlarms(call: Call) -> Reply:
     async def work(tx: Transaction, call: Call, task: Document, outcome: Outcome) -> None:
         await alarm_tasks.regroup(tx, call, task, outcome, grouping=False)
+
     return await alarm_tasks.run(call, "unGroupedAlarm", _nothing, work)
 
 
@@ -142,5 +148,6 @@ def _nothing(task: Document) -> None:
 
 def _grouped_with(alarm: Document) -> list[str]:
     """The ids of the alarms an alarm is grouped with (its parents and its correlated alarms)."""
-    return sorted({str(link["id"]) for name in GROUPING for link in alarm.get(name, []) if link.get("id")}
-                  - {alarm["id"]})
+    return sorted(
+        {str(link["id"]) for name in GROUPING for link in alarm.get(name, []) if link.get("id")} - {alarm["id"]}
+    )

@@ -28,14 +28,17 @@ _ = frozenset
 
 # The customer bill lifecycle of the TMF678 user guide: a new bill may be held or validated, a
 # validated one is sent, and a sent one is paid in part, then settled (or settled at once).
-BILL = StateMachine("customer bill", {
-    "new": _({"onHold", "validated"}),
-    "onHold": _({"new", "validated"}),
-    "validated": _({"onHold", "sent"}),
-    "sent": _({"partiallyPaid", "settled"}),
-    "partiallyPaid": _({"settled"}),
-    "settled": _(),
-})
+BILL = StateMachine(
+    "customer bill",
+    {
+        "new": _({"onHold", "validated"}),
+        "onHold": _({"new", "validated"}),
+        "validated": _({"onHold", "sent"}),
+        "sent": _({"partiallyPaid", "settled"}),
+        "partiallyPaid": _({"settled"}),
+        "settled": _(),
+    },
+)
 # Attributes of a bill-on-demand request that report its outcome: the server sets them.
 _OUTCOME = ("customerBill", "errorMessage", "lastUpdate", "state")
 
@@ -55,8 +58,10 @@ async def createCustomerBillOnDemand(call: Call) -> Reply:
     body = call.body
     given = [name for name in _OUTCOME if name in body]
     if given:
-        raise BadRequest(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} set by the server when the "
-                         "bill has been produced; leave them out of the request.")
+        raise BadRequest(
+            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} set by the server when the "
+            "bill has been produced; leave them out of the request."
+        )
     account_id = str((body.get("billingAccount") or {}).get("id", ""))
     if not account_id:
         raise BadRequest("billingAccount is required: its id names the billing account to bill.")
@@ -67,16 +72,20 @@ async def createCustomerBillOnDemand(call: Call) -> Reply:
     kind = call.resource.kind
     async with call.gateway.transaction() as tx:
         await operations.write_new(tx, call, kind, task)
-        bill = await bill_runs.bill_account(tx, call, account_id, period, run_type="offCycle",
-                                            requester=body.get("relatedParty"))
+        bill = await bill_runs.bill_account(
+            tx, call, account_id, period, run_type="offCycle", requester=body.get("relatedParty")
+        )
         final = {**task, "lastUpdate": times.now()}
         if bill is None:
-            why = (f"Nothing to bill: billing account {account_id} has no unbilled charges up to the end of "
-                   f"{period.label}.")
+            why = (
+                f"Nothing to bill: billing account {account_id} has no unbilled charges up to the end of "
+                f"{period.label}."
+            )
             final.update(state="rejected", errorMessage=why)
         else:
-            final.update(state="done", customerBill={"id": bill["id"], "href": bill["href"],
-                                                     "@referredType": "CustomerBill"})
+            final.update(
+                state="done", customerBill={"id": bill["id"], "href": bill["href"], "@referredType": "CustomerBill"}
+            )
         raw = await operations.write_changed(tx, call, kind, task, final)
     return Reply(201, raw, [(b"location", task["href"].encode())])
 
@@ -89,8 +98,10 @@ def _check_bill(call: Call, old: Document, new: Document) -> None:
     """Only ``state`` changes, along the lifecycle; a settled bill has nothing left to pay."""
     others = sorted(changed_attributes(old, new) - {"state"})
     if others:
-        raise BadRequest(f"{', '.join(others)} cannot be changed by PATCH: the billing process owns a bill's "
-                         "content, and a client may change its state only.")
+        raise BadRequest(
+            f"{', '.join(others)} cannot be changed by PATCH: the billing process owns a bill's "
+            "content, and a client may change its state only."
+        )
     BILL.check(old.get("state"), new.get("state"))
     if new.get("state") != old.get("state"):
         new["lastUpdate"] = times.now()

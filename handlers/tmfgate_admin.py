@@ -66,8 +66,7 @@ async def patchDelivery(call: Call) -> Reply:
             raise NotFound(f"The delivery {call.id} was redelivered and no longer exists.")
         raise NotFound(f"No delivery with id {call.id} exists.")
     if not redelivered:
-        raise Conflict(f"The delivery {call.id} is {delivery.state.value}; only a parked delivery "
-                       "can be redelivered.")
+        raise Conflict(f"The delivery {call.id} is {delivery.state.value}; only a parked delivery can be redelivered.")
     return Reply.json(200, delivery_document(call, delivery))
 
 
@@ -111,8 +110,10 @@ def check_client(call: Call) -> None:
         address = address.ipv4_mapped  # a dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d
     networks = allowed_networks(call.gateway.settings.admin_hosts)
     if address is None or not any(address in network for network in networks):
-        raise Forbidden(f"The administration API does not answer {host or 'this client'}; list the client "
-                        f"address in {ADMIN_HOSTS} on the gateway to allow it.")
+        raise Forbidden(
+            f"The administration API does not answer {host or 'this client'}; list the client "
+            f"address in {ADMIN_HOSTS} on the gateway to allow it."
+        )
 
 
 @functools.lru_cache(maxsize=8)
@@ -125,9 +126,12 @@ def allowed_networks(raw: str) -> tuple[Network, ...]:
         try:
             extra.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
-            log.error("%s holds %r, which is not an IP address or network such as 10.0.0.5 or "
-                      "192.0.2.0/24; the administration API refuses every request until it is fixed.",
-                      ADMIN_HOSTS, entry)
+            log.error(
+                "%s holds %r, which is not an IP address or network such as 10.0.0.5 or "
+                "192.0.2.0/24; the administration API refuses every request until it is fixed.",
+                ADMIN_HOSTS,
+                entry,
+            )
             raise ApiError("The administration API is misconfigured; see the gateway's log.") from None
     return LOOPBACK + tuple(extra)
 
@@ -142,8 +146,14 @@ def delivery_document(call: Call, delivery: Delivery) -> dict[str, Any]:
         "state": delivery.state.value,
         "attempts": delivery.attempts,
         "nextAttempt": times.stamp(delivery.next_attempt),
-        "event": {"eventId": event.id, "eventType": event.type, "eventTime": times.stamp(event.time),
-                  "api": event.api, "resourceKind": event.kind, "resourceId": event.resource_id},
+        "event": {
+            "eventId": event.id,
+            "eventType": event.type,
+            "eventTime": times.stamp(event.time),
+            "api": event.api,
+            "resourceKind": event.kind,
+            "resourceId": event.resource_id,
+        },
         "@type": "Delivery",
     }
     if delivery.last_error is not None:

@@ -54,8 +54,10 @@ def own_postgres_database(prefix: str) -> Iterator[str]:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # noqa: BLE001 - any failure means: no usable PostgreSQL here
         engine.dispose()
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable or refuses CREATE DATABASE "
-                    f"(set TMFGATE_TEST_POSTGRES_URL): {exc}")
+        pytest.skip(
+            f"PostgreSQL at {POSTGRES_URL} is unreachable or refuses CREATE DATABASE "
+            f"(set TMFGATE_TEST_POSTGRES_URL): {exc}"
+        )
     try:
         yield admin_url.set(database=name).render_as_string(hide_password=False)
     finally:

@@ -24,8 +24,9 @@ def log_of(folder: Path, url: str) -> Path:
 
 
 @contextmanager
-def served(database_url: str, folder: Path, *options: str,
-           env: Mapping[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def served(
+    database_url: str, folder: Path, *options: str, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``python -m tmfgate serve`` on a free port, run in ``folder`` with ``env`` over this
     process's environment; yields it and its URL once it answers, and stops it afterwards."""
     port = free_port()
@@ -33,9 +34,24 @@ def served(database_url: str, folder: Path, *options: str,
     log = log_of(folder, url)
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tmfgate", "serve", "--port", str(port), "--database-url", database_url,
-             "--log-level", "warning", *options],
-            cwd=folder, env={**os.environ, **(env or {})}, stdout=output, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "tmfgate",
+                "serve",
+                "--port",
+                str(port),
+                "--database-url",
+                database_url,
+                "--log-level",
+                "warning",
+                *options,
+            ],
+            cwd=folder,
+            env={**os.environ, **(env or {})},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -26,7 +26,7 @@ class Handler(BaseHTTPRequestHandler):
     server: ListenerServer
     protocol_version = "HTTP/1.1"  # keep-alive, as a real listener would
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+    def do_POST(self) -> None:
         received = time.time()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -40,12 +40,20 @@ class Handler(BaseHTTPRequestHandler):
             body: Any = json.loads(raw)
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        self.server.log({"path": self.path, "status": status, "received": received, "answered": time.time(),
-                         "headers": {name: self.headers[name] for name in HEADERS if name in self.headers},
-                         "body": body, "raw": raw.decode("utf-8", "replace")})
+        self.server.log(
+            {
+                "path": self.path,
+                "status": status,
+                "received": received,
+                "answered": time.time(),
+                "headers": {name: self.headers[name] for name in HEADERS if name in self.headers},
+                "body": body,
+                "raw": raw.decode("utf-8", "replace"),
+            }
+        )
         self._answer(status)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._answer(200)
 
     def _answer(self, status: int) -> None:
@@ -53,7 +61,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server signature
+    def log_message(self, format: str, *args: Any) -> None:
         return None
 
 

@@ -29,8 +29,20 @@ class ListenerProcess:
         self.callback = f"http://127.0.0.1:{self.port}/listener"
 
     def start(self, timeout: float = 15) -> ListenerProcess:
-        command = [sys.executable, str(SCRIPT), "--port", str(self.port), "--log", str(self.log),
-                   "--status", str(self.status), "--delay", str(self.delay), "--fail-first", str(self.fail_first)]
+        command = [
+            sys.executable,
+            str(SCRIPT),
+            "--port",
+            str(self.port),
+            "--log",
+            str(self.log),
+            "--status",
+            str(self.status),
+            "--delay",
+            str(self.delay),
+            "--fail-first",
+            str(self.fail_first),
+        ]
         with open(self.log.with_suffix(".out"), "ab") as output:
             self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -79,8 +91,9 @@ class ListenerProcess:
         """The notifications answered with a 2xx."""
         return [entry for entry in self.received() if 200 <= entry["status"] < 300]
 
-    def wait_for(self, done: Callable[[list[Entry]], bool], timeout: float = 20,
-                 what: str = "the expected notifications") -> list[Entry]:
+    def wait_for(
+        self, done: Callable[[list[Entry]], bool], timeout: float = 20, what: str = "the expected notifications"
+    ) -> list[Entry]:
         """The delivered notifications once ``done`` holds for them; fails after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
@@ -88,8 +101,10 @@ class ListenerProcess:
             if done(delivered):
                 return delivered
             if time.monotonic() > deadline:
-                raise AssertionError(f"{what} did not arrive within {timeout} s; got {len(delivered)}: "
-                                     f"{[event_summary(entry) for entry in delivered][-20:]}")
+                raise AssertionError(
+                    f"{what} did not arrive within {timeout} s; got {len(delivered)}: "
+                    f"{[event_summary(entry) for entry in delivered][-20:]}"
+                )
             time.sleep(0.05)
 
 
@@ -97,5 +112,8 @@ def event_summary(entry: Entry) -> tuple[str, str, str]:
     """(eventType, resource id, state) of a logged notification, for messages and order checks."""
     body = entry["body"]
     resource = next(iter(body.get("event", {}).values()), {}) if isinstance(body, dict) else {}
-    return (body.get("eventType", "?") if isinstance(body, dict) else "?", str(resource.get("id")),
-            str(resource.get("state")))
+    return (
+        body.get("eventType", "?") if isinstance(body, dict) else "?",
+        str(resource.get("id")),
+        str(resource.get("state")),
+    )

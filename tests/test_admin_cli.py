@@ -57,8 +57,13 @@ def setup(url: str, *, orders: int, park: bool) -> tuple[str, list[str]]:
     resources = [str(uuid.uuid4()) for _ in range(orders)]
 
     async def build(backend: Backend) -> None:
-        doc = {"id": subscription, "callback": "http://127.0.0.1:9/listener", "query": "", "createdAt": times.now(),
-               "api": API}
+        doc = {
+            "id": subscription,
+            "callback": "http://127.0.0.1:9/listener",
+            "query": "",
+            "createdAt": times.now(),
+            "api": API,
+        }
         async with backend.transaction() as tx:
             await tx.create(HUB, subscription, orjson.dumps(doc))
         for resource in resources:
@@ -77,10 +82,21 @@ def setup(url: str, *, orders: int, park: bool) -> tuple[str, list[str]]:
 def event(resource_id: str) -> Event:
     id = str(uuid.uuid4())
     moment = dt.datetime.now(dt.UTC)
-    body = {"eventId": id, "eventTime": times.stamp(moment), "eventType": "ProductOrderCreateEvent",
-            "event": {"productOrder": {"id": resource_id}}}
-    return Event(id=id, api=API, kind="productOrder", resource_id=resource_id, type="ProductOrderCreateEvent",
-                 time=moment, body=orjson.dumps(body))
+    body = {
+        "eventId": id,
+        "eventTime": times.stamp(moment),
+        "eventType": "ProductOrderCreateEvent",
+        "event": {"productOrder": {"id": resource_id}},
+    }
+    return Event(
+        id=id,
+        api=API,
+        kind="productOrder",
+        resource_id=resource_id,
+        type="ProductOrderCreateEvent",
+        time=moment,
+        body=orjson.dumps(body),
+    )
 
 
 def deliveries(url: str, subscription: str, state: DeliveryState | None = None) -> list[Delivery]:
@@ -96,8 +112,18 @@ def test_deliveries_prints_a_table(url: str, capsys: pytest.CaptureFixture[str])
 
     assert main(["deliveries", "--state", "parked", "--subscription", parked, "--database-url", url]) == 0
     header, *rows = capsys.readouterr().out.splitlines()
-    assert header.split() == ["ID", "SUBSCRIPTION", "STATE", "ATTEMPTS", "NEXT", "ATTEMPT", "EVENT", "RESOURCE",
-                              "LAST", "ERROR"]
+    assert header.split() == [
+        "ID",
+        "SUBSCRIPTION",
+        "STATE",
+        "ATTEMPTS",
+        "NEXT",
+        "ATTEMPT",
+        "EVENT",
+        "RESOURCE",
+        "LAST",
+        "ERROR",
+    ]
     assert len(rows) == 2
     ids = [d.id for d in deliveries(url, parked)]
     for row, id, resource in zip(rows, ids, resources, strict=True):
@@ -152,8 +178,9 @@ def test_replay_needs_a_date_time_with_a_zone(url: str, since: str, capsys: pyte
     assert "2026-11-25T00:00:00Z" in capsys.readouterr().err
 
 
-def test_the_store_comes_from_the_environment(url: str, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_store_comes_from_the_environment(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     parked, _ = setup(url, orders=1, park=True)
     monkeypatch.setenv("TMFGATE_DATABASE_URL", url)
     assert main(["deliveries", "--subscription", parked]) == 0
@@ -161,8 +188,9 @@ def test_the_store_comes_from_the_environment(url: str, monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize("database", ["memory://", "sqlite:///{tmp}/missing.db", "nosuch://x"])
-def test_a_store_the_commands_cannot_use_is_refused(database: str, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_store_the_commands_cannot_use_is_refused(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     database = database.format(tmp=tmp_path)
     assert main(["deliveries", "--database-url", database]) == 2
     assert capsys.readouterr().err.startswith("tmfgate: ")

@@ -38,9 +38,7 @@ SQL_STORES = ["sqlite", "postgresql"]
 @pytest.fixture(params=["memory", *SQL_STORES])
 async def store_url(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> AsyncIterator[str]:
     """The URL of a reachable, empty store; PostgreSQL rows of this test's kinds go afterwards."""
-    url = {"memory": "memory://", "sqlite": f"sqlite:///{tmp_path}/store.db", "postgresql": POSTGRES_URL}[
-        request.param
-    ]
+    url = {"memory": "memory://", "sqlite": f"sqlite:///{tmp_path}/store.db", "postgresql": POSTGRES_URL}[request.param]
     if request.param != "postgresql":
         yield url
         return
@@ -218,9 +216,7 @@ async def test_filters_and_sorts_pass_through(backend: Backend, kind: str) -> No
 
 async def test_filter_sort_and_page_together(backend: Backend, kind: str) -> None:
     _needs_query_compiler(backend)
-    documents = [
-        doc(f"d{i:02}", priority=(i * 7) % 20, party=[{"role": "a" if i % 2 else "b"}]) for i in range(30)
-    ]
+    documents = [doc(f"d{i:02}", priority=(i * 7) % 20, party=[{"role": "a" if i % 2 else "b"}]) for i in range(30)]
     await create_all(backend, kind, *documents)
     at_least_5 = Condition(path=("priority",), op=Op.GTE, kind=Kind.NUMBER, values=(Decimal(5),))
     role_a = Condition(path=("party", "role"), op=Op.EQ, kind=Kind.STRING, values=("a",))
@@ -289,9 +285,7 @@ def _write_from_process(url: str, kind: str, worker: int, barrier: Any) -> None:
 async def test_two_processes_write_one_store(store_url: str, kind: str) -> None:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(2)
-    processes = [
-        context.Process(target=_write_from_process, args=(store_url, kind, n, barrier)) for n in range(2)
-    ]
+    processes = [context.Process(target=_write_from_process, args=(store_url, kind, n, barrier)) for n in range(2)]
     for process in processes:
         process.start()
     for process in processes:
@@ -307,7 +301,8 @@ async def test_two_processes_write_one_store(store_url: str, kind: str) -> None:
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 async def test_a_writer_waits_for_another_process_s_lock_without_stopping_the_loop(
-        backend: Backend, store_url: str, tmp_path: Path, kind: str) -> None:
+    backend: Backend, store_url: str, tmp_path: Path, kind: str
+) -> None:
     import sqlite3
 
     await create_all(backend, kind, doc("before"))

@@ -40,21 +40,25 @@ def test_a_period_that_is_not_a_month_is_refused_with_the_format(text: str) -> N
         Period.parse(text)
 
 
-@pytest.mark.parametrize(("start", "termination", "days"), [
-    ("2026-10-15T10:00:00Z", None, 30),  # active all month
-    ("2026-11-01T00:00:00Z", None, 30),
-    ("2026-11-20T18:40:00.123Z", None, 11),  # the start day counts: 20..30
-    ("2026-11-30T23:59:59Z", None, 1),
-    ("2026-10-15T10:00:00Z", "2026-11-10T08:00:00Z", 9),  # the termination day does not: 1..9
-    ("2026-11-20T08:00:00Z", "2026-11-25T17:00:00Z", 5),
-    ("2026-11-20T08:00:00Z", "2026-11-20T17:00:00Z", 0),  # installed and terminated the same day
-    ("2026-10-01T00:00:00Z", "2026-10-31T12:00:00Z", 0),  # ended before the month
-    ("2026-12-01T00:00:00Z", None, 0),  # starts after it
-    ("2026-10-15T10:00:00Z", "2026-12-03T00:00:00Z", 30),
-    ("2026-11-30T23:30:00-02:00", None, 0),  # 1 December in UTC
-])
+@pytest.mark.parametrize(
+    ("start", "termination", "days"),
+    [
+        ("2026-10-15T10:00:00Z", None, 30),  # active all month
+        ("2026-11-01T00:00:00Z", None, 30),
+        ("2026-11-20T18:40:00.123Z", None, 11),  # the start day counts: 20..30
+        ("2026-11-30T23:59:59Z", None, 1),
+        ("2026-10-15T10:00:00Z", "2026-11-10T08:00:00Z", 9),  # the termination day does not: 1..9
+        ("2026-11-20T08:00:00Z", "2026-11-25T17:00:00Z", 5),
+        ("2026-11-20T08:00:00Z", "2026-11-20T17:00:00Z", 0),  # installed and terminated the same day
+        ("2026-10-01T00:00:00Z", "2026-10-31T12:00:00Z", 0),  # ended before the month
+        ("2026-12-01T00:00:00Z", None, 0),  # starts after it
+        ("2026-10-15T10:00:00Z", "2026-12-03T00:00:00Z", 30),
+        ("2026-11-30T23:30:00-02:00", None, 0),  # 1 December in UTC
+    ],
+)
 def test_active_days_count_the_start_day_and_not_the_termination_day(
-        start: str, termination: str | None, days: int) -> None:
+    start: str, termination: str | None, days: int
+) -> None:
     november = Period(2026, 11)
     assert active_days(november, at(start), at(termination) if termination else None) == days
 
@@ -62,9 +66,13 @@ def test_active_days_count_the_start_day_and_not_the_termination_day(
 def test_coverage_spans_the_days_charged() -> None:
     november = Period(2026, 11)
     assert coverage(november, at("2026-11-20T18:40:00Z"), None) == {
-        "startDateTime": "2026-11-20T00:00:00.000Z", "endDateTime": "2026-12-01T00:00:00.000Z"}
+        "startDateTime": "2026-11-20T00:00:00.000Z",
+        "endDateTime": "2026-12-01T00:00:00.000Z",
+    }
     assert coverage(november, at("2026-09-02T08:00:00Z"), at("2026-11-10T08:00:00Z")) == {
-        "startDateTime": "2026-11-01T00:00:00.000Z", "endDateTime": "2026-11-10T00:00:00.000Z"}
+        "startDateTime": "2026-11-01T00:00:00.000Z",
+        "endDateTime": "2026-11-10T00:00:00.000Z",
+    }
 
 
 def test_proration_rounds_once_half_up_to_the_cent() -> None:
@@ -111,9 +119,14 @@ def test_a_credit_counts_negative() -> None:
 
 def test_billing_settings_are_checked_when_read() -> None:
     assert Settings.from_env({"TMFGATE_TAX_RATE": " 0.055 ", "TMFGATE_PAYMENT_TERMS": "0"}).tax_rate == "0.055"
-    for variable, raw in (("TMFGATE_TAX_RATE", "20%"), ("TMFGATE_TAX_RATE", "1"), ("TMFGATE_TAX_RATE", "-0.1"),
-                          ("TMFGATE_TAX_RATE", "nan"), ("TMFGATE_PAYMENT_TERMS", "-1"),
-                          ("TMFGATE_PAYMENT_TERMS", "30 days")):
+    for variable, raw in (
+        ("TMFGATE_TAX_RATE", "20%"),
+        ("TMFGATE_TAX_RATE", "1"),
+        ("TMFGATE_TAX_RATE", "-0.1"),
+        ("TMFGATE_TAX_RATE", "nan"),
+        ("TMFGATE_PAYMENT_TERMS", "-1"),
+        ("TMFGATE_PAYMENT_TERMS", "30 days"),
+    ):
         with pytest.raises(ConfigurationError, match=variable):
             Settings.from_env({variable: raw})
 
@@ -127,16 +140,33 @@ def test_a_catalog_or_settings_billing_cannot_use_stop_the_start(tmp_path: Path)
         check(gateway(tax_rate="0,2"))
     with pytest.raises(ConfigurationError, match="payment terms"):
         check(gateway(payment_terms=-3))
-    for price, words in (({"unit": "USD", "value": 5}, "in EUR, the catalog's currency"),
-                         ({"unit": "EUR", "value": -5}, "0 or more"), ({"unit": "EUR"}, "needs a price value")):
+    for price, words in (
+        ({"unit": "USD", "value": 5}, "in EUR, the catalog's currency"),
+        ({"unit": "EUR", "value": -5}, "0 or more"),
+        ({"unit": "EUR"}, "needs a price value"),
+    ):
         path = tmp_path / f"catalog-{len(words)}.yaml"
-        path.write_text(yaml.safe_dump({"currency": "EUR", "productOfferingPrice": [
-            {"id": "pop-1", "priceType": "oneTime", "price": price}]}))
+        path.write_text(
+            yaml.safe_dump(
+                {"currency": "EUR", "productOfferingPrice": [{"id": "pop-1", "priceType": "oneTime", "price": price}]}
+            )
+        )
         with pytest.raises(ConfigurationError, match=words):
             check(gateway(catalog=str(path)))
     path = tmp_path / "yearly.yaml"
-    path.write_text(yaml.safe_dump({"productOfferingPrice": [{"id": "pop-1", "priceType": "recurring",
-                                                              "recurringChargePeriodType": "year",
-                                                              "price": {"unit": "EUR", "value": 100}}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "productOfferingPrice": [
+                    {
+                        "id": "pop-1",
+                        "priceType": "recurring",
+                        "recurringChargePeriodType": "year",
+                        "price": {"unit": "EUR", "value": 100},
+                    }
+                ]
+            }
+        )
+    )
     with pytest.raises(ConfigurationError, match="by the calendar month"):
         check(gateway(catalog=str(path)))

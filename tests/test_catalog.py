@@ -51,17 +51,26 @@ def test_none_is_an_empty_catalog() -> None:
     assert catalog.load("none").entries["productOffering"] == {}
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda c: c["productOffering"][0].update(productSpecification={"id": "ps-nope"}),
-     "productOffering po-fibre-100 refers to the productSpecification ps-nope"),
-    (lambda c: c["productOffering"].append(dict(c["productOffering"][0])),
-     "the productOffering id po-fibre-100 is used twice"),
-    (lambda c: c.update(bundles=[]), "unknown section bundles"),
-    (lambda c: c["resourcePool"].pop(0),
-     "ss-ftth-access needs resource rs-gpon-port, which no resourcePool provides"),
-    (lambda c: c["resourcePool"][0]["range"].pop("pattern"), "the range of pool rs-gpon-port needs pattern"),
-    (lambda c: c["serviceSpecification"][0].pop("id"), "every serviceSpecification needs a string id"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda c: c["productOffering"][0].update(productSpecification={"id": "ps-nope"}),
+            "productOffering po-fibre-100 refers to the productSpecification ps-nope",
+        ),
+        (
+            lambda c: c["productOffering"].append(dict(c["productOffering"][0])),
+            "the productOffering id po-fibre-100 is used twice",
+        ),
+        (lambda c: c.update(bundles=[]), "unknown section bundles"),
+        (
+            lambda c: c["resourcePool"].pop(0),
+            "ss-ftth-access needs resource rs-gpon-port, which no resourcePool provides",
+        ),
+        (lambda c: c["resourcePool"][0]["range"].pop("pattern"), "the range of pool rs-gpon-port needs pattern"),
+        (lambda c: c["serviceSpecification"][0].pop("id"), "every serviceSpecification needs a string id"),
+    ],
+)
 def test_a_wrong_catalog_is_refused_with_what_is_wrong(tmp_path: Path, change: Any, message: str) -> None:
     content = demo()
     change(content)
@@ -72,8 +81,10 @@ def test_a_wrong_catalog_is_refused_with_what_is_wrong(tmp_path: Path, change: A
 def test_a_catalog_entry_that_breaks_the_spec_stops_the_start(tmp_path: Path) -> None:
     content = demo()
     content["productOffering"][0]["isSellable"] = "yes"  # a boolean in TMF620
-    with pytest.raises(ConfigurationError, match="isSellable"), RunningGateway(
-            "memory://", catalog=write(tmp_path, content)):
+    with (
+        pytest.raises(ConfigurationError, match="isSellable"),
+        RunningGateway("memory://", catalog=write(tmp_path, content)),
+    ):
         pass
 
 
@@ -89,12 +100,16 @@ def test_the_catalog_is_served_read_only_and_the_pools_are_seeded_once(tmp_path:
         assert specs.headers["X-Total-Count"] == "6"
         refused = requests.post(f"{gateway.url}{CATALOG}/productOffering", json={"name": "Free TV"})
         assert refused.status_code == 405 and refused.json()["code"]
-        port = requests.get(f"{gateway.url}{RESOURCES}/resource", params={
-            "resourceSpecification.id": "rs-gpon-port", "sort": "name", "limit": "1"}).json()[0]
+        port = requests.get(
+            f"{gateway.url}{RESOURCES}/resource",
+            params={"resourceSpecification.id": "rs-gpon-port", "sort": "name", "limit": "1"},
+        ).json()[0]
         assert port["resourceStatus"] == "available"
-        locked = requests.patch(f"{gateway.url}{RESOURCES}/resource/{port['id']}",
-                                json={"administrativeState": "locked"},
-                                headers={"Content-Type": "application/merge-patch+json"})
+        locked = requests.patch(
+            f"{gateway.url}{RESOURCES}/resource/{port['id']}",
+            json={"administrativeState": "locked"},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
         assert locked.status_code == 200
     content = demo()
     content["productOffering"] = content["productOffering"][:1]

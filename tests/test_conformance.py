@@ -64,9 +64,7 @@ def test_reader_names_classes_and_taggable_attributes(api: Api) -> None:
 
 
 def test_reader_follows_refs_into_tmf_common(api: Api) -> None:
-    error = flatten(
-        api.docs, {"$ref": f"{TMF622.parent.resolve() / 'tmf_common.yaml'}#/components/schemas/Error"}
-    )
+    error = flatten(api.docs, {"$ref": f"{TMF622.parent.resolve() / 'tmf_common.yaml'}#/components/schemas/Error"})
     assert error["required"] == ["code", "reason"]
     create = flatten(api.docs, api.resource("productOrder").create_schema)
     assert "productOrderItem" in create["required"]
@@ -89,9 +87,7 @@ def test_tmf622_order_payload_holds_the_required_attributes(api: Api) -> None:
     assert payload["@type"] == "ProductOrder"
     items = payload["productOrderItem"]
     assert len(items) == 1 and isinstance(items[0]["id"], str)
-    action_enum = flatten(
-        api.docs, flatten(api.docs, order.create_schema)["properties"]["productOrderItem"]["items"]
-    )
+    action_enum = flatten(api.docs, flatten(api.docs, order.create_schema)["properties"]["productOrderItem"]["items"])
     assert items[0]["action"] in flatten(api.docs, action_enum["properties"]["action"])["enum"]
     assert set(payload) == {"productOrderItem", "@type"}  # nothing a server sets (state, orderDate...)
 
@@ -233,9 +229,7 @@ def test_swagger2_body_parameters_are_read(tmp_path: Path) -> None:
             "/widget": {
                 "get": {"responses": {"200": {"description": "ok"}}},
                 "post": {
-                    "parameters": [
-                        {"in": "body", "name": "w", "schema": {"$ref": "#/definitions/Widget_Create"}}
-                    ],
+                    "parameters": [{"in": "body", "name": "w", "schema": {"$ref": "#/definitions/Widget_Create"}}],
                     "responses": {"201": {"description": "ok", "schema": {"$ref": "#/definitions/Widget"}}},
                 },
             }
@@ -273,9 +267,7 @@ def test_skip_selectors_match_checks_groups_and_families() -> None:
 def test_families_are_registered_once_with_unique_names() -> None:
     names = [c.name for checks in FAMILIES.values() for c in checks]
     assert len(names) == len(set(names))
-    assert all(
-        n.split(".")[0] == family for family, checks in FAMILIES.items() for n in (c.name for c in checks)
-    )
+    assert all(n.split(".")[0] == family for family, checks in FAMILIES.items() for n in (c.name for c in checks))
     assert selected(["errors"]) == FAMILIES["errors"]
     assert any(isinstance(c, ApiCheck) for c in FAMILIES["hub"])
     with pytest.raises(ValueError, match="Unknown check family"):
@@ -323,20 +315,13 @@ def test_cli_rejects_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["http://127.0.0.1:9", "--spec", str(tmp_path / "missing.yaml")]) == 2
     assert main(["http://127.0.0.1:9", "--spec", str(TMF622), "--payload", "nothing=x.json"]) == 2
     (tmp_path / "p.json").write_text("[]")
-    assert (
-        main(
-            ["http://127.0.0.1:9", "--spec", str(TMF622), "--payload", f"productOrder={tmp_path / 'p.json'}"]
-        )
-        == 2
-    )
+    assert main(["http://127.0.0.1:9", "--spec", str(TMF622), "--payload", f"productOrder={tmp_path / 'p.json'}"]) == 2
     assert "error:" in capsys.readouterr().err
 
 
 def test_cli_reports_an_unreachable_server_as_failures(capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()  # nothing listens there
-    code = main(
-        [f"http://127.0.0.1:{port}", "--spec", str(TMF622), "--family", "lifecycle", "--http-timeout", "2"]
-    )
+    code = main([f"http://127.0.0.1:{port}", "--spec", str(TMF622), "--family", "lifecycle", "--http-timeout", "2"])
     out = capsys.readouterr().out
     assert code == 1 and "FAIL lifecycle.create[productOrder]" in out
     assert out.rstrip().splitlines()[-1].endswith("skipped")
@@ -360,9 +345,7 @@ class Proxy:
             def handle_one(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
-                headers = (
-                    {"Content-Type": self.headers["Content-Type"]} if self.headers["Content-Type"] else {}
-                )
+                headers = {"Content-Type": self.headers["Content-Type"]} if self.headers["Content-Type"] else {}
                 answer = requests.request(
                     self.command,
                     proxy.target + self.path,
@@ -387,9 +370,9 @@ class Proxy:
                 if proxy.events:
                     proxy.notify(self.command, self.path, status, content)
 
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = handle_one  # noqa: N815
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = handle_one
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return None
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -486,9 +469,7 @@ def test_a_broken_rule_fails_its_check(
     assert code == 1 and failures and words in failures[0], failures
 
 
-def test_notification_checks_pass_when_events_arrive(
-    gateway_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_notification_checks_pass_when_events_arrive(gateway_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     proxy = Proxy(gateway_url, events=True)
     try:
         code = main([proxy.url, "--spec", str(TMF622), "--family", "hub", "--event-timeout", "5"])
@@ -496,9 +477,7 @@ def test_notification_checks_pass_when_events_arrive(
         proxy.close()
     out = capsys.readouterr().out
     assert code == 0, out
-    assert (
-        "PASS hub.notifications.event-type-filter[productOrder]: only ProductOrderCreateEvent arrived" in out
-    )
+    assert "PASS hub.notifications.event-type-filter[productOrder]: only ProductOrderCreateEvent arrived" in out
 
 
 # --- end to end against tmfgate ----------------------------------------------------------------------
@@ -547,24 +526,43 @@ def _wait_until_answering(process: subprocess.Popen[bytes], url: str, log: Path)
 # Every TMF API tmfgate serves, with the least number of checks each must pass, and create bodies for
 # resources whose domain rules ask more than their schema (a bill is for a billing account).
 SERVED_SPECS = {
-    "tmf622_product_ordering": 40, "tmf641_service_ordering": 60, "tmf638_service_inventory": 35,
-    "tmf640_service_activation": 35, "tmf639_resource_inventory": 35, "tmf629_customer": 30,
-    "tmf642_alarm": 150, "tmf678_bill": 20, "tmf620_product_catalog": 1, "tmf633_service_catalog": 1,
+    "tmf622_product_ordering": 40,
+    "tmf641_service_ordering": 60,
+    "tmf638_service_inventory": 35,
+    "tmf640_service_activation": 35,
+    "tmf639_resource_inventory": 35,
+    "tmf629_customer": 30,
+    "tmf642_alarm": 150,
+    "tmf678_bill": 20,
+    "tmf620_product_catalog": 1,
+    "tmf633_service_catalog": 1,
     "tmf637_product_inventory": 35,
 }
 NO_ALARM = [{"id": "no-such-alarm"}]
 PAYLOADS = {
     "tmf678_bill": {"customerBillOnDemand": {"billingAccount": {"id": "ba-conformance"}}},
     "tmf642_alarm": {
-        "alarm": {"alarmType": "communicationsAlarm", "perceivedSeverity": "major", "probableCause": "lossOfSignal",
-                  "alarmedObject": {"id": "ne-conformance"}, "sourceSystemId": "nms-conformance", "state": "raised",
-                  "alarmRaisedTime": "2026-01-01T00:00:00Z"},
+        "alarm": {
+            "alarmType": "communicationsAlarm",
+            "perceivedSeverity": "major",
+            "probableCause": "lossOfSignal",
+            "alarmedObject": {"id": "ne-conformance"},
+            "sourceSystemId": "nms-conformance",
+            "state": "raised",
+            "alarmRaisedTime": "2026-01-01T00:00:00Z",
+        },
         "ackAlarms": {"alarmPattern": NO_ALARM, "ackSystemId": "nms", "ackUserId": "operator"},
         "unAckAlarms": {"alarmPattern": NO_ALARM, "ackSystemId": "nms", "ackUserId": "operator"},
-        "clearAlarms": {"alarmPattern": NO_ALARM, "alarmClearedTime": "2026-01-01T01:00:00Z",
-                        "clearSystemId": "nms", "clearUserId": "operator"},
-        "commentAlarms": {"alarmPattern": NO_ALARM, "comment": {"comment": "Looked at it", "systemId": "nms",
-                                                                  "userId": "operator"}},
+        "clearAlarms": {
+            "alarmPattern": NO_ALARM,
+            "alarmClearedTime": "2026-01-01T01:00:00Z",
+            "clearSystemId": "nms",
+            "clearUserId": "operator",
+        },
+        "commentAlarms": {
+            "alarmPattern": NO_ALARM,
+            "comment": {"comment": "Looked at it", "systemId": "nms", "userId": "operator"},
+        },
     },
 }
 
@@ -579,8 +577,15 @@ def test_tmfgate_passes_every_check(
     name: str, gateway_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     report = tmp_path / "report.json"
-    arguments = [gateway_url, "--spec", str(ROOT / "specs" / f"{name}.yaml"), "--skip", "hub.notifications",
-                 "--json", str(report)]
+    arguments = [
+        gateway_url,
+        "--spec",
+        str(ROOT / "specs" / f"{name}.yaml"),
+        "--skip",
+        "hub.notifications",
+        "--json",
+        str(report),
+    ]
     for resource, body in PAYLOADS.get(name, {}).items():
         payload = tmp_path / f"{resource}.json"
         payload.write_text(json.dumps(body))

@@ -107,8 +107,14 @@ async def unsubscribe(backend: Backend, id: str) -> None:
 async def create(backend: Backend, **attributes: Any) -> Document:
     """Store a new order with its create event, as the gateway does."""
     id = str(uuid.uuid4())
-    order: Document = {"id": id, "href": f"http://gw/productOrder/{id}", "@type": "ProductOrder",
-                       "state": "acknowledged", "productOrderItem": [{"id": "1", "action": "add"}], **attributes}
+    order: Document = {
+        "id": id,
+        "href": f"http://gw/productOrder/{id}",
+        "@type": "ProductOrder",
+        "state": "acknowledged",
+        "productOrderItem": [{"id": "1", "action": "add"}],
+        **attributes,
+    }
     async with backend.transaction() as tx:
         await tx.create("productOrder", id, codec.dumps(order))
         for event in BUILDER.created(ORDERS, order, "corr"):
@@ -285,8 +291,11 @@ async def test_subscription_queries_select_and_trim(
     await subscribe(backend, everything.callback)
     await subscribe(backend, state_changes.callback, query="eventType=ProductOrderStateChangeEvent")
     await subscribe(backend, completed.callback, query="event.productOrder.state=completed")
-    await subscribe(backend, trimmed.callback,
-                    query="eventType=ProductOrderCreateEvent&fields=event.productOrder.id,event.productOrder.state")
+    await subscribe(
+        backend,
+        trimmed.callback,
+        query="eventType=ProductOrderCreateEvent&fields=event.productOrder.id,event.productOrder.state",
+    )
     order = await create(backend, priority="1")
     order, _ = await change(backend, order, state="inProgress")
     order, _ = await change(backend, order, priority="2")
@@ -297,12 +306,17 @@ async def test_subscription_queries_select_and_trim(
     def types(listener: ListenerProcess) -> list[str]:
         return [entry["body"]["eventType"] for entry in listener.delivered()]
 
-    assert types(everything) == ["ProductOrderCreateEvent", "ProductOrderStateChangeEvent",
-                                 "ProductOrderAttributeValueChangeEvent", "ProductOrderStateChangeEvent"]
+    assert types(everything) == [
+        "ProductOrderCreateEvent",
+        "ProductOrderStateChangeEvent",
+        "ProductOrderAttributeValueChangeEvent",
+        "ProductOrderStateChangeEvent",
+    ]
     assert types(state_changes) == ["ProductOrderStateChangeEvent", "ProductOrderStateChangeEvent"]
     assert [event_summary(e)[2] for e in state_changes.delivered()] == ["inProgress", "completed"]
     assert [event_summary(e) for e in completed.delivered()] == [
-        ("ProductOrderStateChangeEvent", order["id"], "completed")]
+        ("ProductOrderStateChangeEvent", order["id"], "completed")
+    ]
     [entry] = trimmed.delivered()
     body = entry["body"]
     assert body["event"] == {"productOrder": {"id": order["id"], "state": "acknowledged"}}
@@ -364,8 +378,17 @@ async def test_an_event_that_cannot_be_evaluated_does_not_stop_delivery(
     await subscribe(backend, filtered.callback, query="event.productOrder.state=acknowledged")
     await subscribe(backend, everything.callback)
     async with backend.transaction() as tx:
-        await tx.add_event(Event(id=str(uuid.uuid4()), api=API.name, kind="productOrder", resource_id="bad",
-                                 type="ProductOrderCreateEvent", time=dt.datetime.now(dt.UTC), body=b"{not json"))
+        await tx.add_event(
+            Event(
+                id=str(uuid.uuid4()),
+                api=API.name,
+                kind="productOrder",
+                resource_id="bad",
+                type="ProductOrderCreateEvent",
+                time=dt.datetime.now(dt.UTC),
+                body=b"{not json",
+            )
+        )
     await create(backend)
     await run_until(dispatcher, lambda: len(filtered.delivered()) >= 1 and len(everything.delivered()) >= 2)
     assert "{not json" in [entry["raw"] for entry in everything.delivered()]  # two resources: any order
@@ -537,8 +560,9 @@ async def test_a_running_dispatcher_prunes_delivered_events_past_the_retention_a
             await asyncio.sleep(0.1)
         [parked] = await backend.deliveries()
         assert parked.event.type == "ProductOrderStateChangeEvent"  # its event is still there to resend
-        everything = await backend.replay("someone", dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
-                                          lambda event: True)
+        everything = await backend.replay(
+            "someone", dt.datetime.now(dt.UTC) - dt.timedelta(hours=1), lambda event: True
+        )
         assert everything == 1
     finally:
         stop.set()

@@ -15,8 +15,13 @@ from tmfgate.subscriptions import from_document, parse
 API = model.build(specs.load(specs.specs_dir() / "tmf622_product_ordering.yaml"))
 ORDERS = API.resources["productOrder"]
 BUILDER = EventBuilder(API)
-ORDER = {"id": "o1", "href": "http://h/productOrder/o1", "state": "acknowledged", "priority": "1",
-         "productOrderItem": [{"id": "1", "action": "add", "state": "acknowledged"}]}
+ORDER = {
+    "id": "o1",
+    "href": "http://h/productOrder/o1",
+    "state": "acknowledged",
+    "priority": "1",
+    "productOrderItem": [{"id": "1", "action": "add", "state": "acknowledged"}],
+}
 
 
 def body(event: Event) -> dict:  # type: ignore[type-arg]
@@ -51,8 +56,7 @@ def test_delete_event() -> None:
 
 
 def subscription(query: str, created: str = "2000-01-01T00:00:00.000Z") -> object:
-    return from_document(API, {"id": "s", "callback": "http://127.0.0.1:9/l", "query": query,
-                               "createdAt": created})
+    return from_document(API, {"id": "s", "callback": "http://127.0.0.1:9/l", "query": query, "createdAt": created})
 
 
 def test_subscription_query_selects_events() -> None:
@@ -76,8 +80,9 @@ def test_fields_trim_the_payload() -> None:
     assert {"eventId", "eventTime", "eventType"} <= trimmed.keys() and "domain" not in trimmed
 
 
-@pytest.mark.parametrize("query", ["eventType=NoSuchEvent", "state=completed",
-                                   "event.productOrder.orderDate.gt=notadate"])
+@pytest.mark.parametrize(
+    "query", ["eventType=NoSuchEvent", "state=completed", "event.productOrder.orderDate.gt=notadate"]
+)
 def test_bad_subscription_queries(query: str) -> None:
     with pytest.raises(InvalidQuery):
         parse(query, API)
@@ -89,9 +94,9 @@ def test_event_time_is_utc() -> None:
 
 
 def test_the_envelope_is_written_around_the_stored_bytes() -> None:
-    big = {**ORDER, "note": [{"text": "é \" \\ \u2028"}], "quantity": 123456789012345678901234567890}
+    big = {**ORDER, "note": [{"text": 'é " \\ \u2028'}], "quantity": 123456789012345678901234567890}
     raw = codec.dumps(big)
-    for event in (*BUILDER.created(ORDERS, big, "c\"1"), *BUILDER.changed(ORDERS, ORDER, big, "c", raw=raw)):
+    for event in (*BUILDER.created(ORDERS, big, 'c"1'), *BUILDER.changed(ORDERS, ORDER, big, "c", raw=raw)):
         envelope = body(event)
         assert list(envelope)[-1] == "event" and envelope["event"] == {"productOrder": big}
         assert event.body == codec.dumps(envelope)  # the same bytes as encoding it whole

@@ -26,9 +26,20 @@ def call(app: Any, method: str, path: str) -> int:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-             "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
-             "headers": [(b"host", b"127.0.0.1")], "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1")],
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 1),
+    }
     asyncio.run(app(scope, receive, send))
     return int(sent[0]["status"])
 
@@ -47,8 +58,13 @@ class _Served:
 
     def __init__(self, inner: Any) -> None:
         self.url = f"http://127.0.0.1:{free_port()}"
-        config = uvicorn.Config(ErrorMiddleware(inner), host="127.0.0.1", port=int(self.url.rsplit(":", 1)[1]),
-                                log_level="critical", lifespan="off")
+        config = uvicorn.Config(
+            ErrorMiddleware(inner),
+            host="127.0.0.1",
+            port=int(self.url.rsplit(":", 1)[1]),
+            log_level="critical",
+            lifespan="off",
+        )
         self._serving = in_thread(uvicorn.Server(config))
 
     def __enter__(self) -> str:

@@ -124,8 +124,13 @@ class Counted(OneWriteHttpToolsProtocol):
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"5")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"5")],
+        }
+    )
     if scope["path"] == "/slow":  # the body comes later: the head must not wait for it
         await asyncio.sleep(0.3)
     await send({"type": "http.response.body", "body": b"hello"})
@@ -134,8 +139,11 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 @contextmanager
 def serving() -> Iterator[str]:
     port = free_port()
-    with in_thread(uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=Counted, lifespan="off",
-                                                 log_level="warning"))):
+    with in_thread(
+        uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, http=Counted, lifespan="off", log_level="warning")
+        )
+    ):
         yield f"http://127.0.0.1:{port}"
 
 

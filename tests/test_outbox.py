@@ -149,8 +149,15 @@ def enveloping(kind: str, resource_id: str, document: bytes, type: str) -> Event
     """An event whose body ends with the document as stored, as the gateway's events do."""
     id = uuid.uuid4().hex
     head = orjson.dumps({"eventId": id, "eventType": type})[:-1] + b',"event":{"' + kind.encode() + b'":'
-    return Event(id=id, api="productOrdering", kind=kind, resource_id=resource_id, type=type, time=now(),
-                 body=head + document + b"}}")
+    return Event(
+        id=id,
+        api="productOrdering",
+        kind=kind,
+        resource_id=resource_id,
+        type=type,
+        time=now(),
+        body=head + document + b"}}",
+    )
 
 
 async def test_events_carrying_the_document_come_back_whole(backend: Backend, kind: str) -> None:
@@ -532,7 +539,8 @@ async def test_older_events_made_pending_again_are_claimed_first(backend: Backen
 
 @pytest.mark.parametrize("store", SQL_STORES)
 async def test_an_index_added_by_a_newer_version_is_created_on_an_existing_store(
-        store: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     from sqlalchemy import create_engine, inspect, text
 
     url = f"sqlite:///{tmp_path}/old.db" if store == "sqlite" else str(request.getfixturevalue("postgres_url"))

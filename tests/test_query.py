@@ -123,8 +123,7 @@ def test_bad_paging_values(raw: str) -> None:
     rejected(raw, "whole number")
 
 
-@pytest.mark.parametrize("raw", ["limit=99999999999999999999", "limit=9223372036854775808",
-                                 "offset=" + "9" * 5000])
+@pytest.mark.parametrize("raw", ["limit=99999999999999999999", "limit=9223372036854775808", "offset=" + "9" * 5000])
 def test_huge_paging_values_are_capped(raw: str) -> None:
     query = parse(raw)
     assert (query.limit or query.offset) == 2**63 - 1
@@ -270,9 +269,7 @@ def test_malformed_filters(raw: str, fragments: tuple[str, ...]) -> None:
 def test_size_limits() -> None:
     rejected("&".join(f"a{n}=1" for n in range(MAX_CONDITIONS + 1)), f"at most {MAX_CONDITIONS}")
     rejected("state=" + ",".join(str(n) for n in range(MAX_VALUES + 1)), f"at most {MAX_VALUES}")
-    assert (
-        len(parse("state=" + ",".join(str(n) for n in range(MAX_VALUES))).conditions[0].values) == MAX_VALUES
-    )
+    assert len(parse("state=" + ",".join(str(n) for n in range(MAX_VALUES))).conditions[0].values) == MAX_VALUES
 
 
 # --- typing --------------------------------------------------------------------------------------
@@ -431,10 +428,7 @@ def test_projection_whole_attribute_wins_over_nested() -> None:
 
 
 def test_projection_of_missing_or_scalar_paths() -> None:
-    assert (
-        project(ORDER, (("missing",), ("state", "x"), ("note", "missing"), ("relatedParty", "x")), always=())
-        == {}
-    )
+    assert project(ORDER, (("missing",), ("state", "x"), ("note", "missing"), ("relatedParty", "x")), always=()) == {}
     assert project({"id": "1"}, (("state",),)) == {"id": "1"}
 
 

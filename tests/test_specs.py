@@ -46,33 +46,81 @@ class Api:
 
 APIS = [
     # TMF622 lists "aborted " with a trailing space.
-    Api("tmf622_product_ordering.yaml", "TMF622-v4.0.0.swagger.json", "TMF622 Product Ordering Management",
-        ("/tmf-api/productOrderingManagement/v4",), enum_fixes={"ProductStatusType": {"aborted"}}),
-    Api("tmf641_service_ordering.yaml", "TMF641-v4.0.0.swagger.json", "TMF641 Service Ordering",
-        ("/tmf-api/serviceOrdering/v4",)),
-    Api("tmf638_service_inventory.yaml", "TMF638-v4.0.0.swagger.json", "TMF638 Service Inventory Management",
-        ("/tmf-api/serviceInventory/v4",)),
-    Api("tmf640_service_activation.yaml", "TMF640-v4.0.0.swagger.json",
-        "TMF640 Service Activation and Configuration", ("/tmf-api/serviceActivationAndConfiguration/v4",)),
+    Api(
+        "tmf622_product_ordering.yaml",
+        "TMF622-v4.0.0.swagger.json",
+        "TMF622 Product Ordering Management",
+        ("/tmf-api/productOrderingManagement/v4",),
+        enum_fixes={"ProductStatusType": {"aborted"}},
+    ),
+    Api(
+        "tmf641_service_ordering.yaml",
+        "TMF641-v4.0.0.swagger.json",
+        "TMF641 Service Ordering",
+        ("/tmf-api/serviceOrdering/v4",),
+    ),
+    Api(
+        "tmf638_service_inventory.yaml",
+        "TMF638-v4.0.0.swagger.json",
+        "TMF638 Service Inventory Management",
+        ("/tmf-api/serviceInventory/v4",),
+    ),
+    Api(
+        "tmf640_service_activation.yaml",
+        "TMF640-v4.0.0.swagger.json",
+        "TMF640 Service Activation and Configuration",
+        ("/tmf-api/serviceActivationAndConfiguration/v4",),
+    ),
     # TMF639 requires id and href in Resource_Create, which the server sets (no create could succeed).
-    Api("tmf639_resource_inventory.yaml", "TMF639-v4.0.0.swagger.json", "TMF639 Resource Inventory Management",
-        ("/tmf-api/resourceInventoryManagement/v4",), required_fixes={"Resource_Create": {"href", "id"}}),
-    Api("tmf620_product_catalog.yaml", "TMF620-v4.0.0.swagger.json", "TMF620 Product Catalog Management",
+    Api(
+        "tmf639_resource_inventory.yaml",
+        "TMF639-v4.0.0.swagger.json",
+        "TMF639 Resource Inventory Management",
+        ("/tmf-api/resourceInventoryManagement/v4",),
+        required_fixes={"Resource_Create": {"href", "id"}},
+    ),
+    Api(
+        "tmf620_product_catalog.yaml",
+        "TMF620-v4.0.0.swagger.json",
+        "TMF620 Product Catalog Management",
         ("/tmf-api/productCatalogManagement/v4",),
-        read_only=frozenset({"productOffering", "productOfferingPrice", "productSpecification"})),
-    Api("tmf633_service_catalog.yaml", "TMF633-v4.0.0.swagger.json", "TMF633 Service Catalog Management",
-        ("/tmf-api/serviceCatalogManagement/v4",), read_only=frozenset({"serviceSpecification"})),
+        read_only=frozenset({"productOffering", "productOfferingPrice", "productSpecification"}),
+    ),
+    Api(
+        "tmf633_service_catalog.yaml",
+        "TMF633-v4.0.0.swagger.json",
+        "TMF633 Service Catalog Management",
+        ("/tmf-api/serviceCatalogManagement/v4",),
+        read_only=frozenset({"serviceSpecification"}),
+    ),
     # TMF642 makes alarm ids integers, unlike every other TMF id (and TMF642 v5).
-    Api("tmf642_alarm.yaml", "TMF642-v4.0.0.swagger.json", "TMF642 Alarm Management",
+    Api(
+        "tmf642_alarm.yaml",
+        "TMF642-v4.0.0.swagger.json",
+        "TMF642 Alarm Management",
         ("/tmf-api/alarmManagement/v4", "/tmf-api/alarm/v4"),
-        type_fixes={"Alarm.id": "string", "AlarmRefOrValue.id": "string"}),
-    Api("tmf629_customer.yaml", "TMF629-v4.0.0.swagger.json", "TMF629 Customer Management",
-        ("/tmf-api/customerManagement/v4",)),
-    Api("tmf678_bill.yaml", "TMF678-v4.0.0.swagger.json", "TMF678 Customer Bill Management",
-        ("/tmf-api/customerBillManagement/v4",)),
+        type_fixes={"Alarm.id": "string", "AlarmRefOrValue.id": "string"},
+    ),
+    Api(
+        "tmf629_customer.yaml",
+        "TMF629-v4.0.0.swagger.json",
+        "TMF629 Customer Management",
+        ("/tmf-api/customerManagement/v4",),
+    ),
+    Api(
+        "tmf678_bill.yaml",
+        "TMF678-v4.0.0.swagger.json",
+        "TMF678 Customer Bill Management",
+        ("/tmf-api/customerBillManagement/v4",),
+    ),
     # TMF637 lists "aborted " with a trailing space, as TMF622 does.
-    Api("tmf637_product_inventory.yaml", "TMF637-v4.0.0.swagger.json", "TMF637 Product Inventory Management",
-        ("/tmf-api/productInventory/v4",), enum_fixes={"ProductStatusType": {"aborted"}}),
+    Api(
+        "tmf637_product_inventory.yaml",
+        "TMF637-v4.0.0.swagger.json",
+        "TMF637 Product Inventory Management",
+        ("/tmf-api/productInventory/v4",),
+        enum_fixes={"ProductStatusType": {"aborted"}},
+    ),
 ]
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -18,9 +18,7 @@ from backends.sqlquery import _sqlite_instant, _sqlite_regexp, order_by, registe
 from tmfgate.errors import InvalidQuery
 from tmfgate.query import parse_query
 
-POSTGRES_URL = os.environ.get(
-    "TMFGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("TMFGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 SCHEMA: dict[tuple[str, ...], Kind] = {
     ("state",): Kind.STRING,
@@ -299,9 +297,7 @@ class _Sql:
 
 def _table(json_type: Any) -> sa.Table:
     name = f"qtest_{secrets.token_hex(4)}"
-    return sa.Table(
-        name, sa.MetaData(), sa.Column("id", sa.Text, primary_key=True), sa.Column("doc", json_type)
-    )
+    return sa.Table(name, sa.MetaData(), sa.Column("id", sa.Text, primary_key=True), sa.Column("doc", json_type))
 
 
 def _load(engine: sa.Engine, table: sa.Table) -> None:

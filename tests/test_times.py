@@ -24,8 +24,14 @@ def test_now_and_instant() -> None:
 
 def test_the_cached_second_writes_what_stamp_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(7)
-    for micros in [0, 999_999, 1_000_000, 951_782_400_000_000, 951_782_400_999_000,
-                   *(rng.randrange(0, 4_102_444_800_000_000) for _ in range(2000))]:
+    for micros in [
+        0,
+        999_999,
+        1_000_000,
+        951_782_400_000_000,
+        951_782_400_999_000,
+        *(rng.randrange(0, 4_102_444_800_000_000) for _ in range(2000)),
+    ]:
         monkeypatch.setattr(times.time, "time_ns", lambda micros=micros: micros * 1000 + 999)
         expected = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)
         assert times.instant() == (expected, times.stamp(expected))

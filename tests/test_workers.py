@@ -145,9 +145,26 @@ def test_a_port_in_use_is_refused_at_once(tmp_path: Path) -> None:
         held.listen()
         port = held.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "tmfgate", "serve", "--database-url", "memory://", "--port", str(port),
-             "--workers", "2", "--fulfilment", "off"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+            [
+                sys.executable,
+                "-m",
+                "tmfgate",
+                "serve",
+                "--database-url",
+                "memory://",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--fulfilment",
+                "off",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "started" not in result.stderr  # no worker was started
@@ -156,14 +173,36 @@ def test_a_port_in_use_is_refused_at_once(tmp_path: Path) -> None:
 def test_a_second_gateway_on_the_same_port_is_refused(tmp_path: Path) -> None:
     with serving(tmp_path) as (_, port, _):
         result = subprocess.run(
-            [sys.executable, "-m", "tmfgate", "serve", "--database-url", "memory://", "--port", str(port),
-             "--workers", "2", "--fulfilment", "off"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+            [
+                sys.executable,
+                "-m",
+                "tmfgate",
+                "serve",
+                "--database-url",
+                "memory://",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--fulfilment",
+                "off",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert result.returncode == 1 and "cannot listen" in result.stderr
 
 
 def test_workers_need_a_port_to_share(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tmfgate", "serve", "--database-url", "memory://", "--port", "0", "--workers", "2"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 2 and "port to share" in result.stderr

@@ -26,20 +26,28 @@ _ERROR_WIDTH = 60
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the operator commands to the ``tmfgate`` command line."""
     deliveries = subparsers.add_parser(
-        "deliveries", help="list deliveries of hub events, oldest first (e.g. --state parked)")
+        "deliveries", help="list deliveries of hub events, oldest first (e.g. --state parked)"
+    )
     deliveries.add_argument("--state", choices=[state.value for state in DeliveryState])
     deliveries.add_argument("--subscription", metavar="ID", help="only deliveries to this hub subscription")
     deliveries.add_argument("--limit", type=_positive, default=100, metavar="N", help="at most N (default 100)")
     redeliver = subparsers.add_parser("redeliver", help="send parked deliveries again, due now")
     redeliver.add_argument("delivery_ids", nargs="+", metavar="DELIVERY_ID")
     replay = subparsers.add_parser(
-        "replay", help="send a hub subscription the events it accepts again, from a point in time")
+        "replay", help="send a hub subscription the events it accepts again, from a point in time"
+    )
     replay.add_argument("subscription_id", metavar="SUBSCRIPTION_ID")
-    replay.add_argument("--since", required=True, type=_instant, metavar="DATETIME",
-                        help="ISO 8601 with a time zone, e.g. 2026-11-25T00:00:00Z")
+    replay.add_argument(
+        "--since",
+        required=True,
+        type=_instant,
+        metavar="DATETIME",
+        help="ISO 8601 with a time zone, e.g. 2026-11-25T00:00:00Z",
+    )
     for command in (deliveries, redeliver, replay):
-        command.add_argument("--database-url", help="the gateway's store (default: TMFGATE_DATABASE_URL, "
-                                                    "else sqlite:///tmfgate.db)")
+        command.add_argument(
+            "--database-url", help="the gateway's store (default: TMFGATE_DATABASE_URL, else sqlite:///tmfgate.db)"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,8 +95,11 @@ async def _redeliver(backend: Backend, delivery_ids: Sequence[str]) -> int:
             print(f"{delivery_id}: pending again, due now")
         else:
             failed += 1
-            print(f"{delivery_id}: not redelivered; no parked delivery has this id "
-                  "(see 'tmfgate deliveries --state parked')", file=sys.stderr)
+            print(
+                f"{delivery_id}: not redelivered; no parked delivery has this id "
+                "(see 'tmfgate deliveries --state parked')",
+                file=sys.stderr,
+            )
     return 1 if failed else 0
 
 
@@ -99,8 +110,10 @@ async def _replay(backend: Backend, subscription_id: str, since: dt.datetime) ->
         print(f"tmfgate: no hub subscription has the id {subscription_id}.", file=sys.stderr)
         return 1
     count = await backend.replay(subscription.id, since, subscription.accepts)
-    print(f"{count} event{'' if count == 1 else 's'} since {times.stamp(since)} queued for subscription "
-          f"{subscription.id} ({subscription.callback})")
+    print(
+        f"{count} event{'' if count == 1 else 's'} since {times.stamp(since)} queued for subscription "
+        f"{subscription.id} ({subscription.callback})"
+    )
     return 0
 
 
@@ -112,17 +125,30 @@ def table(deliveries: Sequence[Delivery]) -> str:
         error = " ".join((delivery.last_error or "").split())
         if len(error) > _ERROR_WIDTH:
             error = error[: _ERROR_WIDTH - 1] + "…"
-        rows.append((delivery.id, delivery.subscription_id, delivery.state.value, str(delivery.attempts),
-                     times.stamp(delivery.next_attempt), event.type, f"{event.kind}/{event.resource_id}", error))
+        rows.append(
+            (
+                delivery.id,
+                delivery.subscription_id,
+                delivery.state.value,
+                str(delivery.attempts),
+                times.stamp(delivery.next_attempt),
+                event.type,
+                f"{event.kind}/{event.resource_id}",
+                error,
+            )
+        )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-                     for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
 
 
 def _open(url: str) -> Backend:
     if url.startswith("memory:"):
-        raise ConfigurationError("memory:// lives inside the gateway process; use the administration API "
-                                 "at /tmfgate/admin/v1 of that gateway, or give --database-url.")
+        raise ConfigurationError(
+            "memory:// lives inside the gateway process; use the administration API "
+            "at /tmfgate/admin/v1 of that gateway, or give --database-url."
+        )
     database = _sqlite_file(url)
     if database is not None and not database.exists():
         # Opening would create an empty database; the operator most likely meant another file.

@@ -53,13 +53,21 @@ def create_app(
             await gateway.stop()
 
     stack = ConnexionMiddleware(
-        Dispatcher(), middlewares=list(MIDDLEWARES), lifespan=lifespan,
+        Dispatcher(),
+        middlewares=list(MIDDLEWARES),
+        lifespan=lifespan,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
     )
     for api in apis:
         for base_path in (api.base_path, *api.spec.aliases):
-            stack.add_api(api.spec.document, base_path=base_path, name=api.name,
-                          resolver=OperationResolver(api), model=api, gateway=gateway)
+            stack.add_api(
+                api.spec.document,
+                base_path=base_path,
+                name=api.name,
+                resolver=OperationResolver(api),
+                model=api,
+                gateway=gateway,
+            )
     app = ErrorMiddleware(stack)
     app.gateway = gateway  # type: ignore[attr-defined]
     return app

@@ -27,84 +27,150 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tmfgate",
         description="TM Forum Open API gateway. Every option can also be set with a TMFGATE_* "
-                    "environment variable (TMFGATE_HOST, TMFGATE_PORT, TMFGATE_DATABASE_URL, ...).",
+        "environment variable (TMFGATE_HOST, TMFGATE_PORT, TMFGATE_DATABASE_URL, ...).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve every API in specs/ over HTTP")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="TCP port (default 8080)")
-    serve.add_argument("--database-url", help="memory://, sqlite:///file.db (default sqlite:///tmfgate.db) "
-                                              "or postgresql+psycopg://user@host/db")
-    serve.add_argument("--workers", type=int, help="server processes (default 1); on Linux each listens on its "
-                       "own socket on the port and one that dies is replaced")
+    serve.add_argument(
+        "--database-url",
+        help="memory://, sqlite:///file.db (default sqlite:///tmfgate.db) or postgresql+psycopg://user@host/db",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="server processes (default 1); on Linux each listens on its "
+        "own socket on the port and one that dies is replaced",
+    )
     serve.add_argument("--max-limit", type=int, help="largest page a list returns (default: no limit)")
     serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
-    serve.add_argument("--admin-hosts", help="client addresses or networks, besides loopback, that may use "
-                                             "the operator API, comma-separated (default: loopback only)")
-    serve.add_argument("--callback-hosts", help="hosts a hub callback may point to, comma-separated, "
-                                                "patterns such as *.partner.example allowed (default *: any)")
-    serve.add_argument("--dispatcher", choices=["on", "off"],
-                       help="deliver events from this process (default on; off when 'tmfgate dispatch' runs)")
+    serve.add_argument(
+        "--admin-hosts",
+        help="client addresses or networks, besides loopback, that may use "
+        "the operator API, comma-separated (default: loopback only)",
+    )
+    serve.add_argument(
+        "--callback-hosts",
+        help="hosts a hub callback may point to, comma-separated, "
+        "patterns such as *.partner.example allowed (default *: any)",
+    )
+    serve.add_argument(
+        "--dispatcher",
+        choices=["on", "off"],
+        help="deliver events from this process (default on; off when 'tmfgate dispatch' runs)",
+    )
     _add_delivery_options(serve)
     _add_fulfilment_options(serve)
     _add_billing_options(serve)
     dispatch = commands.add_parser(
-        "dispatch", help="deliver the hub notifications of a shared store without serving HTTP "
-                         "(scale-out; gateways may then run with --dispatcher off)")
-    dispatch.add_argument("--database-url", help="sqlite:///file.db (default sqlite:///tmfgate.db) "
-                                                 "or postgresql+psycopg://user@host/db")
+        "dispatch",
+        help="deliver the hub notifications of a shared store without serving HTTP "
+        "(scale-out; gateways may then run with --dispatcher off)",
+    )
+    dispatch.add_argument(
+        "--database-url", help="sqlite:///file.db (default sqlite:///tmfgate.db) or postgresql+psycopg://user@host/db"
+    )
     dispatch.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
     _add_delivery_options(dispatch)
     _add_fulfilment_options(dispatch)
     _add_billing_options(dispatch)
     bill_run = commands.add_parser(
-        "bill-run", help="bill every billing account for one calendar month (the billing cycle), on the store directly")
-    bill_run.add_argument("--period", required=True, type=_period, metavar="YYYY-MM",
-                          help="the month to bill, e.g. 2026-11; running a month again bills nothing twice")
-    bill_run.add_argument("--database-url", help="the gateway's store: sqlite:///file.db (default "
-                                                 "sqlite:///tmfgate.db) or postgresql+psycopg://user@host/db")
+        "bill-run", help="bill every billing account for one calendar month (the billing cycle), on the store directly"
+    )
+    bill_run.add_argument(
+        "--period",
+        required=True,
+        type=_period,
+        metavar="YYYY-MM",
+        help="the month to bill, e.g. 2026-11; running a month again bills nothing twice",
+    )
+    bill_run.add_argument(
+        "--database-url",
+        help="the gateway's store: sqlite:///file.db (default "
+        "sqlite:///tmfgate.db) or postgresql+psycopg://user@host/db",
+    )
     bill_run.add_argument("--catalog", metavar="FILE", help="the gateway's catalog file (default: the demo catalog)")
     _add_billing_options(bill_run)
     conformance = commands.add_parser(
-        "conformance", help="check a TMF server against the TM Forum rules (see 'tmfgate conformance -h')",
-        add_help=False)
+        "conformance",
+        help="check a TMF server against the TM Forum rules (see 'tmfgate conformance -h')",
+        add_help=False,
+    )
     conformance.add_argument("args", nargs=argparse.REMAINDER)
     admin_cli.add_commands(commands)
     return parser
 
 
 def _add_delivery_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--delivery-attempts", type=_count, metavar="N",
-                        help="attempts before a delivery is parked for an operator (default 10)")
-    parser.add_argument("--delivery-timeout", type=_seconds, metavar="SECONDS",
-                        help="seconds a listener has to answer (default 10)")
-    parser.add_argument("--retry-delay", type=_seconds, metavar="SECONDS",
-                        help="seconds before the first retry, doubled at each retry, with jitter (default 1)")
-    parser.add_argument("--retry-delay-max", type=_seconds, metavar="SECONDS",
-                        help="longest wait between two retries, before jitter (default 300)")
-    parser.add_argument("--event-retention", type=_retention, metavar="DAYS",
-                        help="days an event is kept once every delivery of it was made; 0 keeps them "
-                             "all (default 30)")
+    parser.add_argument(
+        "--delivery-attempts",
+        type=_count,
+        metavar="N",
+        help="attempts before a delivery is parked for an operator (default 10)",
+    )
+    parser.add_argument(
+        "--delivery-timeout", type=_seconds, metavar="SECONDS", help="seconds a listener has to answer (default 10)"
+    )
+    parser.add_argument(
+        "--retry-delay",
+        type=_seconds,
+        metavar="SECONDS",
+        help="seconds before the first retry, doubled at each retry, with jitter (default 1)",
+    )
+    parser.add_argument(
+        "--retry-delay-max",
+        type=_seconds,
+        metavar="SECONDS",
+        help="longest wait between two retries, before jitter (default 300)",
+    )
+    parser.add_argument(
+        "--event-retention",
+        type=_retention,
+        metavar="DAYS",
+        help="days an event is kept once every delivery of it was made; 0 keeps them all (default 30)",
+    )
 
 
 def _add_fulfilment_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--catalog", metavar="FILE",
-                        help="catalog file (YAML or JSON) served by TMF620/633 and used to fulfil orders; "
-                             "'demo' (default) is the shipped demo catalog, 'none' an empty one")
-    parser.add_argument("--fulfilment", choices=["on", "off"],
-                        help="decompose product orders into service orders and activate them (default on)")
-    parser.add_argument("--activation-delay", type=_delay, metavar="SECONDS",
-                        help="seconds each activation step takes, to mimic a slow network (default 0)")
-    parser.add_argument("--public-url", metavar="URL",
-                        help="scheme and host clients reach the gateway at, for the hrefs of resources the "
-                             "gateway creates itself (default http://HOST:PORT)")
+    parser.add_argument(
+        "--catalog",
+        metavar="FILE",
+        help="catalog file (YAML or JSON) served by TMF620/633 and used to fulfil orders; "
+        "'demo' (default) is the shipped demo catalog, 'none' an empty one",
+    )
+    parser.add_argument(
+        "--fulfilment",
+        choices=["on", "off"],
+        help="decompose product orders into service orders and activate them (default on)",
+    )
+    parser.add_argument(
+        "--activation-delay",
+        type=_delay,
+        metavar="SECONDS",
+        help="seconds each activation step takes, to mimic a slow network (default 0)",
+    )
+    parser.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="scheme and host clients reach the gateway at, for the hrefs of resources the "
+        "gateway creates itself (default http://HOST:PORT)",
+    )
 
 
 def _add_billing_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tax-rate", type=_tax_rate, metavar="RATE",
-                        help="tax (VAT) rate of every charge billed, a decimal fraction: 0.20 for 20%% (default 0.20)")
-    parser.add_argument("--payment-terms", type=_days, metavar="DAYS",
-                        help="days from a bill's date to its payment due date (default 30)")
+    parser.add_argument(
+        "--tax-rate",
+        type=_tax_rate,
+        metavar="RATE",
+        help="tax (VAT) rate of every charge billed, a decimal fraction: 0.20 for 20%% (default 0.20)",
+    )
+    parser.add_argument(
+        "--payment-terms",
+        type=_days,
+        metavar="DAYS",
+        help="days from a bill's date to its payment due date (default 30)",
+    )
 
 
 def _tax_rate(raw: str) -> str:
@@ -177,27 +243,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bill-run":
         try:
             settings = Settings.from_env().with_overrides(
-                database_url=args.database_url, catalog=args.catalog, tax_rate=args.tax_rate,
-                payment_terms=args.payment_terms)
+                database_url=args.database_url,
+                catalog=args.catalog,
+                tax_rate=args.tax_rate,
+                payment_terms=args.payment_terms,
+            )
             return bill_run(settings, args.period)
         except ConfigurationError as exc:
             print(f"tmfgate: {exc}", file=sys.stderr)
             return 2
     try:
         settings = Settings.from_env().with_overrides(
-            database_url=args.database_url, log_level=args.log_level, delivery_attempts=args.delivery_attempts,
-            delivery_timeout=args.delivery_timeout, retry_delay=args.retry_delay,
-            retry_delay_max=args.retry_delay_max, event_retention=args.event_retention, catalog=args.catalog,
+            database_url=args.database_url,
+            log_level=args.log_level,
+            delivery_attempts=args.delivery_attempts,
+            delivery_timeout=args.delivery_timeout,
+            retry_delay=args.retry_delay,
+            retry_delay_max=args.retry_delay_max,
+            event_retention=args.event_retention,
+            catalog=args.catalog,
             activation_delay=args.activation_delay,
-            public_url=args.public_url and args.public_url.rstrip("/"), tax_rate=args.tax_rate,
+            public_url=args.public_url and args.public_url.rstrip("/"),
+            tax_rate=args.tax_rate,
             payment_terms=args.payment_terms,
-            fulfilment=None if args.fulfilment is None else args.fulfilment == "on")
+            fulfilment=None if args.fulfilment is None else args.fulfilment == "on",
+        )
         if args.command == "dispatch":
             return dispatch(settings)
         settings = settings.with_overrides(
-            host=args.host, port=args.port, workers=args.workers, max_limit=args.max_limit,
-            callback_hosts=args.callback_hosts, admin_hosts=args.admin_hosts,
-            dispatcher=None if args.dispatcher is None else args.dispatcher == "on")
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            max_limit=args.max_limit,
+            callback_hosts=args.callback_hosts,
+            admin_hosts=args.admin_hosts,
+            dispatcher=None if args.dispatcher is None else args.dispatcher == "on",
+        )
         return serve(settings)
     except ConfigurationError as exc:
         print(f"tmfgate: {exc}", file=sys.stderr)
@@ -214,16 +295,23 @@ def serve(settings: Settings) -> int:
     app = create_app(settings)  # fails here, before any worker starts, when misconfigured
     os.environ.update(settings.to_env())
     if settings.workers > 1 and settings.database_url.startswith("memory:"):
-        print("tmfgate: warning: with memory:// each worker keeps its own store, so a resource created "
-              "through one worker is unknown to the others; use SQLite or PostgreSQL to share data.",
-              file=sys.stderr)
+        print(
+            "tmfgate: warning: with memory:// each worker keeps its own store, so a resource created "
+            "through one worker is unknown to the others; use SQLite or PostgreSQL to share data.",
+            file=sys.stderr,
+        )
     for api in app.gateway.apis:  # type: ignore[attr-defined]
         url = f"http://{settings.host}:{settings.port}{api.base_path}/"
         also = "".join(f", also at http://{settings.host}:{settings.port}{alias}/" for alias in api.spec.aliases)
         print(f"tmfgate: {api.spec.title} at {url} (docs {url}ui/{also})", flush=True)
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
-               "access_log": settings.log_level == "debug", "lifespan": "on",
-               "http": "tmfgate.onewrite:OneWriteHttpToolsProtocol"}
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": settings.log_level == "debug",
+        "lifespan": "on",
+        "http": "tmfgate.onewrite:OneWriteHttpToolsProtocol",
+    }
     if settings.workers > 1 and workers.supported():
         return workers.serve(settings.workers, options)  # a listening socket per worker
     if settings.workers > 1:
@@ -240,9 +328,11 @@ def dispatch(settings: Settings) -> int:
     from tmfgate import model, specs  # noqa: PLC0415
 
     if settings.database_url.startswith("memory:"):
-        raise ConfigurationError("tmfgate dispatch needs the gateway's store: memory:// lives inside one gateway "
-                                 "process, so use SQLite or PostgreSQL (--database-url), or let the gateway "
-                                 "dispatch its own events (TMFGATE_DISPATCHER=on).")
+        raise ConfigurationError(
+            "tmfgate dispatch needs the gateway's store: memory:// lives inside one gateway "
+            "process, so use SQLite or PostgreSQL (--database-url), or let the gateway "
+            "dispatch its own events (TMFGATE_DISPATCHER=on)."
+        )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     apis = [model.build(spec) for spec in specs.load_all()]
     try:
@@ -268,9 +358,11 @@ def bill_run(settings: Settings, period: str) -> int:
     from tmfgate.resolver import handler_module  # noqa: PLC0415
 
     if settings.database_url.startswith("memory:"):
-        raise ConfigurationError("tmfgate bill-run needs the gateway's store: memory:// lives inside one gateway "
-                                 "process, so use SQLite or PostgreSQL (--database-url); a memory gateway bills "
-                                 "through POST /customerBillOnDemand.")
+        raise ConfigurationError(
+            "tmfgate bill-run needs the gateway's store: memory:// lives inside one gateway "
+            "process, so use SQLite or PostgreSQL (--database-url); a memory gateway bills "
+            "through POST /customerBillOnDemand."
+        )
     module = handler_module("tmf678_bill")
     run = getattr(module, "bill_run", None) if module is not None else None
     if run is None:

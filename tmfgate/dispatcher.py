@@ -111,7 +111,8 @@ class EventDispatcher:
         # Our own threads: the loop's default executor is small and shared (DNS lookups use it),
         # and a slow listener must hold only its own deliveries' threads.
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.concurrency, thread_name_prefix="tmfgate-delivery")
+            max_workers=self.concurrency, thread_name_prefix="tmfgate-delivery"
+        )
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
@@ -121,8 +122,13 @@ class EventDispatcher:
         """The dispatcher of a gateway, woken by its commits, running its reactions too."""
         from tmfgate.reactions import internal_subscriptions  # noqa: PLC0415 - reactions import handlers
 
-        return cls(gateway.settings, gateway.backend, gateway.apis, committed=gateway.committed,
-                   internal=internal_subscriptions(gateway))
+        return cls(
+            gateway.settings,
+            gateway.backend,
+            gateway.apis,
+            committed=gateway.committed,
+            internal=internal_subscriptions(gateway),
+        )
 
     # The loop
 
@@ -291,8 +297,12 @@ class EventDispatcher:
                 # A reaction of a gateway configured otherwise (fulfilment on there, off here):
                 # leave it to that one, and look again later in case none runs any more.
                 retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.settings.retry_delay_max)
-                await self.backend.settle(delivery.id, delivered=False, retry_at=retry_at,
-                                          error="No dispatcher running this reaction has taken it.")
+                await self.backend.settle(
+                    delivery.id,
+                    delivered=False,
+                    retry_at=retry_at,
+                    error="No dispatcher running this reaction has taken it.",
+                )
                 return
             if subscription is None:
                 # Unsubscribed: nothing is owed to it any more (its other deliveries go too).
@@ -306,8 +316,9 @@ class EventDispatcher:
             await self._settle(delivery, subscription, outcome)
         except Exception:
             # The lease runs out and the delivery is claimed again: at least once, maybe twice.
-            logger.warning("Delivery %s of event %s could not be settled.", delivery.id, delivery.event.id,
-                           exc_info=True)
+            logger.warning(
+                "Delivery %s of event %s could not be settled.", delivery.id, delivery.event.id, exc_info=True
+            )
 
     async def _settle(self, delivery: Delivery, subscription: Subscription, outcome: Outcome) -> None:
         if outcome.delivered:
@@ -316,8 +327,13 @@ class EventDispatcher:
         attempts = delivery.attempts + 1
         if attempts >= self.settings.delivery_attempts:
             await self.backend.settle(delivery.id, delivered=False, error=outcome.error)
-            logger.warning("Parked event %s for %s after %d attempts: %s", delivery.event.id,
-                           subscription.callback, attempts, outcome.error)
+            logger.warning(
+                "Parked event %s for %s after %d attempts: %s",
+                delivery.event.id,
+                subscription.callback,
+                attempts,
+                outcome.error,
+            )
             return
         delay = self.retry_delay(delivery.attempts)
         retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
@@ -325,8 +341,13 @@ class EventDispatcher:
         due = time.monotonic() + delay
         if self._next_retry is None or due < self._next_retry:
             self._next_retry = due
-        logger.debug("Event %s to %s failed (%s); retry in %.2f s.", delivery.event.id, subscription.callback,
-                     outcome.error, delay)
+        logger.debug(
+            "Event %s to %s failed (%s); retry in %.2f s.",
+            delivery.event.id,
+            subscription.callback,
+            outcome.error,
+            delay,
+        )
 
     def retry_delay(self, attempts: int) -> float:
         """Seconds before the next try after ``attempts`` failed ones: doubling, capped, with jitter."""
@@ -340,8 +361,7 @@ class EventDispatcher:
         try:
             await subscription.reaction(event)
         except Exception as exc:
-            logger.warning("Reaction %s to event %s (%s) failed.", subscription.id, event.id, event.type,
-                           exc_info=True)
+            logger.warning("Reaction %s to event %s (%s) failed.", subscription.id, event.id, event.type, exc_info=True)
             return Outcome(False, _short(f"The reaction failed: {exc!r}"))
         return Outcome(True)
 
@@ -364,7 +384,7 @@ class EventDispatcher:
             return Outcome(False, f"The listener did not answer within {self.settings.delivery_timeout:g} s.")
         except requests.RequestException as exc:
             return Outcome(False, _short(f"The listener could not be reached: {exc}"))
-        except Exception as exc:  # a payload that cannot be built must not kill the thread silently
+        except Exception as exc:  # noqa: BLE001 - a payload that cannot be built must not kill the thread
             return Outcome(False, _short(f"The delivery failed: {exc!r}"))
         if 200 <= status < 300:
             return Outcome(True)
@@ -406,8 +426,7 @@ def _accepting(candidates: list[Subscription], event: Event) -> list[str]:
         try:
             document = codec.loads(event.body)
         except ValueError:
-            logger.error("Event %s has a body that is not JSON; only subscriptions without filters get it.",
-                         event.id)
+            logger.error("Event %s has a body that is not JSON; only subscriptions without filters get it.", event.id)
             candidates = [s for s in candidates if not s.conditions]
     accepted = []
     for subscription in candidates:
@@ -415,8 +434,7 @@ def _accepting(candidates: list[Subscription], event: Event) -> list[str]:
             if subscription.accepts(event, document):
                 accepted.append(subscription.id)
         except Exception:
-            logger.exception("Subscription %s cannot evaluate event %s; it does not get it.", subscription.id,
-                             event.id)
+            logger.exception("Subscription %s cannot evaluate event %s; it does not get it.", subscription.id, event.id)
     return accepted
 
 

@@ -35,8 +35,9 @@ class EventBuilder:
 
     def __init__(self, api: ApiModel) -> None:
         self.api = api
-        self.defined = frozenset(n for n in api.spec.document.get("components", {}).get("schemas", {})
-                                 if n.endswith("Event"))
+        self.defined = frozenset(
+            n for n in api.spec.document.get("components", {}).get("schemas", {}) if n.endswith("Event")
+        )
         self.version = str(api.spec.document.get("info", {}).get("version", "4")).split(".", 1)[0]
         parts = [p for p in api.base_path.split("/") if p]
         self.domain = parts[-2] if len(parts) >= 2 else api.name
@@ -45,34 +46,53 @@ class EventBuilder:
     # ``raw`` is the document as stored, when the caller has encoded it already: the envelope is
     # then written around those bytes instead of encoding the whole resource a second time.
 
-    def created(self, resource: ResourceModel, doc: Document, correlation: str, *,
-                raw: bytes | None = None) -> list[Event]:
+    def created(
+        self, resource: ResourceModel, doc: Document, correlation: str, *, raw: bytes | None = None
+    ) -> list[Event]:
         return [self._event(resource, "CreateEvent", doc, correlation, raw)]
 
-    def deleted(self, resource: ResourceModel, doc: Document, correlation: str, *,
-                raw: bytes | None = None) -> list[Event]:
+    def deleted(
+        self, resource: ResourceModel, doc: Document, correlation: str, *, raw: bytes | None = None
+    ) -> list[Event]:
         return [self._event(resource, "DeleteEvent", doc, correlation, raw)]
 
-    def changed(self, resource: ResourceModel, old: Document, new: Document, correlation: str, *,
-                raw: bytes | None = None) -> list[Event]:
+    def changed(
+        self, resource: ResourceModel, old: Document, new: Document, correlation: str, *, raw: bytes | None = None
+    ) -> list[Event]:
         """StateChange, AttributeValueChange and InformationRequired events, as the change calls for."""
         events: list[Event] = []
         field = next((name for name in STATE_ATTRIBUTES if name in new or name in old), "state")
         if old.get(field) != new.get(field):
-            name = "StatusChangeEvent" if f"{resource.type_name}StatusChangeEvent" in self.defined \
-                else "StateChangeEvent"
+            name = (
+                "StatusChangeEvent" if f"{resource.type_name}StatusChangeEvent" in self.defined else "StateChangeEvent"
+            )
             events.append(self._event(resource, name, new, correlation, raw))
             if new.get(field) == "pending" and f"{resource.type_name}InformationRequiredEvent" in self.defined:
                 events.append(self._event(resource, "InformationRequiredEvent", new, correlation, raw))
             return events
         attributes = changed_attributes(old, new) - _BOOKKEEPING
         if attributes:
-            events.append(self._event(resource, "AttributeValueChangeEvent", new, correlation, raw,
-                                      field_path=",".join(sorted(attributes))))
+            events.append(
+                self._event(
+                    resource,
+                    "AttributeValueChangeEvent",
+                    new,
+                    correlation,
+                    raw,
+                    field_path=",".join(sorted(attributes)),
+                )
+            )
         return events
 
-    def _event(self, resource: ResourceModel, suffix: str, doc: Document, correlation: str,
-               raw: bytes | None = None, field_path: str | None = None) -> Event:
+    def _event(
+        self,
+        resource: ResourceModel,
+        suffix: str,
+        doc: Document,
+        correlation: str,
+        raw: bytes | None = None,
+        field_path: str | None = None,
+    ) -> Event:
         event_type = resource.type_name + suffix
         moment, stamp = times.instant()
         event_id = new_id()
@@ -94,8 +114,15 @@ class EventBuilder:
         # The same bytes as encoding the envelope with ``"event": {kind: doc}`` as its last member.
         head = orjson.dumps(envelope)
         body = b"".join((head[:-1], self._tail(resource.kind), codec.dumps(doc) if raw is None else raw, b"}}"))
-        return Event(id=event_id, api=self.api.name, kind=resource.kind, resource_id=str(doc.get("id")),
-                     type=event_type, time=moment, body=body)
+        return Event(
+            id=event_id,
+            api=self.api.name,
+            kind=resource.kind,
+            resource_id=str(doc.get("id")),
+            type=event_type,
+            time=moment,
+            body=body,
+        )
 
     def _tail(self, kind: str) -> bytes:
         tail = self._tails.get(kind)

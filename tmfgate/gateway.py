@@ -88,8 +88,9 @@ class Gateway:
             self.committed = asyncio.Event()
             self.dispatcher = EventDispatcher.for_gateway(self)
             self._stop_dispatching = asyncio.Event()
-            self._dispatching = asyncio.create_task(self.dispatcher.run(self._stop_dispatching),
-                                                    name="tmfgate-dispatcher")
+            self._dispatching = asyncio.create_task(
+                self.dispatcher.run(self._stop_dispatching), name="tmfgate-dispatcher"
+            )
 
     async def stop(self) -> None:
         """Stop the dispatcher (in-flight deliveries get a moment to finish), then close the store."""

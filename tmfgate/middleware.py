@@ -31,7 +31,10 @@ from tmfgate.errors import (
 log = logging.getLogger("tmfgate")
 
 _BY_STATUS: dict[int, type[ApiError]] = {
-    400: BadRequest, 404: NotFound, 405: MethodNotAllowed, 415: UnsupportedMediaType,
+    400: BadRequest,
+    404: NotFound,
+    405: MethodNotAllowed,
+    415: UnsupportedMediaType,
 }
 
 
@@ -97,8 +100,7 @@ class DocsMiddleware(SwaggerUIMiddleware):
         super().__init__(app)
         self.documents: dict[str, bytes] = {}
 
-    def add_api(self, specification: Any, base_path: str | None = None, arguments: Any = None,
-                **kwargs: Any) -> None:
+    def add_api(self, specification: Any, base_path: str | None = None, arguments: Any = None, **kwargs: Any) -> None:
         super().add_api(specification, base_path=base_path, arguments=arguments, **kwargs)
         model = kwargs.get("model")
         if model is not None:
@@ -127,8 +129,7 @@ class FastRoutingMiddleware(RoutingMiddleware):
         self.static: dict[tuple[str, str], tuple[str, str]] = {}
         self.templated: list[tuple[str, re.Pattern[str], str, str]] = []
 
-    def add_api(self, specification: Any, base_path: str | None = None, arguments: Any = None,
-                **kwargs: Any) -> None:
+    def add_api(self, specification: Any, base_path: str | None = None, arguments: Any = None, **kwargs: Any) -> None:
         super().add_api(specification, base_path=base_path, arguments=arguments, **kwargs)
         base = (base_path or "").rstrip("/")
         for path, item in specification.raw.get("paths", {}).items():

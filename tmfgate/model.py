@@ -149,8 +149,13 @@ def build(spec: ApiSpec) -> ApiModel:
                 raise ConfigurationError(f"{spec.name}: {method.upper()} {path} has no operationId.")
             content = operation.get("requestBody", {}).get("content", {})
             operations[op_id] = OperationModel(
-                api=spec.name, operation_id=op_id, method=method, path=path, verb=verb,
-                resource=resource, bodies={m: c.get("schema", {}) for m, c in content.items()},
+                api=spec.name,
+                operation_id=op_id,
+                method=method,
+                path=path,
+                verb=verb,
+                resource=resource,
+                bodies={m: c.get("schema", {}) for m, c in content.items()},
                 body_required=bool(operation.get("requestBody", {}).get("required")),
             )
     for resource in resources.values():
@@ -160,8 +165,11 @@ def build(spec: ApiSpec) -> ApiModel:
 
 def _verb(method: str, by_id: bool, hub: bool) -> str | None:
     table = {
-        ("get", False): "list", ("post", False): "create", ("get", True): "retrieve",
-        ("patch", True): "patch", ("delete", True): "delete",
+        ("get", False): "list",
+        ("post", False): "create",
+        ("get", True): "retrieve",
+        ("patch", True): "patch",
+        ("delete", True): "delete",
     }
     verb = table.get((method, by_id))
     if hub and verb is not None:
@@ -196,7 +204,6 @@ def _derive_owned(resource: ResourceModel, schemas: Schemas) -> None:
         return
     full = set(schemas.properties(resource.schema))
     if resource.create_schema is not None:
-        resource.server_owned = frozenset(full - set(schemas.properties(resource.create_schema))) | {
-            "id", "href"}
+        resource.server_owned = frozenset(full - set(schemas.properties(resource.create_schema))) | {"id", "href"}
     if resource.update_schema is not None:
         resource.fixed_on_patch = ALWAYS_FIXED | (full - set(schemas.properties(resource.update_schema)))

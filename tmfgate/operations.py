@@ -41,15 +41,15 @@ class Actor(Protocol):
 async def list_resources(call: Call) -> Reply:
     """``GET /x``: filtered, sorted, paged in the backend; 206 only when the page is partial."""
     resource = call.resource
-    query = parse_query(call.query_string, attribute_kind=resource.attribute_kind,
-                        max_limit=call.gateway.settings.max_limit)
+    query = parse_query(
+        call.query_string, attribute_kind=resource.attribute_kind, max_limit=call.gateway.settings.max_limit
+    )
     page = await call.gateway.backend.query(resource.kind, query)
     if query.fields is None:
         body = b"[" + b",".join(page.items) + b"]"
     else:
         body = codec.dumps([project(codec.loads(item), query.fields) for item in page.items])
-    headers = [(b"x-total-count", str(page.total).encode()),
-               (b"x-result-count", str(len(page.items)).encode())]
+    headers = [(b"x-total-count", str(page.total).encode()), (b"x-result-count", str(len(page.items)).encode())]
     return Reply(206 if len(page.items) < page.total else 200, body, headers)
 
 
@@ -99,8 +99,9 @@ def new_document(call: Call, body: Document) -> Document:
     resource = call.resource
     if not resource.server_owned.isdisjoint(body):
         owned = sorted(resource.server_owned.intersection(body))
-        raise BadRequest(f"{', '.join(owned)} {'is' if len(owned) == 1 else 'are'} set by the server; "
-                         "leave them out of the request.")
+        raise BadRequest(
+            f"{', '.join(owned)} {'is' if len(owned) == 1 else 'are'} set by the server; leave them out of the request."
+        )
     id = new_id()
     doc: Document = {"id": id, "href": call.href(resource.kind, id)}
     doc.update(body)
@@ -132,6 +133,7 @@ async def read_for_update(tx: Transaction, call: Call, kind: str | None = None, 
 # Every write of a resource goes through these three, which store its events in the same
 # transaction (the outbox): a change is never committed without its events, nor the reverse.
 # The events go to every API that serves the kind (a service is in TMF638 and TMF640 alike).
+
 
 async def write_new(tx: Transaction, actor: Actor, kind: str, doc: Document) -> bytes:
     """Store a new document and its create event; returns its JSON."""
@@ -169,5 +171,6 @@ def _fields(call: Call) -> tuple[tuple[str, ...], ...] | None:
     raw = [value for key, value in parse_qsl(call.query_string, keep_blank_values=True) if key == "fields"]
     if not raw:
         return None
-    return parse_query("fields=" + ",".join(raw).replace("&", "%26"),
-                       attribute_kind=call.resource.attribute_kind).fields
+    return parse_query(
+        "fields=" + ",".join(raw).replace("&", "%26"), attribute_kind=call.resource.attribute_kind
+    ).fields

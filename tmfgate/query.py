@@ -72,9 +72,7 @@ def parse_query(raw: str, *, attribute_kind: AttributeKind, max_limit: int | Non
         raise InvalidQuery(f"A query can have at most {MAX_CONDITIONS} different filters.")
     if sum(len(values) for values in collected.filters.values()) > MAX_VALUES:
         raise InvalidQuery(f"A query can compare with at most {MAX_VALUES} filter values in all.")
-    conditions = tuple(
-        _condition(path, op, raws, attribute_kind) for (path, op), raws in collected.filters.items()
-    )
+    conditions = tuple(_condition(path, op, raws, attribute_kind) for (path, op), raws in collected.filters.items())
     limit = collected.paging.get("limit")
     if limit is not None and max_limit is not None:
         limit = min(limit, max_limit)
@@ -121,9 +119,7 @@ def _conditions(text: str) -> list[tuple[str, str, list[_Raw]]]:
         key = text[index:end]
         if end == len(text) or text[end] == ";":
             if key:
-                raise InvalidQuery(
-                    f"The filter {_shown(key)} has no operator; write it as {_shown(key + '=value')}."
-                )
+                raise InvalidQuery(f"The filter {_shown(key)} has no operator; write it as {_shown(key + '=value')}.")
             index = end + 1  # an empty condition, as in "state=a;"
             continue
         op = text[end] + ("=" if text[end + 1 : end + 2] == "=" else "")
@@ -142,9 +138,7 @@ def _values(text: str, index: int, key: str) -> tuple[list[_Raw], int]:
             while close != -1 and close + 1 < len(text) and text[close + 1] not in ",;":
                 close = text.find('"', close + 1)
             if close == -1:
-                raise InvalidQuery(
-                    f"A value of the filter {_shown(key)} opens a double quote it never closes."
-                )
+                raise InvalidQuery(f"A value of the filter {_shown(key)} opens a double quote it never closes.")
             values.append(_Raw(text[index + 1 : close], quoted=True))
             index = close + 1
         else:
@@ -181,9 +175,7 @@ def _path(names: list[str], usage: str) -> tuple[str, ...]:
     if not dotted:
         raise InvalidQuery(f"A {usage} needs an attribute name, as in state=completed.")
     if any(not name for name in names):
-        raise InvalidQuery(
-            f"The attribute path {_shown(dotted)} in a {usage} has an empty name between dots."
-        )
+        raise InvalidQuery(f"The attribute path {_shown(dotted)} in a {usage} has an empty name between dots.")
     if len(names) > MAX_DEPTH:
         raise InvalidQuery(f"The attribute path {_shown(dotted)} is deeper than {MAX_DEPTH} names.")
     return tuple(names)
@@ -242,8 +234,7 @@ def _integer(key: str, value: str) -> int:
     text = value.strip()
     if not text.isascii() or not text.isdigit():
         raise InvalidQuery(
-            f"The {key} parameter must be a whole number of zero or more, "
-            f"as in {key}=20, not {_shown(value)}."
+            f"The {key} parameter must be a whole number of zero or more, as in {key}=20, not {_shown(value)}."
         )
     # A huge offset or limit is still a valid request: past the end, or everything. The length
     # test comes first: int() refuses strings of more than 4300 digits.

@@ -60,10 +60,19 @@ def internal_subscriptions(gateway: Gateway) -> list[Subscription]:
         make = getattr(module, "reactions", None) if module is not None else None
         table: Mapping[str, Reaction] = make(gateway) if make is not None else {}
         if table:
-            found.append(Subscription(
-                id=f"{INTERNAL_PREFIX}{api.name}", api=api.name, callback=f"internal:{api.name}", secret=None,
-                event_types=frozenset(table), conditions=(), fields=None, created_at="",
-                reaction=_runner(gateway, table)))
+            found.append(
+                Subscription(
+                    id=f"{INTERNAL_PREFIX}{api.name}",
+                    api=api.name,
+                    callback=f"internal:{api.name}",
+                    secret=None,
+                    event_types=frozenset(table),
+                    conditions=(),
+                    fields=None,
+                    created_at="",
+                    reaction=_runner(gateway, table),
+                )
+            )
     return found
 
 

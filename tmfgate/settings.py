@@ -102,8 +102,11 @@ class Settings:
 
     def to_env(self) -> dict[str, str]:
         """The variables that reproduce these settings in a worker process."""
-        return {PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)
-                if getattr(self, f.name) is not None}
+        return {
+            PREFIX + f.name.upper(): str(getattr(self, f.name))
+            for f in fields(self)
+            if getattr(self, f.name) is not None
+        }
 
 
 def _convert(name: str, raw: str) -> Any:
@@ -113,8 +116,10 @@ def _convert(name: str, raw: str) -> Any:
             try:
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
-                raise ConfigurationError(f"{variable} holds {entry!r}, which is not an IP address or network "
-                                         "such as 10.0.0.5 or 192.0.2.0/24.") from None
+                raise ConfigurationError(
+                    f"{variable} holds {entry!r}, which is not an IP address or network "
+                    "such as 10.0.0.5 or 192.0.2.0/24."
+                ) from None
         return raw
     if name in ("dispatcher", "fulfilment"):
         if raw.lower() not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
@@ -128,8 +133,9 @@ def _convert(name: str, raw: str) -> Any:
         except InvalidOperation:
             rate = Decimal("NaN")
         if not rate.is_finite() or not 0 <= rate < 1:
-            raise ConfigurationError(f"{variable} must be a decimal fraction from 0 to less than 1, such as 0.20 "
-                                     f"for 20%, not {raw!r}.")
+            raise ConfigurationError(
+                f"{variable} must be a decimal fraction from 0 to less than 1, such as 0.20 for 20%, not {raw!r}."
+            )
         return raw.strip()
     if name == "event_retention":
         return _number(variable, raw, "a number of days", float, zero_allowed=True)

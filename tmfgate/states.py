@@ -31,5 +31,4 @@ class StateMachine:
         subject = f"{self.subject} {where}".strip()
         allowed = sorted(self.transitions.get(old or "", frozenset()))
         hint = f"from {old} it can go to {', '.join(allowed)}" if allowed else f"{old} is a final state"
-        raise Conflict(f"The {subject} cannot change from {old} to {new}: {hint}.",
-                       reason="Illegal state change")
+        raise Conflict(f"The {subject} cannot change from {old} to {new}: {hint}.", reason="Illegal state change")

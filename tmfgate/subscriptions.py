@@ -78,13 +78,16 @@ def parse(query: str, api: ApiModel) -> tuple[frozenset[str] | None, Query]:
         elif key == "fields" or key.startswith("event."):
             rest.append(f"{quote(key, safe='.<>=!')}={quote(value, safe=',')}")
         else:
-            raise InvalidQuery(f"The subscription query cannot use {key!r}: use eventType=, fields= "
-                               "or event.-prefixed filters such as event.productOrder.state=completed.")
+            raise InvalidQuery(
+                f"The subscription query cannot use {key!r}: use eventType=, fields= "
+                "or event.-prefixed filters such as event.productOrder.state=completed."
+            )
     known = _event_types(api)
     unknown = sorted(types - known)
     if unknown:
-        raise InvalidQuery(f"{', '.join(unknown)} is not an event of this API; its events are "
-                           f"{', '.join(sorted(known))}.")
+        raise InvalidQuery(
+            f"{', '.join(unknown)} is not an event of this API; its events are {', '.join(sorted(known))}."
+        )
 
     def kind_of(path: tuple[str, ...]) -> Kind | None:
         resource = api.resources.get(path[1]) if len(path) > 2 and path[0] == "event" else None
@@ -98,16 +101,25 @@ def _event_types(api: ApiModel) -> set[str]:
     names = {n for n in api.spec.document.get("components", {}).get("schemas", {}) if n.endswith("Event")}
     for resource in api.resources.values():
         if resource.kind != "hub":
-            names.update(resource.type_name + suffix for suffix in (
-                "CreateEvent", "AttributeValueChangeEvent", "StateChangeEvent", "DeleteEvent"))
+            names.update(
+                resource.type_name + suffix
+                for suffix in ("CreateEvent", "AttributeValueChangeEvent", "StateChangeEvent", "DeleteEvent")
+            )
     return names
 
 
 def from_document(api: ApiModel, doc: dict[str, Any]) -> Subscription:
     types, query = parse(str(doc.get("query") or ""), api)
-    return Subscription(id=doc["id"], api=api.name, callback=doc["callback"], secret=doc.get("secret"),
-                        event_types=types, conditions=query.conditions, fields=query.fields,
-                        created_at=str(doc.get("createdAt", "")))
+    return Subscription(
+        id=doc["id"],
+        api=api.name,
+        callback=doc["callback"],
+        secret=doc.get("secret"),
+        event_types=types,
+        conditions=query.conditions,
+        fields=query.fields,
+        created_at=str(doc.get("createdAt", "")),
+    )
 
 
 async def load_all(backend: Backend, apis: list[ApiModel]) -> dict[str, Subscription]:
@@ -122,8 +134,9 @@ async def load_all(backend: Backend, apis: list[ApiModel]) -> dict[str, Subscrip
         try:
             subscription = from_document(api, doc)
         except InvalidQuery as exc:  # e.g. a spec change retired an event type it names
-            log.error("hub subscription %s of %s is skipped: its query no longer parses: %s",
-                      doc.get("id"), api.name, exc)
+            log.error(
+                "hub subscription %s of %s is skipped: its query no longer parses: %s", doc.get("id"), api.name, exc
+            )
             continue
         found[subscription.id] = subscription
     return found
@@ -159,8 +172,7 @@ async def register_listener(call: Call) -> Reply:
     check_callback(callback, call.gateway)
     query = str(body.get("query") or "")
     parse(query, call.api)
-    doc: dict[str, Any] = {"id": new_id(), "callback": callback, "query": query,
-                           "createdAt": times.now()}
+    doc: dict[str, Any] = {"id": new_id(), "callback": callback, "query": query, "createdAt": times.now()}
     if body.get("secret"):
         doc["secret"] = str(body["secret"])
     async with call.gateway.transaction() as tx:

@@ -38,7 +38,7 @@ def stamp(moment: dt.datetime) -> str:
 
 
 def _second(second: int) -> tuple[int, str, _Fields]:
-    global _last  # noqa: PLW0603 - the one-entry cache above
+    global _last
     moment = _EPOCH + dt.timedelta(seconds=second)
     fields: _Fields = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
     _last = (second, moment.replace(tzinfo=None).isoformat(), fields)

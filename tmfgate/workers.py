@@ -61,8 +61,7 @@ def serve(count: int, options: dict[str, Any]) -> int:
     options = options if "app" in options else {**GATEWAY, **options}
     host, port = options["host"], options["port"]
     if port == 0:  # each worker would get a port of its own
-        print("tmfgate: several workers need a port to share; give --port a number other than 0.",
-              file=sys.stderr)
+        print("tmfgate: several workers need a port to share; give --port a number other than 0.", file=sys.stderr)
         return 2
     try:
         listening_socket(host, port, share=False).close()  # in use: fail now, whoever holds it
@@ -84,8 +83,11 @@ def serve(count: int, options: dict[str, Any]) -> int:
                     stop.set()
                     status = 1
                     break
-                print(f"tmfgate: worker {worker.pid} exited ({worker.exitcode}); starting another.",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"tmfgate: worker {worker.pid} exited ({worker.exitcode}); starting another.",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 workers[index] = _start(context, options)
     finally:
         _stop_all(workers)

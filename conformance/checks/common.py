@@ -37,9 +37,7 @@ def error_problems(ctx: Context, response: requests.Response, status: int) -> li
         problems.append("Error.message must be a string")
     # The Error schema types status as a string, the HTTP code as text.
     if "status" in body and body["status"] != str(response.status_code):
-        problems.append(
-            f"Error.status must be the string {str(response.status_code)!r}, got {body['status']!r}"
-        )
+        problems.append(f"Error.status must be the string {str(response.status_code)!r}, got {body['status']!r}")
     if ctx.api.type_required and body.get("@type") != "Error":
         problems.append("Error.@type must be 'Error' (the spec requires @type)")
     return problems
@@ -77,9 +75,7 @@ def ids_of(items: list[dict[str, Any]]) -> list[str]:
     return [str(item.get("id")) for item in items]
 
 
-def expect_ids(
-    ctx: Context, res: Resource, query: str, expected: list[dict[str, Any]], ordered: bool = False
-) -> str:
+def expect_ids(ctx: Context, res: Resource, query: str, expected: list[dict[str, Any]], ordered: bool = False) -> str:
     """Fail unless the list query returns exactly the ``expected`` resources (in order when ``ordered``)."""
     _, items = list_items(ctx, res, query)
     got, want = ids_of(items), ids_of(expected)
@@ -101,9 +97,7 @@ def total_count(ctx: Context, res: Resource) -> int:
 def contains(actual: Any, expected: Any) -> bool:
     """Whether ``actual`` holds all of ``expected``: objects may have more keys, arrays match by position."""
     if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(
-            k in actual and contains(actual[k], v) for k, v in expected.items()
-        )
+        return isinstance(actual, dict) and all(k in actual and contains(actual[k], v) for k, v in expected.items())
     if isinstance(expected, list):
         return (
             isinstance(actual, list)
@@ -118,9 +112,7 @@ def missing_from(actual: dict[str, Any], expected: dict[str, Any]) -> list[str]:
     return [k for k, v in expected.items() if k not in actual or not contains(actual[k], v)]
 
 
-def representation_problems(
-    ctx: Context, res: Resource, body: dict[str, Any], sent: dict[str, Any]
-) -> list[str]:
+def representation_problems(ctx: Context, res: Resource, body: dict[str, Any], sent: dict[str, Any]) -> list[str]:
     """What is wrong with ``body`` as the representation of a resource created from ``sent``."""
     problems: list[str] = []
     id = body.get("id")

@@ -19,9 +19,7 @@ def unknown_id(ctx: Context, res: Resource) -> str:
         expect_error(ctx, ctx.client.get(path), 404, f"GET {path}")
         tried.append("GET")
     if res.has("patch"):
-        response = ctx.client.request(
-            "PATCH", path, json_body={}, content_type="application/merge-patch+json"
-        )
+        response = ctx.client.request("PATCH", path, json_body={}, content_type="application/merge-patch+json")
         expect_error(ctx, response, 404, f"PATCH {path}")
         tried.append("PATCH")
     if res.has("delete"):

@@ -41,8 +41,7 @@ def register(ctx: Context, query: str | None) -> tuple[requests.Response, dict[s
     created = body_of(response)
     expect(
         response.status_code == 201 and isinstance(created, dict) and isinstance(created.get("id"), str),
-        f"POST {hub_path(ctx)} {body}: expected 201 with the subscription and its id, "
-        f"got {excerpt(response)}",
+        f"POST {hub_path(ctx)} {body}: expected 201 with the subscription and its id, got {excerpt(response)}",
     )
     return response, body, path
 

@@ -48,9 +48,7 @@ def _await(ctx: Context, path: str, res: Resource, types: tuple[str, ...], id: s
     )
     assert delivery is not None
     event = dict(delivery.body)
-    expect(
-        not _envelope_problems(event), f"{event.get('eventType')}: " + "; ".join(_envelope_problems(event))
-    )
+    expect(not _envelope_problems(event), f"{event.get('eventType')}: " + "; ".join(_envelope_problems(event)))
     return event
 
 
@@ -114,12 +112,9 @@ def event_type_filter(ctx: Context, res: Resource) -> str:
         if res.has("delete"):
             ctx.client.delete(item)
         _await(ctx, path, res, (wanted,), created["id"])
-        ctx.get_listener().wait_for(
-            path, lambda b: isinstance(b, dict) and b.get("eventType") != wanted, GRACE
-        )
+        ctx.get_listener().wait_for(path, lambda b: isinstance(b, dict) and b.get("eventType") != wanted, GRACE)
         kinds = [
-            d.body.get("eventType") if isinstance(d.body, dict) else None
-            for d in ctx.get_listener().received(path)
+            d.body.get("eventType") if isinstance(d.body, dict) else None for d in ctx.get_listener().received(path)
         ]
     others = [k for k in kinds if k != wanted]
     expect(not others, f"query eventType={wanted}: other events arrived too: {others}")

@@ -38,9 +38,7 @@ def _patch(ctx: Context, path: str, body: Any, media: str) -> tuple[Any, Any]:
     return response, body_of(response)
 
 
-def _applied(
-    ctx: Context, res: Resource, media: str, ops: Any, sent: dict[str, Any], expected: dict[str, Any]
-) -> str:
+def _applied(ctx: Context, res: Resource, media: str, ops: Any, sent: dict[str, Any], expected: dict[str, Any]) -> str:
     """PATCH ``ops`` on a resource created from ``sent``; expect 200 and the whole, changed resource."""
     created = ctx.post_valid(res, sent)
     path = ctx.item_path(res, created["id"])

@@ -65,9 +65,7 @@ def count_headers(ctx: Context, res: Resource) -> str:
 
 def _page(ctx: Context, res: Resource, query: str, status: int, total: int, size: int) -> list[str]:
     response, items = list_items(ctx, res, query, statuses=(200, 206))
-    problems = (
-        [f"status is {response.status_code}, expected {status}"] if response.status_code != status else []
-    )
+    problems = [f"status is {response.status_code}, expected {status}"] if response.status_code != status else []
     if len(items) != size:
         problems.append(f"{len(items)} item(s), expected {size}")
     problems += _count_headers(response, total, len(items))

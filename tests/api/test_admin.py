@@ -160,10 +160,10 @@ def get(admin: AdminGateway, http: requests.Session, path: str, **kw: Any) -> re
     return http.get(f"{admin.url}{ADMIN}{path}", timeout=10, **kw)
 
 
-def redeliver(admin: AdminGateway, http: requests.Session, id: str, body: Any = None,
-              **kw: Any) -> requests.Response:
-    return http.patch(f"{admin.url}{ADMIN}/delivery/{id}", json={"state": "pending"} if body is None else body,
-                      timeout=10, **kw)
+def redeliver(admin: AdminGateway, http: requests.Session, id: str, body: Any = None, **kw: Any) -> requests.Response:
+    return http.patch(
+        f"{admin.url}{ADMIN}/delivery/{id}", json={"state": "pending"} if body is None else body, timeout=10, **kw
+    )
 
 
 def replay(admin: AdminGateway, http: requests.Session, body: Any, **kw: Any) -> requests.Response:
@@ -203,7 +203,10 @@ def test_deliveries_are_listed_by_state_and_subscription(admin: AdminGateway, ht
     assert first["nextAttempt"].endswith("Z")
     event = first["event"]
     assert (event["eventType"], event["api"], event["resourceKind"]) == (
-        "ProductOrderCreateEvent", "tmf622_product_ordering", "productOrder")
+        "ProductOrderCreateEvent",
+        "tmf622_product_ordering",
+        "productOrder",
+    )
     assert event["eventId"] and event["eventTime"].endswith("Z")
 
     states = {d["state"] for d in get(admin, http, "/delivery", params={"subscriptionId": working}).json()}
@@ -257,8 +260,7 @@ def test_a_parked_delivery_is_redelivered(admin: AdminGateway, http: requests.Se
     assert first["id"] in due
     assert second["id"] not in due  # still parked
 
-    merge = redeliver(admin, http, second["id"], headers={"Content-Type": "application/merge-patch+json"},
-                      body=None)
+    merge = redeliver(admin, http, second["id"], headers={"Content-Type": "application/merge-patch+json"}, body=None)
     assert merge.status_code == 200, merge.text
     assert "is pending" in assert_error(redeliver(admin, http, first["id"]), 409)["message"]
 
@@ -299,8 +301,9 @@ def test_a_replay_queues_the_accepted_events_since_a_time(admin: AdminGateway, h
 
     everything = replay(admin, http, {"subscriptionId": subscription, "since": "2000-01-01T00:00:00+02:00"})
     assert everything.json()["count"] == 2
-    resources = [d["event"]["resourceId"] for d in get(admin, http, "/delivery",
-                                                       params={"subscriptionId": subscription}).json()]
+    resources = [
+        d["event"]["resourceId"] for d in get(admin, http, "/delivery", params={"subscriptionId": subscription}).json()
+    ]
     assert sorted(resources) == sorted([early, late, early, late, late])
     future = replay(admin, http, {"subscriptionId": subscription, "since": "2999-01-01T00:00:00Z"})
     assert future.json()["count"] == 0
@@ -311,12 +314,17 @@ def test_a_bad_replay_is_400_and_an_unknown_one_404(admin: AdminGateway, http: r
     unknown = str(uuid.uuid4())
     message = assert_error(replay(admin, http, {"subscriptionId": unknown, "since": "2026-01-01T00:00:00Z"}), 400)
     assert unknown in message["message"]
-    assert "since" in assert_error(
-        replay(admin, http, {"subscriptionId": subscription, "since": "2026-01-01T00:00:00"}), 400)["message"]
+    assert (
+        "since"
+        in assert_error(replay(admin, http, {"subscriptionId": subscription, "since": "2026-01-01T00:00:00"}), 400)[
+            "message"
+        ]
+    )
     assert_error(replay(admin, http, {"subscriptionId": subscription, "since": "yesterday"}), 400)
     assert_error(replay(admin, http, {"subscriptionId": subscription}), 400)
-    assert_error(replay(admin, http, {"subscriptionId": subscription, "since": "2026-01-01T00:00:00Z",
-                                      "count": 5}), 400)
+    assert_error(
+        replay(admin, http, {"subscriptionId": subscription, "since": "2026-01-01T00:00:00Z", "count": 5}), 400
+    )
     assert_error(get(admin, http, f"/replay/{uuid.uuid4()}"), 404)
 
 
@@ -336,8 +344,7 @@ def test_other_clients_are_refused(admin: AdminGateway, http: requests.Session) 
     assert get(admin, http, f"/delivery/{parked['id']}").json()["state"] == "parked"
 
     # The ordering API itself stays open to everyone.
-    assert http.get(f"{admin.url}{ORDERING}/productOrder?limit=1", headers=remote, timeout=10).status_code in (
-        200, 206)
+    assert http.get(f"{admin.url}{ORDERING}/productOrder?limit=1", headers=remote, timeout=10).status_code in (200, 206)
 
     original = admin.gateway.settings
     admin.gateway.settings = original.with_overrides(admin_hosts="10.1.2.3, 203.0.113.0/24")
@@ -364,8 +371,7 @@ def test_the_admin_spec_is_served(admin: AdminGateway, http: requests.Session) -
 
 
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
-def test_the_dispatcher_parks_and_an_operator_redelivers(store: str, tmp_path: Path,
-                                                         http: requests.Session) -> None:
+def test_the_dispatcher_parks_and_an_operator_redelivers(store: str, tmp_path: Path, http: requests.Session) -> None:
     """End to end: a listener that is down gets the event once it is up and an operator redelivers."""
     url = "memory://" if store == "memory" else f"sqlite:///{tmp_path / 'tmfgate.db'}"
     listener = ListenerProcess(tmp_path / "listener.log")  # its port stays closed until started

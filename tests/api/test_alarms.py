@@ -60,9 +60,16 @@ class Client(GatewayClient):
 
 
 def report(obj: str, **extra: Any) -> Doc:
-    alarm = {"alarmType": "communicationsAlarm", "perceivedSeverity": "major", "probableCause": "lossOfSignal",
-             "specificProblem": "LOS on the line side", "alarmedObject": {"id": obj}, "sourceSystemId": "ems-1",
-             "state": "raised", "alarmRaisedTime": "2026-11-25T08:00:00.000Z"}
+    alarm = {
+        "alarmType": "communicationsAlarm",
+        "perceivedSeverity": "major",
+        "probableCause": "lossOfSignal",
+        "specificProblem": "LOS on the line side",
+        "alarmedObject": {"id": obj},
+        "sourceSystemId": "ems-1",
+        "state": "raised",
+        "alarmRaisedTime": "2026-11-25T08:00:00.000Z",
+    }
     alarm.update(extra)
     return {name: value for name, value in alarm.items() if value is not None}
 
@@ -88,8 +95,10 @@ def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         with RunningGateway(url, retry_delay=0.1, retry_delay_max=0.5) as running:
             yield Client(running.url)
     else:
-        with own_postgres_database("tmfgate_alarms") as url, \
-                RunningGateway(url, retry_delay=0.1, retry_delay_max=0.5) as running:
+        with (
+            own_postgres_database("tmfgate_alarms") as url,
+            RunningGateway(url, retry_delay=0.1, retry_delay_max=0.5) as running,
+        ):
             yield Client(running.url)
 
 
@@ -105,8 +114,11 @@ def test_a_reported_alarm_is_raised_unacknowledged_and_answers_at_both_base_path
     assert "affectedService" not in alarm and "serviceAffecting" not in alarm  # not an inventory object
     assert client.get(f"{ALIAS}/alarm/{alarm['id']}") == alarm
     assert client.get(f"{ALARM}/alarm", **{"alarmedObject.id": obj}) == [alarm]
-    given = client.raise_alarm(unique("ne"), alarmReportingTime="2026-11-25T08:00:01.000Z",
-                               comment=[{"comment": "seen at the NOC", "userId": "ops-1"}])
+    given = client.raise_alarm(
+        unique("ne"),
+        alarmReportingTime="2026-11-25T08:00:01.000Z",
+        comment=[{"comment": "seen at the NOC", "userId": "ops-1"}],
+    )
     assert given["alarmReportingTime"] == "2026-11-25T08:00:01.000Z"
     assert STAMP.fullmatch(given["comment"][0]["time"])
 
@@ -136,15 +148,26 @@ def test_an_alarm_report_that_breaks_the_rules_is_refused_and_nothing_is_stored(
 def test_raising_the_same_alarm_again_updates_it_instead_of_duplicating_it(client: Client) -> None:
     obj = unique("ne")
     first = client.raise_alarm(obj)
-    response = client.http.post(f"{client.url}{ALARM}/alarm", timeout=10, json=report(
-        obj, perceivedSeverity="critical", alarmDetails="all wavelengths down", alarmRaisedTime="2026-11-25T09:00:00Z",
-        comment=[{"comment": "second report", "time": "2026-11-25T09:00:00Z"}]))
+    response = client.http.post(
+        f"{client.url}{ALARM}/alarm",
+        timeout=10,
+        json=report(
+            obj,
+            perceivedSeverity="critical",
+            alarmDetails="all wavelengths down",
+            alarmRaisedTime="2026-11-25T09:00:00Z",
+            comment=[{"comment": "second report", "time": "2026-11-25T09:00:00Z"}],
+        ),
+    )
     assert response.status_code == 200, response.text
     again = response.json()
     assert response.headers["Content-Location"] == first["href"] and "Location" not in response.headers
     assert again["id"] == first["id"]
     assert (again["state"], again["perceivedSeverity"], again["alarmDetails"]) == (
-        "updated", "critical", "all wavelengths down")
+        "updated",
+        "critical",
+        "all wavelengths down",
+    )
     assert again["alarmRaisedTime"] == first["alarmRaisedTime"]
     assert again["alarmReportingTime"] == first["alarmReportingTime"]
     assert again["comment"] == [{"comment": "second report", "time": "2026-11-25T09:00:00Z"}]
@@ -169,8 +192,11 @@ def test_the_same_alarm_reported_many_times_at_once_is_raised_once(client: Clien
     for _ in range(3):  # a race lost once in a while would pass a single try
         obj = unique("ne")
         with concurrent.futures.ThreadPoolExecutor(12) as pool:
-            answers = list(pool.map(partial(requests.post, f"{client.url}{ALARM}/alarm", timeout=30),
-                                    [None] * 12, [report(obj)] * 12))
+            answers = list(
+                pool.map(
+                    partial(requests.post, f"{client.url}{ALARM}/alarm", timeout=30), [None] * 12, [report(obj)] * 12
+                )
+            )
         assert sorted(answer.status_code for answer in answers) == [200] * 11 + [201], [a.text for a in answers]
         stored = client.get(f"{ALARM}/alarm", **{"alarmedObject.id": obj})
         assert len(stored) == 1 and {answer.json()["id"] for answer in answers} == {stored[0]["id"]}
@@ -202,8 +228,11 @@ def test_patch_allows_only_the_changes_of_the_alarm_lifecycle(client: Client) ->
     commented = client.patch(path, {"comment": [{"comment": "fibre cut", "userId": "u1"}]})
     assert STAMP.fullmatch(commented["comment"][0]["time"])
     assert "leave those as they are" in client.patch(path, {"comment": []}, 400)["message"]
-    added = client.patch(path, [{"op": "add", "path": "/comment/-", "value": {"comment": "crew sent"}}],
-                         media="application/json-patch+json")
+    added = client.patch(
+        path,
+        [{"op": "add", "path": "/comment/-", "value": {"comment": "crew sent"}}],
+        media="application/json-patch+json",
+    )
     assert [c["comment"] for c in added["comment"]] == ["fibre cut", "crew sent"]
     cleared = client.patch(path, {"state": "cleared", "clearSystemId": "noc", "clearUserId": "u2"})
     assert (cleared["state"], cleared["perceivedSeverity"]) == ("cleared", "cleared")
@@ -239,21 +268,30 @@ def test_ack_and_unack_tasks_report_what_they_changed_and_what_not(client: Clien
     for alarm in (a1, a2):
         now = client.alarm(alarm["id"])
         assert (now["ackState"], now["ackSystemId"], now["ackUserId"], now["state"]) == (
-            "acknowledged", "noc", user, "raised")
+            "acknowledged",
+            "noc",
+            user,
+            "raised",
+        )
     assert client.alarm(a3["id"])["ackState"] == "unacknowledged"
     # Everything on the object: the third is acknowledged, the first two already were.
     task = client.task("ackAlarms", {**ack, "alarmPattern": [{"alarmedObject": {"id": obj}}]})
     assert (task["state"], ids(task["ackedAlarm"])) == ("done", [a3["id"]])
-    assert reasons(task) == {a1["id"]: f"It was already acknowledged by {user}.",
-                             a2["id"]: f"It was already acknowledged by {user}."}
+    assert reasons(task) == {
+        a1["id"]: f"It was already acknowledged by {user}.",
+        a2["id"]: f"It was already acknowledged by {user}.",
+    }
     # A selection that matches nothing: the task ends in error and says which.
     task = client.task("ackAlarms", {**ack, "alarmPattern": [{"id": a1["id"]}, {"probableCause": unique("none")}]})
     assert (task["state"], task["ackedAlarm"]) == ("terminatedWithError", [])
     assert task["errorMessage"] == "alarmPattern[1] matches no alarm."
     assert reasons(task) == {a1["id"]: f"It was already acknowledged by {user}."}
     # Unacknowledge by id and by href through the other base path.
-    unack = {"ackSystemId": "noc", "ackUserId": "u9", "alarmPattern": [
-        {"id": a1["id"]}, {"href": f"{client.url}{ALIAS}/alarm/{a2['id']}"}]}
+    unack = {
+        "ackSystemId": "noc",
+        "ackUserId": "u9",
+        "alarmPattern": [{"id": a1["id"]}, {"href": f"{client.url}{ALIAS}/alarm/{a2['id']}"}],
+    }
     task = client.task("unAckAlarms", unack)
     assert (task["state"], sorted(ids(task["unAckedAlarm"]))) == ("done", sorted([a1["id"], a2["id"]]))
     assert (client.alarm(a1["id"])["ackState"], client.alarm(a1["id"])["ackUserId"]) == ("unacknowledged", "u9")
@@ -277,11 +315,19 @@ def test_ack_and_unack_tasks_report_what_they_changed_and_what_not(client: Clien
 
 def test_patterns_match_nested_values_dates_and_booleans(client: Client) -> None:
     obj = unique("ne")
-    escalated = client.raise_alarm(obj, alarmEscalation=True, alarmRaisedTime="2026-11-25T10:00:00+01:00",
-                                   crossedThresholdInformation={"indicatorName": "rxPower", "direction": "down"})
+    escalated = client.raise_alarm(
+        obj,
+        alarmEscalation=True,
+        alarmRaisedTime="2026-11-25T10:00:00+01:00",
+        crossedThresholdInformation={"indicatorName": "rxPower", "direction": "down"},
+    )
     plain = client.raise_alarm(obj, probableCause="other")
-    pattern = {"alarmedObject": {"id": obj}, "alarmEscalation": True, "alarmRaisedTime": "2026-11-25T09:00:00Z",
-               "crossedThresholdInformation": {"indicatorName": "rxPower"}}
+    pattern = {
+        "alarmedObject": {"id": obj},
+        "alarmEscalation": True,
+        "alarmRaisedTime": "2026-11-25T09:00:00Z",
+        "crossedThresholdInformation": {"indicatorName": "rxPower"},
+    }
     task = client.task("commentAlarms", {"comment": {"comment": "escalated"}, "alarmPattern": [pattern]})
     assert (task["state"], ids(task["commentedAlarm"])) == ("done", [escalated["id"]])
     assert "comment" not in client.alarm(plain["id"])
@@ -299,35 +345,57 @@ def test_clear_and_comment_tasks_keep_the_history_of_the_alarms(client: Client) 
     assert client.alarm(a1["id"])["comment"] == [ems, note]
     again = client.task("commentAlarms", {"comment": note, "alarmPattern": [{"id": a2["id"]}]})
     assert (again["state"], again["commentedAlarm"], reasons(again)) == (
-        "done", [], {a2["id"]: "It already has this comment."})
+        "done",
+        [],
+        {a2["id"]: "It already has this comment."},
+    )
     nowhere = client.task("commentAlarms", {"comment": note, "alarmPattern": [{"alarmedObject": {"id": unique("ne")}}]})
     assert (nowhere["state"], nowhere["commentedAlarm"], nowhere["errorMessage"]) == (
-        "terminatedWithError", [], "alarmPattern[0] matches no alarm.")
+        "terminatedWithError",
+        [],
+        "alarmPattern[0] matches no alarm.",
+    )
     stamped = client.task("commentAlarms", {"comment": {"comment": "no time"}, "alarmPattern": [{"id": a2["id"]}]})
     assert STAMP.fullmatch(stamped["comment"]["time"])
     assert client.alarm(a2["id"])["comment"][-1] == stamped["comment"]
-    clear: Doc = {"clearSystemId": "noc", "clearUserId": unique("user"), "alarmClearedTime": "2026-11-25T11:00:00.000Z",
-             "alarmPattern": [{"alarmedObject": {"id": obj}, "probableCause": "c1"}, {"id": a2["id"]}]}
+    clear: Doc = {
+        "clearSystemId": "noc",
+        "clearUserId": unique("user"),
+        "alarmClearedTime": "2026-11-25T11:00:00.000Z",
+        "alarmPattern": [{"alarmedObject": {"id": obj}, "probableCause": "c1"}, {"id": a2["id"]}],
+    }
     task = client.task("clearAlarms", clear)
     assert (task["state"], sorted(ids(task["clearedAlarm"]))) == ("done", sorted([a1["id"], a2["id"]]))
     one = client.alarm(a1["id"])
     assert (one["state"], one["perceivedSeverity"], one["alarmClearedTime"]) == (
-        "cleared", "cleared", "2026-11-25T11:00:00.000Z")
+        "cleared",
+        "cleared",
+        "2026-11-25T11:00:00.000Z",
+    )
     assert (one["clearSystemId"], one["clearUserId"]) == ("noc", clear["clearUserId"])
     assert (one["ackState"], one["ackUserId"], len(one["comment"])) == ("acknowledged", "u1", 2)
     assert one["alarmRaisedTime"] == a1["alarmRaisedTime"]
     again = client.task("clearAlarms", {**clear, "alarmPattern": [{"alarmedObject": {"id": obj}}]})
     assert (again["state"], again["clearedAlarm"]) == ("done", [])
-    assert reasons(again) == {a1["id"]: "It was already cleared at 2026-11-25T11:00:00.000Z.",
-                              a2["id"]: "It was already cleared at 2026-11-25T11:00:00.000Z."}
+    assert reasons(again) == {
+        a1["id"]: "It was already cleared at 2026-11-25T11:00:00.000Z.",
+        a2["id"]: "It was already cleared at 2026-11-25T11:00:00.000Z.",
+    }
     missing = client.task("clearAlarms", {**clear, "alarmPattern": [{"alarmedObject": {"id": unique("ne")}}]})
     assert (missing["state"], missing["errorMessage"]) == ("terminatedWithError", "alarmPattern[0] matches no alarm.")
     late = client.task("commentAlarms", {"comment": {"comment": "closed"}, "alarmPattern": [{"id": a1["id"]}]})
     assert ids(late["commentedAlarm"]) == [a1["id"]]  # a cleared alarm can still be commented on
     assert {t["id"] for t in client.get(f"{ALARM}/clearAlarms", clearUserId=clear["clearUserId"])} == {
-        task["id"], again["id"], missing["id"]}
-    assert "comment.comment must give" in client.task("commentAlarms", {
-        "comment": {"userId": "u1"}, "alarmPattern": [{"id": a1["id"]}]}, 400)["message"]
+        task["id"],
+        again["id"],
+        missing["id"],
+    }
+    assert (
+        "comment.comment must give"
+        in client.task("commentAlarms", {"comment": {"userId": "u1"}, "alarmPattern": [{"id": a1["id"]}]}, 400)[
+            "message"
+        ]
+    )
 
 
 def test_group_and_ungroup_link_alarms_to_their_root_cause(client: Client) -> None:
@@ -336,28 +404,48 @@ def test_group_and_ungroup_link_alarms_to_their_root_cause(client: Client) -> No
     c1, c2 = client.raise_alarm(unique("port"), isRootCause=True), client.raise_alarm(unique("port"))
     gone = client.raise_alarm(unique("port"))
     client.patch(f"{ALARM}/alarm/{gone['id']}", {"state": "cleared"})
-    group = {"sourceSystemId": "correlator", "alarmChangedTime": "2026-11-25T09:00:00Z",
-             "parentAlarm": {"id": parent["id"]}}
-    task = client.task("groupAlarms", {**group, "correlatedAlarm": [
-        {"id": c1["id"]}, {"id": c2["id"]}, {"id": parent["id"]}, {"id": gone["id"]}, {"id": "no-such-alarm"}]})
+    group = {
+        "sourceSystemId": "correlator",
+        "alarmChangedTime": "2026-11-25T09:00:00Z",
+        "parentAlarm": {"id": parent["id"]},
+    }
+    task = client.task(
+        "groupAlarms",
+        {
+            **group,
+            "correlatedAlarm": [
+                {"id": c1["id"]},
+                {"id": c2["id"]},
+                {"id": parent["id"]},
+                {"id": gone["id"]},
+                {"id": "no-such-alarm"},
+            ],
+        },
+    )
     assert (task["state"], ids(task["groupedAlarm"])) == ("terminatedWithError", [c1["id"], c2["id"]])
     assert task["errorMessage"] == "correlatedAlarm[4] (id no-such-alarm) matches no alarm."
-    assert reasons(task) == {parent["id"]: "It is the parentAlarm itself.", gone["id"]: (
-        "It is cleared; a cleared alarm's correlation is kept as history and no longer changes.")}
+    assert reasons(task) == {
+        parent["id"]: "It is the parentAlarm itself.",
+        gone["id"]: ("It is cleared; a cleared alarm's correlation is kept as history and no longer changes."),
+    }
     assert task["parentAlarm"] == {"id": parent["id"], "href": parent["href"], "@referredType": "Alarm"}
     root = client.alarm(parent["id"])
     assert (ids(root["correlatedAlarm"]), root["isRootCause"]) == ([c1["id"], c2["id"]], True)
     child = client.alarm(c1["id"])
     assert (child["parentAlarm"], child["isRootCause"]) == (
-        [{"id": parent["id"], "href": parent["href"], "@referredType": "Alarm"}], False)
+        [{"id": parent["id"], "href": parent["href"], "@referredType": "Alarm"}],
+        False,
+    )
     assert "parentAlarm" not in client.alarm(gone["id"])
     again = client.task("groupAlarms", {**group, "correlatedAlarm": [{"id": c1["id"]}]})
     assert (again["state"], again["groupedAlarm"]) == ("done", [])
     assert reasons(again) == {c1["id"]: "It was already grouped under the parentAlarm."}
-    cycle = client.task("groupAlarms", {**group, "parentAlarm": {"id": c1["id"]}, "correlatedAlarm": [
-        {"id": parent["id"]}]})
+    cycle = client.task(
+        "groupAlarms", {**group, "parentAlarm": {"id": c1["id"]}, "correlatedAlarm": [{"id": parent["id"]}]}
+    )
     assert reasons(cycle) == {
-        parent["id"]: "It is an ancestor of the parentAlarm; grouping it under it would make a cycle."}
+        parent["id"]: "It is an ancestor of the parentAlarm; grouping it under it would make a cycle."
+    }
     assert "correlatedAlarm" not in client.alarm(c1["id"])
     # Ungroup, naming the parent by value rather than by id.
     by_value = {"alarmedObject": {"id": obj}, "probableCause": "powerProblem", "@type": "AlarmRefOrValue"}
@@ -371,19 +459,26 @@ def test_group_and_ungroup_link_alarms_to_their_root_cause(client: Client) -> No
     assert (again["unGroupedAlarm"], reasons(again)) == ([], {c1["id"]: "It is not grouped under the parentAlarm."})
     nothing = client.task("unGroupAlarms", {**ungroup, "correlatedAlarm": [{"alarmedObject": {"id": unique("ne")}}]})
     assert (nothing["state"], nothing["unGroupedAlarm"], nothing["errorMessage"]) == (
-        "terminatedWithError", [], "correlatedAlarm[0] matches no alarm.")
+        "terminatedWithError",
+        [],
+        "correlatedAlarm[0] matches no alarm.",
+    )
     # Deleting a grouped alarm unlinks it; the last child gone, the parent is no longer a root cause.
     response = client.http.delete(f"{client.url}{ALARM}/alarm/{c2['id']}", timeout=10)
     assert response.status_code == 204
     root = client.alarm(parent["id"])
     assert "correlatedAlarm" not in root and root["isRootCause"] is False
     # A parent that cannot be used.
-    missing = client.task("groupAlarms", {**group, "parentAlarm": {"id": "no-such-alarm"},
-                                          "correlatedAlarm": [{"id": c1["id"]}]})
+    missing = client.task(
+        "groupAlarms", {**group, "parentAlarm": {"id": "no-such-alarm"}, "correlatedAlarm": [{"id": c1["id"]}]}
+    )
     assert (missing["state"], missing["errorMessage"]) == (
-        "terminatedWithError", "parentAlarm (id no-such-alarm) matches no alarm.")
-    closed = client.task("groupAlarms", {**group, "parentAlarm": {"id": gone["id"]},
-                                         "correlatedAlarm": [{"id": c1["id"]}]})
+        "terminatedWithError",
+        "parentAlarm (id no-such-alarm) matches no alarm.",
+    )
+    closed = client.task(
+        "groupAlarms", {**group, "parentAlarm": {"id": gone["id"]}, "correlatedAlarm": [{"id": c1["id"]}]}
+    )
     assert (closed["state"], closed["groupedAlarm"]) == ("terminatedWithError", [])
     assert closed["errorMessage"].startswith(f"parentAlarm {gone['id']} is cleared")
     assert "parentAlarm" not in client.alarm(c1["id"])
@@ -391,11 +486,23 @@ def test_group_and_ungroup_link_alarms_to_their_root_cause(client: Client) -> No
 
 def fibre(client: Client) -> tuple[Doc, Doc, str, str]:
     """A completed fibre order: its internet and access services, and the port and address they hold."""
-    order = client.post(f"{ORDERING}/productOrder", {
-        "productOrderItem": [{"id": "1", "action": "add", "quantity": 1, "productOffering": {"id": "po-fibre-500"}}],
-        "relatedParty": [{"id": "cust-42", "name": "Ada Lovelace", "role": "customer", "@referredType": "Individual"}]})
-    order = wait(lambda: client.get(f"{ORDERING}/productOrder/{order['id']}"),
-                 lambda o: o["state"] not in ("acknowledged", "inProgress"), 30, "the fibre order to end")
+    order = client.post(
+        f"{ORDERING}/productOrder",
+        {
+            "productOrderItem": [
+                {"id": "1", "action": "add", "quantity": 1, "productOffering": {"id": "po-fibre-500"}}
+            ],
+            "relatedParty": [
+                {"id": "cust-42", "name": "Ada Lovelace", "role": "customer", "@referredType": "Individual"}
+            ],
+        },
+    )
+    order = wait(
+        lambda: client.get(f"{ORDERING}/productOrder/{order['id']}"),
+        lambda o: o["state"] not in ("acknowledged", "inProgress"),
+        30,
+        "the fibre order to end",
+    )
     assert order["state"] == "completed", order.get("note")
     services = [client.service(ref["id"]) for ref in order["productOrderItem"][0]["product"]["realizingService"]]
     internet = next(s for s in services if s["serviceSpecification"]["id"] == "ss-internet-access")
@@ -423,8 +530,15 @@ def test_alarms_on_the_inventory_impact_its_services_until_the_last_one_clears(c
     quiet = client.raise_alarm(port, probableCause="fanFailure", serviceAffecting=False)
     assert "affectedService" not in quiet
     # The port's alarm clears: the access and internet services still suffer the other two.
-    client.task("clearAlarms", {"clearSystemId": "noc", "clearUserId": "u1", "alarmClearedTime": "2026-11-25T12:00:00Z",
-                                "alarmPattern": [{"id": on_port["id"]}]})
+    client.task(
+        "clearAlarms",
+        {
+            "clearSystemId": "noc",
+            "clearUserId": "u1",
+            "alarmClearedTime": "2026-11-25T12:00:00Z",
+            "alarmPattern": [{"id": on_port["id"]}],
+        },
+    )
     assert enabled(client, access, internet) == [False, False]
     client.patch(f"{ALARM}/alarm/{on_access['id']}", {"state": "cleared"})
     assert enabled(client, access, internet) == [True, False]
@@ -433,8 +547,10 @@ def test_alarms_on_the_inventory_impact_its_services_until_the_last_one_clears(c
     assert client.http.delete(f"{client.url}{ALARM}/alarm/{on_address['id']}", timeout=10).status_code == 204
     assert enabled(client, access, internet) == [True, True]
     # A service of the client's own with no isServiceEnabled gets it back absent, exactly as it was.
-    own = client.post(f"{SERVICES}/service", {"name": "Leased line", "state": "active",
-                                              "serviceSpecification": {"id": "ss-leased-line"}})
+    own = client.post(
+        f"{SERVICES}/service",
+        {"name": "Leased line", "state": "active", "serviceSpecification": {"id": "ss-leased-line"}},
+    )
     alarm = client.raise_alarm(own["id"], alarmedObject={"id": own["id"], "@referredType": "Service"})
     assert ids(alarm["affectedService"]) == [own["id"]] and enabled(client, own) == [False]
     client.patch(f"{ALARM}/alarm/{alarm['id']}", {"perceivedSeverity": "cleared"})
@@ -444,19 +560,31 @@ def test_alarms_on_the_inventory_impact_its_services_until_the_last_one_clears(c
 def test_subscribers_see_the_alarm_the_tasks_and_the_impact_on_services(client: Client, tmp_path: Path) -> None:
     internet, access, port, _ = fibre(client)
     with ListenerProcess(tmp_path / "listener.log") as listener:
-        hubs = [client.post(f"{base}/hub", {"callback": listener.callback, "query": query}) for base, query in [
-            (ALARM, ""), (SERVICES, f"event.service.id={access['id']}")]]
+        hubs = [
+            client.post(f"{base}/hub", {"callback": listener.callback, "query": query})
+            for base, query in [(ALARM, ""), (SERVICES, f"event.service.id={access['id']}")]
+        ]
         try:
             alarm = client.raise_alarm(port)
-            task = client.task("ackAlarms", {"ackSystemId": "noc", "ackUserId": "u1",
-                                             "alarmPattern": [{"id": alarm["id"]}]})
-            client.task("clearAlarms", {"clearSystemId": "noc", "clearUserId": "u1",
-                                        "alarmClearedTime": "2026-11-25T12:00:00Z",
-                                        "alarmPattern": [{"id": alarm["id"]}]})
+            task = client.task(
+                "ackAlarms", {"ackSystemId": "noc", "ackUserId": "u1", "alarmPattern": [{"id": alarm["id"]}]}
+            )
+            client.task(
+                "clearAlarms",
+                {
+                    "clearSystemId": "noc",
+                    "clearUserId": "u1",
+                    "alarmClearedTime": "2026-11-25T12:00:00Z",
+                    "alarmPattern": [{"id": alarm["id"]}],
+                },
+            )
             # Each resource's events arrive in order; the three resources' may interleave.
             expected: dict[str, list[tuple[str, Any]]] = {
-                "alarm": [("AlarmCreateEvent", "raised"), ("AlarmAttributeValueChangeEvent", "acknowledged"),
-                          ("AlarmStateChangeEvent", "cleared")],
+                "alarm": [
+                    ("AlarmCreateEvent", "raised"),
+                    ("AlarmAttributeValueChangeEvent", "acknowledged"),
+                    ("AlarmStateChangeEvent", "cleared"),
+                ],
                 "service": [("ServiceAttributeValueChangeEvent", False), ("ServiceAttributeValueChangeEvent", True)],
                 "ackAlarms": [("AckAlarmsCreateEvent", "inProgress"), ("AckAlarmsStateChangeEvent", "done")],
                 "clearAlarms": [("ClearAlarmsCreateEvent", "inProgress"), ("ClearAlarmsStateChangeEvent", "done")],
@@ -467,8 +595,12 @@ def test_subscribers_see_the_alarm_the_tasks_and_the_impact_on_services(client: 
                 for entry in entries:
                     body = entry["body"]
                     kind, doc = next(iter(body["event"].items()))
-                    value = {"service": doc.get("isServiceEnabled"), "alarm": doc.get("ackState")
-                             if body["eventType"] == "AlarmAttributeValueChangeEvent" else doc.get("state")}
+                    value = {
+                        "service": doc.get("isServiceEnabled"),
+                        "alarm": doc.get("ackState")
+                        if body["eventType"] == "AlarmAttributeValueChangeEvent"
+                        else doc.get("state"),
+                    }
                     found.setdefault(kind, []).append((body["eventType"], value.get(kind, doc.get("state"))))
                 return found
 

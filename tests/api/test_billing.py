@@ -89,30 +89,50 @@ class Client:
         return self.post(f"{ORDERING}/productOrder", body)
 
     def ended(self, order: Doc, timeout: float = 60) -> Doc:
-        return wait(lambda: self.get(f"{ORDERING}/productOrder/{order['id']}"), lambda o: o["state"] in ENDED,
-                    timeout, f"order {order['id']} to end")  # type: ignore[no-any-return]
+        return wait(
+            lambda: self.get(f"{ORDERING}/productOrder/{order['id']}"),
+            lambda o: o["state"] in ENDED,
+            timeout,
+            f"order {order['id']} to end",
+        )  # type: ignore[no-any-return]
 
     def rates(self, **params: str) -> list[Doc]:
         return self.get(f"{BILLING}/appliedCustomerBillingRate", **params)  # type: ignore[no-any-return]
 
     def rated(self, product: str, names: list[str]) -> list[Doc]:
         """The product's rates once rating has made exactly these (by name), in that order."""
-        return wait(lambda: sorted(self.rates(**{"product.id": product}), key=lambda r: names.index(r["name"])
-                                   if r["name"] in names else -1),
-                    lambda found: [r["name"] for r in found] == names, 20,  # type: ignore[no-any-return]
-                    f"the rates {names} of product {product}")
+        return wait(
+            lambda: sorted(
+                self.rates(**{"product.id": product}),
+                key=lambda r: names.index(r["name"]) if r["name"] in names else -1,
+            ),
+            lambda found: [r["name"] for r in found] == names,
+            20,  # type: ignore[no-any-return]
+            f"the rates {names} of product {product}",
+        )
 
     def bills(self, account: str) -> list[Doc]:
-        return self.get(f"{BILLING}/customerBill", sort="billNo",  # type: ignore[no-any-return]
-                        **{"billingAccount.id": account})
+        return self.get(
+            f"{BILLING}/customerBill",
+            sort="billNo",  # type: ignore[no-any-return]
+            **{"billingAccount.id": account},
+        )
 
     def bill_run(self, period: str) -> subprocess.Popen[str]:
         """``tmfgate bill-run`` in a process of its own, on the gateway's store and settings."""
-        env = {**os.environ, "TMFGATE_PUBLIC_URL": self.url,
-               **{f"TMFGATE_{k.upper()}": str(v) for k, v in self.settings.items()}}
-        return subprocess.Popen([sys.executable, "-m", "tmfgate", "bill-run", "--period", period,
-                                 "--database-url", self.database], cwd=ROOT, env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        env = {
+            **os.environ,
+            "TMFGATE_PUBLIC_URL": self.url,
+            **{f"TMFGATE_{k.upper()}": str(v) for k, v in self.settings.items()},
+        }
+        return subprocess.Popen(
+            [sys.executable, "-m", "tmfgate", "bill-run", "--period", period, "--database-url", self.database],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
 
 def finished(process: subprocess.Popen[str]) -> str:
@@ -158,25 +178,48 @@ def test_a_month_with_orders_completed_modified_and_cancelled_is_billed_to_the_c
     rate = Decimal("0.21")
     # Slow activations, so an order can be cancelled while it is being fulfilled.
     with gateway(database, activation_delay=0.4, tax_rate="0.21", payment_terms=30) as client:
-        ada = client.post(f"{CUSTOMERS}/customer", {"name": "Ada Lovelace", "engagedParty": {
-            "id": "party-ada", "name": "Ada Lovelace", "@referredType": "Individual"}})
+        ada = client.post(
+            f"{CUSTOMERS}/customer",
+            {
+                "name": "Ada Lovelace",
+                "engagedParty": {"id": "party-ada", "name": "Ada Lovelace", "@referredType": "Individual"},
+            },
+        )
         party = [{"id": ada["id"], "role": "customer", "@referredType": "Individual"}]
         fibre = client.order("ba-1", party, add("1", "po-fibre-500"))
         mobile = client.order("ba-1", party, add("1", "po-mobile-10gb"))
-        partial = client.order("ba-1", party, add("phone", "po-home-phone"),
-                               add("net", "po-fibre-500", downloadSpeed=2000))
+        partial = client.order(
+            "ba-1", party, add("phone", "po-home-phone"), add("net", "po-fibre-500", downloadSpeed=2000)
+        )
         doomed = client.order("ba-1", party, add("1", "po-mobile-unlimited"))
-        wait(lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder", externalId=doomed["id"]),
-             lambda found: found and found[0]["serviceOrderItem"][0]["state"] == "completed", 20,
-             "the first activation of the order to cancel")
+        wait(
+            lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder", externalId=doomed["id"]),
+            lambda found: found and found[0]["serviceOrderItem"][0]["state"] == "completed",
+            20,
+            "the first activation of the order to cancel",
+        )
         client.post(f"{ORDERING}/cancelProductOrder", {"productOrder": {"id": doomed["id"]}})
         fibre, mobile, partial, doomed = (client.ended(o) for o in (fibre, mobile, partial, doomed))
-        assert [o["state"] for o in (fibre, mobile, partial, doomed)] == ["completed", "completed", "partial",
-                                                                          "cancelled"]
+        assert [o["state"] for o in (fibre, mobile, partial, doomed)] == [
+            "completed",
+            "completed",
+            "partial",
+            "cancelled",
+        ]
         # Later in the month: the fibre is modified (no price change), the mobile plan terminated.
-        modify = client.order("ba-1", party, {"id": "1", "action": "modify", "productOffering": {"id": "po-fibre-500"},
-                                              "product": {"id": product_of(fibre), "productCharacteristic": [
-                                                  {"name": "downloadSpeed", "value": 1000}]}})
+        modify = client.order(
+            "ba-1",
+            party,
+            {
+                "id": "1",
+                "action": "modify",
+                "productOffering": {"id": "po-fibre-500"},
+                "product": {
+                    "id": product_of(fibre),
+                    "productCharacteristic": [{"name": "downloadSpeed", "value": 1000}],
+                },
+            },
+        )
         delete = client.order("ba-1", party, {"id": "1", "action": "delete", "product": {"id": product_of(mobile)}})
         modify, delete = client.ended(modify), client.ended(delete)
         assert (modify["state"], delete["state"]) == ("completed", "completed")
@@ -197,8 +240,13 @@ def test_a_month_with_orders_completed_modified_and_cancelled_is_billed_to_the_c
         assert net[1]["taxIncludedAmount"]["value"] == fibre_month + cents(fibre_month * rate)
         assert net[1]["periodCoverage"]["endDateTime"].startswith(f"{next_month(period)}-01T00:00:00")
         assert sim[0]["taxExcludedAmount"]["value"] == Decimal("5.00") and sim[0]["type"] == "appliedBillingCharge"
-        customer = {"id": ada["id"], "href": ada["href"], "name": "Ada Lovelace", "role": "customer",
-                    "@referredType": "Customer"}
+        customer = {
+            "id": ada["id"],
+            "href": ada["href"],
+            "name": "Ada Lovelace",
+            "role": "customer",
+            "@referredType": "Customer",
+        }
         for each in net + sim + phone:
             assert each["isBilled"] is False and each["billingAccount"]["id"] == "ba-1"
             assert {"name": "customer", "valueType": "object", "value": customer} in each["characteristic"]
@@ -212,8 +260,10 @@ def test_a_month_with_orders_completed_modified_and_cancelled_is_billed_to_the_c
         assert any(f"No bills for {period}" in out for out in outputs)
         check_bill(bill, [Decimal("49.00"), fibre_month, Decimal("5.00"), phone_month], rate)
         assert bill["state"] == "new" and bill["runType"] == "onCycle" and bill["category"] == "normal"
-        assert bill["billingPeriod"] == {"startDateTime": f"{period}-01T00:00:00.000Z",
-                                         "endDateTime": f"{next_month(period)}-01T00:00:00.000Z"}
+        assert bill["billingPeriod"] == {
+            "startDateTime": f"{period}-01T00:00:00.000Z",
+            "endDateTime": f"{next_month(period)}-01T00:00:00.000Z",
+        }
         assert bill["nextBillDate"] == f"{next_month(next_month(period))}-01T00:00:00.000Z"
         assert moment(bill["paymentDueDate"]) - moment(bill["billDate"]) == dt.timedelta(days=30)
         assert bill["billingAccount"] == {"id": "ba-1", "@referredType": "BillingAccount"}
@@ -238,8 +288,8 @@ def test_a_month_with_orders_completed_modified_and_cancelled_is_billed_to_the_c
         monthly = client.rates(**{"bill.id": bills[1]["id"]})
         assert sorted(r["name"] for r in monthly) == ["Fibre 500 monthly fee", "Home phone monthly fee"]
         assert {r["description"].split(", ")[1] for r in monthly} == {
-            f"{days_in(after)} of {days_in(after)} days of "
-            f"{calendar.month_name[int(after[5:])]} {after[:4]}"}
+            f"{days_in(after)} of {days_in(after)} days of {calendar.month_name[int(after[5:])]} {after[:4]}"
+        }
         assert f"No bills for {after}" in finished(client.bill_run(after))
 
 
@@ -255,8 +305,10 @@ def test_a_bill_on_demand_and_a_termination_after_it_credit_what_was_billed_in_a
         fibre_month = cents(Decimal("29.99") * (month - day + 1) / month)
 
         requester = {"id": "agent-1", "name": "Shop assistant", "role": "requester", "@referredType": "Individual"}
-        task = client.post(f"{BILLING}/customerBillOnDemand", {"billingAccount": {"id": "ba-2"}, "name": "Leaving",
-                                                               "relatedParty": requester})
+        task = client.post(
+            f"{BILLING}/customerBillOnDemand",
+            {"billingAccount": {"id": "ba-2"}, "name": "Leaving", "relatedParty": requester},
+        )
         assert task["state"] == "done" and task["customerBill"]["@referredType"] == "CustomerBill"
         assert client.get(f"{BILLING}/customerBillOnDemand/{task['id']}") == task
         bill = client.get(f"{BILLING}/customerBill/{task['customerBill']['id']}")
@@ -268,8 +320,9 @@ def test_a_bill_on_demand_and_a_termination_after_it_credit_what_was_billed_in_a
         assert bill["relatedParty"] == [grace[0], requester]  # not a TMF629 customer: as the order named it
         assert {r["id"] for r in client.rates(**{"bill.id": bill["id"]})} == {installation["id"], monthly["id"]}
 
-        again = client.post(f"{BILLING}/customerBillOnDemand", {"billingAccount": {"id": "ba-2"},
-                                                                "description": "Just in case"})
+        again = client.post(
+            f"{BILLING}/customerBillOnDemand", {"billingAccount": {"id": "ba-2"}, "description": "Just in case"}
+        )
         assert again["state"] == "rejected" and "customerBill" not in again
         assert again["description"] == "Just in case"
         assert again["errorMessage"].startswith("Nothing to bill: billing account ba-2 has no unbilled")
@@ -282,8 +335,12 @@ def test_a_bill_on_demand_and_a_termination_after_it_credit_what_was_billed_in_a
             pytest.skip("the month changed while the test ran; run it again")
         used = moment(delete["completionDate"]).day - day  # the termination day is not charged
         credit = fibre_month - cents(Decimal("29.99") * used / month)
-        adjustment = wait(lambda: client.rates(isBilled="false", **{"billingAccount.id": "ba-2"}), lambda found: found,
-                          20, "the credit of the termination")
+        adjustment = wait(
+            lambda: client.rates(isBilled="false", **{"billingAccount.id": "ba-2"}),
+            lambda found: found,
+            20,
+            "the credit of the termination",
+        )
         assert len(adjustment) == 1 and adjustment[0]["type"] == "appliedBillingCredit"
         assert adjustment[0]["taxExcludedAmount"] == {"unit": "EUR", "value": credit}
         assert adjustment[0]["description"].startswith("Adjustment of Fibre 100 monthly fee")
@@ -295,8 +352,7 @@ def test_a_bill_on_demand_and_a_termination_after_it_credit_what_was_billed_in_a
         assert last["billNo"] > bill["billNo"]
 
 
-def test_a_bill_changes_only_its_state_along_its_lifecycle_and_raises_events(
-        database: str, tmp_path: Path) -> None:
+def test_a_bill_changes_only_its_state_along_its_lifecycle_and_raises_events(database: str, tmp_path: Path) -> None:
     with gateway(database) as client, ListenerProcess(tmp_path / "listener.log") as listener:
         client.post(f"{BILLING}/hub", {"callback": listener.callback})
         order = client.ended(client.order("ba-3", [], add("1", "po-home-phone")))
@@ -304,46 +360,71 @@ def test_a_bill_changes_only_its_state_along_its_lifecycle_and_raises_events(
         task = client.post(f"{BILLING}/customerBillOnDemand", {"billingAccount": {"id": "ba-3"}})
         path = f"{BILLING}/customerBill/{task['customerBill']['id']}"
         bill = client.get(path)
-        for change in ({"amountDue": {"unit": "EUR", "value": 0}}, {"billNo": "X-1"}, {"note": "paid in cash"},
-                       {"state": "new", "remainingAmount": {"unit": "EUR", "value": 0}}):
+        for change in (
+            {"amountDue": {"unit": "EUR", "value": 0}},
+            {"billNo": "X-1"},
+            {"note": "paid in cash"},
+            {"state": "new", "remainingAmount": {"unit": "EUR", "value": 0}},
+        ):
             error = client.patch(path, change, 400)
             assert error["status"] == "400" and "cannot be changed by PATCH" in error["message"]
         error = client.patch(path, {"state": "settled"}, 409)
         assert "from new it can go to onHold, validated" in error["message"]
         held = client.patch(path, {"state": "onHold"})
         assert held["lastUpdate"] > bill["lastUpdate"]
-        assert client.patch(path, [{"op": "replace", "path": "/state", "value": "validated"}],
-                            media="application/json-patch+json")["state"] == "validated"
+        assert (
+            client.patch(
+                path, [{"op": "replace", "path": "/state", "value": "validated"}], media="application/json-patch+json"
+            )["state"]
+            == "validated"
+        )
         client.patch(path, {"state": "sent"})
         settled = client.patch(path, {"state": "settled"})
         assert settled["remainingAmount"] == {"unit": "EUR", "value": 0}
         assert settled["amountDue"] == bill["amountDue"]
         assert "settled is a final state" in client.patch(path, {"state": "sent"}, 409)["message"]
         assert {k: v for k, v in client.get(path).items() if k != "lastUpdate"} == {
-            k: v for k, v in settled.items() if k != "lastUpdate"}
+            k: v for k, v in settled.items() if k != "lastUpdate"
+        }
 
-        wanted = {"AppliedCustomerBillingRateCreateEvent", "AppliedCustomerBillingRateAttributeValueChangeEvent",
-                  "CustomerBillOnDemandCreateEvent", "CustomerBillOnDemandStateChangeEvent",
-                  "CustomerBillCreateEvent", "CustomerBillStateChangeEvent"}
+        wanted = {
+            "AppliedCustomerBillingRateCreateEvent",
+            "AppliedCustomerBillingRateAttributeValueChangeEvent",
+            "CustomerBillOnDemandCreateEvent",
+            "CustomerBillOnDemandStateChangeEvent",
+            "CustomerBillCreateEvent",
+            "CustomerBillStateChangeEvent",
+        }
 
         def states(got: list[Doc]) -> list[str]:
-            return [e["body"]["event"]["customerBill"]["state"] for e in got
-                    if e["body"]["eventType"] == "CustomerBillStateChangeEvent"]
+            return [
+                e["body"]["event"]["customerBill"]["state"]
+                for e in got
+                if e["body"]["eventType"] == "CustomerBillStateChangeEvent"
+            ]
 
-        entries = listener.wait_for(lambda got: wanted <= {e["body"]["eventType"] for e in got} and len(
-            states(got)) >= 4, 20, "the billing events")
+        entries = listener.wait_for(
+            lambda got: wanted <= {e["body"]["eventType"] for e in got} and len(states(got)) >= 4,
+            20,
+            "the billing events",
+        )
         assert states(entries) == ["onHold", "validated", "sent", "settled"]
-        billed = [e["body"]["event"]["appliedCustomerBillingRate"] for e in entries
-                  if e["body"]["eventType"] == "AppliedCustomerBillingRateAttributeValueChangeEvent"]
+        billed = [
+            e["body"]["event"]["appliedCustomerBillingRate"]
+            for e in entries
+            if e["body"]["eventType"] == "AppliedCustomerBillingRateAttributeValueChangeEvent"
+        ]
         assert [(r["isBilled"], r["bill"]["id"]) for r in billed] == [(True, bill["id"])]
 
 
 def test_bad_bill_on_demand_requests_are_refused_and_store_nothing(database: str) -> None:
     with gateway(database, fulfilment=False) as client:
-        for body, words in (({}, "billingAccount is required"),
-                            ({"billingAccount": {"id": "ba-1"}, "state": "done"}, "state is set by the server"),
-                            ({"billingAccount": {"id": "ba-1"}, "customerBill": {"id": "b"}}, "customerBill is set"),
-                            ({"billingAccount": {"name": "no id"}}, "id")):
+        for body, words in (
+            ({}, "billingAccount is required"),
+            ({"billingAccount": {"id": "ba-1"}, "state": "done"}, "state is set by the server"),
+            ({"billingAccount": {"id": "ba-1"}, "customerBill": {"id": "b"}}, "customerBill is set"),
+            ({"billingAccount": {"name": "no id"}}, "id"),
+        ):
             error = client.post(f"{BILLING}/customerBillOnDemand", body, 400)
             assert words in error["message"], error
         assert client.get(f"{BILLING}/customerBillOnDemand") == []
@@ -355,8 +436,14 @@ def test_bad_bill_on_demand_requests_are_refused_and_store_nothing(database: str
 def test_customers_are_listed_filtered_and_changed_like_every_resource(database: str) -> None:
     with gateway(database, fulfilment=False) as client:
         for name, status in (("Ada Lovelace", "approved"), ("Grace Hopper", "approved"), ("Alan Turing", "closed")):
-            client.post(f"{CUSTOMERS}/customer", {"name": name, "status": status, "engagedParty": {
-                "id": name.split()[0].lower(), "@referredType": "Individual"}})
+            client.post(
+                f"{CUSTOMERS}/customer",
+                {
+                    "name": name,
+                    "status": status,
+                    "engagedParty": {"id": name.split()[0].lower(), "@referredType": "Individual"},
+                },
+            )
         approved = client.get(f"{CUSTOMERS}/customer", status="approved", sort="-name", fields="name")
         assert [c["name"] for c in approved] == ["Grace Hopper", "Ada Lovelace"]
         assert set(approved[0]) == {"id", "href", "name"}

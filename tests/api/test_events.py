@@ -31,11 +31,17 @@ from tests.listeners import Entry, ListenerProcess, event_summary
 BASE = "/tmf-api/productOrderingManagement/v4"
 # Fast retries, so a test never waits long for a listener that is back.
 # Orders stay where the tests put them: fulfilment's own events are tested in test_fulfilment.py.
-FAST = {"retry_delay": 0.1, "retry_delay_max": 0.5, "delivery_timeout": 5.0, "delivery_attempts": 1000,
-        "fulfilment": False}
-ORDER = {"productOrderItem": [{"id": "1", "action": "add", "quantity": 1,
-                               "productOffering": {"id": "po-broadband-100"}}],
-         "relatedParty": [{"id": "cust-1", "role": "customer", "@referredType": "Individual"}]}
+FAST = {
+    "retry_delay": 0.1,
+    "retry_delay_max": 0.5,
+    "delivery_timeout": 5.0,
+    "delivery_attempts": 1000,
+    "fulfilment": False,
+}
+ORDER = {
+    "productOrderItem": [{"id": "1", "action": "add", "quantity": 1, "productOffering": {"id": "po-broadband-100"}}],
+    "relatedParty": [{"id": "cust-1", "role": "customer", "@referredType": "Individual"}],
+}
 
 
 def postgres_database(prefix: str) -> contextlib.AbstractContextManager[str]:
@@ -83,18 +89,21 @@ class Client:
 
     def call(self, method: str, path: str, body: Any = None, **headers: str) -> requests.Response:
         media = "application/merge-patch+json" if method == "PATCH" else "application/json"
-        return self.http.request(method, self.base + path, json=body, timeout=10,
-                                 headers={"Content-Type": media, **headers})
+        return self.http.request(
+            method, self.base + path, json=body, timeout=10, headers={"Content-Type": media, **headers}
+        )
 
     def create(self, correlation: str = "") -> dict[str, Any]:
-        response = self.call("POST", "/productOrder", ORDER, **({"X-Correlation-ID": correlation}
-                                                               if correlation else {}))
+        response = self.call(
+            "POST", "/productOrder", ORDER, **({"X-Correlation-ID": correlation} if correlation else {})
+        )
         assert response.status_code == 201, response.text
         return response.json()  # type: ignore[no-any-return]
 
     def patch(self, id: str, change: dict[str, Any], correlation: str = "") -> dict[str, Any]:
-        response = self.call("PATCH", f"/productOrder/{id}", change,
-                             **({"X-Correlation-ID": correlation} if correlation else {}))
+        response = self.call(
+            "PATCH", f"/productOrder/{id}", change, **({"X-Correlation-ID": correlation} if correlation else {})
+        )
         assert response.status_code == 200, response.text
         return response.json()  # type: ignore[no-any-return]
 
@@ -176,18 +185,28 @@ def test_every_tmf622_event_type_arrives_in_its_v4_envelope(
     order = client.create("c-create")
     expected.append(("ProductOrderCreateEvent", "c-create", order))
     order = client.patch(order["id"], {"state": "pending"}, "c-pending")
-    expected += [("ProductOrderStateChangeEvent", "c-pending", order),
-                 ("ProductOrderInformationRequiredEvent", "c-pending", order)]
+    expected += [
+        ("ProductOrderStateChangeEvent", "c-pending", order),
+        ("ProductOrderInformationRequiredEvent", "c-pending", order),
+    ]
     order = client.patch(order["id"], {"priority": "2"}, "c-priority")
     expected.append(("ProductOrderAttributeValueChangeEvent", "c-priority", order))
-    response = client.call("POST", "/cancelProductOrder", {"productOrder": {"id": order["id"]},
-                                                           "cancellationReason": "test"},
-                           **{"X-Correlation-ID": "c-cancel"})
+    response = client.call(
+        "POST",
+        "/cancelProductOrder",
+        {"productOrder": {"id": order["id"]}, "cancellationReason": "test"},
+        **{"X-Correlation-ID": "c-cancel"},
+    )
     assert response.status_code == 201, response.text
     task = response.json()
     # The task is stored at each step: created acknowledged, then inProgress, then done.
-    expected.append(("CancelProductOrderCreateEvent", "c-cancel", {
-        k: v for k, v in {**task, "state": "acknowledged"}.items() if k != "effectiveCancellationDate"}))
+    expected.append(
+        (
+            "CancelProductOrderCreateEvent",
+            "c-cancel",
+            {k: v for k, v in {**task, "state": "acknowledged"}.items() if k != "effectiveCancellationDate"},
+        )
+    )
     other = client.create("c-other")
     expected.append(("ProductOrderCreateEvent", "c-other", other))
     assert client.call("DELETE", f"/productOrder/{other['id']}", **{"X-Correlation-ID": "c-delete"}).status_code == 204
@@ -195,10 +214,17 @@ def test_every_tmf622_event_type_arrives_in_its_v4_envelope(
 
     def arrived(got: list[Entry]) -> bool:
         seen = {(entry["body"]["eventType"], entry["body"]["correlationId"]) for entry in got}
-        return {(event_type, correlation) for event_type, correlation, _ in expected} <= seen and sum(
-            1 for entry in got if entry["body"]["eventType"] == "ProductOrderStateChangeEvent"
-            and entry["body"]["correlationId"] == "c-cancel") >= 3 and sum(
-            1 for entry in got if entry["body"]["eventType"] == "CancelProductOrderStateChangeEvent") >= 2
+        return (
+            {(event_type, correlation) for event_type, correlation, _ in expected} <= seen
+            and sum(
+                1
+                for entry in got
+                if entry["body"]["eventType"] == "ProductOrderStateChangeEvent"
+                and entry["body"]["correlationId"] == "c-cancel"
+            )
+            >= 3
+            and sum(1 for entry in got if entry["body"]["eventType"] == "CancelProductOrderStateChangeEvent") >= 2
+        )
 
     listener.wait_for(arrived)
     time.sleep(0.3)  # anything else would be a duplicate or an event too many
@@ -206,9 +232,15 @@ def test_every_tmf622_event_type_arrives_in_its_v4_envelope(
     assert len(first_arrivals(delivered)) == len(delivered)
 
     types = {entry["body"]["eventType"] for entry in delivered}
-    assert types == {"ProductOrderCreateEvent", "ProductOrderStateChangeEvent", "ProductOrderInformationRequiredEvent",
-                     "ProductOrderAttributeValueChangeEvent", "CancelProductOrderCreateEvent",
-                     "CancelProductOrderStateChangeEvent", "ProductOrderDeleteEvent"}
+    assert types == {
+        "ProductOrderCreateEvent",
+        "ProductOrderStateChangeEvent",
+        "ProductOrderInformationRequiredEvent",
+        "ProductOrderAttributeValueChangeEvent",
+        "CancelProductOrderCreateEvent",
+        "CancelProductOrderStateChangeEvent",
+        "ProductOrderDeleteEvent",
+    }
     for entry in delivered:
         body = entry["body"]
         assert entry["headers"]["X-Event-Id"] == body["eventId"]
@@ -221,16 +253,22 @@ def test_every_tmf622_event_type_arrives_in_its_v4_envelope(
         [key] = body["event"]
         assert key == ("cancelProductOrder" if body["eventType"].startswith("Cancel") else "productOrder")
     for event_type, correlation, resource in expected:
-        matching = [entry["body"] for entry in delivered
-                    if entry["body"]["eventType"] == event_type and entry["body"]["correlationId"] == correlation]
+        matching = [
+            entry["body"]
+            for entry in delivered
+            if entry["body"]["eventType"] == event_type and entry["body"]["correlationId"] == correlation
+        ]
         assert len(matching) == 1, (event_type, correlation)
         [payload] = matching[0]["event"].values()
         assert payload == resource  # the whole resource, as the API answered it
     avc = next(e["body"] for e in delivered if e["body"]["eventType"] == "ProductOrderAttributeValueChangeEvent")
     assert avc["fieldPath"] == "priority"
     # Cancellation walks the order through its cancellation states, one event each, in order.
-    cancelled = [event_summary(e)[2] for e in delivered if e["body"]["correlationId"] == "c-cancel"
-                 and e["body"]["eventType"] == "ProductOrderStateChangeEvent"]
+    cancelled = [
+        event_summary(e)[2]
+        for e in delivered
+        if e["body"]["correlationId"] == "c-cancel" and e["body"]["eventType"] == "ProductOrderStateChangeEvent"
+    ]
     assert cancelled == ["assessingCancellation", "pendingCancellation", "cancelled"]
     steps = [event_summary(e)[2] for e in delivered if e["body"]["eventType"] == "CancelProductOrderStateChangeEvent"]
     assert steps == ["inProgress", "done"]
@@ -238,8 +276,10 @@ def test_every_tmf622_event_type_arrives_in_its_v4_envelope(
 
 def test_a_subscription_query_selects_over_http(client: Client, listen: Callable[..., ListenerProcess]) -> None:
     listener = listen()
-    client.subscribe(listener.callback, "eventType=ProductOrderStateChangeEvent&event.productOrder.state=held"
-                                        "&fields=event.productOrder.id")
+    client.subscribe(
+        listener.callback,
+        "eventType=ProductOrderStateChangeEvent&event.productOrder.state=held&fields=event.productOrder.id",
+    )
     order = client.create()
     client.patch(order["id"], {"state": "held"})
     client.patch(order["id"], {"state": "inProgress"})
@@ -268,9 +308,11 @@ def test_a_listener_down_for_a_while_gets_everything_in_order(
     time.sleep(1.5)  # several failed attempts, with backoff
     assert listener.received() == []
     listener.start()
+
     def arrived(got: list[Entry]) -> bool:
         return {id: stream[-1] for id, stream in per_resource(got).items()} == {
-            id: stream[-1] for id, stream in expected.items()}
+            id: stream[-1] for id, stream in expected.items()
+        }
 
     listener.wait_for(arrived, what="the last events of the orders")
     assert per_resource(listener.delivered()) == expected
@@ -292,16 +334,24 @@ def test_a_slow_listener_does_not_slow_the_api(client: Client, listen: Callable[
     assert p95 < 0.5, f"POST /productOrder p95 {p95:.3f} s while the listener takes 3 s per notification"
     if elapsed < 2.5:  # the listener cannot have answered any of these yet
         assert not set(ids) & {event_summary(entry)[1] for entry in listener.delivered()}
-    listener.wait_for(lambda got: set(ids) <= {event_summary(entry)[1] for entry in got}, timeout=30,
-                      what="the notifications of the 20 orders")
+    listener.wait_for(
+        lambda got: set(ids) <= {event_summary(entry)[1] for entry in got},
+        timeout=30,
+        what="the notifications of the 20 orders",
+    )
 
 
 # --- SIGKILL ---------------------------------------------------------------------------------------
 
 
-FAST_ENV = {**os.environ, "TMFGATE_RETRY_DELAY": "0.1", "TMFGATE_RETRY_DELAY_MAX": "0.5",
-            "TMFGATE_DELIVERY_TIMEOUT": "0.5", "TMFGATE_DELIVERY_ATTEMPTS": "1000",
-            "TMFGATE_FULFILMENT": "off"}
+FAST_ENV = {
+    **os.environ,
+    "TMFGATE_RETRY_DELAY": "0.1",
+    "TMFGATE_RETRY_DELAY_MAX": "0.5",
+    "TMFGATE_DELIVERY_TIMEOUT": "0.5",
+    "TMFGATE_DELIVERY_ATTEMPTS": "1000",
+    "TMFGATE_FULFILMENT": "off",
+}
 
 
 class ChangeStream(threading.Thread):
@@ -335,7 +385,7 @@ class ChangeStream(threading.Thread):
 def test_every_change_acknowledged_before_a_sigkill_is_notified(
     store: str, tmp_path: Path, listen: Callable[..., ListenerProcess]
 ) -> None:
-    with (postgres_database("tmfgate_kill") if store == "postgresql" else _sqlite(tmp_path)) as url:
+    with postgres_database("tmfgate_kill") if store == "postgresql" else _sqlite(tmp_path) as url:
         listener = listen(delay=0.3)  # slow enough that deliveries are in flight and queued at the kill
         with served(url, tmp_path, env=FAST_ENV) as (first, first_url):
             assert Client(first_url).subscribe(listener.callback)
@@ -353,8 +403,11 @@ def test_every_change_acknowledged_before_a_sigkill_is_notified(
         # Most are still in the outbox (queued, or leased by the dead process): the restart has work.
         assert len(owed & {event_summary(entry) for entry in listener.delivered()}) < len(owed)
         with served(url, tmp_path, env=FAST_ENV):
-            delivered = listener.wait_for(lambda got: owed <= {event_summary(entry) for entry in got}, timeout=40,
-                                          what=f"the events of {len(owed)} acknowledged changes")
+            delivered = listener.wait_for(
+                lambda got: owed <= {event_summary(entry) for entry in got},
+                timeout=40,
+                what=f"the events of {len(owed)} acknowledged changes",
+            )
         missing = owed - {event_summary(entry) for entry in delivered}
         assert not missing
         for id, lifecycle in per_resource(delivered).items():  # and each order's in order
@@ -375,9 +428,24 @@ def dispatching(database_url: str, folder: Path, count: int) -> list[subprocess.
     started = []
     for n in range(count):
         with open(folder / f"dispatch{n}.out", "wb") as output:
-            started.append(subprocess.Popen(
-                [sys.executable, "-m", "tmfgate", "dispatch", "--database-url", database_url, "--log-level", "warning"],
-                cwd=folder, env=FAST_ENV, stdout=output, stderr=subprocess.STDOUT))
+            started.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "tmfgate",
+                        "dispatch",
+                        "--database-url",
+                        database_url,
+                        "--log-level",
+                        "warning",
+                    ],
+                    cwd=folder,
+                    env=FAST_ENV,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                )
+            )
     deadline = time.monotonic() + 60
     for n, process in enumerate(started):
         log = folder / f"dispatch{n}.out"
@@ -407,8 +475,9 @@ def test_separate_dispatch_processes_share_the_work_and_stop_on_sigterm(
                 owed.add(("ProductOrderCreateEvent", order["id"], "acknowledged"))
                 client.patch(order["id"], {"state": "inProgress"})
                 owed.add(("ProductOrderStateChangeEvent", order["id"], "inProgress"))
-            delivered = listener.wait_for(lambda got: owed <= {event_summary(entry) for entry in got},
-                                          what="the events of 30 changes")
+            delivered = listener.wait_for(
+                lambda got: owed <= {event_summary(entry) for entry in got}, what="the events of 30 changes"
+            )
             for lifecycle in per_resource(delivered).values():
                 assert [state for _, _, state in lifecycle] == ["acknowledged", "inProgress"]
         finally:

@@ -80,8 +80,11 @@ class Client(GatewayClient):
         return self.get(f"{SERVICES}/service/{ref['id']}")  # type: ignore[no-any-return]
 
     def reserved(self, specification: str) -> list[Doc]:
-        return self.get(f"{RESOURCES}/resource", resourceStatus="reserved",  # type: ignore[no-any-return]
-                        **{"resourceSpecification.id": specification})
+        return self.get(
+            f"{RESOURCES}/resource",
+            resourceStatus="reserved",  # type: ignore[no-any-return]
+            **{"resourceSpecification.id": specification},
+        )
 
 
 @contextmanager
@@ -124,25 +127,33 @@ def test_a_broadband_order_completes_with_a_service_active_and_resources_assigne
         assert any(service_order["id"] in note["text"] for note in order["note"])
         assert [i["state"] for i in service_order["serviceOrderItem"]] == ["completed", "completed"]
         assert internet["serviceOrderItem"][0]["serviceOrderId"] == service_order["id"]
-        assert service_order["serviceOrderItem"][1]["service"]["relatedEntity"] == [{
-            "id": order["id"], "href": order["href"], "role": "productOrderItem:1", "@referredType": "ProductOrder"}]
+        assert service_order["serviceOrderItem"][1]["service"]["relatedEntity"] == [
+            {"id": order["id"], "href": order["href"], "role": "productOrderItem:1", "@referredType": "ProductOrder"}
+        ]
         # What the gateway wrote is valid in each API: a client can PATCH it (the whole result is checked).
-        for path in (f"{ORDERING}/productOrder/{order['id']}", f"{SERVICE_ORDERING}/serviceOrder/{service_order['id']}",
-                     f"{SERVICES}/service/{internet['id']}", f"{ACTIVATION}/service/{access['id']}",
-                     f"{RESOURCES}/resource/{ip[0]['id']}"):
-            patched = client.http.patch(client.url + path, json={"description": "checked"},
-                                        headers={"Content-Type": "application/merge-patch+json"})
+        for path in (
+            f"{ORDERING}/productOrder/{order['id']}",
+            f"{SERVICE_ORDERING}/serviceOrder/{service_order['id']}",
+            f"{SERVICES}/service/{internet['id']}",
+            f"{ACTIVATION}/service/{access['id']}",
+            f"{RESOURCES}/resource/{ip[0]['id']}",
+        ):
+            patched = client.http.patch(
+                client.url + path,
+                json={"description": "checked"},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
             assert patched.status_code == 200, (path, patched.text)
         # The same service through TMF640 (one inventory, two APIs), and a monitor per activation.
         activation = client.get(f"{ACTIVATION}/service/{internet['id']}")
         assert activation["state"] == "active"
         monitors = client.get(f"{ACTIVATION}/monitor", sourceHref=internet["href"])
         assert [(m["state"], m["request"]["method"], m["response"]["statusCode"]) for m in monitors] == [
-            ("Completed", "POST", "201")]
+            ("Completed", "POST", "201")
+        ]
 
 
-def test_a_two_item_order_with_a_failed_activation_is_partial_and_keeps_nothing_of_it(
-        database: str) -> None:
+def test_a_two_item_order_with_a_failed_activation_is_partial_and_keeps_nothing_of_it(database: str) -> None:
     with gateway(database) as client:
         order = client.order(add("home", "po-home-phone"), add("net", "po-fibre-500", downloadSpeed=2000))
         order = client.ended(order["id"])
@@ -158,9 +169,11 @@ def test_a_two_item_order_with_a_failed_activation_is_partial_and_keeps_nothing_
         assert [s["serviceSpecification"]["id"] for s in services] == ["ss-voip-line"]
         service_order = client.service_order(order)
         assert service_order["state"] == "partial" and service_order["note"]
-        patched = client.http.patch(f"{client.url}{SERVICE_ORDERING}/serviceOrder/{service_order['id']}",
-                                    json={"description": "checked"},
-                                    headers={"Content-Type": "application/merge-patch+json"})
+        patched = client.http.patch(
+            f"{client.url}{SERVICE_ORDERING}/serviceOrder/{service_order['id']}",
+            json={"description": "checked"},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
         assert patched.status_code == 200, patched.text  # the gateway's notes are valid TMF641 notes
         failed = client.get(f"{ACTIVATION}/monitor", state="InError")
         assert [m["response"]["statusCode"] for m in failed] == ["422"]
@@ -182,16 +195,19 @@ def test_an_exhausted_pool_fails_the_order_and_leaves_nothing_allocated(database
         second = client.ended(client.order(add("1", "po-fibre-100"))["id"])
         assert (first["state"], second["state"]) == ("completed", "failed")
         assert "pool of Public IPv4 address (rs-ipv4-address) is exhausted" in " ".join(
-            note["text"] for note in second["note"])
+            note["text"] for note in second["note"]
+        )
         assert len(client.reserved("rs-ipv4-address")) == 1
         assert len(client.reserved("rs-gpon-port")) == 1  # the second order's port went back
-        available = client.get(f"{RESOURCES}/resource", resourceStatus="available",
-                               **{"resourceSpecification.id": "rs-gpon-port"})
+        available = client.get(
+            f"{RESOURCES}/resource", resourceStatus="available", **{"resourceSpecification.id": "rs-gpon-port"}
+        )
         assert len(available) == 31
 
 
 def test_an_item_of_quantity_three_installs_three_products_each_with_its_own_services_and_resources(
-        database: str, tmp_path: Path) -> None:
+    database: str, tmp_path: Path
+) -> None:
     with gateway(database, catalog=catalog(tmp_path, sim_card=4)) as client:
         lines = client.order({**add("1", "po-mobile-10gb"), "quantity": 3})
         order = client.ended(lines["id"])
@@ -199,7 +215,8 @@ def test_an_item_of_quantity_three_installs_three_products_each_with_its_own_ser
         installed = client.get(f"{INVENTORY}/product", **{"productOrderItem.productOrderId": order["id"]})
         assert len(installed) == 3 and order["productOrderItem"][0]["product"]["id"] in {p["id"] for p in installed}
         assert f"Item 1 installed 3 products: {', '.join(sorted(p['id'] for p in installed))}" in " ".join(
-            sorted_note["text"] for sorted_note in _sorted_ids_in_notes(order))
+            sorted_note["text"] for sorted_note in _sorted_ids_in_notes(order)
+        )
         services = [ref["id"] for product in installed for ref in product["realizingService"]]
         resources = [ref["id"] for product in installed for ref in product["realizingResource"]]
         assert len(services) == len(set(services)) == 3 * len(installed[0]["realizingService"]) >= 3
@@ -208,8 +225,12 @@ def test_an_item_of_quantity_three_installs_three_products_each_with_its_own_ser
         assert len(resources) == len(set(resources)) == 6
         assert all(product["status"] == "active" and product["billingAccount"]["id"] == "ba-7" for product in installed)
         # Each is billed as a product of its own: the same charges three times.
-        rates = wait(lambda: client.get(f"{BILLING}/appliedCustomerBillingRate", **{"billingAccount.id": "ba-7"}),
-                     lambda got: len(got) == 3 * 2, 30, "a one-time and a monthly rate per line")
+        rates = wait(
+            lambda: client.get(f"{BILLING}/appliedCustomerBillingRate", **{"billingAccount.id": "ba-7"}),
+            lambda got: len(got) == 3 * 2,
+            30,
+            "a one-time and a monthly rate per line",
+        )
         by_product: dict[str, list[str]] = {}
         for rate in rates:
             by_product.setdefault(rate["product"]["id"], []).append(rate["name"])
@@ -226,8 +247,11 @@ def test_an_item_of_quantity_three_installs_three_products_each_with_its_own_ser
 def test_a_quantity_below_one_is_refused_and_nothing_is_stored(database: str) -> None:
     with gateway(database) as client:
         for quantity in (0, -2):
-            refused = client.post(f"{ORDERING}/productOrder", {"productOrderItem": [
-                {**add("7", "po-mobile-10gb"), "quantity": quantity}]}, status=400)
+            refused = client.post(
+                f"{ORDERING}/productOrder",
+                {"productOrderItem": [{**add("7", "po-mobile-10gb"), "quantity": quantity}]},
+                status=400,
+            )
             assert refused["status"] == "400" and f"quantity must be 1 or more; it is {quantity}" in refused["message"]
         assert client.get(f"{ORDERING}/productOrder") == []
 
@@ -259,18 +283,27 @@ def test_concurrent_orders_share_out_a_pool_to_the_last_resource(database: str, 
 def test_cancelling_during_fulfilment_rolls_back_and_cancels_every_level(database: str) -> None:
     with gateway(database, activation_delay=1.0) as client:
         order = client.order(add("1", "po-mobile-10gb"))
-        first_done = wait(lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder", externalId=order["id"]),
-                          lambda found: found and found[0]["serviceOrderItem"][0]["state"] == "completed",
-                          15, "the first service to be activated")
+        first_done = wait(
+            lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder", externalId=order["id"]),
+            lambda found: found and found[0]["serviceOrderItem"][0]["state"] == "completed",
+            15,
+            "the first service to be activated",
+        )
         assert first_done[0]["state"] == "inProgress"
-        task = client.post(f"{ORDERING}/cancelProductOrder",
-                           {"productOrder": {"id": order["id"]}, "cancellationReason": "Changed my mind"})
+        task = client.post(
+            f"{ORDERING}/cancelProductOrder",
+            {"productOrder": {"id": order["id"]}, "cancellationReason": "Changed my mind"},
+        )
         assert task["state"] == "inProgress"  # passed on to the running service order
         order = client.ended(order["id"])
         assert order["state"] == "cancelled" and order["cancellationReason"] == "Changed my mind"
         assert {item["state"] for item in order["productOrderItem"]} == {"cancelled"}
-        task = wait(lambda: client.get(f"{ORDERING}/cancelProductOrder/{task['id']}"),
-                    lambda t: t["state"] != "inProgress", 10, "the cancellation task to end")
+        task = wait(
+            lambda: client.get(f"{ORDERING}/cancelProductOrder/{task['id']}"),
+            lambda t: t["state"] != "inProgress",
+            10,
+            "the cancellation task to end",
+        )
         assert task["state"] == "done" and task["effectiveCancellationDate"]
         service_order = client.service_order(order)
         assert service_order["state"] == "cancelled"
@@ -283,34 +316,59 @@ def test_cancelling_during_fulfilment_rolls_back_and_cancels_every_level(databas
 
 def test_a_clients_own_service_order_is_carried_out_and_can_be_cancelled(database: str) -> None:
     with gateway(database, activation_delay=0.5) as client:
-        voice = {"id": "v", "action": "add", "service": {
-            "name": "Office line", "serviceSpecification": {"id": "ss-voip-line"}, "relatedParty": CUSTOMER}}
+        voice = {
+            "id": "v",
+            "action": "add",
+            "service": {
+                "name": "Office line",
+                "serviceSpecification": {"id": "ss-voip-line"},
+                "relatedParty": CUSTOMER,
+            },
+        }
         order = client.post(f"{SERVICE_ORDERING}/serviceOrder", {"serviceOrderItem": [voice], "externalId": "crm-1"})
         assert order["state"] == "acknowledged" and order["serviceOrderItem"][0]["state"] == "acknowledged"
-        done = wait(lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder/{order['id']}"),
-                    lambda o: o["state"] in ENDED, 15, "the service order to end")
+        done = wait(
+            lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder/{order['id']}"),
+            lambda o: o["state"] in ENDED,
+            15,
+            "the service order to end",
+        )
         assert done["state"] == "completed"
         line = client.service(done["serviceOrderItem"][0]["service"])
         assert (line["name"], line["state"]) == ("Office line", "active")
         assert len(line["supportingResource"]) == 1
         # A second order, cancelled by the client while its first item waits for the network.
         access = {"id": "a", "action": "add", "service": {"serviceSpecification": {"id": "ss-mobile-access"}}}
-        voice2 = {"id": "m", "action": "add", "service": {"serviceSpecification": {"id": "ss-mobile-voice"}},
-                  "serviceOrderItemRelationship": [{"relationshipType": "reliesOn", "orderItem": {"itemId": "a"}}]}
+        voice2 = {
+            "id": "m",
+            "action": "add",
+            "service": {"serviceSpecification": {"id": "ss-mobile-voice"}},
+            "serviceOrderItemRelationship": [{"relationshipType": "reliesOn", "orderItem": {"itemId": "a"}}],
+        }
         second = client.post(f"{SERVICE_ORDERING}/serviceOrder", {"serviceOrderItem": [voice2, access]})
         task = client.post(f"{SERVICE_ORDERING}/cancelServiceOrder", {"serviceOrder": {"id": second["id"]}})
         assert task["state"] == "accepted"
-        cancelled = wait(lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder/{second['id']}"),
-                         lambda o: o["state"] in ENDED, 15, "the cancelled service order")
+        cancelled = wait(
+            lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder/{second['id']}"),
+            lambda o: o["state"] in ENDED,
+            15,
+            "the cancelled service order",
+        )
         assert cancelled["state"] == "cancelled"
         assert client.get(f"{SERVICE_ORDERING}/cancelServiceOrder/{task['id']}")["state"] == "done"
         assert [s["name"] for s in client.get(f"{SERVICES}/service", state="active")] == ["Office line"]
         late = client.post(f"{SERVICE_ORDERING}/cancelServiceOrder", {"serviceOrder": {"id": order["id"]}})
-        late = wait(lambda: client.get(f"{SERVICE_ORDERING}/cancelServiceOrder/{late['id']}"),
-                    lambda t: t["state"] != "accepted", 10, "the refused cancellation")
+        late = wait(
+            lambda: client.get(f"{SERVICE_ORDERING}/cancelServiceOrder/{late['id']}"),
+            lambda t: t["state"] != "accepted",
+            10,
+            "the refused cancellation",
+        )
         assert late["state"] == "terminatedWithError"
-        assert "refused: the order is completed" in client.get(
-            f"{SERVICE_ORDERING}/serviceOrder/{order['id']}")["note"][-1]["text"]
+        assert (
+            "refused: the order is completed"
+            in client.get(f"{SERVICE_ORDERING}/serviceOrder/{order['id']}")["note"][-1]["text"]
+        )
 
 
 def test_an_ended_order_cannot_be_cancelled(database: str) -> None:
@@ -326,8 +384,12 @@ def test_modify_and_delete_of_an_installed_product(database: str) -> None:
         order = client.ended(client.order(add("1", "po-fibre-100"))["id"])
         product = order["productOrderItem"][0]["product"]
         internet = next(ref for ref in product["realizingService"] if "Internet" in ref["name"])
-        change = {"id": "1", "action": "modify", "productOffering": {"id": "po-fibre-100"},
-                  "product": {"id": product["id"], "productCharacteristic": [{"name": "downloadSpeed", "value": 1000}]}}
+        change = {
+            "id": "1",
+            "action": "modify",
+            "productOffering": {"id": "po-fibre-100"},
+            "product": {"id": product["id"], "productCharacteristic": [{"name": "downloadSpeed", "value": 1000}]},
+        }
         modified = client.ended(client.order(change)["id"])
         assert modified["state"] == "completed", modified.get("note")
         assert client.service(internet)["serviceCharacteristic"][0]["value"] == 1000
@@ -370,8 +432,12 @@ def test_a_product_is_suspended_and_resumed_by_orders_and_its_services_follow(da
         # The resources stay with the customer while the product is suspended.
         assert {r["id"] for r in client.get(f"{RESOURCES}/resource", resourceStatus="reserved")} == reserved
         # Its status is the orders' to change: a PATCH of it is refused, and changes nothing.
-        refused = client.http.patch(f"{client.url}{INVENTORY}/product/{product['id']}", json={"status": "active"},
-                                    headers={"Content-Type": "application/merge-patch+json"}, timeout=10)
+        refused = client.http.patch(
+            f"{client.url}{INVENTORY}/product/{product['id']}",
+            json={"status": "active"},
+            headers={"Content-Type": "application/merge-patch+json"},
+            timeout=10,
+        )
         assert refused.status_code == 409 and "through a product order" in refused.json()["message"]
         assert client.get(f"{INVENTORY}/product/{product['id']}")["status"] == "suspended"
         resumed = suspend_or_resume("active")
@@ -392,11 +458,18 @@ def test_a_subscriber_follows_an_order_end_to_end_on_every_level(database: str, 
             client.post(f"{base}/hub", {"callback": listener.callback})
         order = client.order(add("1", "po-fibre-100"), **{"X-Correlation-ID": "journey-1"})
         assert client.ended(order["id"])["state"] == "completed"
-        expected = [("ProductOrderCreateEvent", "acknowledged"), ("ProductOrderStateChangeEvent", "inProgress"),
-                    ("ServiceOrderCreateEvent", "acknowledged"), ("ServiceOrderStateChangeEvent", "inProgress"),
-                    ("ServiceCreateEvent", "active"), ("ServiceCreateEvent", "active"),
-                    ("ResourceStateChangeEvent", "reserved"), ("ResourceStateChangeEvent", "reserved"),
-                    ("ServiceOrderStateChangeEvent", "completed"), ("ProductOrderStateChangeEvent", "completed")]
+        expected = [
+            ("ProductOrderCreateEvent", "acknowledged"),
+            ("ProductOrderStateChangeEvent", "inProgress"),
+            ("ServiceOrderCreateEvent", "acknowledged"),
+            ("ServiceOrderStateChangeEvent", "inProgress"),
+            ("ServiceCreateEvent", "active"),
+            ("ServiceCreateEvent", "active"),
+            ("ResourceStateChangeEvent", "reserved"),
+            ("ResourceStateChangeEvent", "reserved"),
+            ("ServiceOrderStateChangeEvent", "completed"),
+            ("ProductOrderStateChangeEvent", "completed"),
+        ]
 
         def seen(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
             found = []
@@ -410,21 +483,30 @@ def test_a_subscriber_follows_an_order_end_to_end_on_every_level(database: str, 
         assert {entry["body"]["correlationId"] for entry in entries} == {"journey-1"}
         # Different resources' events may arrive in any order; their times tell what happened first.
         times = {pair: entry["body"]["eventTime"] for pair, entry in zip(seen(entries), entries, strict=True)}
-        assert times[("ServiceOrderStateChangeEvent", "completed")] <= times[("ProductOrderStateChangeEvent",
-                                                                                "completed")]
+        assert (
+            times[("ServiceOrderStateChangeEvent", "completed")] <= times[("ProductOrderStateChangeEvent", "completed")]
+        )
 
 
 def test_a_gateway_killed_in_the_middle_of_fulfilment_finishes_the_order_after_a_restart(
-        database: str, tmp_path: Path) -> None:
+    database: str, tmp_path: Path
+) -> None:
     # Slow activations to be killed among; short leases, so the restart takes the work back soon.
-    env = {"TMFGATE_ACTIVATION_DELAY": "1", "TMFGATE_DELIVERY_TIMEOUT": "1", "TMFGATE_RETRY_DELAY": "0.1",
-           "TMFGATE_RETRY_DELAY_MAX": "0.5"}
+    env = {
+        "TMFGATE_ACTIVATION_DELAY": "1",
+        "TMFGATE_DELIVERY_TIMEOUT": "1",
+        "TMFGATE_RETRY_DELAY": "0.1",
+        "TMFGATE_RETRY_DELAY_MAX": "0.5",
+    }
     with served(database, tmp_path, env=env) as (process, url):
         client = Client(url)
         order = client.order(add("1", "po-mobile-unlimited"))
-        wait(lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder", externalId=order["id"]),
-             lambda found: found and found[0]["serviceOrderItem"][0]["state"] == "completed", 20,
-             "the first activation")
+        wait(
+            lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder", externalId=order["id"]),
+            lambda found: found and found[0]["serviceOrderItem"][0]["state"] == "completed",
+            20,
+            "the first activation",
+        )
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
     with served(database, tmp_path, env=env) as (_, url):
@@ -433,18 +515,29 @@ def test_a_gateway_killed_in_the_middle_of_fulfilment_finishes_the_order_after_a
         assert done["state"] == "completed", done.get("note")
         services = client.get(f"{SERVICES}/service")
         assert sorted(s["serviceSpecification"]["id"] for s in services) == [
-            "ss-mobile-access", "ss-mobile-data", "ss-mobile-voice"]  # each activated exactly once
+            "ss-mobile-access",
+            "ss-mobile-data",
+            "ss-mobile-voice",
+        ]  # each activated exactly once
         assert {s["state"] for s in services} == {"active"}
         reserved = client.get(f"{RESOURCES}/resource", resourceStatus="reserved")
         assert sorted(r["resourceSpecification"]["id"] for r in reserved) == ["rs-msisdn", "rs-sim-card"]
 
 
 def test_separate_dispatchers_fulfil_the_orders_of_a_gateway_that_does_not_dispatch(
-        database: str, tmp_path: Path) -> None:
+    database: str, tmp_path: Path
+) -> None:
     env = {"TMFGATE_RETRY_DELAY": "0.1", "TMFGATE_RETRY_DELAY_MAX": "0.5", "TMFGATE_PUBLIC_URL": "http://gw.example"}
-    dispatchers = [subprocess.Popen([sys.executable, "-m", "tmfgate", "dispatch", "--database-url", database,
-                                     "--log-level", "warning"], cwd=tmp_path, env={**os.environ, **env},
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT) for _ in range(2)]
+    dispatchers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tmfgate", "dispatch", "--database-url", database, "--log-level", "warning"],
+            cwd=tmp_path,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(2)
+    ]
     try:
         with served(database, tmp_path, "--dispatcher", "off", env=env) as (_, url):
             client = Client(url)

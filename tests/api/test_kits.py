@@ -40,7 +40,10 @@ def fresh_gateway(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tmfgate", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -72,7 +75,10 @@ def test_conformance_kit(kit: str, fresh_gateway: str, tmp_path: Path) -> None:
     result = subprocess.run(
         ["bash", str(KITS / "run_ctk.sh"), kit, fresh_gateway + SERVED[kit]],
         env={**os.environ, "NEWMAN": command, "REPORT": str(report)},
-        capture_output=True, text=True, timeout=300)
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert report.exists(), result.stdout + result.stderr
     stats = json.loads(report.read_text())["run"]["stats"]
     assert stats["assertions"]["total"] > 0

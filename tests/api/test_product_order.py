@@ -27,17 +27,19 @@ class Client:
     def patch(self, path: str, body: Any, media: str = "application/merge-patch+json") -> requests.Response:
         import json
 
-        return self.http.patch(self.base + path, data=json.dumps(body), headers={"Content-Type": media},
-                               timeout=10)
+        return self.http.patch(self.base + path, data=json.dumps(body), headers={"Content-Type": media}, timeout=10)
 
     def delete(self, path: str) -> requests.Response:
         return self.http.delete(self.base + path, timeout=10)
 
     def order(self, **extra: Any) -> dict[str, Any]:
-        body = {"productOrderItem": [{"id": "1", "action": "add", "quantity": 1,
-                                      "productOffering": {"id": "po-broadband-100"}}],
-                "relatedParty": [{"id": "cust-1", "role": "customer", "@referredType": "Individual"}],
-                **extra}
+        body = {
+            "productOrderItem": [
+                {"id": "1", "action": "add", "quantity": 1, "productOffering": {"id": "po-broadband-100"}}
+            ],
+            "relatedParty": [{"id": "cust-1", "role": "customer", "@referredType": "Individual"}],
+            **extra,
+        }
         response = self.post("/productOrder", body)
         assert response.status_code == 201, response.text
         return response.json()  # type: ignore[no-any-return]
@@ -79,8 +81,9 @@ def test_create_sets_server_attributes(client: Client) -> None:
 
 def test_server_owned_attributes_are_refused(client: Client, tag: str) -> None:
     for extra in ({"state": "completed"}, {"id": "mine"}, {"orderDate": "2020-01-01T00:00:00Z"}):
-        response = client.post("/productOrder", {"externalId": tag, "productOrderItem": [
-            {"id": "1", "action": "add"}], **extra})
+        response = client.post(
+            "/productOrder", {"externalId": tag, "productOrderItem": [{"id": "1", "action": "add"}], **extra}
+        )
         body = assert_error(response, 400)
         assert next(iter(extra)) in body["message"]
     assert client.get("/productOrder", params={"externalId": tag}).json() == []
@@ -89,14 +92,17 @@ def test_server_owned_attributes_are_refused(client: Client, tag: str) -> None:
 def test_invalid_bodies_name_the_attribute(client: Client, tag: str) -> None:
     missing = assert_error(client.post("/productOrder", {"externalId": tag}), 400)
     assert "productOrderItem" in missing["message"]
-    wrong = assert_error(client.post("/productOrder", {"externalId": tag, "productOrderItem": [
-        {"id": "1", "action": "sell"}]}), 400)
+    wrong = assert_error(
+        client.post("/productOrder", {"externalId": tag, "productOrderItem": [{"id": "1", "action": "sell"}]}), 400
+    )
     assert "productOrderItem.0.action" in wrong["message"]
-    malformed = client.http.post(client.base + "/productOrder", data=b"{not json",
-                                 headers={"Content-Type": "application/json"}, timeout=10)
+    malformed = client.http.post(
+        client.base + "/productOrder", data=b"{not json", headers={"Content-Type": "application/json"}, timeout=10
+    )
     assert_error(malformed, 400)
-    media = client.http.post(client.base + "/productOrder", data=b"<xml/>",
-                             headers={"Content-Type": "application/xml"}, timeout=10)
+    media = client.http.post(
+        client.base + "/productOrder", data=b"<xml/>", headers={"Content-Type": "application/xml"}, timeout=10
+    )
     assert_error(media, 415)
     assert client.get("/productOrder", params={"externalId": tag}).headers["X-Total-Count"] == "0"
 
@@ -133,15 +139,27 @@ def test_fields_keep_id_and_href(client: Client, tag: str) -> None:
     listed = client.get("/productOrder", params={"externalId": tag, "fields": "state"}).json()
     assert listed == [{"id": order["id"], "href": order["href"], "state": "acknowledged"}]
     one = client.get(f"/productOrder/{order['id']}", params={"fields": "orderDate,productOrderItem.state"})
-    assert one.json() == {"id": order["id"], "href": order["href"], "orderDate": order["orderDate"],
-                          "productOrderItem": [{"state": "acknowledged"}]}
+    assert one.json() == {
+        "id": order["id"],
+        "href": order["href"],
+        "orderDate": order["orderDate"],
+        "productOrderItem": [{"state": "acknowledged"}],
+    }
 
 
 def test_filters(client: Client, tag: str) -> None:
-    a = client.order(externalId=tag, priority="1", category="B2B",
-                     relatedParty=[{"id": "alice", "role": "customer", "@referredType": "Individual"}])
-    b = client.order(externalId=tag, priority="2", category="B2C",
-                     relatedParty=[{"id": "bob", "role": "customer", "@referredType": "Individual"}])
+    a = client.order(
+        externalId=tag,
+        priority="1",
+        category="B2B",
+        relatedParty=[{"id": "alice", "role": "customer", "@referredType": "Individual"}],
+    )
+    b = client.order(
+        externalId=tag,
+        priority="2",
+        category="B2C",
+        relatedParty=[{"id": "bob", "role": "customer", "@referredType": "Individual"}],
+    )
 
     def ids(query: str) -> set[str]:
         response = client.get(f"/productOrder?externalId={tag}&{query}")
@@ -173,13 +191,19 @@ def test_merge_patch_and_json_patch(client: Client) -> None:
     assert merged.json()["description"] == "second" and merged.json()["productOrderItem"]
     plain = client.patch(path, {"priority": "4"}, media="application/json")
     assert plain.status_code == 200 and plain.json()["priority"] == "4"
-    json_patch = client.patch(path, [{"op": "test", "path": "/priority", "value": "4"},
-                                     {"op": "replace", "path": "/description", "value": "third"}],
-                              media="application/json-patch+json")
+    json_patch = client.patch(
+        path,
+        [
+            {"op": "test", "path": "/priority", "value": "4"},
+            {"op": "replace", "path": "/description", "value": "third"},
+        ],
+        media="application/json-patch+json",
+    )
     assert json_patch.status_code == 200, json_patch.text
     assert client.get(path).json()["description"] == "third"
-    failed = client.patch(path, [{"op": "test", "path": "/priority", "value": "0"}],
-                          media="application/json-patch+json")
+    failed = client.patch(
+        path, [{"op": "test", "path": "/priority", "value": "0"}], media="application/json-patch+json"
+    )
     assert_error(failed, 409)
 
 
@@ -208,8 +232,9 @@ def test_state_machine(client: Client) -> None:
 
 def test_cancel_product_order(client: Client) -> None:
     order = client.order()
-    response = client.post("/cancelProductOrder", {"productOrder": {"id": order["id"]},
-                                                    "cancellationReason": "Duplicate order"})
+    response = client.post(
+        "/cancelProductOrder", {"productOrder": {"id": order["id"]}, "cancellationReason": "Duplicate order"}
+    )
     assert response.status_code == 201, response.text
     task = response.json()
     assert task["state"] == "done" and task["effectiveCancellationDate"].endswith("Z")
@@ -252,8 +277,10 @@ def test_spec_and_docs_are_served(client: Client) -> None:
 
 def test_values_every_store_keeps(client: Client, tag: str) -> None:
     # PostgreSQL JSONB cannot hold NUL characters: refused the same way on every store.
-    nul = client.post("/productOrder", {"externalId": tag, "description": "a\u0000b",
-                                        "productOrderItem": [{"id": "1", "action": "add"}]})
+    nul = client.post(
+        "/productOrder",
+        {"externalId": tag, "description": "a\u0000b", "productOrderItem": [{"id": "1", "action": "add"}]},
+    )
     assert_error(nul, 400)
     # Integers beyond 64 bits come back exactly as sent.
     big = 12345678901234567890123

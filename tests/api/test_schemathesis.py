@@ -51,8 +51,13 @@ def check(url: str, base: str, examples: int) -> None:
     for operation in operations(url, base):
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case: Any) -> None:
             excluded = [openapi_checks.positive_data_acceptance]
             if case.query and "fields" in case.query:

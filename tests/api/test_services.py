@@ -29,8 +29,10 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def numbers(url: str, status: str) -> list[str]:
-    found = requests.get(f"{url}{RESOURCES}/resource", params={
-        "resourceSpecification.id": "rs-geographic-number", "resourceStatus": status}).json()
+    found = requests.get(
+        f"{url}{RESOURCES}/resource",
+        params={"resourceSpecification.id": "rs-geographic-number", "resourceStatus": status},
+    ).json()
     return sorted(resource["id"] for resource in found)
 
 
@@ -42,7 +44,8 @@ def test_an_activation_reserves_what_the_specification_needs_and_is_monitored(ur
     assert line["startDate"]
     monitors = requests.get(f"{url}{ACTIVATION}/monitor", params={"sourceHref": line["href"]}).json()
     assert [(m["state"], m["request"]["method"], m["response"]["statusCode"]) for m in monitors] == [
-        ("Completed", "POST", "201")]
+        ("Completed", "POST", "201")
+    ]
     # The same service in the inventory API, which records no monitor of its own.
     assert requests.get(f"{url}{SERVICES}/service/{line['id']}").json() == line
     plain = requests.post(f"{url}{SERVICES}/service", json={**LINE, "name": "Second line"})
@@ -51,8 +54,12 @@ def test_an_activation_reserves_what_the_specification_needs_and_is_monitored(ur
 
 
 def test_an_activation_that_cannot_be_done_stores_nothing(url: str) -> None:
-    offered = {"name": "Internet", "state": "active", "serviceSpecification": {"id": "ss-internet-access"},
-               "serviceCharacteristic": [{"name": "downloadSpeed", "value": 2000}]}
+    offered = {
+        "name": "Internet",
+        "state": "active",
+        "serviceSpecification": {"id": "ss-internet-access"},
+        "serviceCharacteristic": [{"name": "downloadSpeed", "value": 2000}],
+    }
     refused = requests.post(f"{url}{ACTIVATION}/service", json=offered)
     assert refused.status_code == 400 and "does not offer downloadSpeed 2000" in refused.json()["message"]
     for _ in range(2):
