@@ -20,7 +20,7 @@ The matching rules, identical here (both dialects) and in :mod:`backends.memquer
   A date-only ``eq`` (``orderDate=2019-04-30``) means any instant of that UTC day, as the TMF
   reference implementation does; the ordering operators compare with midnight UTC of that day.
 * **REGEX** searches stored strings (unanchored, ``.`` matches newlines); other values never match.
-  Only the subset of :mod:`tmfgate.patterns` is accepted. On PostgreSQL ``\\w`` and ``(?i)``
+  Only the subset of :mod:`tmfgate.regex` is accepted. On PostgreSQL ``\\w`` and ``(?i)``
   follow the database's LC_CTYPE, Unicode-aware like Python with a UTF-8 ctype.
 * **NE** is the negation of EQ over the whole attribute: it holds when no value at the path equals
   any of its values, including when the attribute is absent.

@@ -31,11 +31,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 sys.path.insert(0, str(REPO))
-from tmfgate.dispatcher import CONCURRENCY
+from tmfgate.notifications.delivery import CONCURRENCY
 
 HERE = Path(__file__).resolve().parent
 API = "/tmf-api/productOrderingManagement/v4"
-# The dispatcher keeps its list of subscriptions for about a second (tmfgate.dispatcher.SUBSCRIPTIONS_TTL):
+# The dispatcher keeps its list of subscriptions for about a second (tmfgate.notifications.delivery.SUBSCRIPTIONS_TTL):
 # after unsubscribing, wait so that the next phase's events go to its own subscribers only.
 FORGET = 2.0
 # baseline: the listener's ceiling; gateway: as many orders as fast as possible (throughput);

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tmfgate import workers as tmfgate_workers
+from tmfgate.server import workers as tmfgate_workers
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -118,7 +118,7 @@ def targets(args: argparse.Namespace, folder: Path) -> list[Target]:
     workers = str(args.workers)
     echo_port, gateway_port = free_port(), free_port()
     # The echo's workers share out connections as the gateway's do: on Linux each listens on a
-    # socket of its own (tmfgate.workers), elsewhere uvicorn's workers share one.
+    # socket of its own (tmfgate.server.workers), elsewhere uvicorn's workers share one.
     if tmfgate_workers.supported():
         echo = [sys.executable, str(HERE / "echo_workers.py"), HOST, str(echo_port), workers]
     else:

@@ -34,7 +34,7 @@ from typing import Any
 
 from backends.base import Condition, Kind, Op, Query, SortKey, Transaction
 from tmfgate import codec, operations
-from tmfgate.operations import Actor
+from tmfgate.calls import Actor
 
 Document = dict[str, Any]
 IMPACTS = "tmfgate:alarmImpact"

@@ -46,7 +46,7 @@ from backends.base import Condition, Instant, Kind, Op, Query, SortKey, Transact
 from handlers import alarm_impact
 from handlers.alarms import ALARMS, cleared, ref, root_cause
 from tmfgate import codec, operations, times
-from tmfgate.dispatch import Call, Reply
+from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
 from tmfgate.query import MAX_CONDITIONS, MAX_DEPTH
 
@@ -96,7 +96,7 @@ async def run(call: Call, result: str, prepare: Callable[[Document], None], work
         await operations.write_new(tx, call, call.resource.kind, task)
         await work(tx, call, task, outcome)
         raw = await operations.write_changed(tx, call, call.resource.kind, task, outcome.final(task, result))
-    return Reply(201, raw, [(b"location", task["href"].encode())])
+    return Reply.created(raw, task["href"])
 
 
 def patterns(call: Call, task: Document) -> list[tuple[str, Query]]:

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 from backends.base import Condition, DuplicateId, Instant, Kind, Op, Query, SortKey, Transaction
 from handlers import catalog as catalogs
 from handlers import rating
-from handlers.billing import API, BILL, RATE, TAX_CATEGORY, Period, amount, instant, money, signed
+from handlers.billing import API, BILL, PAYMENT_TERMS, RATE, TAX_CATEGORY, Period, amount, instant, money, signed
 from tmfgate import codec, operations, times
+from tmfgate.calls import Actor
 from tmfgate.ids import new_id
-from tmfgate.operations import Actor
 
 if TYPE_CHECKING:
     from tmfgate.gateway import Gateway
@@ -178,7 +178,7 @@ async def _bill(
         "category": "normal" if included >= 0 else "creditNote",
         "runType": run_type,
         "billingPeriod": {"startDateTime": times.stamp(period.start), "endDateTime": times.stamp(period.end)},
-        "paymentDueDate": times.stamp(now + dt.timedelta(days=actor.gateway.settings.payment_terms)),
+        "paymentDueDate": times.stamp(now + dt.timedelta(days=actor.gateway.settings.get(PAYMENT_TERMS))),
         "amountDue": money(included, unit),
         "remainingAmount": money(included, unit),
         "taxExcludedAmount": money(excluded, unit),

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from handlers import catalog as catalogs
 from tmfgate import times
 from tmfgate.errors import ConfigurationError
+from tmfgate.settings import Setting, whole
 
 if TYPE_CHECKING:
     from tmfgate.gateway import Gateway
@@ -51,6 +52,34 @@ BILL = "customerBill"
 TAX_CATEGORY = "VAT"
 CENT = Decimal("0.01")
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
+
+
+def fraction(raw: str) -> str:
+    """A decimal fraction from 0 to less than 1, kept as text so that it stays exact."""
+    try:
+        rate = Decimal(raw.strip())
+    except InvalidOperation:
+        rate = Decimal("NaN")
+    if not rate.is_finite() or not 0 <= rate < 1:
+        raise ValueError(f"must be a decimal fraction from 0 to less than 1, such as 0.20 for 20%, not {raw!r}")
+    return raw.strip()
+
+
+TAX_RATE = Setting(
+    "tax_rate",
+    "0.20",
+    "the tax (VAT) rate of every charge billed, a decimal fraction: `0.20` for 20%, `0` for none "
+    "(see [Billing](#billing))",
+    fraction,
+    metavar="RATE",
+)
+PAYMENT_TERMS = Setting(
+    "payment_terms",
+    30,
+    "days from a bill's date to its `paymentDueDate`; `0` for due on receipt",
+    whole(0),
+    metavar="DAYS",
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -158,21 +187,14 @@ def signed(rate: Document, attribute: str = "taxExcludedAmount") -> Decimal:
 
 
 def tax_rate(gateway: Gateway) -> Decimal:
-    return Decimal(gateway.settings.tax_rate)
+    return Decimal(gateway.settings.get(TAX_RATE))
 
 
 def check(gateway: Gateway) -> None:
     """Billing settings and catalog prices billing can use; ConfigurationError at start-up if not."""
     settings = gateway.settings
-    try:
-        rate = Decimal(settings.tax_rate)
-    except InvalidOperation:
-        rate = Decimal(-1)
-    if not rate.is_finite() or not 0 <= rate < 1:
-        raise ConfigurationError(
-            f"The tax rate {settings.tax_rate!r} must be a decimal fraction from 0 to less than 1, e.g. 0.20 for 20%."
-        )
-    if settings.payment_terms < 0:
+    TAX_RATE.from_text(str(settings.get(TAX_RATE)), "The tax rate")
+    if settings.get(PAYMENT_TERMS) < 0:
         raise ConfigurationError("The payment terms must be 0 or more days.")
     catalog = catalogs.of(gateway)
     for price in catalog.entries["productOfferingPrice"].values():

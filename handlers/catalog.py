@@ -22,8 +22,10 @@ import yaml
 from backends.base import DuplicateId, Query
 from tmfgate import codec, times
 from tmfgate.errors import BadRequest, ConfigurationError
-from tmfgate.validation import check as check_schema
-from tmfgate.validation import compile_schema
+from tmfgate.extensions import Handlers
+from tmfgate.schemas import check as check_schema
+from tmfgate.schemas import compile_schema
+from tmfgate.settings import Setting, text
 
 if TYPE_CHECKING:
     from tmfgate.gateway import Gateway
@@ -38,6 +40,15 @@ API_OF = {
     "serviceSpecification": "tmf633_service_catalog",
     "resource": "tmf639_resource_inventory",
 }
+CATALOG = Setting(
+    "catalog",
+    "demo",
+    "the catalog file (YAML or JSON, see [Catalog file](#catalog-file)); `demo` is the shipped "
+    "[`catalogs/demo.yaml`](catalogs/demo.yaml), `none` an empty catalog",
+    text,
+    metavar="FILE",
+)
+extension = Handlers("catalog", settings=[CATALOG])
 _POOL_NAMESPACE = uuid.UUID("6f1c1f53-5c0e-4d35-9d0e-6a7d3f5b8a21")
 
 
@@ -102,7 +113,7 @@ def demo_path() -> Path:
 
 def of(gateway: Gateway) -> Catalog:
     """The catalog the gateway's settings name."""
-    return load(gateway.settings.catalog)
+    return load(gateway.settings.get(CATALOG))
 
 
 @cache

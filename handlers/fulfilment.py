@@ -26,9 +26,10 @@ from handlers import catalog as catalogs
 from handlers import products, service_activation
 from handlers.order_states import CANCELLING, FINAL, roll_up, walk
 from tmfgate import codec, operations, times
+from tmfgate.calls import Actor, Job
+from tmfgate.extensions import Handlers
 from tmfgate.ids import new_id
-from tmfgate.operations import Actor
-from tmfgate.reactions import Job
+from tmfgate.settings import Setting, switch
 
 Document = dict[str, Any]
 FULFILMENTS = "tmfgate:fulfilment"
@@ -39,6 +40,14 @@ RELIES_ON = frozenset({"reliesOn", "dependency", "dependsOn", "requires"})
 MAX_QUANTITY = 100
 # The state of a product's services while it has this status (suspension, and back).
 SUSPENSION = {"suspended": "inactive", "active": "active"}
+FULFILMENT = Setting(
+    "fulfilment",
+    True,
+    "decompose product orders into service orders and activate them; `off` leaves orders where clients put them",
+    switch,
+    choices=("on", "off"),
+)
+extension = Handlers("fulfilment", settings=[FULFILMENT, service_activation.ACTIVATION_DELAY])
 
 
 class Undecomposable(Exception):
@@ -54,6 +63,7 @@ def note(text: str) -> Document:
     return {"author": "tmfgate", "date": times.now(), "text": text}
 
 
+@extension.reaction("ProductOrderCreateEvent", when=FULFILMENT)
 async def decompose(job: Job) -> None:
     """Turn a new product order into one service order (see the module docstring)."""
     order_id = job.event.resource_id
@@ -492,3 +502,20 @@ async def _tasks(tx: Transaction, order_id: str) -> list[Document]:
         ),
     )
     return [codec.loads(raw) for raw in page.items]
+
+
+@extension.reaction(
+    "ServiceOrderCreateEvent", "ServiceOrderStateChangeEvent", "ServiceOrderAttributeValueChangeEvent", when=FULFILMENT
+)
+async def _on_service_order(job: Job) -> None:
+    """A service order changed: bring its product order up to date, then take the next step."""
+    await follow_service_order(job, job.event.resource_id)
+    await service_activation.advance(job, job.event.resource_id)
+
+
+@extension.reaction("CancelServiceOrderStateChangeEvent", when=FULFILMENT)
+async def _on_cancellation_outcome(job: Job) -> None:
+    await follow_cancellation(job, job.document)
+
+
+extension.reaction("CancelServiceOrderCreateEvent", when=FULFILMENT)(service_activation.work_on_cancellation)

@@ -13,8 +13,8 @@ from typing import Any
 
 from backends.base import Condition, Kind, Op, Query, SortKey, Transaction
 from tmfgate import codec, operations, times
+from tmfgate.calls import Actor
 from tmfgate.ids import new_id
-from tmfgate.operations import Actor
 
 Document = dict[str, Any]
 RESOURCE_API = "tmf639_resource_inventory"

@@ -16,8 +16,9 @@ from backends.base import Transaction
 from handlers import catalog as catalogs
 from handlers.order_states import walk
 from tmfgate import codec, times
+from tmfgate.calls import Actor
 from tmfgate.ids import new_id
-from tmfgate.operations import Actor, write_changed, write_new
+from tmfgate.operations import write_changed, write_new
 from tmfgate.states import StateMachine
 
 Document = dict[str, Any]

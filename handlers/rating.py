@@ -33,8 +33,7 @@ from handlers.billing import (
 )
 from handlers.fulfilment import order_items, products_of
 from tmfgate import codec, operations, times
-from tmfgate.operations import Actor
-from tmfgate.reactions import Job
+from tmfgate.calls import Actor, Job
 
 Document = dict[str, Any]
 log = logging.getLogger("tmfgate.billing")

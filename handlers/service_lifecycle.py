@@ -22,7 +22,7 @@ from handlers import catalog as catalogs
 from handlers import inventory
 from handlers.inventory import ActivationFailed
 from tmfgate import codec, operations, times
-from tmfgate.dispatch import Call, Reply
+from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest, Conflict
 
 Document = dict[str, Any]
@@ -53,7 +53,7 @@ async def create_service(call: Call, *, monitored: bool) -> Reply:
                 response=raw.decode(),
                 failed=False,
             )
-    return Reply(201, raw, [(b"location", doc["href"].encode())])
+    return Reply.created(raw, doc["href"])
 
 
 async def _reserve(tx: Transaction, call: Call, doc: Document, spec: Document) -> None:

@@ -8,18 +8,17 @@ Items follow the same lifecycle without ``partial`` (TMF622: partial is not avai
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
-from handlers import fulfilment, rating
+from handlers import fulfilment
 from handlers.order_states import CANCELLABLE, PRODUCT_ORDER, PRODUCT_ORDER_ITEM
 from tmfgate import codec, operations, times
-from tmfgate.dispatch import Call, Reply
+from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
-from tmfgate.reactions import Reaction
+from tmfgate.extensions import Handlers
 
-if TYPE_CHECKING:
-    from tmfgate.gateway import Gateway
+handlers = Handlers("tmf622_product_ordering", api="tmf622_product_ordering")
 
 Document = dict[str, Any]
 
@@ -29,10 +28,12 @@ ITEM = PRODUCT_ORDER_ITEM
 CANCELLATION_PATH = ("assessingCancellation", "pendingCancellation", "cancelled")
 
 
+@handlers.operation
 async def createProductOrder(call: Call) -> Reply:
     return await operations.create(call, prepare=_new_order)
 
 
+@handlers.operation
 async def patchProductOrder(call: Call) -> Reply:
     return await operations.patch(call, check=_check_change)
 
@@ -80,6 +81,7 @@ def _check_change(call: Call, old: Document, new: Document) -> None:
             new.setdefault("cancellationDate", times.now())
 
 
+@handlers.operation
 async def createCancelProductOrder(call: Call) -> Reply:
     """Cancel an order: the task takes it through the cancellation states and ends ``done``,
     or ``terminatedWithError`` with the reason when the order can no longer be cancelled.
@@ -120,7 +122,7 @@ async def createCancelProductOrder(call: Call) -> Reply:
             task = working
             final = {**task, "state": "done", "effectiveCancellationDate": times.now()}
         raw_task = await operations.write_changed(tx, call, tasks.kind, task, final)
-    return Reply(201, raw_task, [(b"location", final["href"].encode())])
+    return Reply.created(raw_task, final["href"])
 
 
 def _why_not_cancellable(order: Document) -> str | None:
@@ -153,11 +155,3 @@ def _cancel_item(item: Document) -> Document:
     if "productOrderItem" in item:
         item["productOrderItem"] = [_cancel_item(child) for child in item["productOrderItem"]]
     return item
-
-
-def reactions(gateway: Gateway) -> Mapping[str, Reaction]:
-    """New orders are decomposed and fulfilled by the gateway (setting ``fulfilment``), and the
-    products of completed (or partial) orders are rated for billing (:mod:`handlers.rating`)."""
-    if not gateway.settings.fulfilment:
-        return {}  # no fulfilment, no installed products: nothing to rate either
-    return {"ProductOrderCreateEvent": fulfilment.decompose, "ProductOrderStateChangeEvent": rating.rate_order}

@@ -22,19 +22,24 @@ from typing import Any
 from handlers.billing import instant
 from handlers.products import PRODUCT, STARTED, status_of
 from tmfgate import operations, times
-from tmfgate.dispatch import Call, Reply
+from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest, Conflict
+from tmfgate.extensions import Handlers
+
+handlers = Handlers("tmf637_product_inventory", api="tmf637_product_inventory")
 
 Document = dict[str, Any]
 # The dates billing reads from a product (handlers.billing): they must parse and be in order.
 _DATES = ("startDate", "terminationDate")
 
 
+@handlers.operation
 async def createProduct(call: Call) -> Reply:
     """``POST /product``: a product recorded as given, with its status and dates made consistent."""
     return await operations.create(call, prepare=_prepare_new)
 
 
+@handlers.operation
 async def patchProduct(call: Call) -> Reply:
     """``PATCH /product/{id}``: any attribute, the status along the lifecycle."""
     return await operations.patch(call, check=_check_change)

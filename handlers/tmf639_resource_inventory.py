@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from handlers import catalog
+from tmfgate.extensions import Handlers
+from tmfgate.gateway import Gateway
 
-if TYPE_CHECKING:
-    from tmfgate.gateway import Gateway
+handlers = Handlers("tmf639_resource_inventory", api="tmf639_resource_inventory")
 
 
+@handlers.configuration
 def configure(gateway: Gateway) -> None:
     """Read and check the catalog file at start-up."""
     catalog.check(gateway, ("resource",))
 
 
+@handlers.startup
 async def on_start(gateway: Gateway) -> None:
     """Add the catalog's pool resources the inventory does not hold yet (never resetting one)."""
     await catalog.seed(gateway, ("resource",))

@@ -7,12 +7,16 @@ resources are reserved and the request is kept as a ``monitor`` (:mod:`handlers.
 from __future__ import annotations
 
 from handlers import service_lifecycle
-from tmfgate.dispatch import Call, Reply
+from tmfgate.calls import Call, Reply
+from tmfgate.extensions import Handlers
+
+handlers = Handlers("tmf640_service_activation", api="tmf640_service_activation")
 
 
+@handlers.operation
 async def createService(call: Call) -> Reply:
     return await service_lifecycle.create_service(call, monitored=True)
 
 
-patchService = service_lifecycle.patch_service
-deleteService = service_lifecycle.delete_service
+handlers.serve("patchService", service_lifecycle.patch_service)
+handlers.serve("deleteService", service_lifecycle.delete_service)

@@ -10,28 +10,26 @@ already ended.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from handlers import fulfilment, service_activation
-from handlers.order_states import CANCELLABLE, SERVICE_ORDER, SERVICE_ORDER_ITEM
+from handlers.order_states import SERVICE_ORDER, SERVICE_ORDER_ITEM
 from handlers.service_activation import items
 from tmfgate import codec, operations, times
-from tmfgate.dispatch import Call, Reply
+from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
-from tmfgate.reactions import Job, Reaction
+from tmfgate.extensions import Handlers
 
-if TYPE_CHECKING:
-    from tmfgate.gateway import Gateway
+handlers = Handlers("tmf641_service_ordering", api="tmf641_service_ordering")
 
 Document = dict[str, Any]
 
 
+@handlers.operation
 async def createServiceOrder(call: Call) -> Reply:
     return await operations.create(call, prepare=_new_order)
 
 
+@handlers.operation
 async def patchServiceOrder(call: Call) -> Reply:
     return await operations.patch(call, check=_check_change)
 
@@ -74,8 +72,10 @@ def _check_change(call: Call, old: Document, new: Document) -> None:
             new.setdefault("cancellationDate", times.now())
 
 
+@handlers.operation
 async def createCancelServiceOrder(call: Call) -> Reply:
-    """Accept a cancellation; the gateway works on it right after (see :func:`_on_cancel`)."""
+    """Accept a cancellation; the gateway works on it right after
+    (:func:`handlers.service_activation.work_on_cancellation`)."""
     task = operations.new_document(call, call.body)
     order_id = str(task["serviceOrder"]["id"])
     async with call.gateway.transaction() as tx:
@@ -86,67 +86,4 @@ async def createCancelServiceOrder(call: Call) -> Reply:
         task["serviceOrder"].setdefault("@referredType", "ServiceOrder")
         task["state"] = "accepted"
         raw_task = await operations.write_new(tx, call, call.resource.kind, task)
-    return Reply(201, raw_task, [(b"location", task["href"].encode())])
-
-
-async def _on_cancel(job: Job) -> None:
-    """Work on an accepted cancellation: take the order to pendingCancellation, or refuse."""
-    async with job.gateway.transaction() as tx:
-        raw_task = await tx.get("cancelServiceOrder", job.event.resource_id, for_update=True)
-        if raw_task is None or codec.loads(raw_task).get("state") != "accepted":
-            return  # already worked on (the event came twice)
-        task = codec.loads(raw_task)
-        order_id = str(task["serviceOrder"]["id"])
-        raw_order = await tx.get("serviceOrder", order_id, for_update=True)
-        order = codec.loads(raw_order) if raw_order is not None else None
-        if order is None or order.get("state") not in CANCELLABLE:
-            state = "deleted" if order is None else order.get("state")
-            refused = {**task, "state": "terminatedWithError"}
-            await operations.write_changed(tx, job, "cancelServiceOrder", task, refused)
-            if order is not None:
-                await operations.write_changed(
-                    tx,
-                    job,
-                    "serviceOrder",
-                    order,
-                    {
-                        **order,
-                        "note": [
-                            *order.get("note", []),
-                            service_activation.note(f"Cancellation {task['id']} refused: the order is {state}."),
-                        ],
-                    },
-                )
-            return
-        await operations.write_changed(tx, job, "cancelServiceOrder", task, {**task, "state": "inProgress"})
-        for state in ("assessingCancellation", "pendingCancellation"):
-            new = copy.deepcopy(order)
-            new["state"] = state
-            for item in items(new):
-                if item.get("state") not in ("completed", "failed", "cancelled"):
-                    item["state"] = state
-            await operations.write_changed(tx, job, "serviceOrder", order, new)
-            order = new
-
-
-async def _on_order(job: Job) -> None:
-    """A service order changed: bring its product order up to date, then take the next step."""
-    await fulfilment.follow_service_order(job, job.event.resource_id)
-    await service_activation.advance(job, job.event.resource_id)
-
-
-async def _on_cancel_outcome(job: Job) -> None:
-    await fulfilment.follow_cancellation(job, job.document)
-
-
-def reactions(gateway: Gateway) -> Mapping[str, Reaction]:
-    """What the gateway does on its own when service orders change (setting ``fulfilment``)."""
-    if not gateway.settings.fulfilment:
-        return {}
-    return {
-        "ServiceOrderCreateEvent": _on_order,
-        "ServiceOrderStateChangeEvent": _on_order,
-        "ServiceOrderAttributeValueChangeEvent": _on_order,
-        "CancelServiceOrderCreateEvent": _on_cancel,
-        "CancelServiceOrderStateChangeEvent": _on_cancel_outcome,
-    }
+    return Reply.created(raw_task, task["href"])

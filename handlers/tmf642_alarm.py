@@ -14,13 +14,17 @@ from handlers import alarm_impact, alarm_tasks, alarms
 from handlers.alarm_tasks import Outcome
 from handlers.alarms import ALARMS, GROUPING
 from tmfgate import codec, operations, times
-from tmfgate.dispatch import Call, Reply
+from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
+from tmfgate.extensions import Handlers
 from tmfgate.patch import JSON_PATCH
+
+handlers = Handlers("tmf642_alarm", api="tmf642_alarm")
 
 Document = dict[str, Any]
 
 
+@handlers.operation
 async def createAlarm(call: Call) -> Reply:
     """Raise an alarm (201), or update the open alarm it raises again (200, see :mod:`handlers.alarms`)."""
     now = times.now()
@@ -40,9 +44,10 @@ async def createAlarm(call: Call) -> Reply:
         await alarm_impact.fill_affected(tx, alarm)
         raw = await operations.write_new(tx, call, ALARMS, alarm)
         await alarm_impact.follow(tx, call, [(None, alarm)])
-    return Reply(201, raw, [(b"location", alarm["href"].encode())])
+    return Reply.created(raw, alarm["href"])
 
 
+@handlers.operation
 async def patchAlarm(call: Call) -> Reply:
     """Change an alarm along its lifecycle; the services it affects follow."""
     now = times.now()
@@ -60,6 +65,7 @@ async def patchAlarm(call: Call) -> Reply:
     return Reply(200, raw)
 
 
+@handlers.operation
 async def deleteAlarm(call: Call) -> Reply:
     """Delete an alarm: the alarms grouped with it lose the link, and its impact ends."""
     now = times.now()
@@ -89,6 +95,7 @@ async def deleteAlarm(call: Call) -> Reply:
     return Reply(204)
 
 
+@handlers.operation
 async def createAckAlarms(call: Call) -> Reply:
     async def work(tx: Transaction, call: Call, task: Document, outcome: Outcome) -> None:
         await alarm_tasks.act(tx, call, task, outcome, alarm_tasks.acknowledging(task, "acknowledged"))
@@ -96,6 +103,7 @@ async def createAckAlarms(call: Call) -> Reply:
     return await alarm_tasks.run(call, "ackedAlarm", _ack_time, work)
 
 
+@handlers.operation
 async def createUnAckAlarms(call: Call) -> Reply:
     async def work(tx: Transaction, call: Call, task: Document, outcome: Outcome) -> None:
         await alarm_tasks.act(tx, call, task, outcome, alarm_tasks.acknowledging(task, "unacknowledged"))
@@ -103,6 +111,7 @@ async def createUnAckAlarms(call: Call) -> Reply:
     return await alarm_tasks.run(call, "unAckedAlarm", _ack_time, work)
 
 
+@handlers.operation
 async def createClearAlarms(call: Call) -> Reply:
     async def work(tx: Transaction, call: Call, task: Document, outcome: Outcome) -> None:
         await alarm_tasks.act(tx, call, task, outcome, alarm_tasks.clearing(task), impact=True)
@@ -110,6 +119,7 @@ async def createClearAlarms(call: Call) -> Reply:
     return await alarm_tasks.run(call, "clearedAlarm", _nothing, work)
 
 
+@handlers.operation
 async def createCommentAlarms(call: Call) -> Reply:
     async def work(tx: Transaction, call: Call, task: Document, outcome: Outcome) -> None:
         await alarm_tasks.act(tx, call, task, outcome, alarm_tasks.commenting(task))
@@ -117,6 +127,7 @@ async def createCommentAlarms(call: Call) -> Reply:
     return await alarm_tasks.run(call, "commentedAlarm", _comment, work)
 
 
+@handlers.operation
 async def createGroupAlarms(call: Call) -> Reply:
     async def work(tx: Transaction, call: Call, task: Document, outcome: Outcome) -> None:
         await alarm_tasks.regroup(tx, call, task, outcome, grouping=True)
@@ -124,6 +135,7 @@ async def createGroupAlarms(call: Call) -> Reply:
     return await alarm_tasks.run(call, "groupedAlarm", _nothing, work)
 
 
+@handlers.operation
 async def createUnGroupAlarms(call: Call) -> Reply:
     async def work(tx: Transaction, call: Call, task: Document, outcome: Outcome) -> None:
         await alarm_tasks.regroup(tx, call, task, outcome, grouping=False)

@@ -9,19 +9,27 @@ billing are in :mod:`handlers.billing`.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from handlers import bill_runs, billing
-from handlers.billing import Period
+from handlers import bill_runs, billing, rating
+from handlers.billing import PAYMENT_TERMS, TAX_RATE, Period
+from handlers.catalog import CATALOG
+from handlers.fulfilment import FULFILMENT
 from tmfgate import operations, times
-from tmfgate.dispatch import Call, Reply
+from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
 from tmfgate.events import changed_attributes
+from tmfgate.extensions import Command, Handlers
+from tmfgate.gateway import Gateway
+from tmfgate.settings import Settings
 from tmfgate.states import StateMachine
 
-if TYPE_CHECKING:
-    from tmfgate.gateway import Gateway
+handlers = Handlers("tmf678_bill", api="tmf678_bill", settings=[TAX_RATE, PAYMENT_TERMS])
+# Rating follows product orders: no fulfilment, no installed products, nothing to rate either.
+handlers.reaction("ProductOrderStateChangeEvent", when=FULFILMENT)(rating.rate_order)
+
 
 Document = dict[str, Any]
 _ = frozenset
@@ -43,11 +51,13 @@ BILL = StateMachine(
 _OUTCOME = ("customerBill", "errorMessage", "lastUpdate", "state")
 
 
+@handlers.configuration
 def configure(gateway: Gateway) -> None:
     """Refuse to start with a tax rate, payment terms or catalog prices that billing cannot use."""
     billing.check(gateway)
 
 
+@handlers.operation
 async def createCustomerBillOnDemand(call: Call) -> Reply:
     """Bill one billing account now, for the current month, in the request's transaction.
 
@@ -87,9 +97,10 @@ async def createCustomerBillOnDemand(call: Call) -> Reply:
                 state="done", customerBill={"id": bill["id"], "href": bill["href"], "@referredType": "CustomerBill"}
             )
         raw = await operations.write_changed(tx, call, kind, task, final)
-    return Reply(201, raw, [(b"location", task["href"].encode())])
+    return Reply.created(raw, task["href"])
 
 
+@handlers.operation
 async def patchCustomerBill(call: Call) -> Reply:
     return await operations.patch(call, check=_check_bill)
 
@@ -109,7 +120,36 @@ def _check_bill(call: Call, old: Document, new: Document) -> None:
             new["remainingAmount"] = {**old["remainingAmount"], "value": 0.0}
 
 
-async def bill_run(gateway: Gateway, period: str) -> str:
-    """``tmfgate bill-run --period YYYY-MM``: bill every account for the month; what it did, as text."""
-    month = Period.parse(period)
-    return bill_runs.summary(month, await bill_runs.run_cycle(gateway, month))
+def _bill_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--period",
+        required=True,
+        type=_period,
+        metavar="YYYY-MM",
+        help="the month to bill, e.g. 2026-11; running a month again bills nothing twice",
+    )
+
+
+def _period(raw: str) -> Period:
+    try:
+        return Period.parse(raw.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+async def _bill_run(args: argparse.Namespace, gateway: Gateway) -> int:
+    """``tmfgate bill-run --period YYYY-MM``: bill every account for the month, and say what it did."""
+    print(bill_runs.summary(args.period, await bill_runs.run_cycle(gateway, args.period)), flush=True)
+    return 0
+
+
+handlers.command(
+    Command(
+        "bill-run",
+        "bill every billing account for one calendar month (the billing cycle), on the store directly",
+        (Settings.database_url, Settings.public_url, CATALOG, TAX_RATE, PAYMENT_TERMS),
+        _bill_run_arguments,
+        _bill_run,
+        prepare=True,
+    )
+)

@@ -13,8 +13,21 @@ import orjson
 import pytest
 import yaml
 
-from handlers.billing import Period, active_days, amount, check, coverage, instant, money, prorate, signed, tax
+from handlers.billing import (
+    TAX_RATE,
+    Period,
+    active_days,
+    amount,
+    check,
+    coverage,
+    instant,
+    money,
+    prorate,
+    signed,
+    tax,
+)
 from tmfgate.errors import ConfigurationError
+from tmfgate.runtime import installed
 from tmfgate.settings import Settings
 
 UTC = dt.UTC
@@ -118,7 +131,9 @@ def test_a_credit_counts_negative() -> None:
 
 
 def test_billing_settings_are_checked_when_read() -> None:
-    assert Settings.from_env({"TMFGATE_TAX_RATE": " 0.055 ", "TMFGATE_PAYMENT_TERMS": "0"}).tax_rate == "0.055"
+    declared = installed().settings
+    given = Settings.from_env(declared, {"TMFGATE_TAX_RATE": " 0.055 ", "TMFGATE_PAYMENT_TERMS": "0"})
+    assert given.get(TAX_RATE) == "0.055"
     for variable, raw in (
         ("TMFGATE_TAX_RATE", "20%"),
         ("TMFGATE_TAX_RATE", "1"),
@@ -128,7 +143,7 @@ def test_billing_settings_are_checked_when_read() -> None:
         ("TMFGATE_PAYMENT_TERMS", "30 days"),
     ):
         with pytest.raises(ConfigurationError, match=variable):
-            Settings.from_env({variable: raw})
+            Settings.from_env(declared, {variable: raw})
 
 
 def test_a_catalog_or_settings_billing_cannot_use_stop_the_start(tmp_path: Path) -> None:
@@ -136,7 +151,7 @@ def test_a_catalog_or_settings_billing_cannot_use_stop_the_start(tmp_path: Path)
         return SimpleNamespace(settings=Settings(**settings))
 
     check(gateway())  # the demo catalog and the defaults
-    with pytest.raises(ConfigurationError, match="tax rate '0,2'"):
+    with pytest.raises(ConfigurationError, match="tax rate must be a decimal fraction .* not '0,2'"):
         check(gateway(tax_rate="0,2"))
     with pytest.raises(ConfigurationError, match="payment terms"):
         check(gateway(payment_terms=-3))

@@ -10,7 +10,7 @@ from backends.base import Event
 from tmfgate import codec, model, specs
 from tmfgate.errors import InvalidQuery
 from tmfgate.events import EventBuilder
-from tmfgate.subscriptions import from_document, parse
+from tmfgate.notifications.subscriptions import from_document, parse
 
 API = model.build(specs.load(specs.specs_dir() / "tmf622_product_ordering.yaml"))
 ORDERS = API.resources["productOrder"]

@@ -2,13 +2,13 @@
 
 The request path is connexion's, trimmed to what the gateway needs and built once, in this order:
 
-    ErrorMiddleware            TMF Error bodies for everything that goes wrong
+    GatewayApp                 TMF Error bodies for everything that goes wrong (ErrorMiddleware)
     └─ ConnexionMiddleware
-       ├─ LifespanMiddleware   opens and closes the store
+       ├─ LifespanMiddleware   opens and closes the store, runs the delivery worker
        ├─ DocsMiddleware       {base}/openapi.json and {base}/ui/
        ├─ FastRouting          the spec's paths -> operationId (connexion's router, plus a table)
        ├─ RequestValidation    media type, parameters, body (compiled at start-up)
-       └─ Dispatcher           operationId -> handler or generic operation
+       └─ Endpoints            operationId -> the extension's function or the generic operation
 """
 
 from __future__ import annotations
@@ -24,50 +24,70 @@ from connexion.middleware.main import ConnexionMiddleware
 from connexion.options import SwaggerUIOptions
 
 from backends.base import Backend
-from tmfgate import model, specs
-from tmfgate.dispatch import Dispatcher
+from tmfgate.extensions import Registry
 from tmfgate.gateway import Gateway
-from tmfgate.middleware import DocsMiddleware, ErrorMiddleware, FastRoutingMiddleware
-from tmfgate.resolver import OperationResolver
+from tmfgate.middleware import ErrorMiddleware
+from tmfgate.routing import (
+    DocsMiddleware,
+    EndpointMiddleware,
+    FastRoutingMiddleware,
+    OperationResolver,
+    RequestValidationMiddleware,
+)
+from tmfgate.runtime import Runtime, installed, load_apis
 from tmfgate.settings import Settings
-from tmfgate.validation import RequestValidationMiddleware
 
 MIDDLEWARES: list[Any] = [LifespanMiddleware, DocsMiddleware, FastRoutingMiddleware, RequestValidationMiddleware]
 
 
+class GatewayApp(ErrorMiddleware):
+    """The gateway as an ASGI application, with the runtime it serves."""
+
+    def __init__(self, stack: Any, runtime: Runtime) -> None:
+        super().__init__(stack)
+        self.runtime = runtime
+
+    @property
+    def gateway(self) -> Gateway:
+        return self.runtime.gateway
+
+
 def create_app(
-    settings: Settings | None = None, *, backend: Backend | None = None, specs_dir: Path | None = None
-) -> ErrorMiddleware:
+    settings: Settings | None = None,
+    *,
+    registry: Registry | None = None,
+    backend: Backend | None = None,
+    specs_dir: Path | None = None,
+) -> GatewayApp:
     """Build the gateway for ``settings`` (default: from the environment)."""
-    settings = settings or Settings.from_env()
+    registry = registry or installed()
+    settings = settings or Settings.from_env(registry.settings)
     logging.getLogger("tmfgate").setLevel(settings.log_level.upper())
-    apis = [model.build(spec) for spec in specs.load_all(specs_dir)]
-    gateway = Gateway(settings, apis, backend)
+    runtime = Runtime(settings, registry=registry, apis=load_apis(specs_dir), backend=backend)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
-        await gateway.start()
+        await runtime.start(deliver=settings.dispatcher)
         try:
             yield
         finally:
-            await gateway.stop()
+            await runtime.stop()
 
     stack = ConnexionMiddleware(
-        Dispatcher(),
+        EndpointMiddleware(),
         middlewares=list(MIDDLEWARES),
         lifespan=lifespan,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
     )
-    for api in apis:
+    for api in runtime.gateway.apis:
+        resolver = OperationResolver(api, runtime.registry.for_api(api.name))
         for base_path in (api.base_path, *api.spec.aliases):
             stack.add_api(
                 api.spec.document,
                 base_path=base_path,
                 name=api.name,
-                resolver=OperationResolver(api),
+                resolver=resolver,
                 model=api,
-                gateway=gateway,
+                gateway=runtime.gateway,
             )
-    app = ErrorMiddleware(stack)
-    app.gateway = gateway  # type: ignore[attr-defined]
-    return app
+    return GatewayApp(stack, runtime)

@@ -10,7 +10,6 @@
         ├── MethodNotAllowed   405  a method the spec does not define on that path
         ├── Conflict           409  an illegal state change or a duplicate
         ├── UnsupportedMediaType 415
-        ├── RangeNotSatisfiable 416 an offset past the end of a non-empty collection
         └── ServiceUnavailable 503  the store cannot be reached
 
 Codes follow the common list of the TM Forum reference implementation (TMF630 error resource):
@@ -37,9 +36,17 @@ class ApiError(GatewayError):
     code: ClassVar[str] = "1"
     reason: ClassVar[str] = "Internal error"
 
-    def __init__(self, message: str, *, code: str | None = None, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        reason: str | None = None,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.headers = headers  # sent with the error body, e.g. ``Allow`` on a 405
         if code is not None:
             self.code = code  # type: ignore[misc]
         if reason is not None:
@@ -95,12 +102,6 @@ class UnsupportedMediaType(ApiError):
     status = 415
     code = "26"
     reason = "Unsupported media type"
-
-
-class RangeNotSatisfiable(ApiError):
-    status = 416
-    code = "28"
-    reason = "Requested range not satisfiable"
 
 
 class ServiceUnavailable(ApiError):

@@ -17,12 +17,12 @@ from typing import Any
 
 import orjson
 
-from backends.base import Event
+from backends.base import Event, Transaction
 from tmfgate import codec, times
 from tmfgate.ids import new_id
 from tmfgate.model import ApiModel, ResourceModel
+from tmfgate.types import Document
 
-Document = dict[str, Any]
 # Attributes the server rewrites on every change; a change to them alone is not an event.
 _BOOKKEEPING = frozenset({"lastUpdate", "lastModified"})
 # The attribute that holds a resource's state, by API: most have ``state``, some ``status``,
@@ -129,6 +129,39 @@ class EventBuilder:
         if tail is None:
             tail = self._tails[kind] = b',"event":{' + orjson.dumps(kind) + b":"
         return tail
+
+
+class EventLog:
+    """The events of every served API, recorded in the transaction of the change they describe.
+
+    One change raises each event once per API that serves the resource (a service is in TMF638 and
+    TMF640 alike), so each API's subscribers hear of it in their API's terms.
+    """
+
+    def __init__(self, apis: list[ApiModel]) -> None:
+        self._by_kind: dict[str, list[tuple[EventBuilder, ResourceModel]]] = {}
+        for api in apis:
+            builder = EventBuilder(api)
+            for kind, resource in api.resources.items():
+                if kind != "hub":
+                    self._by_kind.setdefault(kind, []).append((builder, resource))
+
+    async def created(self, tx: Transaction, kind: str, doc: Document, correlation: str, raw: bytes) -> None:
+        for builder, resource in self._by_kind.get(kind, ()):
+            for event in builder.created(resource, doc, correlation, raw=raw):
+                await tx.add_event(event)
+
+    async def changed(
+        self, tx: Transaction, kind: str, old: Document, new: Document, correlation: str, raw: bytes
+    ) -> None:
+        for builder, resource in self._by_kind.get(kind, ()):
+            for event in builder.changed(resource, old, new, correlation, raw=raw):
+                await tx.add_event(event)
+
+    async def deleted(self, tx: Transaction, kind: str, old: Document, correlation: str) -> None:
+        for builder, resource in self._by_kind.get(kind, ()):
+            for event in builder.deleted(resource, old, correlation):
+                await tx.add_event(event)
 
 
 def changed_attributes(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:

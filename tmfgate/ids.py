@@ -13,6 +13,7 @@ from collections import deque
 _BATCH = 256
 _WIDTH = 37  # 36 characters and a newline
 _ready: deque[str] = deque()
+_forks: list[bool] = []  # whether this process watches for forks yet (set at the first id, not on import)
 # Where each of the 32 hex digits goes in "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx".
 _COLUMNS = [digit + (digit >= 8) + (digit >= 12) + (digit >= 16) + (digit >= 20) for digit in range(32)]
 # The 17th digit keeps its two low bits under the RFC 4122 variant bits (10xx): 8, 9, a or b.
@@ -29,6 +30,10 @@ def new_id() -> str:
 
 
 def _refill() -> None:
+    if not _forks:
+        # A forked child must not hand out the ids its parent holds too.
+        os.register_at_fork(after_in_child=_ready.clear)
+        _forks.append(True)
     digits = os.urandom(16 * _BATCH).hex().encode()
     text = bytearray(_WIDTH * _BATCH)
     for digit, column in enumerate(_COLUMNS):
@@ -39,7 +44,3 @@ def _refill() -> None:
     text[19::_WIDTH] = digits[16::32].translate(_VARIANT)
     text[36::_WIDTH] = b"\n" * _BATCH
     _ready.extend(text.decode("ascii").split())
-
-
-# A forked child must not hand out the ids its parent holds too.
-os.register_at_fork(after_in_child=_ready.clear)

@@ -14,6 +14,7 @@ from typing import Any
 
 from backends.base import Kind
 from tmfgate.errors import ConfigurationError
+from tmfgate.schemas import Validator, compile_schema
 from tmfgate.specs import ApiSpec
 
 HTTP_METHODS = ("get", "post", "patch", "put", "delete")
@@ -83,6 +84,9 @@ class ResourceModel:
     server_owned: frozenset[str] = frozenset({"id", "href"})
     fixed_on_patch: frozenset[str] = ALWAYS_FIXED
     schemas: Schemas | None = field(default=None, repr=False)
+    # The whole-resource schema of a patchable resource: a patched document must still be a valid
+    # resource (a merge patch may null out a required attribute).
+    validator: Validator | None = field(default=None, repr=False)
 
     def attribute_kind(self, path: tuple[str, ...]) -> Kind | None:
         if path in (("id",), ("href",)):
@@ -160,6 +164,9 @@ def build(spec: ApiSpec) -> ApiModel:
             )
     for resource in resources.values():
         _derive_owned(resource, schemas)
+    for op in operations.values():
+        if op.verb == "patch" and op.resource.schema is not None and op.resource.validator is None:
+            op.resource.validator = compile_schema(op.resource.schema, spec.document)
     return ApiModel(spec=spec, schemas=schemas, resources=resources, operations=operations)
 
 

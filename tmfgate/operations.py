@@ -8,34 +8,20 @@ hooks, or by composing :func:`new_document` and the ``write_*`` functions in the
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
 from backends.base import Transaction
 from tmfgate import codec
 from tmfgate import patch as patching
-from tmfgate.dispatch import Call, Reply
+from tmfgate.calls import Actor, Call, Reply
 from tmfgate.errors import BadRequest, NotFound
 from tmfgate.ids import new_id
 from tmfgate.query import parse_query, project
-from tmfgate.validation import check as check_schema
+from tmfgate.schemas import check as check_schema
+from tmfgate.types import Document
 
-if TYPE_CHECKING:
-    from tmfgate.gateway import Gateway
-
-Document = dict[str, Any]
 Prepare = Callable[[Call, Document], Awaitable[None] | None]
 Check = Callable[[Call, Document, Document], None]
-
-
-class Actor(Protocol):
-    """Who makes a change: an API call, or the gateway's own work (fulfilment, billing)."""
-
-    @property
-    def gateway(self) -> Gateway: ...
-
-    @property
-    def correlation_id(self) -> str: ...
 
 
 async def list_resources(call: Call) -> Reply:
@@ -71,7 +57,7 @@ async def create(call: Call, prepare: Prepare | None = None) -> Reply:
             await result
     async with call.gateway.transaction() as tx:
         raw = await write_new(tx, call, call.resource.kind, doc)
-    return Reply(201, raw, [(b"location", doc["href"].encode())])
+    return Reply.created(raw, doc["href"])
 
 
 async def patch(call: Call, check: Check | None = None) -> Reply:
@@ -116,9 +102,8 @@ def patched(call: Call, old: Document) -> Document:
     changed = sorted(name for name in resource.fixed_on_patch if new.get(name) != old.get(name))
     if changed:
         raise BadRequest(f"{', '.join(changed)} cannot be changed by PATCH.")
-    validator = call.gateway.resource_validators.get((call.api.name, resource.kind))
-    if validator is not None:
-        check_schema(validator, new, what="patched resource")
+    if resource.validator is not None:
+        check_schema(resource.validator, new, what="patched resource")
     return new
 
 
@@ -139,9 +124,7 @@ async def write_new(tx: Transaction, actor: Actor, kind: str, doc: Document) -> 
     """Store a new document and its create event; returns its JSON."""
     raw = codec.dumps(doc)
     await tx.create(kind, doc["id"], raw)
-    for builder, resource in actor.gateway.event_builders(kind):
-        for event in builder.created(resource, doc, actor.correlation_id, raw=raw):
-            await tx.add_event(event)
+    await actor.gateway.events.created(tx, kind, doc, actor.correlation_id, raw)
     return raw
 
 
@@ -149,18 +132,14 @@ async def write_changed(tx: Transaction, actor: Actor, kind: str, old: Document,
     """Store a changed document and the events its change raises; returns its JSON."""
     raw = codec.dumps(new)
     await tx.replace(kind, new["id"], raw)
-    for builder, resource in actor.gateway.event_builders(kind):
-        for event in builder.changed(resource, old, new, actor.correlation_id, raw=raw):
-            await tx.add_event(event)
+    await actor.gateway.events.changed(tx, kind, old, new, actor.correlation_id, raw)
     return raw
 
 
 async def write_deleted(tx: Transaction, actor: Actor, kind: str, old: Document) -> None:
     """Remove a stored document and record its delete event."""
     await tx.delete(kind, old["id"])
-    for builder, resource in actor.gateway.event_builders(kind):
-        for event in builder.deleted(resource, old, actor.correlation_id):
-            await tx.add_event(event)
+    await actor.gateway.events.deleted(tx, kind, old, actor.correlation_id)
 
 
 def not_found(call: Call, kind: str | None = None, id: str | None = None) -> NotFound:

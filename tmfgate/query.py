@@ -18,7 +18,7 @@ from urllib.parse import unquote_plus
 from backends.base import Condition, Instant, Kind, Op, Query, SortKey, Value
 from backends.memquery import as_number, parse_instant
 from tmfgate.errors import InvalidQuery
-from tmfgate.patterns import portability_problem
+from tmfgate.regex import portability_problem
 
 AttributeKind = Callable[[tuple[str, ...]], Kind | None]
 

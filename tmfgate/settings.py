@@ -1,161 +1,338 @@
-"""Gateway settings, from the command line or from ``TMFGATE_*`` environment variables.
+"""Settings, each declared once: its option, its ``TMFGATE_*`` variable, its default and its meaning.
 
-- ``host`` (TMFGATE_HOST, default 127.0.0.1): the address to listen on.
-- ``port`` (TMFGATE_PORT, default 8080): the TCP port.
-- ``database_url`` (TMFGATE_DATABASE_URL, default sqlite:///tmfgate.db): the store, one of
-  ``memory://``, ``sqlite:///relative/file.db``, ``sqlite:////absolute/file.db`` or
-  ``postgresql+psycopg://user:password@host:5432/database``.
-- ``workers`` (TMFGATE_WORKERS, default 1): the number of server processes (on Linux each with a
-  listening socket of its own on the port, see :mod:`tmfgate.workers`).
-- ``max_limit`` (TMFGATE_MAX_LIMIT, default none): the largest page a list returns; a longer match
-  gives 206 Partial Content and the client pages on with ``offset``.
-- ``log_level`` (TMFGATE_LOG_LEVEL, default info): critical, error, warning, info or debug; debug
-  also logs every request.
-- ``callback_hosts`` (TMFGATE_CALLBACK_HOSTS, default ``*``): the hosts a hub callback may point
-  to, comma-separated, each a name or a pattern such as ``*.partner.example``; ``*`` allows any.
-- ``admin_hosts`` (TMFGATE_ADMIN_HOSTS, default none): client addresses or networks, besides
-  loopback, that may use the operator API at ``/tmfgate/admin/v1`` (e.g. ``10.0.0.5,192.0.2.0/24``).
-- ``dispatcher`` (TMFGATE_DISPATCHER, default on): deliver events from inside the gateway process;
-  ``off`` when separate ``tmfgate dispatch`` processes deliver them.
-- ``delivery_attempts`` (TMFGATE_DELIVERY_ATTEMPTS, default 10): attempts before a delivery is
-  parked for an operator.
-- ``delivery_timeout`` (TMFGATE_DELIVERY_TIMEOUT, default 10): seconds a listener has to answer.
-- ``retry_delay`` (TMFGATE_RETRY_DELAY, default 1): seconds before the first retry; each retry
-  doubles it, with jitter, up to ``retry_delay_max`` (TMFGATE_RETRY_DELAY_MAX, default 300).
-- ``event_retention`` (TMFGATE_EVENT_RETENTION, default 30): days an event is kept in the outbox
-  once every delivery of it was made (events with a pending or parked delivery are kept); 0 keeps
-  every event for good. It bounds how far back an operator can replay.
-- ``public_url`` (TMFGATE_PUBLIC_URL, default ``http://<host>:<port>``): the scheme and host clients
-  reach the gateway at, for the ``href`` of resources the gateway creates on its own (the service
-  orders, services and bills of fulfilment); resources created by a request use the request's host.
-- ``catalog`` (TMFGATE_CATALOG, default ``demo``): the catalog file (YAML or JSON) served read-only
-  by TMF620 and TMF633 and used to decompose orders, with the resource pools it seeds into TMF639;
-  ``demo`` is the shipped demo catalog, ``none`` serves an empty catalog.
-- ``fulfilment`` (TMFGATE_FULFILMENT, default on): decompose product orders into service orders
-  and activate them (``off`` leaves orders where clients put them).
-- ``activation_delay`` (TMFGATE_ACTIVATION_DELAY, default 0): seconds each activation step takes,
-  to mimic a network that answers slowly (demos, tests of cancellation during fulfilment).
-- ``tax_rate`` (TMFGATE_TAX_RATE, default 0.20): the tax (VAT) rate of every charge billed, a decimal
-  fraction written as text so that it stays exact: ``0.20`` for 20%, ``0`` for none.
-- ``payment_terms`` (TMFGATE_PAYMENT_TERMS, default 30): days from a bill's date to its payment due
-  date; 0 makes bills due on receipt.
+The core declares its own settings here; handler extensions declare theirs (:mod:`tmfgate.extensions`).
+The command line, ``--help``, the environment and the README's configuration table all come from
+these declarations.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, overload
+from urllib.parse import urlsplit
 
 from tmfgate.errors import ConfigurationError
 
 PREFIX = "TMFGATE_"
+T = TypeVar("T")
+Parse = Callable[[str], T]  # raises ValueError with the rest of a sentence ("must be ...")
 
 
 @dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One setting. As a class attribute of :class:`Settings` it reads as that setting's value."""
+
+    name: str
+    default: T
+    help: str
+    parse: Parse[T]
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    shown_default: str | None = None  # how --help and the README show the default, when not str(default)
+    serve_only: bool = False  # a setting of the HTTP server, which ``tmfgate dispatch`` does not take
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def variable(self) -> str:
+        return PREFIX + self.name.upper()
+
+    @property
+    def default_text(self) -> str:
+        if self.shown_default is not None:
+            return self.shown_default
+        if isinstance(self.default, bool):
+            return "on" if self.default else "off"
+        return "none" if self.default is None else str(self.default)
+
+    def from_text(self, raw: str, source: str) -> T:
+        """The value of ``raw``; a ConfigurationError that names ``source`` (the option or variable)."""
+        try:
+            return self.parse(raw)
+        except ValueError as exc:
+            raise ConfigurationError(f"{source} {exc}.") from None
+
+    def to_text(self, value: T) -> str:
+        """``value`` as a variable's text, read back by :attr:`parse` to the same value."""
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return "" if value is None else str(value)
+
+    @overload
+    def __get__(self, settings: None, owner: type[Settings]) -> Setting[T]: ...
+    @overload
+    def __get__(self, settings: Settings, owner: type[Settings]) -> T: ...
+    def __get__(self, settings: Settings | None, owner: type[Settings]) -> Setting[T] | T:
+        return self if settings is None else settings.get(self)
+
+
+# Parsers: each takes the text of an option or a variable and raises ValueError("must be ...").
+
+
+def text(raw: str) -> str:
+    return raw
+
+
+def switch(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"must be on or off, not {raw!r}")
+    return value in ("on", "true", "1", "yes")
+
+
+def whole(minimum: int, maximum: int | None = None) -> Parse[int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"must be a whole number, not {raw!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+            raise ValueError(f"must be {bounds}, not {value}")
+        return value
+
+    return parse
+
+
+def optional_whole(minimum: int) -> Parse[int | None]:
+    parse = whole(minimum)
+
+    def optional(raw: str) -> int | None:
+        return None if raw.strip().lower() in ("", "none") else parse(raw)
+
+    return optional
+
+
+def amount(what: str, *, zero: bool) -> Parse[float]:
+    """A number of ``what`` (seconds, days): more than 0, or 0 too when ``zero`` means "none"."""
+
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"must be a number of {what}, not {raw!r}") from None
+        if zero and not value >= 0:
+            raise ValueError("cannot be negative")
+        if not zero and not value > 0:
+            raise ValueError(f"must be more than 0 {what}")
+        if value == float("inf"):
+            raise ValueError(f"must be a finite number of {what}")
+        return value
+
+    return parse
+
+
+def one_of(*choices: str) -> Parse[str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, not {raw!r}")
+        return value
+
+    return parse
+
+
+def networks(raw: str) -> str:
+    for entry in (part.strip() for part in raw.split(",") if part.strip()):
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"holds {entry!r}, which is not an IP address or network such as 10.0.0.5 or 192.0.2.0/24"
+            ) from None
+    return raw
+
+
+def base_url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"must be a URL such as https://api.example.com, not {raw!r}")
+    return value
+
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
 class Settings:
-    """Everything that configures one gateway."""
+    """The value of every setting: its default, else a ``TMFGATE_*`` variable, else an option.
 
-    host: str = "127.0.0.1"
-    port: int = 8080
-    database_url: str = "sqlite:///tmfgate.db"
-    workers: int = 1
-    max_limit: int | None = None
-    log_level: str = "info"
-    callback_hosts: str = "*"
-    admin_hosts: str = ""
-    dispatcher: bool = True
-    delivery_attempts: int = 10
-    delivery_timeout: float = 10.0
-    retry_delay: float = 1.0
-    retry_delay_max: float = 300.0
-    event_retention: float = 30.0
-    public_url: str = ""
-    catalog: str = "demo"
-    fulfilment: bool = True
-    activation_delay: float = 0.0
-    tax_rate: str = "0.20"
-    payment_terms: int = 30
+    ``Settings(database_url="memory://", fulfilment=False)`` sets any declared setting by name,
+    the core's and the extensions'; :meth:`check` refuses names nothing declares.
+    """
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Defaults overridden by the ``TMFGATE_*`` variables that are set."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for item in fields(cls):
-            raw = environ.get(PREFIX + item.name.upper())
-            if raw is not None and raw != "":
-                values[item.name] = _convert(item.name, raw)
-        return cls(**values)
+    host = Setting("host", "127.0.0.1", "address to listen on", text, metavar="ADDRESS", serve_only=True)
+    port = Setting("port", 8080, "TCP port to listen on, 1 to 65535", whole(1, 65535), metavar="PORT", serve_only=True)
+    database_url: Setting[str] = Setting(
+        "database_url",
+        "sqlite:///tmfgate.db",
+        "the store: `memory://`, `sqlite:///relative.db`, `sqlite:////absolute.db`, or "
+        "`postgresql+psycopg://user:password@host:5432/db`",
+        text,
+        metavar="URL",
+    )
+    workers = Setting(
+        "workers",
+        1,
+        "server processes; on Linux each listens on a socket of its own on the port (`SO_REUSEPORT`), so "
+        "the kernel shares new connections out among them, and a worker that dies is replaced",
+        whole(1),
+        metavar="N",
+        serve_only=True,
+    )
+    max_limit: Setting[int | None] = Setting(
+        "max_limit",
+        None,
+        "largest page a list returns; a longer match answers 206 and the client pages on with `offset`",
+        optional_whole(1),
+        metavar="N",
+        serve_only=True,
+    )
+    log_level = Setting(
+        "log_level",
+        "info",
+        "`critical`, `error`, `warning`, `info` or `debug` (debug also logs each request)",
+        one_of(*LOG_LEVELS),
+        choices=LOG_LEVELS,
+    )
+    admin_hosts = Setting(
+        "admin_hosts",
+        "",
+        "client addresses or networks, besides loopback, that may use the operator API at "
+        "`/tmfgate/admin/v1` (e.g. `10.0.0.5,192.0.2.0/24`)",
+        networks,
+        metavar="HOSTS",
+        shown_default="none",
+        serve_only=True,
+    )
+    callback_hosts = Setting(
+        "callback_hosts",
+        "*",
+        "hosts a hub callback may point to, comma-separated, each a name or a pattern such as "
+        "`*.partner.example`; `*` allows any",
+        text,
+        metavar="HOSTS",
+        serve_only=True,
+    )
+    dispatcher = Setting(
+        "dispatcher",
+        True,
+        "deliver events from the gateway process; `off` when separate `tmfgate dispatch` processes deliver them",
+        switch,
+        choices=("on", "off"),
+        serve_only=True,
+    )
+    delivery_attempts = Setting(
+        "delivery_attempts", 10, "attempts before a delivery is parked for an operator", whole(1), metavar="N"
+    )
+    delivery_timeout = Setting(
+        "delivery_timeout", 10.0, "seconds a listener has to answer", amount("seconds", zero=False), metavar="SECONDS"
+    )
+    retry_delay = Setting(
+        "retry_delay",
+        1.0,
+        "seconds before the first retry; each retry doubles it, with jitter (×0.5 to ×1.5)",
+        amount("seconds", zero=False),
+        metavar="SECONDS",
+    )
+    retry_delay_max = Setting(
+        "retry_delay_max",
+        300.0,
+        "longest wait between two retries, before jitter",
+        amount("seconds", zero=False),
+        metavar="SECONDS",
+    )
+    event_retention = Setting(
+        "event_retention",
+        30.0,
+        "days an event stays in the outbox once every delivery of it was made (events with a pending or "
+        "parked delivery stay whatever their age); `0` keeps every event; it bounds how far back "
+        "`tmfgate replay` reaches",
+        amount("days", zero=True),
+        metavar="DAYS",
+    )
+    public_url = Setting(
+        "public_url",
+        "",
+        "scheme and host clients reach the gateway at, for the `href` of what the gateway creates on its "
+        "own (service orders, services, catalog entries, billing rates and bills)",
+        base_url,
+        metavar="URL",
+        shown_default="http://HOST:PORT",
+    )
 
-    def with_overrides(self, **changes: Any) -> Settings:
-        """A copy with the given (non-None) values replaced, e.g. from command-line options."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+    def __init__(self, **values: Any) -> None:
+        self._values: dict[str, Any] = values
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Settings) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._values)))
+
+    def __repr__(self) -> str:
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in self._values.items())})"
+
+    def get(self, setting: Setting[T]) -> T:
+        """The value of ``setting``: as given, else its default."""
+        return self._values.get(setting.name, setting.default)  # type: ignore[no-any-return]
+
+    @property
+    def given(self) -> Mapping[str, Any]:
+        """The values set explicitly, by name."""
+        return dict(self._values)
 
     @property
     def base_url(self) -> str:
         """Scheme and host of the gateway for links made outside a request."""
-        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+        return self.public_url or f"http://{self.host}:{self.port}"
 
-    def to_env(self) -> dict[str, str]:
-        """The variables that reproduce these settings in a worker process."""
-        return {
-            PREFIX + f.name.upper(): str(getattr(self, f.name))
-            for f in fields(self)
-            if getattr(self, f.name) is not None
-        }
+    @classmethod
+    def from_env(cls, declared: Iterable[Setting[Any]], environ: Mapping[str, str] | None = None) -> Settings:
+        """The defaults overridden by the ``TMFGATE_*`` variables of ``declared`` that are set."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for setting in declared:
+            raw = environ.get(setting.variable)
+            if raw is not None and raw != "":
+                values[setting.name] = setting.from_text(raw, setting.variable)
+        return cls(**values)
 
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the given (non-None) values replaced, e.g. from command-line options."""
+        return type(self)(**{**self._values, **{k: v for k, v in changes.items() if v is not None}})
 
-def _convert(name: str, raw: str) -> Any:
-    variable = PREFIX + name.upper()
-    if name == "admin_hosts":
-        for entry in (part.strip() for part in raw.split(",") if part.strip()):
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ConfigurationError(
-                    f"{variable} holds {entry!r}, which is not an IP address or network "
-                    "such as 10.0.0.5 or 192.0.2.0/24."
-                ) from None
-        return raw
-    if name in ("dispatcher", "fulfilment"):
-        if raw.lower() not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
-            raise ConfigurationError(f"{variable} must be on or off, not {raw!r}.")
-        return raw.lower() in ("on", "true", "1", "yes")
-    if name in ("delivery_timeout", "retry_delay", "retry_delay_max", "activation_delay"):
-        return _number(variable, raw, "a number of seconds", float, zero_allowed=name == "activation_delay")
-    if name == "tax_rate":
-        try:
-            rate = Decimal(raw.strip())
-        except InvalidOperation:
-            rate = Decimal("NaN")
-        if not rate.is_finite() or not 0 <= rate < 1:
+    def to_env(self, declared: Iterable[Setting[Any]]) -> dict[str, str]:
+        """The variables that give a worker process these settings."""
+        return {s.variable: s.to_text(self.get(s)) for s in declared if s.name in self._values}
+
+    def check(self, declared: Iterable[Setting[Any]]) -> None:
+        """Refuse a value given for a setting nothing declares (a typo, or an extension not installed)."""
+        names = {setting.name for setting in declared}
+        unknown = sorted(set(self._values) - names)
+        if unknown:
             raise ConfigurationError(
-                f"{variable} must be a decimal fraction from 0 to less than 1, such as 0.20 for 20%, not {raw!r}."
+                f"No setting is named {', '.join(unknown)}; the settings are {', '.join(sorted(names))}."
             )
-        return raw.strip()
-    if name == "event_retention":
-        return _number(variable, raw, "a number of days", float, zero_allowed=True)
-    if name == "payment_terms":
-        return _number(variable, raw, "a whole number of days", int, zero_allowed=True)
-    if name == "public_url":
-        return raw.rstrip("/")
-    if name in ("port", "workers", "max_limit", "delivery_attempts"):
-        return _number(variable, raw, "a whole number", int, zero_allowed=False)
-    return raw
 
 
-def _number(variable: str, raw: str, what: str, kind: type[int] | type[float], *, zero_allowed: bool) -> Any:
-    """A positive number (or zero, where that means "none"), refused with a sentence otherwise."""
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigurationError(f"{variable} must be {what}, not {raw!r}.") from None
-    if zero_allowed and not value >= 0:
-        raise ConfigurationError(f"{variable} cannot be negative.")
-    if not zero_allowed and not value > 0:
-        raise ConfigurationError(f"{variable} must be more than 0.")
-    return value
+CORE_SETTINGS: tuple[Setting[Any], ...] = tuple(
+    value for value in vars(Settings).values() if isinstance(value, Setting)
+)
+
+
+def markdown_table(declared: Iterable[Setting[Any]]) -> str:
+    """The README's configuration table."""
+    rows = ["| option | variable | default | meaning |", "|---|---|---|---|"]
+    rows += [f"| `{s.option}` | `{s.variable}` | `{s.default_text}` | {s.help} |" for s in declared]
+    return "\n".join(rows)
+
+
+__all__ = ["CORE_SETTINGS", "PREFIX", "Setting", "Settings", "markdown_table"]

@@ -1,10 +1,8 @@
-"""Request validation from the spec, compiled at start-up and plugged into connexion's stack.
+"""Request validation from the spec: media type, typed query parameters and body, per operation.
 
-Connexion's own validation middleware builds its validators for every request and validates with
-jsonschema (~1,000 bodies/s); this one keeps connexion's routing and spec, but builds one validator
-per operation and media type once, parses the body once with orjson and hands the parsed body to
-the dispatcher in the ASGI scope. The validator is jsonschema-rs: on a TMF622 order it takes ~2 µs
-where fastjsonschema takes ~100 µs (``benchmarks/validators.py``).
+Connexion's own validation builds its validators for every request and validates with jsonschema;
+here each operation gets its validators once, at start-up, parses the body once with orjson and
+hands it to the endpoint in the ASGI scope (``tmfgate.calls.BODY``).
 """
 
 from __future__ import annotations
@@ -13,59 +11,25 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-import jsonschema_rs
-from connexion.middleware.abstract import RoutedAPI
-from connexion.operations import AbstractOperation
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tmfgate import codec
-from tmfgate.errors import BadRequest, ConfigurationError, InvalidQuery, UnsupportedMediaType
+from tmfgate.calls import BODY, MEDIA_TYPE
+from tmfgate.errors import BadRequest, InvalidQuery, UnsupportedMediaType
 from tmfgate.model import ApiModel, OperationModel
-from tmfgate.routed import TableRoutedMiddleware
-
-Validator = Callable[[Any], Any]
-BODY = "tmfgate.body"
-MEDIA_TYPE = "tmfgate.media_type"
-_DRAFT4 = "http://json-schema.org/draft-04/schema#"
-
-
-def compile_schema(schema: dict[str, Any], document: dict[str, Any]) -> Validator:
-    """A validator for ``schema`` (OpenAPI 3.0 is JSON Schema draft 4), refs into the components."""
-    root = {"$schema": _DRAFT4, "components": document.get("components", {}), **schema}
-    try:
-        return jsonschema_rs.Draft4Validator(root).validate
-    except (jsonschema_rs.ValidationError, ValueError) as exc:
-        raise ConfigurationError(f"A schema of the spec cannot be compiled: {exc}") from exc
-
-
-def check(validator: Validator, value: Any, what: str = "request body") -> None:
-    """Validate, turning a schema violation into a 400 that names the attribute and the rule."""
-    try:
-        validator(value)
-    except jsonschema_rs.ValidationError as exc:
-        raise BadRequest(describe(exc, what)) from None
-
-
-def describe(exc: jsonschema_rs.ValidationError, what: str) -> str:
-    """A sentence for a client: which attribute is wrong and why."""
-    where = ".".join(str(part) for part in exc.instance_path)
-    if isinstance(exc.kind, jsonschema_rs.ValidationErrorKind.Required):
-        name = exc.kind.property
-        return f"The {what} is missing the required attribute {where + '.' if where else ''}{name}."
-    subject = f"the attribute {where}" if where else f"the {what}"
-    return f"Invalid {what}: {subject} is not valid ({exc.message})."
+from tmfgate.schemas import check, compile_schema
 
 
 class OperationValidator:
     """Validates one operation's media type, query parameters and body, then calls the next app."""
 
-    def __init__(self, next_app: ASGIApp, model: OperationModel, document: dict[str, Any]) -> None:
+    def __init__(self, next_app: ASGIApp, api: ApiModel, model: OperationModel) -> None:
         self.next_app = next_app
         self.required = model.body_required
-        self.bodies = {media: compile_schema(s, document) for media, s in model.bodies.items()}
+        self.bodies = {media: compile_schema(s, api.spec.document) for media, s in model.bodies.items()}
         self.default_media = next(iter(model.bodies), None)
         self.merge_patch = model.verb == "patch"
-        self.params = _param_checks(document, model)
+        self.params = _param_checks(api, model)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.params and scope.get("query_string"):
@@ -144,13 +108,12 @@ async def read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _param_checks(document: dict[str, Any], model: OperationModel) -> dict[str, Callable[[str], None]]:
+def _param_checks(api: ApiModel, model: OperationModel) -> dict[str, Callable[[str], None]]:
     """Converters for the declared typed query parameters (``offset``, ``limit``)."""
-    operation = document["paths"][model.path][model.method]
+    operation = api.spec.document["paths"][model.path][model.method]
     checks: dict[str, Callable[[str], None]] = {}
     for parameter in operation.get("parameters", []):
-        if "$ref" in parameter:
-            parameter = _follow(document, parameter["$ref"])
+        parameter = api.schemas.resolve(parameter)
         schema = parameter.get("schema", {})
         if parameter.get("in") == "query" and schema.get("type") == "integer":
             checks[parameter["name"]] = _integer_check(parameter["name"], schema.get("minimum"))
@@ -167,29 +130,3 @@ def _integer_check(name: str, minimum: int | None) -> Callable[[str], None]:
             raise InvalidQuery(f"The query parameter {name} must be at least {minimum}.")
 
     return test
-
-
-def _follow(document: dict[str, Any], ref: str) -> dict[str, Any]:
-    node: Any = document
-    for part in ref.lstrip("#/").split("/"):
-        node = node[part]
-    return node  # type: ignore[no-any-return]
-
-
-class ValidationApi(RoutedAPI[OperationValidator]):
-    """The operations of one API, each with its compiled validators."""
-
-    def __init__(self, *args: Any, model: ApiModel, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.model = model
-        self.add_paths()
-
-    def make_operation(self, operation: AbstractOperation) -> OperationValidator:
-        op = self.model.operations[operation.operation_id]
-        return OperationValidator(self.next_app, op, self.model.spec.document)
-
-
-class RequestValidationMiddleware(TableRoutedMiddleware[ValidationApi]):
-    """Connexion middleware validating requests against the spec with start-up-compiled validators."""
-
-    api_cls = ValidationApi

@@ -21,7 +21,7 @@ import requests
 from backends.base import Event
 from tests.conftest import free_port, own_postgres_database
 from tests.listeners import ListenerProcess
-from tmfgate import subscriptions
+from tmfgate.notifications import subscriptions
 
 T = TypeVar("T")
 ADMIN = "/tmfgate/admin/v1"
@@ -356,12 +356,15 @@ def test_other_clients_are_refused(admin: AdminGateway, http: requests.Session) 
 
 
 def test_admin_hosts_must_be_addresses() -> None:
+    from tmfgate.app import create_app
     from tmfgate.errors import ConfigurationError
-    from tmfgate.settings import Settings
+    from tmfgate.settings import CORE_SETTINGS, Settings
 
-    assert Settings.from_env({"TMFGATE_ADMIN_HOSTS": "10.1.2.3, 203.0.113.0/24"}).admin_hosts
+    assert Settings.from_env(CORE_SETTINGS, {"TMFGATE_ADMIN_HOSTS": "10.1.2.3, 203.0.113.0/24"}).admin_hosts
     with pytest.raises(ConfigurationError, match="not-an-address"):
-        Settings.from_env({"TMFGATE_ADMIN_HOSTS": "10.1.2.3,not-an-address"})
+        Settings.from_env(CORE_SETTINGS, {"TMFGATE_ADMIN_HOSTS": "10.1.2.3,not-an-address"})
+    with pytest.raises(ConfigurationError, match="not-an-address"):  # given directly, checked at start-up
+        create_app(Settings(database_url="memory://", admin_hosts="10.1.2.3,not-an-address"))
 
 
 def test_the_admin_spec_is_served(admin: AdminGateway, http: requests.Session) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,18 +14,12 @@ import pytest
 
 from backends import open_backend
 from backends.base import Backend, Delivery, DeliveryState, Event
-from tmfgate import admin_cli, times
+from tmfgate import times
+from tmfgate.cli import main
 
 T = TypeVar("T")
 API = "tmf622_product_ordering"
 HUB = "tmfgate:hub"  # tmfgate.subscriptions.HUB_KIND
-
-
-def main(argv: Sequence[str]) -> int:
-    """The ``tmfgate`` command line as cli.py builds it, with only the operator commands."""
-    parser = argparse.ArgumentParser(prog="tmfgate")
-    admin_cli.add_commands(parser.add_subparsers(dest="command", required=True))
-    return admin_cli.run(parser.parse_args(argv))
 
 
 @pytest.fixture

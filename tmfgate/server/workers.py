@@ -22,6 +22,7 @@ import signal
 import socket
 import sys
 import threading
+import warnings
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -125,9 +126,16 @@ def _run_worker(options: dict[str, Any]) -> None:
     the environment)."""
     import uvicorn  # noqa: PLC0415 - in the worker process
 
+    quiet_connexion_import()
     sock = listening_socket(options["host"], options["port"], share=True)
     config = uvicorn.Config(**options)
     uvicorn.Server(config).run(sockets=[sock])
 
 
-__all__ = ["listening_socket", "serve", "supported"]
+def quiet_connexion_import() -> None:
+    """Connexion imports Starlette's test client, which warns that httpx is deprecated for it: a
+    warning about connexion's imports, not about anything the gateway does, so the program hides it."""
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+
+
+__all__ = ["listening_socket", "quiet_connexion_import", "serve", "supported"]

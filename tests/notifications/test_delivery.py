@@ -4,7 +4,6 @@ parking, signatures, order per resource, subscription queries, and the run loop.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -21,10 +20,10 @@ from backends.base import Backend, DeliveryState, Event, Route, StorageUnavailab
 from tests.conftest import own_postgres_database
 from tests.listeners import Entry, ListenerProcess, event_summary
 from tmfgate import codec, model, specs, times
-from tmfgate.dispatcher import EventDispatcher, signature
 from tmfgate.events import EventBuilder
+from tmfgate.notifications.delivery import DeliveryWorker, signature
+from tmfgate.notifications.subscriptions import HUB_KIND, stored
 from tmfgate.settings import Settings
-from tmfgate.subscriptions import HUB_KIND, stored
 
 pytestmark = pytest.mark.anyio
 
@@ -66,8 +65,8 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 
 
 @pytest.fixture
-async def dispatcher(backend: Backend) -> AsyncIterator[EventDispatcher]:
-    dispatcher = EventDispatcher(SETTINGS, backend, [API])
+async def dispatcher(backend: Backend) -> AsyncIterator[DeliveryWorker]:
+    dispatcher = DeliveryWorker(SETTINGS, backend, [API])
     yield dispatcher
     await dispatcher.close()
 
@@ -133,7 +132,7 @@ async def change(backend: Backend, order: Document, **attributes: Any) -> tuple[
     return new, events
 
 
-async def run_until(dispatcher: EventDispatcher, done: Callable[[], bool], timeout: float = 20) -> None:
+async def run_until(dispatcher: DeliveryWorker, done: Callable[[], bool], timeout: float = 20) -> None:
     """Step the dispatcher until ``done`` holds; fails after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not done():
@@ -142,7 +141,7 @@ async def run_until(dispatcher: EventDispatcher, done: Callable[[], bool], timeo
             await asyncio.sleep(0.02)
 
 
-async def settle_all(dispatcher: EventDispatcher, rounds: int = 5) -> None:
+async def settle_all(dispatcher: DeliveryWorker, rounds: int = 5) -> None:
     """Step until nothing is left to do for a few rounds (retries here are due within 0.3 s)."""
     idle = 0
     for _ in range(400):
@@ -163,7 +162,7 @@ def count(n: int) -> Callable[[list[Entry]], bool]:
 
 
 async def test_an_event_arrives_as_stored_with_its_id_header(
-    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
 ) -> None:
     listener = listen()
     await subscribe(backend, listener.callback)
@@ -182,7 +181,7 @@ async def test_an_event_arrives_as_stored_with_its_id_header(
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204])
 async def test_any_2xx_is_delivered(
-    status: int, backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+    status: int, backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
 ) -> None:
     listener = listen(status=status)
     await subscribe(backend, listener.callback)
@@ -195,7 +194,7 @@ async def test_any_2xx_is_delivered(
 
 
 async def test_a_failed_delivery_is_retried_until_the_listener_takes_it(
-    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
 ) -> None:
     listener = listen(fail_first=2)
     await subscribe(backend, listener.callback)
@@ -209,7 +208,7 @@ async def test_a_failed_delivery_is_retried_until_the_listener_takes_it(
 
 
 async def test_a_delivery_is_parked_after_the_configured_attempts(
-    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
 ) -> None:
     listener = listen(status=503)
     await subscribe(backend, listener.callback)
@@ -222,7 +221,7 @@ async def test_a_delivery_is_parked_after_the_configured_attempts(
     assert parked.last_error == "The listener answered 503."
 
 
-async def test_an_unreachable_listener_is_retried_then_parked(backend: Backend, dispatcher: EventDispatcher) -> None:
+async def test_an_unreachable_listener_is_retried_then_parked(backend: Backend, dispatcher: DeliveryWorker) -> None:
     from tests.conftest import free_port
 
     await subscribe(backend, f"http://127.0.0.1:{free_port()}/nobody")
@@ -237,7 +236,7 @@ async def test_a_listener_slower_than_the_timeout_fails_the_attempt(
     backend: Backend, listen: Callable[..., ListenerProcess]
 ) -> None:
     listener = listen(delay=1.5)
-    dispatcher = EventDispatcher(SETTINGS.with_overrides(delivery_timeout=0.3, delivery_attempts=1), backend, [API])
+    dispatcher = DeliveryWorker(SETTINGS.with_overrides(delivery_timeout=0.3, delivery_attempts=1), backend, [API])
     try:
         await subscribe(backend, listener.callback)
         await create(backend)
@@ -249,7 +248,7 @@ async def test_a_listener_slower_than_the_timeout_fails_the_attempt(
 
 
 async def test_a_secret_signs_the_body(
-    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
 ) -> None:
     listener = listen()
     await subscribe(backend, listener.callback, query="fields=event.productOrder.id", secret="s3cr3t")
@@ -262,7 +261,7 @@ async def test_a_secret_signs_the_body(
 
 
 async def test_a_resource_s_events_arrive_in_order_across_retries(
-    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
 ) -> None:
     listener = listen(fail_first=3)
     await subscribe(backend, listener.callback)
@@ -285,7 +284,7 @@ async def test_a_resource_s_events_arrive_in_order_across_retries(
 
 
 async def test_subscription_queries_select_and_trim(
-    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
 ) -> None:
     everything, state_changes, completed, trimmed = listen(), listen(), listen(), listen()
     await subscribe(backend, everything.callback)
@@ -325,7 +324,7 @@ async def test_subscription_queries_select_and_trim(
 
 
 async def test_an_event_older_than_a_subscription_is_not_sent_to_it(
-    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
 ) -> None:
     early, late = listen(), listen()
     await subscribe(backend, early.callback)
@@ -361,7 +360,7 @@ async def test_a_subscription_made_while_a_batch_is_routed_still_gets_its_events
 ) -> None:
     listener = listen()
     midway = SubscribingMidway(backend, listener.callback)
-    dispatcher = EventDispatcher(SETTINGS, midway, [API])  # type: ignore[arg-type]
+    dispatcher = DeliveryWorker(SETTINGS, midway, [API])  # type: ignore[arg-type]
     try:
         await run_until(dispatcher, lambda: len(listener.delivered()) >= 1)
         assert midway.done
@@ -372,7 +371,7 @@ async def test_a_subscription_made_while_a_batch_is_routed_still_gets_its_events
 
 
 async def test_an_event_that_cannot_be_evaluated_does_not_stop_delivery(
-    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
 ) -> None:
     filtered, everything = listen(), listen()
     await subscribe(backend, filtered.callback, query="event.productOrder.state=acknowledged")
@@ -395,7 +394,7 @@ async def test_an_event_that_cannot_be_evaluated_does_not_stop_delivery(
 
 
 async def test_deliveries_to_a_removed_subscription_are_dropped(
-    backend: Backend, dispatcher: EventDispatcher, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
 ) -> None:
     listener = listen()
     id = await subscribe(backend, listener.callback)
@@ -415,7 +414,7 @@ async def test_run_delivers_as_changes_commit_and_stops_cleanly(
 ) -> None:
     listener = listen()
     committed = asyncio.Event()
-    dispatcher = EventDispatcher(SETTINGS, backend, [API], committed=committed)
+    dispatcher = DeliveryWorker(SETTINGS, backend, [API], committed=committed)
     stop = asyncio.Event()
     task = asyncio.create_task(dispatcher.run(stop))
     try:
@@ -434,7 +433,7 @@ async def test_a_slow_listener_delays_only_its_own_deliveries(
     backend: Backend, listen: Callable[..., ListenerProcess]
 ) -> None:
     slow, fast = listen(delay=3.0), listen()
-    dispatcher = EventDispatcher(SETTINGS, backend, [API])
+    dispatcher = DeliveryWorker(SETTINGS, backend, [API])
     stop = asyncio.Event()
     task = asyncio.create_task(dispatcher.run(stop))
     try:
@@ -472,7 +471,7 @@ class FlakyBackend:
 async def test_run_survives_store_errors(backend: Backend, listen: Callable[..., ListenerProcess]) -> None:
     listener = listen()
     flaky = FlakyBackend(backend, failures=2)
-    dispatcher = EventDispatcher(SETTINGS, flaky, [API])  # type: ignore[arg-type]
+    dispatcher = DeliveryWorker(SETTINGS, flaky, [API])  # type: ignore[arg-type]
     stop = asyncio.Event()
     await subscribe(backend, listener.callback)
     await create(backend)
@@ -494,7 +493,7 @@ async def test_two_dispatchers_never_send_an_event_twice(
     other = backend if url.startswith("memory") else open_backend(url)
     if other is not backend:
         await other.open()
-    one, two = EventDispatcher(SETTINGS, backend, [API]), EventDispatcher(SETTINGS, other, [API])
+    one, two = DeliveryWorker(SETTINGS, backend, [API]), DeliveryWorker(SETTINGS, other, [API])
     try:
         await subscribe(backend, listener.callback)
         for _ in range(20):
@@ -512,7 +511,7 @@ async def test_two_dispatchers_never_send_an_event_twice(
 
 
 async def test_retry_delays_double_with_jitter_up_to_the_maximum(backend: Backend) -> None:
-    dispatcher = EventDispatcher(Settings(retry_delay=1.0, retry_delay_max=30.0), backend, [API])
+    dispatcher = DeliveryWorker(Settings(retry_delay=1.0, retry_delay_max=30.0), backend, [API])
     try:
         for attempts, base in [(0, 1.0), (1, 2.0), (3, 8.0), (5, 30.0), (10_000, 30.0)]:
             delays = [dispatcher.retry_delay(attempts) for _ in range(200)]
@@ -536,8 +535,8 @@ async def test_a_running_dispatcher_prunes_delivered_events_past_the_retention_a
     backend: Backend, listen: Callable[..., ListenerProcess]
 ) -> None:
     retention = 1.5  # seconds, as days
-    settings = dataclasses.replace(SETTINGS, delivery_attempts=1, event_retention=retention / 86_400)
-    dispatcher = EventDispatcher(settings, backend, [API])
+    settings = SETTINGS.with_overrides(delivery_attempts=1, event_retention=retention / 86_400)
+    dispatcher = DeliveryWorker(settings, backend, [API])
     taking, refusing = listen(), listen(status=500)
     await subscribe(backend, taking.callback, query="eventType=ProductOrderCreateEvent")
     await subscribe(backend, refusing.callback, query="eventType=ProductOrderStateChangeEvent")

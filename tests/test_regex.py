@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tmfgate.patterns import portability_problem
+from tmfgate.regex import portability_problem
 
 
 @pytest.mark.parametrize(

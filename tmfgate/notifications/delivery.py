@@ -1,13 +1,13 @@
-"""The event dispatcher: delivers the outbox's events to hub subscribers over HTTP (TMF630 Part 1 §10).
+"""The delivery worker: sends the outbox's events to hub subscribers over HTTP (TMF630 Part 1 §10).
 
 One loop, in the gateway process or in ``tmfgate dispatch``:
 
 1. **fan out** new events into one pending delivery per subscription that accepts them;
-2. **claim** the deliveries that are due, as many as there are free delivery threads (the store
-   leases them, so several dispatchers never send the same one at once, and holds back a
-   resource's later events until its earlier one is settled, so they arrive in order);
-3. **deliver** each in a thread of its own: a POST of the subscriber's payload to its callback, as
-   given; any 2xx is delivered (v4 listeners answer 201, v5 ones 204);
+2. **claim** the deliveries that are due, as many as there are free delivery slots (the store
+   leases them, so several workers never send the same one at once, and holds back a resource's
+   later events until its earlier one is settled, so they arrive in order);
+3. **deliver** each in a task of its own: a POST of the subscriber's payload to its callback, as
+   given, or the gateway's own reaction; any 2xx is delivered (v4 listeners answer 201, v5 ones 204);
 4. **settle**: delivered; or pending again after an exponential backoff with jitter; or parked
    once ``delivery_attempts`` are spent, for an operator to redeliver.
 
@@ -21,45 +21,40 @@ de-duplicates on ``eventId``.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-import requests
+import httpx
 
 from backends.base import Backend, Delivery, Event, Route
-from tmfgate import __version__, codec, subscriptions
+from tmfgate import __version__, codec
 from tmfgate.model import ApiModel
-from tmfgate.retention import Pruner
+from tmfgate.notifications import subscriptions
+from tmfgate.notifications.reactions import INTERNAL_PREFIX
+from tmfgate.notifications.retention import Pruner
+from tmfgate.notifications.subscriptions import Subscription
 from tmfgate.settings import Settings
-from tmfgate.subscriptions import Subscription
 
-if TYPE_CHECKING:
-    from tmfgate.gateway import Gateway
+logger = logging.getLogger("tmfgate.delivery")
 
-logger = logging.getLogger("tmfgate.dispatcher")
-
-CONCURRENCY = 32  # deliveries in flight, each in its own thread
+CONCURRENCY = 32  # deliveries in flight
 FAN_OUT_BATCH = 200
 POLL_INTERVAL = 0.5  # seconds between looks at the outbox when idle: other processes commit too
 # Seconds from the start of one pass to the next, at least. A pass costs about as much as a whole
 # POST on memory:// whatever it finds, and under load every commit wakes the loop: paced, a pass
-# takes all the commits of its interval at once. An idle dispatcher still starts at once.
+# takes all the commits of its interval at once. An idle worker still starts at once.
 PASS_INTERVAL = 0.001
 SUBSCRIPTIONS_TTL = 1.0  # seconds a list of subscriptions serves (a removed one may get events that long)
-STOP_GRACE = 5.0  # seconds in-flight deliveries get to finish when the dispatcher stops
+STOP_GRACE = 5.0  # seconds in-flight deliveries get to finish when the worker stops
 ERROR_BACKOFF_MAX = 5.0  # seconds between attempts to reach a failing store
 MAX_ERROR_LENGTH = 500
-INTERNAL_PREFIX = "tmfgate."  # ids of the gateway's own subscriptions (tmfgate.reactions)
 
 
 @dataclass(frozen=True)
@@ -78,7 +73,7 @@ class _Loaded:
     monotonic: float
 
 
-class EventDispatcher:
+class DeliveryWorker:
     """Fans out, claims, delivers and settles the outbox's deliveries; see the module docstring."""
 
     def __init__(
@@ -90,6 +85,7 @@ class EventDispatcher:
         committed: asyncio.Event | None = None,
         concurrency: int = CONCURRENCY,
         internal: Iterable[Subscription] = (),
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
@@ -106,28 +102,16 @@ class EventDispatcher:
         self._loaded: _Loaded | None = None
         self._reload_lock = asyncio.Lock()
         self._inflight: set[asyncio.Task[None]] = set()
-        self._next_retry: float | None = None  # monotonic time of the earliest retry this dispatcher set
+        self._next_retry: float | None = None  # monotonic time of the earliest retry this worker set
         self._pruner = Pruner(backend, settings.event_retention)
-        # Our own threads: the loop's default executor is small and shared (DNS lookups use it),
-        # and a slow listener must hold only its own deliveries' threads.
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.concurrency, thread_name_prefix="tmfgate-delivery"
-        )
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
-        self._sessions_lock = threading.Lock()
-
-    @classmethod
-    def for_gateway(cls, gateway: Gateway) -> EventDispatcher:
-        """The dispatcher of a gateway, woken by its commits, running its reactions too."""
-        from tmfgate.reactions import internal_subscriptions  # noqa: PLC0415 - reactions import handlers
-
-        return cls(
-            gateway.settings,
-            gateway.backend,
-            gateway.apis,
-            committed=gateway.committed,
-            internal=internal_subscriptions(gateway),
+        # One client keeps connections to listeners alive between deliveries. Redirects are not
+        # followed: one could lead past the callback host check, so it counts as a failure.
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            timeout=settings.delivery_timeout,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
+            headers={"User-Agent": f"tmfgate/{__version__}"},
         )
 
     # The loop
@@ -185,13 +169,9 @@ class EventDispatcher:
             timer.cancel()
 
     async def close(self) -> None:
-        """Release the delivery threads and their connections."""
+        """Finish or cancel the deliveries in flight and close the connections to listeners."""
         await self._drain()
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        with self._sessions_lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            session.close()
+        await self._client.aclose()
 
     def _idle_timeout(self) -> float:
         timeout = POLL_INTERVAL
@@ -230,7 +210,11 @@ class EventDispatcher:
         """The route for fan-out: parses each event's body once, and only when a query needs it."""
         by_api: dict[str, list[Subscription]] = {}
         for subscription in loaded.by_id.values():
-            by_api.setdefault(subscription.api, []).append(subscription)
+            apis = (
+                {subscription.api} if subscription.api is not None else {api for api, _ in subscription.sources or ()}
+            )
+            for api in apis:
+                by_api.setdefault(api, []).append(subscription)
 
         def route(event: Event) -> Iterable[str]:
             batch.append(event)
@@ -301,7 +285,7 @@ class EventDispatcher:
                     delivery.id,
                     delivered=False,
                     retry_at=retry_at,
-                    error="No dispatcher running this reaction has taken it.",
+                    error="No delivery worker running this reaction has taken it.",
                 )
                 return
             if subscription is None:
@@ -311,8 +295,7 @@ class EventDispatcher:
             if subscription.reaction is not None:
                 outcome = await self._react(subscription, delivery.event)
             else:
-                loop = asyncio.get_running_loop()
-                outcome = await loop.run_in_executor(self._executor, self._post, subscription, delivery.event)
+                outcome = await self._post(subscription, delivery.event)
             await self._settle(delivery, subscription, outcome)
         except Exception:
             # The lease runs out and the delivery is claimed again: at least once, maybe twice.
@@ -365,41 +348,25 @@ class EventDispatcher:
             return Outcome(False, _short(f"The reaction failed: {exc!r}"))
         return Outcome(True)
 
-    # HTTP, in a delivery thread
+    # HTTP
 
-    def _post(self, subscription: Subscription, event: Event) -> Outcome:
+    async def _post(self, subscription: Subscription, event: Event) -> Outcome:
         try:
             body = subscription.payload(event)
-            response = self._session().post(
+            response = await self._client.post(
                 subscription.callback,  # as given (TMF630 Part 1 §10; the RI and FIWARE do the same)
-                data=body,
+                content=body,
                 headers=headers(event, body, subscription.secret),
-                timeout=self.settings.delivery_timeout,
-                # A redirect could lead past the callback host check; it counts as a failure.
-                allow_redirects=False,
             )
-            status = response.status_code
-            response.close()
-        except requests.Timeout:
+        except httpx.TimeoutException:
             return Outcome(False, f"The listener did not answer within {self.settings.delivery_timeout:g} s.")
-        except requests.RequestException as exc:
-            return Outcome(False, _short(f"The listener could not be reached: {exc}"))
-        except Exception as exc:  # noqa: BLE001 - a payload that cannot be built must not kill the thread
+        except httpx.HTTPError as exc:
+            return Outcome(False, _short(f"The listener could not be reached: {exc or type(exc).__name__}"))
+        except Exception as exc:  # noqa: BLE001 - a payload or URL that cannot be used fails this delivery only
             return Outcome(False, _short(f"The delivery failed: {exc!r}"))
-        if 200 <= status < 300:
+        if 200 <= response.status_code < 300:
             return Outcome(True)
-        return Outcome(False, f"The listener answered {status}.")
-
-    def _session(self) -> requests.Session:
-        """This thread's session, keeping its connections to listeners alive between deliveries."""
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers["User-Agent"] = f"tmfgate/{__version__}"
-            self._local.session = session
-            with self._sessions_lock:
-                self._sessions.append(session)
-        return session
+        return Outcome(False, f"The listener answered {response.status_code}.")
 
 
 def headers(event: Event, body: bytes, secret: str | None) -> dict[str, str]:
@@ -447,4 +414,4 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - 3] + "..."
 
 
-__all__ = ["EventDispatcher", "Outcome", "headers", "signature"]
+__all__ = ["DeliveryWorker", "Outcome", "headers", "signature"]

@@ -1,7 +1,7 @@
 """tmfgate's operator API: deliveries of hub events, redelivery of parked ones, and replays.
 
-Only loopback clients may use it, unless ``TMFGATE_ADMIN_HOSTS`` lists more client addresses or
-networks (comma-separated); every operation checks the client first and answers others 403.
+Only loopback clients may use it, unless the ``admin_hosts`` setting lists more client addresses or
+networks; every operation checks the client first and answers others 403.
 """
 
 from __future__ import annotations
@@ -9,18 +9,21 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import ipaddress
-import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
 from backends.base import Backend, Delivery, DeliveryState
-from tmfgate import codec, operations, subscriptions, times
-from tmfgate.dispatch import Call, Reply
-from tmfgate.errors import ApiError, BadRequest, Conflict, Forbidden, InvalidQuery, NotFound
+from tmfgate import codec, operations, times
+from tmfgate.calls import Call, Function, Reply
+from tmfgate.errors import BadRequest, ConfigurationError, Conflict, Forbidden, InvalidQuery, NotFound
+from tmfgate.extensions import Handlers
+from tmfgate.gateway import Gateway
+from tmfgate.notifications import subscriptions
+from tmfgate.notifications.commands import COMMANDS
+from tmfgate.settings import Settings
 
-log = logging.getLogger("tmfgate")
-
-ADMIN_HOSTS = "TMFGATE_ADMIN_HOSTS"
+API = "tmfgate_admin"
+extension = Handlers(API, api=API, commands=COMMANDS)
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
 DEFAULT_LIMIT = 100
@@ -29,9 +32,25 @@ _SCAN = 500  # deliveries read per query when counting or looking one up
 _LIST_PARAMETERS = ("state", "subscriptionId", "offset", "limit")
 
 
+def operator(function: Function) -> Function:
+    """An operation of this API: served only to the clients ``admin_hosts`` allows."""
+
+    @functools.wraps(function)
+    async def checked(call: Call) -> Reply:
+        check_client(call)
+        return await function(call)
+
+    return extension.operation(checked)
+
+
+@extension.configuration
+def _check_admin_hosts(gateway: Gateway) -> None:
+    allowed_networks(gateway.settings.admin_hosts)
+
+
+@operator
 async def listDelivery(call: Call) -> Reply:
     """``GET /delivery``: oldest event first, filtered by state and subscription, paged (TMF630)."""
-    check_client(call)
     state, subscription_id, offset, limit = _list_query(call)
     backend = call.gateway.backend
     found = await backend.deliveries(state=state, subscription_id=subscription_id, limit=limit, offset=offset)
@@ -44,22 +63,22 @@ async def listDelivery(call: Call) -> Reply:
     return Reply(206 if len(found) < total else 200, body, headers)
 
 
+@operator
 async def retrieveDelivery(call: Call) -> Reply:
     """``GET /delivery/{id}``."""
-    check_client(call)
     delivery = await find_delivery(call.gateway.backend, call.id)
     if delivery is None:
         raise NotFound(f"No delivery with id {call.id} exists.")
     return Reply.json(200, delivery_document(call, delivery))
 
 
+@operator
 async def patchDelivery(call: Call) -> Reply:
     """``PATCH /delivery/{id}`` with ``{"state": "pending"}``: redeliver a parked delivery, else 409."""
-    check_client(call)
     backend = call.gateway.backend
     redelivered = await backend.redeliver(call.id, now=dt.datetime.now(dt.UTC))
     if redelivered:
-        call.gateway.committed.set()  # wake the in-process dispatcher
+        call.gateway.committed.set()  # wake the in-process delivery worker
     delivery = await find_delivery(backend, call.id)
     if delivery is None:
         if redelivered:  # delivered (and dropped with its subscription) in the meantime
@@ -70,9 +89,9 @@ async def patchDelivery(call: Call) -> Reply:
     return Reply.json(200, delivery_document(call, delivery))
 
 
+@operator
 async def createReplay(call: Call) -> Reply:
     """``POST /replay``: new deliveries to one subscription of the events it accepts since a time."""
-    check_client(call)
     body = call.body
     since = parse_instant(str(body["since"]), "since")
     subscription_id = str(body["subscriptionId"])
@@ -84,14 +103,14 @@ async def createReplay(call: Call) -> Reply:
     replay["count"] = await backend.replay(subscription.id, since, subscription.accepts)
     replay["creationDate"] = times.now()
     raw = codec.dumps(replay)
-    async with call.gateway.transaction() as tx:  # on commit, also wakes the dispatcher
+    async with call.gateway.transaction() as tx:  # on commit, also wakes the delivery worker
         await tx.create(_stored_kind(call), replay["id"], raw)
-    return Reply(201, raw, [(b"location", replay["href"].encode())])
+    return Reply.created(raw, replay["href"])
 
 
+@operator
 async def retrieveReplay(call: Call) -> Reply:
     """``GET /replay/{id}``."""
-    check_client(call)
     raw = await call.gateway.backend.get(_stored_kind(call), call.id)
     if raw is None:
         raise NotFound(f"No replay with id {call.id} exists.")
@@ -99,7 +118,7 @@ async def retrieveReplay(call: Call) -> Reply:
 
 
 def check_client(call: Call) -> None:
-    """Loopback clients, and those ``TMFGATE_ADMIN_HOSTS`` lists; anyone else gets 403."""
+    """Loopback clients, and those ``admin_hosts`` lists; anyone else gets 403."""
     client = call.scope.get("client")
     host = str(client[0]) if client else ""
     try:
@@ -112,13 +131,13 @@ def check_client(call: Call) -> None:
     if address is None or not any(address in network for network in networks):
         raise Forbidden(
             f"The administration API does not answer {host or 'this client'}; list the client "
-            f"address in {ADMIN_HOSTS} on the gateway to allow it."
+            f"address in {Settings.admin_hosts.variable} on the gateway to allow it."
         )
 
 
 @functools.lru_cache(maxsize=8)
 def allowed_networks(raw: str) -> tuple[Network, ...]:
-    """Loopback, plus the addresses and networks of a ``TMFGATE_ADMIN_HOSTS`` value."""
+    """Loopback, plus the addresses and networks of an ``admin_hosts`` value (checked at start-up)."""
     extra: list[Network] = []
     for entry in (part.strip() for part in raw.split(",")):
         if not entry:
@@ -126,13 +145,10 @@ def allowed_networks(raw: str) -> tuple[Network, ...]:
         try:
             extra.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
-            log.error(
-                "%s holds %r, which is not an IP address or network such as 10.0.0.5 or "
-                "192.0.2.0/24; the administration API refuses every request until it is fixed.",
-                ADMIN_HOSTS,
-                entry,
-            )
-            raise ApiError("The administration API is misconfigured; see the gateway's log.") from None
+            raise ConfigurationError(
+                f"{Settings.admin_hosts.variable} holds {entry!r}, which is not an IP address or network "
+                "such as 10.0.0.5 or 192.0.2.0/24."
+            ) from None
     return LOOPBACK + tuple(extra)
 
 

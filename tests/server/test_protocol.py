@@ -13,7 +13,7 @@ import requests
 import uvicorn
 
 from tests.conftest import free_port, in_thread
-from tmfgate.onewrite import HeldHeadTransport, OneWriteHttpToolsProtocol
+from tmfgate.server.protocol import HeldHeadTransport, OneWriteHttpToolsProtocol
 
 HEAD = b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n"
 

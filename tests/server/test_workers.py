@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.gateways import log_of, served
-from tmfgate import workers
+from tmfgate.server import workers
 
 pytestmark = pytest.mark.skipif(not workers.supported(), reason="SO_REUSEPORT balancing is Linux's")
 
@@ -196,13 +196,18 @@ def test_a_second_gateway_on_the_same_port_is_refused(tmp_path: Path) -> None:
         assert result.returncode == 1 and "cannot listen" in result.stderr
 
 
-def test_workers_need_a_port_to_share(tmp_path: Path) -> None:
+@pytest.mark.parametrize("port", ["0", "99999", "-1"])
+def test_a_port_outside_1_to_65535_is_refused_at_once(tmp_path: Path, port: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tmfgate", "serve", "--database-url", "memory://", "--port", "0", "--workers", "2"],
+        [sys.executable, "-m", "tmfgate", "serve", "--database-url", "memory://", "--port", port, "--workers", "2"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert result.returncode == 2 and "port to share" in result.stderr
+    assert result.returncode == 2 and "argument --port: must be from 1 to 65535" in result.stderr
+
+
+def test_workers_need_a_port_to_share() -> None:
+    assert workers.serve(2, {"host": "127.0.0.1", "port": 0}) == 2

@@ -1,4 +1,4 @@
-"""Hub subscriptions (TMF630 Part 1 §10): registering listeners and deciding what each receives.
+"""Hub subscriptions (TMF630 Part 1 §10): what each listener receives, and how they are stored.
 
 A subscription's ``query`` selects events: empty means every event of the API; ``eventType=A,B``
 (or the key repeated) selects types; ``event.``-prefixed filters use the list filter grammar on
@@ -13,20 +13,15 @@ import fnmatch
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from backends import memquery
 from backends.base import Backend, Condition, Event, Kind, Query
 from tmfgate import codec, times
-from tmfgate.dispatch import Call, Reply
-from tmfgate.errors import BadRequest, InvalidQuery, NotFound
-from tmfgate.ids import new_id
+from tmfgate.errors import BadRequest, InvalidQuery
 from tmfgate.model import ApiModel
 from tmfgate.query import parse_query, project
-
-if TYPE_CHECKING:
-    from tmfgate.gateway import Gateway
 
 log = logging.getLogger("tmfgate.subscriptions")
 ENVELOPE = ("eventId", "eventTime", "eventType")
@@ -41,18 +36,22 @@ class Subscription:
     """A stored hub subscription, parsed: where to send, and which events."""
 
     id: str
-    api: str
+    api: str | None  # None for the gateway's own subscriptions, which take events of any API
     callback: str
     secret: str | None
     event_types: frozenset[str] | None
     conditions: tuple[Condition, ...]
     fields: tuple[tuple[str, ...], ...] | None
     created_at: str
-    # The gateway's own listeners (tmfgate.reactions) are awaited instead of posted to.
+    # The gateway's own listeners (tmfgate.notifications.reactions) are awaited instead of posted to;
+    # they take events by (api, eventType) pairs, each change once although several APIs announce it.
     reaction: Callable[[Event], Awaitable[None]] | None = field(default=None, compare=False)
+    sources: frozenset[tuple[str, str]] | None = field(default=None, compare=False)
 
     def accepts(self, event: Event, document: Any = None) -> bool:
         """Whether this subscription receives ``event`` (``document``: its parsed body, if at hand)."""
+        if self.sources is not None:
+            return (event.api, event.type) in self.sources
         if event.api != self.api or times.stamp(event.time) < self.created_at:
             return False
         if self.event_types is not None and event.type not in self.event_types:
@@ -82,7 +81,7 @@ def parse(query: str, api: ApiModel) -> tuple[frozenset[str] | None, Query]:
                 f"The subscription query cannot use {key!r}: use eventType=, fields= "
                 "or event.-prefixed filters such as event.productOrder.state=completed."
             )
-    known = _event_types(api)
+    known = event_types(api)
     unknown = sorted(types - known)
     if unknown:
         raise InvalidQuery(
@@ -96,7 +95,7 @@ def parse(query: str, api: ApiModel) -> tuple[frozenset[str] | None, Query]:
     return (frozenset(types) or None), parse_query("&".join(rest), attribute_kind=kind_of)
 
 
-def _event_types(api: ApiModel) -> set[str]:
+def event_types(api: ApiModel) -> set[str]:
     """The events the gateway raises for this API's resources, and those its spec names."""
     names = {n for n in api.spec.document.get("components", {}).get("schemas", {}) if n.endswith("Event")}
     for resource in api.resources.values():
@@ -151,49 +150,11 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in _PRIVATE}
 
 
-def check_callback(callback: str, gateway: Gateway) -> None:
-    """An absolute http(s) URL to a host the settings allow."""
+def check_callback(callback: str, callback_hosts: str) -> None:
+    """An absolute http(s) URL to a host the ``callback_hosts`` setting allows."""
     parts = urlsplit(callback)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadRequest(f"The callback must be an absolute http or https URL, not {callback!r}.")
-    allowed = [p.strip().lower() for p in gateway.settings.callback_hosts.split(",") if p.strip()]
+    allowed = [p.strip().lower() for p in callback_hosts.split(",") if p.strip()]
     if not any(fnmatch.fnmatchcase(parts.hostname.lower(), pattern) for pattern in allowed):
         raise BadRequest(f"Callbacks to {parts.hostname} are not allowed by this gateway.")
-
-
-async def register_listener(call: Call) -> Reply:
-    """``POST /hub``: 201 with ``{id, callback, query}`` and ``Location``.
-
-    An optional ``secret`` (an extension attribute) makes every delivery carry an
-    ``X-Hub-Signature-256`` HMAC of its body; it is stored but never shown.
-    """
-    body = call.body
-    callback = str(body.get("callback", ""))
-    check_callback(callback, call.gateway)
-    query = str(body.get("query") or "")
-    parse(query, call.api)
-    doc: dict[str, Any] = {"id": new_id(), "callback": callback, "query": query, "createdAt": times.now()}
-    if body.get("secret"):
-        doc["secret"] = str(body["secret"])
-    async with call.gateway.transaction() as tx:
-        await tx.create(HUB_KIND, doc["id"], stored(call.api, doc))
-    return Reply(201, codec.dumps(public(doc)), [(b"location", call.href("hub", doc["id"]).encode())])
-
-
-async def unregister_listener(call: Call) -> Reply:
-    """``DELETE /hub/{id}``: 204, or 404 for an unknown subscription; its pending deliveries go."""
-    async with call.gateway.transaction() as tx:
-        raw = await tx.get(HUB_KIND, call.id, for_update=True)
-        if raw is None or codec.loads(raw).get("api") != call.api.name:
-            raise NotFound(f"No hub subscription with id {call.id} exists.")
-        await tx.delete(HUB_KIND, call.id)
-    await call.gateway.backend.drop_deliveries(call.id)
-    return Reply(204)
-
-
-async def retrieve_listener(call: Call) -> Reply:
-    """``GET /hub/{id}`` where a spec has it."""
-    raw = await call.gateway.backend.get(HUB_KIND, call.id)
-    if raw is None or codec.loads(raw).get("api") != call.api.name:
-        raise NotFound(f"No hub subscription with id {call.id} exists.")
-    return Reply(200, codec.dumps(public(codec.loads(raw))))

@@ -1,0 +1,53 @@
+"""The innermost ASGI step: call the function serving an operation and send its reply.
+
+Each request becomes a :class:`~tmfgate.calls.Call` and each function returns a
+:class:`~tmfgate.calls.Reply` of JSON bytes, sent with two ASGI messages: no request or response
+objects are built on the hot path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.types import Receive, Scope, Send
+
+from tmfgate.calls import Call, Function, Reply
+from tmfgate.errors import ApiError, NotFound
+from tmfgate.model import ApiModel, OperationModel
+
+if TYPE_CHECKING:
+    from tmfgate.gateway import Gateway
+
+JSON = (b"content-type", b"application/json")
+
+
+class Endpoint:
+    """A resolved operation: its function and model, ready to serve requests."""
+
+    __slots__ = ("api", "function", "gateway", "model")
+
+    def __init__(self, gateway: Gateway, api: ApiModel, model: OperationModel, function: Function) -> None:
+        self.gateway, self.api, self.model, self.function = gateway, api, model, function
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            reply = await self.function(Call(self.gateway, self.api, self.model, scope))
+        except ApiError as error:
+            reply = Reply.error(error)
+        await send_reply(send, reply)
+
+
+async def send_reply(send: Send, reply: Reply) -> None:
+    """Send a reply as one ASGI response."""
+    headers = reply.headers
+    if reply.body is not None:
+        headers = [JSON, (b"content-length", str(len(reply.body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body or b""})
+
+
+async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """Paths the specs do not define (TMF630: unknown path is a 404 with an Error body)."""
+    if scope["type"] == "http":
+        error = NotFound(f"There is no resource at {scope.get('path', '')}; check the path and the API version.")
+        await send_reply(send, Reply.error(error))

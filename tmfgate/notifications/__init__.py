@@ -1,0 +1,1 @@
+"""Hub notifications: subscriptions, delivery of the outbox, the gateway's own reactions, retention."""

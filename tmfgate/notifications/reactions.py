@@ -1,0 +1,63 @@
+"""The gateway's own listeners: domain work driven by the outbox, like hub notifications.
+
+Each extension with reactions (``{eventType: function}``) gets an internal subscription,
+``tmfgate.<name>``: fan-out gives it a delivery for every event of those types, and the delivery
+worker claims it with a lease, keeps a resource's events in order, retries with backoff and parks
+what keeps failing, exactly as for a hub listener, but awaits the function with a
+:class:`~tmfgate.calls.Job` instead of posting. So the work (decomposing an order, activating a
+service) is never done inside the request that caused it, survives a crash, and is done at least
+once: every reaction checks the stored state before acting, so doing it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from backends.base import Event
+from tmfgate.calls import Job, Reaction
+from tmfgate.extensions import Registry
+from tmfgate.gateway import Gateway
+from tmfgate.model import ApiModel
+from tmfgate.notifications.subscriptions import Subscription, event_types
+
+INTERNAL_PREFIX = "tmfgate."  # ids of the gateway's own subscriptions
+
+
+def internal_subscriptions(gateway: Gateway, registry: Registry) -> list[Subscription]:
+    """One subscription per extension that reacts to some events with this configuration."""
+    found = []
+    for extension in registry.extensions:
+        table = extension.reactions(gateway)
+        if table:
+            found.append(
+                Subscription(
+                    id=f"{INTERNAL_PREFIX}{extension.name}",
+                    api=None,
+                    callback=f"internal:{extension.name}",
+                    secret=None,
+                    event_types=frozenset(table),
+                    conditions=(),
+                    fields=None,
+                    created_at="",
+                    reaction=_runner(gateway, table),
+                    sources=sources(gateway.apis, frozenset(table)),
+                )
+            )
+    return found
+
+
+def sources(apis: list[ApiModel], types: frozenset[str]) -> frozenset[tuple[str, str]]:
+    """The (api, eventType) pairs to react to: each type from the first API (by name) that raises it,
+    since a change to a resource several APIs serve raises the same event type in each."""
+    pairs: dict[str, str] = {}
+    for api in sorted(apis, key=lambda api: api.name):
+        for event_type in event_types(api) & types:
+            pairs.setdefault(event_type, api.name)
+    return frozenset((api, event_type) for event_type, api in pairs.items())
+
+
+def _runner(gateway: Gateway, table: Mapping[str, Reaction]) -> Callable[[Event], Awaitable[None]]:
+    async def run(event: Event) -> None:
+        await table[event.type](Job.of(gateway, event))
+
+    return run

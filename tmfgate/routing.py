@@ -1,0 +1,211 @@
+"""Every subclass of a connexion internal, kept in this one module.
+
+Connexion 3 gives the gateway its routing, its docs UI and the spec's operations; the gateway
+plugs its own steps into them by subclassing classes connexion does not document as public. They
+were written for the connexion versions in :data:`WRITTEN_FOR`; ``tests/test_routing.py`` fails
+with a sentence saying so on any other version, before anything subtler breaks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Any, TypeVar
+
+import orjson
+from connexion.middleware.abstract import ROUTING_CONTEXT, RoutedAPI, RoutedMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.operations import AbstractOperation
+from connexion.resolver import Resolution, Resolver
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tmfgate.calls import Function, Reply
+from tmfgate.endpoints import Endpoint, not_found, send_reply
+from tmfgate.extensions import Extension
+from tmfgate.gateway import Gateway
+from tmfgate.model import ApiModel, OperationModel
+from tmfgate.resolver import function_for
+from tmfgate.validation import OperationValidator
+
+WRITTEN_FOR = ("3.3",)  # connexion major.minor versions these subclasses were written against
+API = TypeVar("API", bound=RoutedAPI[Any])
+# Builds the ASGI app of one operation for a routed middleware: the next app, the API, the
+# operation, the function serving it, the gateway.
+Build = Callable[[ASGIApp, ApiModel, OperationModel, Function, Gateway], ASGIApp]
+
+
+def connexion_problem() -> str | None:
+    """Why the installed connexion may not fit these subclasses, or None when it is one they were written for."""
+    installed = version("connexion")
+    if ".".join(installed.split(".")[:2]) in WRITTEN_FOR:
+        return None
+    return (
+        f"tmfgate.routing subclasses connexion internals written for connexion {', '.join(WRITTEN_FOR)}.x, "
+        f"but connexion {installed} is installed; check RoutedAPI, RoutedMiddleware, RoutingMiddleware, "
+        "SwaggerUIMiddleware and Resolver against it, then add its version to WRITTEN_FOR."
+    )
+
+
+class OperationResolver(Resolver):
+    """Resolves the operations of one API: its extension's function first, then the generic verb."""
+
+    def __init__(self, model: ApiModel, extension: Extension | None) -> None:
+        super().__init__()
+        self.model = model
+        self.extension = extension
+
+    def resolve(self, operation: AbstractOperation) -> Resolution:
+        operation_id = operation.operation_id
+        return Resolution(function_for(self.model, self.extension, operation_id), operation_id)
+
+
+class OperationsApi(RoutedAPI[ASGIApp]):
+    """The operations of one API inside a routed middleware, each built by that middleware."""
+
+    def __init__(self, *args: Any, model: ApiModel, gateway: Gateway, build: Build, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.model, self.gateway, self.build = model, gateway, build
+        self.add_paths()
+
+    def make_operation(self, operation: AbstractOperation) -> ASGIApp:
+        model = self.model.operations[operation.operation_id]
+        return self.build(self.next_app, self.model, model, operation.function, self.gateway)
+
+
+class TableRoutedMiddleware(RoutedMiddleware[OperationsApi]):
+    """A routed middleware whose operations are found with one lookup.
+
+    Connexion finds a routed request's operation by its base path's APIs, then API by API by id;
+    here the operations are also kept by ``(base path, operation id)``, one dictionary lookup away.
+    """
+
+    api_cls = OperationsApi
+    build: Build
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app)
+        self.table: dict[tuple[str, str | None], Any] = {}
+
+    def add_api(self, specification: Any, **kwargs: Any) -> OperationsApi:
+        api: OperationsApi = super().add_api(specification, build=type(self).build, **kwargs)
+        for operation_id, operation in api.operations.items():
+            # The first API of a base path wins, as in connexion's own lookup.
+            self.table.setdefault((api.base_path, operation_id), operation)
+        return api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        extensions = scope.get("extensions")
+        context = extensions.get(ROUTING_CONTEXT) if extensions else None
+        if context is not None and scope["type"] == "http":
+            operation = self.table.get((context.get("api_base_path"), context.get("operation_id")))
+            if operation is not None:
+                await operation(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def _validator(next_app: ASGIApp, api: ApiModel, op: OperationModel, function: Function, gateway: Gateway) -> ASGIApp:
+    return OperationValidator(next_app, api, op)
+
+
+def _endpoint(next_app: ASGIApp, api: ApiModel, op: OperationModel, function: Function, gateway: Gateway) -> ASGIApp:
+    return Endpoint(gateway, api, op, function)
+
+
+class RequestValidationMiddleware(TableRoutedMiddleware):
+    """Validates each request against its operation in the spec (:mod:`tmfgate.validation`)."""
+
+    build = staticmethod(_validator)
+
+
+class EndpointMiddleware(TableRoutedMiddleware):
+    """The innermost app: calls the function serving the routed operation (:mod:`tmfgate.endpoints`)."""
+
+    build = staticmethod(_endpoint)
+
+    def __init__(self) -> None:
+        super().__init__(not_found)
+
+
+class DocsMiddleware(SwaggerUIMiddleware):
+    """``{base}/openapi.json`` (our bundled spec) and connexion's ``{base}/ui/``.
+
+    Connexion would serve its ref-resolved copy of the spec, which cannot be written as JSON when a
+    schema is recursive (TMF622 order items hold order items), and re-validates the spec on every
+    request; the bundled document is encoded once instead. API calls skip this layer quickly.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app)
+        self.documents: dict[str, bytes] = {}
+
+    def add_api(self, specification: Any, base_path: str | None = None, arguments: Any = None, **kwargs: Any) -> None:
+        super().add_api(specification, base_path=base_path, arguments=arguments, **kwargs)
+        model = kwargs.get("model")
+        if model is not None:
+            self.documents[f"{model.base_path}/openapi.json"] = orjson.dumps(model.spec.document)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or "/ui" not in path and not path.endswith("/openapi.json"):
+            await self.app(scope, receive, send)
+        elif path in self.documents and scope["method"] in ("GET", "HEAD"):
+            await send_reply(send, Reply(200, self.documents[path]))
+        else:
+            await super().__call__(scope, receive, send)
+
+
+class FastRoutingMiddleware(RoutingMiddleware):
+    """Connexion's routing step, with the spec's routes also in a table built at start-up.
+
+    A request whose method and path match a route of the table is sent on with the same routing
+    information connexion's Starlette router would attach; anything else (unknown paths, methods a
+    path does not have) goes through that router as before, so its 404 and 405 answers stay.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app)
+        self.static: dict[tuple[str, str], tuple[str, str]] = {}
+        self.templated: list[tuple[str, re.Pattern[str], str, str]] = []
+
+    def add_api(self, specification: Any, base_path: str | None = None, arguments: Any = None, **kwargs: Any) -> None:
+        super().add_api(specification, base_path=base_path, arguments=arguments, **kwargs)
+        base = (base_path or "").rstrip("/")
+        for path, item in specification.raw.get("paths", {}).items():
+            for method, operation in item.items():
+                if not isinstance(operation, dict) or "operationId" not in operation:
+                    continue
+                route = (method.upper(), base, operation["operationId"])
+                if "{" not in path:
+                    self.static[(route[0], base + path)] = (base, route[2])
+                else:
+                    pattern = re.escape(base) + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+                    self.templated.append((route[0], re.compile(pattern + "$"), base, route[2]))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            method, path = scope["method"], scope["path"]
+            found = self.static.get((method, path))
+            params: dict[str, str] = {}
+            if found is None:
+                for route_method, pattern, base, operation_id in self.templated:
+                    match = pattern.match(path) if route_method == method else None
+                    if match:
+                        found, params = (base, operation_id), match.groupdict()
+                        break
+            if found is not None:
+                # The scope is this request's own, so it is completed in place, as Starlette's
+                # router does, rather than copied with its extensions for every request.
+                if params:
+                    scope["path_params"] = {**scope.get("path_params", {}), **params}
+                else:
+                    scope.setdefault("path_params", {})
+                extensions = scope.get("extensions")
+                if extensions is None:
+                    extensions = scope["extensions"] = {}
+                extensions[ROUTING_CONTEXT] = {"api_base_path": found[0], "operation_id": found[1]}
+                await self.app(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)

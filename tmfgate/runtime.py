@@ -1,0 +1,84 @@
+"""One gateway process: the gateway, the extensions at work in it, and its delivery worker."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+
+from backends.base import Backend
+from tmfgate import model, specs
+from tmfgate.extensions import Registry
+from tmfgate.gateway import Gateway
+from tmfgate.model import ApiModel
+from tmfgate.notifications import admin
+from tmfgate.notifications.delivery import DeliveryWorker
+from tmfgate.notifications.reactions import internal_subscriptions
+from tmfgate.settings import Settings
+
+
+def installed() -> Registry:
+    """The core's own operator API and every installed extension."""
+    return Registry.installed(admin.extension)
+
+
+def load_apis(specs_dir: Path | None = None) -> list[ApiModel]:
+    """The models of the APIs whose specs are in ``specs_dir`` (default: the shipped specs)."""
+    return [model.build(spec) for spec in specs.load_all(specs_dir)]
+
+
+class Runtime:
+    """Builds a gateway and runs its extensions' hooks: ``configure`` now, ``on_start`` at :meth:`start`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: Registry | None = None,
+        apis: list[ApiModel] | None = None,
+        backend: Backend | None = None,
+        prepare: bool = True,
+    ) -> None:
+        registry = registry or installed()
+        settings.check(registry.settings)
+        apis = apis if apis is not None else load_apis()
+        # Without ``prepare`` (an operator command on the store) no extension takes part.
+        self.registry = registry.serving(api.name for api in apis) if prepare else Registry(())
+        self.gateway = Gateway(settings, apis, backend)
+        for extension in self.registry.extensions:
+            extension.configure(self.gateway)
+        self.worker: DeliveryWorker | None = None
+        self._stop = asyncio.Event()
+        self._working: asyncio.Task[None] | None = None
+
+    async def start(self, *, deliver: bool, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        """Open the store, let the extensions prepare it, and when ``deliver``, deliver events here."""
+        gateway = self.gateway
+        await gateway.backend.open()
+        for extension in self.registry.extensions:
+            await extension.on_start(gateway)
+        if deliver:
+            # Made on the serving loop: an asyncio.Event belongs to the first loop that waits on it.
+            gateway.committed = asyncio.Event()
+            self.worker = DeliveryWorker(
+                gateway.settings,
+                gateway.backend,
+                gateway.apis,
+                committed=gateway.committed,
+                internal=internal_subscriptions(gateway, self.registry),
+                transport=transport,
+            )
+            self._stop = asyncio.Event()
+            self._working = asyncio.create_task(self.worker.run(self._stop), name="tmfgate-delivery")
+
+    async def stop(self) -> None:
+        """Stop delivering (in-flight deliveries get a moment to finish), then close the store."""
+        if self._working is not None:
+            self._stop.set()
+            await self._working
+            self._working = None
+        if self.worker is not None:
+            await self.worker.close()
+            self.worker = None
+        await self.gateway.backend.close()

@@ -1,0 +1,1 @@
+"""Serving over HTTP: the uvicorn protocol and the worker processes."""
