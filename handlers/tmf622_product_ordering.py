@@ -4,6 +4,7 @@ Order states and the transitions between them follow the TMF622 user guide: a ne
 acknowledged; it goes pending, held or inProgress; from inProgress it ends completed, failed or
 partial; cancellation goes through assessingCancellation and pendingCancellation to cancelled.
 Items follow the same lifecycle without ``partial`` (TMF622: partial is not available per item).
+The prices an item carries must be ones billing can charge (:mod:`handlers.prices`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from handlers import fulfilment, rating
+from handlers import catalog as catalogs
+from handlers import fulfilment, prices, rating
 from handlers.order_states import CANCELLABLE, PRODUCT_ORDER, PRODUCT_ORDER_ITEM
 from tmfgate import codec, operations, times
 from tmfgate.dispatch import Call, Reply
@@ -54,9 +56,25 @@ def _new_order(call: Call, order: Document) -> None:
                 raise BadRequest(
                     f"productOrderItem {item['id']} relates to item {relation.get('id')}, which is not in this order."
                 )
+        _check_prices(call, item)
         item["state"] = "acknowledged"
     order["state"] = "acknowledged"
     order["orderDate"] = times.now()
+
+
+def _check_prices(call: Call, item: Document) -> None:
+    """The prices an item carries are checked as billing checks every price (:mod:`handlers.prices`)
+    and stored with its names; a 400 names the item, the entry and what is wrong."""
+    currency = catalogs.of(call.gateway).currency
+    product: Document = item["product"] if isinstance(item.get("product"), dict) else {}
+    holders: list[tuple[Document, str]] = [(item, "itemPrice"), (item, "itemTotalPrice"), (product, "productPrice")]
+    for holder, what in holders:
+        if what in holder:
+            label = what if holder is item else f"product.{what}"
+            try:
+                holder[what] = prices.checked(holder[what], currency, label)
+            except prices.PriceError as why:
+                raise BadRequest(f"productOrderItem {item['id']}: {why}") from None
 
 
 def _items(order: Document) -> Iterator[Document]:
