@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from handlers import cancellation, fulfilment, prices, rating
 from handlers import catalog as catalogs
-from handlers import fulfilment, prices, rating
 from handlers.order_states import CANCELLABLE, PRODUCT_ORDER, PRODUCT_ORDER_ITEM
 from tmfgate import codec, operations, times
 from tmfgate.dispatch import Call, Reply
@@ -105,7 +105,8 @@ async def createCancelProductOrder(call: Call) -> Reply:
     Every step is stored, so subscribers see the task's Create event (acknowledged), its state
     changes (inProgress, then done or terminatedWithError) and the order's own state changes.
     When the order's service order is running, the cancellation is passed on to it and the task
-    stays inProgress until the service order has rolled back (:mod:`handlers.fulfilment`)."""
+    stays inProgress until the service order has rolled back; it is refused once an item has
+    completed (:mod:`handlers.cancellation`)."""
     task = operations.new_document(call, call.body)
     task["state"] = "acknowledged"
     order_id = str(task["productOrder"]["id"])
@@ -119,11 +120,7 @@ async def createCancelProductOrder(call: Call) -> Reply:
         task["productOrder"].setdefault("@referredType", "ProductOrder")
         await operations.write_new(tx, call, tasks.kind, task)
         refusal = _why_not_cancellable(order)
-        passed_on = (
-            None
-            if refusal
-            else await fulfilment.propagate_cancellation(tx, call, order, task.get("cancellationReason"))
-        )
+        passed_on = None if refusal else await cancellation.propagate(tx, call, order, task.get("cancellationReason"))
         if isinstance(passed_on, str):
             refusal = passed_on
         if refusal is not None:

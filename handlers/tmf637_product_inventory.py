@@ -96,9 +96,10 @@ def _check_prices(call: Call, doc: Document) -> None:
     for n, price in enumerate(doc["productPrice"]):
         own = (price.get("billingAccount") or {}).get("id")
         if own is not None and own != account:
+            name = f' "{price["name"]}"' if price.get("name") else ""
             raise BadRequest(
-                f"productPrice[{n}] names the billing account {own}, but a product's prices are billed "
-                f"to the product's billingAccount, which is {account or 'not given'}."
+                f"productPrice[{n}]{name}: it names the billing account {own}, but a product's prices are "
+                f"billed to the product's billingAccount, which is {account or 'not given'}."
             )
 
 

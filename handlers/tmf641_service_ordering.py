@@ -5,7 +5,7 @@ order) and then carried out by the gateway (:mod:`handlers.service_activation`),
 request. A client may move it by PATCH only along the order lifecycle. ``cancelServiceOrder`` is
 accepted, then worked on: the order goes through assessingCancellation and pendingCancellation,
 its activations are undone, and the task ends done, or terminatedWithError when the order has
-already ended.
+already ended or fulfils a product order (cancelled through TMF622 only: :mod:`handlers.cancellation`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from handlers import fulfilment, service_activation
+from handlers import cancellation, fulfilment, service_activation
 from handlers.order_states import CANCELLABLE, SERVICE_ORDER, SERVICE_ORDER_ITEM
 from handlers.service_activation import items
 from tmfgate import codec, operations, times
@@ -99,8 +99,9 @@ async def _on_cancel(job: Job) -> None:
         order_id = str(task["serviceOrder"]["id"])
         raw_order = await tx.get("serviceOrder", order_id, for_update=True)
         order = codec.loads(raw_order) if raw_order is not None else None
-        if order is None or order.get("state") not in CANCELLABLE:
-            state = "deleted" if order is None else order.get("state")
+        why = None if order is None else await cancellation.refusal_of_service_cancellation(tx, order)
+        if order is None or order.get("state") not in CANCELLABLE or why is not None:
+            why = why or f"the order is {'deleted' if order is None else order.get('state')}"
             refused = {**task, "state": "terminatedWithError"}
             await operations.write_changed(tx, job, "cancelServiceOrder", task, refused)
             if order is not None:
@@ -113,7 +114,7 @@ async def _on_cancel(job: Job) -> None:
                         **order,
                         "note": [
                             *order.get("note", []),
-                            service_activation.note(f"Cancellation {task['id']} refused: the order is {state}."),
+                            service_activation.note(f"Cancellation {task['id']} refused: {why}."),
                         ],
                     },
                 )
@@ -132,11 +133,12 @@ async def _on_cancel(job: Job) -> None:
 async def _on_order(job: Job) -> None:
     """A service order changed: bring its product order up to date, then take the next step."""
     await fulfilment.follow_service_order(job, job.event.resource_id)
+    await cancellation.follow(job, job.event.resource_id)
     await service_activation.advance(job, job.event.resource_id)
 
 
 async def _on_cancel_outcome(job: Job) -> None:
-    await fulfilment.follow_cancellation(job, job.document)
+    await cancellation.follow_refusal(job, job.document)
 
 
 def reactions(gateway: Gateway) -> Mapping[str, Reaction]:
