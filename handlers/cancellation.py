@@ -51,10 +51,7 @@ async def propagate(tx: Transaction, actor: Actor, order: Document, reason: str 
         return None
     service_order = codec.loads(raw_order)
     if service_order.get("state") in FINAL:
-        return (
-            f"Product order {order['id']} can no longer be cancelled: its service order "
-            f"{service_order['id']} is {service_order.get('state')}."
-        )
+        return _too_late(order, service_order, record)
     id = new_id()
     task: Document = {
         "id": id,
@@ -154,10 +151,7 @@ async def follow_refusal(job: Job, task: Document) -> None:
         if found is None or found[2].get("state") not in CANCELLING:
             return
         service_order, record, old = found
-        why = f"Product order {old['id']} can no longer be cancelled: "
-        finished = _finished_items(old, service_order, record)
-        why += f"{_completed(finished, record)}; " if finished else ""
-        why += f"its service order {service_order_id} is {service_order.get('state')}."
+        why = _too_late(old, service_order, record)
         for product_task in await _tasks(tx, old["id"]):
             await operations.write_changed(
                 tx,
@@ -168,6 +162,16 @@ async def follow_refusal(job: Job, task: Document) -> None:
             )
         await operations.write_changed(tx, job, "productOrder", old, {**old, "state": "inProgress"})
     await fulfilment.follow_service_order(job, service_order_id)
+
+
+def _too_late(order: Document, service_order: Document, record: Document) -> str:
+    """Why an order whose service order has ended is not cancelled, naming the items it completed."""
+    finished = _finished_items(order, service_order, record)
+    done = f"{_completed(finished, record)}; " if finished else ""
+    return (
+        f"Product order {order['id']} can no longer be cancelled: {done}its service order "
+        f"{service_order['id']} is {service_order.get('state')}."
+    )
 
 
 def _finished_items(order: Document, service_order: Document, record: Document) -> list[str]:

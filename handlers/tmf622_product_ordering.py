@@ -144,7 +144,15 @@ def _why_not_cancellable(order: Document) -> str | None:
         return None
     if state in ("assessingCancellation", "pendingCancellation"):
         return f"Product order {order['id']} is already being cancelled ({state})."
-    return f"Product order {order['id']} is {state} and can no longer be cancelled."
+    done = [str(item["id"]) for item in _items(order) if item.get("state") == "completed"]
+    which = (
+        ""
+        if not done
+        else f" (item {done[0]} completed)"
+        if len(done) == 1
+        else f" (items {', '.join(done)} completed)"
+    )
+    return f"Product order {order['id']} is {state} and can no longer be cancelled{which}."
 
 
 async def _cancel(tx: Any, call: Call, order: Document, task: Document) -> None:

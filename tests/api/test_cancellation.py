@@ -33,7 +33,8 @@ BILLING = "/tmf-api/customerBillManagement/v4"
 ORDERS = 50
 LATEST = 0.5  # seconds after the create: the latest moment a cancellation is asked for
 CLIENTS = 8  # client threads ordering and cancelling at once
-REFUSED = re.compile(r"items? ([\w#, ]+) completed before the cancellation was accepted")
+# The refusal names the items that completed: before the cancellation was accepted, or with the order.
+REFUSED = re.compile(r"items? ([\w#, ]+) completed( before the cancellation was accepted|\))")
 
 database = database_fixture("tmfgate_cancellation")
 
