@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from backends.base import Condition, DuplicateId, Instant, Kind, Op, Query, SortKey, Transaction
 from handlers import catalog as catalogs
 from handlers import rating
-from handlers.billing import API, BILL, PAYMENT_TERMS, RATE, TAX_CATEGORY, Period, amount, instant, money, signed
+from handlers.billing import API, BILL, PAYMENT_TERMS, RATE, TAX_CATEGORY, Period, instant, money, signed
+from handlers.prices import amount
 from tmfgate import codec, operations, times
 from tmfgate.calls import Actor
 from tmfgate.ids import new_id

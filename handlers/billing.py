@@ -2,15 +2,17 @@
 
 - **Charges come from facts.** A completed product order item installed, modified or terminated a
   product (:mod:`handlers.products`); the prices it carries, copied from the catalog when it was
-  installed, are what is charged, to its billing account. Cancelled orders and failed items install
-  nothing, so they are never charged; a partial order charges its completed items.
+  installed (or given when it was imported), are what is charged, to its billing account.
+  Cancelled orders and failed items install nothing, so they are never charged; a partial order
+  charges its completed items.
 - **One-time prices** become one rate when the product is installed; its ``periodCoverage`` starts
   and ends at the product's ``startDate``.
-- **Recurring prices** are monthly, and the billing period is the calendar month in UTC. A month's
-  charge is ``price × active days / days in the month``, where the active days run from the day of
-  the product's ``startDate`` (counted) to the day of its ``terminationDate`` (not counted) or to
-  the end of the month: installed on the 20th of a 30-day month, 11 days; installed and terminated
-  the same day, none. Rating a month again after a change gives the same id, uuid5(product, price,
+- **Recurring prices** are monthly or yearly (:mod:`handlers.prices` checks every price billing
+  reads), and the billing period is the calendar month in UTC. A month's charge is ``price ×
+  active days / days in the month`` (a yearly price: a twelfth of that), where the active days run
+  from the day of the product's ``startDate`` (counted) to the day of its ``terminationDate`` (not
+  counted) or to the end of the month: installed on the 20th of a 30-day month, 11 days; installed
+  and terminated the same day, none. Rating a month again after a change gives the same id, uuid5(product, price,
   month), so it is idempotent. The month's rate is made when the product is installed (its first
   month) and by every bill run of the month (each product active in it); when a product is
   terminated, the months already rated are rated again: an unbilled rate takes the new amount (or
@@ -21,7 +23,7 @@
   sum to its totals; its ``taxItem`` gives the tax per tax rate.
 - **Money is exact.** Amounts are in the catalog's currency and stored as JSON numbers written from
   the rounded Decimal; with 15 significant digits at most, the shortest text of that double is the
-  decimal itself, and :func:`amount` reads it back as the same Decimal.
+  decimal itself, and :func:`handlers.prices.amount` reads it back as the same Decimal.
 
 Rating applies these rules (:mod:`handlers.rating`); bill runs gather the unbilled rates into
 customer bills (:mod:`handlers.bill_runs`).
@@ -37,6 +39,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
 from handlers import catalog as catalogs
+from handlers import prices
+from handlers.prices import amount
 from tmfgate import times
 from tmfgate.errors import ConfigurationError
 from tmfgate.settings import Setting, whole
@@ -159,19 +163,6 @@ def tax(amount: Decimal, rate: Decimal) -> Decimal:
     return (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def amount(value: Any) -> Decimal:
-    """The exact Decimal of a stored amount or a catalog price (a JSON number or numeric text)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise ValueError(f"{value!r} is not an amount of money.")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not an amount of money.") from None
-    if not number.is_finite():
-        raise ValueError(f"{value!r} is not an amount of money.")
-    return number
-
-
 def money(value: Decimal, unit: str) -> Document:
     """A TMF Money of an amount rounded to the cent (see the module docstring on exactness)."""
     cents = value.quantize(CENT, rounding=ROUND_HALF_UP)
@@ -198,19 +189,7 @@ def check(gateway: Gateway) -> None:
         raise ConfigurationError("The payment terms must be 0 or more days.")
     catalog = catalogs.of(gateway)
     for price in catalog.entries["productOfferingPrice"].values():
-        where = f"{catalog.source}: productOfferingPrice {price['id']}"
-        given = price.get("price") or {}
         try:
-            value = amount(given.get("value"))
-        except ValueError:
-            raise ConfigurationError(f"{where} needs a price value of 0 or more.") from None
-        if value < 0 or given.get("unit", catalog.currency) != catalog.currency:
-            raise ConfigurationError(f"{where} must be 0 or more in {catalog.currency}, the catalog's currency.")
-        if price.get("priceType") == "recurring" and (
-            str(price.get("recurringChargePeriodType", "month")).lower() != "month"
-            or int(price.get("recurringChargePeriodLength", 1)) != 1
-        ):
-            raise ConfigurationError(
-                f"{where}: recurring prices are billed by the calendar month, so "
-                "recurringChargePeriodType must be month and its length 1."
-            )
+            prices.catalog_charge(price, catalog.currency)
+        except prices.PriceError as why:
+            raise ConfigurationError(f"{catalog.source}: productOfferingPrice {price['id']}: {why}") from None

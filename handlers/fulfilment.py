@@ -11,8 +11,7 @@ Then each change of that service order is followed: a product order item complet
 service order items have (the product is recorded with its realizing services and resources, and
 the item's ``product`` says so), fails when one of them failed (what the others activated is
 undone, so nothing stays half-allocated), and the order rolls up to completed, failed or partial.
-A cancellation asked while the service order runs is passed on to it (``cancelServiceOrder``) and
-the product order follows it to cancelled, or back to inProgress when it was refused.
+Cancellation is :mod:`handlers.cancellation`'s: while one is under way no item completes.
 """
 
 from __future__ import annotations
@@ -21,13 +20,12 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-from backends.base import Condition, Kind, Op, Query, Transaction
+from backends.base import Transaction
 from handlers import catalog as catalogs
 from handlers import products, service_activation
 from handlers.order_states import CANCELLING, FINAL, roll_up, walk
 from tmfgate import codec, operations, times
-from tmfgate.calls import Actor, Job
-from tmfgate.extensions import Handlers
+from tmfgate.calls import Job
 from tmfgate.ids import new_id
 from tmfgate.settings import Setting, switch
 
@@ -40,6 +38,7 @@ RELIES_ON = frozenset({"reliesOn", "dependency", "dependsOn", "requires"})
 MAX_QUANTITY = 100
 # The state of a product's services while it has this status (suspension, and back).
 SUSPENSION = {"suspended": "inactive", "active": "active"}
+
 FULFILMENT = Setting(
     "fulfilment",
     True,
@@ -47,7 +46,6 @@ FULFILMENT = Setting(
     switch,
     choices=("on", "off"),
 )
-extension = Handlers("fulfilment", settings=[FULFILMENT, service_activation.ACTIVATION_DELAY])
 
 
 class Undecomposable(Exception):
@@ -63,7 +61,6 @@ def note(text: str) -> Document:
     return {"author": "tmfgate", "date": times.now(), "text": text}
 
 
-@extension.reaction("ProductOrderCreateEvent", when=FULFILMENT)
 async def decompose(job: Job) -> None:
     """Turn a new product order into one service order (see the module docstring)."""
     order_id = job.event.resource_id
@@ -315,32 +312,39 @@ def _service_order(job: Job, order: Document, id: str, service_items: list[Docum
 
 
 async def follow_service_order(job: Job, service_order_id: str) -> None:
-    """Bring the product order fulfilled by a service order up to date with it."""
+    """Bring the product order fulfilled by a service order up to date with it; one being cancelled
+    is left to :mod:`handlers.cancellation`, so none of its items completes meanwhile."""
     async with job.gateway.transaction() as tx:
-        raw = await tx.get("serviceOrder", service_order_id)
-        if raw is None:
+        found = await fulfilled_order(tx, service_order_id)
+        if found is None:
             return
-        service_order = codec.loads(raw)
-        record_raw = await tx.get(FULFILMENTS, str(service_order.get("externalId", "")))
-        record = codec.loads(record_raw) if record_raw is not None else None
-        if record is None or record.get("serviceOrder") != service_order_id:
-            return  # a service order of a client's own, not one of ours
-        raw_order = await tx.get("productOrder", record["id"], for_update=True)
-        if raw_order is None:
-            return
-        old = codec.loads(raw_order)
+        service_order, record, old = found
+        if old.get("state") in CANCELLING:
+            return  # no item completes once a cancellation is accepted: it ends cancelled, or is refused
         new = copy.deepcopy(old)
         if await _follow_items(tx, job, new, service_order, record):
             await tx.replace(FULFILMENTS, record["id"], codec.dumps(record))
-        so_state = service_order.get("state")
-        if so_state in ("pendingCancellation", "cancelled") and new.get("state") == "assessingCancellation":
-            new["state"] = "pendingCancellation"
         if new != old:
             await operations.write_changed(tx, job, "productOrder", old, new)
-        if so_state == "cancelled" and new.get("state") == "pendingCancellation":
-            await _cancelled(tx, job, new)
-        elif new.get("state") == "inProgress" and so_state in FINAL:
+        if new.get("state") == "inProgress" and service_order.get("state") in FINAL:
             await _roll_up(tx, job, new)  # the product order ends after its service order
+
+
+async def fulfilled_order(
+    tx: Transaction, service_order_id: str, *, lock: bool = True
+) -> tuple[Document, Document, Document] | None:
+    """(service order, fulfilment record, product order) when the service order fulfils a product
+    order (locked when ``lock``); None for a service order of a client's own."""
+    raw = await tx.get("serviceOrder", service_order_id)
+    if raw is None:
+        return None
+    service_order = codec.loads(raw)
+    record_raw = await tx.get(FULFILMENTS, str(service_order.get("externalId", "")))
+    record = codec.loads(record_raw) if record_raw is not None else None
+    if record is None or record.get("serviceOrder") != service_order_id:
+        return None
+    raw_order = await tx.get("productOrder", record["id"], for_update=lock)
+    return None if raw_order is None else (service_order, record, codec.loads(raw_order))
 
 
 async def _follow_items(tx: Transaction, job: Job, order: Document, service_order: Document, record: Document) -> bool:
@@ -396,51 +400,6 @@ async def _roll_up(tx: Transaction, job: Job, order: Document) -> None:
     await operations.write_changed(tx, job, "productOrder", order, new)
 
 
-async def _cancelled(tx: Transaction, job: Job, order: Document) -> None:
-    """The service order is cancelled: so is the product order, and its cancellation task is done."""
-    new = copy.deepcopy(order)
-    for item in order_items(new):
-        if item.get("state") not in FINAL:
-            item["state"] = "cancelled"
-    new["state"] = "cancelled"
-    new["cancellationDate"] = times.now()
-    for task in await _tasks(tx, order["id"]):
-        if task.get("cancellationReason"):
-            new.setdefault("cancellationReason", task["cancellationReason"])
-        await operations.write_changed(
-            tx, job, "cancelProductOrder", task, {**task, "state": "done", "effectiveCancellationDate": times.now()}
-        )
-    await operations.write_changed(tx, job, "productOrder", order, new)
-
-
-async def follow_cancellation(job: Job, task: Document) -> None:
-    """A cancelServiceOrder ended in error: the product order's cancellation is refused too."""
-    if task.get("state") != "terminatedWithError":
-        return
-    service_order_id = str((task.get("serviceOrder") or {}).get("id", ""))
-    async with job.gateway.transaction() as tx:
-        raw = await tx.get("serviceOrder", service_order_id)
-        service_order = codec.loads(raw) if raw is not None else {}
-        order_id = str(service_order.get("externalId", ""))
-        raw_order = await tx.get("productOrder", order_id, for_update=True) if order_id else None
-        if raw_order is None:
-            return
-        old = codec.loads(raw_order)
-        if old.get("state") not in CANCELLING:
-            return
-        why = f"the service order {service_order_id} is {service_order.get('state')} and cannot be cancelled."
-        for product_task in await _tasks(tx, order_id):
-            await operations.write_changed(
-                tx,
-                job,
-                "cancelProductOrder",
-                product_task,
-                {**product_task, "state": "terminatedWithError", "errorMessage": why[:1].upper() + why[1:]},
-            )
-        await operations.write_changed(tx, job, "productOrder", old, {**old, "state": "inProgress"})
-    await follow_service_order(job, service_order_id)
-
-
 async def products_of(tx: Transaction, order: Document) -> set[str]:
     """The ids of the products an order's completed items installed or changed."""
     raw = await tx.get(FULFILMENTS, str(order["id"]))
@@ -452,70 +411,3 @@ async def products_of(tx: Transaction, order: Document) -> set[str]:
             if (item.get("product") or {}).get("id"):
                 found.add(str(item["product"]["id"]))
     return found
-
-
-async def propagate_cancellation(
-    tx: Transaction, actor: Actor, order: Document, reason: str | None
-) -> bool | str | None:
-    """Ask the service order of ``order`` to cancel: True when asked, None when the order has no
-    service order (cancel it directly), or why it cannot be cancelled any more."""
-    raw = await tx.get(FULFILMENTS, order["id"])
-    record = codec.loads(raw) if raw is not None else None
-    if record is None or not record.get("serviceOrder"):
-        return None
-    raw_order = await tx.get("serviceOrder", record["serviceOrder"])
-    if raw_order is None:
-        return None
-    service_order = codec.loads(raw_order)
-    if service_order.get("state") in FINAL:
-        return (
-            f"Product order {order['id']} can no longer be cancelled: its service order "
-            f"{service_order['id']} is {service_order.get('state')}."
-        )
-    id = new_id()
-    task: Document = {
-        "id": id,
-        "href": actor.gateway.href(ORDER_API, "cancelServiceOrder", id),
-        "@type": "CancelServiceOrder",
-        "serviceOrder": {
-            "id": service_order["id"],
-            "href": service_order.get("href", ""),
-            "@referredType": "ServiceOrder",
-        },
-        "requestedCancellationDate": times.now(),
-        "state": "accepted",
-    }
-    if reason:
-        task["cancellationReason"] = reason
-    await operations.write_new(tx, actor, "cancelServiceOrder", task)
-    return True
-
-
-async def _tasks(tx: Transaction, order_id: str) -> list[Document]:
-    page = await tx.query(
-        "cancelProductOrder",
-        Query(
-            conditions=(
-                Condition(("productOrder", "id"), Op.EQ, Kind.STRING, (order_id,)),
-                Condition(("state",), Op.EQ, Kind.STRING, ("inProgress",)),
-            )
-        ),
-    )
-    return [codec.loads(raw) for raw in page.items]
-
-
-@extension.reaction(
-    "ServiceOrderCreateEvent", "ServiceOrderStateChangeEvent", "ServiceOrderAttributeValueChangeEvent", when=FULFILMENT
-)
-async def _on_service_order(job: Job) -> None:
-    """A service order changed: bring its product order up to date, then take the next step."""
-    await follow_service_order(job, job.event.resource_id)
-    await service_activation.advance(job, job.event.resource_id)
-
-
-@extension.reaction("CancelServiceOrderStateChangeEvent", when=FULFILMENT)
-async def _on_cancellation_outcome(job: Job) -> None:
-    await follow_cancellation(job, job.document)
-
-
-extension.reaction("CancelServiceOrderCreateEvent", when=FULFILMENT)(service_activation.work_on_cancellation)

@@ -14,6 +14,7 @@ from typing import Any
 
 from backends.base import Transaction
 from handlers import catalog as catalogs
+from handlers import prices
 from handlers.order_states import walk
 from tmfgate import codec, times
 from tmfgate.calls import Actor
@@ -152,7 +153,7 @@ def _new(actor: Actor, order: Document, item: Document, services: list[Document]
     catalog = catalogs.of(actor.gateway)
     offering_ref = item.get("productOffering") or {}
     offering = catalog.offering(str(offering_ref.get("id"))) or {}
-    prices = [
+    offered = [
         catalog.get("productOfferingPrice", str(ref.get("id"))) for ref in offering.get("productOfferingPrice", [])
     ]
     id = new_id()
@@ -172,7 +173,7 @@ def _new(actor: Actor, order: Document, item: Document, services: list[Document]
             "@referredType": "ProductOffering",
         },
         "productCharacteristic": characteristics(catalog, offering, item),
-        "productPrice": [_price(price) for price in prices if price is not None],
+        "productPrice": [_price(price, catalog.currency) for price in offered if price is not None],
         "realizingService": [
             {"id": s["id"], "href": s["href"], "name": s.get("name", ""), "@referredType": "Service"} for s in services
         ],
@@ -188,20 +189,21 @@ def _new(actor: Actor, order: Document, item: Document, services: list[Document]
     return product
 
 
-def _price(price: Document) -> Document:
-    """A ProductPrice from a catalog price (amounts as the catalog writes them)."""
+def _price(price: Document, currency: str) -> Document:
+    """A ProductPrice from a catalog price (amounts as the catalog writes them, checked at start-up)."""
+    charge = prices.catalog_charge(price, currency)
     entry: Document = {
         "name": price.get("name", ""),
-        "priceType": price.get("priceType", ""),
+        "priceType": charge.type,
         "productOfferingPrice": {
             "id": price["id"],
             "name": price.get("name", ""),
             "@referredType": "ProductOfferingPrice",
         },
-        "price": {"dutyFreeAmount": price.get("price", {})},
+        "price": {"dutyFreeAmount": {**price.get("price", {}), "unit": charge.unit}},
     }
-    if price.get("recurringChargePeriodType"):
-        entry["recurringChargePeriod"] = price["recurringChargePeriodType"]
+    if charge.period is not None:
+        entry["recurringChargePeriod"] = charge.period
     return entry
 
 

@@ -16,13 +16,13 @@ from typing import Any
 
 from backends.base import Condition, DuplicateId, Kind, Op, Query, Transaction
 from handlers import catalog as catalogs
+from handlers import prices
 from handlers.billing import (
     API,
     RATE,
     TAX_CATEGORY,
     Period,
     active_days,
-    amount,
     coverage,
     instant,
     money,
@@ -126,13 +126,18 @@ async def rate_product(
     end = instant(product["terminationDate"]) if product.get("terminationDate") else None
     for price in product.get("productPrice", []):
         price_id = str((price.get("productOfferingPrice") or {}).get("id", price.get("name", "")))
+        try:
+            charge = prices.product_charge(price, unit)
+        except prices.PriceError as why:  # stored before prices were checked (see handlers.prices)
+            log.error("Price %s of product %s is left unbilled: %s", price_id, product["id"], why)
+            continue
         mine = [rate for rate in existing if characteristic_value(rate, "productOfferingPrice") == price_id]
-        rater = _Rater(actor, product, price, price_id, unit, customer)
-        if price.get("priceType") == "oneTime" and one_time and not mine:
+        rater = _Rater(actor, product, price, price_id, charge, customer)
+        if charge.type == prices.ONE_TIME and one_time and not mine:
             id = _id(f"{product['id']}/{price_id}/oneTime")
             moment = {"startDateTime": product["startDate"], "endDateTime": product["startDate"]}
             await operations.write_new(tx, actor, RATE, rater.rate(id, rater.value, moment, str(price.get("name", ""))))
-        elif price.get("priceType") == "recurring":
+        elif charge.type == prices.RECURRING:
             months = {rate["id"]: characteristic_value(rate, "billingPeriod") for rate in mine}
             rated = {Period.parse(str(month)) for month in months.values() if month}
             for period in sorted(periods | rated):
@@ -143,18 +148,23 @@ class _Rater:
     """The rates of one price of one product."""
 
     def __init__(
-        self, actor: Actor, product: Document, price: Document, price_id: str, unit: str, customer: Document | None
+        self,
+        actor: Actor,
+        product: Document,
+        price: Document,
+        price_id: str,
+        charge: prices.Charge,
+        customer: Document | None,
     ) -> None:
         self.actor, self.product, self.price, self.price_id = actor, product, price, price_id
-        self.unit, self.customer = unit, customer
-        self.value = amount(((price.get("price") or {}).get("dutyFreeAmount") or {}).get("value", 0))
+        self.charge, self.unit, self.customer, self.value = charge, charge.unit, customer, charge.value
 
     async def month(
         self, tx: Transaction, period: Period, mine: list[Document], start: dt.datetime, end: dt.datetime | None
     ) -> None:
         """Rate one month: the amount due less what is billed already sits in one unbilled rate."""
         days = active_days(period, start, end)
-        due = prorate(self.value, days, period.days)
+        due = prorate(self.value, days, period.days * self.charge.months)  # a yearly price: a twelfth a month
         billed = sum((signed(rate) for rate in mine if rate.get("isBilled")), Decimal(0))
         target = due - billed
         open_rates = [rate for rate in mine if not rate.get("isBilled")]
@@ -167,6 +177,8 @@ class _Rater:
         ]
         name = str(self.price.get("name", ""))
         text = f"{name}, {days} of {period.days} days of {period.label}"
+        if self.charge.months != 1:
+            text += f", a twelfth of {self.value} {self.unit} a {self.charge.period}"
         if billed:
             text = f"Adjustment of {text}: {due} {self.unit} due, {billed} {self.unit} billed already"
         moment = coverage(period, start, end)
@@ -193,7 +205,7 @@ class _Rater:
         levied = tax(net, rate_of_tax)
         product = self.product
         characteristic: list[Document] = [
-            {"name": "priceType", "valueType": "string", "value": self.price.get("priceType", "")},
+            {"name": "priceType", "valueType": "string", "value": self.charge.type},
             {"name": "productOfferingPrice", "valueType": "string", "value": self.price_id},
         ]
         characteristic += extra or []

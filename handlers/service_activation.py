@@ -28,7 +28,7 @@ from backends.base import Condition, Kind, Op, Query, Transaction
 from handlers import catalog as catalogs
 from handlers import inventory
 from handlers.inventory import ActivationFailed
-from handlers.order_states import CANCELLABLE, FINAL, roll_up, walk
+from handlers.order_states import FINAL, roll_up, walk
 from tmfgate import codec, operations, times
 from tmfgate.calls import Job
 from tmfgate.ids import new_id
@@ -374,43 +374,3 @@ def _item(order: Document, item_id: str) -> Document:
 def _state_of(order: Document, item_id: str) -> str | None:
     found = next((item for item in items(order) if item["id"] == item_id), None)
     return None if found is None else found.get("state")
-
-
-async def work_on_cancellation(job: Job) -> None:
-    """Work on an accepted cancellation: take the order to pendingCancellation, or refuse."""
-    async with job.gateway.transaction() as tx:
-        raw_task = await tx.get("cancelServiceOrder", job.event.resource_id, for_update=True)
-        if raw_task is None or codec.loads(raw_task).get("state") != "accepted":
-            return  # already worked on (the event came twice)
-        task = codec.loads(raw_task)
-        order_id = str(task["serviceOrder"]["id"])
-        raw_order = await tx.get("serviceOrder", order_id, for_update=True)
-        order = codec.loads(raw_order) if raw_order is not None else None
-        if order is None or order.get("state") not in CANCELLABLE:
-            state = "deleted" if order is None else order.get("state")
-            refused = {**task, "state": "terminatedWithError"}
-            await operations.write_changed(tx, job, "cancelServiceOrder", task, refused)
-            if order is not None:
-                await operations.write_changed(
-                    tx,
-                    job,
-                    "serviceOrder",
-                    order,
-                    {
-                        **order,
-                        "note": [
-                            *order.get("note", []),
-                            note(f"Cancellation {task['id']} refused: the order is {state}."),
-                        ],
-                    },
-                )
-            return
-        await operations.write_changed(tx, job, "cancelServiceOrder", task, {**task, "state": "inProgress"})
-        for state in ("assessingCancellation", "pendingCancellation"):
-            new = copy.deepcopy(order)
-            new["state"] = state
-            for item in items(new):
-                if item.get("state") not in ("completed", "failed", "cancelled"):
-                    item["state"] = state
-            await operations.write_changed(tx, job, "serviceOrder", order, new)
-            order = new

@@ -4,6 +4,7 @@ Order states and the transitions between them follow the TMF622 user guide: a ne
 acknowledged; it goes pending, held or inProgress; from inProgress it ends completed, failed or
 partial; cancellation goes through assessingCancellation and pendingCancellation to cancelled.
 Items follow the same lifecycle without ``partial`` (TMF622: partial is not available per item).
+The prices an item carries must be ones billing can charge (:mod:`handlers.prices`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from handlers import fulfilment
+from handlers import cancellation, fulfilment, prices
+from handlers import catalog as catalogs
 from handlers.order_states import CANCELLABLE, PRODUCT_ORDER, PRODUCT_ORDER_ITEM
 from tmfgate import codec, operations, times
 from tmfgate.calls import Call, Reply
@@ -55,9 +57,25 @@ def _new_order(call: Call, order: Document) -> None:
                 raise BadRequest(
                     f"productOrderItem {item['id']} relates to item {relation.get('id')}, which is not in this order."
                 )
+        _check_prices(call, item)
         item["state"] = "acknowledged"
     order["state"] = "acknowledged"
     order["orderDate"] = times.now()
+
+
+def _check_prices(call: Call, item: Document) -> None:
+    """The prices an item carries are checked as billing checks every price (:mod:`handlers.prices`)
+    and stored with its names; a 400 names the item, the entry and what is wrong."""
+    currency = catalogs.of(call.gateway).currency
+    product: Document = item["product"] if isinstance(item.get("product"), dict) else {}
+    holders: list[tuple[Document, str]] = [(item, "itemPrice"), (item, "itemTotalPrice"), (product, "productPrice")]
+    for holder, what in holders:
+        if what in holder:
+            label = what if holder is item else f"product.{what}"
+            try:
+                holder[what] = prices.checked(holder[what], currency, label)
+            except prices.PriceError as why:
+                raise BadRequest(f"productOrderItem {item['id']}: {why}") from None
 
 
 def _items(order: Document) -> Iterator[Document]:
@@ -89,7 +107,8 @@ async def createCancelProductOrder(call: Call) -> Reply:
     Every step is stored, so subscribers see the task's Create event (acknowledged), its state
     changes (inProgress, then done or terminatedWithError) and the order's own state changes.
     When the order's service order is running, the cancellation is passed on to it and the task
-    stays inProgress until the service order has rolled back (:mod:`handlers.fulfilment`)."""
+    stays inProgress until the service order has rolled back; it is refused once an item has
+    completed (:mod:`handlers.cancellation`)."""
     task = operations.new_document(call, call.body)
     task["state"] = "acknowledged"
     order_id = str(task["productOrder"]["id"])
@@ -103,11 +122,7 @@ async def createCancelProductOrder(call: Call) -> Reply:
         task["productOrder"].setdefault("@referredType", "ProductOrder")
         await operations.write_new(tx, call, tasks.kind, task)
         refusal = _why_not_cancellable(order)
-        passed_on = (
-            None
-            if refusal
-            else await fulfilment.propagate_cancellation(tx, call, order, task.get("cancellationReason"))
-        )
+        passed_on = None if refusal else await cancellation.propagate(tx, call, order, task.get("cancellationReason"))
         if isinstance(passed_on, str):
             refusal = passed_on
         if refusal is not None:
@@ -131,7 +146,15 @@ def _why_not_cancellable(order: Document) -> str | None:
         return None
     if state in ("assessingCancellation", "pendingCancellation"):
         return f"Product order {order['id']} is already being cancelled ({state})."
-    return f"Product order {order['id']} is {state} and can no longer be cancelled."
+    done = [str(item["id"]) for item in _items(order) if item.get("state") == "completed"]
+    which = (
+        ""
+        if not done
+        else f" (item {done[0]} completed)"
+        if len(done) == 1
+        else f" (items {', '.join(done)} completed)"
+    )
+    return f"Product order {order['id']} is {state} and can no longer be cancelled{which}."
 
 
 async def _cancel(tx: Any, call: Call, order: Document, task: Document) -> None:

@@ -12,6 +12,9 @@ administration). Rules on top of TMF630:
 - A product that is active, suspended or pending termination has a ``startDate`` (now, when not
   given, as for a service created active); one that goes ``terminated`` gets a ``terminationDate``.
 - ``startDate`` and ``terminationDate`` must be instants billing can use, in that order.
+- Every ``productPrice`` must be one billing can charge (:mod:`handlers.prices`), to the product's
+  ``billingAccount``: otherwise a 400 names the entry and what is wrong. Prices are stored with
+  tmfgate's names (``recurringCharge`` as ``recurring``, ``monthly`` as ``month``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from handlers import catalog as catalogs
+from handlers import prices
 from handlers.billing import instant
 from handlers.products import PRODUCT, STARTED, status_of
 from tmfgate import operations, times
@@ -51,6 +56,7 @@ def _prepare_new(call: Call, doc: Document) -> None:
     if doc.get("status") in STARTED:
         doc.setdefault("startDate", times.now())
     _check_dates(doc)
+    _check_prices(call, doc)
 
 
 def _check_change(call: Call, old: Document, new: Document) -> None:
@@ -79,6 +85,27 @@ def _check_change(call: Call, old: Document, new: Document) -> None:
             later = isinstance(start, str) and _instant(start, "startDate") > moment
             new["terminationDate"] = start if later else now
     _check_dates(new)
+    if (new.get("productPrice"), new.get("billingAccount")) != (old.get("productPrice"), old.get("billingAccount")):
+        _check_prices(call, new)
+
+
+def _check_prices(call: Call, doc: Document) -> None:
+    """Prices billing can charge, stored with its names, so what is accepted is what is billed."""
+    if "productPrice" not in doc:
+        return
+    try:
+        doc["productPrice"] = prices.checked(doc["productPrice"], catalogs.of(call.gateway).currency)
+    except prices.PriceError as why:
+        raise BadRequest(str(why)) from None
+    account = (doc.get("billingAccount") or {}).get("id")
+    for n, price in enumerate(doc["productPrice"]):
+        own = (price.get("billingAccount") or {}).get("id")
+        if own is not None and own != account:
+            name = f' "{price["name"]}"' if price.get("name") else ""
+            raise BadRequest(
+                f"productPrice[{n}]{name}: it names the billing account {own}, but a product's prices are "
+                f"billed to the product's billingAccount, which is {account or 'not given'}."
+            )
 
 
 def _check_dates(doc: Document) -> None:

@@ -5,7 +5,7 @@ order) and then carried out by the gateway (:mod:`handlers.service_activation`),
 request. A client may move it by PATCH only along the order lifecycle. ``cancelServiceOrder`` is
 accepted, then worked on: the order goes through assessingCancellation and pendingCancellation,
 its activations are undone, and the task ends done, or terminatedWithError when the order has
-already ended.
+already ended or fulfils a product order (cancelled through TMF622 only: :mod:`handlers.cancellation`).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _check_change(call: Call, old: Document, new: Document) -> None:
 @handlers.operation
 async def createCancelServiceOrder(call: Call) -> Reply:
     """Accept a cancellation; the gateway works on it right after
-    (:func:`handlers.service_activation.work_on_cancellation`)."""
+    (:func:`handlers.cancellation.accept`)."""
     task = operations.new_document(call, call.body)
     order_id = str(task["serviceOrder"]["id"])
     async with call.gateway.transaction() as tx:

@@ -13,19 +13,8 @@ import orjson
 import pytest
 import yaml
 
-from handlers.billing import (
-    TAX_RATE,
-    Period,
-    active_days,
-    amount,
-    check,
-    coverage,
-    instant,
-    money,
-    prorate,
-    signed,
-    tax,
-)
+from handlers.billing import TAX_RATE, Period, active_days, check, coverage, instant, money, prorate, signed, tax
+from handlers.prices import amount
 from tmfgate.errors import ConfigurationError
 from tmfgate.runtime import installed
 from tmfgate.settings import Settings
@@ -156,32 +145,30 @@ def test_a_catalog_or_settings_billing_cannot_use_stop_the_start(tmp_path: Path)
     with pytest.raises(ConfigurationError, match="payment terms"):
         check(gateway(payment_terms=-3))
     for price, words in (
-        ({"unit": "USD", "value": 5}, "in EUR, the catalog's currency"),
-        ({"unit": "EUR", "value": -5}, "0 or more"),
-        ({"unit": "EUR"}, "needs a price value"),
+        ({"priceType": "oneTime", "price": {"unit": "USD", "value": 5}}, "is in USD; billing charges in EUR"),
+        ({"priceType": "oneTime", "price": {"unit": "EUR", "value": -5}}, "0 or more"),
+        ({"priceType": "oneTime", "price": {"unit": "EUR"}}, "needs a value"),
+        ({"priceType": "usage", "price": {"unit": "EUR", "value": 1}}, "priceType 'usage' is not one billing"),
+        (
+            {"priceType": "recurring", "recurringChargePeriodType": "week", "price": {"unit": "EUR", "value": 1}},
+            "the recurring period 'week' is not one billing charges",
+        ),
+        (
+            {
+                "priceType": "recurring",
+                "recurringChargePeriodType": "month",
+                "recurringChargePeriodLength": 3,
+                "price": {"unit": "EUR", "value": 1},
+            },
+            "recurringChargePeriodLength must be 1",
+        ),
     ):
         path = tmp_path / f"catalog-{len(words)}.yaml"
-        path.write_text(
-            yaml.safe_dump(
-                {"currency": "EUR", "productOfferingPrice": [{"id": "pop-1", "priceType": "oneTime", "price": price}]}
-            )
-        )
-        with pytest.raises(ConfigurationError, match=words):
+        path.write_text(yaml.safe_dump({"currency": "EUR", "productOfferingPrice": [{"id": "pop-1", **price}]}))
+        with pytest.raises(ConfigurationError, match=f"productOfferingPrice pop-1: .*{words}"):
             check(gateway(catalog=str(path)))
+    # A yearly price is one billing charges (a twelfth each month): the start goes on.
     path = tmp_path / "yearly.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "productOfferingPrice": [
-                    {
-                        "id": "pop-1",
-                        "priceType": "recurring",
-                        "recurringChargePeriodType": "year",
-                        "price": {"unit": "EUR", "value": 100},
-                    }
-                ]
-            }
-        )
-    )
-    with pytest.raises(ConfigurationError, match="by the calendar month"):
-        check(gateway(catalog=str(path)))
+    yearly = {"priceType": "recurring", "recurringChargePeriodType": "year", "price": {"unit": "EUR", "value": 100}}
+    path.write_text(yaml.safe_dump({"productOfferingPrice": [{"id": "pop-1", **yearly}]}))
+    check(gateway(catalog=str(path)))
