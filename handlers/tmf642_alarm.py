@@ -26,7 +26,8 @@ Document = dict[str, Any]
 
 @handlers.operation
 async def createAlarm(call: Call) -> Reply:
-    """Raise an alarm (201), or update the open alarm it raises again (200, see :mod:`handlers.alarms`)."""
+    """Raise an alarm, or update the open alarm it raises again (see :mod:`handlers.alarms`): 201 with the
+    alarm and its ``Location`` either way, the only success the official TMF642 file gives ``POST /alarm``."""
     now = times.now()
     alarm = operations.new_document(call, call.body)
     alarms.prepare_new(alarm, now)
@@ -40,7 +41,7 @@ async def createAlarm(call: Call) -> Reply:
             await alarm_impact.fill_affected(tx, new)
             raw = await operations.write_changed(tx, call, ALARMS, old, new)
             await alarm_impact.follow(tx, call, [(old, new)])
-            return Reply(200, raw, [(b"content-location", new["href"].encode())])
+            return Reply.created(raw, new["href"])
         await alarm_impact.fill_affected(tx, alarm)
         raw = await operations.write_new(tx, call, ALARMS, alarm)
         await alarm_impact.follow(tx, call, [(None, alarm)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -248,7 +249,7 @@ def test_trailing_and_empty_semicolons_are_ignored() -> None:
         (".a=1", ("empty name",)),
         ("a.=1", ("empty name",)),
         ("state", ("no operator", "state=value")),
-        ("state=a;b", ("no operator",)),
+        ("state=a;b", ("After ';' comes a whole condition", "state=a,b")),
         ("state=a;priority=1", ("';'", "different attributes")),
         ("amount.gt=1;amount.lt=5", ("';'",)),
         ("state=a;limit=5", ("';'",)),
@@ -441,3 +442,34 @@ def test_projection_of_parsed_fields() -> None:
         "state": "acknowledged",
         "productOrderItem": [{"id": "1"}, {"id": "2"}],
     }
+
+
+KNOWN = {("state",), ("orderDate",), ("amount",), ("active",), ("note",), ("note", "text")}
+
+
+def strict(raw: str) -> Query:
+    return parse_query(raw, attribute_kind=lambda path: SCHEMA.get(path), attribute_known=lambda path: path in KNOWN)
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("orderDate.ge=2026-01-01", "'ge' is not a filter operator"),
+        ("state.neq=failed", "'neq' is not a filter operator"),
+        ("state.in=a,b", "use state.eq, .ne"),
+        ("state!=failed", "'!=' in 'state!=' is not a TMF630 operator"),
+        ("orderDate~=x", "'~=' in 'orderDate~=' is not a TMF630 operator"),
+        ("sort=-nope", "Cannot sort by 'nope': the resource has no such attribute"),
+        ("sort=note", "Cannot sort by 'note': it is not a single value"),
+        ("fields=nope,zzz", "names no attribute of the resource: 'nope', 'zzz'"),
+    ],
+)
+def test_what_means_nothing_for_the_resource_is_refused(raw: str, fragment: str) -> None:
+    with pytest.raises(InvalidQuery, match=re.escape(fragment)):
+        strict(raw)
+
+
+def test_what_the_resource_may_hold_is_accepted() -> None:
+    # Attributes beyond the schema may be stored (TMF extensibility): filtering on them is no error.
+    for raw in ("x.y=z", "state.gte=a", "note.text.regex=a", "sort=-orderDate,state", "fields=state,nope"):
+        strict(raw)

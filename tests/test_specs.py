@@ -69,7 +69,7 @@ APIS = [
         "tmf640_service_activation.yaml",
         "TMF640-v4.0.0.swagger.json",
         "TMF640 Service Activation and Configuration",
-        ("/tmf-api/serviceActivationAndConfiguration/v4",),
+        ("/tmf-api/serviceActivationAndConfiguration/v4", "/tmf-api/ServiceActivationAndConfiguration/v4"),
     ),
     # TMF639 requires id and href in Resource_Create, which the server sets (no create could succeed).
     Api(

@@ -56,7 +56,7 @@ def as_api_error(exc: Exception) -> tuple[ApiError, list[tuple[bytes, bytes]]]:
 
 
 class ErrorMiddleware:
-    """Turns every exception into a TMF ``Error`` response; also strips one trailing slash."""
+    """Turns every exception into a TMF ``Error`` response."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -65,10 +65,6 @@ class ErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        # TMF630: accept a trailing slash on collection URLs (the kits call ".../resource/").
-        if len(path) > 1 and path.endswith("/") and not path.endswith("/ui/"):
-            scope = dict(scope, path=path.rstrip("/"), raw_path=path.rstrip("/").encode())
         try:
             await self.app(scope, receive, send)
         except Exception as exc:  # noqa: BLE001 - this is the last line of defence

@@ -18,8 +18,9 @@ from tmfgate.schemas import Validator, compile_schema
 from tmfgate.specs import ApiSpec
 
 HTTP_METHODS = ("get", "post", "patch", "put", "delete")
-# TMF630 / IG1353: identity and polymorphism attributes are never patchable.
-ALWAYS_FIXED = frozenset({"id", "href", "@type", "@baseType", "@schemaLocation"})
+# TMF630 / IG1353: identity is never patchable, nor the type; @baseType and @schemaLocation are
+# when the API's update schema has them (the TMF622 v4 ProductOrder_Update does).
+ALWAYS_FIXED = frozenset({"id", "href", "@type"})
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,8 @@ class Schemas:
         merged.update(schema.get("properties", {}))
         return merged
 
-    def kind_at(self, schema: dict[str, Any], path: tuple[str, ...]) -> Kind | None:
-        """The comparison kind of the attribute at a dotted path, None when the schema has none."""
+    def node_at(self, schema: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:
+        """The schema of the attribute at a dotted path (arrays looked through), None when unknown."""
         node: dict[str, Any] | None = schema
         for name in path:
             node = self._items(node) if node is not None else None
@@ -59,7 +60,11 @@ class Schemas:
             node = props.get(name)
             if node is None:
                 return None
-        node = self._items(node) if node is not None else {}
+        return self._items(node) if node is not None else None
+
+    def kind_at(self, schema: dict[str, Any], path: tuple[str, ...]) -> Kind | None:
+        """The comparison kind of the attribute at a dotted path, None when it is unknown or not a value."""
+        node = self.node_at(schema, path) or {}
         kind_by_type = {"number": Kind.NUMBER, "integer": Kind.NUMBER, "boolean": Kind.BOOLEAN}
         if node.get("type") == "string":
             return Kind.DATETIME if node.get("format") == "date-time" else Kind.STRING
@@ -94,6 +99,14 @@ class ResourceModel:
         if self.schema is None or self.schemas is None:
             return None
         return self.schemas.kind_at(self.schema, path)
+
+    def attribute_known(self, path: tuple[str, ...]) -> bool | None:
+        """Whether the resource's schema describes the attribute at ``path``; None without a schema."""
+        if path in (("id",), ("href",)):
+            return True
+        if self.schema is None or self.schemas is None:
+            return None
+        return self.schemas.node_at(self.schema, path) is not None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,10 @@ async def list_resources(call: Call) -> Reply:
     """``GET /x``: filtered, sorted, paged in the backend; 206 only when the page is partial."""
     resource = call.resource
     query = parse_query(
-        call.query_string, attribute_kind=resource.attribute_kind, max_limit=call.gateway.settings.max_limit
+        call.query_string,
+        attribute_kind=resource.attribute_kind,
+        attribute_known=resource.attribute_known,
+        max_limit=call.gateway.settings.max_limit,
     )
     page = await call.gateway.backend.query(resource.kind, query)
     if query.fields is None:
@@ -85,9 +88,8 @@ def new_document(call: Call, body: Document) -> Document:
     resource = call.resource
     if not resource.server_owned.isdisjoint(body):
         owned = sorted(resource.server_owned.intersection(body))
-        raise BadRequest(
-            f"{', '.join(owned)} {'is' if len(owned) == 1 else 'are'} set by the server; leave them out of the request."
-        )
+        verb, pronoun = ("is", "it") if len(owned) == 1 else ("are", "them")
+        raise BadRequest(f"{', '.join(owned)} {verb} set by the server; leave {pronoun} out of the request.")
     id = new_id()
     doc: Document = {"id": id, "href": call.href(resource.kind, id)}
     doc.update(body)
@@ -150,6 +152,6 @@ def _fields(call: Call) -> tuple[tuple[str, ...], ...] | None:
     raw = [value for key, value in parse_qsl(call.query_string, keep_blank_values=True) if key == "fields"]
     if not raw:
         return None
-    return parse_query(
-        "fields=" + ",".join(raw).replace("&", "%26"), attribute_kind=call.resource.attribute_kind
-    ).fields
+    resource = call.resource
+    query = "fields=" + ",".join(raw).replace("&", "%26")
+    return parse_query(query, attribute_kind=resource.attribute_kind, attribute_known=resource.attribute_known).fields

@@ -41,13 +41,38 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 def json_patch(document: dict[str, Any], operations: Any) -> dict[str, Any]:
-    """RFC 6902; a failed ``test`` is a conflict (409), any other unusable operation a 400."""
-    try:
-        result = jsonpatch.JsonPatch(operations).apply(document, in_place=False)
-    except jsonpatch.JsonPatchTestFailed as exc:
-        raise Conflict(f"The JSON Patch test operation failed: {exc}.") from None
-    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError, KeyError) as exc:
-        raise BadRequest(f"The JSON Patch cannot be applied: {exc}.") from None
+    """RFC 6902, one operation at a time so that a failure names the operation and its path; a failed
+    ``test`` is a conflict (409), any other operation that cannot be applied a 400."""
+    if not isinstance(operations, list):
+        raise BadRequest("A JSON Patch body must be an array of operations.")
+    result = copy.deepcopy(document)
+    for number, operation in enumerate(operations, 1):
+        where = _operation(number, operation)
+        try:
+            result = jsonpatch.JsonPatch([operation]).apply(result, in_place=True)
+        except jsonpatch.JsonPatchTestFailed:
+            raise Conflict(f"{where}: the resource's value at that path is not the value tested.") from None
+        except jsonpatch.InvalidJsonPatch as exc:
+            raise BadRequest(f"{where} is not a JSON Patch operation: {exc}.") from None
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError, KeyError, IndexError):
+            raise BadRequest(
+                f"{where} cannot be applied: {_missing(operation)} does not exist in the resource."
+            ) from None
     if not isinstance(result, dict):
         raise BadRequest("The JSON Patch must leave the resource a JSON object.")
     return result
+
+
+def _operation(number: int, operation: Any) -> str:
+    """``JSON Patch operation 2 (replace /state)``, as a message names an operation."""
+    if not isinstance(operation, dict):
+        return f"JSON Patch operation {number}"
+    return f"JSON Patch operation {number} ({str(operation.get('op'))[:20]} {str(operation.get('path'))[:200]})"
+
+
+def _missing(operation: dict[str, Any]) -> str:
+    """The path an operation needed and did not find: its ``from``, or its ``path`` (or, to add there, its parent)."""
+    if operation.get("op") in ("move", "copy") and "from" in operation:
+        return str(operation["from"])[:200]
+    path = str(operation.get("path"))[:200]
+    return path.rsplit("/", 1)[0] or "/" if operation.get("op") == "add" else path

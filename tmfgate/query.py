@@ -21,6 +21,8 @@ from tmfgate.errors import InvalidQuery
 from tmfgate.regex import portability_problem
 
 AttributeKind = Callable[[tuple[str, ...]], Kind | None]
+# Whether the resource's schema describes a path (None: the resource has no schema to tell).
+AttributeKnown = Callable[[tuple[str, ...]], bool | None]
 
 # Bounds that keep any accepted query inside SQLite's limits (64 joined tables, bound parameters,
 # expression depth), so a hostile query is a 400 here and never a 500 in a backend.
@@ -32,6 +34,7 @@ MAX_FIELDS = 200
 MAX_INTEGER = 2**63 - 1
 
 _SUFFIXES = {op.value: op for op in Op}
+_NOT_OPERATORS = frozenset("!~*^|$%")  # ends of a key that mean an operator, never a name
 _LITERALS = {"=": Op.EQ, "==": Op.EQ, ">": Op.GT, ">=": Op.GTE, "<": Op.LT, "<=": Op.LTE}
 _UNSUPPORTED = {
     "filter": "JSON Path filtering (filter=) is not supported; "
@@ -62,12 +65,25 @@ class _Collected:
     paging: dict[str, int] = field(default_factory=dict)
 
 
-def parse_query(raw: str, *, attribute_kind: AttributeKind, max_limit: int | None = None) -> Query:
-    """Parse a raw query string (without or with its leading ``?``) into a :class:`Query`."""
+def parse_query(
+    raw: str,
+    *,
+    attribute_kind: AttributeKind,
+    attribute_known: AttributeKnown | None = None,
+    max_limit: int | None = None,
+) -> Query:
+    """Parse a raw query string (without or with its leading ``?``) into a :class:`Query`.
+
+    With ``attribute_known``, what cannot mean anything for the resource is a 400 rather than an
+    empty answer: an operator suffix TMF630 does not define on a value (``state.neq=``), a sort
+    key that is not a value of the resource, a ``fields`` selection naming no attribute of it.
+    """
     collected = _Collected()
     for part in raw.removeprefix("?").split("&"):
         if part:
             _parse_part(unquote_plus(part), collected)
+    if attribute_known is not None:
+        _check_known(collected, attribute_kind, attribute_known)
     if len(collected.filters) > MAX_CONDITIONS:
         raise InvalidQuery(f"A query can have at most {MAX_CONDITIONS} different filters.")
     if sum(len(values) for values in collected.filters.values()) > MAX_VALUES:
@@ -78,6 +94,25 @@ def parse_query(raw: str, *, attribute_kind: AttributeKind, max_limit: int | Non
         limit = min(limit, max_limit)
     fields = None if collected.fields is None else tuple(_unique(collected.fields))
     return Query(conditions, tuple(collected.sort), collected.paging.get("offset", 0), limit, fields)
+
+
+def _check_known(collected: _Collected, kind: AttributeKind, known: AttributeKnown) -> None:
+    for path, _ in collected.filters:
+        if len(path) > 1 and known(path) is False and kind(path[:-1]) is not None:
+            name = ".".join(path[:-1])
+            raise InvalidQuery(
+                f"{_shown(path[-1])} is not a filter operator, and {_shown(name)} has no attribute of that name; "
+                f"use {name}.eq, .ne, .gt, .gte, .lt, .lte or .regex (or {name}=, >, >=, <, <=)."
+            )
+    for key in collected.sort:
+        name = ".".join(key.path)
+        if known(key.path) is False:
+            raise InvalidQuery(f"Cannot sort by {_shown(name)}: the resource has no such attribute.")
+        if known(key.path) and kind(key.path) is None:
+            raise InvalidQuery(f"Cannot sort by {_shown(name)}: it is not a single value (a number, text or date).")
+    if collected.fields and not any(known(path[:1]) is not False for path in collected.fields):
+        names = ", ".join(_shown(".".join(path)) for path in collected.fields[:5])
+        raise InvalidQuery(f"The fields parameter names no attribute of the resource: {names}.")
 
 
 def _parse_part(text: str, collected: _Collected) -> None:
@@ -118,11 +153,23 @@ def _conditions(text: str) -> list[tuple[str, str, list[_Raw]]]:
         end = _key_end(text, index)
         key = text[index:end]
         if end == len(text) or text[end] == ";":
+            if key and found:
+                previous = found[-1][0]
+                raise InvalidQuery(
+                    f"After ';' comes a whole condition, as in {previous}=a;{previous}=b, not {_shown(key)}; "
+                    f"for alternative values write {previous}=a,b."
+                )
             if key:
                 raise InvalidQuery(f"The filter {_shown(key)} has no operator; write it as {_shown(key + '=value')}.")
             index = end + 1  # an empty condition, as in "state=a;"
             continue
         op = text[end] + ("=" if text[end + 1 : end + 2] == "=" else "")
+        if key[-1:] in _NOT_OPERATORS:
+            # "state!=x" or "orderDate~=x": an operator TMF630 does not define, not an attribute name.
+            raise InvalidQuery(
+                f"{_shown(key[-1] + op)} in {_shown(key + op)} is not a TMF630 operator; use "
+                f"{key[:-1]}.ne=, .eq=, .gt=, .gte=, .lt=, .lte=, .regex= or =, >, >=, <, <=."
+            )
         values, index = _values(text, end + len(op), key)
         found.append((key, op, values))
     return found

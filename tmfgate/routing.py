@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tmfgate.calls import Function, Reply
 from tmfgate.endpoints import Endpoint, not_found, send_reply
+from tmfgate.errors import MethodNotAllowed
 from tmfgate.extensions import Extension
 from tmfgate.gateway import Gateway
 from tmfgate.model import ApiModel, OperationModel
@@ -130,7 +131,8 @@ class EndpointMiddleware(TableRoutedMiddleware):
 
 
 class DocsMiddleware(SwaggerUIMiddleware):
-    """``{base}/openapi.json`` (our bundled spec) and connexion's ``{base}/ui/``.
+    """What describes the APIs: ``{base}/openapi.json`` (our bundled spec), connexion's ``{base}/ui/``,
+    an index of each API at its base URL, and at ``/`` the list of the APIs served.
 
     Connexion would serve its ref-resolved copy of the spec, which cannot be written as JSON when a
     schema is recursive (TMF622 order items hold order items), and re-validates the spec on every
@@ -140,35 +142,86 @@ class DocsMiddleware(SwaggerUIMiddleware):
     def __init__(self, app: ASGIApp) -> None:
         super().__init__(app)
         self.documents: dict[str, bytes] = {}
+        self.indexes: dict[str, tuple[ApiModel, str]] = {}  # base path -> the API and its own base path
+        self.gateway: Gateway | None = None
 
     def add_api(self, specification: Any, base_path: str | None = None, arguments: Any = None, **kwargs: Any) -> None:
         super().add_api(specification, base_path=base_path, arguments=arguments, **kwargs)
-        model = kwargs.get("model")
-        if model is not None:
+        model, gateway = kwargs.get("model"), kwargs.get("gateway")
+        if isinstance(model, ApiModel):
             self.documents[f"{model.base_path}/openapi.json"] = orjson.dumps(model.spec.document)
+            self.indexes[(base_path or model.base_path).rstrip("/")] = (model, model.base_path)
+        if isinstance(gateway, Gateway):
+            self.gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or "/ui" not in path and not path.endswith("/openapi.json"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+        elif scope["method"] in ("GET", "HEAD") and (path == "/" or path.rstrip("/") in self.indexes):
+            await send_reply(send, Reply.json(200, self._index(scope, path.rstrip("/"))))
+        elif "/ui" not in path and not path.endswith("/openapi.json"):
             await self.app(scope, receive, send)
         elif path in self.documents and scope["method"] in ("GET", "HEAD"):
             await send_reply(send, Reply(200, self.documents[path]))
         else:
             await super().__call__(scope, receive, send)
 
+    def _index(self, scope: Scope, base: str) -> Any:
+        """An API's resources and documents at its base URL; the APIs served at ``/``."""
+        root = _root_url(scope, self.gateway)
+        if base in self.indexes:
+            api, own = self.indexes[base]
+            return {
+                "name": api.spec.title,
+                "version": str(api.spec.document.get("info", {}).get("version", "")),
+                "href": f"{root}{own}",
+                "resources": [{"name": kind, "href": f"{root}{own}/{kind}"} for kind in api.resources if kind != "hub"],
+                "openapi": f"{root}{own}/openapi.json",
+                "ui": f"{root}{own}/ui/",
+                "@type": "ApiIndex",
+            }
+        apis = {id(api): api for api, _ in self.indexes.values()}.values()
+        return [
+            {
+                "id": api.name,
+                "name": api.spec.title,
+                "version": str(api.spec.document.get("info", {}).get("version", "")),
+                "href": f"{root}{api.base_path}",
+                "@type": "ApiIndex",
+            }
+            for api in sorted(apis, key=lambda api: api.base_path)
+        ]
+
+
+def _root_url(scope: Scope, gateway: Gateway | None) -> str:
+    """Scheme and host the client reached the gateway at (``public_url`` when it is set)."""
+    if gateway is not None and gateway.settings.public_url:
+        return gateway.settings.public_url
+    host = next((value.decode("latin-1") for key, value in scope["headers"] if key == b"host"), None)
+    if host is None:
+        server = scope.get("server") or ("localhost", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
+
 
 class FastRoutingMiddleware(RoutingMiddleware):
-    """Connexion's routing step, with the spec's routes also in a table built at start-up.
+    """Connexion's routing step, with the spec's routes in a table built at start-up.
 
     A request whose method and path match a route of the table is sent on with the same routing
-    information connexion's Starlette router would attach; anything else (unknown paths, methods a
-    path does not have) goes through that router as before, so its 404 and 405 answers stay.
+    information connexion's Starlette router would attach (one trailing slash is forgiven, TMF630:
+    the kits call ``.../resource/``); ``HEAD`` is served as ``GET`` without the body. A known path
+    asked with a method the spec does not give it is a 405 whose ``Allow`` lists the methods the
+    spec gives that path; ``OPTIONS`` answers those methods. Anything else goes to connexion's
+    router, whose 404 stays.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         super().__init__(app)
         self.static: dict[tuple[str, str], tuple[str, str]] = {}
         self.templated: list[tuple[str, re.Pattern[str], str, str]] = []
+        self.allowed: dict[str, set[str]] = {}  # a static path -> its methods
+        self.allowed_templates: dict[str, tuple[re.Pattern[str], set[str]]] = {}  # by pattern text
 
     def add_api(self, specification: Any, base_path: str | None = None, arguments: Any = None, **kwargs: Any) -> None:
         super().add_api(specification, base_path=base_path, arguments=arguments, **kwargs)
@@ -180,32 +233,61 @@ class FastRoutingMiddleware(RoutingMiddleware):
                 route = (method.upper(), base, operation["operationId"])
                 if "{" not in path:
                     self.static[(route[0], base + path)] = (base, route[2])
+                    self.allowed.setdefault(base + path, set()).add(route[0])
                 else:
-                    pattern = re.escape(base) + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
-                    self.templated.append((route[0], re.compile(pattern + "$"), base, route[2]))
+                    pattern = re.escape(base) + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$"
+                    compiled = re.compile(pattern)
+                    self.templated.append((route[0], compiled, base, route[2]))
+                    self.allowed_templates.setdefault(pattern, (compiled, set()))[1].add(route[0])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            method, path = scope["method"], scope["path"]
-            found = self.static.get((method, path))
-            params: dict[str, str] = {}
-            if found is None:
-                for route_method, pattern, base, operation_id in self.templated:
-                    match = pattern.match(path) if route_method == method else None
-                    if match:
-                        found, params = (base, operation_id), match.groupdict()
-                        break
-            if found is not None:
-                # The scope is this request's own, so it is completed in place, as Starlette's
-                # router does, rather than copied with its extensions for every request.
-                if params:
-                    scope["path_params"] = {**scope.get("path_params", {}), **params}
-                else:
-                    scope.setdefault("path_params", {})
-                extensions = scope.get("extensions")
-                if extensions is None:
-                    extensions = scope["extensions"] = {}
-                extensions[ROUTING_CONTEXT] = {"api_base_path": found[0], "operation_id": found[1]}
-                await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        path = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            path = path[:-1]
+            scope = dict(scope, path=path, raw_path=path.encode())
+        method = scope["method"]
+        routed = self._route("GET" if method == "HEAD" else method, path)
+        if routed is not None:
+            found, params = routed
+            if method == "HEAD":  # the server's own scope still says HEAD, so it sends no body
+                scope = dict(scope, method="GET")
+            # The scope is this request's own, so it is completed in place, as Starlette's
+            # router does, rather than copied with its extensions for every request.
+            scope["path_params"] = (
+                {**scope.get("path_params", {}), **params} if params else scope.get("path_params", {})
+            )
+            extensions = scope.get("extensions")
+            if extensions is None:
+                extensions = scope["extensions"] = {}
+            extensions[ROUTING_CONTEXT] = {"api_base_path": found[0], "operation_id": found[1]}
+            await self.app(scope, receive, send)
+            return
+        allowed = self._methods(path)
+        if allowed:
+            methods = ", ".join(sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
+            if method == "OPTIONS":
+                await send_reply(send, Reply(204, None, [(b"allow", methods.encode())]))
                 return
+            raise MethodNotAllowed(
+                f"{method} is not defined for this path; it allows {methods}.", headers=((b"allow", methods.encode()),)
+            )
         await super().__call__(scope, receive, send)
+
+    def _route(self, method: str, path: str) -> tuple[tuple[str, str], dict[str, str]] | None:
+        found = self.static.get((method, path))
+        if found is not None:
+            return found, {}
+        for route_method, pattern, base, operation_id in self.templated:
+            match = pattern.match(path) if route_method == method else None
+            if match:
+                return (base, operation_id), match.groupdict()
+        return None
+
+    def _methods(self, path: str) -> set[str]:
+        """The methods the specs give ``path``; empty for a path they do not have."""
+        if path in self.allowed:
+            return self.allowed[path]
+        return next((methods for pattern, methods in self.allowed_templates.values() if pattern.match(path)), set())

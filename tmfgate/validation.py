@@ -80,11 +80,10 @@ def has_nul(value: Any) -> bool:
 
 
 def without_nulls(value: Any) -> Any:
-    """A copy of a JSON object with every null member removed, at any depth."""
+    """A merge patch without the null members that remove attributes (RFC 7396): in objects only, as an
+    array replaces the stored one whole and a null inside it is a value like any other."""
     if isinstance(value, dict):
         return {k: without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [without_nulls(v) for v in value]
     return value
 
 
