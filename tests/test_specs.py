@@ -69,10 +69,16 @@ class Api:
         return self.official.split("-v", 1)[1].split("-")[0].removesuffix(".swagger.json").removesuffix(".oas.yaml")
 
 
-# Fixes of the official v5 files, the same in all of them. TMF630: a subscription's @type is optional
-# (Extensible requires it, yet no official example sends it). An intent given by value in a create need
-# not carry its dates and lifecycle (the official create examples leave them out).
-V5_REQUIRED_FIXES = {"Hub_FVO": {"@type"}, "Intent_FVO": {"creationDate", "lastUpdate", "lifecycleStatus"}}
+# Fixes of the official v5 files, the same in all of them, each on the schema that states the rule (its
+# subclasses inherit the fix). TMF630: a subscription's @type is optional (Extensible requires it, yet no
+# official example sends it). An intent given by value in a create need not carry its dates and lifecycle
+# (the official create examples leave them out). A patch carries only what it changes, yet TMF629's
+# Customer_MVO inherits name and engagedParty as required from PartyRole_MVO.
+V5_REQUIRED_FIXES = {
+    "Hub_FVO": {"@type"},
+    "Intent_FVO": {"creationDate", "lastUpdate", "lifecycleStatus"},
+    "PartyRole_MVO": {"engagedParty", "name"},
+}
 # The official examples send JSON-LD intent expressions (TMF921's JsonLdExpression) as objects.
 V5_TYPE_FIXES: dict[str, str | None] = {f"Expression{s}.expressionValue": None for s in ("", "_FVO", "_MVO")}
 
@@ -356,17 +362,24 @@ def resolve(spec: Any, node: Schema) -> Schema:
     return node
 
 
-def flatten(spec: Any, schema: Schema) -> tuple[dict[str, Schema], set[str]]:
-    """The properties and required names of a schema with its allOf chain resolved."""
+def flatten(
+    spec: Any, schema: Schema, fixes: dict[str, set[str]] | None = None, owner: str | None = None
+) -> tuple[dict[str, Schema], set[str]]:
+    """The properties and required names of a schema with its allOf chain resolved.
+
+    `fixes` drops names from the required list of a schema (by name) and so of its subclasses.
+    """
+    owner = ref_name(schema) or owner
     schema = resolve(spec, schema)
     properties: dict[str, Schema] = {}
     required: set[str] = set()
     for part in schema.get("allOf", []):
-        more, needed = flatten(spec, part)
+        more, needed = flatten(spec, part, fixes, owner)
         properties.update(more)
         required |= needed
     properties.update(schema.get("properties", {}))
-    return properties, required | set(schema.get("required", []))
+    dropped = (fixes or {}).get(owner or "", set())
+    return properties, (required | set(schema.get("required", []))) - dropped
 
 
 def branches(schema: Schema) -> set[str | None]:
@@ -419,6 +432,9 @@ def test_spec_text_follows_project_rules(api: Api, ours: Schema) -> None:
         if "patch" not in item:
             continue
         patch = item["patch"]["requestBody"]
+        if api.version == 5:  # a merge patch carries only what it changes, and @type (TMF630)
+            _, required = flatten(ours, patch["content"]["application/merge-patch+json"]["schema"])
+            assert required <= {"@type"}, f"{path}: a patch requires {sorted(required)}"
         assert patch["required"] is True
         assert set(patch["content"]) == PATCH_MEDIA[api.version], path
         for media in PATCH_MEDIA[api.version] - {"application/json", "application/merge-patch+json"}:
@@ -478,7 +494,7 @@ def test_definitions_cover_official(api: Api, official: Schema, text: Schema) ->
         mine = schemas[name]
         top_level = {key: value for key, value in definition.items() if key not in ("properties", "allOf")}
         problems += compare(name, top_level, mine, api.enum_fixes.get(name, set()))
-        official_properties, official_required = flatten(official, definition)
+        official_properties, official_required = flatten(official, definition, api.required_fixes, name)
         properties, required = flatten(text, mine)
         for prop, prop_schema in official_properties.items():
             if prop not in properties:
@@ -489,7 +505,6 @@ def test_definitions_cover_official(api: Api, official: Schema, text: Schema) ->
                 problems += compare(f"{name}.{prop}", expected, properties[prop], set())
         if api.version == 5 and set(properties) != set(official_properties):
             problems.append(f"{name}: extra properties {sorted(set(properties) - set(official_properties))}")
-        official_required -= api.required_fixes.get(name, set())
         if not name.endswith("_Update") and required != official_required:
             problems.append(f"{name}: required {sorted(required)!r}, official {sorted(official_required)!r}")
     assert not problems, "\n".join(problems)
@@ -524,8 +539,7 @@ def request_examples(official: Schema) -> Iterator[Example]:
 
 
 def validator(ours: Schema, path: str, method: str, media: str) -> Any:
-    schema = ours["paths"][path][method]["requestBody"]["content"][media]["schema"]
-    return compile_schema(schema, ours)
+    return compile_schema(ours["paths"][path][method]["requestBody"]["content"][media]["schema"], ours)
 
 
 def refusal(validate: Any, body: Any) -> str | None:
@@ -570,3 +584,162 @@ def test_official_request_examples_are_accepted(api5: Api, ours5: Schema, offici
         if reason:
             refused[example.name] = f"{example.method.upper()} {example.path} {example.media}: {reason}"
     assert set(refused) == api5.bad_examples, "\n".join(f"{n}: {m}" for n, m in refused.items())
+
+
+def creates(official: Schema) -> list[Example]:
+    """The official create examples, in file order."""
+    return [e for e in request_examples(official) if e.method == "post"]
+
+
+def chosen(schema: Schema, at_type: Any) -> Schema | None:
+    """The oneOf branch of our text that a value of this @type goes to."""
+    for branch in schema["oneOf"]:
+        rule = branch["properties"]["@type"]
+        if at_type in rule.get("enum", []) or ("not" in rule and at_type not in rule["not"]["enum"]):
+            return branch  # type: ignore[no-any-return]
+    return None
+
+
+def polymorphic(
+    spec: Any, schema: Schema, value: Any, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[Any, Schema]]:
+    """(path, oneOf schema) of every polymorphic attribute in a body, following the schema."""
+    schema = resolve(spec, schema)
+    if isinstance(value, list) and "items" in schema:
+        for index, item in enumerate(value):
+            yield from polymorphic(spec, schema["items"], item, (*path, index))
+    elif isinstance(value, dict) and "oneOf" in schema:
+        yield path, schema
+        branch = chosen(schema, value.get("@type"))
+        if branch is not None:
+            yield from polymorphic(spec, branch["allOf"][0], value, path)
+    elif isinstance(value, dict):
+        properties, _ = flatten(spec, schema)
+        for name, item in value.items():
+            if name in properties:
+                yield from polymorphic(spec, properties[name], item, (*path, name))
+
+
+def replaced(body: Any, path: tuple[str | int, ...], value: Any) -> Any:
+    """A deep copy of `body` with the value at `path` replaced."""
+    copy = json.loads(json.dumps(body))
+    if not path:
+        return value
+    node = copy
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return copy
+
+
+def body_schema(ours: Schema, example: Example) -> Schema:
+    return ours["paths"][example.path][example.method]["requestBody"]["content"][example.media]["schema"]  # type: ignore[no-any-return]
+
+
+def spoiled(spec: Any, union: Schema, node: Any) -> Iterator[tuple[str, Any]]:
+    """Values of a polymorphic attribute that the branch their @type names must refuse."""
+    for key, target in union["discriminator"]["mapping"].items():
+        _, required = flatten(spec, {"$ref": target})
+        if required - {"@type"}:  # the branch @type names is the one that validates
+            yield f"a bare {key}, without {sorted(required - {'@type'})[0]}", {"@type": key}
+    if all("enum" in branch["properties"]["@type"] for branch in union["oneOf"]):
+        yield "of unknown @type", {**(node if isinstance(node, dict) else {}), "@type": "NoSuchType"}
+
+
+def planted(spec: Any, schema: Schema) -> Iterator[tuple[tuple[str | int, ...], Any, Schema]]:
+    """Where a polymorphic attribute can sit in a body: (path, value holding it, oneOf schema)."""
+    for name, prop in flatten(spec, schema)[0].items():
+        prop = resolve(spec, prop)
+        many = "items" in prop
+        inner = resolve(spec, prop["items"]) if many else prop
+        if "oneOf" in inner:
+            yield (name, 0) if many else (name,), {}, inner
+            continue
+        properties, required = flatten(spec, inner)
+        for sub, sub_schema in properties.items():
+            union = resolve(spec, sub_schema)
+            if "oneOf" in union:
+                holder = {r: "x" for r in required if resolve(spec, properties[r]).get("type") == "string"}
+                yield ((name, 0, sub) if many else (name, sub)), holder, union
+
+
+def invalid_bodies(ours: Schema, example: Example) -> Iterator[tuple[str, Any]]:
+    """Deliberately invalid variants of a valid create body, each with what is wrong with it."""
+    schema = body_schema(ours, example)
+    properties, required = flatten(ours, schema)
+    body = example.value
+    missing = sorted(required - {"@type"}) or ["@type"]
+    yield f"without {missing[0]}", {k: v for k, v in body.items() if k != missing[0]}
+    text = next(n for n, p in properties.items() if resolve(ours, p).get("type") == "string" and n[0] != "@")
+    yield f"{text} a number", {**body, text: 12345}
+    found = list(polymorphic(ours, schema, body))
+    for path, union in found:
+        node = body
+        for step in path:
+            node = node[step]
+        for what, value in spoiled(ours, union, node):
+            yield f"{'/'.join(map(str, path))} {what}", replaced(body, path, value)
+    if found:
+        return
+    # no polymorphic attribute in the example: plant one where the schema allows it
+    path, holder, union = next(planted(ours, schema))
+    for what, value in spoiled(ours, union, {}):
+        outer: Any = value
+        if len(path) > 1 and isinstance(path[-1], str):
+            outer = {**holder, path[-1]: value}
+        if 0 in path:
+            outer = [outer]
+        yield f"{path[0]}: {'/'.join(map(str, path))} {what}", {**body, str(path[0]): outer}
+
+
+def test_invalid_bodies_are_refused(api5: Api, ours5: Schema, official5: Schema) -> None:
+    good = [e for e in creates(official5) if e.name not in api5.bad_examples]
+    # the first create example with a polymorphic attribute, else the first one
+    example = next((e for e in good if any(polymorphic(ours5, body_schema(ours5, e), e.value))), good[0])
+    validate = validator(ours5, example.path, "post", example.media)
+    assert refusal(validate, example.value) is None
+    variants = dict(invalid_bodies(ours5, example))
+    assert any("bare" in what or "@type" in what for what in variants), "no polymorphic attribute to spoil"
+    accepted = [what for what, body in variants.items() if refusal(validate, body) is None]
+    assert not accepted, f"{example.name}: accepted {accepted}"
+
+
+def test_oneof_branches_are_decided_by_type(text: Schema) -> None:
+    for name, schema in text["components"]["schemas"].items():
+        if "oneOf" not in schema:
+            continue
+        mapping = schema["discriminator"]["mapping"]
+        assert schema["discriminator"]["propertyName"] == "@type", name
+        taken: set[str] = set()
+        for branch in schema["oneOf"]:
+            rule = branch["properties"]["@type"]
+            assert branch["required"] == ["@type"], name
+            for key in rule.get("enum", []):
+                assert mapping[key] == branch["allOf"][0]["$ref"], f"{name}: {key}"
+            assert not taken & set(rule.get("enum", [])), f"{name}: two branches take one @type"
+            taken |= set(rule.get("enum", []))
+        defaults = [
+            b["properties"]["@type"]["not"]["enum"] for b in schema["oneOf"] if "not" in b["properties"]["@type"]
+        ]
+        assert len(defaults) <= 1, name
+        for excluded in defaults:  # the value branch of a RefOrValue takes every @type but the refs'
+            assert set(excluded) == taken, name
+        assert set(mapping) >= taken, name
+
+
+def test_no_discriminator_maps_back_to_its_schema(text: Schema) -> None:
+    """openapi-core validates a discriminated value against the mapped schema: a cycle recurses forever."""
+    schemas = text["components"]["schemas"]
+
+    def ancestors(name: str) -> set[str]:
+        found: set[str] = set()
+        for part in schemas[name].get("allOf", []):
+            parent = ref_name(part) or ref_name(part.get("allOf", [{}])[0])
+            if parent and parent not in found:
+                found |= {parent} | ancestors(parent)
+        return found
+
+    for name, schema in schemas.items():
+        for target in schema.get("discriminator", {}).get("mapping", {}).values():
+            target_name = target.rsplit("/", 1)[-1]
+            assert target_name != name and name not in ancestors(target_name), f"{name} -> {target_name}"
