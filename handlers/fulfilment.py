@@ -21,7 +21,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-from backends.base import Condition, Kind, Op, Query, Transaction
+from backends.base import Condition, Op, Query, Transaction, ValueType
 from handlers import catalog as catalogs
 from handlers import products, service_activation
 from handlers.order_states import CANCELLING, FINAL, roll_up, walk
@@ -486,8 +486,8 @@ async def _tasks(tx: Transaction, order_id: str) -> list[Document]:
         "cancelProductOrder",
         Query(
             conditions=(
-                Condition(("productOrder", "id"), Op.EQ, Kind.STRING, (order_id,)),
-                Condition(("state",), Op.EQ, Kind.STRING, ("inProgress",)),
+                Condition(("productOrder", "id"), Op.EQ, ValueType.STRING, (order_id,)),
+                Condition(("state",), Op.EQ, ValueType.STRING, ("inProgress",)),
             )
         ),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends.base import Kind
+from backends.base import ValueType
 from tmfgate.errors import ConfigurationError
 from tmfgate.specs import ApiSpec
 
@@ -49,7 +49,7 @@ class Schemas:
         merged.update(schema.get("properties", {}))
         return merged
 
-    def kind_at(self, schema: dict[str, Any], path: tuple[str, ...]) -> Kind | None:
+    def kind_at(self, schema: dict[str, Any], path: tuple[str, ...]) -> ValueType | None:
         """The comparison kind of the attribute at a dotted path, None when the schema has none."""
         node: dict[str, Any] | None = schema
         for name in path:
@@ -59,9 +59,9 @@ class Schemas:
             if node is None:
                 return None
         node = self._items(node) if node is not None else {}
-        kind_by_type = {"number": Kind.NUMBER, "integer": Kind.NUMBER, "boolean": Kind.BOOLEAN}
+        kind_by_type = {"number": ValueType.NUMBER, "integer": ValueType.NUMBER, "boolean": ValueType.BOOLEAN}
         if node.get("type") == "string":
-            return Kind.DATETIME if node.get("format") == "date-time" else Kind.STRING
+            return ValueType.DATETIME if node.get("format") == "date-time" else ValueType.STRING
         return kind_by_type.get(str(node.get("type")))
 
     def _items(self, node: dict[str, Any]) -> dict[str, Any]:
@@ -84,9 +84,9 @@ class ResourceModel:
     fixed_on_patch: frozenset[str] = ALWAYS_FIXED
     schemas: Schemas | None = field(default=None, repr=False)
 
-    def attribute_kind(self, path: tuple[str, ...]) -> Kind | None:
+    def attribute_kind(self, path: tuple[str, ...]) -> ValueType | None:
         if path in (("id",), ("href",)):
-            return Kind.STRING
+            return ValueType.STRING
         if self.schema is None or self.schemas is None:
             return None
         return self.schemas.kind_at(self.schema, path)
