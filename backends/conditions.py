@@ -11,14 +11,15 @@ counterpart): check values that come from a client first.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 
 from .queries import Condition, Instant, Op, Value, ValueType
 from .values import as_number, instant
 
 Given = str | bool | int | float | Decimal | dt.date | Instant
-Alternatives = Given | Collection[Given]
+Alternatives = Given | Sequence[Given] | AbstractSet[Given]  # tuples, lists and sets are alternatives
 
 _MIDNIGHT = dt.time(tzinfo=dt.UTC)
 
@@ -32,10 +33,10 @@ def where(
     gte: Alternatives | None = None,
     lt: Alternatives | None = None,
     lte: Alternatives | None = None,
-    regex: str | Collection[str] | None = None,
+    regex: str | Sequence[str] | AbstractSet[str] | None = None,
     type: ValueType | None = None,
 ) -> Condition:
-    """One condition on a dotted path (or a sequence of names); a collection of values is OR."""
+    """One condition on a dotted path (or a sequence of names); a tuple, list or set of values is OR."""
     operators: dict[Op, Alternatives | None] = {
         Op.EQ: eq,
         Op.NE: ne,
@@ -70,8 +71,7 @@ def _path(path: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def _alternatives(given: Alternatives) -> tuple[Given, ...]:
-    # A str is one value, not a collection of characters.
-    values = tuple(given) if isinstance(given, Collection) and not isinstance(given, str) else (given,)
+    values = tuple(given) if isinstance(given, tuple | list | set | frozenset) else (given,)
     if not values:
         raise ValueError("A condition needs at least one value; an empty list would match nothing or everything.")
     return values
