@@ -7,7 +7,7 @@ import pytest
 
 from backends.events import Event
 from backends.memory import MemoryBackend
-from tests.backends.test_contract import enveloping, fan_out_all
+from tests.backends.contract.support import enveloping, fan_out_all
 
 pytestmark = pytest.mark.anyio
 

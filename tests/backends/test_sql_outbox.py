@@ -14,7 +14,7 @@ import pytest
 from backends import open_backend
 from backends.sql import SqlBackend
 from tests.backends.conftest import opened
-from tests.backends.test_contract import LEASE, claim_all, event, fan_out_all, now, record, to
+from tests.backends.contract.support import LEASE, claim_all, event, fan_out_all, now, record, to
 
 pytestmark = pytest.mark.anyio
 

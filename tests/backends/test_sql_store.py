@@ -17,7 +17,7 @@ from backends import open_backend
 from backends.base import DuplicateId, Query, StorageError, StorageUnavailable, UnstorableDocument
 from backends.sql.store import translate
 from tests.backends.conftest import opened
-from tests.backends.test_contract import create_all, doc, increment
+from tests.backends.contract.support import create_all, doc, increment
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from backends.sql import SqlBackend
 from backends.sql.sqlite import LoopConnection, connected, create_loop_engine
 from tests.backends.conftest import opened
-from tests.backends.test_contract import create_all, doc
+from tests.backends.contract.support import create_all, doc
 
 pytestmark = pytest.mark.anyio
 
