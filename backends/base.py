@@ -1,11 +1,8 @@
-"""The storage contract: a document store and an outbox, as two protocols, with their value types.
+"""The storage contract: a document store and an outbox as two protocols, with their value types.
 
-Every store keeps JSON documents by ``(kind, id)``. ``kind`` is the lower-camel resource name
-(``productOrder``); the same stored document serves every API version of that resource. Stores
-receive a parsed :class:`Query`, never a raw query string, and run filters, sorting and paging
-themselves, so a list never loads a whole collection. The query semantics are part of the
-contract: :mod:`backends.values` (instants, numbers, regexes) and :mod:`backends.matching` (the
-reference evaluation); :func:`backends.conditions.where` builds conditions from Python values.
+Documents are JSON by ``(kind, id)``, kind the resource name (``productOrder``) whatever the API
+version. Stores filter, sort and page a parsed :class:`Query` themselves, by the rules of
+:mod:`backends.values` and :mod:`backends.matching`, so a list never loads a whole collection.
 """
 
 from __future__ import annotations

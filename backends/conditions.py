@@ -1,11 +1,7 @@
 """Build query conditions from Python values: ``where("relatedParty.id", eq="cust-1")``.
 
-The value type follows the Python values: ``str`` compares as text, ``bool`` as a JSON boolean,
-``int``, ``float`` and ``Decimal`` as JSON numbers, ``datetime`` (timezone-aware) and
-:class:`Instant` as instants, a ``date`` as any instant of that UTC day. ``type=`` says it instead
-and converts the values to it (``where("orderDate", gt="2019-04-30", type=ValueType.DATETIME)``).
-A value that cannot have the type raises ValueError (TypeError for a Python type with no JSON
-counterpart): check values that come from a client first.
+The value type follows the values (str text, bool a boolean, int, float or Decimal a number, an
+aware datetime or Instant an instant, a date any instant of that UTC day), or ``type=`` gives it.
 """
 
 from __future__ import annotations
@@ -36,7 +32,12 @@ def where(
     regex: str | Sequence[str] | AbstractSet[str] | None = None,
     type: ValueType | None = None,
 ) -> Condition:
-    """One condition on a dotted path (or a sequence of names); a tuple, list or set of values is OR."""
+    """One condition on a dotted path (or a sequence of names); a tuple, list or set of values is OR.
+
+    ``type=`` converts the values (``where("orderDate", gt="2019-04-30", type=ValueType.DATETIME)``).
+    A value that cannot have the type raises ValueError, a Python type with no JSON counterpart
+    TypeError: check values that come from a client first.
+    """
     operators: dict[Op, Alternatives | None] = {
         Op.EQ: eq,
         Op.NE: ne,

@@ -12,19 +12,12 @@ from typing import NamedTuple
 class Event(NamedTuple):
     """A notification, recorded in the transaction of the change it describes (the outbox).
 
-    A change is never committed without its events, and no event exists for a change that rolled
-    back. ``seq`` is assigned by the store when the event is stored (0 before): it grows with every
-    event, and for one resource it grows in the order the changes were committed, because each
-    change to a resource holds that resource's lock (``get(..., for_update=True)``).
-
-    The body comes in parts, ``head + document + tail``: ``document`` is the very bytes object
-    written for the resource in the same transaction (None when the body holds no stored document,
-    and then ``head`` is the whole body), so a store may keep it once for the document and its
-    events without reading the body. Two events are equal when their fields and bodies are,
-    however the bodies are split.
-
-    A named tuple rather than a frozen dataclass: every write builds one, and a frozen dataclass
-    sets each of its fields through ``object.__setattr__``.
+    ``seq`` is the store's (0 before it is stored): it grows with every event, and for one resource
+    in commit order, as each change holds the resource's lock (``get(..., for_update=True)``).
+    The body is ``head + document + tail``: ``document`` is the resource's JSON as the caller
+    stored it (None when the body carries none, and ``head`` is all of it), so a store may keep
+    those bytes once for the document and its events. Equal events have equal bodies, however
+    split. A named tuple: every write builds one, and a frozen dataclass costs a setattr a field.
     """
 
     id: str  # the eventId listeners de-duplicate on

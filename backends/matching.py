@@ -1,8 +1,7 @@
-"""The reference evaluation of query conditions on parsed JSON documents.
+"""The reference evaluation of query conditions on parsed JSON documents (the memory store, hub filters).
 
-The memory store filters with it, and the core filters hub events with it. The rules are written
-once in :mod:`backends.sql.query`; the SQL compilation must agree with this module case by case
-(``tests/backends/cases.py`` holds the table both run).
+The rules are written once in :mod:`backends.sql.query`; SQL must agree with this module case by
+case (``tests/backends/cases.py`` holds the table both run).
 """
 
 from __future__ import annotations
