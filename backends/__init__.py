@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import NamedTuple
 
-from .base import Backend, BackendConfigurationError
+from .base import Backend
+from .errors import BackendConfigurationError
 
 
 class Alias(NamedTuple):
@@ -17,12 +18,12 @@ class Alias(NamedTuple):
 
 # Celery style: one table, so the accepted schemes and the error message never disagree.
 BACKEND_ALIASES: dict[str, Alias] = {
-    "memory": Alias("memory:MemoryBackend", "memory"),
-    "sqlite": Alias("sql:SqlBackend", "sqlite"),
-    "sqlite+aiosqlite": Alias("sql:SqlBackend", "sqlite"),  # the driver of earlier versions
-    "postgresql": Alias("sql:SqlBackend", "postgresql+psycopg"),
-    "postgresql+psycopg": Alias("sql:SqlBackend", "postgresql+psycopg"),
-    "postgres": Alias("sql:SqlBackend", "postgresql+psycopg"),
+    "memory": Alias("memory.store:MemoryBackend", "memory"),
+    "sqlite": Alias("sql.store:SqlBackend", "sqlite"),
+    "sqlite+aiosqlite": Alias("sql.store:SqlBackend", "sqlite"),  # the driver of earlier versions
+    "postgresql": Alias("sql.store:SqlBackend", "postgresql+psycopg"),
+    "postgresql+psycopg": Alias("sql.store:SqlBackend", "postgresql+psycopg"),
+    "postgres": Alias("sql.store:SqlBackend", "postgresql+psycopg"),
 }
 
 _IN_MEMORY_SQLITE = ("", ":memory:")

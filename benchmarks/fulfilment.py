@@ -34,7 +34,7 @@ from fulfilment_census import Transaction, Write, order_body, summary, write_cat
 from post_order import HOST, REPO, Target, free_port, running, tail
 
 sys.path.insert(0, str(REPO))
-from backends.sqlschema import metadata
+from backends.sql.schema import metadata
 
 HERE = Path(__file__).resolve().parent
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"

@@ -169,7 +169,7 @@ def _write(context: Any, cursor: Any) -> Write | None:
     rows = len(params) if op == "insert" else max(0, cursor.rowcount)
     write = Write(op, name, rows)
     if name == "document":
-        # The store names its parameters of_kind and of_id (backends/sqlstatements.py).
+        # The store names its parameters of_kind and of_id (backends/sql/statements.py).
         write.kind = str(next((v for k, v in first.items() if k.startswith(("kind", "of_kind"))), ""))
         write.key = str(next((v for k, v in first.items() if k in ("id", "of_id") or k.startswith("id_")), ""))
         write.text = max((v for v in first.values() if isinstance(v, str) and v.startswith("{")), key=len, default="")
@@ -179,7 +179,7 @@ def _write(context: Any, cursor: Any) -> Write | None:
     elif name == "delivery" and op == "insert":
         write.subscription = str(first["subscription_id"])
     elif name == "delivery" and op == "update":
-        write.lease = (first.get("lease_until") or first.get("until")) is not None  # sqloutbox._LEASED
+        write.lease = (first.get("lease_until") or first.get("until")) is not None  # backends.sql.outbox._LEASED
     return write
 
 
@@ -202,7 +202,7 @@ def gateway(folder: Path, catalog: Path, recorder: Recorder) -> Iterator[str]:
     )
     app = create_app(settings)
     backend = app.gateway.backend  # type: ignore[attr-defined]
-    # On SQLite the statements run on the loop engine's connections (backends.sqlloop).
+    # On SQLite the statements run on the loop engine's connections (backends.sql.sqlite).
     recorder.attach(backend.loop_engine or backend.engine.sync_engine)
     server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from backends.base import Condition, Kind, Op, Query, SortKey, Transaction
+from backends.base import Condition, Op, Query, SortKey, Transaction, ValueType
 from tmfgate import codec, operations
 from tmfgate.calls import Actor
 
@@ -137,7 +137,7 @@ async def _apply(tx: Transaction, actor: Actor, service_id: str, adds: set[str],
 
 async def _impacted_by(tx: Transaction, alarm_id: str) -> set[str]:
     """The services an alarm impacts now, by the records that hold it."""
-    page = await tx.query(IMPACTS, Query(conditions=(Condition(("alarm",), Op.EQ, Kind.STRING, (alarm_id,)),)))
+    page = await tx.query(IMPACTS, Query(conditions=(Condition(("alarm",), Op.EQ, ValueType.STRING, (alarm_id,)),)))
     return {str(codec.loads(raw)["id"]) for raw in page.items}
 
 
@@ -163,8 +163,8 @@ async def _services(tx: Transaction, path: tuple[str, ...], ids: list[str]) -> l
     for start in range(0, len(ids), _CHUNK):
         query = Query(
             conditions=(
-                Condition(path, Op.EQ, Kind.STRING, tuple(ids[start : start + _CHUNK])),
-                Condition(("state",), Op.NE, Kind.STRING, ("terminated",)),
+                Condition(path, Op.EQ, ValueType.STRING, tuple(ids[start : start + _CHUNK])),
+                Condition(("state",), Op.NE, ValueType.STRING, ("terminated",)),
             ),
             sort=(SortKey(("id",)),),
         )

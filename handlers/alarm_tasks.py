@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from backends.base import Condition, Instant, Kind, Op, Query, SortKey, Transaction, Value
+from backends.base import Condition, Instant, Op, Query, SortKey, Transaction, Value, ValueType
 from handlers import alarm_impact
 from handlers.alarms import ALARMS, cleared, ref, root_cause
 from tmfgate import codec, operations, times
@@ -135,20 +135,20 @@ def _leaves(path: tuple[str, ...], value: Any, found: list[tuple[tuple[str, ...]
         found.append((path, value))
 
 
-def _condition(path: tuple[str, ...], value: Any, kind: Kind | None, what: str) -> Condition:
+def _condition(path: tuple[str, ...], value: Any, kind: ValueType | None, what: str) -> Condition:
     converted: Value
     if isinstance(value, bool):
-        kind, converted = Kind.BOOLEAN, value
+        kind, converted = ValueType.BOOLEAN, value
     elif isinstance(value, int | float):
-        kind, converted = Kind.NUMBER, Decimal(str(value))
-    elif kind is Kind.DATETIME:
+        kind, converted = ValueType.NUMBER, Decimal(str(value))
+    elif kind is ValueType.DATETIME:
         try:
             moment = dt.datetime.fromisoformat(str(value))
         except ValueError:
             raise BadRequest(f"{what}: {'.'.join(path)} must be a date-time, not {value!r}.") from None
         converted = Instant(moment.replace(tzinfo=moment.tzinfo or dt.UTC).astimezone(dt.UTC))
     else:
-        kind, converted = Kind.STRING, str(value)
+        kind, converted = ValueType.STRING, str(value)
     return Condition(path, Op.EQ, kind, (converted,))
 
 

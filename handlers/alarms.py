@@ -32,7 +32,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from backends.base import Condition, DuplicateId, Kind, Op, Query, SortKey, Transaction
+from backends.base import Condition, DuplicateId, Op, Query, SortKey, Transaction, ValueType
 from tmfgate import codec
 from tmfgate.errors import BadRequest, Conflict
 from tmfgate.states import StateMachine
@@ -165,12 +165,12 @@ async def open_duplicate(tx: Transaction, alarm: Document) -> str | None:
     alarmed = alarm["alarmedObject"]
     path = ("alarmedObject", "id") if alarmed.get("id") else ("alarmedObject", "href")
     conditions = [
-        Condition(path, Op.EQ, Kind.STRING, (str(alarmed[path[1]]),)),
-        Condition(("state",), Op.NE, Kind.STRING, ("cleared",)),
+        Condition(path, Op.EQ, ValueType.STRING, (str(alarmed[path[1]]),)),
+        Condition(("state",), Op.NE, ValueType.STRING, ("cleared",)),
     ]
     for name in IDENTITY:
         if alarm.get(name) is not None:
-            conditions.append(Condition((name,), Op.EQ, Kind.STRING, (str(alarm[name]),)))
+            conditions.append(Condition((name,), Op.EQ, ValueType.STRING, (str(alarm[name]),)))
     query = Query(conditions=tuple(conditions), sort=(SortKey(("alarmRaisedTime",)), SortKey(("id",))))
     for raw in (await tx.query(ALARMS, query)).items:
         found = codec.loads(raw)

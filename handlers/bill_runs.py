@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from backends.base import Condition, DuplicateId, Instant, Kind, Op, Query, SortKey, Transaction
+from backends.base import Condition, DuplicateId, Instant, Op, Query, SortKey, Transaction, ValueType
 from handlers import catalog as catalogs
 from handlers import rating
 from handlers.billing import API, BILL, PAYMENT_TERMS, RATE, TAX_CATEGORY, Period, instant, money, signed
@@ -83,7 +83,11 @@ async def run_cycle(gateway: Gateway, period: Period) -> list[tuple[str, Documen
     while True:  # keyset paging: accounts rated meanwhile are neither skipped nor repeated
         page = await gateway.backend.query(
             rating.ACCOUNTS,
-            Query(conditions=(Condition(("id",), Op.GT, Kind.STRING, (last,)),), sort=(SortKey(("id",)),), limit=_PAGE),
+            Query(
+                conditions=(Condition(("id",), Op.GT, ValueType.STRING, (last,)),),
+                sort=(SortKey(("id",)),),
+                limit=_PAGE,
+            ),
         )
         ids = [str(codec.loads(raw)["id"]) for raw in page.items]
         for id in ids:
@@ -124,12 +128,12 @@ def summary(period: Period, results: list[tuple[str, Document | None]]) -> str:
 
 async def _products(tx: Transaction, account_id: str, period: Period) -> list[Document]:
     """The account's products active at some time in the period: still active, or terminated in it."""
-    account = Condition(("billingAccount", "id"), Op.EQ, Kind.STRING, (account_id,))
-    started = Condition(("startDate",), Op.LT, Kind.DATETIME, (Instant(period.end),))
+    account = Condition(("billingAccount", "id"), Op.EQ, ValueType.STRING, (account_id,))
+    started = Condition(("startDate",), Op.LT, ValueType.DATETIME, (Instant(period.end),))
     found = []
     for still in (
-        Condition(("status",), Op.EQ, Kind.STRING, ("active",)),
-        Condition(("terminationDate",), Op.GTE, Kind.DATETIME, (Instant(period.start),)),
+        Condition(("status",), Op.EQ, ValueType.STRING, ("active",)),
+        Condition(("terminationDate",), Op.GTE, ValueType.DATETIME, (Instant(period.start),)),
     ):
         page = await tx.query("product", Query(conditions=(account, started, still), sort=(SortKey(("startDate",)),)))
         found += [codec.loads(raw) for raw in page.items]
@@ -142,9 +146,9 @@ async def _unbilled(tx: Transaction, account_id: str, period: Period) -> list[Do
         RATE,
         Query(
             conditions=(
-                Condition(("billingAccount", "id"), Op.EQ, Kind.STRING, (account_id,)),
-                Condition(("isBilled",), Op.EQ, Kind.BOOLEAN, (False,)),
-                Condition(("periodCoverage", "startDateTime"), Op.LT, Kind.DATETIME, (Instant(period.end),)),
+                Condition(("billingAccount", "id"), Op.EQ, ValueType.STRING, (account_id,)),
+                Condition(("isBilled",), Op.EQ, ValueType.BOOLEAN, (False,)),
+                Condition(("periodCoverage", "startDateTime"), Op.LT, ValueType.DATETIME, (Instant(period.end),)),
             ),
             sort=(SortKey(("periodCoverage", "startDateTime")), SortKey(("name",))),
         ),

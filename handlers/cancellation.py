@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from backends.base import Condition, Kind, Op, Query, Transaction
+from backends.base import Condition, Op, Query, Transaction, ValueType
 from handlers import fulfilment, service_activation
 from handlers.order_states import CANCELLABLE, CANCELLING, FINAL
 from handlers.service_activation import items
@@ -190,8 +190,8 @@ async def _tasks(tx: Transaction, order_id: str) -> list[Document]:
         "cancelProductOrder",
         Query(
             conditions=(
-                Condition(("productOrder", "id"), Op.EQ, Kind.STRING, (order_id,)),
-                Condition(("state",), Op.EQ, Kind.STRING, ("inProgress",)),
+                Condition(("productOrder", "id"), Op.EQ, ValueType.STRING, (order_id,)),
+                Condition(("state",), Op.EQ, ValueType.STRING, ("inProgress",)),
             )
         ),
     )

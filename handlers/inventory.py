@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends.base import Condition, Kind, Op, Query, SortKey, Transaction
+from backends.base import Condition, Op, Query, SortKey, Transaction, ValueType
 from tmfgate import codec, operations, times
 from tmfgate.calls import Actor
 from tmfgate.ids import new_id
@@ -32,8 +32,8 @@ async def reserve(tx: Transaction, actor: Actor, specification: Document, servic
     spec_id = str(specification["id"])
     query = Query(
         conditions=(
-            Condition(("resourceSpecification", "id"), Op.EQ, Kind.STRING, (spec_id,)),
-            Condition(("resourceStatus",), Op.EQ, Kind.STRING, ("available",)),
+            Condition(("resourceSpecification", "id"), Op.EQ, ValueType.STRING, (spec_id,)),
+            Condition(("resourceStatus",), Op.EQ, ValueType.STRING, ("available",)),
         ),
         sort=(SortKey(("name",)),),
         limit=CANDIDATES,

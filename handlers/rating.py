@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from backends.base import Condition, DuplicateId, Kind, Op, Query, Transaction
+from backends.base import Condition, DuplicateId, Op, Query, Transaction, ValueType
 from handlers import catalog as catalogs
 from handlers import prices
 from handlers.billing import (
@@ -119,7 +119,7 @@ async def rate_product(
     unit = catalogs.of(gateway).currency
     customer = await customer_of(tx, product)
     page = await tx.query(
-        RATE, Query(conditions=(Condition(("product", "id"), Op.EQ, Kind.STRING, (str(product["id"]),)),))
+        RATE, Query(conditions=(Condition(("product", "id"), Op.EQ, ValueType.STRING, (str(product["id"]),)),))
     )
     existing = [codec.loads(raw) for raw in page.items]
     start = instant(product["startDate"])

@@ -24,7 +24,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-from backends.base import Condition, Kind, Op, Query, Transaction
+from backends.base import Condition, Op, Query, Transaction, ValueType
 from handlers import catalog as catalogs
 from handlers import inventory
 from handlers.inventory import ActivationFailed
@@ -348,8 +348,8 @@ async def _cancel(tx: Transaction, job: Job, order: Document) -> None:
         "cancelServiceOrder",
         Query(
             conditions=(
-                Condition(("serviceOrder", "id"), Op.EQ, Kind.STRING, (order["id"],)),
-                Condition(("state",), Op.EQ, Kind.STRING, ("inProgress",)),
+                Condition(("serviceOrder", "id"), Op.EQ, ValueType.STRING, (order["id"],)),
+                Condition(("state",), Op.EQ, ValueType.STRING, ("inProgress",)),
             )
         ),
     )

@@ -8,15 +8,15 @@ from decimal import Decimal
 
 import pytest
 
-from backends.base import Condition, Instant, Kind, Op, Query, SortKey
+from backends.base import Condition, Instant, Op, Query, SortKey, ValueType
 from tmfgate.errors import InvalidQuery
 from tmfgate.query import MAX_CONDITIONS, MAX_DEPTH, MAX_VALUES, parse_query, project
 
-SCHEMA: dict[tuple[str, ...], Kind] = {
-    ("state",): Kind.STRING,
-    ("orderDate",): Kind.DATETIME,
-    ("amount",): Kind.NUMBER,
-    ("active",): Kind.BOOLEAN,
+SCHEMA: dict[tuple[str, ...], ValueType] = {
+    ("state",): ValueType.STRING,
+    ("orderDate",): ValueType.DATETIME,
+    ("amount",): ValueType.NUMBER,
+    ("active",): ValueType.BOOLEAN,
 }
 UTC = dt.UTC
 
@@ -149,8 +149,8 @@ def test_depth_and_expand_are_not_supported(raw: str) -> None:
 
 def test_equality_and_and() -> None:
     assert parse("state=acknowledged&category=B2B").conditions == (
-        Condition(("state",), Op.EQ, Kind.STRING, ("acknowledged",)),
-        Condition(("category",), Op.EQ, Kind.STRING, ("B2B",)),
+        Condition(("state",), Op.EQ, ValueType.STRING, ("acknowledged",)),
+        Condition(("category",), Op.EQ, ValueType.STRING, ("B2B",)),
     )
 
 
@@ -159,7 +159,7 @@ def test_equality_and_and() -> None:
     ["state=a,b", "state=a&state=b", "state=a;state=b", "state=a%2Cb", "state.eq=a&state=b", "state=a,b,a"],
 )
 def test_or_forms_are_equivalent(raw: str) -> None:
-    assert only(raw) == Condition(("state",), Op.EQ, Kind.STRING, ("a", "b"))
+    assert only(raw) == Condition(("state",), Op.EQ, ValueType.STRING, ("a", "b"))
 
 
 def test_precedence_comma_then_and() -> None:
@@ -190,7 +190,7 @@ def test_precedence_comma_then_and() -> None:
     ],
 )
 def test_operators(raw: str, op: Op) -> None:
-    assert only(raw) == Condition(("amount",), op, Kind.NUMBER, (Decimal(5),))
+    assert only(raw) == Condition(("amount",), op, ValueType.NUMBER, (Decimal(5),))
 
 
 def test_literal_operator_without_equals_keeps_its_value() -> None:
@@ -280,7 +280,7 @@ def test_schema_kinds_convert_values() -> None:
     assert only("amount=10.50").values == (Decimal("10.50"),)
     assert only('amount="7"').values == (Decimal(7),)
     assert only("active=true,FALSE").values == (True, False)
-    assert only("state=1").kind is Kind.STRING
+    assert only("state=1").value_type is ValueType.STRING
     assert only('orderDate="2017-09-21T12:00:00Z"').values == (Instant(at(2017, 9, 21, 12)),)
 
 
@@ -326,7 +326,7 @@ def test_values_that_do_not_fit_the_schema(raw: str, expected: str) -> None:
 )
 def test_dates(raw: str, instant: Instant) -> None:
     condition = only(raw)
-    assert condition.kind is Kind.DATETIME
+    assert condition.value_type is ValueType.DATETIME
     assert condition.values == (instant,)
     assert isinstance(condition.values[0], Instant)
     assert condition.values[0].at.tzinfo is not None
@@ -335,28 +335,28 @@ def test_dates(raw: str, instant: Instant) -> None:
 @pytest.mark.parametrize(
     ("raw", "kind", "values"),
     [
-        ("x=abc", Kind.STRING, ("abc",)),
-        ("x=42", Kind.STRING, ("42",)),  # equality as text also finds a stored 42
-        ("x=true", Kind.STRING, ("true",)),
-        ("x.gt=42", Kind.NUMBER, (Decimal(42),)),
-        ("x.lte=-1.5e3", Kind.NUMBER, (Decimal("-1.5e3"),)),
-        ("x.gt=false", Kind.BOOLEAN, (False,)),
-        ("x=2019-04-30", Kind.DATETIME, (Instant(at(2019, 4, 30), whole_day=True),)),
-        ("x.ne=2019-04-30T08:00:00Z", Kind.DATETIME, (Instant(at(2019, 4, 30, 8)),)),
-        ('x.gt="42"', Kind.STRING, ("42",)),
-        ('x="2019-04-30"', Kind.STRING, ("2019-04-30",)),
-        ("x.gt=1,abc", Kind.STRING, ("1", "abc")),
-        ("x=2019-02-29", Kind.STRING, ("2019-02-29",)),
-        ("x.gt=NaN", Kind.STRING, ("NaN",)),
+        ("x=abc", ValueType.STRING, ("abc",)),
+        ("x=42", ValueType.STRING, ("42",)),  # equality as text also finds a stored 42
+        ("x=true", ValueType.STRING, ("true",)),
+        ("x.gt=42", ValueType.NUMBER, (Decimal(42),)),
+        ("x.lte=-1.5e3", ValueType.NUMBER, (Decimal("-1.5e3"),)),
+        ("x.gt=false", ValueType.BOOLEAN, (False,)),
+        ("x=2019-04-30", ValueType.DATETIME, (Instant(at(2019, 4, 30), whole_day=True),)),
+        ("x.ne=2019-04-30T08:00:00Z", ValueType.DATETIME, (Instant(at(2019, 4, 30, 8)),)),
+        ('x.gt="42"', ValueType.STRING, ("42",)),
+        ('x="2019-04-30"', ValueType.STRING, ("2019-04-30",)),
+        ("x.gt=1,abc", ValueType.STRING, ("1", "abc")),
+        ("x=2019-02-29", ValueType.STRING, ("2019-02-29",)),
+        ("x.gt=NaN", ValueType.STRING, ("NaN",)),
     ],
 )
-def test_inferred_kinds(raw: str, kind: Kind, values: tuple[object, ...]) -> None:
+def test_inferred_kinds(raw: str, kind: ValueType, values: tuple[object, ...]) -> None:
     condition = only(raw)
-    assert (condition.kind, condition.values) == (kind, values)
+    assert (condition.value_type, condition.values) == (kind, values)
 
 
 def test_regex_conditions() -> None:
-    assert only("state.regex=^ack").kind is Kind.STRING
+    assert only("state.regex=^ack").value_type is ValueType.STRING
     assert only("amount.regex=^1").values == ("^1",)
     assert only('name.regex="a{1,3}"').values == ("a{1,3}",)
     assert only("name.regex=(?i)^a,b$").values == ("(?i)^a", "b$")

@@ -111,9 +111,8 @@ class EventBuilder:
                 envelope["fieldPath"] = field_path
         else:
             envelope.update({"timeOccurred": stamp, "@type": event_type, "@baseType": "Event"})
-        # The same bytes as encoding the envelope with ``"event": {kind: doc}`` as its last member.
-        head = orjson.dumps(envelope)
-        body = b"".join((head[:-1], self._tail(resource.kind), codec.dumps(doc) if raw is None else raw, b"}}"))
+        # The same bytes as encoding the envelope with ``"event": {kind: doc}`` as its last member,
+        # in parts: the stored bytes of the resource go in as they are, for the store to share.
         return Event(
             id=event_id,
             api=self.api.name,
@@ -121,7 +120,9 @@ class EventBuilder:
             resource_id=str(doc.get("id")),
             type=event_type,
             time=moment,
-            body=body,
+            head=orjson.dumps(envelope)[:-1] + self._tail(resource.kind),
+            document=codec.dumps(doc) if raw is None else raw,
+            tail=b"}}",
         )
 
     def _tail(self, kind: str) -> bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends.base import Kind
+from backends.base import ValueType
 from tmfgate.errors import ConfigurationError
 from tmfgate.schemas import Validator, compile_schema
 from tmfgate.specs import ApiSpec
@@ -62,12 +62,12 @@ class Schemas:
                 return None
         return self._items(node) if node is not None else None
 
-    def kind_at(self, schema: dict[str, Any], path: tuple[str, ...]) -> Kind | None:
+    def kind_at(self, schema: dict[str, Any], path: tuple[str, ...]) -> ValueType | None:
         """The comparison kind of the attribute at a dotted path, None when it is unknown or not a value."""
         node = self.node_at(schema, path) or {}
-        kind_by_type = {"number": Kind.NUMBER, "integer": Kind.NUMBER, "boolean": Kind.BOOLEAN}
+        kind_by_type = {"number": ValueType.NUMBER, "integer": ValueType.NUMBER, "boolean": ValueType.BOOLEAN}
         if node.get("type") == "string":
-            return Kind.DATETIME if node.get("format") == "date-time" else Kind.STRING
+            return ValueType.DATETIME if node.get("format") == "date-time" else ValueType.STRING
         return kind_by_type.get(str(node.get("type")))
 
     def _items(self, node: dict[str, Any]) -> dict[str, Any]:
@@ -93,9 +93,9 @@ class ResourceModel:
     # resource (a merge patch may null out a required attribute).
     validator: Validator | None = field(default=None, repr=False)
 
-    def attribute_kind(self, path: tuple[str, ...]) -> Kind | None:
+    def attribute_kind(self, path: tuple[str, ...]) -> ValueType | None:
         if path in (("id",), ("href",)):
-            return Kind.STRING
+            return ValueType.STRING
         if self.schema is None or self.schemas is None:
             return None
         return self.schemas.kind_at(self.schema, path)

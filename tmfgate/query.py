@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
-from backends.base import Condition, Instant, Kind, Op, Query, SortKey, Value
-from backends.memquery import as_number, parse_instant
+from backends.base import Condition, Instant, Op, Query, SortKey, Value, ValueType
+from backends.values import as_number, parse_instant
 from tmfgate.errors import InvalidQuery
 from tmfgate.regex import portability_problem
 
-AttributeKind = Callable[[tuple[str, ...]], Kind | None]
+AttributeKind = Callable[[tuple[str, ...]], ValueType | None]
 # Whether the resource's schema describes a path (None: the resource has no schema to tell).
 AttributeKnown = Callable[[tuple[str, ...]], bool | None]
 
@@ -34,7 +34,7 @@ MAX_FIELDS = 200
 MAX_INTEGER = 2**63 - 1
 
 _SUFFIXES = {op.value: op for op in Op}
-_NOT_OPERATORS = frozenset("!~*^|$%")  # ends of a key that mean an operator, never a name
+_NOT_OPERATORS = frozenset("!~")  # what ends a key in "state!=x" or "name~=x": an operator, not a name
 _LITERALS = {"=": Op.EQ, "==": Op.EQ, ">": Op.GT, ">=": Op.GTE, "<": Op.LT, "<=": Op.LTE}
 _UNSUPPORTED = {
     "filter": "JSON Path filtering (filter=) is not supported; "
@@ -164,7 +164,7 @@ def _conditions(text: str) -> list[tuple[str, str, list[_Raw]]]:
             index = end + 1  # an empty condition, as in "state=a;"
             continue
         op = text[end] + ("=" if text[end + 1 : end + 2] == "=" else "")
-        if key[-1:] in _NOT_OPERATORS:
+        if len(key) > 1 and key[-1] in _NOT_OPERATORS:
             # "state!=x" or "orderDate~=x": an operator TMF630 does not define, not an attribute name.
             raise InvalidQuery(
                 f"{_shown(key[-1] + op)} in {_shown(key + op)} is not a TMF630 operator; use "
@@ -292,45 +292,45 @@ def _condition(path: tuple[str, ...], op: Op, raws: list[_Raw], attribute_kind: 
     """Type the values of one condition with the schema kind, or infer it from the literals."""
     name = ".".join(path)
     if op is Op.REGEX:
-        return Condition(path, op, Kind.STRING, tuple(_unique(_regex(name, raw.text) for raw in raws)))
+        return Condition(path, op, ValueType.STRING, tuple(_unique(_regex(name, raw.text) for raw in raws)))
     kind = attribute_kind(path)
     if kind is None:
         kinds = {_literal_kind(raw) for raw in raws}
         # A mixed list such as priority=1,high is compared as text, where 1 still finds a stored 1.
-        kind = kinds.pop() if len(kinds) == 1 else Kind.STRING
-        if op in (Op.EQ, Op.NE) and kind in (Kind.NUMBER, Kind.BOOLEAN):
+        kind = kinds.pop() if len(kinds) == 1 else ValueType.STRING
+        if op in (Op.EQ, Op.NE) and kind in (ValueType.NUMBER, ValueType.BOOLEAN):
             # Text equality also finds a stored number or boolean it spells, so id=42 finds both
             # "42" and 42 on an attribute the schema does not describe.
-            kind = Kind.STRING
+            kind = ValueType.STRING
     return Condition(path, op, kind, tuple(_unique(_convert(name, kind, raw.text) for raw in raws)))
 
 
-def _literal_kind(raw: _Raw) -> Kind:
+def _literal_kind(raw: _Raw) -> ValueType:
     if raw.quoted:
-        return Kind.STRING
+        return ValueType.STRING
     if raw.text in ("true", "false"):
-        return Kind.BOOLEAN
+        return ValueType.BOOLEAN
     if _instant(raw.text) is not None:
-        return Kind.DATETIME
+        return ValueType.DATETIME
     if as_number(raw.text) is not None:
-        return Kind.NUMBER
-    return Kind.STRING
+        return ValueType.NUMBER
+    return ValueType.STRING
 
 
-def _convert(name: str, kind: Kind, text: str) -> Value:
-    if kind is Kind.STRING:
+def _convert(name: str, kind: ValueType, text: str) -> Value:
+    if kind is ValueType.STRING:
         return text
-    if kind is Kind.BOOLEAN and text.strip().lower() in ("true", "false"):
+    if kind is ValueType.BOOLEAN and text.strip().lower() in ("true", "false"):
         return text.strip().lower() == "true"
-    converted: Value | None = as_number(text.strip()) if kind is Kind.NUMBER else None
-    if kind is Kind.DATETIME:
+    converted: Value | None = as_number(text.strip()) if kind is ValueType.NUMBER else None
+    if kind is ValueType.DATETIME:
         converted = _instant(text)
     if converted is not None:
         return converted
     expected = {
-        Kind.NUMBER: "a number, such as 3 or 2.5",
-        Kind.BOOLEAN: "true or false",
-        Kind.DATETIME: "an ISO 8601 date or date-time, such as 2019-04-30 or 2019-04-30T08:13:59Z",
+        ValueType.NUMBER: "a number, such as 3 or 2.5",
+        ValueType.BOOLEAN: "true or false",
+        ValueType.DATETIME: "an ISO 8601 date or date-time, such as 2019-04-30 or 2019-04-30T08:13:59Z",
     }[kind]
     raise InvalidQuery(f"The filter on {_shown(name)} expects {expected}, not {_shown(text)}.")
 

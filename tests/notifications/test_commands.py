@@ -88,7 +88,7 @@ def event(resource_id: str) -> Event:
         resource_id=resource_id,
         type="ProductOrderCreateEvent",
         time=moment,
-        body=orjson.dumps(body),
+        head=orjson.dumps(body),
     )
 
 

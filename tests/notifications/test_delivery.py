@@ -55,7 +55,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     yield backend
     if request.param == "postgresql":
         from backends.sql import SqlBackend
-        from backends.sqlschema import deliveries, documents, events
+        from backends.sql.schema import deliveries, documents, events
 
         assert isinstance(backend, SqlBackend)
         async with backend.engine.begin() as connection:
@@ -385,7 +385,7 @@ async def test_an_event_that_cannot_be_evaluated_does_not_stop_delivery(
                 resource_id="bad",
                 type="ProductOrderCreateEvent",
                 time=dt.datetime.now(dt.UTC),
-                body=b"{not json",
+                head=b"{not json",
             )
         )
     await create(backend)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from backends import memquery
-from backends.base import Backend, Condition, Event, Kind, Query
+from backends import matching
+from backends.base import Backend, Condition, Event, Query, ValueType
 from tmfgate import codec, times
 from tmfgate.errors import BadRequest, InvalidQuery
 from tmfgate.model import ApiModel
@@ -58,7 +58,7 @@ class Subscription:
             return False
         if not self.conditions:
             return True
-        return memquery.matches(self.conditions, document if document is not None else codec.loads(event.body))
+        return matching.matches(self.conditions, document if document is not None else codec.loads(event.body))
 
     def payload(self, event: Event) -> bytes:
         """The notification body this subscriber receives."""
@@ -88,7 +88,7 @@ def parse(query: str, api: ApiModel) -> tuple[frozenset[str] | None, Query]:
             f"{', '.join(unknown)} is not an event of this API; its events are {', '.join(sorted(known))}."
         )
 
-    def kind_of(path: tuple[str, ...]) -> Kind | None:
+    def kind_of(path: tuple[str, ...]) -> ValueType | None:
         resource = api.resources.get(path[1]) if len(path) > 2 and path[0] == "event" else None
         return resource.attribute_kind(path[2:]) if resource is not None else None
 

@@ -5,52 +5,29 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from sqlalchemy import Select, func, select, text
-from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine, create_engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.expression import ColumnElement, Executable
 
-from . import sqlloop, sqloutbox, sqlquery
-from .base import (
-    Delivery,
-    DeliveryState,
-    DuplicateId,
-    Event,
-    NotStored,
-    Page,
-    Query,
-    Route,
-    StorageError,
-    StorageUnavailable,
-    UnstorableDocument,
-)
-from .sqlloop import Executing, LoopConnection
-from .sqlschema import documents, metadata
-from .sqlstatements import STATEMENTS
+from backends.errors import DuplicateId, NotStored, StorageError, StorageUnavailable, UnstorableDocument
+from backends.events import Delivery, DeliveryState, Event, Route
+from backends.queries import Page, Query
+
+from . import outbox, sqlite
+from .query import order_by, where_clause
+from .schema import documents, metadata
+from .sqlite import Executing, LoopConnection
+from .statements import STATEMENTS
 
 # Any constant works; it only has to be the same in every process that creates the schema.
 _SCHEMA_LOCK_KEY = 0x746D66676174  # "tmfgat"
-# Connection options read by the SQLite "begin" hook: write transactions take the lock up front;
-# a transaction that is not durable commits without waiting for the disk (synchronous NORMAL: in
-# WAL mode it may be lost to a power cut, never to a crash of the process, and the next durable
-# commit takes it to the disk with itself). Every change a client or a reaction makes is durable.
-_WRITE = "tmfgate_write"
-_DURABLE = "tmfgate_durable"
-_SQLITE_PRAGMAS = (
-    "busy_timeout = 30000",  # first, so switching to WAL waits for other processes too
-    "journal_mode = WAL",  # readers never block the writer, nor the writer them
-    "synchronous = FULL",  # a 201 must survive a power cut, not only a crash of the process
-    "foreign_keys = ON",
-    "busy_timeout = 0",  # then a locked file fails at once: sqlloop waits for it without blocking the loop
-)
 
 
 class SqlTransaction:
@@ -63,7 +40,7 @@ class SqlTransaction:
     async def add_event(self, event: Event) -> None:
         # On this transaction's connection: the event commits, or rolls back, with the change.
         with translated_errors():
-            await sqloutbox.add_event(self._connection, event)
+            await outbox.add_event(self._connection, event)
 
     async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
         stmt = self._statements.get_for_update if for_update else self._statements.get
@@ -105,7 +82,7 @@ class SqlTransaction:
             return await self._connection.execute(stmt, parameters)
 
     async def _column(self, stmt: Executable) -> list[Any]:
-        """The first column of every row; off the event loop's thread on SQLite (see sqlloop)."""
+        """The first column of every row; off the event loop's thread on SQLite (see :mod:`.sqlite`)."""
         with translated_errors():
             if isinstance(self._connection, LoopConnection):
                 return await self._connection.column_in_thread(stmt)
@@ -114,16 +91,16 @@ class SqlTransaction:
 
 class SqlBackend:
     """Documents and the outbox in SQL tables; the same statements on SQLite (on the event loop's thread,
-    :mod:`backends.sqlloop`) and PostgreSQL (psycopg's async API)."""
+    :mod:`backends.sql.sqlite`) and PostgreSQL (psycopg's async API)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         # SQLite has one writer at a time. Within this process, writers queue on a lock (a busy
         # handler sleeping between tries left the file idle: benchmarks/fulfilment.py measured
-        # +60% orders/s with the lock); a writer of another process is waited for by sqlloop.
+        # +60% orders/s with the lock); a writer of another process is waited for on the loop.
         self._sqlite = url.startswith("sqlite")
-        # SQLite's statements run on the loop's thread (backends.sqlloop); PostgreSQL's through psycopg's async API.
-        self.loop_engine: Engine | None = _create_loop_engine(url) if self._sqlite else None
+        # SQLite's statements run on the loop's thread; PostgreSQL's through psycopg's async API.
+        self.loop_engine: Engine | None = sqlite.create_loop_engine(url) if self._sqlite else None
         self.engine: AsyncEngine | None = None if self._sqlite else _create_engine(url)
         self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -164,21 +141,21 @@ class SqlBackend:
             return await SqlTransaction(connection).query(kind, query)
 
     # The outbox's own bookkeeping (fan-out, claims, settles, pruning) need not reach the disk at
-    # once (see _DURABLE): lost to a power cut, it is done again, and delivery is at least once.
+    # once (``durable=False``): lost to a power cut, it is done again, and delivery is at least once.
 
     async def fan_out(self, route: Route, *, limit: int = 200) -> int:
         async with self._connection(write=True, durable=False) as connection:
-            return await sqloutbox.fan_out(connection, route, limit)
+            return await outbox.fan_out(connection, route, limit)
 
     async def claim(self, *, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
         async with self._connection(write=True, durable=False) as connection:
-            return await sqloutbox.claim(connection, limit=limit, lease=lease, now=now)
+            return await outbox.claim(connection, limit=limit, lease=lease, now=now)
 
     async def settle(
         self, delivery_id: str, *, delivered: bool, error: str | None = None, retry_at: dt.datetime | None = None
     ) -> None:
         async with self._connection(write=True, durable=False) as connection:
-            await sqloutbox.settle(connection, delivery_id, delivered=delivered, error=error, retry_at=retry_at)
+            await outbox.settle(connection, delivery_id, delivered=delivered, error=error, retry_at=retry_at)
 
     async def deliveries(
         self,
@@ -189,25 +166,33 @@ class SqlBackend:
         offset: int = 0,
     ) -> list[Delivery]:
         async with self._connection(write=False) as connection:
-            return await sqloutbox.list_deliveries(
+            return await outbox.list_deliveries(
                 connection, state=state, subscription_id=subscription_id, limit=limit, offset=offset
             )
 
+    async def delivery(self, delivery_id: str) -> Delivery | None:
+        async with self._connection(write=False) as connection:
+            return await outbox.find_delivery(connection, delivery_id)
+
+    async def count_deliveries(self, *, state: DeliveryState | None = None, subscription_id: str | None = None) -> int:
+        async with self._connection(write=False) as connection:
+            return await outbox.count_deliveries(connection, state=state, subscription_id=subscription_id)
+
     async def redeliver(self, delivery_id: str, *, now: dt.datetime) -> bool:
         async with self._connection(write=True) as connection:
-            return await sqloutbox.redeliver(connection, delivery_id, now=now)
+            return await outbox.redeliver(connection, delivery_id, now=now)
 
     async def replay(self, subscription_id: str, since: dt.datetime, route: Callable[[Event], bool]) -> int:
         async with self._connection(write=True) as connection:
-            return await sqloutbox.replay(connection, subscription_id, since, route)
+            return await outbox.replay(connection, subscription_id, since, route)
 
     async def drop_deliveries(self, subscription_id: str) -> int:
         async with self._connection(write=True) as connection:
-            return await sqloutbox.drop_deliveries(connection, subscription_id)
+            return await outbox.drop_deliveries(connection, subscription_id)
 
     async def prune(self, before: dt.datetime, *, limit: int = 1000) -> int:
         async with self._connection(write=True, durable=False) as connection:
-            return await sqloutbox.prune(connection, before, limit)
+            return await outbox.prune(connection, before, limit)
 
     @asynccontextmanager
     async def _connection(
@@ -233,17 +218,14 @@ class SqlBackend:
         self, *, write: bool, snapshot: bool = False, durable: bool = True
     ) -> AsyncIterator[Executing]:
         if self.loop_engine is not None:
-            options = {_WRITE: write, _DURABLE: durable}
             with translated_errors():
-                async with sqlloop.connected(self.loop_engine, options=options) as inline:
+                async with sqlite.connected(self.loop_engine, write=write, durable=durable) as inline:
                     yield inline
             return
         assert self.engine is not None
         with translated_errors():
             async with self.engine.connect() as connection:
-                if write:
-                    await connection.execution_options(**{_WRITE: True})
-                elif snapshot and connection.dialect.name == "postgresql":
+                if snapshot and not write:
                     await connection.execution_options(isolation_level="REPEATABLE READ")
                 async with connection.begin():
                     yield connection
@@ -255,11 +237,11 @@ def list_statements(kind: str, query: Query, dialect: str) -> tuple[Select[Any],
     the same one each time), as building the JSON filters costs more than running them."""
     criteria: list[ColumnElement[bool]] = [documents.c.kind == kind]
     if query.conditions:
-        criteria.append(sqlquery.where(query.conditions, documents.c.doc, dialect))
+        criteria.append(where_clause(query.conditions, documents.c.doc, dialect))
     # COUNT(*) then the page beat COUNT(*) OVER () on 10k rows (page of 10: SQLite 3.4 vs 20 ms,
     # PostgreSQL 4.2 vs 10.8 ms): the window reads every match before returning the first row.
     count = select(func.count()).select_from(documents).where(*criteria)
-    order = [*sqlquery.order_by(query.sort, documents.c.doc, dialect)] if query.sort else []
+    order = [*order_by(query.sort, documents.c.doc, dialect)] if query.sort else []
     page = (
         select(STATEMENTS[dialect].doc_text)
         .where(*criteria)
@@ -287,57 +269,6 @@ def _create_engine(url: str) -> AsyncEngine:
         pool_pre_ping=True,  # a restarted server must not fail the first request on a stale connection
         connect_args={"connect_timeout": 10},
     )
-
-
-def _create_loop_engine(url: str) -> Engine:
-    """The synchronous engine whose connections run on the event loop (:mod:`backends.sqlloop`)."""
-    # A checkout must never wait: it would block the loop, and with it the tasks that would give a
-    # connection back. So the pool keeps 5 and opens more as needed (writers queue on the write
-    # lock before they take one; readers hold one while a list query runs in a thread). Any thread
-    # may use a connection (list queries, and tests run loops in several), one at a time.
-    engine = create_engine(url, pool_size=5, max_overflow=-1, connect_args={"check_same_thread": False})
-    sa_event.listen(engine, "connect", _configure_sqlite)
-    sa_event.listen(engine, "begin", _begin_sqlite)
-    return engine
-
-
-def _pragma(cursor: Any, pragma: str) -> None:
-    """Run a PRAGMA, retrying while another process holds the lock.
-
-    Switching a new file to WAL needs an exclusive lock and SQLite answers "database is locked"
-    at once, without waiting for busy_timeout, when two processes open the same new store together.
-    """
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            cursor.execute(f"PRAGMA {pragma}")
-            return
-        except Exception as exc:  # the driver adapter re-raises sqlite3 errors as its own classes
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-
-
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # Stop the driver from emitting its own (deferred) BEGIN; _begin_sqlite emits ours.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    for pragma in _SQLITE_PRAGMAS:
-        _pragma(cursor, pragma)
-    cursor.close()
-    sqlquery.register_sqlite_functions(dbapi_connection)
-
-
-def _begin_sqlite(connection: Connection) -> None:
-    options = connection.get_execution_options()
-    synchronous = "FULL" if options.get(_DURABLE, True) else "NORMAL"
-    info = connection.connection.info  # kept with the database connection across checkouts
-    if info.get("synchronous") != synchronous:
-        connection.exec_driver_sql(f"PRAGMA synchronous = {synchronous}")  # outside a transaction
-        info["synchronous"] = synchronous
-    # A deferred write transaction that upgrades its read lock fails with "database is locked"
-    # when another process wrote meanwhile; IMMEDIATE takes the lock first (sqlloop waits for it).
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
 
 
 @contextmanager

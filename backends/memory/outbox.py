@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from .base import Delivery, DeliveryState, Event, Route
+from backends.events import Delivery, DeliveryState, Event, Route
+from backends.outbox import delivery, routed, utc
 
 
 @dataclass
@@ -29,35 +30,56 @@ class _Record:
         """What deliveries must go out in order for: one subscription and one resource."""
         return (self.subscription_id, self.event.kind, self.event.resource_id)
 
-    def frozen(self) -> Delivery:
-        return Delivery(
-            id=self.id,
-            subscription_id=self.subscription_id,
-            event=self.event,
-            state=self.state,
-            attempts=self.attempts,
-            next_attempt=self.next_attempt,
-            last_error=self.last_error,
-        )
 
-
-# An event as the outbox keeps it: (id, api, kind, resource_id, type, time, head, document, seq).
-# The body of a create or change event ends with the resource as stored, followed by ``}}``; then
-# only the part before it is kept (``head``), and ``document`` is the very bytes object the store
-# holds, so the resource is in memory once rather than twice: a store of many orders is a third
-# smaller and touches a third fewer new pages. Otherwise ``head`` is the whole body and
-# ``document`` None. A plain tuple, not a NamedTuple: the collector stops tracking an exact tuple
-# of strings, bytes, ints and datetimes once it has seen it, so a store of many events adds
-# nothing to each full collection (with a NamedTuple per order, those took up to 60 ms with 100k
-# orders stored, the p99 latency of the POST benchmark, and 6 % of its throughput).
-_Kept = tuple[str, str, str, str, str, dt.datetime, bytes, "bytes | None", int]
+# An event as the outbox keeps it: the fields of Event in their order, seq last, so Event._make
+# rebuilds one without a copy. Its ``document`` is the very bytes object the store holds for the
+# resource when the event carries the resource as stored, so the resource is in memory once rather
+# than twice: a store of many orders is a third smaller and touches a third fewer new pages. A plain
+# tuple, not an Event: the collector stops tracking an exact tuple of strings, bytes, ints and
+# datetimes once it has seen it, so a store of many events adds nothing to each full collection
+# (with a NamedTuple per order, those took up to 60 ms with 100k orders stored, the p99 latency of
+# the POST benchmark, and 6 % of its throughput).
+_Kept = tuple[str, str, str, str, str, dt.datetime, bytes, "bytes | None", bytes, int]
+# The same before commit, without its seq.
+Pending = tuple[str, str, str, str, str, dt.datetime, bytes, "bytes | None", bytes]
 _TIME: Final = 5  # the index of the time
+_ZERO = dt.timedelta(0)
+_SHORT = 32  # tails up to this length are kept once each (an envelope's closing bytes)
+_MOST_TAILS = 256
+_tails: dict[bytes, bytes] = {}
 
 
-def _event(kept: _Kept) -> Event:
-    id, api, kind, resource_id, type, time, head, document, seq = kept
-    body = head if document is None else b"".join((head, document, b"}}"))
-    return Event(id, api, kind, resource_id, type, time, body, seq)
+def pending(event: Event, stored: bytes | None) -> Pending:
+    """What to keep of an event until commit; ``stored``: the store's bytes of its resource, if any.
+
+    The event's document is replaced by ``stored`` when they are equal, and every other part is
+    copied to its exact size (see :func:`compact`).
+    """
+    time = event.time
+    if time.tzinfo is not dt.UTC and time.utcoffset() != _ZERO:
+        time = utc(time, "The event time")
+    document = event.document
+    if document is not None:
+        document = stored if stored == document else compact(document)
+    head, tail = compact(event.head), _kept_tail(event.tail)
+    return (event.id, event.api, event.kind, event.resource_id, event.type, time, head, document, tail)
+
+
+def _kept_tail(tail: bytes) -> bytes:
+    if len(tail) > _SHORT:
+        return compact(tail)
+    kept = _tails.get(tail)
+    if kept is None:
+        kept = compact(tail)
+        if len(_tails) < _MOST_TAILS:
+            _tails[kept] = kept
+    return kept
+
+
+def compact(data: bytes) -> bytes:
+    """An exact-size copy: orjson's output keeps its growth buffer (~8 KB for a 1.5 KB order), which
+    a store holding many documents should not."""
+    return bytes(memoryview(data))
 
 
 class MemoryOutbox:
@@ -78,20 +100,17 @@ class MemoryOutbox:
         self._pending: dict[str, _Record] = {}
         self._pending_sorted = True  # whether _pending is in claim order, (event seq, id)
 
-    def publish(self, events: Iterable[tuple[Event, bytes | None]]) -> None:
-        """Store the events of a committed transaction, each with the document it describes as the
-        store now holds it (None when there is none); commits are serialised, so seq is commit order."""
-        for event, document in events:
-            self._events.append(_kept(event, document, len(self._events) + 1))
+    def publish(self, events: Iterable[Pending]) -> None:
+        """Store the events of a committed transaction; commits are serialised, so seq is commit order."""
+        for kept in events:
+            self._events.append((*kept, len(self._events) + 1))
 
     def fan_out(self, route: Route, limit: int) -> int:
         taken = [
-            _event(kept) for kept in self._events[self._routed : self._routed + max(limit, 0)] if kept is not None
+            Event._make(kept) for kept in self._events[self._routed : self._routed + max(limit, 0)] if kept is not None
         ]  # (never None: only routed events are pruned)
         now = dt.datetime.now(dt.UTC)
-        # Routed in full before anything changes: a route that raises leaves the outbox as it was.
-        new = [_new(subscription_id, event, now) for event in taken for subscription_id in _unique(route(event))]
-        self._add(new)
+        self._add([_new(subscription_id, event, now) for subscription_id, event in routed(taken, route)])
         self._routed = min(self._routed + max(limit, 0), len(self._events))
         return len(taken)
 
@@ -100,10 +119,9 @@ class MemoryOutbox:
         if not self._pending_sorted:
             self._pending = dict(sorted(self._pending.items(), key=lambda item: _order(item[1])))
             self._pending_sorted = True
-        pending = self._pending.values()
         held_back: set[tuple[str, str, str]] = set()
         claimed: list[Delivery] = []
-        for record in pending:
+        for record in self._pending.values():
             if len(claimed) >= limit:
                 break
             # Only the oldest pending delivery of a stream may go; the rest wait for it to settle.
@@ -112,7 +130,7 @@ class MemoryOutbox:
             held_back.add(record.stream)
             if record.next_attempt <= now and (record.lease_until is None or record.lease_until <= now):
                 record.lease_until = now + dt.timedelta(seconds=lease)
-                claimed.append(record.frozen())
+                claimed.append(delivery(record, record.event))
         return claimed
 
     def settle(self, delivery_id: str, *, delivered: bool, error: str | None, retry_at: dt.datetime | None) -> None:
@@ -136,13 +154,15 @@ class MemoryOutbox:
     def deliveries(
         self, *, state: DeliveryState | None, subscription_id: str | None, limit: int, offset: int
     ) -> list[Delivery]:
-        chosen = [
-            record
-            for record in self._deliveries.values()
-            if (state is None or record.state == state)
-            and (subscription_id is None or record.subscription_id == subscription_id)
-        ]
-        return [record.frozen() for record in sorted(chosen, key=_order)[offset : offset + limit]]
+        chosen = sorted(self._chosen(state, subscription_id), key=_order)[offset : offset + limit]
+        return [delivery(record, record.event) for record in chosen]
+
+    def delivery(self, delivery_id: str) -> Delivery | None:
+        record = self._deliveries.get(delivery_id)
+        return None if record is None else delivery(record, record.event)
+
+    def count_deliveries(self, *, state: DeliveryState | None, subscription_id: str | None) -> int:
+        return sum(1 for _ in self._chosen(state, subscription_id))
 
     def redeliver(self, delivery_id: str, now: dt.datetime) -> bool:
         now = utc(now, "now")
@@ -159,7 +179,7 @@ class MemoryOutbox:
     def replay(self, subscription_id: str, since: dt.datetime, route: Callable[[Event], bool]) -> int:
         since = utc(since, "since")
         now = dt.datetime.now(dt.UTC)
-        since_then = (_event(kept) for kept in self._events if kept is not None and kept[_TIME] >= since)
+        since_then = (Event._make(kept) for kept in self._events if kept is not None and kept[_TIME] >= since)
         new = [_new(subscription_id, event, now) for event in since_then if route(event)]
         self._add(new)
         return len(new)
@@ -196,6 +216,14 @@ class MemoryOutbox:
             del self._deliveries[id]
         return len(gone)
 
+    def _chosen(self, state: DeliveryState | None, subscription_id: str | None) -> Iterable[_Record]:
+        return (
+            record
+            for record in self._deliveries.values()
+            if (state is None or record.state == state)
+            and (subscription_id is None or record.subscription_id == subscription_id)
+        )
+
     def _add(self, records: list[_Record]) -> None:
         self._deliveries.update((record.id, record) for record in records)
         self._add_pending(records)
@@ -211,27 +239,6 @@ class MemoryOutbox:
         self._pending.update((record.id, record) for record in records)
 
 
-def _kept(event: Event, document: bytes | None, seq: int) -> _Kept:
-    body = event.body
-    start = -1 if document is None else len(body) - len(document) - 2
-    if document is not None and start > 0 and body.startswith(document, start) and body.endswith(b"}}"):
-        return (event.id, event.api, event.kind, event.resource_id, event.type, event.time, body[:start], document, seq)
-    return (event.id, event.api, event.kind, event.resource_id, event.type, event.time, compact(body), None, seq)
-
-
-def compact(data: bytes) -> bytes:
-    """An exact-size copy: orjson's output keeps its growth buffer (~8 KB for a 1.5 KB order), which
-    a store holding many documents should not."""
-    return bytes(memoryview(data))
-
-
-def utc(value: dt.datetime, name: str) -> dt.datetime:
-    """``value`` in UTC; a naive datetime is refused rather than guessed."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware datetime, such as datetime.now(datetime.UTC).")
-    return value.astimezone(dt.UTC)
-
-
 def _new(subscription_id: str, event: Event, now: dt.datetime) -> _Record:
     return _Record(str(uuid.uuid4()), subscription_id, event, DeliveryState.PENDING, attempts=0, next_attempt=now)
 
@@ -241,9 +248,4 @@ def _order(record: _Record) -> tuple[int, str]:
     return (record.event.seq, record.id)
 
 
-def _unique(subscription_ids: Iterable[str]) -> list[str]:
-    """Each subscription once, in the order the route gave them."""
-    return list(dict.fromkeys(subscription_ids))
-
-
-__all__ = ["MemoryOutbox", "compact", "utc"]
+__all__ = ["MemoryOutbox", "Pending", "compact", "pending"]

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import itertools
-import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import orjson
+from backends.errors import DuplicateId, NotStored
+from backends.events import Delivery, DeliveryState, Event, Route
+from backends.queries import Page, Query
 
-from .base import Delivery, DeliveryState, DuplicateId, Event, NotStored, Page, Query, Route
-from .memoutbox import MemoryOutbox, compact, utc
-from .memquery import matches, sort_documents
+from .outbox import MemoryOutbox, Pending, compact, pending
+from .query import run_query
 
 # kind -> id -> stored JSON; dicts keep insertion order, which is the default sort.
 Collections = dict[str, dict[str, bytes]]
 _DELETED = None
-_ZERO = dt.timedelta(0)
 
 
 class MemoryTransaction:
@@ -29,25 +27,15 @@ class MemoryTransaction:
     def __init__(self, committed: Collections, outbox: MemoryOutbox) -> None:
         self._committed = committed
         self._outbox = outbox
-        self._events: list[tuple[Event, bytes | None]] = []  # with the document as it was then
+        self._events: list[Pending] = []
         # Replayed in order at commit, so a delete then create moves the document to the end.
         self._ops: list[tuple[str, str, bytes | None]] = []
         self._latest: dict[tuple[str, str], bytes | None] = {}
 
     async def add_event(self, event: Event) -> None:
-        # The outbox keeps it at commit, with its seq; only a time outside UTC needs a copy now.
-        if event.time.tzinfo is not dt.UTC and event.time.utcoffset() != _ZERO:
-            event = Event(
-                event.id,
-                event.api,
-                event.kind,
-                event.resource_id,
-                event.type,
-                utc(event.time, "The event time"),
-                event.body,
-                event.seq,
-            )
-        self._events.append((event, self._current(event.kind, event.resource_id)))
+        # The outbox keeps it at commit, with its seq, sharing the document this store holds.
+        stored = None if event.document is None else self._current(event.kind, event.resource_id)
+        self._events.append(pending(event, stored))
 
     async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
         # for_update needs nothing: the backend lock makes this the only writer until commit.
@@ -182,6 +170,12 @@ class MemoryBackend:
     ) -> list[Delivery]:
         return self._outbox.deliveries(state=state, subscription_id=subscription_id, limit=limit, offset=offset)
 
+    async def delivery(self, delivery_id: str) -> Delivery | None:
+        return self._outbox.delivery(delivery_id)
+
+    async def count_deliveries(self, *, state: DeliveryState | None = None, subscription_id: str | None = None) -> int:
+        return self._outbox.count_deliveries(state=state, subscription_id=subscription_id)
+
     async def redeliver(self, delivery_id: str, *, now: dt.datetime) -> bool:
         async with self._write_lock:
             return self._outbox.redeliver(delivery_id, now)
@@ -199,29 +193,4 @@ class MemoryBackend:
             return self._outbox.prune(before, limit)
 
 
-def run_query(documents: dict[str, bytes], query: Query) -> Page:
-    """Filter, sort and page stored documents, parsing only those that must be evaluated."""
-    # Synchronous throughout: no commit can interleave, so the dict needs no copy.
-    stored = documents.values()
-    # islice takes no index past sys.maxsize, and a client may page that far (TMF630 allows it).
-    start = min(query.offset, sys.maxsize)
-    stop = None if query.limit is None else min(query.offset + query.limit, sys.maxsize)
-    if not query.conditions and not query.sort:
-        return Page(total=len(stored), items=list(itertools.islice(stored, start, stop)))
-    if not query.sort:
-        matching = [raw for raw, doc in _parsed(stored) if matches(query.conditions, doc)]
-        return Page(total=len(matching), items=matching[query.offset : stop])
-    parsed = [(raw, doc) for raw, doc in _parsed(stored) if matches(query.conditions, doc)]
-    raw_of = {id(doc): raw for raw, doc in parsed}
-    ordered = sort_documents([doc for _, doc in parsed], query.sort)
-    window = ordered[query.offset : stop]
-    # sort_documents returns the same dicts; fall back to re-encoding should it ever copy them.
-    items = [raw_of.get(id(doc)) or orjson.dumps(doc) for doc in window]
-    return Page(total=len(parsed), items=items)
-
-
-def _parsed(stored: Iterable[bytes]) -> Iterator[tuple[bytes, Any]]:
-    return ((raw, orjson.loads(raw)) for raw in stored)
-
-
-__all__ = ["MemoryBackend", "MemoryTransaction", "run_query"]
+__all__ = ["MemoryBackend", "MemoryTransaction"]

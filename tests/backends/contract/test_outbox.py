@@ -1,124 +1,29 @@
-"""The outbox contract on every store: events commit with their change, fan out, and are claimed in order."""
+"""The outbox contract: events commit with their change, fan out, are claimed in order, and are kept for operators."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import multiprocessing
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
-from backends import open_backend
-from backends.base import Backend, Delivery, DeliveryState, Event
-from tests.conftest import own_postgres_database
+from backends.base import Backend, DeliveryState, Event
+from tests.backends.contract.support import (
+    LEASE,
+    claim_all,
+    enveloping,
+    event,
+    fan_out_all,
+    now,
+    record,
+    sent,
+    to,
+)
 
 pytestmark = pytest.mark.anyio
-
-SQL_STORES = ["sqlite", "postgresql"]
-LEASE = 30.0
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL database of this module's own, dropped afterwards.
-
-    fan_out and claim take whatever the outbox holds, not one kind's rows, so in a shared database
-    another test run (or a gateway's dispatcher) would take this run's events and deliveries.
-    """
-    with own_postgres_database("tmfgate_outbox") as url:
-        yield url
-
-
-@pytest.fixture(params=["memory", *SQL_STORES])
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """The URL of an empty store; on PostgreSQL the outbox is emptied again afterwards."""
-    if request.param == "memory":
-        yield "memory://"
-    elif request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/store.db"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-        yield url
-        await _empty_outbox(url)
-
-
-@pytest.fixture
-async def backend(store_url: str) -> AsyncIterator[Backend]:
-    backend = open_backend(store_url)
-    await backend.open()
-    yield backend
-    await backend.close()
-
-
-@pytest.fixture
-async def other(backend: Backend, store_url: str) -> AsyncIterator[Backend]:
-    """A second handle on the same store: its own engine on SQL, the same object in memory."""
-    if store_url.startswith("memory"):
-        yield backend
-        return
-    other = open_backend(store_url)
-    await other.open()
-    yield other
-    await other.close()
-
-
-async def _empty_outbox(url: str) -> None:
-    from backends.sql import SqlBackend
-    from backends.sqlschema import deliveries, events
-
-    backend = open_backend(url)
-    assert isinstance(backend, SqlBackend)
-    async with backend.engine.begin() as connection:
-        await connection.execute(deliveries.delete())
-        await connection.execute(events.delete())
-    await backend.close()
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def event(kind: str, resource_id: str, n: int = 0, *, at: dt.datetime | None = None) -> Event:
-    id = uuid.uuid4().hex
-    return Event(
-        id=id,
-        api="productOrdering",
-        kind=kind,
-        resource_id=resource_id,
-        type="ProductOrderStateChangeEvent",
-        time=at or now(),
-        body=orjson.dumps({"eventId": id, "event": {"id": resource_id, "n": n}}),
-    )
-
-
-def to(*subscription_ids: str) -> Callable[[Event], Iterable[str]]:
-    return lambda _: subscription_ids
-
-
-async def record(backend: Backend, *events: Event) -> None:
-    """Store each event with the change it describes, one transaction per event."""
-    for e in events:
-        async with backend.transaction() as tx:
-            await tx.create(e.kind, e.id, orjson.dumps({"id": e.id}))
-            await tx.add_event(e)
-
-
-async def fan_out_all(backend: Backend, route: Callable[[Event], Iterable[str]], limit: int = 200) -> int:
-    total = 0
-    while taken := await backend.fan_out(route, limit=limit):
-        total += taken
-    return total
-
-
-def sent(deliveries: list[Delivery]) -> list[tuple[str, int]]:
-    """(subscription, n of the event body) of each delivery, as a test reads them easily."""
-    return [(d.subscription_id, orjson.loads(d.event.body)["event"]["n"]) for d in deliveries]
 
 
 # --- the outbox commits with the change ---------------------------------------------------------
@@ -143,21 +48,6 @@ async def test_a_committed_event_is_fanned_out_as_recorded(backend: Backend, kin
     assert delivery.event == seen and delivery.subscription_id == "s1"
     assert delivery.state is DeliveryState.PENDING and delivery.attempts == 0 and delivery.last_error is None
     assert delivery.next_attempt <= now() and delivery.next_attempt.utcoffset() == dt.timedelta(0)
-
-
-def enveloping(kind: str, resource_id: str, document: bytes, type: str) -> Event:
-    """An event whose body ends with the document as stored, as the gateway's events do."""
-    id = uuid.uuid4().hex
-    head = orjson.dumps({"eventId": id, "eventType": type})[:-1] + b',"event":{"' + kind.encode() + b'":'
-    return Event(
-        id=id,
-        api="productOrdering",
-        kind=kind,
-        resource_id=resource_id,
-        type=type,
-        time=now(),
-        body=head + document + b"}}",
-    )
 
 
 async def test_events_carrying_the_document_come_back_whole(backend: Backend, kind: str) -> None:
@@ -327,6 +217,7 @@ async def test_a_failure_without_retry_parks_until_redelivered(backend: Backend,
     await backend.settle(claimed.id, delivered=False, error="HTTP 410 Gone")
     [parked] = await backend.deliveries(state=DeliveryState.PARKED)
     assert (parked.id, parked.attempts, parked.last_error) == (claimed.id, 1, "HTTP 410 Gone")
+    assert await backend.delivery(claimed.id) == parked
     assert await backend.claim(limit=1, lease=LEASE, now=t + dt.timedelta(days=365)) == []
     later = t + dt.timedelta(hours=1)
     assert await backend.redeliver(claimed.id, now=later) is True
@@ -378,6 +269,28 @@ async def test_deliveries_are_listed_by_state_and_subscription(backend: Backend,
     assert [d.event.seq for d in everything] == sorted(d.event.seq for d in everything)
     assert everything[2:5] == await backend.deliveries(offset=2, limit=3)
     assert await backend.deliveries(subscription_id="nobody") == []
+    # Counted over every page, as the operator API's X-Total-Count needs.
+    assert await backend.count_deliveries() == len(everything) == 8
+    assert await backend.count_deliveries(state=DeliveryState.DELIVERED) == 2
+    assert await backend.count_deliveries(state=DeliveryState.PARKED) == 1
+    assert await backend.count_deliveries(subscription_id="s2") == 4
+    assert await backend.count_deliveries(state=DeliveryState.PENDING, subscription_id="s1") == 2
+    assert await backend.count_deliveries(subscription_id="nobody") == 0
+
+
+async def test_one_delivery_is_found_by_its_id(backend: Backend, kind: str) -> None:
+    await record(backend, event(kind, "o1", 1), event(kind, "o2", 2))
+    await fan_out_all(backend, to("s1", "s2"))
+    everything = await backend.deliveries()
+    for listed in everything:
+        assert await backend.delivery(listed.id) == listed
+    [claimed, *_] = await backend.claim(limit=1, lease=LEASE, now=now())
+    await backend.settle(claimed.id, delivered=False, error="refused")
+    found = await backend.delivery(claimed.id)
+    assert found is not None and (found.state, found.attempts, found.last_error) == (DeliveryState.PARKED, 1, "refused")
+    assert found.event.body == claimed.event.body
+    assert await backend.delivery(str(uuid.uuid4())) is None
+    assert await backend.delivery("not-a-delivery-id") is None
 
 
 async def test_replay_sends_a_subscription_the_events_since_a_time(backend: Backend, kind: str) -> None:
@@ -446,15 +359,6 @@ async def test_prune_forgets_old_events_once_every_delivery_of_them_was_delivere
 # --- several dispatchers -----------------------------------------------------------------------
 
 
-async def claim_all(backend: Backend, limit: int = 4) -> list[str]:
-    """Claim until nothing is left for this claimer; the ids it got."""
-    ids: list[str] = []
-    while claimed := await backend.claim(limit=limit, lease=LEASE, now=now()):
-        ids.extend(d.id for d in claimed)
-        await asyncio.sleep(0)
-    return ids
-
-
 async def test_two_claimers_at_once_never_share_a_delivery(backend: Backend, other: Backend, kind: str) -> None:
     await record(backend, *(event(kind, f"o{n}", n) for n in range(60)))
     await fan_out_all(backend, to("s1"))
@@ -464,62 +368,6 @@ async def test_two_claimers_at_once_never_share_a_delivery(backend: Backend, oth
     claimed = Counter([*first, *second, *leftovers])
     assert claimed.most_common(1)[0][1] == 1, "a delivery was claimed twice"
     assert len(claimed) == 60
-
-
-@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
-async def test_a_delivery_locked_by_another_claimer_is_skipped_not_waited_for(backend: Backend, kind: str) -> None:
-    from sqlalchemy import select
-
-    from backends.sql import SqlBackend
-    from backends.sqlschema import deliveries
-
-    assert isinstance(backend, SqlBackend)
-    await record(backend, event(kind, "o1", 1), event(kind, "o2", 2))
-    await fan_out_all(backend, to("s1"))
-    [locked, free] = await backend.deliveries()
-    async with backend.engine.connect() as connection, connection.begin():
-        # Another dispatcher mid-claim: it holds the row lock but has not committed its lease yet.
-        lock = select(deliveries.c.id).where(deliveries.c.id == uuid.UUID(locked.id)).with_for_update()
-        await connection.execute(lock)
-        claimed = await asyncio.wait_for(backend.claim(limit=10, lease=LEASE, now=now()), timeout=10)
-        assert [d.id for d in claimed] == [free.id]
-
-
-def _claim_from_process(url: str, out: str, barrier: Any) -> None:
-    """Claim with the other process at the same moment; write the ids claimed, one a line."""
-
-    async def main() -> None:
-        backend = open_backend(url)
-        await backend.open()
-        try:
-            barrier.wait()
-            ids = await claim_all(backend, limit=3)
-        finally:
-            await backend.close()
-        Path(out).write_text("".join(f"{id}\n" for id in ids))
-
-    asyncio.run(main())
-
-
-@pytest.mark.parametrize("store_url", SQL_STORES, indirect=True)
-async def test_two_processes_claiming_at_once_never_share_a_delivery(
-    backend: Backend, store_url: str, kind: str, tmp_path: Path
-) -> None:
-    await record(backend, *(event(kind, f"o{n}", n) for n in range(80)))
-    await fan_out_all(backend, to("s1"))
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(2)
-    outs = [tmp_path / f"claimed-{n}.txt" for n in range(2)]
-    processes = [context.Process(target=_claim_from_process, args=(store_url, str(out), barrier)) for out in outs]
-    for process in processes:
-        process.start()
-    for process in processes:
-        await asyncio.to_thread(process.join, 120)
-        assert process.exitcode == 0, "a claimer process failed; its traceback is in the captured stderr"
-        process.close()
-    claimed = Counter([id for out in outs for id in out.read_text().split()] + await claim_all(backend))
-    assert claimed.most_common(1)[0][1] == 1, "a delivery was claimed twice"
-    assert len(claimed) == 80
 
 
 async def test_older_events_made_pending_again_are_claimed_first(backend: Backend, kind: str) -> None:
@@ -535,28 +383,3 @@ async def test_older_events_made_pending_again_are_claimed_first(backend: Backen
     assert await backend.redeliver(second.id, now=t) is True
     claimed = await backend.claim(limit=3, lease=LEASE, now=now())
     assert sorted(sent(claimed)) == [("s1", 1), ("s2", 0), ("s2", 1)]
-
-
-@pytest.mark.parametrize("store", SQL_STORES)
-async def test_an_index_added_by_a_newer_version_is_created_on_an_existing_store(
-    store: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    from sqlalchemy import create_engine, inspect, text
-
-    url = f"sqlite:///{tmp_path}/old.db" if store == "sqlite" else str(request.getfixturevalue("postgres_url"))
-    backend = open_backend(url)
-    await backend.open()
-    look = create_engine(url)  # a connection of our own, beside the store's
-
-    def indexes() -> set[str]:
-        with look.connect() as connection:
-            return {index["name"] or "" for index in inspect(connection).get_indexes("tmf_delivery")}
-
-    assert "ix_tmf_delivery_event" in indexes()
-    with look.begin() as connection:  # as a store made before the index existed
-        connection.execute(text("DROP INDEX ix_tmf_delivery_event"))
-    assert "ix_tmf_delivery_event" not in indexes()
-    await backend.open()
-    assert "ix_tmf_delivery_event" in indexes()
-    await backend.close()
-    look.dispose()

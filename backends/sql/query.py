@@ -1,6 +1,6 @@
 """Compile a parsed query to SQLAlchemy Core on the stored JSON document, for SQLite and PostgreSQL.
 
-The matching rules, identical here (both dialects) and in :mod:`backends.memquery`:
+The matching rules, identical here (both dialects) and in :mod:`backends.matching`:
 
 * **Paths.** ``a.b.c`` walks object members. An array met on the way stands for each of its
   elements, one level deep (PostgreSQL's ``lax $."a"."b"[*]``; arrays of arrays are not flattened
@@ -65,8 +65,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 
-from backends.base import Condition, Instant, Kind, Op, SortKey
-from backends.memquery import (
+from backends.queries import Condition, Instant, Op, SortKey, ValueType
+from backends.values import (
     DAY_MICROS,
     NAIVE_INSTANT,
     ZONED_INSTANT,
@@ -108,7 +108,7 @@ def _sqlite_instant(value: object) -> int | None:
 
 
 class _Value(abc.ABC):
-    """One value found at a path, seen through each kind; an expression is NULL for other types."""
+    """One value found at a path, seen as each value type; an expression is NULL for other types."""
 
     text: ColumnElement[Any]
     number: ColumnElement[Any]
@@ -193,7 +193,7 @@ def _pg_instant(text: ColumnElement[Any]) -> ColumnElement[Any]:
     ).cast(DateTime(timezone=True))
 
 
-def where(conditions: Sequence[Condition], doc: ColumnElement[Any], dialect: str) -> _Bool:
+def where_clause(conditions: Sequence[Condition], doc: ColumnElement[Any], dialect: str) -> _Bool:
     """A WHERE clause holding all the conditions; ``true()`` when there are none."""
     candidates = _candidates_for(dialect)
     if not conditions:
@@ -223,11 +223,11 @@ def _predicate(value: _Value, condition: Condition, op: Op) -> _Bool:
     values = condition.values
     if op is Op.REGEX:
         return or_(*(value.regex(str(pattern)) for pattern in values))
-    if condition.kind is Kind.STRING:
+    if condition.value_type is ValueType.STRING:
         return _string_predicate(value, op, [str(text) for text in values])
-    if condition.kind is Kind.NUMBER:
+    if condition.value_type is ValueType.NUMBER:
         return _ordered(value.number, op, [value.bind_number(v) for v in values if isinstance(v, Decimal)])
-    if condition.kind is Kind.BOOLEAN:
+    if condition.value_type is ValueType.BOOLEAN:
         return _ordered(value.boolean, op, [value.bind_boolean(bool(v)) for v in values])
     return _instant_predicate(value, op, [v for v in values if isinstance(v, Instant)])
 

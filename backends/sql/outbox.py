@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Integer, Row, Select, bindparam, exists, or_, select, text, tuple_
+from sqlalchemy import Integer, Row, Select, bindparam, exists, func, or_, select, text, tuple_
 
-from .base import Delivery, DeliveryState, Event, Route
-from .sqlloop import Executing
-from .sqlschema import UtcDateTime, deliveries, events
+from backends.events import Delivery, DeliveryState, Event, Route
+from backends.outbox import delivery, routed, utc
+
+from .schema import UtcDateTime, deliveries, events
+from .sqlite import Executing
 
 # Any constant other than the schema lock's; the same in every process that fans out.
 _FAN_OUT_LOCK_KEY = 0x746D666F7574  # "tmfout"
@@ -42,13 +44,6 @@ _DELIVERY_COLUMNS = (
     deliveries.c.next_attempt,
     deliveries.c.last_error,
 )
-
-
-def utc(value: dt.datetime, name: str) -> dt.datetime:
-    """``value`` in UTC; a naive datetime is refused rather than guessed."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware datetime, such as datetime.now(datetime.UTC).")
-    return value.astimezone(dt.UTC)
 
 
 _ADD_EVENT = events.insert()  # built once, its values bound at each execution
@@ -89,7 +84,7 @@ async def fan_out(connection: Executing, route: Route, limit: int) -> int:
     if not taken:
         return 0
     now = dt.datetime.now(dt.UTC)
-    new = [_new_delivery(subscription_id, event, now) for event in taken for subscription_id in _unique(route(event))]
+    new = [_new_delivery(subscription_id, event, now) for subscription_id, event in routed(taken, route)]
     if new:
         await connection.execute(deliveries.insert(), new)
     # By seq list, not "seq <= newest": on PostgreSQL an older seq may commit after this read.
@@ -191,19 +186,42 @@ async def settle(
     await connection.execute(_SETTLED, values)
 
 
+_WITH_EVENTS = select(*_DELIVERY_COLUMNS, *_EVENT_COLUMNS).join_from(
+    deliveries, events, events.c.seq == deliveries.c.event_seq
+)
+
+
 async def list_deliveries(
     connection: Executing, *, state: DeliveryState | None, subscription_id: str | None, limit: int, offset: int
 ) -> list[Delivery]:
     """One page of deliveries, oldest event first."""
-    stmt = select(*_DELIVERY_COLUMNS, *_EVENT_COLUMNS).join_from(
-        deliveries, events, events.c.seq == deliveries.c.event_seq
-    )
-    if state is not None:
-        stmt = stmt.where(deliveries.c.state == DeliveryState(state).value)
-    if subscription_id is not None:
-        stmt = stmt.where(deliveries.c.subscription_id == subscription_id)
+    stmt = _WITH_EVENTS.where(*_chosen(state, subscription_id))
     stmt = stmt.order_by(deliveries.c.event_seq, deliveries.c.id).offset(offset).limit(limit)
     return [_delivery(row) for row in (await connection.execute(stmt)).all()]
+
+
+async def find_delivery(connection: Executing, delivery_id: str) -> Delivery | None:
+    """One delivery by id, or None."""
+    key = _key(delivery_id)
+    if key is None:
+        return None
+    row = (await connection.execute(_WITH_EVENTS.where(deliveries.c.id == key))).first()
+    return None if row is None else _delivery(row)
+
+
+async def count_deliveries(connection: Executing, *, state: DeliveryState | None, subscription_id: str | None) -> int:
+    """How many deliveries :func:`list_deliveries` chooses, over every page."""
+    stmt = select(func.count()).select_from(deliveries).where(*_chosen(state, subscription_id))
+    return int((await connection.execute(stmt)).scalar_one())
+
+
+def _chosen(state: DeliveryState | None, subscription_id: str | None) -> list[Any]:
+    criteria = []
+    if state is not None:
+        criteria.append(deliveries.c.state == DeliveryState(state).value)
+    if subscription_id is not None:
+        criteria.append(deliveries.c.subscription_id == subscription_id)
+    return criteria
 
 
 async def redeliver(connection: Executing, delivery_id: str, *, now: dt.datetime) -> bool:
@@ -299,21 +317,13 @@ def _event(row: Row[*tuple[Any, ...]]) -> Event:
         resource_id=row.event_resource_id,
         type=row.event_type,
         time=row.event_time,
-        body=row.event_body.encode(),
+        head=row.event_body.encode(),  # the whole body: stored as one text
         seq=row.event_seq,
     )
 
 
 def _delivery(row: Row[*tuple[Any, ...]]) -> Delivery:
-    return Delivery(
-        id=str(row.id),
-        subscription_id=row.subscription_id,
-        event=_event(row),
-        state=DeliveryState(row.state),
-        attempts=row.attempts,
-        next_attempt=row.next_attempt,
-        last_error=row.last_error,
-    )
+    return delivery(row, _event(row))
 
 
 def _key(delivery_id: str) -> uuid.UUID | None:
@@ -324,19 +334,15 @@ def _key(delivery_id: str) -> uuid.UUID | None:
         return None
 
 
-def _unique(subscription_ids: Iterable[str]) -> list[str]:
-    """Each subscription once, in the order the route gave them."""
-    return list(dict.fromkeys(subscription_ids))
-
-
 __all__ = [
     "add_event",
     "claim",
+    "count_deliveries",
     "drop_deliveries",
     "fan_out",
+    "find_delivery",
     "list_deliveries",
     "redeliver",
     "replay",
     "settle",
-    "utc",
 ]

@@ -14,7 +14,7 @@ from sqlalchemy import Text, bindparam, cast, func, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.expression import ColumnElement
 
-from .sqlschema import documents
+from .schema import documents
 
 
 class DocumentStatements:

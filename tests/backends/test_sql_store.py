@@ -1,0 +1,122 @@
+"""The SQL store beyond the contract: several processes, a killed writer, its schema, and driver errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import signal
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import exc as sa_exc
+
+from backends import open_backend
+from backends.base import DuplicateId, Query, StorageError, StorageUnavailable, UnstorableDocument
+from backends.sql.store import translate
+from tests.backends.conftest import opened
+from tests.backends.contract.support import create_all, doc, increment
+
+pytestmark = pytest.mark.anyio
+
+
+def _write_from_process(url: str, kind: str, worker: int, barrier: Any) -> None:
+    """Open the store (racing the other process to create it) and write to it."""
+
+    async def main() -> None:
+        backend = open_backend(url)
+        barrier.wait()  # open and write at the same moment as the other process
+        await backend.open()
+        try:
+            with contextlib.suppress(DuplicateId):  # the other process created it first
+                await create_all(backend, kind, doc("counter", n=0))
+            for i in range(25):
+                await create_all(backend, kind, doc(f"p{worker}-{i}"))
+                await increment(backend, kind, "counter")
+        finally:
+            await backend.close()
+
+    asyncio.run(main())
+
+
+async def test_two_processes_write_one_store(sql_url: str, kind: str) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    processes = [context.Process(target=_write_from_process, args=(sql_url, kind, n, barrier)) for n in range(2)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        await asyncio.to_thread(process.join, 120)
+        assert process.exitcode == 0, "a writer process failed; its traceback is in the captured stderr"
+        process.close()
+    async with opened(sql_url) as backend:
+        assert orjson.loads(await backend.get(kind, "counter") or b"")["n"] == 50
+        assert (await backend.query(kind, Query())).total == 51
+
+
+def _create_and_hang(url: str, kind: str, committed: Any) -> None:
+    async def main() -> None:
+        backend = open_backend(url)
+        await backend.open()
+        await create_all(backend, kind, doc("durable"))
+        committed.set()
+        await asyncio.sleep(120)  # killed here, connections and WAL left as they are
+
+    asyncio.run(main())
+
+
+async def test_a_committed_document_survives_sigkill(sql_url: str, kind: str) -> None:
+    context = multiprocessing.get_context("spawn")
+    committed = context.Event()
+    process = context.Process(target=_create_and_hang, args=(sql_url, kind, committed))
+    process.start()
+    assert await asyncio.to_thread(committed.wait, 60), "the child process never committed"
+    os.kill(process.pid or 0, signal.SIGKILL)
+    await asyncio.to_thread(process.join, 30)
+    assert process.exitcode == -signal.SIGKILL
+    process.close()
+    async with opened(sql_url) as backend:
+        assert orjson.loads(await backend.get(kind, "durable") or b"") == {"id": "durable"}
+
+
+async def test_open_is_idempotent(sql_url: str, kind: str) -> None:
+    async with opened(sql_url) as backend:
+        await create_all(backend, kind, doc("1"))
+        async with opened(sql_url) as again:
+            assert await again.get(kind, "1") is not None
+
+
+async def test_an_unreachable_database_is_unavailable(anyio_backend: str) -> None:
+    backend = open_backend("postgresql://nobody@127.0.0.1:1/none")
+    with pytest.raises(StorageUnavailable):
+        await backend.open()
+    await backend.close()
+
+
+class _DriverError(Exception):
+    """Stands for the driver's own exception, kept as ``orig``."""
+
+
+@pytest.mark.parametrize(
+    ("error", "translated"),
+    [
+        (sa_exc.IntegrityError, StorageError),
+        (sa_exc.DataError, UnstorableDocument),
+        (sa_exc.ProgrammingError, StorageError),
+        (sa_exc.OperationalError, StorageUnavailable),
+        (sa_exc.InterfaceError, StorageUnavailable),
+        (sa_exc.InternalError, StorageUnavailable),
+    ],
+)
+def test_driver_errors_are_translated_by_whose_fault_they_are(
+    error: type[sa_exc.DBAPIError], translated: type[StorageError]
+) -> None:
+    result = translate(error("SELECT 1", {}, _DriverError("what the driver said")))
+    assert type(result) is translated
+    assert "what the driver said" in str(result)
+
+
+def test_a_pool_timeout_is_unavailability() -> None:
+    assert type(translate(sa_exc.TimeoutError("QueuePool limit reached"))) is StorageUnavailable

@@ -1,0 +1,101 @@
+"""SQLite on the event loop: waiting for another process's lock without stopping the loop, and durability."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import text
+
+from backends.sql import SqlBackend
+from backends.sql.sqlite import LoopConnection, connected, create_loop_engine
+from tests.backends.conftest import opened
+from tests.backends.contract.support import create_all, doc
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/store.db"
+
+
+async def test_a_writer_waits_for_another_process_s_lock_without_stopping_the_loop(
+    url: str, tmp_path: Path, kind: str
+) -> None:
+    async with opened(url) as backend:
+        await create_all(backend, kind, doc("before"))
+        other = sqlite3.connect(str(tmp_path / "store.db"), isolation_level=None)  # as another process's writer
+        other.execute("BEGIN IMMEDIATE")
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(tick())
+        try:
+            writing = asyncio.create_task(create_all(backend, kind, doc("waited")))
+            await asyncio.sleep(0.5)
+            assert not writing.done()  # it waits for the lock...
+            assert ticks >= 20  # ...while the loop runs on
+            assert orjson.loads(await backend.get(kind, "before") or b"") == {"id": "before"}  # readers never wait
+            other.execute("COMMIT")
+            await asyncio.wait_for(writing, timeout=5)
+        finally:
+            ticker.cancel()
+            other.close()
+        assert orjson.loads(await backend.get(kind, "waited") or b"") == {"id": "waited"}
+
+
+async def test_changes_wait_for_the_disk_and_only_the_outbox_bookkeeping_may_not(url: str) -> None:
+    async with opened(url) as backend:
+        assert isinstance(backend, SqlBackend)
+
+        async def synchronous(durable: bool) -> int:
+            async with backend._connection(write=True, durable=durable) as connection:
+                return int((await connection.execute(text("PRAGMA synchronous"))).scalar_one())
+
+        # Alternating, so every pooled connection serves both kinds in turn: the setting never leaks.
+        seen = [(await synchronous(True), await synchronous(False)) for _ in range(12)]
+        assert set(seen) == {(2, 1)}  # FULL for changes, NORMAL for fan-out, claims, settles, pruning
+        async with backend.transaction() as tx:
+            assert int((await tx._connection.execute(text("PRAGMA synchronous"))).scalar_one()) == 2
+
+
+async def test_sqlite_connections_are_durable_and_patient(url: str) -> None:
+    async with opened(url) as backend:
+        assert isinstance(backend, SqlBackend) and backend.loop_engine is not None
+        with backend.loop_engine.connect() as connection:
+            pragmas = {
+                name: connection.exec_driver_sql(f"PRAGMA {name}").scalar_one()
+                for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+            }
+    # busy_timeout 0: a writer waiting for another process's lock waits on the event loop.
+    assert pragmas == {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 0, "foreign_keys": 1}
+
+
+async def test_a_block_that_raises_rolls_back_and_one_that_ends_commits(url: str) -> None:
+    engine = create_loop_engine(url)
+    try:
+        async with connected(engine, write=True) as connection:
+            assert isinstance(connection, LoopConnection)
+            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        with pytest.raises(RuntimeError, match="boom"):
+            async with connected(engine, write=True) as connection:
+                await connection.execute(text("INSERT INTO t VALUES (1)"))
+                raise RuntimeError("boom")
+        async with connected(engine, write=True) as connection:
+            await connection.execute(text("INSERT INTO t VALUES (2)"))
+        async with connected(engine, write=False) as connection:
+            assert await connection.column_in_thread(text("SELECT n FROM t")) == [2]
+            # The shared value formats are registered on every connection.
+            instant = text("SELECT tmfgate_instant('1970-01-01T00:00:01Z'), regexp('^a', 'abc')")
+            assert list((await connection.execute(instant)).one()) == [1_000_000, 1]
+    finally:
+        engine.dispose()
