@@ -36,7 +36,7 @@ def open_backend(url: str) -> Backend:
     if alias is None:
         accepted = ", ".join(f"{name}://" for name in BACKEND_ALIASES)
         raise BackendConfigurationError(
-            f"The database URL {_redact(url)!r} has no known scheme; use one of {accepted} "
+            f"The database URL {redacted(url)!r} has no known scheme; use one of {accepted} "
             "(for example sqlite:///tmfgate.db or postgresql://user@host/db)."
         )
     if alias.driver_scheme.startswith("sqlite") and rest.lstrip("/").split("?")[0] in _IN_MEMORY_SQLITE:
@@ -51,7 +51,7 @@ def open_backend(url: str) -> Backend:
     return backend
 
 
-def _redact(url: str) -> str:
+def redacted(url: str) -> str:
     """The URL without its password, fit for an error message."""
     scheme, sep, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
@@ -60,4 +60,4 @@ def _redact(url: str) -> str:
     return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
 
 
-__all__ = ["BACKEND_ALIASES", "Backend", "BackendConfigurationError", "open_backend"]
+__all__ = ["BACKEND_ALIASES", "Backend", "BackendConfigurationError", "open_backend", "redacted"]

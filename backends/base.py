@@ -8,7 +8,7 @@ version. Stores filter, sort and page a parsed :class:`Query` themselves, by the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -94,6 +94,11 @@ class Outbox(Protocol):
         claimed deliveries are leased until ``now + lease`` seconds; no other caller gets them
         before the lease expires.
         """
+
+    async def renew(self, delivery_ids: Sequence[str], *, until: dt.datetime) -> None:
+        """Extend the leases of deliveries still in flight to ``until``: a worker holds short leases and
+        renews them while it works, so the leases of a worker that died run out soon. Deliveries no
+        longer pending are left alone."""
 
     async def settle(
         self, delivery_id: str, *, delivered: bool, error: str | None = None, retry_at: dt.datetime | None = None

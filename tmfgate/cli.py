@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from backends import redacted
 from backends.base import StorageError
 from tmfgate import __version__
 from tmfgate.errors import ConfigurationError
@@ -145,6 +146,10 @@ def serve(settings: Settings, registry: Registry) -> int:
     from tmfgate.app import create_app  # noqa: PLC0415 - nor the whole request path
 
     app = create_app(settings, registry=registry)  # fails here, before any worker starts, when misconfigured
+    problem = asyncio.run(_store_problem(app.runtime))
+    if problem is not None:
+        print(f"tmfgate: cannot use the store at {redacted(settings.database_url)}: {problem}", file=sys.stderr)
+        return 1
     os.environ.update(settings.to_env(registry.settings))
     if settings.workers > 1 and settings.database_url.startswith("memory:"):
         print(
@@ -152,6 +157,7 @@ def serve(settings: Settings, registry: Registry) -> int:
             "through one worker is unknown to the others; use SQLite or PostgreSQL to share data.",
             file=sys.stderr,
         )
+    print(f"tmfgate: store {redacted(settings.database_url)}", flush=True)
     for api in app.gateway.apis:
         url = f"http://{settings.host}:{settings.port}{api.base_path}/"
         also = "".join(f", also at http://{settings.host}:{settings.port}{alias}/" for alias in api.spec.aliases)
@@ -171,6 +177,19 @@ def serve(settings: Settings, registry: Registry) -> int:
     else:
         uvicorn.run(app, **options)
     return 0
+
+
+async def _store_problem(runtime: Runtime) -> str | None:
+    """Why the store cannot be opened, in a sentence, or None: checked before serving, so that an
+    unreachable database is one line rather than a failed start-up's traceback."""
+    backend = runtime.gateway.backend
+    try:
+        await backend.open()
+    except StorageError as exc:
+        return " ".join(str(exc).split())  # drivers write several lines
+    finally:
+        await backend.close()
+    return None
 
 
 def dispatch(settings: Settings, registry: Registry) -> int:

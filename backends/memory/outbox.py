@@ -133,6 +133,13 @@ class MemoryOutbox:
                 claimed.append(delivery(record, record.event))
         return claimed
 
+    def renew(self, delivery_ids: Iterable[str], until: dt.datetime) -> None:
+        until = utc(until, "until")
+        for delivery_id in delivery_ids:
+            record = self._pending.get(delivery_id)
+            if record is not None and record.lease_until is not None:
+                record.lease_until = until
+
     def settle(self, delivery_id: str, *, delivered: bool, error: str | None, retry_at: dt.datetime | None) -> None:
         record = self._deliveries.get(delivery_id)
         # Only a pending delivery: once a lease expired another dispatcher may have delivered it, and

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from backends.errors import DuplicateId, NotStored
@@ -153,6 +153,10 @@ class MemoryBackend:
     async def claim(self, *, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
         async with self._write_lock:
             return self._outbox.claim(limit, lease, now)
+
+    async def renew(self, delivery_ids: Sequence[str], *, until: dt.datetime) -> None:
+        async with self._write_lock:
+            self._outbox.renew(delivery_ids, until)
 
     async def settle(
         self, delivery_id: str, *, delivered: bool, error: str | None = None, retry_at: dt.datetime | None = None

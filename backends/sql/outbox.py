@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Integer, Row, Select, bindparam, exists, func, or_, select, text, tuple_
@@ -149,6 +149,24 @@ async def claim(connection: Executing, *, limit: int, lease: float, now: dt.date
             },
         )
     return claimed
+
+
+_RENEWED = (
+    deliveries.update()
+    .where(
+        deliveries.c.id.in_(bindparam("ids", expanding=True)),
+        deliveries.c.state == PENDING,
+        deliveries.c.lease_until.is_not(None),
+    )
+    .values(lease_until=bindparam("until", type_=UtcDateTime()))
+)
+
+
+async def renew(connection: Executing, delivery_ids: Sequence[str], *, until: dt.datetime) -> None:
+    """Extend the leases of pending deliveries still leased."""
+    keys = [key for key in map(_key, delivery_ids) if key is not None]
+    if keys:
+        await connection.execute(_RENEWED, {"ids": keys, "until": utc(until, "until")})
 
 
 # Only a pending delivery is settled: once a lease expired another dispatcher may have delivered

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import functools
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -150,6 +150,10 @@ class SqlBackend:
     async def claim(self, *, limit: int, lease: float, now: dt.datetime) -> list[Delivery]:
         async with self._connection(write=True, durable=False) as connection:
             return await outbox.claim(connection, limit=limit, lease=lease, now=now)
+
+    async def renew(self, delivery_ids: Sequence[str], *, until: dt.datetime) -> None:
+        async with self._connection(write=True, durable=False) as connection:
+            await outbox.renew(connection, delivery_ids, until=until)
 
     async def settle(
         self, delivery_id: str, *, delivered: bool, error: str | None = None, retry_at: dt.datetime | None = None

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 from tmfgate.app import create_app
+from tmfgate.cli import build_parser
+from tmfgate.runtime import installed
 from tmfgate.settings import Settings
 
 PO = "/tmf-api/productOrderingManagement/v4"
@@ -129,3 +135,33 @@ def test_base_type_and_schema_location_are_patchable_where_the_update_schema_has
 def test_the_official_tmf640_base_path_is_served_too(client: TestClient) -> None:
     response = client.get("/tmf-api/ServiceActivationAndConfiguration/v4/service?limit=1")
     assert response.status_code == 200
+
+
+def test_an_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://tmfgate:secret@127.0.0.1:1/nope"
+    result = subprocess.run(
+        [sys.executable, "-m", "tmfgate", "serve", "--database-url", url, "--port", "18555"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("tmfgate: cannot use the store at postgresql+psycopg://tmfgate:***@127.0.0.1:1/nope: ")
+    assert "secret" not in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
+def test_the_command_line_says_its_version_and_helps_every_command() -> None:
+    version = subprocess.run(
+        [sys.executable, "-m", "tmfgate", "--version"], capture_output=True, text=True, check=False
+    )
+    assert version.returncode == 0 and version.stdout.startswith("tmfgate ")
+    parser = build_parser(installed())
+    [commands] = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    for name, command in commands.choices.items():
+        assert command.description, f"tmfgate {name} has no description"
+        for action in command._actions:
+            if name != "conformance" and not isinstance(action, argparse._HelpAction):
+                assert action.help, f"tmfgate {name} {'/'.join(action.option_strings) or action.dest} has no help"

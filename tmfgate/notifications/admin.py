@@ -12,7 +12,7 @@ import ipaddress
 from typing import Any
 from urllib.parse import parse_qsl
 
-from backends.base import Backend, Delivery, DeliveryState
+from backends.base import Delivery, DeliveryState
 from tmfgate import codec, operations, times
 from tmfgate.calls import Call, Function, Reply
 from tmfgate.errors import BadRequest, ConfigurationError, Conflict, Forbidden, InvalidQuery, NotFound
@@ -28,7 +28,6 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-_SCAN = 500  # deliveries read per query when counting or looking one up
 _LIST_PARAMETERS = ("state", "subscriptionId", "offset", "limit")
 
 
@@ -57,7 +56,7 @@ async def listDelivery(call: Call) -> Reply:
     if len(found) < limit and (found or offset == 0):
         total = offset + len(found)  # this page reaches the end
     else:
-        total = await _count(backend, state, subscription_id)
+        total = await backend.count_deliveries(state=state, subscription_id=subscription_id)
     body = codec.dumps([delivery_document(call, delivery) for delivery in found])
     headers = [(b"x-total-count", str(total).encode()), (b"x-result-count", str(len(found)).encode())]
     return Reply(206 if len(found) < total else 200, body, headers)
@@ -66,7 +65,7 @@ async def listDelivery(call: Call) -> Reply:
 @operator
 async def retrieveDelivery(call: Call) -> Reply:
     """``GET /delivery/{id}``."""
-    delivery = await find_delivery(call.gateway.backend, call.id)
+    delivery = await call.gateway.backend.delivery(call.id)
     if delivery is None:
         raise NotFound(f"No delivery with id {call.id} exists.")
     return Reply.json(200, delivery_document(call, delivery))
@@ -79,7 +78,7 @@ async def patchDelivery(call: Call) -> Reply:
     redelivered = await backend.redeliver(call.id, now=dt.datetime.now(dt.UTC))
     if redelivered:
         call.gateway.committed.set()  # wake the in-process delivery worker
-    delivery = await find_delivery(backend, call.id)
+    delivery = await backend.delivery(call.id)
     if delivery is None:
         if redelivered:  # delivered (and dropped with its subscription) in the meantime
             raise NotFound(f"The delivery {call.id} was redelivered and no longer exists.")
@@ -177,25 +176,6 @@ def delivery_document(call: Call, delivery: Delivery) -> dict[str, Any]:
     return doc
 
 
-async def find_delivery(backend: Backend, delivery_id: str) -> Delivery | None:
-    """One delivery by id, parked and pending ones looked at first.
-
-    The storage contract can only list deliveries, so this reads them page by page; a
-    ``Backend.delivery(id)`` would make it one query.
-    """
-    for state in (DeliveryState.PARKED, DeliveryState.PENDING, DeliveryState.DELIVERED):
-        offset = 0
-        while True:
-            page = await backend.deliveries(state=state, limit=_SCAN, offset=offset)
-            for delivery in page:
-                if delivery.id == delivery_id:
-                    return delivery
-            if len(page) < _SCAN:
-                break
-            offset += len(page)
-    return None
-
-
 def parse_instant(text: str, name: str) -> dt.datetime:
     """An ISO 8601 date-time with a time zone, e.g. ``2026-11-25T00:00:00Z``; BadRequest otherwise."""
     try:
@@ -205,16 +185,6 @@ def parse_instant(text: str, name: str) -> dt.datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise BadRequest(f"{name} needs a time zone, such as 2026-11-25T00:00:00Z or +01:00.")
     return moment.astimezone(dt.UTC)
-
-
-async def _count(backend: Backend, state: DeliveryState | None, subscription_id: str | None) -> int:
-    """How many deliveries match, read page by page (the storage contract has no count)."""
-    total = 0
-    while True:
-        page = await backend.deliveries(state=state, subscription_id=subscription_id, limit=_SCAN, offset=total)
-        total += len(page)
-        if len(page) < _SCAN:
-            return total
 
 
 def _list_query(call: Call) -> tuple[DeliveryState | None, str | None, int, int]:

@@ -54,6 +54,10 @@ PASS_INTERVAL = 0.001
 SUBSCRIPTIONS_TTL = 1.0  # seconds a list of subscriptions serves (a removed one may get events that long)
 STOP_GRACE = 5.0  # seconds in-flight deliveries get to finish when the worker stops
 ERROR_BACKOFF_MAX = 5.0  # seconds between attempts to reach a failing store
+# Seconds a claimed delivery is leased for; the worker renews the leases of those in flight every
+# RENEW_INTERVAL, so a worker that dies gives its deliveries back within a lease.
+LEASE = 5.0
+RENEW_INTERVAL = LEASE / 3
 MAX_ERROR_LENGTH = 500
 
 
@@ -97,11 +101,10 @@ class DeliveryWorker:
         # pass, where waiting for the first of several would create one per awaitable (a pass per
         # commit under load).
         self._wake = committed if committed is not None else asyncio.Event()
-        # A lease outlives the request (connect and read timeouts) and its settle.
-        self._lease = settings.delivery_timeout * 2 + 5
+        self._lease = LEASE
         self._loaded: _Loaded | None = None
         self._reload_lock = asyncio.Lock()
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight: dict[asyncio.Task[None], str] = {}  # each delivery in flight, and its id
         self._next_retry: float | None = None  # monotonic time of the earliest retry this worker set
         self._pruner = Pruner(backend, settings.event_retention)
         # One client keeps connections to listeners alive between deliveries. Redirects are not
@@ -129,6 +132,7 @@ class DeliveryWorker:
         backoff = 0.0
         watch = asyncio.create_task(stop.wait())
         watch.add_done_callback(lambda _: self._wake.set())
+        renewing = asyncio.create_task(self._renew_leases(stop), name="tmfgate-leases")
         last_pass = -PASS_INTERVAL
         try:
             while not stop.is_set():
@@ -154,6 +158,23 @@ class DeliveryWorker:
         finally:
             watch.cancel()
             await self._drain()
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
+    async def _renew_leases(self, stop: asyncio.Event) -> None:
+        """Keep renewing the short leases of the deliveries in flight, so that those of a worker that
+        died run out within a lease (a restarted gateway resumes its reactions within seconds), while
+        a slow listener or reaction keeps its own."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=RENEW_INTERVAL)
+            ids = list(self._inflight.values())
+            if ids and not stop.is_set():
+                try:
+                    await self.backend.renew(ids, until=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self._lease))
+                except Exception:
+                    logger.warning("Could not renew the leases of %d deliveries.", len(ids), exc_info=True)
 
     async def _sleep(self, timeout: float, stop: asyncio.Event) -> None:
         """Until woken (a commit, a settled delivery, stop) or ``timeout`` seconds pass."""
@@ -265,13 +286,13 @@ class DeliveryWorker:
         started = []
         for delivery in claimed:
             task = asyncio.create_task(self._deliver(delivery, claimed_at))
-            self._inflight.add(task)
+            self._inflight[task] = delivery.id
             task.add_done_callback(self._finished)
             started.append(task)
         return started
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
+        self._inflight.pop(task, None)
         self._wake.set()  # a settled delivery may free a resource's next event
 
     async def _deliver(self, delivery: Delivery, claimed_at: float) -> None:

@@ -173,6 +173,27 @@ async def test_claim_waits_for_the_due_time_and_honours_leases(backend: Backend,
     assert retried.next_attempt == t + dt.timedelta(minutes=5)
 
 
+async def test_a_renewed_lease_keeps_a_delivery_in_flight(backend: Backend, kind: str) -> None:
+    await record(backend, event(kind, "o1"), event(kind, "o2", 1))
+    await fan_out_all(backend, to("s1", "s2"))
+    t = now()
+    claimed = await backend.claim(limit=10, lease=LEASE, now=t)
+    first = next(d for d in claimed if d.subscription_id == "s1")
+    await backend.renew([first.id, "not-a-delivery-id"], until=t + dt.timedelta(seconds=LEASE * 3))
+    later = t + dt.timedelta(seconds=LEASE + 1)
+    # The renewed one stays leased; the others' leases ran out and they go out again.
+    others = await backend.claim(limit=10, lease=LEASE, now=later)
+    assert {d.id for d in others} == {d.id for d in claimed} - {first.id}
+    for other in others:
+        await backend.settle(other.id, delivered=True)
+    [again] = await backend.claim(limit=10, lease=LEASE, now=t + dt.timedelta(seconds=LEASE * 3 + 1))
+    assert again.id == first.id
+    # A settled delivery is not leased again by a late renewal.
+    await backend.settle(again.id, delivered=True)
+    await backend.renew([again.id], until=t + dt.timedelta(hours=1))
+    assert (await backend.delivery(again.id)).state.value == "delivered"  # type: ignore[union-attr]
+
+
 async def test_claim_takes_the_oldest_events_first_up_to_the_limit(backend: Backend, kind: str) -> None:
     await record(backend, *(event(kind, f"o{n}", n) for n in range(5)))
     await fan_out_all(backend, to("s1"))
