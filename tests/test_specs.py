@@ -121,6 +121,14 @@ APIS = [
         ("/tmf-api/productInventory/v4",),
         enum_fixes={"ProductStatusType": {"aborted"}},
     ),
+    # TMF632 spells deceased "deceaded" (v5 spells it right).
+    Api(
+        "tmf632_party.yaml",
+        "TMF632-v4.0.0.swagger.json",
+        "TMF632 Party Management",
+        ("/tmf-api/party/v4",),
+        enum_fixes={"IndividualStateType": {"deceased"}},
+    ),
 ]
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
