@@ -532,6 +532,7 @@ SERVED_SPECS = {
     "tmf640_service_activation": 35,
     "tmf639_resource_inventory": 35,
     "tmf629_customer": 30,
+    "tmf632_party": 65,
     "tmf642_alarm": 150,
     "tmf678_bill": 20,
     "tmf620_product_catalog": 1,

@@ -163,6 +163,14 @@ APIS = [
         ("/tmf-api/productInventory/v4",),
         enum_fixes={"ProductStatusType": {"aborted"}},
     ),
+    # TMF632 spells deceased "deceaded" (v5 spells it right).
+    Api(
+        "tmf632_party.yaml",
+        "TMF632-v4.0.0.swagger.json",
+        "TMF632 Party Management",
+        ("/tmf-api/party/v4",),
+        enum_fixes={"IndividualStateType": {"deceased"}},
+    ),
     # v5. Base paths: the official file's API name under /tmf-api (some files give no path, or leave
     # out /tmf-api); where the v5 name differs from the v4 one, the v4 name is a second base path.
     # TMF622 and TMF637 v5 keep "aborted " with a trailing space.
