@@ -16,6 +16,7 @@ import jsonschema_rs
 import pytest
 from openapi_schema_validator import OAS30Validator
 
+from tests.shared import HOW
 from tests.test_specs import APIS, OFFICIAL_DIR, SPECS, Api, Schema, bundle, flatten, load_yaml, ref_name, resolve
 from tmfgate.schemas import compile_schema
 from tmfgate.specs import load
@@ -86,7 +87,7 @@ def text5(ours5: Schema) -> Any:
 def official5(api5: Api) -> Any:
     path = OFFICIAL_DIR / api5.official
     if not path.is_file():
-        pytest.skip(f"official TM Forum specs not found at {OFFICIAL_DIR}")
+        pytest.skip(f"official TM Forum specs not found at {OFFICIAL_DIR} ({HOW})")
     return load_yaml(path)
 
 

@@ -18,11 +18,12 @@ import pytest
 import yaml
 from openapi_spec_validator import OpenAPIV30SpecValidator, validate
 
+from tests.shared import HOW, OFFICIAL_SPECS
 from tmfgate.specs import load
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
-OFFICIAL_DIR = ROOT.parent / "shared" / "tmf-specs"
+OFFICIAL_DIR = OFFICIAL_SPECS
 COMMON_PREFIX = "tmf_common.yaml#/components/schemas/"
 LOCAL_PREFIX = "#/components/schemas/"
 BODY_METHODS = {"post", "patch"}
@@ -309,7 +310,7 @@ def text(api: Api, common: Schema, ours: Schema) -> Any:
 def official(api: Api) -> Any:
     path = OFFICIAL_DIR / api.official
     if not path.is_file():
-        pytest.skip(f"official TM Forum specs not found at {OFFICIAL_DIR}")
+        pytest.skip(f"official TM Forum specs not found at {OFFICIAL_DIR} ({HOW})")
     return load_yaml(path)
 
 

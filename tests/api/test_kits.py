@@ -1,7 +1,7 @@
 """The TM Forum conformance kits (Postman collections), run with newman against a fresh gateway.
 
-The kits live outside the project in ``../shared/ctk``; the test skips, saying why, when they or
-newman are absent. CI installs newman (``npm install newman``) so the kits always run there.
+The kits live outside the project (``../shared/ctk``, or ``$TMFGATE_TEST_SHARED/ctk``); the test skips,
+saying why, when they or newman are absent. CI installs newman (``npm install newman``) so the kits always run there.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import pytest
 import requests
 
 from tests.conftest import free_port
+from tests.shared import HOW, KITS
 
 ROOT = Path(__file__).resolve().parents[2]
-KITS = ROOT.parent / "shared" / "ctk"
 # kit -> the base path of the API it tests
 SERVED = {
     "TMF622-v4.0.0": "/tmf-api/productOrderingManagement/v4/",
@@ -67,7 +67,7 @@ def fresh_gateway(tmp_path: Path) -> Iterator[str]:
 @pytest.mark.parametrize("kit", sorted(SERVED))
 def test_conformance_kit(kit: str, fresh_gateway: str, tmp_path: Path) -> None:
     if not (KITS / kit).is_dir():
-        pytest.skip(f"the TM Forum kit {kit} is not at {KITS}")
+        pytest.skip(f"the TM Forum kit {kit} is not at {KITS} ({HOW})")
     command = newman()
     if command is None:
         pytest.skip("newman is not installed: run 'npm install newman' in the project folder")
