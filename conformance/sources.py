@@ -17,7 +17,6 @@ import requests
 from conformance.openapi import SpecError
 
 VERSIONS = (4, 5)
-_COMMON = "tmf_common"
 _REF_FILE = re.compile(r"""["']?\$ref["']?\s*:\s*["']([^"'#]+)#""")
 
 
@@ -47,7 +46,7 @@ def shipped_dir(version: int) -> Path:
 
 def shipped_names(version: int) -> list[str]:
     """The stems of the shipped specs of ``version`` (``tmf622_product_ordering``, ...)."""
-    return sorted(p.stem for p in shipped_dir(version).glob("tmf*.yaml") if not p.stem.startswith(_COMMON))
+    return sorted(p.stem for p in shipped_dir(version).glob("tmf[0-9]*.yaml"))
 
 
 def shipped(name: str, version: int) -> Path:
