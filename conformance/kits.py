@@ -128,7 +128,10 @@ def prepare(kit: Path, root: str, out: Path) -> tuple[Path, Path, dict[str, str]
     environment["values"] = [
         {"key": variable, "value": root.rstrip("/") + "/", "enabled": True},
     ]
-    folders = {str(item.get("id") or item.get("name")): folder for folder, item in _requests(collection["item"])}
+    folders = {}
+    for index, (folder, item) in enumerate(_requests(collection["item"])):
+        item["id"] = item.get("id") or f"item-{index}"  # newman reports executions by item id
+        folders[str(item["id"])] = folder
     out.mkdir(parents=True, exist_ok=True)
     (out / "collection.json").write_text(json.dumps(collection), encoding="utf-8")
     (out / "environment.json").write_text(json.dumps(environment), encoding="utf-8")
