@@ -22,7 +22,8 @@ def subclasses(ctx: Context, res: Resource) -> list[tuple[str, Any]]:
         type_prop = flatten(ctx.api.docs, (flatten(ctx.api.docs, branch).get("properties") or {}).get("@type"))
         for name in type_prop.get("enum") or []:
             found.setdefault(str(name), branch)
-    for name, target in ((flat.get("discriminator") or {}).get("mapping") or {}).items():
+    # The oneOf branches are what a body must match; a mapping alone may name classes they leave out.
+    for name, target in ((flat.get("discriminator") or {}).get("mapping") or {}).items() if not found else ():
         found.setdefault(str(name), {"$ref": target})
     return [(n, s) for n, s in found.items() if n != res.class_name and class_of(n) != res.class_name]
 
