@@ -50,7 +50,8 @@ class Cleanup:
     reason: str = ""
 
     def line(self) -> str:
-        left = f"; left {len(self.left)} ({self.reason}): {', '.join(self.left[:10])}" if self.left else ""
+        shown = ", ".join(self.left[:3]) + (", ..." if len(self.left) > 3 else "")
+        left = f"; left {len(self.left)} ({self.reason}): {shown}" if self.left else ""
         return f"cleanup: deleted {self.deleted} resource(s) this run created{left}"
 
 
