@@ -46,7 +46,13 @@ def _parser() -> argparse.ArgumentParser:
         help="the server (http://host:port) or an API root (http://host:port/tmf-api/x/v4); "
         "with --api all, the server's root, which lists its APIs",
     )
-    what = parser.add_argument_group("what to check (one of)")
+    _what(parser.add_argument_group("what to check (one of)"))
+    _which(parser.add_argument_group("which checks"))
+    _out(parser.add_argument_group("reports and running"))
+    return parser
+
+
+def _what(what: argparse._ArgumentGroup) -> None:
     what.add_argument(
         "--api",
         metavar="NAME[,NAME]|all",
@@ -61,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
         default=4,
         help="the major version of the APIs to check (default 4)",
     )
-    checks = parser.add_argument_group("which checks")
+
+
+def _which(checks: argparse._ArgumentGroup) -> None:
     checks.add_argument("--family", default=",".join(FAMILIES), help=f"comma-separated families ({','.join(FAMILIES)})")
     checks.add_argument(
         "--skip",
@@ -87,7 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     checks.add_argument("--ctk", type=Path, metavar="KIT_DIR", help="also run a TM Forum conformance kit with newman")
     checks.add_argument("--newman", metavar="CMD", help="the newman command (default: NEWMAN, PATH, ./node_modules)")
-    out = parser.add_argument_group("reports and running")
+
+
+def _out(out: argparse._ArgumentGroup) -> None:
     out.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report (a testsuite per API)")
     out.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
     out.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON")
@@ -102,7 +112,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--event-timeout", type=float, default=10.0, help="seconds to wait for an event (default 10)")
     out.add_argument("--http-timeout", type=float, default=10.0, help="seconds to wait for an answer (default 10)")
-    return parser
 
 
 def _payloads(values: list[str]) -> dict[str, dict[str, Any]]:
