@@ -1,4 +1,4 @@
-"""``python -m conformance``: run the conformance checks (see :mod:`conformance.cli`)."""
+"""``python -m conformance``, the same as ``tmfgate conformance`` (see :mod:`conformance.cli`)."""
 
 from __future__ import annotations
 

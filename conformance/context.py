@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.client import Client, body_of, excerpt
+import requests
+
+from conformance.client import Client, ReadOnlyError, body_of, excerpt
 from conformance.listener import Listener
 from conformance.payloads import build_payload
 from conformance.spec import Api, Resource
@@ -34,6 +37,22 @@ class Options:
     listener_host: str = "127.0.0.1"
     event_timeout: float = 10.0
     payloads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    read_only: bool = False
+    keep: bool = False
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    """What the end of a run deleted, and what it left behind (with the reason)."""
+
+    deleted: int
+    left: list[str]
+    reason: str = ""
+
+    def line(self) -> str:
+        shown = ", ".join(self.left[:3]) + (", ..." if len(self.left) > 3 else "")
+        left = f"; left {len(self.left)} ({self.reason}): {shown}" if self.left else ""
+        return f"cleanup: deleted {self.deleted} resource(s) this run created{left}"
 
 
 @dataclass
@@ -47,12 +66,27 @@ class Context:
     created: list[str] = field(default_factory=list)
     listener: Listener | None = None
     _counter: int = 0
-    _linking: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _local: threading.local = field(default_factory=threading.local)
+
+    @property
+    def _linking(self) -> set[str]:
+        """References being linked by this thread's check (checks run in parallel with ``--workers``)."""
+        linking: set[str] | None = getattr(self._local, "linking", None)
+        if linking is None:
+            linking = self._local.linking = set()
+        return linking
 
     def tag(self, label: str = "t") -> str:
         """A value no other run or check uses, to find exactly the data a check created."""
-        self._counter += 1
-        return f"cf{self.run_id}-{label}{self._counter}"
+        with self._lock:
+            self._counter += 1
+            return f"cf{self.run_id}-{label}{self._counter}"
+
+    def remember(self, path: str) -> None:
+        """Note a resource this run created, to delete it at the end."""
+        with self._lock:
+            self.created.append(path)
 
     def payload(self, res: Resource) -> dict[str, Any]:
         """A fresh copy of the create body for ``res``: the ``--payload`` override or the built one.
@@ -103,6 +137,8 @@ class Context:
 
     def post_valid(self, res: Resource, body: dict[str, Any]) -> dict[str, Any]:
         """POST ``body``; fails the check unless the server answers 201 with an id."""
+        if self.options.read_only:
+            raise Skip("creates data; left out by --read-only")
         response = self.client.post(res.collection_path, body)
         created = body_of(response)
         expect(
@@ -110,7 +146,7 @@ class Context:
             f"POST {res.collection_path} with a valid body: expected 201 and a resource with an id, got "
             f"{excerpt(response)}",
         )
-        self.created.append(self.item_path(res, created["id"]))
+        self.remember(self.item_path(res, created["id"]))
         return dict(created)
 
     def create_many(self, res: Resource, variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -125,20 +161,33 @@ class Context:
 
     def get_listener(self) -> Listener:
         """The local listener for hub callbacks, started on first use."""
-        if self.listener is None:
-            self.listener = Listener(self.options.listener_host)
-        return self.listener
+        with self._lock:
+            if self.listener is None:
+                self.listener = Listener(self.options.listener_host)
+            return self.listener
 
-    def cleanup(self) -> None:
-        """Delete what the run created, when the spec lets us; errors are ignored."""
-        deletable = {r.collection_path for r in self.api.resources if r.has("delete")}
-        for path in self.created:
-            if path.rsplit("/", 1)[0] in deletable:
-                try:
-                    self.client.delete(path)
-                except Exception:  # noqa: BLE001 - best effort, the server may be gone
-                    break
-        self.created.clear()
+    def cleanup(self) -> Cleanup:
+        """Delete what the run created (unless ``--keep``), newest first; says what is left and why."""
         if self.listener is not None:
             self.listener.close()
             self.listener = None
+        created, self.created = list(reversed(self.created)), []
+        if self.options.keep:
+            return Cleanup(0, created, "kept by --keep")
+        deletable = {r.collection_path for r in self.api.resources if r.has("delete")}
+        deleted, left = 0, []
+        for path in created:
+            if path.rsplit("/", 1)[0] not in deletable:
+                left.append(path)
+                continue
+            try:
+                response = self.client.delete(path)
+            except (OSError, ReadOnlyError, requests.RequestException):
+                left.append(path)
+                continue
+            if response.status_code in (200, 202, 204):
+                deleted += 1
+            elif response.status_code != 404:  # 404: a check deleted it already (lifecycle.delete)
+                left.append(path)
+        reason = "the spec defines no DELETE for them, or DELETE failed" if left else ""
+        return Cleanup(deleted, left, reason)

@@ -38,7 +38,7 @@ def build_payload(docs: Documents, schema: Any, type_name: str | None = None) ->
     flat = flatten(docs, builder.choose(schema))
     if "@type" in (flat.get("properties") or {}) or "@type" in (flat.get("required") or []):
         # @type names the class of the instance (TMF630 Part 2); v5 requires it, v4 allows it.
-        value["@type"] = type_name or type_value(docs, schema)
+        value["@type"] = builder.subclass or type_name or type_value(docs, schema)
     return value
 
 
@@ -82,6 +82,7 @@ class _Builder:
     def __init__(self, docs: Documents) -> None:
         self.docs = docs
         self.ids = itertools.count(1)
+        self.subclass: str | None = None  # the concrete class picked for an abstract top-level schema
 
     def choose(self, schema: Any) -> Any:
         """For ``oneOf``/``anyOf``, the branch with the fewest required attributes (a ref over a value)."""
@@ -92,6 +93,11 @@ class _Builder:
         return min(branches, key=lambda b: len(flatten(self.docs, self.choose(b)).get("required") or []))
 
     def build(self, schema: Any, depth: int, hint: str) -> Any:
+        node = self.docs.resolve(schema)
+        if isinstance(node, dict) and (node.get("allOf") or node.get("properties")):
+            branches = node.get("oneOf") or node.get("anyOf")
+            if branches:
+                return self._with_subclass(node, branches, depth, hint)
         schema = self.choose(schema)
         flat: Schema = flatten(self.docs, schema)
         if flat.get("enum"):
@@ -110,6 +116,18 @@ class _Builder:
         if kind == "boolean":
             return True
         return self._string(flat, hint)
+
+    def _with_subclass(self, node: dict[str, Any], branches: list[Any], depth: int, hint: str) -> Any:
+        """A base class whose oneOf names its subclasses (v5 ``Resource_FVO``): the base's attributes plus
+        those of the simplest subclass, whose ``@type`` enum names the concrete class to send."""
+        value = self.build({k: v for k, v in node.items() if k not in ("oneOf", "anyOf")}, depth, hint)
+        extra = self.build(self.choose({"oneOf": branches}), depth, hint)
+        if not isinstance(value, dict) or not isinstance(extra, dict):
+            return value
+        value.update(extra)
+        if depth == 0 and isinstance(extra.get("@type"), str):
+            self.subclass = extra["@type"]
+        return value
 
     def _object(self, schema: Any, flat: Schema, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}

@@ -1,15 +1,30 @@
-"""Running the selected checks against a server and collecting their results."""
+"""Running the selected checks of one API against a server, in parallel when asked, and collecting results."""
 
 from __future__ import annotations
 
+import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 
 import requests
 
 from conformance.checks import FAMILIES, ApiCheck, Check
+from conformance.client import ReadOnlyError
 from conformance.context import Context, Fail, Skip
-from conformance.report import Report, Result, Status
+from conformance.progress import Progress
+from conformance.report import Result, Status, Suite
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One check bound to its resource (or to the API): what runs and how its result is named."""
+
+    name: str
+    call: Callable[[], str]
+    reads_only: bool
 
 
 def selected(families: Iterable[str] | None) -> list[Check]:
@@ -26,39 +41,70 @@ def excluded(name: str, skips: Iterable[str]) -> bool:
     return any(name == s or name.startswith((f"{s}.", f"{s}[")) for s in skips)
 
 
-def _instances(ctx: Context, check: Check) -> Iterator[tuple[str, Callable[[], str]]]:
-    if isinstance(check, ApiCheck):
-        yield check.name, lambda: check.run(ctx)
-        return
-    for res in ctx.api.resources:
-        yield f"{check.name}[{res.name}]", lambda res=res: check.run(ctx, res)  # type: ignore[misc]
+def instances(ctx: Context, checks: list[Check]) -> list[Instance]:
+    """Every check for every resource of the API, in registry order."""
+    found: list[Instance] = []
+    for check in checks:
+        if isinstance(check, ApiCheck):
+            found.append(Instance(check.name, partial(check.run, ctx), check.reads_only))
+            continue
+        for res in ctx.api.resources:
+            found.append(Instance(f"{check.name}[{res.name}]", partial(check.run, ctx, res), check.reads_only))
+    return found
 
 
-def run_one(name: str, run: Callable[[], str]) -> Result:
+def run_one(name: str, run: Callable[[], str], ctx: Context | None = None) -> Result:
     """Run one check; any exception becomes a FAIL, so one broken answer never stops the run."""
+    if ctx is not None:
+        ctx.client.forget()
+    started = time.monotonic()
     try:
-        return Result(name, Status.PASS, run())
+        status, detail = Status.PASS, run()
     except Fail as exc:
-        return Result(name, Status.FAIL, str(exc))
-    except Skip as exc:
-        return Result(name, Status.SKIP, str(exc))
+        status, detail = Status.FAIL, str(exc)
+    except (Skip, ReadOnlyError) as exc:
+        status, detail = Status.SKIP, str(exc)
     except requests.RequestException as exc:
-        return Result(name, Status.FAIL, f"the request failed: {exc}")
+        status, detail = Status.FAIL, f"the request failed: {exc}"
     except Exception as exc:  # noqa: BLE001 - an unexpected answer shape is a failure, not a crash
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        return Result(name, Status.FAIL, f"unexpected {type(exc).__name__}: {exc} (at {where.name}:{where.lineno})")
+        status, detail = Status.FAIL, f"unexpected {type(exc).__name__}: {exc} (at {where.name}:{where.lineno})"
+    seconds = time.monotonic() - started
+    last = ctx.client.last if ctx is not None and status is Status.FAIL else None
+    if last is None:
+        return Result(name, status, detail, seconds)
+    return Result(name, status, detail, seconds, last.request, last.response)
 
 
-def run(ctx: Context, checks: list[Check], skips: Iterable[str], report: Report) -> Report:
-    """Run ``checks`` for every resource of the API; ``skips`` are reported as SKIP without running."""
+def _planned(ctx: Context, instance: Instance, skips: list[str]) -> Result | None:
+    """The SKIP result of an instance that must not run, or None when it runs."""
+    if excluded(instance.name, skips):
+        return Result(instance.name, Status.SKIP, "excluded by --skip")
+    if ctx.options.read_only and not instance.reads_only:
+        return Result(instance.name, Status.SKIP, "creates or changes data; left out by --read-only")
+    return None
+
+
+def run(
+    ctx: Context, checks: list[Check], skips: Iterable[str], suite: Suite, progress: Progress, workers: int = 1
+) -> Suite:
+    """Run ``checks`` for every resource into ``suite``, ``workers`` at a time; then clean up."""
     skips = list(skips)
+    todo = instances(ctx, checks)
+    progress.start(suite.name, len(todo))
+    started = time.monotonic()
+
+    def execute(instance: Instance) -> Result:
+        result = _planned(ctx, instance, skips) or run_one(instance.name, instance.call, ctx)
+        progress.advance(result)
+        return result
+
     try:
-        for check in checks:
-            for name, call in _instances(ctx, check):
-                if excluded(name, skips):
-                    report.add(Result(name, Status.SKIP, "excluded by --skip"))
-                else:
-                    report.add(run_one(name, call))
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="check") as pool:
+            # map keeps the registry order in the report, whatever order the checks finish in.
+            suite.results.extend(pool.map(execute, todo))
     finally:
-        ctx.cleanup()
-    return report
+        suite.notes.append(ctx.cleanup().line())
+    suite.seconds = time.monotonic() - started
+    progress.finish(suite)
+    return suite

@@ -6,6 +6,7 @@ A resource is a collection path ``/x`` offering GET and POST, usually with an it
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,12 @@ class Api:
     hub_path: str | None
     hub_schema: Any
     type_required: bool  # the v5 style: every class, Error included, requires @type
+
+    @property
+    def version(self) -> int | None:
+        """The major version of the API (``info.version`` 4.0.0 → 4), when the spec says."""
+        match = re.match(r"\s*v?(\d+)", str((self.docs.root.get("info") or {}).get("version", "")))
+        return int(match.group(1)) if match else None
 
     def resource(self, name: str) -> Resource:
         """The resource called ``name``; raises ``KeyError`` when the spec has none."""

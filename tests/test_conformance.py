@@ -1,18 +1,12 @@
-"""The conformance tool: its spec reader and payload builder, and a full run against the real gateway."""
+"""The conformance tool's parts: spec reader, payload builder, runner, reports, progress, shipped specs, CLI."""
 
 from __future__ import annotations
 
+import io
 import json
-import socket
 import subprocess
 import sys
-import threading
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -20,11 +14,14 @@ import requests
 from conformance.checks import FAMILIES, ApiCheck
 from conformance.cli import main
 from conformance.listener import Listener
-from conformance.openapi import Documents, flatten
+from conformance.openapi import Documents, SpecError, flatten
 from conformance.payloads import build_payload, referred_type_value, type_value
-from conformance.report import Report, Result, Status
+from conformance.progress import Progress
+from conformance.report import Report, Result, Status, Suite
 from conformance.runner import excluded, run_one, selected
+from conformance.sources import shipped, shipped_names
 from conformance.spec import Api, load_api
+from tests.conformance_support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TMF622 = ROOT / "specs" / "tmf622_product_ordering.yaml"
@@ -254,7 +251,7 @@ def test_swagger2_body_parameters_are_read(tmp_path: Path) -> None:
     assert old.api_root("http://h") == "http://h/old/v4"
 
 
-# --- runner, report, listener, command line ----------------------------------------------------------
+# --- runner, report, progress, listener, shipped specs ----------------------------------------------
 
 
 def test_skip_selectors_match_checks_groups_and_families() -> None:
@@ -274,27 +271,54 @@ def test_families_are_registered_once_with_unique_names() -> None:
         selected(["nope"])
 
 
+def test_every_check_names_its_rule() -> None:
+    from conformance.rules import RULES
+
+    names = {c.name for checks in FAMILIES.values() for c in checks}
+    assert names == set(RULES), names ^ set(RULES)
+
+
 def test_run_one_turns_unexpected_errors_into_failures() -> None:
     result = run_one("x.y", lambda: {}["missing"])  # type: ignore[no-any-return]
     assert result.status is Status.FAIL and "KeyError" in result.detail
 
 
-def test_report_summary_and_json(tmp_path: Path) -> None:
-    report = Report()
-    report.add(Result("a.b", Status.PASS, "fine"))
-    report.add(Result("a.c[r]", Status.FAIL, "expected 1, got 2"))
-    report.add(Result("b.d", Status.SKIP, "n/a"))
-    assert report.summary() == "1 passed, 1 failed, 1 skipped" and not report.ok
-    assert report.results[1].line() == "FAIL a.c[r]: expected 1, got 2"
-    report.write_json(tmp_path / "r.json", base_url="http://x")
+def test_report_counts_per_api_and_in_total(tmp_path: Path) -> None:
+    one = Suite("a", "A", "http://a", "a.yaml")
+    one.results += [
+        Result("a.b", Status.PASS, "fine"),
+        Result("a.c[r]", Status.FAIL, "expected 1, got 2", 0.5, "GET x", "HTTP 500"),
+    ]
+    two = Suite("b", "B", "http://b", "b.yaml", [Result("b.d", Status.SKIP, "n/a")])
+    report = Report([one, two])
+    assert report.summary() == "1 passed, 1 failed, 1 skipped" and not report.ok and two.ok
+    assert one.results[1].line() == "FAIL a.c[r]: expected 1, got 2"
+    report.write_json(tmp_path / "r.json")
     document = json.loads((tmp_path / "r.json").read_text())
     assert document["summary"] == {"passed": 1, "failed": 1, "skipped": 1}
-    assert document["results"][1] == {
-        "name": "a.c[r]",
-        "status": "FAIL",
-        "detail": "expected 1, got 2",
-        "family": "a",
-    }
+    assert [a["summary"]["failed"] for a in document["apis"]] == [1, 0]
+    failed = document["apis"][0]["results"][1]
+    assert failed["request"] == "GET x" and failed["response"] == "HTTP 500" and failed["family"] == "a"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_a_bar_on_a_terminal_and_lines_elsewhere() -> None:
+    results = [Result("q.a", Status.PASS, "ok"), Result("q.b", Status.FAIL, "broken")]
+    for stream in (_Terminal(), io.StringIO()):
+        progress = Progress(stream)
+        progress.start("tmf622", 2)
+        for result in results:
+            progress.advance(result)
+        progress.finish(Suite("tmf622", "", "", "", results, 1.5))
+        out = stream.getvalue()
+        assert "FAIL q.b: broken" in out and "tmf622: 1 passed, 1 failed, 0 skipped in 1.5s" in out
+        bar = "[" + "#" * 30 + "] 2/2, 1 failed" in out
+        assert bar is isinstance(stream, _Terminal)
+        assert ("PASS q.a: ok" in out) is not isinstance(stream, _Terminal)
 
 
 def test_listener_records_deliveries_per_path() -> None:
@@ -310,311 +334,42 @@ def test_listener_records_deliveries_per_path() -> None:
         listener.close()
 
 
+def test_the_shipped_specs_are_found_without_importing_the_server() -> None:
+    assert shipped("tmf622", 4).name == "tmf622_product_ordering.yaml"
+    assert shipped("tmf622_product_ordering", 5).parent.name == "v5"
+    assert set(shipped_names(4)) == {p.stem for p in (ROOT / "specs").glob("tmf[0-9]*.yaml")}
+    with pytest.raises(SpecError, match="tmf622"):
+        shipped("tmf999", 4)
+    code = "import sys, conformance.sources as s; s.shipped('tmf641', 4); print('tmfgate' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+# --- command line ------------------------------------------------------------------------------------
+
+
+def test_the_program_names_itself_tmfgate_conformance() -> None:
+    command = [sys.executable, "-m", "tmfgate", "conformance"]
+    helped = subprocess.run([*command, "--help"], capture_output=True, text=True, check=True)
+    assert helped.stdout.startswith("usage: tmfgate conformance") and "--api" in helped.stdout
+    refused = subprocess.run([*command, "http://127.0.0.1:9"], capture_output=True, text=True)
+    assert refused.returncode == 2 and refused.stderr.startswith("tmfgate conformance: error: give either --api")
+
+
 def test_cli_rejects_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["http://127.0.0.1:9", "--spec", str(TMF622), "--family", "nope"]) == 2
     assert main(["http://127.0.0.1:9", "--spec", str(tmp_path / "missing.yaml")]) == 2
+    assert main(["http://127.0.0.1:9", "--api", "tmf999"]) == 2
+    assert main(["http://127.0.0.1:9", "--api", "tmf622", "--spec", str(TMF622)]) == 2
     assert main(["http://127.0.0.1:9", "--spec", str(TMF622), "--payload", "nothing=x.json"]) == 2
     (tmp_path / "p.json").write_text("[]")
     assert main(["http://127.0.0.1:9", "--spec", str(TMF622), "--payload", f"productOrder={tmp_path / 'p.json'}"]) == 2
-    assert "error:" in capsys.readouterr().err
+    assert "tmfgate conformance: error:" in capsys.readouterr().err
 
 
 def test_cli_reports_an_unreachable_server_as_failures(capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()  # nothing listens there
-    code = main([f"http://127.0.0.1:{port}", "--spec", str(TMF622), "--family", "lifecycle", "--http-timeout", "2"])
+    code = main([f"http://127.0.0.1:{port}", "--api", "tmf622", "--family", "lifecycle", "--http-timeout", "2"])
     out = capsys.readouterr().out
     assert code == 1 and "FAIL lifecycle.create[productOrder]" in out
-    assert out.rstrip().splitlines()[-1].endswith("skipped")
-
-
-# --- a proxy in front of the gateway: breaks rules on purpose, or adds the events tmfgate lacks -----
-
-Mutation = Callable[[str, str, int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
-PASSED_HEADERS = ("Content-Type", "Location", "X-Total-Count", "X-Result-Count")
-
-
-class Proxy:
-    """Forwards requests to ``target``; ``mutate`` may change answers, ``events`` makes it notify hubs."""
-
-    def __init__(self, target: str, mutate: Mutation | None = None, events: bool = False) -> None:
-        self.target, self.mutate, self.events = target, mutate, events
-        self.hubs: dict[str, tuple[str, str]] = {}
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def handle_one(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                headers = {"Content-Type": self.headers["Content-Type"]} if self.headers["Content-Type"] else {}
-                answer = requests.request(
-                    self.command,
-                    proxy.target + self.path,
-                    data=body,
-                    headers=headers,
-                    timeout=10,
-                    allow_redirects=False,
-                )
-                status, out = (
-                    answer.status_code,
-                    {k: answer.headers[k] for k in PASSED_HEADERS if k in answer.headers},
-                )
-                content = answer.content
-                if proxy.mutate is not None:
-                    status, out, content = proxy.mutate(self.command, self.path, status, out, content)
-                self.send_response(status)
-                for key, value in out.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                self.wfile.write(content)
-                if proxy.events:
-                    proxy.notify(self.command, self.path, status, content)
-
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = handle_one
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def notify(self, method: str, path: str, status: int, content: bytes) -> None:
-        """Send the TMF event a real server would send for this answer to every matching hub."""
-        segments = path.split("?")[0].split("/")
-        body = json.loads(content) if content else {}
-        if segments[-1] == "hub" and method == "POST" and status == 201:
-            self.hubs[body["id"]] = (body["callback"], body.get("query") or "")
-            return
-        if segments[-2] == "hub" and method == "DELETE":
-            self.hubs.pop(segments[-1], None)
-            return
-        kind = {"POST": "Create", "PATCH": "AttributeValueChange", "DELETE": "Delete"}.get(method)
-        name = segments[-1] if method == "POST" else segments[-2]
-        if kind is None or status >= 300 or segments[-1] == "hub":
-            return
-        event_type = f"{name[:1].upper()}{name[1:]}{kind}Event"
-        payload = body or {"id": segments[-1]}
-        event = {
-            "eventId": uuid.uuid4().hex,
-            "eventTime": "2030-01-01T00:00:00Z",
-            "eventType": event_type,
-            "event": {name: payload},
-        }
-        for callback, query in list(self.hubs.values()):
-            if not query or event_type in query.removeprefix("eventType=").split(","):
-                requests.post(callback, json=event, timeout=5).close()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-def drop_location(method: str, path: str, status: int, headers: dict[str, str], body: bytes) -> Any:
-    headers.pop("Location", None)
-    return status, headers, body
-
-
-def partial_as_complete(method: str, path: str, status: int, headers: dict[str, str], body: bytes) -> Any:
-    return (200 if status == 206 else status), headers, body
-
-
-def status_as_number(method: str, path: str, status: int, headers: dict[str, str], body: bytes) -> Any:
-    if status >= 400:
-        body = json.dumps({**json.loads(body), "status": status}).encode()
-    return status, headers, body
-
-
-def unfiltered(method: str, path: str, status: int, headers: dict[str, str], body: bytes) -> Any:
-    if method == "GET" and "description=" in path and isinstance(json.loads(body), list):
-        body = json.dumps(json.loads(body) + [{"id": "intruder", "href": "http://x/intruder"}]).encode()
-    return status, headers, body
-
-
-@pytest.mark.parametrize(
-    ("mutate", "family", "check", "words"),
-    [
-        (
-            drop_location,
-            "lifecycle",
-            "lifecycle.create[productOrder]",
-            "Location header None must equal href",
-        ),
-        (partial_as_complete, "queries", "queries.paging[productOrder]", "status is 200, expected 206"),
-        (
-            status_as_number,
-            "errors",
-            "errors.unknown-id[productOrder]",
-            "Error.status must be the string '404'",
-        ),
-        (unfiltered, "queries", "queries.filter-equality[productOrder]", "'intruder'"),
-    ],
-)
-def test_a_broken_rule_fails_its_check(
-    gateway_url: str,
-    mutate: Mutation,
-    family: str,
-    check: str,
-    words: str,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    proxy = Proxy(gateway_url, mutate=mutate)
-    try:
-        code = main([proxy.url, "--spec", str(TMF622), "--family", family])
-    finally:
-        proxy.close()
-    failures = [line for line in capsys.readouterr().out.splitlines() if line.startswith(f"FAIL {check}:")]
-    assert code == 1 and failures and words in failures[0], failures
-
-
-def test_notification_checks_pass_when_events_arrive(gateway_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    proxy = Proxy(gateway_url, events=True)
-    try:
-        code = main([proxy.url, "--spec", str(TMF622), "--family", "hub", "--event-timeout", "5"])
-    finally:
-        proxy.close()
-    out = capsys.readouterr().out
-    assert code == 0, out
-    assert "PASS hub.notifications.event-type-filter[productOrder]: only ProductOrderCreateEvent arrived" in out
-
-
-# --- end to end against tmfgate ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real gateway, started as a subprocess on a free port with an in-memory store."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("gateway") / "gateway.log"
-    command = [sys.executable, "-m", "tmfgate", "serve", "--port", str(port), "--database-url", "memory://"]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_answering(process, url + "/tmf-api/productOrderingManagement/v4/productOrder", log)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-def _wait_until_answering(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the gateway exited with {process.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            requests.get(url, timeout=2).close()
-            return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    pytest.fail(f"the gateway did not answer within 60 s:\n{log.read_text(errors='replace')}")
-
-
-# Every TMF API tmfgate serves, with the least number of checks each must pass, and create bodies for
-# resources whose domain rules ask more than their schema (a bill is for a billing account).
-SERVED_SPECS = {
-    "tmf622_product_ordering": 40,
-    "tmf641_service_ordering": 60,
-    "tmf638_service_inventory": 35,
-    "tmf640_service_activation": 35,
-    "tmf639_resource_inventory": 35,
-    "tmf629_customer": 30,
-    "tmf632_party": 65,
-    "tmf642_alarm": 150,
-    "tmf678_bill": 20,
-    "tmf620_product_catalog": 1,
-    "tmf633_service_catalog": 1,
-    "tmf637_product_inventory": 35,
-}
-NO_ALARM = [{"id": "no-such-alarm"}]
-PAYLOADS = {
-    "tmf678_bill": {"customerBillOnDemand": {"billingAccount": {"id": "ba-conformance"}}},
-    "tmf642_alarm": {
-        "alarm": {
-            "alarmType": "communicationsAlarm",
-            "perceivedSeverity": "major",
-            "probableCause": "lossOfSignal",
-            "alarmedObject": {"id": "ne-conformance"},
-            "sourceSystemId": "nms-conformance",
-            "state": "raised",
-            "alarmRaisedTime": "2026-01-01T00:00:00Z",
-        },
-        "ackAlarms": {"alarmPattern": NO_ALARM, "ackSystemId": "nms", "ackUserId": "operator"},
-        "unAckAlarms": {"alarmPattern": NO_ALARM, "ackSystemId": "nms", "ackUserId": "operator"},
-        "clearAlarms": {
-            "alarmPattern": NO_ALARM,
-            "alarmClearedTime": "2026-01-01T01:00:00Z",
-            "clearSystemId": "nms",
-            "clearUserId": "operator",
-        },
-        "commentAlarms": {
-            "alarmPattern": NO_ALARM,
-            "comment": {"comment": "Looked at it", "systemId": "nms", "userId": "operator"},
-        },
-    },
-}
-
-
-def test_every_served_api_is_checked() -> None:
-    specs = {path.stem for path in (ROOT / "specs").glob("tmf[0-9]*.yaml")}
-    assert specs == set(SERVED_SPECS)
-
-
-@pytest.mark.parametrize("name", sorted(SERVED_SPECS))
-def test_tmfgate_passes_every_check(
-    name: str, gateway_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    report = tmp_path / "report.json"
-    arguments = [
-        gateway_url,
-        "--spec",
-        str(ROOT / "specs" / f"{name}.yaml"),
-        "--skip",
-        "hub.notifications",
-        "--json",
-        str(report),
-    ]
-    for resource, body in PAYLOADS.get(name, {}).items():
-        payload = tmp_path / f"{resource}.json"
-        payload.write_text(json.dumps(body))
-        arguments += ["--payload", f"{resource}={payload}"]
-    code = main(arguments)
-    out = capsys.readouterr().out
-    failures = [line for line in out.splitlines() if line.startswith("FAIL")]
-    assert code == 0, "\n".join(failures)
-    document: dict[str, Any] = json.loads(report.read_text())
-    assert document["summary"]["failed"] == 0 and document["summary"]["passed"] >= SERVED_SPECS[name]
-
-
-def test_notification_checks_run_to_a_verdict(gateway_url: str, tmp_path: Path) -> None:
-    report = tmp_path / "report.json"
-    main(
-        [
-            gateway_url,
-            "--spec",
-            str(TMF622),
-            "--family",
-            "hub",
-            "--event-timeout",
-            "0.5",
-            "--json",
-            str(report),
-        ]
-    )
-    results = json.loads(report.read_text())["results"]
-    notifications = [r for r in results if r["name"].startswith("hub.notifications.")]
-    assert len(notifications) == 8
-    assert not [r for r in notifications if r["detail"].startswith("unexpected")]
+    assert out.rstrip().splitlines()[-1].startswith("Total: 0 passed, 9 failed, 1 skipped in ")

@@ -15,6 +15,7 @@ class ResourceCheck:
 
     name: str
     run: Callable[[Context, Resource], str]
+    reads_only: bool = False  # creates, changes and deletes nothing: runs under --read-only
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class ApiCheck:
 
     name: str
     run: Callable[[Context], str]
+    reads_only: bool = False  # creates, changes and deletes nothing: runs under --read-only
 
 
 Check = ResourceCheck | ApiCheck

@@ -64,6 +64,8 @@ def subscribe(ctx: Context) -> str:
     body = body_of(response)
     try:
         problems = [f"{k} is {body.get(k)!r}, sent {v!r}" for k, v in sent.items() if body.get(k) != v]
+        if ctx.api.type_required and not body.get("@type"):
+            problems.append("a v5 Hub is an Entity: the answer must carry @type")
         location = response.headers.get("Location") or ""
         if not location.rstrip("/").endswith(f"{hub_path(ctx)}/{body['id']}"):
             problems.append(f"Location must point to {hub_path(ctx)}/{body['id']}, got {location!r}")

@@ -20,7 +20,7 @@ def create(ctx: Context, res: Resource) -> str:
         f"POST {res.collection_path}: expected 201 Created with the resource, got {excerpt(response)}",
     )
     if isinstance(body.get("id"), str):
-        ctx.created.append(ctx.item_path(res, body["id"]))
+        ctx.remember(ctx.item_path(res, body["id"]))
     problems = representation_problems(ctx, res, body, payload)
     # "Server MUST use Location header for POST-created resources" (TMF630 Part 1 §1.8).
     location = response.headers.get("Location")
@@ -94,7 +94,7 @@ def default_type(ctx: Context, res: Resource) -> str:
         f"POST {res.collection_path} without @type: expected 201, got {excerpt(response)}",
     )
     if isinstance(body.get("id"), str):
-        ctx.created.append(ctx.item_path(res, body["id"]))
+        ctx.remember(ctx.item_path(res, body["id"]))
     expect(
         isinstance(body.get("@type"), str) and body["@type"],
         f"POST {res.collection_path} without @type: the response must carry @type, got {excerpt(response)}",

@@ -99,6 +99,32 @@ def delete_event(ctx: Context, res: Resource) -> str:
     return f"{event['eventType']} {event['eventId']!r} arrived"
 
 
+def _envelope_rules(ctx: Context, res: Resource, event: dict[str, Any], id: str) -> list[str]:
+    """What the version's envelope asks beyond the minimum: the payload, and in v5 the event's @type."""
+    problems = []
+    payload = (event.get("event") or {}).get(res.lower_camel()) if isinstance(event.get("event"), dict) else None
+    if not isinstance(payload, dict) or payload.get("id") != id or not isinstance(payload.get("href"), str):
+        problems.append(f"event.{res.lower_camel()} must be the resource with its id {id!r} and href")
+    if ctx.api.type_required and event.get("@type") != event.get("eventType"):
+        # v5 events are Extensible: @type names the event class, the same name as eventType.
+        problems.append(f"@type must be {event.get('eventType')!r} (a v5 event), got {event.get('@type')!r}")
+    if not ctx.api.type_required and "timeOccurred" in event and "timeOcurred" not in event:
+        problems.append("a v4 event spells the time attribute timeOcurred (the v4 schema's spelling)")
+    return problems
+
+
+def envelope(ctx: Context, res: Resource) -> str:
+    """A CreateEvent has the version's envelope: eventId, eventTime, eventType, event.{resource} (+ v5 @type)."""
+    hub_path(ctx)
+    with subscription(ctx, None) as path:
+        created = ctx.create(res)
+        event = _await(ctx, path, res, (f"{res.class_name}CreateEvent",), created["id"])
+    problems = _envelope_rules(ctx, res, event, created["id"])
+    expect(not problems, f"{event.get('eventType')}: " + "; ".join(problems))
+    version = "v5" if ctx.api.type_required else "v4"
+    return f"{event['eventType']} has the {version} envelope"
+
+
 def event_type_filter(ctx: Context, res: Resource) -> str:
     """A hub with query eventType=X receives X and nothing else (TMF630 hub query, MEF R59/R60)."""
     hub_path(ctx)
@@ -125,5 +151,6 @@ CHECKS: list[Check] = [
     ResourceCheck("hub.notifications.create-event", create_event),
     ResourceCheck("hub.notifications.change-event", change_event),
     ResourceCheck("hub.notifications.delete-event", delete_event),
+    ResourceCheck("hub.notifications.envelope", envelope),
     ResourceCheck("hub.notifications.event-type-filter", event_type_filter),
 ]
