@@ -14,6 +14,7 @@ from handlers.ordering.lifecycle import PRODUCT_ORDERS, SERVICE_ORDERS, OrderLif
 from tmfgate import documents
 from tmfgate.errors import BadRequest, Conflict
 from tmfgate.gateway import Gateway
+from tmfgate.model import ApiModel
 from tmfgate.runtime import load_apis
 from tmfgate.settings import Settings
 from tmfgate.types import Document
@@ -157,14 +158,14 @@ class Worker:
 
 
 @pytest.fixture(scope="module")
-def apis() -> list[object]:
-    return list(load_apis())
+def apis() -> list[ApiModel]:
+    return load_apis()
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-async def worker(request: pytest.FixtureRequest, tmp_path: Path, apis: list[object]) -> AsyncIterator[Worker]:
+async def worker(request: pytest.FixtureRequest, tmp_path: Path, apis: list[ApiModel]) -> AsyncIterator[Worker]:
     url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/lifecycle.db"
-    gateway = Gateway(Settings(database_url=url), apis)  # type: ignore[arg-type]
+    gateway = Gateway(Settings(database_url=url), apis)
     await gateway.backend.open()
     try:
         yield Worker(gateway)
