@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from handlers import catalog
+from handlers import apis
+from handlers.catalog import seeding
 from tmfgate.extensions import Handlers
 from tmfgate.gateway import Gateway
 
-handlers = Handlers("tmf620_product_catalog", api="tmf620_product_catalog")
+handlers = Handlers(apis.PRODUCT_CATALOG, api=apis.PRODUCT_CATALOG)
 
 
 @handlers.configuration
 def configure(gateway: Gateway) -> None:
     """Read and check the catalog file at start-up."""
-    catalog.check(gateway, ("productOffering", "productOfferingPrice", "productSpecification"))
+    seeding.check(gateway, ("productOffering", "productOfferingPrice", "productSpecification"))
 
 
 @handlers.startup
 async def on_start(gateway: Gateway) -> None:
     """Serve what the catalog file holds (setting ``catalog``)."""
-    await catalog.seed(gateway, ("productOffering", "productOfferingPrice", "productSpecification"))
+    await seeding.seed(gateway, ("productOffering", "productOfferingPrice", "productSpecification"))

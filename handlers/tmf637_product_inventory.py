@@ -1,18 +1,18 @@
 """TMF637 Product Inventory: the products customers have, along the product lifecycle.
 
 Fulfilment records the products that product orders install, change and terminate
-(:mod:`handlers.products`); clients list and read them, import products a customer already has
+(:mod:`handlers.fulfilment.products`); clients list and read them, import products a customer already has
 (POST), correct them and move them along the lifecycle (PATCH), and remove them (DELETE, for
 administration). Rules on top of TMF630:
 
-- ``status`` follows :data:`handlers.products.PRODUCT`; an illegal change is a 409 that names the
+- ``status`` follows :data:`handlers.fulfilment.products.PRODUCT`; an illegal change is a 409 that names the
   legal ones, and ``status`` cannot be removed (TMF637 requires it on creation). The status of a
   product realised by services (one fulfilment installed) changes only through product orders,
   which change the services too: a PATCH of it is a 409 saying so.
 - A product that is active, suspended or pending termination has a ``startDate`` (now, when not
   given, as for a service created active); one that goes ``terminated`` gets a ``terminationDate``.
 - ``startDate`` and ``terminationDate`` must be instants billing can use, in that order.
-- Every ``productPrice`` must be one billing can charge (:mod:`handlers.prices`), to the product's
+- Every ``productPrice`` must be one billing can charge (:mod:`handlers.billing.prices`), to the product's
   ``billingAccount``: otherwise a 400 names the entry and what is wrong. Prices are stored with
   tmfgate's names (``recurringCharge`` as ``recurring``, ``monthly`` as ``month``).
 """
@@ -20,21 +20,20 @@ administration). Rules on top of TMF630:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from handlers import catalog as catalogs
-from handlers import prices
-from handlers.billing import instant
-from handlers.products import PRODUCT, STARTED, status_of
+from handlers import apis
+from handlers.billing import prices
+from handlers.catalog import loading as catalogs
+from handlers.fulfilment.products import PRODUCT, STARTED, status_of
 from tmfgate import operations, times
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest, Conflict
 from tmfgate.extensions import Handlers
+from tmfgate.types import Document
 
-handlers = Handlers("tmf637_product_inventory", api="tmf637_product_inventory")
+handlers = Handlers(apis.PRODUCT_INVENTORY, api=apis.PRODUCT_INVENTORY)
 
-Document = dict[str, Any]
-# The dates billing reads from a product (handlers.billing): they must parse and be in order.
+# The dates billing reads from a product (handlers.billing.rating): they must parse and be in order.
 _DATES = ("startDate", "terminationDate")
 
 
@@ -119,7 +118,7 @@ def _check_dates(doc: Document) -> None:
 
 def _instant(text: str, name: str) -> dt.datetime:
     try:
-        return instant(text)
+        return times.parse(text)
     except ValueError:
         raise BadRequest(
             f"{name} {text!r} is not a date-time the inventory can use; write it as "

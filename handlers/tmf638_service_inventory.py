@@ -1,18 +1,19 @@
-"""TMF638 Service Inventory: services whose resources follow their lifecycle (:mod:`handlers.service_lifecycle`)."""
+"""TMF638 Service Inventory: services whose resources follow their lifecycle (:mod:`handlers.fulfilment.services`)."""
 
 from __future__ import annotations
 
-from handlers import service_lifecycle
+from handlers import apis
+from handlers.fulfilment import services
 from tmfgate.calls import Call, Reply
 from tmfgate.extensions import Handlers
 
-handlers = Handlers("tmf638_service_inventory", api="tmf638_service_inventory")
+handlers = Handlers(apis.SERVICE_INVENTORY, api=apis.SERVICE_INVENTORY)
 
 
 @handlers.operation
 async def createService(call: Call) -> Reply:
-    return await service_lifecycle.create_service(call, monitored=False)
+    return await services.create(call, monitored=False)
 
 
-handlers.serve("patchService", service_lifecycle.patch_service)
-handlers.serve("deleteService", service_lifecycle.delete_service)
+handlers.serve("patchService", services.patch)
+handlers.serve("deleteService", services.delete)

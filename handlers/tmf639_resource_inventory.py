@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from handlers import catalog
+from handlers import apis
+from handlers.catalog import seeding
 from tmfgate.extensions import Handlers
 from tmfgate.gateway import Gateway
 
-handlers = Handlers("tmf639_resource_inventory", api="tmf639_resource_inventory")
+handlers = Handlers(apis.RESOURCE_INVENTORY, api=apis.RESOURCE_INVENTORY)
 
 
 @handlers.configuration
 def configure(gateway: Gateway) -> None:
     """Read and check the catalog file at start-up."""
-    catalog.check(gateway, ("resource",))
+    seeding.check(gateway, ("resource",))
 
 
 @handlers.startup
 async def on_start(gateway: Gateway) -> None:
     """Add the catalog's pool resources the inventory does not hold yet (never resetting one)."""
-    await catalog.seed(gateway, ("resource",))
+    await seeding.seed(gateway, ("resource",))

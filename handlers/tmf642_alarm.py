@@ -1,32 +1,32 @@
 """TMF642 Alarm Management: alarms, their lifecycle, the tasks acting on sets of them, and their impact.
 
-The rules of an alarm's lifecycle are in :mod:`handlers.alarms`, the six task resources in
-:mod:`handlers.alarm_tasks`, and the affected services and the impact they show in
-:mod:`handlers.alarm_impact`. Listing and retrieving are the generic TMF630 operations.
+The rules of an alarm's lifecycle are in :mod:`handlers.alarms.lifecycle`, the six task resources in
+:mod:`handlers.alarms.tasks`, and the affected services and the impact they show in
+:mod:`handlers.alarms.impact`. Listing and retrieving are the generic TMF630 operations.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from backends.base import Transaction
-from handlers import alarm_impact, alarm_tasks, alarms
-from handlers.alarm_tasks import Outcome
-from handlers.alarms import ALARMS, GROUPING
-from tmfgate import codec, operations, times
+from handlers import apis
+from handlers.alarms import impact as alarm_impact
+from handlers.alarms import lifecycle as alarms
+from handlers.alarms import tasks as alarm_tasks
+from handlers.alarms.lifecycle import ALARMS, GROUPING
+from handlers.alarms.tasks import Outcome
+from tmfgate import documents, operations, times
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
 from tmfgate.extensions import Handlers
 from tmfgate.patch import JSON_PATCH
+from tmfgate.types import Document
 
-handlers = Handlers("tmf642_alarm", api="tmf642_alarm")
-
-Document = dict[str, Any]
+handlers = Handlers(apis.ALARM, api=apis.ALARM)
 
 
 @handlers.operation
 async def createAlarm(call: Call) -> Reply:
-    """Raise an alarm, or update the open alarm it raises again (see :mod:`handlers.alarms`): 201 with the
+    """Raise an alarm, or update the open alarm it raises again (see :mod:`handlers.alarms.lifecycle`): 201 with the
     alarm and its ``Location`` either way, the only success the official TMF642 file gives ``POST /alarm``."""
     now = times.now()
     alarm = operations.new_document(call, call.body)
@@ -34,8 +34,7 @@ async def createAlarm(call: Call) -> Reply:
     async with call.gateway.transaction() as tx:
         await alarms.lock_identity(tx, alarm)
         existing = await alarms.open_duplicate(tx, alarm)
-        raw_old = await tx.get(ALARMS, existing, for_update=True) if existing is not None else None
-        old = codec.loads(raw_old) if raw_old is not None else None
+        old = await documents.locked(tx, ALARMS, existing) if existing is not None else None
         if old is not None and old.get("state") != "cleared":
             new = alarms.raised_again(old, alarm, now)
             await alarm_impact.fill_affected(tx, new)
@@ -72,10 +71,10 @@ async def deleteAlarm(call: Call) -> Reply:
     now = times.now()
     async with call.gateway.transaction() as tx:
         # The alarm and those grouped with it are locked together in id order, as tasks lock them.
-        seen = await tx.get(ALARMS, call.id)
+        seen = await documents.get(tx, ALARMS, call.id)
         if seen is None:
             raise operations.not_found(call)
-        locked = await alarm_tasks.lock(tx, [call.id, *_grouped_with(codec.loads(seen))])
+        locked = await alarm_tasks.lock(tx, [call.id, *_grouped_with(seen)])
         old = locked.pop(call.id, None)
         if old is None:
             raise operations.not_found(call)

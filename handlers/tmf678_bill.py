@@ -1,22 +1,22 @@
 """TMF678 Customer Bill Management: bills on demand, the bill lifecycle, and the billing cycle's run.
 
-The gateway makes the applied customer billing rates (:mod:`handlers.rating`, when product orders
-complete) and the customer bills (:mod:`handlers.bill_runs`); clients read both, ask for a bill
+The gateway makes the applied customer billing rates (:mod:`handlers.billing.rating`, when product orders
+complete) and the customer bills (:mod:`handlers.billing.bill_runs`); clients read both, ask for a bill
 now with ``customerBillOnDemand``, and move a bill along its lifecycle by PATCH, the only change
 TMF678 lets them make (``CustomerBill_Update`` holds ``state`` alone). The rules of rating and
-billing are in :mod:`handlers.billing`.
+billing are in :mod:`handlers.billing.rules`.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-from typing import Any
 
-from handlers import bill_runs, billing, rating
-from handlers.billing import PAYMENT_TERMS, TAX_RATE, Period
-from handlers.catalog import CATALOG
-from handlers.fulfilment import FULFILMENT
+from handlers import apis
+from handlers.billing import bill_runs, rating, rules
+from handlers.billing.rules import PAYMENT_TERMS, TAX_RATE, Period
+from handlers.catalog.loading import CATALOG
+from handlers.fulfilment.settings import FULFILMENT
 from tmfgate import operations, times
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
@@ -25,26 +25,24 @@ from tmfgate.extensions import Command, Handlers
 from tmfgate.gateway import Gateway
 from tmfgate.settings import Settings
 from tmfgate.states import StateMachine
+from tmfgate.types import Document
 
-handlers = Handlers("tmf678_bill", api="tmf678_bill", settings=[TAX_RATE, PAYMENT_TERMS])
+handlers = Handlers(apis.BILL, api=apis.BILL, settings=[TAX_RATE, PAYMENT_TERMS])
 # Rating follows product orders: no fulfilment, no installed products, nothing to rate either.
 handlers.reaction("ProductOrderStateChangeEvent", when=FULFILMENT)(rating.rate_order)
 
-
-Document = dict[str, Any]
-_ = frozenset
 
 # The customer bill lifecycle of the TMF678 user guide: a new bill may be held or validated, a
 # validated one is sent, and a sent one is paid in part, then settled (or settled at once).
 BILL = StateMachine(
     "customer bill",
     {
-        "new": _({"onHold", "validated"}),
-        "onHold": _({"new", "validated"}),
-        "validated": _({"onHold", "sent"}),
-        "sent": _({"partiallyPaid", "settled"}),
-        "partiallyPaid": _({"settled"}),
-        "settled": _(),
+        "new": frozenset({"onHold", "validated"}),
+        "onHold": frozenset({"new", "validated"}),
+        "validated": frozenset({"onHold", "sent"}),
+        "sent": frozenset({"partiallyPaid", "settled"}),
+        "partiallyPaid": frozenset({"settled"}),
+        "settled": frozenset(),
     },
 )
 # Attributes of a bill-on-demand request that report its outcome: the server sets them.
@@ -54,7 +52,7 @@ _OUTCOME = ("customerBill", "errorMessage", "lastUpdate", "state")
 @handlers.configuration
 def configure(gateway: Gateway) -> None:
     """Refuse to start with a tax rate, payment terms or catalog prices that billing cannot use."""
-    billing.check(gateway)
+    rules.check(gateway)
 
 
 @handlers.operation

@@ -13,11 +13,12 @@ import orjson
 import pytest
 import yaml
 
-from handlers.billing import TAX_RATE, Period, active_days, check, coverage, instant, money, prorate, signed, tax
-from handlers.prices import amount
+from handlers.billing.prices import amount
+from handlers.billing.rules import TAX_RATE, Period, active_days, check, coverage, money, prorate, signed, tax
 from tmfgate.errors import ConfigurationError
 from tmfgate.runtime import installed
 from tmfgate.settings import Settings
+from tmfgate.times import parse as instant
 
 UTC = dt.UTC
 

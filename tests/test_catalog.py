@@ -9,8 +9,8 @@ import pytest
 import requests
 import yaml
 
-from handlers import catalog
-from handlers.fulfilment import service_specifications
+from handlers.catalog import loading as catalog
+from handlers.fulfilment.decomposition import service_specifications
 from tests.conftest import RunningGateway
 from tmfgate.errors import ConfigurationError
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from handlers.prices import Charge, PriceError, catalog_charge, checked, product_charge
+from handlers.billing.prices import Charge, PriceError, catalog_charge, checked, product_charge
 
 
 def product_price(value: Any = 10, unit: str = "EUR", **entry: Any) -> dict[str, Any]:

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from handlers.billing import PAYMENT_TERMS, TAX_RATE
-from handlers.catalog import CATALOG
-from handlers.fulfilment import FULFILMENT
-from handlers.service_activation import ACTIVATION_DELAY
+from handlers.billing.rules import PAYMENT_TERMS, TAX_RATE
+from handlers.catalog.loading import CATALOG
+from handlers.fulfilment.settings import ACTIVATION_DELAY, FULFILMENT
 from tmfgate.errors import ConfigurationError
 from tmfgate.runtime import installed
 from tmfgate.settings import CORE_SETTINGS, Settings, markdown_table

@@ -41,3 +41,13 @@ def test_the_cached_second_writes_what_stamp_writes(monkeypatch: pytest.MonkeyPa
 def test_stamp_converts_to_utc() -> None:
     paris = dt.timezone(dt.timedelta(hours=1))
     assert times.stamp(dt.datetime(2025, 1, 6, 9, 0, 0, 123456, tzinfo=paris)) == "2025-01-06T08:00:00.123Z"
+
+
+def test_parse_reads_a_stored_instant_in_utc() -> None:
+    expected = dt.datetime(2026, 11, 25, 17, 40, tzinfo=dt.UTC)
+    assert times.parse("2026-11-25T18:40:00+01:00") == expected
+    assert times.parse("2026-11-25T17:40:00Z") == expected
+    assert times.parse("2026-11-25T17:40:00") == expected  # no zone: UTC
+    assert times.parse(times.stamp(expected)) == expected
+    with pytest.raises(ValueError):
+        times.parse("25/11/2026")

@@ -37,6 +37,12 @@ def stamp(moment: dt.datetime) -> str:
     return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
+def parse(text: str) -> dt.datetime:
+    """A stored ISO 8601 date-time as an aware datetime in UTC (no zone means UTC); ValueError if it is none."""
+    moment = dt.datetime.fromisoformat(text)
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
 def _second(second: int) -> tuple[int, str, _Fields]:
     global _last
     moment = _EPOCH + dt.timedelta(seconds=second)

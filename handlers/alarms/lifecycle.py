@@ -32,12 +32,12 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from backends.base import Condition, DuplicateId, Op, Query, SortKey, Transaction, ValueType
-from tmfgate import codec
+from backends.base import DuplicateId, Transaction, where
+from tmfgate import codec, documents
 from tmfgate.errors import BadRequest, Conflict
 from tmfgate.states import StateMachine
+from tmfgate.types import Document
 
-Document = dict[str, Any]
 ALARMS = "alarm"
 # With the alarmed object, what makes two reports the same alarm.
 IDENTITY = ("alarmType", "probableCause", "specificProblem", "sourceSystemId")
@@ -149,11 +149,11 @@ async def lock_identity(tx: Transaction, alarm: Document) -> None:
     key = "id" if alarmed.get("id") else "href"
     identity = [key, alarmed.get(key), *(alarm.get(name) for name in IDENTITY)]
     id = hashlib.sha256(codec.dumps(identity)).hexdigest()
-    if await tx.get(IDENTITIES, id, for_update=True) is None:
+    if await documents.locked(tx, IDENTITIES, id) is None:
         try:
-            await tx.create(IDENTITIES, id, codec.dumps({"id": id, "identity": identity}))
+            await documents.create(tx, IDENTITIES, {"id": id, "identity": identity})
         except DuplicateId:  # made by the other report meanwhile: wait for it
-            await tx.get(IDENTITIES, id, for_update=True)
+            await documents.locked(tx, IDENTITIES, id)
 
 
 async def open_duplicate(tx: Transaction, alarm: Document) -> str | None:
@@ -163,17 +163,12 @@ async def open_duplicate(tx: Transaction, alarm: Document) -> str | None:
     a TMF630 filter cannot say "has no specificProblem", so when this alarm has none, the few found
     (the open alarms of one kind on one object) are checked for having none too."""
     alarmed = alarm["alarmedObject"]
-    path = ("alarmedObject", "id") if alarmed.get("id") else ("alarmedObject", "href")
-    conditions = [
-        Condition(path, Op.EQ, ValueType.STRING, (str(alarmed[path[1]]),)),
-        Condition(("state",), Op.NE, ValueType.STRING, ("cleared",)),
-    ]
+    key = "id" if alarmed.get("id") else "href"
+    conditions = [where(("alarmedObject", key), eq=str(alarmed[key])), where("state", ne="cleared")]
     for name in IDENTITY:
         if alarm.get(name) is not None:
-            conditions.append(Condition((name,), Op.EQ, ValueType.STRING, (str(alarm[name]),)))
-    query = Query(conditions=tuple(conditions), sort=(SortKey(("alarmRaisedTime",)), SortKey(("id",))))
-    for raw in (await tx.query(ALARMS, query)).items:
-        found = codec.loads(raw)
+            conditions.append(where((name,), eq=str(alarm[name])))
+    for found in await documents.find(tx, ALARMS, *conditions, sort=("alarmRaisedTime", "id")):
         if same_alarm(found, alarm):
             return str(found["id"])
     return None

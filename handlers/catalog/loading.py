@@ -1,11 +1,11 @@
-"""The catalog file: offerings, prices and specifications served read-only, and the resource pools.
+"""The catalog file: offerings, prices and specifications, and the resource pools, read and checked once.
 
 One YAML or JSON file (setting ``catalog``; ``demo`` is the shipped ``catalogs/demo.yaml``) holds
 TM Forum v4 resources under the names of their kinds (``productOffering``, ``productOfferingPrice``,
 ``productSpecification``, ``serviceSpecification``) plus ``resourcePool``: the resources the
 TMF639 inventory starts with. It is read once per process and checked whole: unique ids, every
-reference resolvable, every service's resources backed by a pool. The catalog APIs serve what
-:func:`seed` copies into the store, so their filters, sorting and paging are the core's.
+reference resolvable, every service's resources backed by a pool (:mod:`handlers.catalog.seeding`
+copies it into the store).
 """
 
 from __future__ import annotations
@@ -19,27 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from backends.base import DuplicateId, Query
-from tmfgate import codec, times
-from tmfgate.errors import BadRequest, ConfigurationError
-from tmfgate.extensions import Handlers
-from tmfgate.schemas import check as check_schema
-from tmfgate.schemas import compile_schema
+from tmfgate.errors import ConfigurationError
 from tmfgate.settings import Setting, text
+from tmfgate.types import Document
 
 if TYPE_CHECKING:
     from tmfgate.gateway import Gateway
 
-Document = dict[str, Any]
 KINDS = ("productOffering", "productOfferingPrice", "productSpecification", "serviceSpecification")
-# The API that serves each catalog kind, and the resource pools (TMF639).
-API_OF = {
-    "productOffering": "tmf620_product_catalog",
-    "productOfferingPrice": "tmf620_product_catalog",
-    "productSpecification": "tmf620_product_catalog",
-    "serviceSpecification": "tmf633_service_catalog",
-    "resource": "tmf639_resource_inventory",
-}
 CATALOG = Setting(
     "catalog",
     "demo",
@@ -48,7 +35,6 @@ CATALOG = Setting(
     text,
     metavar="FILE",
 )
-extension = Handlers("catalog", settings=[CATALOG])
 _POOL_NAMESPACE = uuid.UUID("6f1c1f53-5c0e-4d35-9d0e-6a7d3f5b8a21")
 
 
@@ -213,65 +199,3 @@ def _check_references(catalog: Catalog) -> None:
                 )
     if problems:
         raise ConfigurationError(f"{catalog.source}: " + "; ".join(problems) + ".")
-
-
-def check(gateway: Gateway, kinds: tuple[str, ...]) -> None:
-    """Load the catalog and check its documents of ``kinds`` against the served schemas."""
-    for kind in kinds:
-        _documents(gateway, kind)
-
-
-async def seed(gateway: Gateway, kinds: tuple[str, ...]) -> None:
-    """Make the store's catalog ``kinds`` what the file says; add pool resources the store lacks.
-
-    Catalog kinds are read-only through the API, so the file is the truth: entries are added,
-    replaced when they differ, removed when the file drops them. Pool resources are only ever
-    added: their state (reserved, in use) belongs to the inventory from then on."""
-    for kind in kinds:
-        documents = _documents(gateway, kind)
-        try:
-            await _store(gateway, kind, documents, replace=kind != "resource")
-        except DuplicateId:  # another worker, starting at the same time, seeded some first
-            await _store(gateway, kind, documents, replace=kind != "resource")
-
-
-def _documents(gateway: Gateway, kind: str) -> list[Document]:
-    """The catalog's documents of a kind as the API serves them, each checked against its schema."""
-    catalog = of(gateway)
-    api = gateway.api(API_OF[kind])
-    resource = api.resources[kind]
-    validator = compile_schema(resource.schema, api.spec.document) if resource.schema else None
-    if kind == "resource":
-        wanted = [doc for pool in catalog.pools for doc in pool.resources()]
-    else:
-        wanted = list(catalog.entries[kind].values())
-    documents = []
-    for entry in wanted:
-        doc = {"id": entry["id"], "href": gateway.href(api.name, kind, entry["id"]), **entry}
-        doc.setdefault("@type", resource.type_name)
-        if kind != "resource":
-            doc.setdefault("lastUpdate", times.now())
-        if validator is not None:
-            try:
-                check_schema(validator, doc, what=f"{kind} {entry['id']}")
-            except BadRequest as exc:
-                raise ConfigurationError(f"{catalog.source}: {exc.message}") from None
-        documents.append(doc)
-    return documents
-
-
-async def _store(gateway: Gateway, kind: str, documents: list[Document], *, replace: bool) -> None:
-    async with gateway.transaction() as tx:
-        existing = {codec.loads(raw)["id"]: raw for raw in (await tx.query(kind, Query())).items} if replace else {}
-        for doc in documents:
-            stored = existing.pop(doc["id"], None) if replace else await tx.get(kind, doc["id"])
-            if stored is None:
-                await tx.create(kind, doc["id"], codec.dumps(doc))
-            elif replace and _content(codec.loads(stored)) != _content(doc):
-                await tx.replace(kind, doc["id"], codec.dumps(doc))
-        for id in existing:
-            await tx.delete(kind, id)
-
-
-def _content(doc: Document) -> Document:
-    return {k: v for k, v in doc.items() if k not in ("href", "lastUpdate")}

@@ -21,44 +21,25 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Iterator
-from typing import Any
 
-from backends.base import Condition, Op, Query, Transaction, ValueType
-from handlers import catalog as catalogs
-from handlers import inventory
-from handlers.inventory import ActivationFailed
-from handlers.order_states import FINAL, roll_up, walk
-from tmfgate import codec, operations, times
+from backends.base import Transaction
+from handlers import apis
+from handlers.catalog import loading as catalogs
+from handlers.characteristics import merged
+from handlers.fulfilment import monitors, resources, services
+from handlers.fulfilment.failures import ActivationFailed
+from handlers.fulfilment.settings import ACTIVATION_DELAY
+from handlers.ordering.lifecycle import SERVICE_ORDERS
+from handlers.ordering.states import FINAL
+from tmfgate import documents, operations, times
 from tmfgate.calls import Job
 from tmfgate.ids import new_id
-from tmfgate.settings import Setting, amount
+from tmfgate.types import Document
 
-Document = dict[str, Any]
 ORDERS = "serviceOrder"
 ACTIVATIONS = "tmfgate:activation"
-SERVICE_API = inventory.SERVICE_API
-ORDER_API = "tmf641_service_ordering"
-ACTIVATION_API = "tmf640_service_activation"
 WORKING = frozenset({"acknowledged", "inProgress", "pending", "held"})
 MODIFIABLE_STATES = frozenset({"active", "inactive"})  # the states a modify item may set
-ACTIVATION_DELAY = Setting(
-    "activation_delay",
-    0.0,
-    "seconds each activation step takes, to mimic a network that answers slowly",
-    amount("seconds", zero=True),
-    metavar="SECONDS",
-)
-
-
-def items(order: Document) -> Iterator[Document]:
-    """Every item of a service order, nested ones included."""
-    return walk(order, "serviceOrderItem")
-
-
-def note(text: str) -> Document:
-    """A note of the gateway's (TMF641 v4 requires notes to have an id)."""
-    return {"id": new_id(), "author": "tmfgate", "date": times.now(), "text": text}
 
 
 async def advance(job: Job, order_id: str) -> None:
@@ -71,7 +52,7 @@ async def advance(job: Job, order_id: str) -> None:
         await asyncio.sleep(delay)  # the network's time to answer; no lock is held meanwhile
     try:
         async with job.gateway.transaction() as tx:
-            old = await _locked(tx, order_id)
+            old = await documents.locked(tx, ORDERS, order_id)
             if old is None or old.get("state") != "inProgress" or _state_of(old, item_id) not in WORKING:
                 return  # cancelled, or done by another dispatcher, while we waited
             new = copy.deepcopy(old)
@@ -79,23 +60,23 @@ async def advance(job: Job, order_id: str) -> None:
             await _activate(tx, job, new, item)
             item["state"] = "completed"
             await operations.write_changed(tx, job, ORDERS, old, new)
-            await _monitor(tx, job, _item(old, item_id), item, None)
+            await monitors.record_activation(tx, job, _item(old, item_id), item, None)
     except ActivationFailed as failure:
         async with job.gateway.transaction() as tx:
-            old = await _locked(tx, order_id)
+            old = await documents.locked(tx, ORDERS, order_id)
             if old is None or _state_of(old, item_id) not in WORKING:
                 return
             new = copy.deepcopy(old)
             _item(new, item_id)["state"] = "failed"
-            new["note"] = [*new.get("note", []), note(f"Item {item_id} failed: {failure}")]
+            SERVICE_ORDERS.note(new, f"Item {item_id} failed: {failure}")
             await operations.write_changed(tx, job, ORDERS, old, new)
-            await _monitor(tx, job, _item(old, item_id), _item(new, item_id), str(failure))
+            await monitors.record_activation(tx, job, _item(old, item_id), _item(new, item_id), str(failure))
 
 
 async def _plan(job: Job, order_id: str) -> str | None:
     """Do the bookkeeping steps; return the id of an item to activate next, if any."""
     async with job.gateway.transaction() as tx:
-        old = await _locked(tx, order_id)
+        old = await documents.locked(tx, ORDERS, order_id)
         if old is None:
             return None
         state = old.get("state")
@@ -103,7 +84,7 @@ async def _plan(job: Job, order_id: str) -> str | None:
         if state == "acknowledged":
             new["state"] = "inProgress"
             new.setdefault("startDate", times.now())
-            for item in items(new):
+            for item in SERVICE_ORDERS.items(new):
                 if item.get("state", "acknowledged") == "acknowledged":
                     item["state"] = "inProgress"
         elif state == "pendingCancellation":
@@ -112,9 +93,7 @@ async def _plan(job: Job, order_id: str) -> str | None:
             next_item = _next(new)
             if next_item is not None and new == old:
                 return next_item
-            if all(item.get("state") in FINAL for item in items(new)):
-                new["state"] = roll_up([str(item.get("state")) for item in items(new)])
-                new["completionDate"] = times.now()
+            SERVICE_ORDERS.roll_up(new)
         if new != old:
             await operations.write_changed(tx, job, ORDERS, old, new)
     return None
@@ -122,7 +101,7 @@ async def _plan(job: Job, order_id: str) -> str | None:
 
 def _next(order: Document) -> str | None:
     """The next item to activate; fails (in ``order``) the items whose dependencies failed."""
-    by_id = {item["id"]: item for item in items(order)}
+    by_id = {item["id"]: item for item in SERVICE_ORDERS.items(order)}
     for item in by_id.values():
         if item.get("state") not in WORKING:
             continue
@@ -131,10 +110,9 @@ def _next(order: Document) -> str | None:
         broken = [need for need in needs if by_id[need].get("state") in FINAL - {"completed"}]
         if broken:
             item["state"] = "failed"
-            order["note"] = [
-                *order.get("note", []),
-                note(f"Item {item['id']} failed: it relies on item {broken[0]}, which did not complete."),
-            ]
+            SERVICE_ORDERS.note(
+                order, f"Item {item['id']} failed: it relies on item {broken[0]}, which did not complete."
+            )
             return None
         if all(by_id[need].get("state") == "completed" for need in needs):
             return str(item["id"])
@@ -142,10 +120,9 @@ def _next(order: Document) -> str | None:
     if waiting:  # every open item waits for another open one: a dependency cycle
         for item in waiting:
             item["state"] = "failed"
-        order["note"] = [
-            *order.get("note", []),
-            note("Items " + ", ".join(i["id"] for i in waiting) + " failed: their dependencies form a cycle."),
-        ]
+        SERVICE_ORDERS.note(
+            order, "Items " + ", ".join(i["id"] for i in waiting) + " failed: their dependencies form a cycle."
+        )
     return None
 
 
@@ -164,26 +141,26 @@ async def _activate(tx: Transaction, job: Job, order: Document, item: Document) 
         record["service"] = created["id"]
         item["service"] = {**service, "id": created["id"], "href": created["href"], "name": created["name"]}
     elif action in ("modify", "delete"):
-        old = await inventory.locked_service(tx, str(service.get("id", "")))
+        old = await documents.locked(tx, "service", str(service.get("id", "")))
         if old is None or old.get("state") == "terminated":
             raise ActivationFailed(f"service {service.get('id')} is not an active service of the inventory.")
         record.update(service=old["id"], before=old)
         related = _related_item(order, item)
         if action == "modify":
             changed = dict(old)
-            changed["serviceCharacteristic"] = _merge(
+            changed["serviceCharacteristic"] = merged(
                 old.get("serviceCharacteristic", []), service.get("serviceCharacteristic", [])
             )
-            inventory.check_characteristics(_spec_of(job, old), changed["serviceCharacteristic"])
+            services.check_characteristics(_spec_of(job, old), changed["serviceCharacteristic"])
             changed.update(_state_change(old, service))
             changed["serviceOrderItem"] = [*old.get("serviceOrderItem", []), related]
-            await inventory.change_service(tx, job, old, changed)
+            await operations.write_changed(tx, job, "service", old, changed)
         else:
             old = {**old, "serviceOrderItem": [*old.get("serviceOrderItem", []), related]}
-            await inventory.terminate_service(tx, job, old, f"Terminated by service order {order['id']}.")
+            await services.terminate(tx, job, old, f"Terminated by service order {order['id']}.")
     elif action != "noChange":
         raise ActivationFailed(f"the action {action!r} is not one of add, modify, delete, noChange.")
-    await tx.create(ACTIVATIONS, record["id"], codec.dumps(record))
+    await documents.create(tx, ACTIVATIONS, record)
 
 
 async def _add(tx: Transaction, job: Job, order: Document, item: Document, service: Document) -> Document:
@@ -192,11 +169,11 @@ async def _add(tx: Transaction, job: Job, order: Document, item: Document, servi
     if spec is None:
         raise ActivationFailed(f"the service specification {spec_ref.get('id')} is not in the catalog.")
     characteristics = service.get("serviceCharacteristic", [])
-    inventory.check_characteristics(spec, characteristics)
+    services.check_characteristics(spec, characteristics)
     id = new_id()
     doc: Document = {
         "id": id,
-        "href": job.gateway.href(SERVICE_API, "service", id),
+        "href": job.gateway.href(apis.SERVICE_INVENTORY, "service", id),
         "@type": "Service",
         "name": service.get("name") or spec.get("name", "service"),
         "category": service.get("category") or ("RFS" if spec.get("id", "").endswith("access") else "CFS"),
@@ -219,43 +196,12 @@ async def _add(tx: Transaction, job: Job, order: Document, item: Document, servi
     supporting = _supporting(order, item)
     if supporting:
         doc["supportingService"] = supporting
-    resources = [await inventory.reserve(tx, job, ref, doc) for ref in spec.get("resourceSpecification", [])]
-    if resources:
-        doc["supportingResource"] = resources
-    return await inventory.create_service(tx, job, {k: v for k, v in doc.items() if v not in ([], "")})
-
-
-async def _monitor(tx: Transaction, job: Job, asked: Document, done: Document, failure: str | None) -> None:
-    """Record an activation as TMF640 shows it: the request made of the network and its outcome."""
-    action = asked.get("action")
-    service = done.get("service") or asked.get("service") or {}
-    method = {"add": "POST", "modify": "PATCH", "delete": "DELETE"}.get(str(action), "GET")
-    target = (
-        job.gateway.href(ACTIVATION_API, "service", service["id"])
-        if service.get("id")
-        else f"{job.gateway.settings.base_url}{job.gateway.api(ACTIVATION_API).base_path}/service"
-    )
-    if failure is None:
-        raw = await tx.get("service", str(service.get("id")))
-        status, body = ("201" if action == "add" else "200"), (raw or b"{}").decode()
-    else:
-        status, body = (
-            "422",
-            codec.dumps(
-                {"code": "ACTIVATION_FAILED", "reason": "Activation failed", "message": failure, "status": "422"}
-            ).decode(),
-        )
-    await inventory.record_monitor(
-        tx,
-        job,
-        method=method,
-        target=target,
-        source=service.get("href") or target,
-        request=codec.dumps(asked.get("service", {})).decode(),
-        status=status,
-        response=body,
-        failed=failure is not None,
-    )
+    reserved = [await resources.reserve(tx, job, ref, doc) for ref in spec.get("resourceSpecification", [])]
+    if reserved:
+        doc["supportingResource"] = reserved
+    created = {k: v for k, v in doc.items() if v not in ([], "")}
+    await operations.write_new(tx, job, "service", created)
+    return created
 
 
 def _state_change(old: Document, service: Document) -> Document:
@@ -277,15 +223,9 @@ def _spec_of(job: Job, service: Document) -> Document | None:
     return catalogs.of(job.gateway).service_specification(spec_id)
 
 
-def _merge(old: list[Document], changes: list[Document]) -> list[Document]:
-    merged = {str(c.get("name")): c for c in old}
-    merged.update({str(c.get("name")): c for c in changes})
-    return list(merged.values())
-
-
 def _supporting(order: Document, item: Document) -> list[Document]:
     """The services of the items this one relies on."""
-    by_id = {i["id"]: i for i in items(order)}
+    by_id = {i["id"]: i for i in SERVICE_ORDERS.items(order)}
     refs = []
     for rel in item.get("serviceOrderItemRelationship", []):
         other = by_id.get(rel.get("orderItem", {}).get("itemId"))
@@ -315,21 +255,20 @@ def _related_item(order: Document, item: Document) -> Document:
 
 async def undo(tx: Transaction, job: Job, order_id: str, item_id: str, why: str) -> bool:
     """Undo what an item's activation did (if it did anything); True when something was undone."""
-    raw = await tx.get(ACTIVATIONS, f"{order_id}:{item_id}", for_update=True)
-    if raw is None:
+    record = await documents.locked(tx, ACTIVATIONS, f"{order_id}:{item_id}")
+    if record is None:
         return False
-    record = codec.loads(raw)
-    service = await inventory.locked_service(tx, str(record.get("service", ""))) if record.get("service") else None
+    service = await documents.locked(tx, "service", str(record["service"])) if record.get("service") else None
     if service is not None:
         if record["action"] == "add" and service.get("state") != "terminated":
-            await inventory.terminate_service(tx, job, service, why)
+            await services.terminate(tx, job, service, why)
         elif record["action"] == "modify":
             before = record["before"]
             restored = {**service, "serviceCharacteristic": before.get("serviceCharacteristic", [])}
             restored.update({name: before[name] for name in ("state", "isServiceEnabled") if name in before})
-            await inventory.change_service(tx, job, service, restored)
+            await operations.write_changed(tx, job, "service", service, restored)
         elif record["action"] == "delete" and service.get("state") == "terminated":
-            await inventory.reactivate_service(tx, job, service, why)
+            await services.reactivate(tx, job, service, why)
     await tx.delete(ACTIVATIONS, record["id"])
     return True
 
@@ -337,40 +276,19 @@ async def undo(tx: Transaction, job: Job, order_id: str, item_id: str, why: str)
 async def _cancel(tx: Transaction, job: Job, order: Document) -> None:
     """Undo the completed items (last first), end the rest cancelled, and close the cancel tasks."""
     why = f"Rolled back: service order {order['id']} was cancelled."
-    for item in reversed(list(items(order))):
+    for item in reversed(list(SERVICE_ORDERS.items(order))):
         if item.get("state") == "completed":
             await undo(tx, job, order["id"], item["id"], why)
-        if item.get("state") not in ("failed",):
+        if item.get("state") != "failed":
             item["state"] = "cancelled"
-    order["state"] = "cancelled"
-    order["cancellationDate"] = times.now()
-    tasks = await tx.query(
-        "cancelServiceOrder",
-        Query(
-            conditions=(
-                Condition(("serviceOrder", "id"), Op.EQ, ValueType.STRING, (order["id"],)),
-                Condition(("state",), Op.EQ, ValueType.STRING, ("inProgress",)),
-            )
-        ),
-    )
-    for raw in tasks.items:
-        task = codec.loads(raw)
-        if task.get("cancellationReason"):
-            order.setdefault("cancellationReason", task["cancellationReason"])
-        await operations.write_changed(
-            tx, job, "cancelServiceOrder", task, {**task, "state": "done", "effectiveCancellationDate": times.now()}
-        )
-
-
-async def _locked(tx: Transaction, order_id: str) -> Document | None:
-    raw = await tx.get(ORDERS, order_id, for_update=True)
-    return None if raw is None else codec.loads(raw)
+    SERVICE_ORDERS.cancel(order)
+    await SERVICE_ORDERS.close_cancel_tasks(tx, job, order)
 
 
 def _item(order: Document, item_id: str) -> Document:
-    return next(item for item in items(order) if item["id"] == item_id)
+    return next(item for item in SERVICE_ORDERS.items(order) if item["id"] == item_id)
 
 
 def _state_of(order: Document, item_id: str) -> str | None:
-    found = next((item for item in items(order) if item["id"] == item_id), None)
+    found = next((item for item in SERVICE_ORDERS.items(order) if item["id"] == item_id), None)
     return None if found is None else found.get("state")

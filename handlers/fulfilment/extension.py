@@ -1,20 +1,21 @@
 """The fulfilment extension: its settings, and the reactions that carry product and service orders out.
 
 Each reaction runs in the delivery worker, never in the request (:mod:`tmfgate.notifications.reactions`):
-a new product order is decomposed (:mod:`handlers.fulfilment`), each change of a service order is
-followed up to its product order, checked for cancellation (:mod:`handlers.cancellation`) and
-carried on (:mod:`handlers.service_activation`).
+a new product order is decomposed (:mod:`handlers.fulfilment.decomposition`); each change of a service
+order is followed up to its product order (:mod:`handlers.fulfilment.product_orders`), checked for
+cancellation (:mod:`handlers.ordering.cancellation`) and carried on (:mod:`handlers.fulfilment.service_orders`).
 """
 
 from __future__ import annotations
 
-from handlers import cancellation, fulfilment, service_activation
-from handlers.fulfilment import FULFILMENT
+from handlers.fulfilment import decomposition, product_orders, service_orders
+from handlers.fulfilment.settings import ACTIVATION_DELAY, FULFILMENT
+from handlers.ordering import cancellation
 from tmfgate.calls import Job
 from tmfgate.extensions import Handlers
 
-extension = Handlers("fulfilment", settings=[FULFILMENT, service_activation.ACTIVATION_DELAY])
-extension.reaction("ProductOrderCreateEvent", when=FULFILMENT)(fulfilment.decompose)
+extension = Handlers("fulfilment", settings=[FULFILMENT, ACTIVATION_DELAY])
+extension.reaction("ProductOrderCreateEvent", when=FULFILMENT)(decomposition.decompose)
 extension.reaction("CancelServiceOrderCreateEvent", when=FULFILMENT)(cancellation.accept)
 
 
@@ -23,9 +24,9 @@ extension.reaction("CancelServiceOrderCreateEvent", when=FULFILMENT)(cancellatio
 )
 async def on_service_order(job: Job) -> None:
     """A service order changed: bring its product order up to date, then take the next step."""
-    await fulfilment.follow_service_order(job, job.event.resource_id)
+    await product_orders.follow_service_order(job, job.event.resource_id)
     await cancellation.follow(job, job.event.resource_id)
-    await service_activation.advance(job, job.event.resource_id)
+    await service_orders.advance(job, job.event.resource_id)
 
 
 @extension.reaction("CancelServiceOrderStateChangeEvent", when=FULFILMENT)

@@ -17,21 +17,22 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from backends.base import Condition, DuplicateId, Instant, Op, Query, SortKey, Transaction, ValueType
-from handlers import catalog as catalogs
-from handlers import rating
-from handlers.billing import API, BILL, PAYMENT_TERMS, RATE, TAX_CATEGORY, Period, instant, money, signed
-from handlers.prices import amount
-from tmfgate import codec, operations, times
+from backends.base import DuplicateId, Transaction, where
+from handlers import apis
+from handlers.billing import rating
+from handlers.billing.prices import amount
+from handlers.billing.rules import BILL, PAYMENT_TERMS, RATE, TAX_CATEGORY, Period, money, signed
+from handlers.catalog import loading as catalogs
+from tmfgate import documents, operations, times
 from tmfgate.calls import Actor
 from tmfgate.ids import new_id
+from tmfgate.types import Document
 
 if TYPE_CHECKING:
     from tmfgate.gateway import Gateway
 
-Document = dict[str, Any]
 log = logging.getLogger("tmfgate.billing")
 SEQUENCE = "tmfgate:billing"  # the last bill number given, in the document "billNo"
 _PAGE = 100
@@ -56,7 +57,7 @@ async def bill_account(
             return None  # never rated and nothing to rate: nothing written
         record = await rating.lock_account(tx, products[0]["billingAccount"], create=True) or {}
     for product in await _products(tx, account_id, period):  # read again, under the lock
-        started = Period.of(instant(product["startDate"]))
+        started = Period.of(times.parse(product["startDate"]))
         await rating.rate_product(tx, actor, product, periods={period}, one_time=started == period)
     unit = catalogs.of(actor.gateway).currency
     rates = []
@@ -81,15 +82,8 @@ async def run_cycle(gateway: Gateway, period: Period) -> list[tuple[str, Documen
     results: list[tuple[str, Document | None]] = []
     last = ""
     while True:  # keyset paging: accounts rated meanwhile are neither skipped nor repeated
-        page = await gateway.backend.query(
-            rating.ACCOUNTS,
-            Query(
-                conditions=(Condition(("id",), Op.GT, ValueType.STRING, (last,)),),
-                sort=(SortKey(("id",)),),
-                limit=_PAGE,
-            ),
-        )
-        ids = [str(codec.loads(raw)["id"]) for raw in page.items]
+        accounts = await documents.find(gateway.backend, rating.ACCOUNTS, where("id", gt=last), sort="id", limit=_PAGE)
+        ids = [str(account["id"]) for account in accounts]
         for id in ids:
             async with gateway.transaction() as tx:
                 results.append((id, await bill_account(tx, actor, id, period, run_type="onCycle")))
@@ -128,32 +122,24 @@ def summary(period: Period, results: list[tuple[str, Document | None]]) -> str:
 
 async def _products(tx: Transaction, account_id: str, period: Period) -> list[Document]:
     """The account's products active at some time in the period: still active, or terminated in it."""
-    account = Condition(("billingAccount", "id"), Op.EQ, ValueType.STRING, (account_id,))
-    started = Condition(("startDate",), Op.LT, ValueType.DATETIME, (Instant(period.end),))
+    account = where("billingAccount.id", eq=account_id)
+    started = where("startDate", lt=period.end)
     found = []
-    for still in (
-        Condition(("status",), Op.EQ, ValueType.STRING, ("active",)),
-        Condition(("terminationDate",), Op.GTE, ValueType.DATETIME, (Instant(period.start),)),
-    ):
-        page = await tx.query("product", Query(conditions=(account, started, still), sort=(SortKey(("startDate",)),)))
-        found += [codec.loads(raw) for raw in page.items]
+    for still in (where("status", eq="active"), where("terminationDate", gte=period.start)):
+        found += await documents.find(tx, "product", account, started, still, sort="startDate")
     unique = {product["id"]: product for product in found}
     return list(unique.values())
 
 
 async def _unbilled(tx: Transaction, account_id: str, period: Period) -> list[Document]:
-    page = await tx.query(
+    return await documents.find(
+        tx,
         RATE,
-        Query(
-            conditions=(
-                Condition(("billingAccount", "id"), Op.EQ, ValueType.STRING, (account_id,)),
-                Condition(("isBilled",), Op.EQ, ValueType.BOOLEAN, (False,)),
-                Condition(("periodCoverage", "startDateTime"), Op.LT, ValueType.DATETIME, (Instant(period.end),)),
-            ),
-            sort=(SortKey(("periodCoverage", "startDateTime")), SortKey(("name",))),
-        ),
+        where("billingAccount.id", eq=account_id),
+        where("isBilled", eq=False),
+        where("periodCoverage.startDateTime", lt=period.end),
+        sort=("periodCoverage.startDateTime", "name"),
     )
-    return [codec.loads(raw) for raw in page.items]
 
 
 async def _bill(
@@ -175,7 +161,7 @@ async def _bill(
     id = new_id()
     bill: Document = {
         "id": id,
-        "href": actor.gateway.href(API, BILL, id),
+        "href": actor.gateway.href(apis.BILL, BILL, id),
         "@type": "CustomerBill",
         "billNo": f"INV-{await _next_number(tx):06d}",
         "billDate": times.stamp(now),
@@ -224,14 +210,14 @@ async def _parties(tx: Transaction, rates: list[Document], requester: Document |
 
 async def _next_number(tx: Transaction) -> int:
     """The next bill number; the sequence stays locked until the bill is committed, so it has no gaps."""
-    raw = await tx.get(SEQUENCE, "billNo", for_update=True)
-    if raw is None:
+    record = await documents.locked(tx, SEQUENCE, "billNo")
+    if record is None:
         try:
-            await tx.create(SEQUENCE, "billNo", codec.dumps({"id": "billNo", "last": 1}))
+            await documents.create(tx, SEQUENCE, {"id": "billNo", "last": 1})
             return 1
         except DuplicateId:  # the first bill ever, made by another transaction meanwhile
-            raw = await tx.get(SEQUENCE, "billNo", for_update=True)
-    record = codec.loads(raw or b'{"id": "billNo", "last": 0}')
+            record = await documents.locked(tx, SEQUENCE, "billNo")
+    record = record or {"id": "billNo", "last": 0}
     record["last"] = int(record["last"]) + 1
-    await tx.replace(SEQUENCE, "billNo", codec.dumps(record))
+    await documents.replace(tx, SEQUENCE, record)
     return int(record["last"])

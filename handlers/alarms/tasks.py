@@ -4,7 +4,7 @@ A task is carried out in the request that creates it, in one transaction: it is 
 ``inProgress`` (its CreateEvent), every alarm it selects is changed or left as it is, and it ends
 ``done`` or ``terminatedWithError`` (its StateChangeEvent), the final states of TMF642 v5's task
 states. Each alarm changed raises its own events; clearing also takes the impact off the services
-(:mod:`handlers.alarm_impact`).
+(:mod:`handlers.alarms.impact`).
 
 Selection. Each ``alarmPattern`` entry selects the alarms that have every attribute value it
 gives (TMF642), found by a query in the store: each value is an equality condition on its dotted
@@ -39,18 +39,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
-from backends.base import Condition, Instant, Op, Query, SortKey, Transaction, Value, ValueType
-from handlers import alarm_impact
-from handlers.alarms import ALARMS, cleared, ref, root_cause
-from tmfgate import codec, operations, times
+from backends.base import Condition, Transaction, ValueType, where
+from handlers.alarms import impact as alarm_impact
+from handlers.alarms.lifecycle import ALARMS, cleared, ref, root_cause
+from tmfgate import documents, operations, times
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
 from tmfgate.query import MAX_CONDITIONS, MAX_DEPTH
+from tmfgate.types import Document
 
-Document = dict[str, Any]
 UNCHANGED = "unchangedAlarm"
 ERROR = "errorMessage"
 _IGNORED = ("@type", "@baseType", "@schemaLocation", "@referredType")
@@ -99,12 +98,15 @@ async def run(call: Call, result: str, prepare: Callable[[Document], None], work
     return Reply.created(raw, task["href"])
 
 
-def patterns(call: Call, task: Document) -> list[tuple[str, Query]]:
+Selection = tuple[str, tuple[Condition, ...]]  # what it is, for messages, and its conditions
+
+
+def patterns(call: Call, task: Document) -> list[Selection]:
     """The queries of a task's ``alarmPattern`` entries (400 for one that cannot be used)."""
     return [selection(call, pattern, f"alarmPattern[{i}]") for i, pattern in enumerate(task["alarmPattern"])]
 
 
-def selection(call: Call, given: Document, what: str) -> tuple[str, Query]:
+def selection(call: Call, given: Document, what: str) -> Selection:
     """An alarm pattern (or AlarmRefOrValue) as a query on the stored alarms."""
     pattern = {name: value for name, value in given.items() if name not in _IGNORED and name != "name"}
     href = pattern.pop("href", None)
@@ -119,7 +121,7 @@ def selection(call: Call, given: Document, what: str) -> tuple[str, Query]:
     kind_of = call.api.resources[ALARMS].attribute_kind
     conditions = tuple(_condition(path, value, kind_of(path), what) for path, value in leaves)
     shown = f"{what} (id {pattern['id']})" if isinstance(pattern.get("id"), str) else what
-    return shown, Query(conditions=conditions, sort=(SortKey(("id",)),))
+    return shown, conditions
 
 
 def _leaves(path: tuple[str, ...], value: Any, found: list[tuple[tuple[str, ...], Any]]) -> None:
@@ -136,31 +138,31 @@ def _leaves(path: tuple[str, ...], value: Any, found: list[tuple[tuple[str, ...]
 
 
 def _condition(path: tuple[str, ...], value: Any, kind: ValueType | None, what: str) -> Condition:
-    converted: Value
-    if isinstance(value, bool):
-        kind, converted = ValueType.BOOLEAN, value
-    elif isinstance(value, int | float):
-        kind, converted = ValueType.NUMBER, Decimal(str(value))
-    elif kind is ValueType.DATETIME:
+    """Equality with a pattern value: booleans and numbers as themselves, dates as instants (no zone
+    is UTC) where the alarm schema has a date-time, anything else as text."""
+    try:
+        if isinstance(value, bool | int | float):
+            return where(path, eq=value)
+        if kind is not ValueType.DATETIME:
+            return where(path, eq=str(value))
         try:
             moment = dt.datetime.fromisoformat(str(value))
         except ValueError:
             raise BadRequest(f"{what}: {'.'.join(path)} must be a date-time, not {value!r}.") from None
-        converted = Instant(moment.replace(tzinfo=moment.tzinfo or dt.UTC).astimezone(dt.UTC))
-    else:
-        kind, converted = ValueType.STRING, str(value)
-    return Condition(path, Op.EQ, kind, (converted,))
+        return where(path, eq=moment.replace(tzinfo=moment.tzinfo or dt.UTC))
+    except ValueError as why:  # a name or number no store can compare
+        raise BadRequest(f"{what}: {'.'.join(path)} {value!r} cannot select alarms: {why}") from None
 
 
-async def select(tx: Transaction, selections: list[tuple[str, Query]], outcome: Outcome) -> list[str]:
+async def select(tx: Transaction, selections: list[Selection], outcome: Outcome) -> list[str]:
     """The ids of the alarms the selections match, in order of first match; a selection that
     matches nothing is an error of the task."""
     ids: dict[str, None] = {}
-    for what, query in selections:
-        page = await tx.query(ALARMS, query)
-        if not page.items:
+    for what, conditions in selections:
+        found = await documents.find(tx, ALARMS, *conditions, sort="id")
+        if not found:
             outcome.errors.append(f"{what} matches no alarm.")
-        ids.update((str(codec.loads(raw)["id"]), None) for raw in page.items)
+        ids.update((str(alarm["id"]), None) for alarm in found)
     return list(ids)
 
 
@@ -168,9 +170,9 @@ async def lock(tx: Transaction, ids: list[str]) -> dict[str, Document]:
     """The alarms locked in id order (so concurrent tasks cannot deadlock); missing ones left out."""
     locked = {}
     for id in sorted(set(ids)):
-        raw = await tx.get(ALARMS, id, for_update=True)
-        if raw is not None:
-            locked[id] = codec.loads(raw)
+        alarm = await documents.locked(tx, ALARMS, id)
+        if alarm is not None:
+            locked[id] = alarm
     return locked
 
 
@@ -242,9 +244,9 @@ def commenting(task: Document) -> Decide:
 
 async def regroup(tx: Transaction, call: Call, task: Document, outcome: Outcome, *, grouping: bool) -> None:
     """Group the correlated alarms under the parent alarm, or ungroup them from it."""
-    parent_what, parent_query = selection(call, task["parentAlarm"], "parentAlarm")
+    parent_what, parent_conditions = selection(call, task["parentAlarm"], "parentAlarm")
     children = [selection(call, entry, f"correlatedAlarm[{i}]") for i, entry in enumerate(task["correlatedAlarm"])]
-    parents = (await tx.query(ALARMS, parent_query)).items
+    parents = await documents.find(tx, ALARMS, *parent_conditions, sort="id")
     if len(parents) != 1:
         outcome.errors.append(
             f"{parent_what} matches no alarm."
@@ -252,7 +254,7 @@ async def regroup(tx: Transaction, call: Call, task: Document, outcome: Outcome,
             else f"{parent_what} matches {len(parents)} alarms; it must name one, e.g. by id."
         )
         return
-    parent_id = str(codec.loads(parents[0])["id"])
+    parent_id = str(parents[0]["id"])
     ids = await select(tx, children, outcome)
     alarms = await lock(tx, [parent_id, *ids])
     parent = alarms.get(parent_id)
@@ -318,7 +320,7 @@ async def _ancestors(tx: Transaction, alarm: Document) -> set[str]:
         if id in seen:
             continue
         seen.add(id)
-        raw = await tx.get(ALARMS, id)
-        if raw is not None:
-            pending.extend(str(link.get("id")) for link in codec.loads(raw).get("parentAlarm", []))
+        above = await documents.get(tx, ALARMS, id)
+        if above is not None:
+            pending.extend(str(link.get("id")) for link in above.get("parentAlarm", []))
     return seen

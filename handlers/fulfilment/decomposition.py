@@ -1,4 +1,4 @@
-"""Product orders fulfilled: decomposed into a service order, then following it to the end.
+"""Product orders decomposed: each new one becomes one service order that carries its items out.
 
 When a product order is created the gateway (in a reaction, never in the request) resolves each
 item through the catalog: offering -> product specification -> service specifications, with the
@@ -6,32 +6,26 @@ ones they rely on first. One service order carries every item's services (``exte
 ``orderRelationship`` name the product order; a note on the product order names the service
 order). An ``add`` item of quantity N plans N copies of its services, one per product it installs.
 An item that cannot be decomposed fails at once, with a note saying why.
-
-Then each change of that service order is followed: a product order item completes when all its
-service order items have (the product is recorded with its realizing services and resources, and
-the item's ``product`` says so), fails when one of them failed (what the others activated is
-undone, so nothing stays half-allocated), and the order rolls up to completed, failed or partial.
-Cancellation is :mod:`handlers.cancellation`'s: while one is under way no item completes.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from typing import Any
 
 from backends.base import Transaction
-from handlers import catalog as catalogs
-from handlers import products, service_activation
-from handlers.order_states import CANCELLING, FINAL, roll_up, walk
-from tmfgate import codec, operations, times
+from handlers import apis
+from handlers.catalog import loading as catalogs
+from handlers.characteristics import merged
+from handlers.fulfilment import products
+from handlers.fulfilment.failures import Undecomposable
+from handlers.fulfilment.product_orders import FULFILMENTS, roll_up
+from handlers.notes import note
+from handlers.ordering.lifecycle import PRODUCT_ORDERS
+from tmfgate import documents, operations, times
 from tmfgate.calls import Job
 from tmfgate.ids import new_id
-from tmfgate.settings import Setting, switch
+from tmfgate.types import Document
 
-Document = dict[str, Any]
-FULFILMENTS = "tmfgate:fulfilment"
-ORDER_API = service_activation.ORDER_API
 RELIES_ON = frozenset({"reliesOn", "dependency", "dependsOn", "requires"})
 # The most products one order item may install (its quantity): each has services and resources
 # of its own, all made in the one transaction that decomposes the order.
@@ -39,36 +33,14 @@ MAX_QUANTITY = 100
 # The state of a product's services while it has this status (suspension, and back).
 SUSPENSION = {"suspended": "inactive", "active": "active"}
 
-FULFILMENT = Setting(
-    "fulfilment",
-    True,
-    "decompose product orders into service orders and activate them; `off` leaves orders where clients put them",
-    switch,
-    choices=("on", "off"),
-)
-
-
-class Undecomposable(Exception):
-    """A product order item that cannot become services; the message says why."""
-
-
-def order_items(order: Document) -> Iterator[Document]:
-    """Every product order item, nested ones included."""
-    return walk(order, "productOrderItem")
-
-
-def note(text: str) -> Document:
-    return {"author": "tmfgate", "date": times.now(), "text": text}
-
 
 async def decompose(job: Job) -> None:
     """Turn a new product order into one service order (see the module docstring)."""
     order_id = job.event.resource_id
     async with job.gateway.transaction() as tx:
-        raw = await tx.get("productOrder", order_id, for_update=True)
-        if raw is None or await tx.get(FULFILMENTS, order_id) is not None:
+        old = await documents.locked(tx, "productOrder", order_id)
+        if old is None or await tx.get(FULFILMENTS, order_id) is not None:
             return
-        old = codec.loads(raw)
         if old.get("state") != "acknowledged":
             return  # cancelled, or moved by a client, before the gateway got to it
         new = copy.deepcopy(old)
@@ -77,7 +49,7 @@ async def decompose(job: Job) -> None:
         copies: dict[str, list[list[str]]] = {}  # the same, one list per product the item installs
         service_items: list[Document] = []
         notes: list[Document] = []
-        for item in order_items(new):
+        for item in PRODUCT_ORDERS.items(new):
             try:
                 planned = [copy for copy in await _service_items(tx, job, new, item, service_order_id) if copy]
             except Undecomposable as why:
@@ -99,14 +71,14 @@ async def decompose(job: Job) -> None:
         new["note"] = [*new.get("note", []), *notes]
         await operations.write_changed(tx, job, "productOrder", old, new)
         if not service_items:  # nothing to wait for: every item already ended
-            await _roll_up(tx, job, new)
+            await roll_up(tx, job, new)
         record = {
             "id": order_id,
             "serviceOrder": service_order_id if service_items else None,
             "items": plan,
             "copies": copies,
         }
-        await tx.create(FULFILMENTS, order_id, codec.dumps(record))
+        await documents.create(tx, FULFILMENTS, record)
 
 
 async def _service_items(
@@ -226,12 +198,11 @@ async def _change_items(
     characteristics = products.characteristics(
         catalog,
         offering,
-        {**item, "product": {**item.get("product", {}), "productCharacteristic": _merged(product, item)}},
+        {**item, "product": {**item.get("product", {}), "productCharacteristic": _characteristics(product, item)}},
     )
     planned: list[Document] = []
     for n, ref in enumerate(refs, start=1):
-        raw = await tx.get("service", str(ref["id"]))
-        stored = codec.loads(raw) if raw is not None else {}
+        stored = await documents.get(tx, "service", str(ref["id"])) or {}
         spec = catalog.service_specification(str((stored.get("serviceSpecification") or {}).get("id", ""))) or {}
         names = {c.get("name") for c in spec.get("specCharacteristic", [])}
         service: Document = {"id": ref["id"], "href": ref.get("href", ""), "@type": "Service"}
@@ -244,10 +215,11 @@ async def _change_items(
     return planned
 
 
-def _merged(product: Document, item: Document) -> list[Document]:
-    values = {str(c.get("name")): c for c in product.get("productCharacteristic", [])}
-    values.update({str(c.get("name")): c for c in (item.get("product") or {}).get("productCharacteristic", [])})
-    return list(values.values())
+def _characteristics(product: Document, item: Document) -> list[Document]:
+    """The product's characteristics as a modify item leaves them."""
+    return merged(
+        product.get("productCharacteristic", []), (item.get("product") or {}).get("productCharacteristic", [])
+    )
 
 
 def service_specifications(catalog: catalogs.Catalog, offering: Document) -> list[Document]:
@@ -287,7 +259,7 @@ def _service_item(id: str, action: str, service: Document, needs: list[str], ord
 def _service_order(job: Job, order: Document, id: str, service_items: list[Document]) -> Document:
     doc: Document = {
         "id": id,
-        "href": job.gateway.href(ORDER_API, "serviceOrder", id),
+        "href": job.gateway.href(apis.SERVICE_ORDERING, "serviceOrder", id),
         "@type": "ServiceOrder",
         "category": order.get("category", ""),
         "description": f"Fulfils product order {order['id']}.",
@@ -309,105 +281,3 @@ def _service_order(job: Job, order: Document, id: str, service_items: list[Docum
         "serviceOrderItem": service_items,
     }
     return {k: v for k, v in doc.items() if v not in ("", [])}
-
-
-async def follow_service_order(job: Job, service_order_id: str) -> None:
-    """Bring the product order fulfilled by a service order up to date with it; one being cancelled
-    is left to :mod:`handlers.cancellation`, so none of its items completes meanwhile."""
-    async with job.gateway.transaction() as tx:
-        found = await fulfilled_order(tx, service_order_id)
-        if found is None:
-            return
-        service_order, record, old = found
-        if old.get("state") in CANCELLING:
-            return  # no item completes once a cancellation is accepted: it ends cancelled, or is refused
-        new = copy.deepcopy(old)
-        if await _follow_items(tx, job, new, service_order, record):
-            await tx.replace(FULFILMENTS, record["id"], codec.dumps(record))
-        if new != old:
-            await operations.write_changed(tx, job, "productOrder", old, new)
-        if new.get("state") == "inProgress" and service_order.get("state") in FINAL:
-            await _roll_up(tx, job, new)  # the product order ends after its service order
-
-
-async def fulfilled_order(
-    tx: Transaction, service_order_id: str, *, lock: bool = True
-) -> tuple[Document, Document, Document] | None:
-    """(service order, fulfilment record, product order) when the service order fulfils a product
-    order (locked when ``lock``); None for a service order of a client's own."""
-    raw = await tx.get("serviceOrder", service_order_id)
-    if raw is None:
-        return None
-    service_order = codec.loads(raw)
-    record_raw = await tx.get(FULFILMENTS, str(service_order.get("externalId", "")))
-    record = codec.loads(record_raw) if record_raw is not None else None
-    if record is None or record.get("serviceOrder") != service_order_id:
-        return None
-    raw_order = await tx.get("productOrder", record["id"], for_update=lock)
-    return None if raw_order is None else (service_order, record, codec.loads(raw_order))
-
-
-async def _follow_items(tx: Transaction, job: Job, order: Document, service_order: Document, record: Document) -> bool:
-    """Bring the order's items up to date with the service order; True when ``record`` changed
-    (it notes the products each completed item installed or changed, for rating)."""
-    states = {item["id"]: item.get("state") for item in service_activation.items(service_order)}
-    cancelled = service_order.get("state") == "cancelled"
-    noted = False
-    for item in order_items(order):
-        mapped = record["items"].get(item["id"])
-        if not mapped or item.get("state") in FINAL:
-            continue
-        mine = [states.get(i) for i in mapped]
-        if cancelled:
-            item["state"] = "cancelled"
-        elif all(state == "completed" for state in mine):
-            item["state"] = "completed"
-            installed = await products.record(
-                tx, job, order, item, service_order, record.get("copies", {}).get(item["id"]) or [mapped]
-            )
-            record.setdefault("products", {})[item["id"]] = installed
-            noted = True
-            if len(installed) > 1:
-                order["note"] = [
-                    *order.get("note", []),
-                    note(f"Item {item['id']} installed {len(installed)} products: " + ", ".join(installed) + "."),
-                ]
-        elif all(state in FINAL for state in mine):
-            item["state"] = "failed"
-            why = f"Rolled back: item {item['id']} of product order {order['id']} failed."
-            for service_item in mapped:
-                await service_activation.undo(tx, job, service_order["id"], service_item, why)
-            order["note"] = [
-                *order.get("note", []),
-                note(
-                    f"Item {item['id']} failed; see service order {service_order['id']}: "
-                    + " ".join(
-                        n.get("text", "")
-                        for n in service_order.get("note", [])
-                        if any(f"Item {i} " in n.get("text", "") for i in mapped)
-                    )
-                ),
-            ]
-    return noted
-
-
-async def _roll_up(tx: Transaction, job: Job, order: Document) -> None:
-    """End an in-progress order once every item has ended."""
-    states = [str(item.get("state")) for item in order_items(order)]
-    if order.get("state") != "inProgress" or not all(state in FINAL for state in states):
-        return
-    new = {**order, "state": roll_up(states), "completionDate": times.now()}
-    await operations.write_changed(tx, job, "productOrder", order, new)
-
-
-async def products_of(tx: Transaction, order: Document) -> set[str]:
-    """The ids of the products an order's completed items installed or changed."""
-    raw = await tx.get(FULFILMENTS, str(order["id"]))
-    noted = (codec.loads(raw) if raw is not None else {}).get("products", {})
-    found: set[str] = set()
-    for item in order_items(order):
-        if item.get("state") == "completed":
-            found.update(noted.get(item["id"], []))
-            if (item.get("product") or {}).get("id"):
-                found.add(str(item["product"]["id"]))
-    return found

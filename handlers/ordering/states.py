@@ -1,4 +1,4 @@
-"""The order lifecycle shared by product orders (TMF622) and service orders (TMF641).
+"""The order states shared by product orders (TMF622) and service orders (TMF641).
 
 Both v4 APIs give orders the same states: a new order is acknowledged; it goes pending, held or
 inProgress; from inProgress it ends completed, failed or partial; cancellation goes through
@@ -9,26 +9,26 @@ follow the same lifecycle without ``partial`` as a goal of their own.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from tmfgate.states import StateMachine
-
-_ = frozenset
+from tmfgate.types import Document
 
 TRANSITIONS = {
-    "acknowledged": _({"rejected", "pending", "held", "inProgress", "assessingCancellation"}),
-    "pending": _({"inProgress", "held", "assessingCancellation", "cancelled"}),
-    "held": _({"inProgress", "pending", "assessingCancellation"}),
-    "inProgress": _({"held", "pending", "completed", "failed", "partial", "assessingCancellation"}),
-    "assessingCancellation": _({"pendingCancellation", "held", "pending", "inProgress"}),
-    "pendingCancellation": _({"cancelled"}),
-    "rejected": _(),
-    "cancelled": _(),
-    "completed": _(),
-    "failed": _(),
-    "partial": _(),
+    "acknowledged": frozenset({"rejected", "pending", "held", "inProgress", "assessingCancellation"}),
+    "pending": frozenset({"inProgress", "held", "assessingCancellation", "cancelled"}),
+    "held": frozenset({"inProgress", "pending", "assessingCancellation"}),
+    "inProgress": frozenset({"held", "pending", "completed", "failed", "partial", "assessingCancellation"}),
+    "assessingCancellation": frozenset({"pendingCancellation", "held", "pending", "inProgress"}),
+    "pendingCancellation": frozenset({"cancelled"}),
+    "rejected": frozenset(),
+    "cancelled": frozenset(),
+    "completed": frozenset(),
+    "failed": frozenset(),
+    "partial": frozenset(),
 }
-ITEM_TRANSITIONS = {state: _(targets - {"partial"}) for state, targets in TRANSITIONS.items() if state != "partial"}
+ITEM_TRANSITIONS = {
+    state: frozenset(targets - {"partial"}) for state, targets in TRANSITIONS.items() if state != "partial"
+}
 
 PRODUCT_ORDER = StateMachine("product order", TRANSITIONS)
 PRODUCT_ORDER_ITEM = StateMachine("product order item", ITEM_TRANSITIONS)
@@ -49,7 +49,7 @@ def roll_up(states: list[str]) -> str:
     return "partial"
 
 
-def walk(document: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+def walk(document: Document, key: str) -> Iterator[Document]:
     """Every item of an order under ``key`` (``productOrderItem``, ``serviceOrderItem``), nested ones
     included, parents before their children."""
     pending = list(document.get(key, []))

@@ -1,4 +1,4 @@
-"""Services that clients create, change and delete through TMF638 and TMF640 keep the inventory true.
+"""The service inventory (TMF638/TMF640): services kept true to their resources, by clients and activation alike.
 
 - **Create.** A service of a specification in the catalog that starts ``active`` or ``reserved``
   gets its resources reserved from the pools (``supportingResource``), with its characteristics
@@ -10,26 +10,26 @@
   state again is a 409.
 - **Delete.** Deleting a service releases its resources first.
 
-Services the gateway itself activates follow the same rules (:mod:`handlers.service_activation`).
+Services the gateway itself activates (:mod:`handlers.fulfilment.service_orders`) are checked,
+created active, terminated and brought back by the functions here too, inside its transaction.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from backends.base import Transaction
-from handlers import catalog as catalogs
-from handlers import inventory
-from handlers.inventory import ActivationFailed
+from handlers.catalog import loading as catalogs
+from handlers.fulfilment import monitors, resources
+from handlers.fulfilment.failures import ActivationFailed
+from handlers.notes import note
 from tmfgate import codec, operations, times
-from tmfgate.calls import Call, Reply
+from tmfgate.calls import Actor, Call, Reply
 from tmfgate.errors import BadRequest, Conflict
+from tmfgate.types import Document
 
-Document = dict[str, Any]
 RESERVING = frozenset({"active", "reserved"})
 
 
-async def create_service(call: Call, *, monitored: bool) -> Reply:
+async def create(call: Call, *, monitored: bool) -> Reply:
     """``POST /service``: reserve what the specification needs, then store the service."""
     doc = operations.new_document(call, call.body)
     spec_id = str((doc.get("serviceSpecification") or {}).get("id", ""))
@@ -42,7 +42,7 @@ async def create_service(call: Call, *, monitored: bool) -> Reply:
         raw = await operations.write_new(tx, call, "service", doc)
         if monitored:
             target = f"{call.base_url()}/service"
-            await inventory.record_monitor(
+            await monitors.record(
                 tx,
                 call,
                 method="POST",
@@ -58,20 +58,20 @@ async def create_service(call: Call, *, monitored: bool) -> Reply:
 
 async def _reserve(tx: Transaction, call: Call, doc: Document, spec: Document) -> None:
     try:
-        inventory.check_characteristics(spec, doc.get("serviceCharacteristic", []))
+        check_characteristics(spec, doc.get("serviceCharacteristic", []))
     except ActivationFailed as exc:
         raise BadRequest(f"The service cannot be activated: {exc}") from None
     reserved = []
     for ref in spec.get("resourceSpecification", []):
         try:
-            reserved.append(await inventory.reserve(tx, call, ref, doc))
+            reserved.append(await resources.reserve(tx, call, ref, doc))
         except ActivationFailed as exc:  # the transaction rolls back what was reserved before
             raise Conflict(f"The service cannot be activated: {exc}", reason="Resource pool exhausted") from None
     if reserved:
         doc["supportingResource"] = [*doc.get("supportingResource", []), *reserved]
 
 
-async def patch_service(call: Call) -> Reply:
+async def patch(call: Call) -> Reply:
     """``PATCH /service/{id}``: a termination releases the service's resources."""
     async with call.gateway.transaction() as tx:
         old = await operations.read_for_update(tx, call)
@@ -84,17 +84,62 @@ async def patch_service(call: Call) -> Reply:
         if new.get("state") == "terminated" and old.get("state") != "terminated":
             new.setdefault("endDate", times.now())
             for ref in old.get("supportingResource", []):
-                await inventory.release(tx, call, ref, old["id"])
+                await resources.release(tx, call, ref, old["id"])
         raw = await operations.write_changed(tx, call, "service", old, new)
     return Reply(200, raw)
 
 
-async def delete_service(call: Call) -> Reply:
+async def delete(call: Call) -> Reply:
     """``DELETE /service/{id}``: the service's resources go back to their pools."""
     async with call.gateway.transaction() as tx:
         old = await operations.read_for_update(tx, call)
         if old.get("state") != "terminated":
             for ref in old.get("supportingResource", []):
-                await inventory.release(tx, call, ref, old["id"])
+                await resources.release(tx, call, ref, old["id"])
         await operations.write_deleted(tx, call, "service", old)
     return Reply(204)
+
+
+def check_characteristics(spec: Document | None, given: list[Document]) -> None:
+    """The specification's mandatory characteristics are there, with offered values."""
+    if spec is None:
+        return
+    values = {str(c.get("name")): c.get("value") for c in given}
+    for char in spec.get("specCharacteristic", []):
+        name = str(char.get("name"))
+        if name not in values:
+            if int(char.get("minCardinality", 0) or 0) > 0:
+                raise ActivationFailed(f"{spec.get('name')} needs the characteristic {name}.")
+            continue
+        offered = [v.get("value") for v in char.get("characteristicValueSpecification", []) if "value" in v]
+        if offered and str(values[name]) not in {str(v) for v in offered}:
+            raise ActivationFailed(
+                f"{spec.get('name')} does not offer {name} {values[name]}; the values are "
+                f"{', '.join(str(v) for v in offered)}."
+            )
+
+
+async def terminate(tx: Transaction, actor: Actor, old: Document, why: str) -> Document:
+    """Terminate a service and release its resources."""
+    new = {
+        **old,
+        "state": "terminated",
+        "isServiceEnabled": False,
+        "endDate": times.now(),
+        "note": [*old.get("note", []), note(why)],
+    }
+    for ref in old.get("supportingResource", []):
+        await resources.release(tx, actor, ref, old["id"])
+    await operations.write_changed(tx, actor, "service", old, new)
+    return new
+
+
+async def reactivate(tx: Transaction, actor: Actor, old: Document, why: str) -> Document:
+    """Bring a terminated service back (a rolled-back delete), with its resources if still free."""
+    new = {**old, "state": "active", "isServiceEnabled": True, "note": [*old.get("note", []), note(why)]}
+    new.pop("endDate", None)
+    new["supportingResource"] = [
+        ref for ref in old.get("supportingResource", []) if await resources.take_back(tx, actor, ref)
+    ]
+    await operations.write_changed(tx, actor, "service", old, new)
+    return new

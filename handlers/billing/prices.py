@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-Document = dict[str, Any]
+from tmfgate.types import Document
 
 ONE_TIME = "oneTime"
 RECURRING = "recurring"
@@ -21,7 +21,7 @@ TYPES = {"oneTime": ONE_TIME, "oneTimeCharge": ONE_TIME, "recurring": RECURRING,
 # Months one recurring charge covers, by period; billing's period is the calendar month.
 PERIODS = {"month": 1, "monthly": 1, "year": 12, "yearly": 12}
 # So that a bill adding up a hundred thousand such prices stays within the 15 significant digits
-# an amount keeps exactly as a JSON number (handlers.billing.money).
+# an amount keeps exactly as a JSON number (handlers.billing.rules.money).
 LIMIT = Decimal(10) ** 9
 
 

@@ -13,19 +13,19 @@ from __future__ import annotations
 from typing import Any
 
 from backends.base import Transaction
-from handlers import catalog as catalogs
-from handlers import prices
-from handlers.order_states import walk
-from tmfgate import codec, times
+from handlers import apis
+from handlers.billing import prices
+from handlers.catalog import loading as catalogs
+from handlers.characteristics import merged
+from handlers.ordering.lifecycle import SERVICE_ORDERS
+from tmfgate import documents, times
 from tmfgate.calls import Actor
 from tmfgate.ids import new_id
 from tmfgate.operations import write_changed, write_new
 from tmfgate.states import StateMachine
+from tmfgate.types import Document
 
-Document = dict[str, Any]
 KIND = "product"
-API = "tmf637_product_inventory"
-_ = frozenset
 
 # The product lifecycle of the TMF637 user guide: a product is created, provided (pendingActive)
 # and active; it may be suspended and resumed; its end goes through pendingTerminate to terminated.
@@ -34,14 +34,14 @@ _ = frozenset
 PRODUCT = StateMachine(
     "product",
     {
-        "created": _({"pendingActive", "active", "cancelled", "aborted"}),
-        "pendingActive": _({"active", "cancelled", "aborted"}),
-        "active": _({"suspended", "pendingTerminate", "terminated"}),
-        "suspended": _({"active", "pendingTerminate", "terminated"}),
-        "pendingTerminate": _({"terminated", "active"}),
-        "terminated": _(),
-        "cancelled": _(),
-        "aborted": _(),
+        "created": frozenset({"pendingActive", "active", "cancelled", "aborted"}),
+        "pendingActive": frozenset({"active", "cancelled", "aborted"}),
+        "active": frozenset({"suspended", "pendingTerminate", "terminated"}),
+        "suspended": frozenset({"active", "pendingTerminate", "terminated"}),
+        "pendingTerminate": frozenset({"terminated", "active"}),
+        "terminated": frozenset(),
+        "cancelled": frozenset(),
+        "aborted": frozenset(),
     },
 )
 # Statuses of a product that has started: it has a startDate.
@@ -67,25 +67,21 @@ def ending(product: Document) -> str | None:
 
 
 async def get(tx: Transaction, id: str) -> Document | None:
-    raw = await tx.get(KIND, id, for_update=True)
-    return None if raw is None else codec.loads(raw)
+    """The installed product, locked until the transaction ends; None when there is none."""
+    return await documents.locked(tx, KIND, id)
 
 
 def characteristics(catalog: catalogs.Catalog, offering: Document, item: Document) -> list[Document]:
     """The offering's fixed characteristic values, overridden by those the order item gives."""
-    values: dict[str, Document] = {}
+    fixed: list[Document] = []
     for use in offering.get("prodSpecCharValueUse", []):
         choices = use.get("productSpecCharacteristicValue", [])
         chosen = next((c for c in choices if c.get("isDefault")), choices[0] if choices else None)
         if chosen is not None and "value" in chosen:
-            values[str(use.get("name"))] = {
-                "name": use.get("name"),
-                "valueType": use.get("valueType", "string"),
-                "value": chosen["value"],
-            }
-    for given in (item.get("product") or {}).get("productCharacteristic", []):
-        values[str(given.get("name"))] = given
-    return list(values.values())
+            fixed.append(
+                {"name": use.get("name"), "valueType": use.get("valueType", "string"), "value": chosen["value"]}
+            )
+    return merged(fixed, (item.get("product") or {}).get("productCharacteristic", []))
 
 
 async def record(
@@ -97,7 +93,7 @@ async def record(
     own services, and the item's ``product`` names the first (each product names the item in
     ``productOrderItem``); ``modify`` and ``delete`` change the one product ``product.id`` names."""
     action = item.get("action")
-    by_id = {i["id"]: i for i in walk(service_order, "serviceOrderItem")}
+    by_id = {i["id"]: i for i in SERVICE_ORDERS.items(service_order)}
     installed: list[Document] = []
     if action == "add":
         for copy in copies:
@@ -110,9 +106,8 @@ async def record(
             return []
         product = {**old, "productOrderItem": [*old.get("productOrderItem", []), _related(order, item)]}
         if action == "modify":
-            given = {str(c.get("name")): c for c in (item.get("product") or {}).get("productCharacteristic", [])}
-            kept = {str(c.get("name")): c for c in old.get("productCharacteristic", [])}
-            product["productCharacteristic"] = list({**kept, **given}.values())
+            given = (item.get("product") or {}).get("productCharacteristic", [])
+            product["productCharacteristic"] = merged(old.get("productCharacteristic", []), given)
             status = status_of((item.get("product") or {}).get("status", old.get("status")))
             if status in ("active", "suspended"):  # suspended or resumed (checked at decomposition)
                 product["status"] = status
@@ -143,9 +138,9 @@ async def _services(tx: Transaction, by_id: dict[str, Document], service_items: 
     services = []
     for id in service_items:
         service_id = ((by_id.get(id) or {}).get("service") or {}).get("id")
-        raw = await tx.get("service", str(service_id)) if service_id else None
-        if raw is not None:
-            services.append(codec.loads(raw))
+        service = await documents.get(tx, "service", str(service_id)) if service_id else None
+        if service is not None:
+            services.append(service)
     return services
 
 
@@ -159,7 +154,7 @@ def _new(actor: Actor, order: Document, item: Document, services: list[Document]
     id = new_id()
     product: Document = {
         "id": id,
-        "href": actor.gateway.href(API, KIND, id),
+        "href": actor.gateway.href(apis.PRODUCT_INVENTORY, KIND, id),
         "@type": "Product",
         "name": offering.get("name", offering_ref.get("name", "")),
         "status": "active",

@@ -1,6 +1,6 @@
 """Rating: the products of completed orders become applied customer billing rates (TMF678).
 
-The rules (what is charged, proration, rounding, re-rating) are in :mod:`handlers.billing`. Every
+The rules (what is charged, proration, rounding, re-rating) are in :mod:`handlers.billing.rules`. Every
 rating of one billing account holds the account's lock (:func:`lock_account`), as bill runs do, so
 rating and billing of an account take turns and a rate is never changed while it is being billed.
 """
@@ -14,28 +14,28 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from backends.base import Condition, DuplicateId, Op, Query, Transaction, ValueType
-from handlers import catalog as catalogs
-from handlers import prices
-from handlers.billing import (
-    API,
+from backends.base import DuplicateId, Transaction, where
+from handlers import apis
+from handlers.billing import prices
+from handlers.billing.rules import (
     RATE,
     TAX_CATEGORY,
     Period,
     active_days,
     coverage,
-    instant,
     money,
     prorate,
     signed,
     tax,
     tax_rate,
 )
-from handlers.fulfilment import order_items, products_of
-from tmfgate import codec, operations, times
+from handlers.catalog import loading as catalogs
+from handlers.fulfilment.product_orders import products_of
+from handlers.ordering.lifecycle import PRODUCT_ORDERS
+from tmfgate import documents, operations, times
 from tmfgate.calls import Actor, Job
+from tmfgate.types import Document
 
-Document = dict[str, Any]
 log = logging.getLogger("tmfgate.billing")
 
 # One document per billing account ever rated: the accounts a bill run goes through, and the lock
@@ -53,14 +53,13 @@ async def rate_order(job: Job) -> None:
     if job.document.get("state") not in ORDER_ENDINGS:
         return
     async with job.gateway.transaction() as tx:
-        raw = await tx.get("productOrder", job.event.resource_id)
-        if raw is None:
+        order = await documents.get(tx, "productOrder", job.event.resource_id)
+        if order is None:
             return
-        order = codec.loads(raw)
-        completed = {str(item["id"]) for item in order_items(order) if item.get("state") == "completed"}
+        completed = {str(item["id"]) for item in PRODUCT_ORDERS.items(order) if item.get("state") == "completed"}
         found: list[tuple[Document, str, bool]] = []  # (billing account, product id, installed by this order)
         for product_id in sorted(await products_of(tx, order)):
-            product = codec.loads(await tx.get("product", product_id) or b"{}")
+            product = await documents.get(tx, "product", product_id) or {}
             action = next(
                 (
                     entry.get("orderItemAction")
@@ -83,24 +82,23 @@ async def rate_order(job: Job) -> None:
         # Accounts locked in one order (sorted), so two transactions never wait on each other in a cycle.
         for account, product_id, installed in sorted(found, key=lambda entry: (str(entry[0]["id"]), entry[1])):
             await lock_account(tx, account, create=True)
-            product = codec.loads(await tx.get("product", product_id) or b"{}")  # read again under the lock
+            product = await documents.get(tx, "product", product_id) or {}  # read again under the lock
             if product:
-                start = Period.of(instant(product["startDate"]))
+                start = Period.of(times.parse(product["startDate"]))
                 await rate_product(tx, job, product, periods={start} if installed else set(), one_time=installed)
 
 
 async def lock_account(tx: Transaction, account: Document, *, create: bool) -> Document | None:
     """The billing account's record, locked until the transaction ends (made first when ``create``)."""
     id = str(account["id"])
-    raw = await tx.get(ACCOUNTS, id, for_update=True)
-    if raw is None and create:
+    record = await documents.locked(tx, ACCOUNTS, id)
+    if record is None and create:
         record = {"id": id, "billingAccount": account_ref(account)}
         try:
-            await tx.create(ACCOUNTS, id, codec.dumps(record))
-            return record
+            await documents.create(tx, ACCOUNTS, record)
         except DuplicateId:  # made by another transaction meanwhile; the store stays usable
-            raw = await tx.get(ACCOUNTS, id, for_update=True)
-    return None if raw is None else codec.loads(raw)
+            record = await documents.locked(tx, ACCOUNTS, id)
+    return record
 
 
 def account_ref(account: Document) -> Document:
@@ -118,17 +116,14 @@ async def rate_product(
     gateway = actor.gateway
     unit = catalogs.of(gateway).currency
     customer = await customer_of(tx, product)
-    page = await tx.query(
-        RATE, Query(conditions=(Condition(("product", "id"), Op.EQ, ValueType.STRING, (str(product["id"]),)),))
-    )
-    existing = [codec.loads(raw) for raw in page.items]
-    start = instant(product["startDate"])
-    end = instant(product["terminationDate"]) if product.get("terminationDate") else None
+    existing = await documents.find(tx, RATE, where("product.id", eq=str(product["id"])))
+    start = times.parse(product["startDate"])
+    end = times.parse(product["terminationDate"]) if product.get("terminationDate") else None
     for price in product.get("productPrice", []):
         price_id = str((price.get("productOfferingPrice") or {}).get("id", price.get("name", "")))
         try:
             charge = prices.product_charge(price, unit)
-        except prices.PriceError as why:  # stored before prices were checked (see handlers.prices)
+        except prices.PriceError as why:  # stored before prices were checked (see handlers.billing.prices)
             log.error("Price %s of product %s is left unbilled: %s", price_id, product["id"], why)
             continue
         mine = [rate for rate in existing if characteristic_value(rate, "productOfferingPrice") == price_id]
@@ -217,7 +212,7 @@ class _Rater:
             characteristic.append({"name": "customer", "valueType": "object", "value": self.customer})
         return {
             "id": id,
-            "href": self.actor.gateway.href(API, RATE, id),
+            "href": self.actor.gateway.href(apis.BILL, RATE, id),
             "@type": "AppliedCustomerBillingRate",
             "name": str(self.price.get("name", "")),
             "description": description,
@@ -241,10 +236,9 @@ async def customer_of(tx: Transaction, holder: Document) -> Document | None:
     party = next((p for p in holder.get("relatedParty", []) if str(p.get("role", "")).lower() == "customer"), None)
     if party is None or "id" not in party:
         return None
-    raw = await tx.get("customer", str(party["id"]))
-    if raw is None:
+    customer = await documents.get(tx, "customer", str(party["id"]))
+    if customer is None:
         return {k: v for k, v in party.items() if k in ("id", "href", "name", "role", "@referredType")}
-    customer = codec.loads(raw)
     return {
         "id": customer["id"],
         "href": customer.get("href", ""),

@@ -1,13 +1,13 @@
 """Billing: installed products rated into applied customer billing rates (TMF678), by these rules.
 
 - **Charges come from facts.** A completed product order item installed, modified or terminated a
-  product (:mod:`handlers.products`); the prices it carries, copied from the catalog when it was
+  product (:mod:`handlers.fulfilment.products`); the prices it carries, copied from the catalog when it was
   installed (or given when it was imported), are what is charged, to its billing account.
   Cancelled orders and failed items install nothing, so they are never charged; a partial order
   charges its completed items.
 - **One-time prices** become one rate when the product is installed; its ``periodCoverage`` starts
   and ends at the product's ``startDate``.
-- **Recurring prices** are monthly or yearly (:mod:`handlers.prices` checks every price billing
+- **Recurring prices** are monthly or yearly (:mod:`handlers.billing.prices` checks every price billing
   reads), and the billing period is the calendar month in UTC. A month's charge is ``price ×
   active days / days in the month`` (a yearly price: a twelfth of that), where the active days run
   from the day of the product's ``startDate`` (counted) to the day of its ``terminationDate`` (not
@@ -23,10 +23,10 @@
   sum to its totals; its ``taxItem`` gives the tax per tax rate.
 - **Money is exact.** Amounts are in the catalog's currency and stored as JSON numbers written from
   the rounded Decimal; with 15 significant digits at most, the shortest text of that double is the
-  decimal itself, and :func:`handlers.prices.amount` reads it back as the same Decimal.
+  decimal itself, and :func:`handlers.billing.prices.amount` reads it back as the same Decimal.
 
-Rating applies these rules (:mod:`handlers.rating`); bill runs gather the unbilled rates into
-customer bills (:mod:`handlers.bill_runs`).
+Rating applies these rules (:mod:`handlers.billing.rating`); bill runs gather the unbilled rates into
+customer bills (:mod:`handlers.billing.bill_runs`).
 """
 
 from __future__ import annotations
@@ -36,21 +36,19 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from handlers import catalog as catalogs
-from handlers import prices
-from handlers.prices import amount
+from handlers.billing import prices
+from handlers.billing.prices import amount
+from handlers.catalog import loading as catalogs
 from tmfgate import times
 from tmfgate.errors import ConfigurationError
 from tmfgate.settings import Setting, whole
+from tmfgate.types import Document
 
 if TYPE_CHECKING:
     from tmfgate.gateway import Gateway
 
-Document = dict[str, Any]
-
-API = "tmf678_bill"
 RATE = "appliedCustomerBillingRate"
 BILL = "customerBill"
 TAX_CATEGORY = "VAT"
@@ -128,12 +126,6 @@ class Period:
     @property
     def label(self) -> str:
         return f"{calendar.month_name[self.month]} {self.year}"
-
-
-def instant(text: str) -> dt.datetime:
-    """A stored ISO 8601 date-time as an aware UTC datetime (no zone means UTC)."""
-    moment = dt.datetime.fromisoformat(text)
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def active_days(period: Period, start: dt.datetime, termination: dt.datetime | None) -> int:

@@ -4,8 +4,8 @@ The rule, whatever the interleaving of requests and reactions (each a transactio
 product order's lock, so on PostgreSQL they take turns and on SQLite there is one writer anyway):
 
 - an item completes (its product is recorded) only while the order is not being cancelled
-  (:func:`handlers.fulfilment.follow_service_order` leaves an order in assessingCancellation or
-  pendingCancellation alone);
+  (:func:`handlers.fulfilment.product_orders.follow_service_order` leaves an order in
+  assessingCancellation or pendingCancellation alone);
 - a cancellation is accepted only while no item has completed; once one has, the task ends
   ``terminatedWithError`` naming the item, and the order goes on to its true end;
 - the service order's cancellation undoes every activation; then every item and the order end
@@ -20,42 +20,101 @@ A service order that fulfils a product order is cancelled through that product o
 from __future__ import annotations
 
 import copy
-from typing import Any
+from dataclasses import dataclass
 
-from backends.base import Condition, Op, Query, Transaction, ValueType
-from handlers import fulfilment, service_activation
-from handlers.order_states import CANCELLABLE, CANCELLING, FINAL
-from handlers.service_activation import items
-from tmfgate import codec, operations, times
-from tmfgate.calls import Actor, Job
+from backends.base import Transaction
+from handlers import apis
+from handlers.fulfilment.product_orders import FULFILMENTS, follow_service_order, fulfilled_order
+from handlers.ordering.lifecycle import PRODUCT_ORDERS, SERVICE_ORDERS
+from handlers.ordering.states import CANCELLABLE, CANCELLING, FINAL
+from tmfgate import documents, operations, times
+from tmfgate.calls import Actor, Call, Job
+from tmfgate.errors import BadRequest
 from tmfgate.ids import new_id
+from tmfgate.types import Document
 
-Document = dict[str, Any]
-ORDER_API = service_activation.ORDER_API
 # The service order states in which its cancellation has been accepted.
 FOLLOWED = frozenset({"pendingCancellation", "cancelled"})
 
 
-async def propagate(tx: Transaction, actor: Actor, order: Document, reason: str | None) -> bool | str | None:
-    """Ask the service order of ``order`` (locked by the caller) to cancel: True when asked, None when
-    the order has no service order (cancel it directly), or why it cannot be cancelled any more."""
-    raw = await tx.get(fulfilment.FULFILMENTS, order["id"])
-    record = codec.loads(raw) if raw is not None else None
-    if record is None or not record.get("serviceOrder"):
+@dataclass(frozen=True)
+class Propagation:
+    """What became of passing a product order's cancellation on to its service order."""
+
+    passed_on: bool  # a cancelServiceOrder carries it now; the product order waits for it
+    refusal: str | None = None  # why the order can no longer be cancelled
+
+
+DIRECT = Propagation(passed_on=False)  # no service order runs for it: the order is cancelled itself
+
+
+async def cancel_product_order(tx: Transaction, call: Call, task: Document) -> bytes:
+    """Store a cancelProductOrder task and carry it out (TMF622); returns the task as it ends.
+
+    The order is cancelled at once when no service order runs for it, passed on to its service order
+    (the task stays inProgress) when one does, or refused (``terminatedWithError``) when too late."""
+    order_id = str(task["productOrder"]["id"])
+    order = await documents.locked(tx, "productOrder", order_id)
+    if order is None:
+        raise BadRequest(f"productOrder.id {order_id} refers to no product order.")
+    task["productOrder"].setdefault("href", order.get("href"))
+    task["productOrder"].setdefault("@referredType", "ProductOrder")
+    kind = call.resource.kind
+    await operations.write_new(tx, call, kind, task)
+    refusal = why_not_cancellable(order)
+    propagation = DIRECT if refusal else await propagate(tx, call, order, task.get("cancellationReason"))
+    refusal = refusal or propagation.refusal
+    if refusal is not None:
+        final = {**task, "state": "terminatedWithError", "errorMessage": refusal}
+    elif propagation.passed_on:
+        final = {**task, "state": "inProgress"}
+        await operations.write_changed(tx, call, "productOrder", order, {**order, "state": "assessingCancellation"})
+    else:
+        working = {**task, "state": "inProgress"}
+        await operations.write_changed(tx, call, kind, task, working)
+        await PRODUCT_ORDERS.walk_cancellation(tx, call, order, reason=task.get("cancellationReason"))
+        task = working
+        final = {**task, "state": "done", "effectiveCancellationDate": times.now()}
+    return await operations.write_changed(tx, call, kind, task, final)
+
+
+def why_not_cancellable(order: Document) -> str | None:
+    """Why a product order's state rules its cancellation out, naming the items that completed; None when it may."""
+    state = order.get("state")
+    if state in CANCELLABLE:
         return None
+    if state in CANCELLING:
+        return f"Product order {order['id']} is already being cancelled ({state})."
+    done = [str(item["id"]) for item in PRODUCT_ORDERS.items(order) if item.get("state") == "completed"]
+    which = (
+        ""
+        if not done
+        else f" (item {done[0]} completed)"
+        if len(done) == 1
+        else f" (items {', '.join(done)} completed)"
+    )
+    return f"Product order {order['id']} is {state} and can no longer be cancelled{which}."
+
+
+async def propagate(tx: Transaction, actor: Actor, order: Document, reason: str | None) -> Propagation:
+    """Ask the service order of ``order`` (locked by the caller) to cancel, when one runs for it."""
+    record = await documents.get(tx, FULFILMENTS, order["id"])
+    if record is None or not record.get("serviceOrder"):
+        return DIRECT
     done = completed_items(order, record)
     if done:
-        return f"Product order {order['id']} can no longer be cancelled: {_completed(done, record)}."
-    raw_order = await tx.get("serviceOrder", record["serviceOrder"])
-    if raw_order is None:
-        return None
-    service_order = codec.loads(raw_order)
+        return Propagation(
+            False, f"Product order {order['id']} can no longer be cancelled: {_completed(done, record)}."
+        )
+    service_order = await documents.get(tx, "serviceOrder", record["serviceOrder"])
+    if service_order is None:
+        return DIRECT
     if service_order.get("state") in FINAL:
-        return _too_late(order, service_order, record)
+        return Propagation(False, _too_late(order, service_order, record))
     id = new_id()
     task: Document = {
         "id": id,
-        "href": actor.gateway.href(ORDER_API, "cancelServiceOrder", id),
+        "href": actor.gateway.href(apis.SERVICE_ORDERING, "cancelServiceOrder", id),
         "@type": "CancelServiceOrder",
         "serviceOrder": {
             "id": service_order["id"],
@@ -68,7 +127,7 @@ async def propagate(tx: Transaction, actor: Actor, order: Document, reason: str 
     if reason:
         task["cancellationReason"] = reason
     await operations.write_new(tx, actor, "cancelServiceOrder", task)
-    return True
+    return Propagation(passed_on=True)
 
 
 def completed_items(order: Document, record: Document) -> list[str]:
@@ -76,7 +135,7 @@ def completed_items(order: Document, record: Document) -> list[str]:
     planned = record.get("items", {})
     return [
         str(item["id"])
-        for item in fulfilment.order_items(order)
+        for item in PRODUCT_ORDERS.items(order)
         if item.get("state") == "completed" and planned.get(item["id"])
     ]
 
@@ -96,7 +155,7 @@ def _completed(items: list[str], record: Document) -> str:
 async def refusal_of_service_cancellation(tx: Transaction, service_order: Document) -> str | None:
     """Why a cancelServiceOrder of ``service_order`` is refused: it fulfils a product order that is
     not being cancelled (see the module docstring); None when it may go on."""
-    found = await fulfilment.fulfilled_order(tx, str(service_order["id"]), lock=False)
+    found = await fulfilled_order(tx, str(service_order["id"]), lock=False)
     if found is None or found[2].get("state") in CANCELLING:
         return None
     order = found[2]
@@ -109,7 +168,7 @@ async def follow(job: Job, service_order_id: str) -> None:
     if job.document.get("state") not in FOLLOWED:
         return  # the service order's cancellation is not accepted yet; nothing to follow
     async with job.gateway.transaction() as tx:
-        found = await fulfilment.fulfilled_order(tx, service_order_id)
+        found = await fulfilled_order(tx, service_order_id)
         if found is None:
             return
         service_order, _, order = found
@@ -126,17 +185,8 @@ async def follow(job: Job, service_order_id: str) -> None:
 async def _cancelled(tx: Transaction, job: Job, order: Document) -> None:
     """The service order is cancelled: so is the product order, and its cancellation task is done."""
     new = copy.deepcopy(order)
-    for item in fulfilment.order_items(new):
-        if item.get("state") not in FINAL:
-            item["state"] = "cancelled"
-    new["state"] = "cancelled"
-    new["cancellationDate"] = times.now()
-    for task in await _tasks(tx, order["id"]):
-        if task.get("cancellationReason"):
-            new.setdefault("cancellationReason", task["cancellationReason"])
-        await operations.write_changed(
-            tx, job, "cancelProductOrder", task, {**task, "state": "done", "effectiveCancellationDate": times.now()}
-        )
+    PRODUCT_ORDERS.cancel(new)
+    await PRODUCT_ORDERS.close_cancel_tasks(tx, job, new)
     await operations.write_changed(tx, job, "productOrder", order, new)
 
 
@@ -147,12 +197,12 @@ async def follow_refusal(job: Job, task: Document) -> None:
         return
     service_order_id = str((task.get("serviceOrder") or {}).get("id", ""))
     async with job.gateway.transaction() as tx:
-        found = await fulfilment.fulfilled_order(tx, service_order_id)
+        found = await fulfilled_order(tx, service_order_id)
         if found is None or found[2].get("state") not in CANCELLING:
             return
         service_order, record, old = found
         why = _too_late(old, service_order, record)
-        for product_task in await _tasks(tx, old["id"]):
+        for product_task in await PRODUCT_ORDERS.cancel_tasks(tx, old["id"]):
             await operations.write_changed(
                 tx,
                 job,
@@ -161,7 +211,7 @@ async def follow_refusal(job: Job, task: Document) -> None:
                 {**product_task, "state": "terminatedWithError", "errorMessage": why},
             )
         await operations.write_changed(tx, job, "productOrder", old, {**old, "state": "inProgress"})
-    await fulfilment.follow_service_order(job, service_order_id)
+    await follow_service_order(job, service_order_id)
 
 
 def _too_late(order: Document, service_order: Document, record: Document) -> str:
@@ -176,64 +226,31 @@ def _too_late(order: Document, service_order: Document, record: Document) -> str
 
 def _finished_items(order: Document, service_order: Document, record: Document) -> list[str]:
     """The product order items whose service order items all completed (they complete next)."""
-    states = {item["id"]: item.get("state") for item in service_activation.items(service_order)}
+    states = {item["id"]: item.get("state") for item in SERVICE_ORDERS.items(service_order)}
     return [
         str(item["id"])
-        for item in fulfilment.order_items(order)
+        for item in PRODUCT_ORDERS.items(order)
         if record.get("items", {}).get(item["id"])
         and all(states.get(i) == "completed" for i in record["items"][item["id"]])
     ]
 
 
-async def _tasks(tx: Transaction, order_id: str) -> list[Document]:
-    page = await tx.query(
-        "cancelProductOrder",
-        Query(
-            conditions=(
-                Condition(("productOrder", "id"), Op.EQ, ValueType.STRING, (order_id,)),
-                Condition(("state",), Op.EQ, ValueType.STRING, ("inProgress",)),
-            )
-        ),
-    )
-    return [codec.loads(raw) for raw in page.items]
-
-
 async def accept(job: Job) -> None:
     """Work on an accepted ``cancelServiceOrder``: take its order to pendingCancellation, or refuse."""
     async with job.gateway.transaction() as tx:
-        raw_task = await tx.get("cancelServiceOrder", job.event.resource_id, for_update=True)
-        if raw_task is None or codec.loads(raw_task).get("state") != "accepted":
+        task = await documents.locked(tx, "cancelServiceOrder", job.event.resource_id)
+        if task is None or task.get("state") != "accepted":
             return  # already worked on (the event came twice)
-        task = codec.loads(raw_task)
-        order_id = str(task["serviceOrder"]["id"])
-        raw_order = await tx.get("serviceOrder", order_id, for_update=True)
-        order = codec.loads(raw_order) if raw_order is not None else None
+        order = await documents.locked(tx, "serviceOrder", str(task["serviceOrder"]["id"]))
         why = None if order is None else await refusal_of_service_cancellation(tx, order)
         if order is None or order.get("state") not in CANCELLABLE or why is not None:
             why = why or f"the order is {'deleted' if order is None else order.get('state')}"
             refused = {**task, "state": "terminatedWithError"}
             await operations.write_changed(tx, job, "cancelServiceOrder", task, refused)
             if order is not None:
-                await operations.write_changed(
-                    tx,
-                    job,
-                    "serviceOrder",
-                    order,
-                    {
-                        **order,
-                        "note": [
-                            *order.get("note", []),
-                            service_activation.note(f"Cancellation {task['id']} refused: {why}."),
-                        ],
-                    },
-                )
+                noted = dict(order)
+                SERVICE_ORDERS.note(noted, f"Cancellation {task['id']} refused: {why}.")
+                await operations.write_changed(tx, job, "serviceOrder", order, noted)
             return
         await operations.write_changed(tx, job, "cancelServiceOrder", task, {**task, "state": "inProgress"})
-        for state in ("assessingCancellation", "pendingCancellation"):
-            new = copy.deepcopy(order)
-            new["state"] = state
-            for item in items(new):
-                if item.get("state") not in ("completed", "failed", "cancelled"):
-                    item["state"] = state
-            await operations.write_changed(tx, job, "serviceOrder", order, new)
-            order = new
+        await SERVICE_ORDERS.walk_cancellation(tx, job, order, until="pendingCancellation")

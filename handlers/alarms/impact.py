@@ -30,13 +30,12 @@ TMF638 and TMF640 subscribers see each impact as a ``ServiceAttributeValueChange
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-from backends.base import Condition, Op, Query, SortKey, Transaction, ValueType
-from tmfgate import codec, operations
+from backends.base import Transaction, where
+from tmfgate import documents, operations
 from tmfgate.calls import Actor
+from tmfgate.types import Document
 
-Document = dict[str, Any]
 IMPACTS = "tmfgate:alarmImpact"
 _CHUNK = 100  # ids per query condition, well below the query engine's bound on values
 
@@ -104,10 +103,8 @@ async def follow(tx: Transaction, actor: Actor, changes: Iterable[tuple[Document
 
 
 async def _apply(tx: Transaction, actor: Actor, service_id: str, adds: set[str], removes: set[str]) -> None:
-    raw = await tx.get("service", service_id, for_update=True)
-    service = None if raw is None else codec.loads(raw)
-    raw_record = await tx.get(IMPACTS, service_id, for_update=True)
-    record = None if raw_record is None else codec.loads(raw_record)
+    service = await documents.locked(tx, "service", service_id)
+    record = await documents.locked(tx, IMPACTS, service_id)
     before = set(record["alarm"]) if record is not None else set()
     now = (before | adds) - removes
     if record is None:
@@ -116,12 +113,12 @@ async def _apply(tx: Transaction, actor: Actor, service_id: str, adds: set[str],
         record = {"id": service_id, "alarm": sorted(now)}
         if "isServiceEnabled" in service:
             record["isServiceEnabled"] = service["isServiceEnabled"]
-        await tx.create(IMPACTS, service_id, codec.dumps(record))
+        await documents.create(tx, IMPACTS, record)
         if service.get("isServiceEnabled") is not False:
             await operations.write_changed(tx, actor, "service", service, {**service, "isServiceEnabled": False})
     elif now:
         if now != before:
-            await tx.replace(IMPACTS, service_id, codec.dumps({**record, "alarm": sorted(now)}))
+            await documents.replace(tx, IMPACTS, {**record, "alarm": sorted(now)})
     else:
         await tx.delete(IMPACTS, service_id)
         if service is None or service.get("state") == "terminated" or service.get("isServiceEnabled") is not False:
@@ -137,8 +134,7 @@ async def _apply(tx: Transaction, actor: Actor, service_id: str, adds: set[str],
 
 async def _impacted_by(tx: Transaction, alarm_id: str) -> set[str]:
     """The services an alarm impacts now, by the records that hold it."""
-    page = await tx.query(IMPACTS, Query(conditions=(Condition(("alarm",), Op.EQ, ValueType.STRING, (alarm_id,)),)))
-    return {str(codec.loads(raw)["id"]) for raw in page.items}
+    return {str(record["id"]) for record in await documents.find(tx, IMPACTS, where("alarm", eq=alarm_id))}
 
 
 async def _alarmed_object(tx: Transaction, alarm: Document) -> tuple[str, Document] | None:
@@ -151,9 +147,9 @@ async def _alarmed_object(tx: Transaction, alarm: Document) -> tuple[str, Docume
     hints = f"{hints} {alarm.get('alarmedObjectType', '')}".lower()
     kinds = [kind for kind in ("service", "resource") if kind in hints] or ["service", "resource"]
     for kind in kinds:
-        raw = await tx.get(kind, id)
-        if raw is not None:
-            return kind, codec.loads(raw)
+        found = await documents.get(tx, kind, id)
+        if found is not None:
+            return kind, found
     return None
 
 
@@ -161,12 +157,6 @@ async def _services(tx: Transaction, path: tuple[str, ...], ids: list[str]) -> l
     """The services not terminated whose ``path`` holds one of the ids, in id order."""
     found: list[Document] = []
     for start in range(0, len(ids), _CHUNK):
-        query = Query(
-            conditions=(
-                Condition(path, Op.EQ, ValueType.STRING, tuple(ids[start : start + _CHUNK])),
-                Condition(("state",), Op.NE, ValueType.STRING, ("terminated",)),
-            ),
-            sort=(SortKey(("id",)),),
-        )
-        found.extend(codec.loads(raw) for raw in (await tx.query("service", query)).items)
+        chunk = ids[start : start + _CHUNK]
+        found += await documents.find(tx, "service", where(path, eq=chunk), where("state", ne="terminated"), sort="id")
     return found

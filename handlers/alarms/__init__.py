@@ -1,0 +1,1 @@
+"""Alarms (TMF642): the alarm lifecycle, the task resources, and the impact on services."""

@@ -1,0 +1,115 @@
+"""Product orders following the service order that fulfils them, item by item, to their end.
+
+A product order item completes when all its service order items have (the product is recorded with
+its realizing services and resources, and the item's ``product`` says so), fails when one of them
+failed (what the others activated is undone, so nothing stays half-allocated), and the order rolls
+up to completed, failed or partial. Cancellation is :mod:`handlers.ordering.cancellation`'s: while
+one is under way no item completes.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from backends.base import Transaction
+from handlers.fulfilment import products, service_orders
+from handlers.ordering.lifecycle import PRODUCT_ORDERS, SERVICE_ORDERS
+from handlers.ordering.states import CANCELLING, FINAL
+from tmfgate import documents, operations
+from tmfgate.calls import Actor, Job
+from tmfgate.types import Document
+
+# One record per decomposed product order: its service order, the service order items of each of
+# its items (one list per product an item installs) and, once items complete, their products.
+FULFILMENTS = "tmfgate:fulfilment"
+
+
+async def follow_service_order(job: Job, service_order_id: str) -> None:
+    """Bring the product order fulfilled by a service order up to date with it; one being cancelled
+    is left to :mod:`handlers.ordering.cancellation`, so none of its items completes meanwhile."""
+    async with job.gateway.transaction() as tx:
+        found = await fulfilled_order(tx, service_order_id)
+        if found is None:
+            return
+        service_order, record, old = found
+        if old.get("state") in CANCELLING:
+            return  # no item completes once a cancellation is accepted: it ends cancelled, or is refused
+        new = copy.deepcopy(old)
+        if await _follow_items(tx, job, new, service_order, record):
+            await documents.replace(tx, FULFILMENTS, record)
+        if new != old:
+            await operations.write_changed(tx, job, "productOrder", old, new)
+        if new.get("state") == "inProgress" and service_order.get("state") in FINAL:
+            await roll_up(tx, job, new)  # the product order ends after its service order
+
+
+async def fulfilled_order(
+    tx: Transaction, service_order_id: str, *, lock: bool = True
+) -> tuple[Document, Document, Document] | None:
+    """(service order, fulfilment record, product order) when the service order fulfils a product
+    order (locked when ``lock``); None for a service order of a client's own."""
+    service_order = await documents.get(tx, "serviceOrder", service_order_id)
+    if service_order is None:
+        return None
+    record = await documents.get(tx, FULFILMENTS, str(service_order.get("externalId", "")))
+    if record is None or record.get("serviceOrder") != service_order_id:
+        return None
+    read = documents.locked if lock else documents.get
+    order = await read(tx, "productOrder", record["id"])
+    return None if order is None else (service_order, record, order)
+
+
+async def _follow_items(tx: Transaction, job: Job, order: Document, service_order: Document, record: Document) -> bool:
+    """Bring the order's items up to date with the service order; True when ``record`` changed
+    (it notes the products each completed item installed or changed, for rating)."""
+    states = {item["id"]: item.get("state") for item in SERVICE_ORDERS.items(service_order)}
+    cancelled = service_order.get("state") == "cancelled"
+    noted = False
+    for item in PRODUCT_ORDERS.items(order):
+        mapped = record["items"].get(item["id"])
+        if not mapped or item.get("state") in FINAL:
+            continue
+        mine = [states.get(i) for i in mapped]
+        if cancelled:
+            item["state"] = "cancelled"
+        elif all(state == "completed" for state in mine):
+            item["state"] = "completed"
+            installed = await products.record(
+                tx, job, order, item, service_order, record.get("copies", {}).get(item["id"]) or [mapped]
+            )
+            record.setdefault("products", {})[item["id"]] = installed
+            noted = True
+            if len(installed) > 1:
+                text = f"Item {item['id']} installed {len(installed)} products: " + ", ".join(installed) + "."
+                PRODUCT_ORDERS.note(order, text)
+        elif all(state in FINAL for state in mine):
+            item["state"] = "failed"
+            why = f"Rolled back: item {item['id']} of product order {order['id']} failed."
+            for service_item in mapped:
+                await service_orders.undo(tx, job, service_order["id"], service_item, why)
+            reasons = " ".join(
+                n.get("text", "")
+                for n in service_order.get("note", [])
+                if any(f"Item {i} " in n.get("text", "") for i in mapped)
+            )
+            PRODUCT_ORDERS.note(order, f"Item {item['id']} failed; see service order {service_order['id']}: {reasons}")
+    return noted
+
+
+async def roll_up(tx: Transaction, actor: Actor, order: Document) -> None:
+    """End an in-progress product order once every item has ended."""
+    new = dict(order)
+    if PRODUCT_ORDERS.roll_up(new):
+        await operations.write_changed(tx, actor, "productOrder", order, new)
+
+
+async def products_of(tx: Transaction, order: Document) -> set[str]:
+    """The ids of the products an order's completed items installed or changed."""
+    noted = (await documents.get(tx, FULFILMENTS, str(order["id"])) or {}).get("products", {})
+    found: set[str] = set()
+    for item in PRODUCT_ORDERS.items(order):
+        if item.get("state") == "completed":
+            found.update(noted.get(item["id"], []))
+            if (item.get("product") or {}).get("id"):
+                found.add(str(item["product"]["id"]))
+    return found

@@ -1,0 +1,85 @@
+"""The resource pools (TMF639): resources reserved for services and released back.
+
+A reservation takes an available resource of the service's resource specification (``resourceStatus``
+available -> reserved, ``usageState`` idle -> active); a release gives it back the same way. Every
+write goes through the core's ``write_*`` functions, inside the caller's transaction: an activation
+that fails half-way rolls back with nothing allocated.
+"""
+
+from __future__ import annotations
+
+from backends.base import Transaction, where
+from handlers.fulfilment.failures import ActivationFailed
+from handlers.notes import note
+from tmfgate import documents, operations
+from tmfgate.calls import Actor
+from tmfgate.types import Document
+
+CANDIDATES = 8  # available resources looked at per reservation; taken ones are skipped
+_AVAILABLE = where("resourceStatus", eq="available")
+
+
+async def reserve(tx: Transaction, actor: Actor, specification: Document, service: Document) -> Document:
+    """Reserve one available resource of ``specification`` for ``service``; its ResourceRef."""
+    spec_id = str(specification["id"])
+    of_spec = where("resourceSpecification.id", eq=spec_id)
+    taken: set[str] = set()
+    while True:
+        # Concurrent activations may take every candidate between the query and the lock: ask
+        # again until a free one is locked or none is left (each round, the taken ones drop out).
+        found = await documents.find(tx, "resource", of_spec, _AVAILABLE, sort="name", limit=CANDIDATES)
+        fresh = [candidate for candidate in found if candidate["id"] not in taken]
+        if not fresh:
+            break
+        for candidate in fresh:
+            taken.add(candidate["id"])
+            old = await documents.locked(tx, "resource", candidate["id"]) or {}
+            if old.get("resourceStatus") != "available":
+                continue  # another activation took it between the query and the lock
+            new = {
+                **old,
+                "resourceStatus": "reserved",
+                "usageState": "active",
+                "relatedParty": service.get("relatedParty", old.get("relatedParty", [])),
+                "note": [*old.get("note", []), note(f"Reserved for service {service['id']}.")],
+            }
+            new = {k: v for k, v in new.items() if v != []}
+            await operations.write_changed(tx, actor, "resource", old, new)
+            return resource_ref(new)
+    name = specification.get("name") or spec_id
+    raise ActivationFailed(f"The resource pool of {name} ({spec_id}) is exhausted: no resource is available.")
+
+
+async def release(tx: Transaction, actor: Actor, ref: Document, service_id: str) -> None:
+    """Return a reserved resource to its pool (nothing when it is gone or already free)."""
+    old = await documents.locked(tx, "resource", str(ref["id"]))
+    if old is None or old.get("resourceStatus") == "available":
+        return
+    new = {
+        **old,
+        "resourceStatus": "available",
+        "usageState": "idle",
+        "note": [*old.get("note", []), note(f"Released by service {service_id}.")],
+    }
+    new.pop("relatedParty", None)
+    await operations.write_changed(tx, actor, "resource", old, new)
+
+
+async def take_back(tx: Transaction, actor: Actor, ref: Document) -> bool:
+    """Reserve a released resource again (a rolled-back termination); False when it has been taken."""
+    resource = await documents.locked(tx, "resource", str(ref["id"]))
+    if resource is None or resource.get("resourceStatus") != "available":
+        return False
+    taken = {**resource, "resourceStatus": "reserved", "usageState": "active"}
+    await operations.write_changed(tx, actor, "resource", resource, taken)
+    return True
+
+
+def resource_ref(resource: Document) -> Document:
+    """A ResourceRef to a stored resource."""
+    return {
+        "id": resource["id"],
+        "href": resource["href"],
+        "name": resource.get("name", ""),
+        "@referredType": resource.get("@type", "Resource"),
+    }
