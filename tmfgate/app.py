@@ -24,6 +24,7 @@ from connexion.middleware.main import ConnexionMiddleware
 from connexion.options import SwaggerUIOptions
 
 from backends.base import Backend
+from tmfgate import configuration
 from tmfgate.extensions import Registry
 from tmfgate.gateway import Gateway
 from tmfgate.middleware import ErrorMiddleware
@@ -61,7 +62,7 @@ def create_app(
 ) -> GatewayApp:
     """Build the gateway for ``settings`` (default: from the environment)."""
     registry = registry or installed()
-    settings = settings or Settings.from_env(registry.settings)
+    settings = settings or configuration.settings(registry.settings)
     logging.getLogger("tmfgate").setLevel(settings.log_level.upper())
     runtime = Runtime(settings, registry=registry, apis=load_apis(specs_dir), backend=backend)
 

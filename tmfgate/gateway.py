@@ -7,6 +7,7 @@ from typing import Any
 
 from backends import open_backend
 from backends.base import Backend, BackendConfigurationError, Transaction
+from tmfgate import configuration
 from tmfgate.errors import ConfigurationError
 from tmfgate.events import EventLog
 from tmfgate.model import ApiModel
@@ -22,6 +23,7 @@ class Gateway:
         self.events = EventLog(apis)
         # Set after every commit, so an in-process delivery worker wakes at once instead of polling.
         self.committed = asyncio.Event()
+        self.routing = configuration.routing(settings, apis)
         try:
             self.backend = backend or open_backend(settings.database_url)
         except BackendConfigurationError as exc:
