@@ -15,11 +15,15 @@ from typing import Protocol
 from .conditions import where
 from .errors import (
     BackendConfigurationError,
+    BadGateway,
     DuplicateId,
+    GatewayTimeout,
     NotStored,
+    Refused,
     StorageError,
     StorageUnavailable,
     UnstorableDocument,
+    Unsupported,
 )
 from .events import Delivery, DeliveryState, Event, Route
 from .matching import matches
@@ -33,11 +37,16 @@ class Transaction(Protocol):
     async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
         """The stored JSON of one document, or None. ``for_update`` locks it until commit."""
 
-    async def create(self, kind: str, id: str, doc: bytes) -> None:
-        """Store a new document; raises :class:`DuplicateId` when ``(kind, id)`` exists."""
+    async def create(self, kind: str, id: str, doc: bytes) -> bytes | None:
+        """Store a new document; raises :class:`DuplicateId` when ``(kind, id)`` exists.
 
-    async def replace(self, kind: str, id: str, doc: bytes) -> None:
-        """Overwrite an existing document; raises :class:`NotStored` when it does not exist."""
+        None when ``doc`` is stored as given; a store that gives documents their id and href
+        itself (a remote TMF server) returns the document as it stored it."""
+
+    async def replace(self, kind: str, id: str, doc: bytes) -> bytes | None:
+        """Overwrite an existing document; raises :class:`NotStored` when it does not exist.
+
+        None when ``doc`` is stored as given, else the document as stored (see :meth:`create`)."""
 
     async def delete(self, kind: str, id: str) -> bool:
         """Remove a document; False when there was none."""
@@ -148,24 +157,28 @@ class Backend(DocumentStore, Outbox, Protocol):
 __all__ = [
     "Backend",
     "BackendConfigurationError",
+    "BadGateway",
     "Condition",
     "Delivery",
     "DeliveryState",
     "DocumentStore",
     "DuplicateId",
     "Event",
+    "GatewayTimeout",
     "Instant",
     "NotStored",
     "Op",
     "Outbox",
     "Page",
     "Query",
+    "Refused",
     "Route",
     "SortKey",
     "StorageError",
     "StorageUnavailable",
     "Transaction",
     "UnstorableDocument",
+    "Unsupported",
     "Value",
     "ValueType",
     "as_number",

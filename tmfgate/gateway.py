@@ -7,7 +7,7 @@ from typing import Any
 
 from backends import open_backend
 from backends.base import Backend, BackendConfigurationError, Transaction
-from tmfgate import configuration
+from tmfgate import configuration, upstreams
 from tmfgate.errors import ConfigurationError
 from tmfgate.events import EventLog
 from tmfgate.model import ApiModel
@@ -25,9 +25,10 @@ class Gateway:
         self.committed = asyncio.Event()
         self.routing = configuration.routing(settings, apis)
         try:
-            self.backend = backend or open_backend(settings.database_url)
+            local = backend or open_backend(settings.database_url)
         except BackendConfigurationError as exc:
             raise ConfigurationError(str(exc)) from exc
+        self.backend = upstreams.routed(local, settings, apis, self.routing)
 
     def api(self, name: str) -> ApiModel:
         """The model of a served API by spec name; ConfigurationError when it is not served."""

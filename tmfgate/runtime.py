@@ -43,9 +43,11 @@ class Runtime:
         registry = registry or installed()
         settings.check(registry.settings)
         apis = apis if apis is not None else load_apis()
-        # Without ``prepare`` (an operator command on the store) no extension takes part.
-        self.registry = registry.serving(api.name for api in apis) if prepare else Registry(())
         self.gateway = Gateway(settings, apis, backend)
+        # Without ``prepare`` (an operator command on the store) no extension takes part; an API
+        # answered upstream keeps its domain rules there, so its own extension stays out.
+        local = [api.name for api in apis if api.name not in self.gateway.routing.upstreams]
+        self.registry = registry.serving(local) if prepare else Registry(())
         for extension in self.registry.extensions:
             extension.configure(self.gateway)
         self.worker: DeliveryWorker | None = None
