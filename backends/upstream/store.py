@@ -77,6 +77,8 @@ class UpstreamStore:
         )
         try:
             response = await self._client.get(self.url + "/hub", params={"limit": "1"})
+        except httpx.ReadTimeout:
+            return  # it answers, slowly: each call says so with a 504
         except httpx.HTTPError as exc:
             log.warning("upstream %s is unreachable (%s); its API answers 503 until it is back", self.url, _why(exc))
             self.breaker.trip()
