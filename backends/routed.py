@@ -147,4 +147,7 @@ class RoutedTransaction:
         return await (await self._for(kind)).query(kind, query)
 
     async def add_event(self, event: Event) -> None:
-        await self.local.add_event(event)
+        # A kind stored elsewhere raises its events there: the gateway re-publishes what that
+        # store's hub notifies, so a change made through the gateway is not announced twice.
+        if event.kind not in self.routes:
+            await self.local.add_event(event)

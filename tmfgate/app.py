@@ -3,6 +3,7 @@
 The request path is connexion's, trimmed to what the gateway needs and built once, in this order:
 
     GatewayApp                 TMF Error bodies for everything that goes wrong (ErrorMiddleware)
+    └─ ListenerMiddleware      notifications of upstream hubs (only when an API is routed upstream)
     └─ ConnexionMiddleware
        ├─ LifespanMiddleware   opens and closes the store, runs the delivery worker
        ├─ DocsMiddleware       {base}/openapi.json and {base}/ui/
@@ -28,6 +29,7 @@ from tmfgate import configuration
 from tmfgate.extensions import Registry
 from tmfgate.gateway import Gateway
 from tmfgate.middleware import ErrorMiddleware
+from tmfgate.relay import ListenerMiddleware, Relay
 from tmfgate.routing import (
     DocsMiddleware,
     EndpointMiddleware,
@@ -44,9 +46,10 @@ MIDDLEWARES: list[Any] = [LifespanMiddleware, DocsMiddleware, FastRoutingMiddlew
 class GatewayApp(ErrorMiddleware):
     """The gateway as an ASGI application, with the runtime it serves."""
 
-    def __init__(self, stack: Any, runtime: Runtime) -> None:
+    def __init__(self, stack: Any, runtime: Runtime, relay: Relay | None = None) -> None:
         super().__init__(stack)
         self.runtime = runtime
+        self.relay = relay
 
     @property
     def gateway(self) -> Gateway:
@@ -65,13 +68,18 @@ def create_app(
     settings = settings or configuration.settings(registry.settings)
     logging.getLogger("tmfgate").setLevel(settings.log_level.upper())
     runtime = Runtime(settings, registry=registry, apis=load_apis(specs_dir), backend=backend)
+    relay = Relay(runtime.gateway) if runtime.gateway.routing.upstreams else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         await runtime.start(deliver=settings.dispatcher)
+        if relay is not None:
+            await relay.start()
         try:
             yield
         finally:
+            if relay is not None:
+                await relay.stop()
             await runtime.stop()
 
     stack = ConnexionMiddleware(
@@ -91,4 +99,4 @@ def create_app(
                 model=api,
                 gateway=runtime.gateway,
             )
-    return GatewayApp(stack, runtime)
+    return GatewayApp(stack if relay is None else ListenerMiddleware(stack, relay), runtime, relay)
