@@ -16,6 +16,7 @@ class RemoteStore(Protocol):
     """What a store of some kinds offers: the document side of the contract, without events."""
 
     url: str
+    raises_events: bool  # True when the store notifies changes itself (a remote hub); else the gateway does
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -38,6 +39,7 @@ class RoutedBackend:
     def __init__(self, local: Backend, routes: Mapping[str, RemoteStore]) -> None:
         self.local = local
         self.routes = dict(routes)
+        self.announced = frozenset(kind for kind, store in self.routes.items() if store.raises_events)
         self.url = local.url
 
     def _stores(self) -> list[RemoteStore]:
@@ -56,7 +58,7 @@ class RoutedBackend:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self.local.transaction() as local:
-            routed = RoutedTransaction(local, self.routes)
+            routed = RoutedTransaction(local, self.routes, self.announced)
             async with routed.exits:
                 yield routed
 
@@ -116,9 +118,10 @@ class RoutedBackend:
 class RoutedTransaction:
     """The local transaction, with each routed kind's reads and writes sent to its store."""
 
-    def __init__(self, local: Transaction, routes: Mapping[str, RemoteStore]) -> None:
+    def __init__(self, local: Transaction, routes: Mapping[str, RemoteStore], announced: frozenset[str]) -> None:
         self.local = local
         self.routes = routes
+        self.announced = announced
         self._open: dict[int, RemoteTransaction] = {}
         self.exits = contextlib.AsyncExitStack()
 
@@ -147,7 +150,7 @@ class RoutedTransaction:
         return await (await self._for(kind)).query(kind, query)
 
     async def add_event(self, event: Event) -> None:
-        # A kind stored elsewhere raises its events there: the gateway re-publishes what that
-        # store's hub notifies, so a change made through the gateway is not announced twice.
-        if event.kind not in self.routes:
+        # A kind stored where a hub announces changes raises its events there: the gateway
+        # re-publishes what that hub notifies, so a change made through the gateway is not announced twice.
+        if event.kind not in self.announced:
             await self.local.add_event(event)

@@ -8,6 +8,7 @@ import ipaddress
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from tmfgate.settings import Setting, Settings
 
 SECTIONS = ("settings", "apis", "fulfilment")
 UPSTREAM_KEYS = ("url", "version", "auth", "timeout")
+ADAPTER_GROUP = "tmfgate.adapters"
 AUTH_KEYS = ("bearer", "username", "password", "headers")
 
 
@@ -33,12 +35,21 @@ class Upstream:
 
 
 @dataclass(frozen=True)
+class AdapterRoute:
+    """An installed adapter (entry point of ``tmfgate.adapters``) with its system's URL and options."""
+
+    name: str
+    url: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ConfigFile:
     """A configuration file as read: setting values by name, routes by the API name as written."""
 
     path: str
     settings: Mapping[str, Any] = field(default_factory=dict)
-    apis: Mapping[str, Upstream | None] = field(default_factory=dict)  # None: local
+    apis: Mapping[str, Upstream | AdapterRoute | None] = field(default_factory=dict)  # None: local
     southbound: Upstream | None = None
 
 
@@ -48,6 +59,7 @@ class Routing:
 
     upstreams: Mapping[str, Upstream] = field(default_factory=dict)
     southbound: Upstream | None = None
+    adapters: Mapping[str, AdapterRoute] = field(default_factory=dict)
 
 
 def read(path: str, declared: Iterable[Setting[Any]] | None = None) -> ConfigFile:
@@ -100,14 +112,17 @@ def routing(settings: Settings, apis: Iterable[Any]) -> Routing:
     file = read(settings.config)
     served = {api.name: api for api in apis}
     upstreams: dict[str, Upstream] = {}
-    for written, upstream in file.apis.items():
+    adapters: dict[str, AdapterRoute] = {}
+    for written, route in file.apis.items():
         name = _api_name(written, served, file.path)
-        if upstream is not None:
-            _not_self(upstream, settings, file.path, f"apis.{written}")
-            upstreams[name] = upstream
+        if isinstance(route, Upstream):
+            _not_self(route, settings, file.path, f"apis.{written}")
+            upstreams[name] = route
+        elif isinstance(route, AdapterRoute):
+            adapters[name] = route
     if file.southbound is not None:
         _not_self(file.southbound, settings, file.path, "fulfilment.southbound")
-    return Routing(upstreams, file.southbound)
+    return Routing(upstreams, file.southbound, adapters)
 
 
 def _mapping(value: Any, path: str, where: str) -> dict[str, Any]:
@@ -152,14 +167,30 @@ def _apis(data: Mapping[str, Any], path: str) -> dict[str, Any]:
     return _mapping(data.get("apis") or {}, path, "apis")
 
 
-def _route(route: Any, path: str, where: str) -> Upstream | None:
+def _route(route: Any, path: str, where: str) -> Upstream | AdapterRoute | None:
     if route == "local" or route is None:
         return None
     route = _mapping(route, path, where)
-    _known(route, ("local", "upstream"), path, where + ".")
+    _known(route, ("local", "upstream", "adapter"), path, where + ".")
+    if "adapter" in route:
+        return _adapter(route["adapter"], path, where + ".adapter")
     if "upstream" not in route:
         return None
     return _upstream(route["upstream"], path, where + ".upstream")
+
+
+def _adapter(value: Any, path: str, where: str) -> AdapterRoute:
+    """``{name: devices, url: ..., <its options>}``; the name must be an installed adapter."""
+    data = dict(_mapping(value, path, where))
+    name, url = str(data.pop("name", "")), str(data.pop("url", ""))
+    installed = sorted(point.name for point in entry_points(group=ADAPTER_GROUP))
+    if name not in installed:
+        raise ConfigurationError(
+            f"{path}: {where}.name {name!r} is no installed adapter; the adapters are {', '.join(installed) or 'none'}."
+        )
+    if "://" not in url:
+        raise ConfigurationError(f"{path}: {where}.url must be the URL of the adapter's system, not {url!r}.")
+    return AdapterRoute(name, url, data)
 
 
 def _upstream(value: Any, path: str, where: str) -> Upstream:
@@ -239,4 +270,4 @@ def _local(host: str | None) -> bool:
         return False
 
 
-__all__ = ["ConfigFile", "Routing", "Upstream", "read", "routing", "settings"]
+__all__ = ["AdapterRoute", "ConfigFile", "Routing", "Upstream", "read", "routing", "settings"]

@@ -45,8 +45,10 @@ class Runtime:
         apis = apis if apis is not None else load_apis()
         self.gateway = Gateway(settings, apis, backend)
         # Without ``prepare`` (an operator command on the store) no extension takes part; an API
-        # answered upstream keeps its domain rules there, so its own extension stays out.
-        local = [api.name for api in apis if api.name not in self.gateway.routing.upstreams]
+        # answered by another system (upstream, adapter) keeps its domain rules there, so its own
+        # extension stays out.
+        routing = self.gateway.routing
+        local = [api.name for api in apis if api.name not in routing.upstreams and api.name not in routing.adapters]
         self.registry = registry.serving(local) if prepare else Registry(())
         for extension in self.registry.extensions:
             extension.configure(self.gateway)

@@ -4,11 +4,13 @@ hrefs mapped between the upstream's base and the gateway's, and answers checked 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from backends.adapters import GROUP, AdapterContext, AdapterFactory
 from backends.base import Backend
 from backends.routed import RemoteStore, RoutedBackend
 from backends.upstream import UpstreamOptions, UpstreamStore
@@ -27,12 +29,18 @@ def routed(
     routing: Routing,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Backend:
-    """``local``, or, when some APIs are routed upstream, a backend sending their kinds there."""
-    if not routing.upstreams:
+    """``local``, or, when some APIs are routed upstream or to adapters, a backend sending their kinds there."""
+    if not routing.upstreams and not routing.adapters:
         return local
     served = {api.name: api for api in apis}
-    inward = tuple((settings.base_url + served[n].base_path, u.url) for n, u in routing.upstreams.items())
     routes: dict[str, RemoteStore] = {}
+    for name, route in sorted(routing.adapters.items()):
+        adapter = _factory(route.name)(
+            AdapterContext(route.url, settings.base_url + served[name].base_path, route.options)
+        )
+        for kind in adapter.kinds:
+            routes.setdefault(kind, adapter)
+    inward = tuple((settings.base_url + served[n].base_path, u.url) for n, u in routing.upstreams.items())
     for name in sorted(routing.upstreams):
         api, upstream = served[name], routing.upstreams[name]
         options = UpstreamOptions(
@@ -52,6 +60,13 @@ def routed(
             if kind not in LOCAL_KINDS:
                 routes.setdefault(kind, store)  # a kind two upstream APIs serve goes to the first
     return RoutedBackend(local, routes)
+
+
+def _factory(name: str) -> AdapterFactory:
+    """The installed adapter of that name (the configuration checked it is installed)."""
+    (point,) = entry_points(group=GROUP, name=name)
+    factory: AdapterFactory = point.load()
+    return factory
 
 
 def outward(upstream: Upstream, api: ApiModel, settings: Settings) -> tuple[tuple[str, str], ...]:

@@ -57,6 +57,8 @@ class UpstreamOptions:
 class UpstreamStore:
     """A :class:`~backends.base.DocumentStore` whose documents live at a remote TMF server."""
 
+    raises_events = True  # its hub notifies every change, the gateway's included
+
     def __init__(self, options: UpstreamOptions, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.url = options.url
         self.options = options
