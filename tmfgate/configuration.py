@@ -122,7 +122,20 @@ def routing(settings: Settings, apis: Iterable[Any]) -> Routing:
             adapters[name] = route
     if file.southbound is not None:
         _not_self(file.southbound, settings, file.path, "fulfilment.southbound")
+        upstreams.setdefault(_api_at(file.southbound.url, served, file.path), file.southbound)
     return Routing(upstreams, file.southbound, adapters)
+
+
+def _api_at(url: str, served: Mapping[str, Any], path: str) -> str:
+    """The served API whose base path a southbound URL ends with (the OSS serves the same API)."""
+    tail = urlsplit(url).path.rstrip("/")
+    for name, api in served.items():
+        if tail.endswith(api.base_path):
+            return str(name)
+    raise ConfigurationError(
+        f"{path}: fulfilment.southbound.url {url} ends with the base path of no API served here "
+        "(such as /tmf-api/serviceOrdering/v4)."
+    )
 
 
 def _mapping(value: Any, path: str, where: str) -> dict[str, Any]:

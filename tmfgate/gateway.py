@@ -7,6 +7,7 @@ from typing import Any
 
 from backends import open_backend
 from backends.base import Backend, BackendConfigurationError, Transaction
+from backends.routed import RoutedBackend
 from tmfgate import configuration, upstreams
 from tmfgate.errors import ConfigurationError
 from tmfgate.events import EventLog
@@ -39,6 +40,11 @@ class Gateway:
 
     def serves(self, name: str) -> bool:
         return any(api.name == name for api in self.apis)
+
+    def kept_elsewhere(self, kind: str) -> bool:
+        """Whether documents of ``kind`` live in another system (upstream, adapter), whose own rules
+        carry them on: the gateway's reactions then follow them rather than work on them."""
+        return isinstance(self.backend, RoutedBackend) and kind in self.backend.routes
 
     def href(self, api: str, kind: str, id: str) -> str:
         """The absolute href of a resource made outside a request (``public_url``)."""

@@ -54,6 +54,7 @@ def routed(
             inward=inward,
             refuse_nonconforming=settings.upstream_answers == "refuse",
             check=SpecCheck(api),
+            owned={kind: resource.server_owned for kind, resource in api.resources.items()},
         )
         store = UpstreamStore(options, transport)
         for kind in api.resources:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -52,6 +52,7 @@ class UpstreamOptions:
     inward: tuple[tuple[str, str], ...] = ()  # (gateway prefix, upstream prefix) for request bodies
     refuse_nonconforming: bool = False
     check: Check | None = None
+    owned: Mapping[str, frozenset[str]] = field(default_factory=dict)  # kind -> attributes the upstream sets
 
 
 class UpstreamStore:
@@ -113,7 +114,8 @@ class UpstreamStore:
         return Page(int(total) if total.isdigit() else query.offset + len(page), page)
 
     async def create(self, kind: str, doc: bytes) -> bytes:
-        body = {k: v for k, v in orjson.loads(doc).items() if k not in ("id", "href")}
+        owned = self.options.owned.get(kind, frozenset()) | {"id", "href"}
+        body = {k: v for k, v in orjson.loads(doc).items() if k not in owned}
         response = await self.call("POST", f"/{kind}", content=self._inwards(orjson.dumps(body)))
         if response.status_code == 409:
             raise DuplicateId(self._message(response))

@@ -67,6 +67,7 @@ async def decompose(job: Job) -> None:
         if service_items:
             service_order = _service_order(job, new, service_order_id, service_items)
             await operations.write_new(tx, job, "serviceOrder", service_order)
+            service_order_id = service_order["id"]  # another system's, when service orders go southbound
             notes.append(note(f"Fulfilled by service order {service_order_id} ({service_order['href']})."))
         new["note"] = [*new.get("note", []), *notes]
         await operations.write_changed(tx, job, "productOrder", old, new)
@@ -280,4 +281,6 @@ def _service_order(job: Job, order: Document, id: str, service_items: list[Docum
         ],
         "serviceOrderItem": service_items,
     }
+    if job.gateway.kept_elsewhere("serviceOrder"):  # southbound: the OSS sets the states itself
+        doc["serviceOrderItem"] = [{k: v for k, v in item.items() if k != "state"} for item in service_items]
     return {k: v for k, v in doc.items() if v not in ("", [])}
