@@ -252,7 +252,8 @@ def run_command(command: Command, args: argparse.Namespace, settings: Settings, 
     try:
         return asyncio.run(run())
     except StorageError as exc:
-        print(f"tmfgate: the store cannot be used: {exc}", file=sys.stderr)
+        problem = " ".join(str(exc).split())  # drivers write several lines
+        print(f"tmfgate: cannot use the store at {redacted(url)}: {problem}", file=sys.stderr)
         return 1
 
 
