@@ -3,12 +3,13 @@
 A bill run for an account and a month (:func:`bill_account`) holds the account's lock, rates the month's
 recurring charges of every product active in it (and the one-time charges of those installed in it,
 should their order's rating still be on its way), then gathers every unbilled rate whose coverage starts
-before the end of the month, earlier months' leftovers included, into one CustomerBill, and marks each
-billed with a reference to it, all in one transaction. A billed rate is never gathered again, so running
-the same month twice bills nothing twice: the second run makes no bill unless something new was rated
-meanwhile. Bills are numbered in one gapless sequence. The billing cycle (:func:`run_cycle`, ``tmfgate
-bill-run``) does this for every account rated or named by a product, for a month that has ended, or in
-advance for the current or coming one (:func:`refusal`).
+before the end of the month, earlier months' leftovers included, into one CustomerBill, with its
+document (:mod:`handlers.billing.documents`), and marks each billed with a reference to it, all in one
+transaction. A billed rate is never gathered again, so running the same month twice bills nothing twice:
+the second run makes no bill unless something new was rated meanwhile. Bills are numbered in one gapless
+sequence. The billing cycle (:func:`run_cycle`, ``tmfgate bill-run``) does this for every account rated
+or named by a product, for a month that has ended, or in advance for the current or coming one
+(:func:`refusal`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from backends.base import DuplicateId, Transaction, where
 from handlers import apis
+from handlers.billing import documents as bill_documents
 from handlers.billing import rating
 from handlers.billing.prices import amount
 from handlers.billing.rules import BILL, PAYMENT_TERMS, RATE, TAX_CATEGORY, Period, money, signed
@@ -69,6 +71,7 @@ async def bill_account(
     if not rates:
         return None
     bill = await _bill(tx, actor, record, period, rates, unit, run_type, requester)
+    bill["billDocument"] = [await bill_documents.attach(tx, actor, bill, rates)]
     await operations.write_new(tx, actor, BILL, bill)
     reference = {"id": bill["id"], "href": bill["href"], "@referredType": "CustomerBill"}
     for rate in rates:

@@ -86,6 +86,8 @@ def test_a_bill_run_writes_its_public_url_and_keeps_the_hrefs_the_gateway_made(d
         finished(client.bill_run(order["completionDate"][:7], "--in-advance", "--public-url", public))
         [bill] = client.bills("ba-href")
         assert bill["href"] == f"{public}{BILLING}/customerBill/{bill['id']}"
+        [document] = bill["billDocument"]
+        assert document["url"] == f"{public}/tmfgate/billing/v1/billDocument/{document['id']}"
         billed = client.rates(**{"bill.id": bill["id"]})
         assert {r["id"]: r["href"] for r in billed} == {r["id"]: r["href"] for r in made}
 
