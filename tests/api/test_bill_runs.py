@@ -9,7 +9,8 @@ import datetime as dt
 import subprocess
 import sys
 from decimal import Decimal
-from pathlib import Path
+
+import pytest
 
 from tests.api.end_to_end import add, database_fixture
 from tests.api.test_billing import BILLING, ROOT, Client, finished, gateway, moment, product_of
@@ -92,10 +93,11 @@ def test_a_bill_run_writes_its_public_url_and_keeps_the_hrefs_the_gateway_made(d
         assert {r["id"]: r["href"] for r in billed} == {r["id"]: r["href"] for r in made}
 
 
-def test_a_bill_run_on_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["bill-run", "--period", "2020-01"], ["dispatch"], ["deliveries"]])
+def test_a_command_on_an_unreachable_database_is_one_line(command: list[str]) -> None:
     url = "postgresql+psycopg://tmfgate:secret@127.0.0.1:1/nope"
     result = subprocess.run(
-        [sys.executable, "-m", "tmfgate", "bill-run", "--period", "2020-01", "--database-url", url],
+        [sys.executable, "-m", "tmfgate", *command, "--database-url", url],
         cwd=ROOT,
         capture_output=True,
         text=True,
