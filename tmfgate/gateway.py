@@ -10,6 +10,7 @@ from backends.base import Backend, BackendConfigurationError, Transaction
 from tmfgate.errors import ConfigurationError
 from tmfgate.events import EventLog
 from tmfgate.model import ApiModel
+from tmfgate.security.guard import Security
 from tmfgate.settings import Settings
 
 
@@ -20,6 +21,7 @@ class Gateway:
         self.settings = settings
         self.apis = apis
         self.events = EventLog(apis)
+        self.security = Security(settings)
         # Set after every commit, so an in-process delivery worker wakes at once instead of polling.
         self.committed = asyncio.Event()
         try:
