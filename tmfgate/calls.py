@@ -19,6 +19,7 @@ from tmfgate import codec
 from tmfgate.errors import ApiError
 from tmfgate.ids import new_id
 from tmfgate.model import ApiModel, OperationModel, ResourceModel
+from tmfgate.security.principals import PRINCIPAL, Principal
 from tmfgate.types import Document, Headers
 
 if TYPE_CHECKING:
@@ -36,6 +37,10 @@ class Actor(Protocol):
 
     @property
     def correlation_id(self) -> str: ...
+
+    @property
+    def owner(self) -> str | None:
+        """The partner what this actor creates belongs to; None for the operator's own."""
 
 
 @dataclass(slots=True)
@@ -89,6 +94,16 @@ class Call:
         return self._correlation or self._read_headers()[1]
 
     @property
+    def principal(self) -> Principal | None:
+        """Who makes the call, when the gateway authenticates (:mod:`tmfgate.security`)."""
+        return self.scope.get(PRINCIPAL)
+
+    @property
+    def owner(self) -> str | None:
+        principal: Principal | None = self.scope.get(PRINCIPAL)
+        return None if principal is None else principal.partner
+
+    @property
     def query_string(self) -> str:
         raw: bytes = self.scope.get("query_string", b"")
         return raw.decode("latin-1")
@@ -137,6 +152,12 @@ class Job:
     @property
     def correlation_id(self) -> str:
         return str(self.envelope.get("correlationId") or self.event.id)
+
+    @property
+    def owner(self) -> str | None:
+        """The owner of the resource the event is about: what a reaction makes for a partner's order
+        (service orders, products, services, bills) belongs to that partner too."""
+        return self.event.owner
 
     @property
     def document(self) -> Document:

@@ -11,6 +11,7 @@ from tmfgate.errors import ConfigurationError
 from tmfgate.events import EventLog
 from tmfgate.model import ApiModel
 from tmfgate.security.guard import Security
+from tmfgate.security.tenancy import shared_kinds
 from tmfgate.settings import Settings
 
 
@@ -22,6 +23,7 @@ class Gateway:
         self.apis = apis
         self.events = EventLog(apis)
         self.security = Security(settings)
+        self.shared_kinds = shared_kinds(apis)  # read by every partner (tmfgate.security.tenancy)
         # Set after every commit, so an in-process delivery worker wakes at once instead of polling.
         self.committed = asyncio.Event()
         try:
