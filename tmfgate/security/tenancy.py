@@ -10,12 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from backends.base import Owners
-from tmfgate.model import ApiModel
 
 if TYPE_CHECKING:
     from tmfgate.calls import Call
-
-_WRITES = frozenset({"create", "patch", "delete"})
 
 
 def visible(call: Call, kind: str | None = None) -> Owners:
@@ -28,10 +25,4 @@ def visible(call: Call, kind: str | None = None) -> Owners:
     return (principal.partner,)
 
 
-def shared_kinds(apis: list[ApiModel]) -> frozenset[str]:
-    """The kinds that no served API lets a client create, patch or delete: read by every partner."""
-    written = {op.resource.kind for api in apis for op in api.operations.values() if op.verb in _WRITES}
-    return frozenset(kind for api in apis for kind in api.resources if kind not in written)
-
-
-__all__ = ["shared_kinds", "visible"]
+__all__ = ["visible"]
