@@ -24,6 +24,7 @@ from tmfgate.types import Document, Headers
 
 if TYPE_CHECKING:
     from tmfgate.gateway import Gateway
+    from tmfgate.security.keys import Pending
 
 BODY = "tmfgate.body"  # the scope key of the parsed request body, set by validation
 MEDIA_TYPE = "tmfgate.media_type"
@@ -68,7 +69,7 @@ class Reply:
 class Call:
     """One API call: the operation, the request's parts, and the gateway serving it."""
 
-    __slots__ = ("_correlation", "_host", "api", "body", "gateway", "media_type", "operation", "scope")
+    __slots__ = ("_correlation", "_host", "api", "body", "gateway", "idempotency", "media_type", "operation", "scope")
 
     def __init__(self, gateway: Gateway, api: ApiModel, operation: OperationModel, scope: Scope) -> None:
         self.gateway = gateway
@@ -79,6 +80,7 @@ class Call:
         self.media_type: str | None = scope.get(MEDIA_TYPE)
         self._host: str | None = None
         self._correlation: str | None = None
+        self.idempotency: Pending | None = None  # set while a POST with an Idempotency-Key runs
 
     @property
     def resource(self) -> ResourceModel:

@@ -19,9 +19,12 @@ from tmfgate.errors import BadRequest, NotFound
 from tmfgate.ids import new_id
 from tmfgate.query import parse_query, project
 from tmfgate.schemas import check as check_schema
+from tmfgate.security import idempotency
+from tmfgate.security.conditional import check_match, etag, header, none_match
 from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
+_CONDITIONAL = frozenset({"patch", "delete"})  # the methods If-Match applies to
 Prepare = Callable[[Call, Document], Awaitable[None] | None]
 Check = Callable[[Call, Document, Document], None]
 
@@ -48,12 +51,17 @@ async def list_resources(call: Call) -> Reply:
 
 
 async def retrieve(call: Call) -> Reply:
-    """``GET /x/{id}``, with ``fields=`` selection (TMF630 §4.3 applies to retrieve too)."""
+    """``GET /x/{id}``, with ``fields=`` selection (TMF630 §4.3 applies to retrieve too), its ``ETag``,
+    and 304 when ``If-None-Match`` names it."""
     raw = await call.gateway.backend.get(call.resource.kind, call.id, owners=visible(call))
     if raw is None:
         raise not_found(call)
+    tag = etag(raw)
+    condition = header(call.scope["headers"], b"if-none-match")
+    if condition is not None and not none_match(condition, tag):
+        return Reply(304, None, [(b"etag", tag)])
     fields = _fields(call)
-    return Reply(200, raw if fields is None else codec.dumps(project(codec.loads(raw), fields)))
+    return Reply(200, raw if fields is None else codec.dumps(project(codec.loads(raw), fields)), [(b"etag", tag)])
 
 
 async def create(call: Call, prepare: Prepare | None = None) -> Reply:
@@ -116,10 +124,15 @@ def patched(call: Call, old: Document) -> Document:
 
 async def read_for_update(tx: Transaction, call: Call, kind: str | None = None, id: str | None = None) -> Document:
     """The stored document, locked until the transaction ends; 404 when missing or another partner's."""
+    own = kind is None and id is None  # the call's own resource: its If-Match applies
     kind = kind or call.resource.kind
     raw = await tx.get(kind, id or call.id, for_update=True, owners=visible(call, kind))
     if raw is None:
         raise not_found(call, kind, id)
+    if own and call.operation.method in _CONDITIONAL:
+        # Checked under the lock, so of 20 clients sending the same ETag one wins (RFC 9110 §13.1.1).
+        required = call.gateway.settings.require_if_match
+        check_match(header(call.scope["headers"], b"if-match"), etag(raw), required=required)
     return codec.loads(raw)  # type: ignore[no-any-return]
 
 
@@ -132,6 +145,8 @@ async def write_new(tx: Transaction, actor: Actor, kind: str, doc: Document) -> 
     """Store a new document and its create event; returns its JSON."""
     raw = codec.dumps(doc)
     owner = actor.owner
+    if isinstance(actor, Call) and actor.idempotency is not None:
+        await idempotency.record(tx, actor, raw, doc["href"])  # first, so a concurrent retry waits here
     await tx.create(kind, doc["id"], raw, owner=owner)
     await actor.gateway.events.created(tx, kind, doc, actor.correlation_id, raw, owner)
     return raw

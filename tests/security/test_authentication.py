@@ -147,3 +147,11 @@ def test_incomplete_options_fail_at_start_up(settings: dict[str, str], missing: 
 
     with pytest.raises(ConfigurationError, match=missing):
         create_app(Settings(database_url="memory://", **settings))
+
+
+def test_an_idempotency_key_is_each_partners_own(secured: RunningGateway, keys: Keys) -> None:
+    key = {"Idempotency-Key": "order-42"}
+    a = requests.post(secured.url + CUSTOMER, json=NEW_CUSTOMER, headers={**key, **bearer(keys.token("a"))}, timeout=10)
+    b = requests.post(secured.url + CUSTOMER, json=NEW_CUSTOMER, headers={**key, **bearer(keys.token("b"))}, timeout=10)
+    assert a.status_code == b.status_code == 201 and a.json()["id"] != b.json()["id"]
+    assert "Idempotent-Replayed" not in b.headers
