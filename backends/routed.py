@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from .base import Backend, Delivery, DeliveryState, Event, Page, Query, Route, Transaction
+from .base import Backend, Delivery, DeliveryState, Event, Owners, Page, Query, Route, Transaction, Unsupported
 
 
 class RemoteStore(Protocol):
@@ -62,13 +62,17 @@ class RoutedBackend:
             async with routed.exits:
                 yield routed
 
-    async def get(self, kind: str, id: str) -> bytes | None:
+    async def get(self, kind: str, id: str, *, owners: Owners = None) -> bytes | None:
         store = self.routes.get(kind)
-        return await (self.local if store is None else store).get(kind, id)
+        if store is None:
+            return await self.local.get(kind, id, owners=owners)
+        return await _unowned(store, kind, owners).get(kind, id)
 
     async def query(self, kind: str, query: Query) -> Page:
         store = self.routes.get(kind)
-        return await (self.local if store is None else store).query(kind, query)
+        if store is None:
+            return await self.local.query(kind, query)
+        return await _unowned(store, kind, query.owners).query(kind, query)
 
     # The outbox stays local: events of every kind commit with the local store's transaction.
 
@@ -115,6 +119,17 @@ class RoutedBackend:
         return await self.local.prune(before, limit=limit)
 
 
+def _unowned(store: RemoteStore, kind: str, owners: Owners) -> RemoteStore:
+    """``store``, unless the read is limited to some partners' documents: another system keeps no
+    owners, so a partner limited to its own documents cannot be served from it."""
+    if owners is not None:
+        raise Unsupported(
+            f"{kind} documents are kept in {store.url}, which records no owner; a partner limited to its "
+            "own documents cannot read them through the gateway."
+        )
+    return store
+
+
 class RoutedTransaction:
     """The local transaction, with each routed kind's reads and writes sent to its store."""
 
@@ -125,29 +140,37 @@ class RoutedTransaction:
         self._open: dict[int, RemoteTransaction] = {}
         self.exits = contextlib.AsyncExitStack()
 
-    async def _for(self, kind: str) -> Transaction | RemoteTransaction:
-        store = self.routes.get(kind)
-        if store is None:
-            return self.local
+    async def _remote(self, kind: str, owners: Owners = None) -> RemoteTransaction:
+        store = _unowned(self.routes[kind], kind, owners)
         tx = self._open.get(id(store))
         if tx is None:
             tx = self._open[id(store)] = await self.exits.enter_async_context(store.transaction())
         return tx
 
-    async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
-        return await (await self._for(kind)).get(kind, id, for_update=for_update)
+    async def get(self, kind: str, id: str, *, for_update: bool = False, owners: Owners = None) -> bytes | None:
+        if kind not in self.routes:
+            return await self.local.get(kind, id, for_update=for_update, owners=owners)
+        return await (await self._remote(kind, owners)).get(kind, id, for_update=for_update)
 
-    async def create(self, kind: str, id: str, doc: bytes) -> bytes | None:
-        return await (await self._for(kind)).create(kind, id, doc)
+    async def create(self, kind: str, id: str, doc: bytes, *, owner: str | None = None) -> bytes | None:
+        if kind not in self.routes:
+            return await self.local.create(kind, id, doc, owner=owner)
+        return await (await self._remote(kind)).create(kind, id, doc)
 
     async def replace(self, kind: str, id: str, doc: bytes) -> bytes | None:
-        return await (await self._for(kind)).replace(kind, id, doc)
+        if kind not in self.routes:
+            return await self.local.replace(kind, id, doc)
+        return await (await self._remote(kind)).replace(kind, id, doc)
 
     async def delete(self, kind: str, id: str) -> bool:
-        return await (await self._for(kind)).delete(kind, id)
+        if kind not in self.routes:
+            return await self.local.delete(kind, id)
+        return await (await self._remote(kind)).delete(kind, id)
 
     async def query(self, kind: str, query: Query) -> Page:
-        return await (await self._for(kind)).query(kind, query)
+        if kind not in self.routes:
+            return await self.local.query(kind, query)
+        return await (await self._remote(kind, query.owners)).query(kind, query)
 
     async def add_event(self, event: Event) -> None:
         # A kind stored where a hub announces changes raises its events there: the gateway

@@ -62,12 +62,23 @@ fulfilment:
 """,
     )
     routing = configuration.routing(Settings(config=path), APIS)
-    assert set(routing.upstreams) == {"tmf639_resource_inventory", "tmf638_service_inventory"}
+    assert set(routing.upstreams) == {
+        "tmf639_resource_inventory",
+        "tmf638_service_inventory",
+        "tmf641_service_ordering",
+    }
     resources = routing.upstreams["tmf639_resource_inventory"]
     assert (resources.url, resources.timeout) == (f"{OSS}/resourceInventoryManagement/v4", 2.5)
     assert resources.headers == (("Authorization", "Bearer t0k"),)
     assert routing.upstreams["tmf638_service_inventory"].version == "v4"
     assert routing.southbound is not None and routing.southbound.url.endswith("/serviceOrdering/v4")
+    assert routing.upstreams["tmf641_service_ordering"] == routing.southbound  # found by its base path
+
+
+def test_a_southbound_url_of_no_api_served_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "fulfilment: {southbound: {url: 'http://oss.example/tmf-api/nothing/v4'}}\n")
+    with pytest.raises(ConfigurationError, match="southbound.url .* ends with the base path of no API served here"):
+        configuration.routing(Settings(config=path), APIS)
 
 
 def test_no_file_routes_everything_locally() -> None:

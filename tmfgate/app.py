@@ -4,10 +4,11 @@ The request path is connexion's, trimmed to what the gateway needs and built onc
 
     GatewayApp                 TMF Error bodies for everything that goes wrong (ErrorMiddleware)
     └─ ListenerMiddleware      notifications of upstream hubs (only when an API is routed upstream)
-    └─ ConnexionMiddleware
+    └─ GatewayMiddleware       connexion's, each spec checked once per process
        ├─ LifespanMiddleware   opens and closes the store, runs the delivery worker
        ├─ DocsMiddleware       {base}/openapi.json and {base}/ui/
        ├─ FastRouting          the spec's paths -> operationId (connexion's router, plus a table)
+       ├─ Security             credentials, the operation's scope, the audit log (tmfgate.security)
        ├─ RequestValidation    media type, parameters, body (compiled at start-up)
        └─ Endpoints            operationId -> the extension's function or the generic operation
 """
@@ -21,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from connexion.middleware.lifespan import LifespanMiddleware
-from connexion.middleware.main import ConnexionMiddleware
 from connexion.options import SwaggerUIOptions
 
 from backends.base import Backend
@@ -34,13 +34,21 @@ from tmfgate.routing import (
     DocsMiddleware,
     EndpointMiddleware,
     FastRoutingMiddleware,
+    GatewayMiddleware,
     OperationResolver,
     RequestValidationMiddleware,
+    SecurityMiddleware,
 )
 from tmfgate.runtime import Runtime, installed, load_apis
 from tmfgate.settings import Settings
 
-MIDDLEWARES: list[Any] = [LifespanMiddleware, DocsMiddleware, FastRoutingMiddleware, RequestValidationMiddleware]
+MIDDLEWARES: list[Any] = [
+    LifespanMiddleware,
+    DocsMiddleware,
+    FastRoutingMiddleware,
+    SecurityMiddleware,
+    RequestValidationMiddleware,
+]
 
 
 class GatewayApp(ErrorMiddleware):
@@ -82,7 +90,7 @@ def create_app(
                 await relay.stop()
             await runtime.stop()
 
-    stack = ConnexionMiddleware(
+    stack = GatewayMiddleware(
         EndpointMiddleware(),
         middlewares=list(MIDDLEWARES),
         lifespan=lifespan,

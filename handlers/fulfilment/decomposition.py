@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 
-from backends.base import Transaction
+from backends.base import Refused, Transaction
 from handlers import apis
 from handlers.catalog import loading as catalogs
 from handlers.characteristics import merged
@@ -66,9 +66,17 @@ async def decompose(job: Job) -> None:
         new["state"] = "inProgress"
         if service_items:
             service_order = _service_order(job, new, service_order_id, service_items)
-            await operations.write_new(tx, job, "serviceOrder", service_order)
-            service_order_id = service_order["id"]  # another system's, when service orders go southbound
-            notes.append(note(f"Fulfilled by service order {service_order_id} ({service_order['href']})."))
+            try:
+                await operations.write_new(tx, job, "serviceOrder", service_order)
+            except Refused as refusal:  # southbound: the OSS refused the order, so its items fail
+                for item in PRODUCT_ORDERS.items(new):
+                    if item["id"] in plan:
+                        item["state"] = "failed"
+                        notes.append(note(f"Item {item['id']} failed: the OSS refused its service order: {refusal}"))
+                service_items, plan, copies = [], {}, {}
+            else:
+                service_order_id = service_order["id"]  # another system's, when service orders go southbound
+                notes.append(note(f"Fulfilled by service order {service_order_id} ({service_order['href']})."))
         new["note"] = [*new.get("note", []), *notes]
         await operations.write_changed(tx, job, "productOrder", old, new)
         if not service_items:  # nothing to wait for: every item already ended

@@ -129,3 +129,29 @@ def test_the_oss_killed_mid_order_delays_and_duplicates_nothing(oss: Oss, tmp_pa
         assert order["state"] == "completed", order.get("note")
         at_oss = requests.get(f"{oss.url}{SERVICE_ORDERS}?externalId={made['id']}", timeout=10).json()
         assert len(at_oss) == 1
+
+
+def test_an_oss_refusing_the_service_order_fails_the_items_with_its_reason(tmp_path: Path) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.conftest import in_thread
+
+    async def refuse(request: Request) -> JSONResponse:
+        if request.method == "POST" and request.url.path.endswith("/serviceOrder"):
+            return JSONResponse({"code": "42", "reason": "Refused", "message": "no fibre capacity in area 75"}, 422)
+        return JSONResponse({"code": "60", "reason": "Not found", "message": "nothing here"}, 404)
+
+    port = free_port()
+    app = Starlette(routes=[Route("/{path:path}", refuse, methods=["GET", "POST", "PATCH", "DELETE"])])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = tmp_path / "bss.yaml"
+    config.write_text(f"fulfilment:\n  southbound: {{url: 'http://127.0.0.1:{port}/tmf-api/serviceOrdering/v4'}}\n")
+    with in_thread(server), RunningGateway("memory://", config=str(config)) as gateway:
+        made = requests.post(gateway.url + ORDERS, json=ORDER, timeout=10).json()
+        order = order_when(gateway, made["id"], {"completed", "failed", "partial"})
+    assert order["state"] == "failed" and order["productOrderItem"][0]["state"] == "failed"
+    assert any("no fibre capacity in area 75" in note["text"] for note in order["note"])
