@@ -89,7 +89,8 @@ class Relay:
     async def _check(self) -> None:
         """Subscribe again where the upstream forgot us (a restart on an empty store) or refused before."""
         while True:
-            await asyncio.sleep(CHECK_EVERY)
+            missing = set(self.upstreams) - set(self.subscriptions)
+            await asyncio.sleep(self.gateway.settings.upstream_breaker_reset if missing else CHECK_EVERY)
             for api, upstream in self.upstreams.items():
                 id = self.subscriptions.get(api)
                 if id is not None:

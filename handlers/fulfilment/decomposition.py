@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 
-from backends.base import Refused, Transaction
+from backends.base import Refused, StorageUnavailable, Transaction
 from handlers import apis
 from handlers.catalog import loading as catalogs
 from handlers.characteristics import merged
@@ -37,6 +37,9 @@ SUSPENSION = {"suspended": "inactive", "active": "active"}
 async def decompose(job: Job) -> None:
     """Turn a new product order into one service order (see the module docstring)."""
     order_id = job.event.resource_id
+    if await _send_pending(job, order_id):
+        return
+    down: StorageUnavailable | None = None
     async with job.gateway.transaction() as tx:
         old = await documents.locked(tx, "productOrder", order_id)
         if old is None or await tx.get(FULFILMENTS, order_id) is not None:
@@ -74,6 +77,9 @@ async def decompose(job: Job) -> None:
                         item["state"] = "failed"
                         notes.append(note(f"Item {item['id']} failed: the OSS refused its service order: {refusal}"))
                 service_items, plan, copies = [], {}, {}
+            except StorageUnavailable as outage:  # southbound: the OSS is down; sent again until it answers
+                down = outage
+                notes.append(note(f"Waiting for the OSS, which is unavailable ({outage}); the order goes on then."))
             else:
                 service_order_id = service_order["id"]  # another system's, when service orders go southbound
                 notes.append(note(f"Fulfilled by service order {service_order_id} ({service_order['href']})."))
@@ -83,11 +89,35 @@ async def decompose(job: Job) -> None:
             await roll_up(tx, job, new)
         record = {
             "id": order_id,
-            "serviceOrder": service_order_id if service_items else None,
+            "serviceOrder": service_order_id if service_items and down is None else None,
             "items": plan,
             "copies": copies,
         }
+        if down is not None:
+            record["pending"] = service_order
         await documents.create(tx, FULFILMENTS, record)
+    if down is not None:
+        raise down  # committed with its note; the outbox runs this reaction again, which sends it
+
+
+async def _send_pending(job: Job, order_id: str) -> bool:
+    """Send a service order the OSS was down for; False when the order has no fulfilment record yet.
+    Raises again while the OSS is down, so the outbox keeps retrying (never losing the order)."""
+    async with job.gateway.transaction() as tx:
+        record = await documents.locked(tx, FULFILMENTS, order_id)
+        if record is None:
+            return False
+        old = await documents.locked(tx, "productOrder", order_id)
+        service_order = record.pop("pending", None)
+        if old is None or service_order is None or old.get("state") != "inProgress":
+            return True
+        await operations.write_new(tx, job, "serviceOrder", service_order)
+        record["serviceOrder"] = service_order["id"]
+        await documents.replace(tx, FULFILMENTS, record)
+        new = copy.deepcopy(old)
+        PRODUCT_ORDERS.note(new, f"Fulfilled by service order {service_order['id']} ({service_order['href']}).")
+        await operations.write_changed(tx, job, "productOrder", old, new)
+    return True
 
 
 async def _service_items(

@@ -65,7 +65,7 @@ class Oss:
             self.process.wait(timeout=30)
 
 
-def bss(oss: Oss, folder: Path) -> RunningGateway:
+def bss(oss: Oss, folder: Path, **settings: Any) -> RunningGateway:
     config = folder / "bss.yaml"
     config.write_text(
         "apis:\n"
@@ -79,6 +79,7 @@ def bss(oss: Oss, folder: Path) -> RunningGateway:
         retry_delay=0.2,
         retry_delay_max=1.0,
         upstream_breaker_reset=0.5,
+        **settings,
     )
 
 
@@ -129,6 +130,25 @@ def test_the_oss_killed_mid_order_delays_and_duplicates_nothing(oss: Oss, tmp_pa
         assert order["state"] == "completed", order.get("note")
         at_oss = requests.get(f"{oss.url}{SERVICE_ORDERS}?externalId={made['id']}", timeout=10).json()
         assert len(at_oss) == 1
+
+
+def test_an_oss_down_delays_the_order_with_a_note_and_loses_nothing(tmp_path: Path) -> None:
+    oss = Oss(tmp_path)  # not started yet
+    with bss(oss, tmp_path, delivery_attempts=1000) as gateway:
+        made = requests.post(gateway.url + ORDERS, json=ORDER, timeout=10).json()
+        waiting = order_when(gateway, made["id"], {"inProgress"})
+        deadline = time.monotonic() + 30
+        while not any("Waiting for the OSS" in n["text"] for n in waiting.get("note", [])):
+            assert time.monotonic() < deadline, waiting.get("note")
+            time.sleep(0.2)
+            waiting = requests.get(f"{gateway.url}{ORDERS}/{made['id']}", timeout=10).json()
+        oss.start()
+        try:
+            order = order_when(gateway, made["id"], {"completed", "failed", "partial"}, timeout=90)
+            assert order["state"] == "completed", order.get("note")
+            assert len(requests.get(f"{oss.url}{SERVICE_ORDERS}?externalId={made['id']}", timeout=10).json()) == 1
+        finally:
+            oss.stop()
 
 
 def test_an_oss_refusing_the_service_order_fails_the_items_with_its_reason(tmp_path: Path) -> None:
