@@ -22,6 +22,8 @@ ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 SERVICE_ORDERS = "/tmf-api/serviceOrdering/v4/serviceOrder"
 SERVICES = "/tmf-api/serviceInventory/v4/service"
 RESOURCES = "/tmf-api/resourceInventoryManagement/v4/resource"
+PRODUCTS = "/tmf-api/productInventory/v4/product"
+BILLS = "/tmf-api/customerBillManagement/v4/customerBillOnDemand"
 ORDER = {
     "productOrderItem": [{"id": "1", "action": "add", "productOffering": {"id": "po-fibre-500"}}],
     "billingAccount": {"id": "ba-7"},
@@ -117,6 +119,10 @@ def test_an_order_at_the_bss_completes_through_the_oss(oss: Oss, tmp_path: Path)
         got = listener.wait_for(lambda d: any(e["body"]["eventType"] == "ServiceCreateEvent" for e in d))
         created = [e["body"] for e in got if e["body"]["eventType"] == "ServiceCreateEvent"]
         assert created[0]["event"]["service"]["href"].startswith(gateway.url)
+        products = requests.get(f"{gateway.url}{PRODUCTS}?relatedParty.id=cust-1", timeout=10).json()
+        assert [p["status"] for p in products] == ["active"]
+        bill = requests.post(f"{gateway.url}{BILLS}", json={"billingAccount": {"id": "ba-7"}}, timeout=30).json()
+        assert bill["state"] == "done" and bill["customerBill"]["href"].startswith(gateway.url), bill
 
 
 def test_the_oss_killed_mid_order_delays_and_duplicates_nothing(oss: Oss, tmp_path: Path) -> None:
