@@ -39,7 +39,6 @@ class RoutedBackend:
     def __init__(self, local: Backend, routes: Mapping[str, RemoteStore]) -> None:
         self.local = local
         self.routes = dict(routes)
-        self.announced = frozenset(kind for kind, store in self.routes.items() if store.raises_events)
         self.url = local.url
 
     def _stores(self) -> list[RemoteStore]:
@@ -58,7 +57,7 @@ class RoutedBackend:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self.local.transaction() as local:
-            routed = RoutedTransaction(local, self.routes, self.announced)
+            routed = RoutedTransaction(local, self.routes)
             async with routed.exits:
                 yield routed
 
@@ -133,10 +132,9 @@ def _unowned(store: RemoteStore, kind: str, owners: Owners) -> RemoteStore:
 class RoutedTransaction:
     """The local transaction, with each routed kind's reads and writes sent to its store."""
 
-    def __init__(self, local: Transaction, routes: Mapping[str, RemoteStore], announced: frozenset[str]) -> None:
+    def __init__(self, local: Transaction, routes: Mapping[str, RemoteStore]) -> None:
         self.local = local
         self.routes = routes
-        self.announced = announced
         self._open: dict[int, RemoteTransaction] = {}
         self.exits = contextlib.AsyncExitStack()
 
@@ -175,5 +173,6 @@ class RoutedTransaction:
     async def add_event(self, event: Event) -> None:
         # A kind stored where a hub announces changes raises its events there: the gateway
         # re-publishes what that hub notifies, so a change made through the gateway is not announced twice.
-        if event.kind not in self.announced:
+        store = self.routes.get(event.kind)
+        if store is None or not store.raises_events:
             await self.local.add_event(event)

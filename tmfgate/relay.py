@@ -31,6 +31,7 @@ log = logging.getLogger("tmfgate.upstream")
 PREFIX = "/tmfgate/upstream/v1/"  # + {api}/listener
 SEEN_KIND = "upstreamEvent"  # the eventIds taken, so an upstream's retries are re-published once
 CHECK_EVERY = 30.0  # seconds between checks that an upstream still knows our subscription
+NO_HUB = (404, 405, 501)  # what an upstream without a hub answers POST /hub with
 
 
 class Relay:
@@ -41,6 +42,14 @@ class Relay:
         self.upstreams: Mapping[str, Upstream] = gateway.routing.upstreams
         self.secret = secrets.token_hex(16)  # a new one each start: only our subscriptions sign with it
         self.subscriptions: dict[str, str] = {}  # api -> the upstream's subscription id
+        self.hubless: set[str] = set()  # APIs whose upstream has no hub
+        backend = gateway.backend
+        routes = backend.routes if isinstance(backend, RoutedBackend) else {}
+        self._stores = {
+            api.name: {routes[kind] for kind in api.resources if kind in routes}
+            for api in gateway.apis
+            if api.name in self.upstreams
+        }
         self._rewrites = {
             api.name: [(a.encode(), b.encode()) for a, b in outward(self.upstreams[api.name], api, gateway.settings)]
             for api in gateway.apis
@@ -66,7 +75,14 @@ class Relay:
         try:
             response = await self._client.post(upstream.url + "/hub", json=body, headers=dict(upstream.headers))
         except httpx.HTTPError as exc:
-            log.warning("cannot subscribe to the hub of %s (%s); retrying later", upstream.url, exc or type(exc))
+            # Unreachable: the upstream store said so in its one line at start; retried quietly.
+            log.debug("cannot subscribe to the hub of %s (%s); retrying later", upstream.url, exc or type(exc))
+            return
+        if response.status_code in NO_HUB:
+            log.warning("%s has no hub: the gateway raises the events of changes made through it", upstream.url)
+            self.hubless.add(api)
+            for store in self._stores[api]:
+                store.raises_events = False
             return
         if response.status_code != 201:
             log.warning("the hub of %s refused our subscription with %s", upstream.url, response.status_code)
@@ -89,9 +105,11 @@ class Relay:
     async def _check(self) -> None:
         """Subscribe again where the upstream forgot us (a restart on an empty store) or refused before."""
         while True:
-            missing = set(self.upstreams) - set(self.subscriptions)
+            missing = set(self.upstreams) - set(self.subscriptions) - self.hubless
             await asyncio.sleep(self.gateway.settings.upstream_breaker_reset if missing else CHECK_EVERY)
             for api, upstream in self.upstreams.items():
+                if api in self.hubless:
+                    continue
                 id = self.subscriptions.get(api)
                 if id is not None:
                     try:

@@ -36,6 +36,8 @@ class FaultyUpstream:
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
 
     async def answer(self, request: Request) -> Response:
+        if request.url.path.endswith("/hub"):  # an upstream without a hub: the gateway's subscription fails
+            return JSONResponse({"code": "60", "reason": "Not found", "message": "no hub"}, 404)
         self.calls[request.method] += 1
         href = f"{self.url}/resource/r1"
         if self.mode == "slow":
@@ -173,3 +175,15 @@ def test_a_nonconforming_answer_is_logged_or_refused(
         response = get(gateway)
     assert response.status_code == status
     assert any("/resource/r1" in r.getMessage() and "name" in r.getMessage() for r in caplog.records)
+
+
+def test_an_upstream_without_a_hub_leaves_the_events_to_the_gateway(upstream: FaultyUpstream, tmp_path: Path) -> None:
+    from tests.listeners import ListenerProcess
+
+    with gateway_for(upstream.url, tmp_path) as gateway, ListenerProcess(tmp_path / "listener.jsonl") as listener:
+        hub = requests.post(gateway.url + BASE + "/hub", json={"callback": listener.callback}, timeout=10)
+        assert hub.status_code == 201, hub.text
+        assert post(gateway).status_code == 201
+        got = listener.wait_for(lambda d: len(d) >= 1)
+        assert got[0]["body"]["eventType"] == "ResourceCreateEvent"
+        assert got[0]["body"]["event"]["resource"]["href"] == f"{gateway.url}{BASE}/resource/r1"
