@@ -7,6 +7,7 @@ The request path is connexion's, trimmed to what the gateway needs and built onc
        ├─ LifespanMiddleware   opens and closes the store, runs the delivery worker
        ├─ DocsMiddleware       {base}/openapi.json and {base}/ui/
        ├─ FastRouting          the spec's paths -> operationId (connexion's router, plus a table)
+       ├─ Security             credentials, the operation's scope, the audit log (tmfgate.security)
        ├─ RequestValidation    media type, parameters, body (compiled at start-up)
        └─ Endpoints            operationId -> the extension's function or the generic operation
 """
@@ -33,11 +34,18 @@ from tmfgate.routing import (
     GatewayMiddleware,
     OperationResolver,
     RequestValidationMiddleware,
+    SecurityMiddleware,
 )
 from tmfgate.runtime import Runtime, installed, load_apis
 from tmfgate.settings import Settings
 
-MIDDLEWARES: list[Any] = [LifespanMiddleware, DocsMiddleware, FastRoutingMiddleware, RequestValidationMiddleware]
+MIDDLEWARES: list[Any] = [
+    LifespanMiddleware,
+    DocsMiddleware,
+    FastRoutingMiddleware,
+    SecurityMiddleware,
+    RequestValidationMiddleware,
+]
 
 
 class GatewayApp(ErrorMiddleware):

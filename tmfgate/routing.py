@@ -32,6 +32,7 @@ from tmfgate.extensions import Extension
 from tmfgate.gateway import Gateway
 from tmfgate.model import ApiModel, OperationModel
 from tmfgate.resolver import function_for
+from tmfgate.security.guard import Guard
 from tmfgate.validation import OperationValidator
 
 WRITTEN_FOR = ("3.3",)  # connexion major.minor versions these subclasses were written against
@@ -146,8 +147,20 @@ def _validator(next_app: ASGIApp, api: ApiModel, op: OperationModel, function: F
     return OperationValidator(next_app, api, op)
 
 
+def _guard(next_app: ASGIApp, api: ApiModel, op: OperationModel, function: Function, gateway: Gateway) -> ASGIApp:
+    security = gateway.security
+    return Guard(next_app, api, op, security) if security.active else next_app
+
+
 def _endpoint(next_app: ASGIApp, api: ApiModel, op: OperationModel, function: Function, gateway: Gateway) -> ASGIApp:
     return Endpoint(gateway, api, op, function)
+
+
+class SecurityMiddleware(TableRoutedMiddleware):
+    """Authentication, scopes and the audit log of each operation (:mod:`tmfgate.security.guard`);
+    a step that passes requests straight on when neither authentication nor the audit log is on."""
+
+    build = staticmethod(_guard)
 
 
 class RequestValidationMiddleware(TableRoutedMiddleware):
