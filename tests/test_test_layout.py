@@ -7,6 +7,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
+# Modules that came with end-to-end tests only, before this rule: the list may only shrink (a test below
+# fails when one of them gets its test module and is still listed).
+AWAITING_TESTS = frozenset(
+    {
+        "tmfgate/security/audit.py",
+        "tmfgate/security/conditional.py",
+        "tmfgate/security/credentials.py",
+        "tmfgate/security/guard.py",
+        "tmfgate/security/idempotency.py",
+        "tmfgate/security/keys.py",
+        "tmfgate/security/principals.py",
+        "tmfgate/security/tenancy.py",
+    }
+)
 
 
 def _has_logic(path: Path) -> bool:
@@ -51,9 +65,9 @@ def _imported(test: Path) -> set[str]:
     return names
 
 
-def modules_without_tests() -> list[str]:
-    """The core and backend modules with logic that no test module of their name imports."""
-    missing = []
+def modules_without_tests() -> dict[str, str]:
+    """The core and backend modules with logic that no test module of their name imports, with where to put one."""
+    missing = {}
     for package in ("tmfgate", "backends"):
         for path in sorted((ROOT / package).rglob("*.py")):
             if not _has_logic(path):
@@ -61,13 +75,20 @@ def modules_without_tests() -> list[str]:
             dotted = _dotted(path)
             if not any(test.is_file() and dotted in _imported(test) for test in _candidates(path)):
                 wanted = _candidates(path)[0].relative_to(ROOT)
-                missing.append(f"{path.relative_to(ROOT)} (tests expected in {wanted}, importing {dotted})")
+                missing[path.relative_to(ROOT).as_posix()] = f"tests expected in {wanted}, importing {dotted}"
     return missing
 
 
 def test_every_core_and_backend_module_has_a_test_module_of_its_own() -> None:
-    missing = modules_without_tests()
-    assert not missing, "modules without a test module of their own:\n  " + "\n  ".join(missing)
+    missing = {module: where for module, where in modules_without_tests().items() if module not in AWAITING_TESTS}
+    assert not missing, "modules without a test module of their own:\n  " + "\n  ".join(
+        f"{module} ({where})" for module, where in missing.items()
+    )
+
+
+def test_the_modules_awaiting_tests_only_get_fewer() -> None:
+    tested = sorted(AWAITING_TESTS - modules_without_tests().keys())
+    assert not tested, f"{', '.join(tested)} now have their test modules: remove them from AWAITING_TESTS"
 
 
 def test_the_layout_check_finds_a_module_without_tests(tmp_path: Path) -> None:
