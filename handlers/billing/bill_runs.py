@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from backends.base import DuplicateId, Transaction, where
+from backends.base import DuplicateId, Owners, Transaction, where
 from handlers import apis
 from handlers.billing import documents as bill_documents
 from handlers.billing import rating
@@ -29,8 +29,9 @@ from handlers.billing.prices import amount
 from handlers.billing.rules import BILL, PAYMENT_TERMS, RATE, TAX_CATEGORY, Period, money, signed
 from handlers.catalog import loading as catalogs
 from tmfgate import documents, operations, times
-from tmfgate.calls import Actor
+from tmfgate.calls import Actor, Call
 from tmfgate.ids import new_id
+from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
 if TYPE_CHECKING:
@@ -46,24 +47,27 @@ class Worker:
 
     gateway: Gateway
     correlation_id: str
+    owner: str | None = None  # the operator's own run: its bills belong to no partner
 
 
 async def bill_account(
     tx: Transaction, actor: Actor, account_id: str, period: Period, *, run_type: str, requester: Document | None = None
 ) -> Document | None:
     """Bill one account for one month (see the module docstring); None when nothing is unbilled."""
+    # A partner billing on demand bills only its own products and rates (tenancy).
+    owners = visible(actor, "product") if isinstance(actor, Call) else None
     record = await rating.lock_account(tx, {"id": account_id}, create=False)
     if record is None:
-        products = await _products(tx, account_id, period)
+        products = await _products(tx, account_id, period, owners)
         if not products:
             return None  # never rated and nothing to rate: nothing written
         record = await rating.lock_account(tx, products[0]["billingAccount"], create=True) or {}
-    for product in await _products(tx, account_id, period):  # read again, under the lock
+    for product in await _products(tx, account_id, period, owners):  # read again, under the lock
         started = Period.of(times.parse(product["startDate"]))
         await rating.rate_product(tx, actor, product, periods={period}, one_time=started == period)
     unit = catalogs.of(actor.gateway).currency
     rates = []
-    for rate in await _unbilled(tx, account_id, period):
+    for rate in await _unbilled(tx, account_id, period, owners):
         if (rate.get("taxExcludedAmount") or {}).get("unit") == unit:
             rates.append(rate)
         else:
@@ -150,18 +154,18 @@ def summary(period: Period, results: list[tuple[str, Document | None]]) -> str:
     return "\n".join(lines)
 
 
-async def _products(tx: Transaction, account_id: str, period: Period) -> list[Document]:
+async def _products(tx: Transaction, account_id: str, period: Period, owners: Owners) -> list[Document]:
     """The account's products active at some time in the period: still active, or terminated in it."""
     account = where("billingAccount.id", eq=account_id)
     started = where("startDate", lt=period.end)
     found = []
     for still in (where("status", eq="active"), where("terminationDate", gte=period.start)):
-        found += await documents.find(tx, "product", account, started, still, sort="startDate")
+        found += await documents.find(tx, "product", account, started, still, sort="startDate", owners=owners)
     unique = {product["id"]: product for product in found}
     return list(unique.values())
 
 
-async def _unbilled(tx: Transaction, account_id: str, period: Period) -> list[Document]:
+async def _unbilled(tx: Transaction, account_id: str, period: Period, owners: Owners) -> list[Document]:
     return await documents.find(
         tx,
         RATE,
@@ -169,6 +173,7 @@ async def _unbilled(tx: Transaction, account_id: str, period: Period) -> list[Do
         where("isBilled", eq=False),
         where("periodCoverage.startDateTime", lt=period.end),
         sort=("periodCoverage.startDateTime", "name"),
+        owners=owners,
     )
 
 
