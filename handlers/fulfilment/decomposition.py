@@ -5,7 +5,8 @@ item through the catalog: offering -> product specification -> service specifica
 ones they rely on first. One service order carries every item's services (``externalId`` and
 ``orderRelationship`` name the product order; a note on the product order names the service
 order). An ``add`` item of quantity N plans N copies of its services, one per product it installs.
-An item that cannot be decomposed fails at once, with a note saying why.
+An item that cannot be decomposed fails at once, with a note saying why. An order whose
+``requestedStartDate`` is still to come stays ``acknowledged`` until then (:class:`tmfgate.calls.Later`).
 """
 
 from __future__ import annotations
@@ -19,17 +20,16 @@ from handlers.characteristics import merged
 from handlers.fulfilment import products
 from handlers.fulfilment.failures import Undecomposable
 from handlers.fulfilment.product_orders import FULFILMENTS, roll_up
-from handlers.notes import note
+from handlers.notes import failure, note
+from handlers.ordering import capture
+from handlers.ordering.capture import MAX_QUANTITY
 from handlers.ordering.lifecycle import PRODUCT_ORDERS
 from tmfgate import documents, operations, times
-from tmfgate.calls import Job
+from tmfgate.calls import Job, Later
 from tmfgate.ids import new_id
 from tmfgate.types import Document
 
 RELIES_ON = frozenset({"reliesOn", "dependency", "dependsOn", "requires"})
-# The most products one order item may install (its quantity): each has services and resources
-# of its own, all made in the one transaction that decomposes the order.
-MAX_QUANTITY = 100
 # The state of a product's services while it has this status (suspension, and back).
 SUSPENSION = {"suspended": "inactive", "active": "active"}
 
@@ -43,6 +43,11 @@ async def decompose(job: Job) -> None:
             return
         if old.get("state") != "acknowledged":
             return  # cancelled, or moved by a client, before the gateway got to it
+        start = capture.start_of(old)
+        if start is not None:  # held in the outbox until then: a restart keeps it
+            raise Later(
+                start, f"Product order {order_id} is held until its requestedStartDate {old['requestedStartDate']}."
+            )
         new = copy.deepcopy(old)
         service_order_id = new_id()
         plan: dict[str, list[str]] = {}  # product order item -> its service order items
@@ -54,7 +59,7 @@ async def decompose(job: Job) -> None:
                 planned = [copy for copy in await _service_items(tx, job, new, item, service_order_id) if copy]
             except Undecomposable as why:
                 item["state"] = "failed"
-                notes.append(note(f"Item {item['id']} failed: {why}"))
+                notes.append(failure(str(item["id"]), why.code, f"Item {item['id']} failed: {why}"))
                 continue
             if planned:
                 item["state"] = "inProgress"
@@ -93,7 +98,8 @@ async def _service_items(
         if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
             raise Undecomposable(
                 f"the quantity must be a whole number from 1 to {MAX_QUANTITY} (the most "
-                f"products one item may install); it is {quantity!r}."
+                f"products one item may install); it is {quantity!r}.",
+                "QUANTITY_INVALID",
             )
         # One product each, with services of its own: item 1 of quantity 2 has service items
         # 1-1, 1-2, ... for the first product and 1#2-1, 1#2-2, ... for the second.
@@ -107,7 +113,8 @@ async def _service_items(
         if product is None or products.has_ended(product):
             raise Undecomposable(
                 f"to {action} a product, product.id must name an installed product; "
-                f"{product_id or 'none was given'} is not one."
+                f"{product_id or 'none was given'} is not one.",
+                "PRODUCT_NOT_FOUND",
             )
         offered = str((product.get("productOffering") or {}).get("id", ""))
         asked = str((item.get("productOffering") or {}).get("id", offered))
@@ -117,11 +124,12 @@ async def _service_items(
             raise Undecomposable(
                 f"product {product_id} is of the offering {offered}; a modify changes its "
                 f"characteristics only. To move it to {asked}, order a delete of it and an add "
-                "of the new offering."
+                "of the new offering.",
+                "OFFERING_CHANGE_NOT_ALLOWED",
             )
         state = service_state(product, item) if action == "modify" else None
         return [await _change_items(tx, job, item, product, service_order_id, state)]
-    raise Undecomposable(f"the action {action!r} is not one of add, modify, delete, noChange.")
+    raise Undecomposable(f"the action {action!r} is not one of add, modify, delete, noChange.", "ACTION_UNKNOWN")
 
 
 def _add_items(job: Job, order: Document, item: Document, service_order_id: str, prefix: str) -> list[Document]:
@@ -129,10 +137,14 @@ def _add_items(job: Job, order: Document, item: Document, service_order_id: str,
     offering_id = str((item.get("productOffering") or {}).get("id", ""))
     offering = catalog.offering(offering_id) if offering_id else None
     if offering is None:
-        raise Undecomposable(f"the product offering {offering_id or '(none given)'} is not in the catalog.")
+        raise Undecomposable(
+            f"the product offering {offering_id or '(none given)'} is not in the catalog.", "OFFERING_UNKNOWN"
+        )
     specs = service_specifications(catalog, offering)
     if not specs:
-        raise Undecomposable(f"the product offering {offering_id} has no decomposition into services.")
+        raise Undecomposable(
+            f"the product offering {offering_id} has no decomposition into services.", "OFFERING_WITHOUT_SERVICES"
+        )
     characteristics = products.characteristics(catalog, offering, item)
     ids = {spec["id"]: f"{prefix}-{n}" for n, spec in enumerate(specs, start=1)}
     planned = []
@@ -180,7 +192,8 @@ def service_state(product: Document, item: Document) -> str | None:
     raise Undecomposable(
         f"product {product['id']} is {now}; a modify may suspend an active product or resume "
         f"a suspended one (product.status suspended or active), not make it {asked}. A delete "
-        "terminates a product."
+        "terminates a product.",
+        "STATUS_CHANGE_NOT_ALLOWED",
     )
 
 

@@ -13,6 +13,7 @@ import copy
 
 from backends.base import Transaction
 from handlers.fulfilment import products, service_orders
+from handlers.ordering import states
 from handlers.ordering.lifecycle import PRODUCT_ORDERS, SERVICE_ORDERS
 from handlers.ordering.states import CANCELLING, FINAL
 from tmfgate import documents, operations
@@ -35,10 +36,13 @@ async def follow_service_order(job: Job, service_order_id: str) -> None:
         if old.get("state") in CANCELLING:
             return  # no item completes once a cancellation is accepted: it ends cancelled, or is refused
         new = copy.deepcopy(old)
-        if await _follow_items(tx, job, new, service_order, record):
+        rolled_back: list[str] = []
+        if await _follow_items(tx, job, new, service_order, record, rolled_back):
             await documents.replace(tx, FULFILMENTS, record)
         if new != old:
             await operations.write_changed(tx, job, "productOrder", old, new)
+        if rolled_back:
+            await _show_rollback(tx, job, str(service_order["id"]), rolled_back)
         if new.get("state") == "inProgress" and service_order.get("state") in FINAL:
             await roll_up(tx, job, new)  # the product order ends after its service order
 
@@ -59,9 +63,12 @@ async def fulfilled_order(
     return None if order is None else (service_order, record, order)
 
 
-async def _follow_items(tx: Transaction, job: Job, order: Document, service_order: Document, record: Document) -> bool:
+async def _follow_items(
+    tx: Transaction, job: Job, order: Document, service_order: Document, record: Document, rolled_back: list[str]
+) -> bool:
     """Bring the order's items up to date with the service order; True when ``record`` changed
-    (it notes the products each completed item installed or changed, for rating)."""
+    (it notes the products each completed item installed or changed, for rating). The service
+    order items undone because their product order item failed are added to ``rolled_back``."""
     states = {item["id"]: item.get("state") for item in SERVICE_ORDERS.items(service_order)}
     cancelled = service_order.get("state") == "cancelled"
     noted = False
@@ -86,14 +93,39 @@ async def _follow_items(tx: Transaction, job: Job, order: Document, service_orde
             item["state"] = "failed"
             why = f"Rolled back: item {item['id']} of product order {order['id']} failed."
             for service_item in mapped:
-                await service_orders.undo(tx, job, service_order["id"], service_item, why)
-            reasons = " ".join(
-                n.get("text", "")
-                for n in service_order.get("note", [])
-                if any(f"Item {i} " in n.get("text", "") for i in mapped)
-            )
-            PRODUCT_ORDERS.note(order, f"Item {item['id']} failed; see service order {service_order['id']}: {reasons}")
+                if await service_orders.undo(tx, job, service_order["id"], service_item, why):
+                    rolled_back.append(service_item)
+            _note_failures(order, item, service_order, mapped)
     return noted
+
+
+def _note_failures(order: Document, item: Document, service_order: Document, mapped: list[str]) -> None:
+    """One failure note on the product order per failure of the item's service order items."""
+    failures = [n for n in service_order.get("note", []) if n.get("orderItemId") in mapped]
+    where = f"service order {service_order['id']}"
+    for found in failures:
+        text = f"Item {item['id']} failed; {where}: {found.get('text', '')}"
+        PRODUCT_ORDERS.failed(order, str(item["id"]), str(found.get("code")), text)
+    if not failures:
+        PRODUCT_ORDERS.failed(order, str(item["id"]), "FULFILMENT_FAILED", f"Item {item['id']} failed; see {where}.")
+
+
+async def _show_rollback(tx: Transaction, actor: Actor, service_order_id: str, rolled_back: list[str]) -> None:
+    """The service order items undone read ``cancelled``, like their services, and the order's state
+    (when it has ended) rolls up again from its items: it is ``failed`` once nothing it did is kept."""
+    old = await documents.locked(tx, "serviceOrder", service_order_id)
+    if old is None:
+        return
+    new = copy.deepcopy(old)
+    for item in SERVICE_ORDERS.items(new):
+        if item["id"] in rolled_back and item.get("state") == "completed":
+            item["state"] = "cancelled"
+    if new.get("state") in FINAL and new.get("state") != "cancelled":
+        new["state"] = states.roll_up([str(item.get("state")) for item in SERVICE_ORDERS.items(new)])
+    SERVICE_ORDERS.note(
+        new, f"Items {', '.join(rolled_back)} rolled back (cancelled): their product order item failed."
+    )
+    await operations.write_changed(tx, actor, "serviceOrder", old, new)
 
 
 async def roll_up(tx: Transaction, actor: Actor, order: Document) -> None:

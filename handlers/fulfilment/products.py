@@ -14,9 +14,10 @@ from typing import Any
 
 from backends.base import Transaction
 from handlers import apis
-from handlers.billing import prices
 from handlers.catalog import loading as catalogs
+from handlers.catalog import pricing
 from handlers.characteristics import merged
+from handlers.ordering import capture
 from handlers.ordering.lifecycle import SERVICE_ORDERS
 from tmfgate import documents, times
 from tmfgate.calls import Actor
@@ -72,16 +73,12 @@ async def get(tx: Transaction, id: str) -> Document | None:
 
 
 def characteristics(catalog: catalogs.Catalog, offering: Document, item: Document) -> list[Document]:
-    """The offering's fixed characteristic values, overridden by those the order item gives."""
-    fixed: list[Document] = []
-    for use in offering.get("prodSpecCharValueUse", []):
-        choices = use.get("productSpecCharacteristicValue", [])
-        chosen = next((c for c in choices if c.get("isDefault")), choices[0] if choices else None)
-        if chosen is not None and "value" in chosen:
-            fixed.append(
-                {"name": use.get("name"), "valueType": use.get("valueType", "string"), "value": chosen["value"]}
-            )
-    return merged(fixed, (item.get("product") or {}).get("productCharacteristic", []))
+    """The offering's fixed characteristic values, overridden by those the order item gives (typed as
+    the offering types them when the item gives no ``valueType``)."""
+    defaults = capture.defaults(offering)
+    types = {c["name"]: c["valueType"] for c in defaults}
+    chosen = merged(defaults, (item.get("product") or {}).get("productCharacteristic", []))
+    return [{"valueType": types[c["name"]], **c} if c.get("name") in types else c for c in chosen]
 
 
 async def record(
@@ -108,6 +105,7 @@ async def record(
         if action == "modify":
             given = (item.get("product") or {}).get("productCharacteristic", [])
             product["productCharacteristic"] = merged(old.get("productCharacteristic", []), given)
+            _reprice(actor, product)
             status = status_of((item.get("product") or {}).get("status", old.get("status")))
             if status in ("active", "suspended"):  # suspended or resumed (checked at decomposition)
                 product["status"] = status
@@ -125,6 +123,7 @@ async def record(
     item["product"] = {
         **(item.get("product") or {}),
         "id": first["id"],
+        "href": first["href"],
         "name": first.get("name", ""),
         "status": first["status"],
         "realizingService": first.get("realizingService", []),
@@ -148,9 +147,7 @@ def _new(actor: Actor, order: Document, item: Document, services: list[Document]
     catalog = catalogs.of(actor.gateway)
     offering_ref = item.get("productOffering") or {}
     offering = catalog.offering(str(offering_ref.get("id"))) or {}
-    offered = [
-        catalog.get("productOfferingPrice", str(ref.get("id"))) for ref in offering.get("productOfferingPrice", [])
-    ]
+    chosen = characteristics(catalog, offering, item)
     id = new_id()
     product: Document = {
         "id": id,
@@ -167,8 +164,8 @@ def _new(actor: Actor, order: Document, item: Document, services: list[Document]
             "name": offering.get("name", ""),
             "@referredType": "ProductOffering",
         },
-        "productCharacteristic": characteristics(catalog, offering, item),
-        "productPrice": [_price(price, catalog.currency) for price in offered if price is not None],
+        "productCharacteristic": chosen,
+        "productPrice": pricing.entries(catalog, offering, chosen),
         "realizingService": [
             {"id": s["id"], "href": s["href"], "name": s.get("name", ""), "@referredType": "Service"} for s in services
         ],
@@ -184,22 +181,12 @@ def _new(actor: Actor, order: Document, item: Document, services: list[Document]
     return product
 
 
-def _price(price: Document, currency: str) -> Document:
-    """A ProductPrice from a catalog price (amounts as the catalog writes them, checked at start-up)."""
-    charge = prices.catalog_charge(price, currency)
-    entry: Document = {
-        "name": price.get("name", ""),
-        "priceType": charge.type,
-        "productOfferingPrice": {
-            "id": price["id"],
-            "name": price.get("name", ""),
-            "@referredType": "ProductOfferingPrice",
-        },
-        "price": {"dutyFreeAmount": {**price.get("price", {}), "unit": charge.unit}},
-    }
-    if charge.period is not None:
-        entry["recurringChargePeriod"] = charge.period
-    return entry
+def _reprice(actor: Actor, product: Document) -> None:
+    """A modified product of a catalog offering takes the prices of its new characteristic values."""
+    catalog = catalogs.of(actor.gateway)
+    offering = catalog.offering(str((product.get("productOffering") or {}).get("id")))
+    if offering is not None and product.get("productPrice"):
+        product["productPrice"] = pricing.entries(catalog, offering, product.get("productCharacteristic", []))
 
 
 def _related(order: Document, item: Document) -> Document:
