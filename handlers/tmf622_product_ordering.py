@@ -19,6 +19,7 @@ from tmfgate import codec, operations
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
 from tmfgate.extensions import Handlers
+from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
 handlers = Handlers(apis.PRODUCT_ORDERING, api=apis.PRODUCT_ORDERING)
@@ -54,7 +55,7 @@ async def _installed(call: Call, order: Document) -> dict[str, Document]:
     for item in PRODUCT_ORDERS.items(order):
         id = (item.get("product") or {}).get("id")
         if item.get("action") == "modify" and isinstance(id, str):
-            raw = await call.gateway.backend.get("product", id)
+            raw = await call.gateway.backend.get("product", id, owners=visible(call, "product"))
             if raw is not None:
                 found[id] = codec.loads(raw)
     return found

@@ -54,7 +54,11 @@ async def decompose(job: Job) -> None:
         copies: dict[str, list[list[str]]] = {}  # the same, one list per product the item installs
         service_items: list[Document] = []
         notes: list[Document] = []
+        bundles = capture.bundle_parts(catalogs.of(job.gateway), new)
         for item in PRODUCT_ORDERS.items(new):
+            if item["id"] in bundles:
+                item["state"] = "inProgress"  # a bundle has no services: it ends with its parts
+                continue
             try:
                 planned = [copy for copy in await _service_items(tx, job, new, item, service_order_id) if copy]
             except Undecomposable as why:
@@ -69,6 +73,7 @@ async def decompose(job: Job) -> None:
             else:
                 item["state"] = "completed"  # noChange: nothing to do in the network
         new["state"] = "inProgress"
+        service_items = _fail_broken_bundles(new, bundles, plan, copies, service_items, notes)
         if service_items:
             service_order = _service_order(job, new, service_order_id, service_items)
             await operations.write_new(tx, job, "serviceOrder", service_order)
@@ -82,8 +87,36 @@ async def decompose(job: Job) -> None:
             "serviceOrder": service_order_id if service_items else None,
             "items": plan,
             "copies": copies,
+            "bundles": bundles,
         }
         await documents.create(tx, FULFILMENTS, record)
+
+
+def _fail_broken_bundles(
+    order: Document,
+    bundles: dict[str, list[str]],
+    plan: dict[str, list[str]],
+    copies: dict[str, list[list[str]]],
+    service_items: list[Document],
+    notes: list[Document],
+) -> list[Document]:
+    """A bundle one of whose parts cannot be decomposed fails whole: its other parts fail too and plan
+    nothing. The service items left to carry out are returned."""
+    by_id = {item["id"]: item for item in PRODUCT_ORDERS.items(order)}
+    dropped: set[str] = set()
+    for bundle_id, parts in bundles.items():
+        failed = [part for part in parts if by_id.get(part, {}).get("state") == "failed"]
+        if parts and not failed:
+            continue
+        by_id[bundle_id]["state"] = "failed"
+        why = f"its part items {', '.join(failed)} failed" if failed else "it has no part items"
+        notes.append(failure(bundle_id, "BUNDLE_PART_FAILED", f"Item {bundle_id} failed: {why}."))
+        for part in parts:
+            if part in by_id:
+                by_id[part]["state"] = "failed"
+            dropped.update(plan.pop(part, []))
+            copies.pop(part, None)
+    return [item for item in service_items if item["id"] not in dropped]
 
 
 async def _service_items(

@@ -18,6 +18,7 @@ from handlers.ordering.lifecycle import PRODUCT_ORDERS, SERVICE_ORDERS
 from handlers.ordering.states import CANCELLING, FINAL
 from tmfgate import documents, operations
 from tmfgate.calls import Actor, Job
+from tmfgate.ids import new_id
 from tmfgate.types import Document
 
 # One record per decomposed product order: its service order, the service order items of each of
@@ -37,7 +38,8 @@ async def follow_service_order(job: Job, service_order_id: str) -> None:
             return  # no item completes once a cancellation is accepted: it ends cancelled, or is refused
         new = copy.deepcopy(old)
         rolled_back: list[str] = []
-        if await _follow_items(tx, job, new, service_order, record, rolled_back):
+        changed = await _follow_items(tx, job, new, service_order, record, rolled_back)
+        if await _follow_bundles(tx, job, new, service_order, record, rolled_back) or changed:
             await documents.replace(tx, FULFILMENTS, record)
         if new != old:
             await operations.write_changed(tx, job, "productOrder", old, new)
@@ -72,10 +74,11 @@ async def _follow_items(
     states = {item["id"]: item.get("state") for item in SERVICE_ORDERS.items(service_order)}
     cancelled = service_order.get("state") == "cancelled"
     noted = False
+    parts = {part for found in record.get("bundles", {}).values() for part in found}
     for item in PRODUCT_ORDERS.items(order):
         mapped = record["items"].get(item["id"])
-        if not mapped or item.get("state") in FINAL:
-            continue
+        if not mapped or item.get("state") in FINAL or item["id"] in parts:
+            continue  # a bundle's parts end with it (_follow_bundles)
         mine = [states.get(i) for i in mapped]
         if cancelled:
             item["state"] = "cancelled"
@@ -96,6 +99,47 @@ async def _follow_items(
                 if await service_orders.undo(tx, job, service_order["id"], service_item, why):
                     rolled_back.append(service_item)
             _note_failures(order, item, service_order, mapped)
+    return noted
+
+
+async def _follow_bundles(
+    tx: Transaction, job: Job, order: Document, service_order: Document, record: Document, rolled_back: list[str]
+) -> bool:
+    """A bundle item ends with its parts, all or nothing: completed when every part's services are (each
+    part's product recorded, then the bundle's), failed (every part undone) when one failed."""
+    states = {item["id"]: item.get("state") for item in SERVICE_ORDERS.items(service_order)}
+    by_id = {item["id"]: item for item in PRODUCT_ORDERS.items(order)}
+    noted = False
+    for bundle_id, parts in record.get("bundles", {}).items():
+        bundle = by_id.get(bundle_id)
+        if bundle is None or bundle.get("state") in FINAL:
+            continue
+        mapped = {part: record["items"].get(part, []) for part in parts}
+        mine = [states.get(id) for ids in mapped.values() for id in ids]
+        if service_order.get("state") == "cancelled":
+            for item in (bundle, *(by_id[part] for part in parts)):
+                item["state"] = "cancelled"
+        elif all(state == "completed" for state in mine):
+            ref = products.bundle_ref(job, new_id(), str((bundle.get("productOffering") or {}).get("name", "")))
+            installed = []
+            for part, ids in mapped.items():
+                copies = record.get("copies", {}).get(part) or [ids]
+                made = await products.record(tx, job, order, by_id[part], service_order, copies, part_of=ref)
+                record.setdefault("products", {})[part] = made
+                by_id[part]["state"] = "completed"
+                installed += [await documents.get(tx, "product", id) or {} for id in made]
+            record.setdefault("products", {})[bundle_id] = [
+                await products.record_bundle(tx, job, order, bundle, installed)
+            ]
+            bundle["state"] = "completed"
+            noted = True
+        elif all(state in FINAL for state in mine):
+            why = f"Rolled back: bundle item {bundle_id} of product order {order['id']} failed."
+            for part, ids in mapped.items():
+                by_id[part]["state"] = "failed"
+                rolled_back += [id for id in ids if await service_orders.undo(tx, job, service_order["id"], id, why)]
+            bundle["state"] = "failed"
+            _note_failures(order, bundle, service_order, [id for ids in mapped.values() for id in ids])
     return noted
 
 

@@ -82,19 +82,29 @@ def characteristics(catalog: catalogs.Catalog, offering: Document, item: Documen
 
 
 async def record(
-    tx: Transaction, actor: Actor, order: Document, item: Document, service_order: Document, copies: list[list[str]]
+    tx: Transaction,
+    actor: Actor,
+    order: Document,
+    item: Document,
+    service_order: Document,
+    copies: list[list[str]],
+    part_of: Document | None = None,
 ) -> list[str]:
     """Record what a completed product order item changed, show it on the item's ``product``, and
     return the ids of the products it installed or changed. ``copies`` holds the item's service
     order items, one list per product: an ``add`` of quantity N installs N products, each with its
     own services, and the item's ``product`` names the first (each product names the item in
-    ``productOrderItem``); ``modify`` and ``delete`` change the one product ``product.id`` names."""
+    ``productOrderItem``); ``modify`` and ``delete`` change the one product ``product.id`` names.
+    A part of a bundle (``part_of``: the bundle product's ref) carries no price of its own."""
     action = item.get("action")
     by_id = {i["id"]: i for i in SERVICE_ORDERS.items(service_order)}
     installed: list[Document] = []
     if action == "add":
         for copy in copies:
             product = _new(actor, order, item, await _services(tx, by_id, copy))
+            if part_of is not None:
+                product["productPrice"] = []  # the bundle's prices apply
+                product["productRelationship"] = [{"relationshipType": "isBundledBy", "product": part_of}]
             await write_new(tx, actor, KIND, product)
             installed.append(product)
     elif action in ("modify", "delete"):
@@ -119,7 +129,42 @@ async def record(
         installed.append(product)
     if not installed:
         return []
-    first = installed[0]
+    _show(item, installed[0])
+    return [product["id"] for product in installed]
+
+
+async def record_bundle(tx: Transaction, actor: Actor, order: Document, item: Document, parts: list[Document]) -> str:
+    """Record the product of a completed bundle item: ``isBundle``, its parts as ``productRelationship``
+    (each part's ``product`` names it back), the bundle offering's own prices; returns its id."""
+    ref = parts[0]["productRelationship"][0]["product"] if parts else bundle_ref(actor, new_id(), "")
+    product = _new(actor, order, item, [], id=ref["id"])
+    for empty in ("realizingService", "realizingResource", "productCharacteristic"):
+        product.pop(empty, None)
+    product["isBundle"] = True
+    product["productRelationship"] = [
+        {
+            "relationshipType": "bundles",
+            "product": {"id": p["id"], "href": p["href"], "name": p.get("name", ""), "@referredType": "Product"},
+        }
+        for p in parts
+    ]
+    await write_new(tx, actor, KIND, product)
+    _show(item, product)
+    return str(product["id"])
+
+
+def bundle_ref(actor: Actor, id: str, name: str) -> Document:
+    """A ProductRef to the bundle product about to be recorded with ``id``."""
+    return {
+        "id": id,
+        "href": actor.gateway.href(apis.PRODUCT_INVENTORY, KIND, id),
+        "name": name,
+        "@referredType": "Product",
+    }
+
+
+def _show(item: Document, first: Document) -> None:
+    """The item's ``product`` names the (first) product it installed or changed."""
     item["product"] = {
         **(item.get("product") or {}),
         "id": first["id"],
@@ -129,7 +174,6 @@ async def record(
         "realizingService": first.get("realizingService", []),
         "realizingResource": first.get("realizingResource", []),
     }
-    return [product["id"] for product in installed]
 
 
 async def _services(tx: Transaction, by_id: dict[str, Document], service_items: list[str]) -> list[Document]:
@@ -143,12 +187,12 @@ async def _services(tx: Transaction, by_id: dict[str, Document], service_items: 
     return services
 
 
-def _new(actor: Actor, order: Document, item: Document, services: list[Document]) -> Document:
+def _new(actor: Actor, order: Document, item: Document, services: list[Document], id: str | None = None) -> Document:
     catalog = catalogs.of(actor.gateway)
     offering_ref = item.get("productOffering") or {}
     offering = catalog.offering(str(offering_ref.get("id"))) or {}
     chosen = characteristics(catalog, offering, item)
-    id = new_id()
+    id = id or new_id()
     product: Document = {
         "id": id,
         "href": actor.gateway.href(apis.PRODUCT_INVENTORY, KIND, id),

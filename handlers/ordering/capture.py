@@ -4,7 +4,8 @@ While the gateway fulfils orders, an item that would fail later is a 400 naming 
 nothing stored: an offering the catalog lacks or does not sell (``isSellable``, ``lifecycleStatus``,
 ``validFor``), a quantity over :data:`MAX_QUANTITY`, a characteristic value the offering fixes or
 does not offer (``prodSpecCharValueUse``, else the product specification's values). Each item then
-carries ``itemPrice`` and ``itemTotalPrice`` from the catalog, and the order ``orderTotalPrice``.
+carries ``itemPrice`` and ``itemTotalPrice`` from the catalog, and the order ``orderTotalPrice``; a
+bundle's parts (:func:`bundle_parts`) are priced by the bundle's own prices, not their own.
 Dates are checked too: a ``requestedCompletionDate`` already past is a 400.
 """
 
@@ -63,11 +64,77 @@ def _instant(order: Document, name: str) -> dt.datetime | None:
         raise BadRequest(f"{name} {text!r} is not a date-time; write it as 2027-01-01T00:00:00Z.") from None
 
 
+def bundle_parts(catalog: Catalog, order: Document) -> dict[str, list[str]]:
+    """The part items of each ``add`` item of a bundle offering: its nested items, and the items a
+    ``productOrderItemRelationship`` links to it (from the bundle: ``bundles``/``hasPart``; from the
+    part: ``isBundledBy``/``bundled``/``isPartOf``)."""
+    items = list(PRODUCT_ORDERS.items(order))
+    found: dict[str, list[str]] = {}
+    for item in items:
+        offering = catalog.offering(str((item.get("productOffering") or {}).get("id")))
+        if item.get("action") != "add" or offering is None or not catalog.parts(offering):
+            continue
+        parts = [str(child["id"]) for child in item.get("productOrderItem", [])]
+        parts += [
+            str(r.get("id")) for r in item.get("productOrderItemRelationship", []) if r.get("relationshipType") in _HAS
+        ]
+        parts += [
+            str(other["id"])
+            for other in items
+            if any(
+                r.get("id") == item["id"] and r.get("relationshipType") in _PART_OF
+                for r in other.get("productOrderItemRelationship", [])
+            )
+        ]
+        found[str(item["id"])] = list(dict.fromkeys(parts))
+    return found
+
+
+_HAS = frozenset({"bundles", "hasPart"})
+_PART_OF = frozenset({"isBundledBy", "bundled", "isPartOf"})
+
+
+def _check_bundles(catalog: Catalog, order: Document) -> set[str]:
+    """Give each bundle item its parts (nested ones from the catalog when it has none) and check them
+    against ``bundledProductOffering``; the ids of the part items (priced by their bundle)."""
+    by_id = {str(item["id"]): item for item in PRODUCT_ORDERS.items(order)}
+    found = bundle_parts(catalog, order)
+    for bundle_id, parts in found.items():
+        bundle = by_id[bundle_id]
+        offering = catalog.offering(str(bundle["productOffering"]["id"])) or {}
+        wanted = catalog.parts(offering)
+        if bundle.get("quantity", 1) != 1:
+            raise BadRequest(f"productOrderItem {bundle_id}: a bundle is ordered one at a time; give it quantity 1.")
+        if not parts:
+            bundle["productOrderItem"] = [
+                {
+                    "id": f"{bundle_id}.{n}",
+                    "action": "add",
+                    "quantity": 1,
+                    "productOffering": {"id": part},
+                    "state": "acknowledged",
+                }
+                for n, part in enumerate(wanted, start=1)
+            ]
+            parts = found[bundle_id] = [child["id"] for child in bundle["productOrderItem"]]
+            by_id.update((child["id"], child) for child in bundle["productOrderItem"])
+        given = sorted(str((by_id.get(p, {}).get("productOffering") or {}).get("id")) for p in parts if p in by_id)
+        if given != sorted(wanted) or any(
+            by_id[p].get("action") != "add" or by_id[p].get("quantity", 1) != 1 for p in parts if p in by_id
+        ):
+            raise BadRequest(
+                f"productOrderItem {bundle_id}: the bundle {offering['id']} holds one add item of each of "
+                f"{', '.join(wanted)}; its part items are of {', '.join(given) or 'nothing'}."
+            )
+    return {p for parts in found.values() for p in parts}
+
+
 def check(catalog: Catalog, order: Document, installed: dict[str, Document]) -> None:
     """Check every item of a new order and price it; ``installed`` holds the products items change."""
+    parts = _check_bundles(catalog, order)
     for item in PRODUCT_ORDERS.items(order):
-        offering, chosen = _checked(catalog, item, installed)
-        if offering is None:
+        offering, chosen = _checked(catalog, item, installed, item["id"] in parts)
+        if offering is None or item["id"] in parts:
             continue
         quantity = int(item.get("quantity", 1))
         item["itemPrice"] = pricing.entries(catalog, offering, chosen)
@@ -78,7 +145,7 @@ def check(catalog: Catalog, order: Document, installed: dict[str, Document]) -> 
 
 
 def _checked(
-    catalog: Catalog, item: Document, installed: dict[str, Document]
+    catalog: Catalog, item: Document, installed: dict[str, Document], part: bool
 ) -> tuple[Document | None, list[Document]]:
     """The item's offering and the characteristic values it leaves; None for items not priced."""
     action = item.get("action")
@@ -92,7 +159,8 @@ def _checked(
             raise BadRequest(
                 f"productOrderItem {item['id']}: the product offering {offering_id} is not in the catalog."
             )
-        _sellable(item, offering)
+        if not part:  # a part of a bundle is sold in the bundle
+            _sellable(item, offering)
         quantity = item.get("quantity", 1)
         if quantity > MAX_QUANTITY:
             raise BadRequest(
