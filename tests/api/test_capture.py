@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.api.end_to_end import Doc, add, database_fixture
-from tests.api.test_fulfilment import INVENTORY, ORDERING, ROOT, SERVICES, Client, gateway
+from tests.api.end_to_end import Doc, add, database_fixture, wait
+from tests.api.test_fulfilment import BILLING, INVENTORY, ORDERING, ROOT, SERVICES, Client, gateway
 
 database = database_fixture("tmfgate_capture")
 
@@ -126,6 +126,15 @@ def test_a_modify_is_checked_and_a_priced_value_reprices(database: str) -> None:
         faster = client.order(modify(1000))
         assert faster["productOrderItem"][0]["itemPrice"][0]["price"]["dutyFreeAmount"]["value"] == 57.99
         assert client.ended(faster["id"])["state"] == "completed"
+        # Billing charges the month at the new fee only (the old fee's unbilled rate goes).
+        wait(
+            lambda: sorted(
+                r["name"] for r in client.get(f"{BILLING}/appliedCustomerBillingRate", **{"product.id": product["id"]})
+            ),
+            lambda names: names == ["Fibre flex 1000 monthly fee", "Fibre installation"],
+            30,
+            "the rates at the new fee",
+        )
         stored = client.get(f"{INVENTORY}/product/{product['id']}")
         assert [
             (p["productOfferingPrice"]["id"], p["price"]["dutyFreeAmount"]["value"]) for p in stored["productPrice"]
