@@ -7,6 +7,7 @@ touches.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -174,7 +175,19 @@ class Job:
         return self.envelope.get("event", {}).get(self.event.kind, {})  # type: ignore[no-any-return]
 
 
+class Later(Exception):
+    """Raised by a reaction that must not act before ``at`` (an order held until its start date).
+
+    The delivery stays pending in the outbox until then, so a restart keeps it; the hold counts as
+    an attempt but never parks the delivery. The reaction runs again at ``at`` and checks the stored
+    state anew."""
+
+    def __init__(self, at: dt.datetime, why: str) -> None:
+        super().__init__(why)
+        self.at = at
+
+
 Function = Callable[[Call], Awaitable[Reply]]  # serves one operation
 Reaction = Callable[[Job], Awaitable[None]]  # reacts to one event type
 
-__all__ = ["BODY", "MEDIA_TYPE", "Actor", "Call", "Function", "Job", "Reaction", "Reply"]
+__all__ = ["BODY", "MEDIA_TYPE", "Actor", "Call", "Function", "Job", "Later", "Reaction", "Reply"]
