@@ -155,3 +155,21 @@ def test_an_idempotency_key_is_each_partners_own(secured: RunningGateway, keys: 
     b = requests.post(secured.url + CUSTOMER, json=NEW_CUSTOMER, headers={**key, **bearer(keys.token("b"))}, timeout=10)
     assert a.status_code == b.status_code == 201 and a.json()["id"] != b.json()["id"]
     assert "Idempotent-Replayed" not in b.headers
+
+
+def test_a_remembered_token_is_refused_once_it_expires(keys: Keys) -> None:
+    import asyncio
+
+    from tmfgate.security.credentials import LEEWAY, InvalidCredentials, KeySet, Tokens
+
+    tokens = Tokens(KeySet(str(keys.jwks)), issuer=ISSUER, audience=AUDIENCE, partner_claim="")
+    token = keys.token("partner-a", exp=int(time.time()) - LEEWAY + 2)  # valid for 1 to 2 more seconds
+
+    async def twice() -> None:
+        assert (await tokens.principal(token)).partner == "partner-a"
+        assert (await tokens.principal(token)).partner == "partner-a"  # remembered
+        await asyncio.sleep(2.5)
+        with pytest.raises(InvalidCredentials, match="expired"):
+            await tokens.principal(token)
+
+    asyncio.run(twice())
