@@ -159,3 +159,24 @@ def test_what_the_gateway_makes_for_an_order_belongs_to_its_partner(database: st
         assert requests.get(bill, headers=b, timeout=10).status_code == 404
         heard_by_a.wait_for(lambda got: any("ServiceOrder" in e["body"]["eventType"] for e in got), 30)
         assert heard_by_b.delivered() == []
+
+
+def test_the_back_offices_change_reaches_the_owners_subscription(
+    tenanted: RunningGateway, keys: Keys, tmp_path: Path
+) -> None:
+    a, b = bearer(keys.token("partner-a")), bearer(keys.token("partner-b"))
+    back_office = bearer(keys.token("back-office", ALL_SCOPES + " tmfgate:all"))
+    api = tenanted.url + "/tmf-api/customerManagement/v4"
+    with ListenerProcess(tmp_path / "a.jsonl") as heard_by_a, ListenerProcess(tmp_path / "b.jsonl") as heard_by_b:
+        for listener, token in ((heard_by_a, a), (heard_by_b, b)):
+            query = {"callback": listener.callback, "query": "eventType=CustomerAttributeValueChangeEvent"}
+            assert requests.post(f"{api}/hub", json=query, headers=token, timeout=10).status_code == 201
+        body = {"name": "Ada", "engagedParty": {"id": "p-1", "@referredType": "Individual"}}
+        customer = requests.post(f"{api}/customer", json=body, headers=a, timeout=10).json()
+        merge = {**back_office, "Content-Type": "application/merge-patch+json"}
+        changed = requests.patch(
+            f"{api}/customer/{customer['id']}", data=b'{"description": "x"}', headers=merge, timeout=10
+        )
+        assert changed.status_code == 200, changed.text
+        heard_by_a.wait_for(lambda got: any(e["body"]["event"]["customer"]["id"] == customer["id"] for e in got))
+        assert heard_by_b.delivered() == []
