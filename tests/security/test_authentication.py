@@ -173,3 +173,23 @@ def test_a_remembered_token_is_refused_once_it_expires(keys: Keys) -> None:
             await tokens.principal(token)
 
     asyncio.run(twice())
+
+
+def test_the_key_set_can_come_from_a_url(keys: Keys) -> None:
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(keys.jwks.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{keys.jwks.name}"
+        settings = {"auth": "jwt", "jwks": url, "issuer": ISSUER, "audience": AUDIENCE}
+        with RunningGateway("memory://", fulfilment=False, **settings) as running:
+            answer = requests.get(running.url + CUSTOMER, headers=bearer(keys.token("partner-a")), timeout=10)
+            assert answer.status_code == 200, answer.text
+            assert requests.get(running.url + CUSTOMER, headers=bearer("x.y.z"), timeout=10).status_code == 401
+    finally:
+        server.shutdown()
+        server.server_close()
