@@ -3,7 +3,7 @@
 The request path is connexion's, trimmed to what the gateway needs and built once, in this order:
 
     GatewayApp                 TMF Error bodies for everything that goes wrong (ErrorMiddleware)
-    └─ ConnexionMiddleware
+    └─ GatewayMiddleware       connexion's, each spec checked once per process
        ├─ LifespanMiddleware   opens and closes the store, runs the delivery worker
        ├─ DocsMiddleware       {base}/openapi.json and {base}/ui/
        ├─ FastRouting          the spec's paths -> operationId (connexion's router, plus a table)
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from connexion.middleware.lifespan import LifespanMiddleware
-from connexion.middleware.main import ConnexionMiddleware
 from connexion.options import SwaggerUIOptions
 
 from backends.base import Backend
@@ -32,6 +31,7 @@ from tmfgate.routing import (
     DocsMiddleware,
     EndpointMiddleware,
     FastRoutingMiddleware,
+    GatewayMiddleware,
     OperationResolver,
     RequestValidationMiddleware,
     SecurityMiddleware,
@@ -81,7 +81,7 @@ def create_app(
         finally:
             await runtime.stop()
 
-    stack = ConnexionMiddleware(
+    stack = GatewayMiddleware(
         EndpointMiddleware(),
         middlewares=list(MIDDLEWARES),
         lifespan=lifespan,

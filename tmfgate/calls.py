@@ -46,15 +46,22 @@ class Actor(Protocol):
 
 @dataclass(slots=True)
 class Reply:
-    """What an operation answers: a status, a JSON body already encoded, and extra headers."""
+    """What an operation answers: a status, a body already encoded (JSON unless ``media_type`` says
+    otherwise), and extra headers."""
 
     status: int
     body: bytes | None = None
     headers: Headers = field(default_factory=list)
+    media_type: bytes = b"application/json"
 
     @classmethod
     def json(cls, status: int, value: Any, headers: Headers | None = None) -> Reply:
         return cls(status, orjson.dumps(value), headers or [])
+
+    @classmethod
+    def content(cls, body: bytes, media_type: str, headers: Headers | None = None) -> Reply:
+        """200 with a body of another media type than JSON (a document, a page)."""
+        return cls(200, body, headers or [], media_type.encode("latin-1"))
 
     @classmethod
     def created(cls, body: bytes, href: str) -> Reply:

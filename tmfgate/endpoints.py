@@ -1,8 +1,8 @@
 """The innermost ASGI step: call the function serving an operation and send its reply.
 
 Each request becomes a :class:`~tmfgate.calls.Call` and each function returns a
-:class:`~tmfgate.calls.Reply` of JSON bytes, sent with two ASGI messages: no request or response
-objects are built on the hot path.
+:class:`~tmfgate.calls.Reply` of encoded bytes (JSON, unless it says), sent with two ASGI messages: no
+request or response objects are built on the hot path.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ async def send_reply(send: Send, reply: Reply) -> None:
     """Send a reply as one ASGI response."""
     headers = reply.headers
     if reply.body is not None:
-        headers = [JSON, (b"content-length", str(len(reply.body)).encode()), *headers]
+        kind = JSON if reply.media_type == JSON[1] else (b"content-type", reply.media_type)
+        headers = [kind, (b"content-length", str(len(reply.body)).encode()), *headers]
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": reply.body or b""})
 

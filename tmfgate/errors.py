@@ -9,6 +9,7 @@
         ├── Forbidden          403  a client without the scope, or one the operator API does not serve
         ├── NotFound           404  unknown id or path
         ├── MethodNotAllowed   405  a method the spec does not define on that path
+        ├── NotAcceptable      406  an Accept header that takes none of the representations served
         ├── Conflict           409  an illegal state change or a duplicate
         ├── PreconditionFailed 412  ``If-Match`` names another version of the resource
         ├── UnprocessableEntity 422 an ``Idempotency-Key`` reused with another body
@@ -100,6 +101,12 @@ class MethodNotAllowed(ApiError):
     status = 405
     code = "61"
     reason = "Method not allowed"
+
+
+class NotAcceptable(ApiError):
+    status = 406
+    code = "62"
+    reason = "Not acceptable"
 
 
 class Conflict(ApiError):
