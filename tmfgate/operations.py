@@ -156,14 +156,26 @@ async def write_changed(tx: Transaction, actor: Actor, kind: str, old: Document,
     """Store a changed document and the events its change raises; returns its JSON."""
     raw = codec.dumps(new)
     await tx.replace(kind, new["id"], raw)
-    await actor.gateway.events.changed(tx, kind, old, new, actor.correlation_id, raw, actor.owner)
+    owner = await _owner(tx, actor, kind, new["id"])
+    await actor.gateway.events.changed(tx, kind, old, new, actor.correlation_id, raw, owner)
     return raw
 
 
 async def write_deleted(tx: Transaction, actor: Actor, kind: str, old: Document) -> None:
     """Remove a stored document and record its delete event."""
+    owner = await _owner(tx, actor, kind, old["id"])
     await tx.delete(kind, old["id"])
-    await actor.gateway.events.deleted(tx, kind, old, actor.correlation_id, actor.owner)
+    await actor.gateway.events.deleted(tx, kind, old, actor.correlation_id, owner)
+
+
+async def _owner(tx: Transaction, actor: Actor, kind: str, id: str) -> str | None:
+    """The owner of a changed document, whose hub subscriptions hear of the change: a partner changes
+    only its own; the back office (``tmfgate:all``) and the gateway's reactions may change anyone's."""
+    if not actor.gateway.security.authenticates:
+        return None  # every subscription hears of every change
+    if isinstance(actor, Call) and visible(actor) is not None:
+        return actor.owner
+    return await tx.owner(kind, id)
 
 
 def not_found(call: Call, kind: str | None = None, id: str | None = None) -> NotFound:

@@ -142,7 +142,7 @@ async def _service_items(
         ]
     if action in ("modify", "delete"):
         product_id = str((item.get("product") or {}).get("id", ""))
-        product = await products.get(tx, product_id) if product_id else None
+        product = await products.get(tx, product_id, job.owner) if product_id else None
         if product is None or products.has_ended(product):
             raise Undecomposable(
                 f"to {action} a product, product.id must name an installed product; "

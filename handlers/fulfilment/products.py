@@ -67,9 +67,10 @@ def ending(product: Document) -> str | None:
     return next((end for end in ("terminated", "cancelled") if PRODUCT.allows(status, end) and status != end), None)
 
 
-async def get(tx: Transaction, id: str) -> Document | None:
-    """The installed product, locked until the transaction ends; None when there is none."""
-    return await documents.locked(tx, KIND, id)
+async def get(tx: Transaction, id: str, owner: str | None) -> Document | None:
+    """The installed product, locked until the transaction ends; None when there is none, or when it
+    is not ``owner``'s (a partner's order changes only its own products)."""
+    return await documents.locked(tx, KIND, id, owners=None if owner is None else (owner,))
 
 
 def characteristics(catalog: catalogs.Catalog, offering: Document, item: Document) -> list[Document]:
@@ -108,7 +109,7 @@ async def record(
             await write_new(tx, actor, KIND, product)
             installed.append(product)
     elif action in ("modify", "delete"):
-        old = await get(tx, str(item["product"]["id"]))
+        old = await get(tx, str(item["product"]["id"]), actor.owner)
         if old is None:
             return []
         product = {**old, "productOrderItem": [*old.get("productOrderItem", []), _related(order, item)]}
