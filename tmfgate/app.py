@@ -33,6 +33,7 @@ from tmfgate.routing import (
     FastRoutingMiddleware,
     OperationResolver,
     RequestValidationMiddleware,
+    checked_specs,
 )
 from tmfgate.runtime import Runtime, installed, load_apis
 from tmfgate.settings import Settings
@@ -79,15 +80,17 @@ def create_app(
         lifespan=lifespan,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
     )
-    for api in runtime.gateway.apis:
-        resolver = OperationResolver(api, runtime.registry.for_api(api.name))
-        for base_path in (api.base_path, *api.spec.aliases):
-            stack.add_api(
-                api.spec.document,
-                base_path=base_path,
-                name=api.name,
-                resolver=resolver,
-                model=api,
-                gateway=runtime.gateway,
-            )
+    served = [faced for api in runtime.gateway.apis for faced in (api, *api.faces.values())]
+    with checked_specs():
+        for api in served:
+            resolver = OperationResolver(api, runtime.registry.for_api(api.name))
+            for base_path in (api.base_path, *api.spec.aliases):
+                stack.add_api(
+                    api.spec.document,
+                    base_path=base_path,
+                    name=api.name,
+                    resolver=resolver,
+                    model=api,
+                    gateway=runtime.gateway,
+                )
     return GatewayApp(stack, runtime)

@@ -131,6 +131,10 @@ class ApiModel:
     schemas: Schemas
     resources: dict[str, ResourceModel]
     operations: dict[str, OperationModel]
+    # The API's other versions served over the same store, by major version (tmfgate.versions),
+    # and on such a version's own model, its Face.
+    faces: dict[str, ApiModel] = field(default_factory=dict)
+    face: Any = None
 
     @property
     def name(self) -> str:

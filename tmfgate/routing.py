@@ -8,8 +8,9 @@ with a sentence saying so on any other version, before anything subtler breaks.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from typing import Any, TypeVar
 
@@ -19,10 +20,11 @@ from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.operations import AbstractOperation
 from connexion.resolver import Resolution, Resolver
+from connexion.spec import Specification
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tmfgate.calls import Function, Reply
-from tmfgate.endpoints import Endpoint, not_found, send_reply
+from tmfgate.endpoints import Endpoint, FacedEndpoint, not_found, send_reply
 from tmfgate.errors import MethodNotAllowed
 from tmfgate.extensions import Extension
 from tmfgate.gateway import Gateway
@@ -49,6 +51,22 @@ def connexion_problem() -> str | None:
     )
 
 
+@contextlib.contextmanager
+def checked_specs() -> Iterator[None]:
+    """While APIs are added, connexion does not validate each spec again.
+
+    Connexion checks every spec against the OpenAPI schema on each ``add_api``, with the pure-Python
+    jsonschema: two thirds of the start-up once the v5 texts are served (20 of 30 s on two cores).
+    The shipped specs are checked by ``tests/test_specs.py`` with openapi-spec-validator instead.
+    """
+    original = Specification.__dict__["_validate_spec"]
+    Specification._validate_spec = classmethod(lambda cls, spec: None)
+    try:
+        yield
+    finally:
+        Specification._validate_spec = original
+
+
 class OperationResolver(Resolver):
     """Resolves the operations of one API: its extension's function first, then the generic verb."""
 
@@ -59,6 +77,11 @@ class OperationResolver(Resolver):
 
     def resolve(self, operation: AbstractOperation) -> Resolution:
         operation_id = operation.operation_id
+        face = self.model.face
+        if face is not None:  # another version: the home version's operation serves it
+            home = face.operation(self.model.operations[operation_id])
+            if home is not None and home.operation_id in face.home.operations:
+                return Resolution(function_for(face.home, self.extension, home.operation_id), operation_id)
         return Resolution(function_for(self.model, self.extension, operation_id), operation_id)
 
 
@@ -112,6 +135,8 @@ def _validator(next_app: ASGIApp, api: ApiModel, op: OperationModel, function: F
 
 
 def _endpoint(next_app: ASGIApp, api: ApiModel, op: OperationModel, function: Function, gateway: Gateway) -> ASGIApp:
+    if api.face is not None:
+        return FacedEndpoint(gateway, api, op, function)
     return Endpoint(gateway, api, op, function)
 
 
