@@ -209,7 +209,7 @@ class DocsMiddleware(SwaggerUIMiddleware):
         apis = {id(api): api for api, _ in self.indexes.values()}.values()
         return [
             {
-                "id": api.name,
+                "id": api.name if api.face is None else f"{api.name}_v{api.spec.version}",
                 "name": api.spec.title,
                 "version": str(api.spec.document.get("info", {}).get("version", "")),
                 "href": f"{root}{api.base_path}",

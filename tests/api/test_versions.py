@@ -4,11 +4,13 @@ patches and deletes, with nothing lost on the way (tmfgate.versions, specs/v5/fa
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from tests.conftest import RunningGateway
+from tests.listeners import Entry, ListenerProcess
 
 V4 = "/tmf-api/productOrderingManagement/v4"
 V5 = "/tmf-api/productOrderingManagement/v5"
@@ -174,3 +176,37 @@ def test_a_party_renamed_attribute_and_a_delete_across_versions(gateway: Running
     reply = requests.delete(f"{url}{PARTY_V5}/individual/{ada['id']}", timeout=10)
     assert reply.status_code == 204
     assert requests.get(f"{url}{PARTY_V4}/individual/{ada['id']}", timeout=10).status_code == 404
+
+
+def test_each_subscriber_hears_the_same_change_in_its_own_version(gateway: RunningGateway, tmp_path: Path) -> None:
+    url, who = gateway.url, customer()
+    with (
+        ListenerProcess(tmp_path / "v4.log") as old_listener,
+        ListenerProcess(tmp_path / "v5.log") as new_listener,
+    ):
+        old_hub = requests.post(f"{url}{V4}/hub", json={"callback": old_listener.callback}, timeout=10)
+        query = f"eventType=ProductOrderCreateEvent&event.productOrder.relatedParty.partyOrPartyRole.id={who}"
+        new_hub = requests.post(
+            f"{url}{V5}/hub", json={"@type": "Hub", "callback": new_listener.callback, "query": query}, timeout=10
+        )
+        assert old_hub.status_code == new_hub.status_code == 201, new_hub.text
+        assert new_hub.json()["query"] == query and new_hub.json()["@type"] == "Hub"
+        assert new_hub.headers["location"].startswith(f"{url}{V5}/hub/")
+        created(url, V5, "productOrder", v5_order(customer()))  # another customer: the v5 query leaves it out
+        order = created(url, V5, "productOrder", v5_order(who))
+
+        def heard(entries: list[Entry]) -> list[Doc]:
+            return [e["body"] for e in entries if e["body"]["event"]["productOrder"]["id"] == order["id"]]
+
+        old = heard(old_listener.wait_for(lambda got: bool(heard(got)), 20))[0]
+        new_got = new_listener.wait_for(lambda got: bool(heard(got)), 20)
+        new = heard(new_got)[0]
+        assert len({e["body"]["event"]["productOrder"]["id"] for e in new_got}) == 1
+        assert old["eventId"] == new["eventId"] and old["eventType"] == new["eventType"] == "ProductOrderCreateEvent"
+        assert old["timeOcurred"] and "timeOccurred" not in old and "@type" not in old
+        assert new["timeOccurred"] and new["@type"] == "ProductOrderCreateEvent" and "timeOcurred" not in new
+        assert old["event"]["productOrder"]["orderDate"] == new["event"]["productOrder"]["creationDate"]
+        assert new["event"]["productOrder"] == order
+        assert old["event"]["productOrder"]["relatedParty"][0]["id"] == who
+        for hub, base in ((old_hub, V4), (new_hub, V5)):
+            assert requests.delete(f"{url}{base}/hub/{hub.json()['id']}", timeout=10).status_code == 204
