@@ -7,17 +7,20 @@ query names), lets the home operation serve it, and turns the reply and each eve
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
+import jsonschema_rs
 import orjson
 
+from backends.base import ValueType
 from tmfgate import codec
 from tmfgate.calls import Reply
 from tmfgate.faces import Node, Planner, Rule, rules_of
-from tmfgate.model import ApiModel, OperationModel
+from tmfgate.model import ApiModel, OperationModel, ResourceModel
+from tmfgate.schemas import Checks, compile_schema
 from tmfgate.types import Document
 
 _NOT_PATHS = frozenset({"offset", "limit", "before", "after", "filter", "depth", "expand"})
@@ -40,21 +43,34 @@ class Face:
             for kind, resource in model.resources.items()
             if resource.schema is not None and kind != "hub"
         }
+        self._resources: dict[str, FacedResource] = {}
 
     # Operations
 
     def operation(self, op: OperationModel) -> OperationModel | None:
         """The home operation serving a face operation: same resource, same verb; None when the home
-        API lacks the resource (the face then serves it on its own)."""
-        if op.resource.kind not in self.home.resources:
+        API lacks the resource (the face then serves it on its own). The hub is always the face's."""
+        kind = op.resource.kind
+        if kind == "hub":
+            return replace(op, api=self.home.name)
+        if kind not in self.home.resources:
             return None
-        same = (
-            home
-            for home in self.home.operations.values()
-            if home.resource.kind == op.resource.kind and home.verb == op.verb
-        )
-        found = next(same, None)
-        return found or replace(op, api=self.home.name, resource=self.home.resources[op.resource.kind])
+        same = (home for home in self.home.operations.values() if home.resource.kind == kind and home.verb == op.verb)
+        found = next(same, None) or replace(op, api=self.home.name)
+        return replace(found, resource=self.resource(kind))
+
+    def resource(self, kind: str) -> FacedResource:
+        """The home resource as calls through this face see it (built once per resource)."""
+        found = self._resources.get(kind)
+        if found is None:
+            home, own = self.home.resources[kind], self.model.resources.get(kind)
+            found = FacedResource(**{f.name: getattr(home, f.name) for f in fields(ResourceModel)})
+            found.face_resource, found.node = own, self.node(kind)
+            if home.validator is not None and own is not None and own.schema is not None:
+                mine = compile_schema(own.schema, self.model.spec.document)
+                found.validator = EitherVersion(home.validator, mine, lambda doc: self.outward(kind, doc))
+            self._resources[kind] = found
+        return found
 
     # Documents
 
@@ -134,6 +150,40 @@ class Face:
         envelope.update({"timeOccurred": stamp, "@type": envelope.get("eventType"), "@baseType": "Event"})
         envelope["event"] = {kind: self.outward(kind, doc) for kind, doc in content.items()}
         return orjson.dumps(envelope)
+
+
+@dataclass
+class FacedResource(ResourceModel):
+    """A home resource as a face's calls see it: the attributes of either version can be queried."""
+
+    face_resource: ResourceModel | None = None
+    node: Node = field(default_factory=Node)
+
+    def attribute_kind(self, path: tuple[str, ...]) -> ValueType | None:
+        kind = super().attribute_kind(path)
+        if kind is None and self.face_resource is not None:
+            return self.face_resource.attribute_kind(self.node.face_path(path))
+        return kind
+
+    def attribute_known(self, path: tuple[str, ...]) -> bool | None:
+        known = super().attribute_known(path)
+        if not known and self.face_resource is not None:
+            return self.face_resource.attribute_known(self.node.face_path(path)) or known
+        return known
+
+
+class EitherVersion:
+    """A patched document is valid when the home version's schema or the face's accepts it: a document
+    one version wrote need not hold what only the other version requires."""
+
+    def __init__(self, home: Checks, face: Checks, shown: Callable[[Any], Any]) -> None:
+        self.home, self.face, self.shown = home, face, shown
+
+    def is_valid(self, instance: Any) -> bool:
+        return self.home.is_valid(instance) or self.face.is_valid(self.shown(instance))
+
+    def iter_errors(self, instance: Any) -> Iterator[jsonschema_rs.ValidationError]:
+        return self.face.iter_errors(self.shown(instance))
 
 
 def stored_pointer(node: Node, pointer: str) -> tuple[str, Node | None]:

@@ -102,6 +102,8 @@ def parse(query: str, api: ApiModel) -> tuple[frozenset[str] | None, Query]:
 def event_types(api: ApiModel) -> set[str]:
     """The events the gateway raises for this API's resources, and those its spec names."""
     names = {n for n in api.spec.document.get("components", {}).get("schemas", {}) if n.endswith("Event")}
+    for faced in api.faces.values():  # the API's other versions hear of the same changes
+        names |= event_types(faced)
     for resource in api.resources.values():
         if resource.kind != "hub":
             names.update(
