@@ -3,10 +3,11 @@
 The request path is connexion's, trimmed to what the gateway needs and built once, in this order:
 
     GatewayApp                 TMF Error bodies for everything that goes wrong (ErrorMiddleware)
-    └─ ConnexionMiddleware
+    └─ GatewayMiddleware       connexion's, each spec checked once per process
        ├─ LifespanMiddleware   opens and closes the store, runs the delivery worker
        ├─ DocsMiddleware       {base}/openapi.json and {base}/ui/
        ├─ FastRouting          the spec's paths -> operationId (connexion's router, plus a table)
+       ├─ Security             credentials, the operation's scope, the audit log (tmfgate.security)
        ├─ RequestValidation    media type, parameters, body (compiled at start-up)
        └─ Endpoints            operationId -> the extension's function or the generic operation
 """
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from connexion.middleware.lifespan import LifespanMiddleware
-from connexion.middleware.main import ConnexionMiddleware
 from connexion.options import SwaggerUIOptions
 
 from backends.base import Backend
@@ -31,14 +31,21 @@ from tmfgate.routing import (
     DocsMiddleware,
     EndpointMiddleware,
     FastRoutingMiddleware,
+    GatewayMiddleware,
     OperationResolver,
     RequestValidationMiddleware,
-    checked_specs,
+    SecurityMiddleware,
 )
 from tmfgate.runtime import Runtime, installed, load_apis
 from tmfgate.settings import Settings
 
-MIDDLEWARES: list[Any] = [LifespanMiddleware, DocsMiddleware, FastRoutingMiddleware, RequestValidationMiddleware]
+MIDDLEWARES: list[Any] = [
+    LifespanMiddleware,
+    DocsMiddleware,
+    FastRoutingMiddleware,
+    SecurityMiddleware,
+    RequestValidationMiddleware,
+]
 
 
 class GatewayApp(ErrorMiddleware):
@@ -74,23 +81,22 @@ def create_app(
         finally:
             await runtime.stop()
 
-    stack = ConnexionMiddleware(
+    stack = GatewayMiddleware(
         EndpointMiddleware(),
         middlewares=list(MIDDLEWARES),
         lifespan=lifespan,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
     )
     served = [faced for api in runtime.gateway.apis for faced in (api, *api.faces.values())]
-    with checked_specs():
-        for api in served:
-            resolver = OperationResolver(api, runtime.registry.for_api(api.name))
-            for base_path in (api.base_path, *api.spec.aliases):
-                stack.add_api(
-                    api.spec.document,
-                    base_path=base_path,
-                    name=api.name,
-                    resolver=resolver,
-                    model=api,
-                    gateway=runtime.gateway,
-                )
+    for api in served:
+        resolver = OperationResolver(api, runtime.registry.for_api(api.name))
+        for base_path in (api.base_path, *api.spec.aliases):
+            stack.add_api(
+                api.spec.document,
+                base_path=base_path,
+                name=api.name,
+                resolver=resolver,
+                model=api,
+                gateway=runtime.gateway,
+            )
     return GatewayApp(stack, runtime)

@@ -112,7 +112,8 @@ async def rate_product(
     tx: Transaction, actor: Actor, product: Document, *, periods: set[Period], one_time: bool
 ) -> None:
     """Make the product's rates what the rules say: its one-time charges (when ``one_time``), and its
-    recurring charges for ``periods`` and for every month already rated. Hold the account's lock."""
+    recurring charges for ``periods``, every month already rated, and every month between them, so that
+    billing months out of order skips none. Hold the account's lock."""
     gateway = actor.gateway
     unit = catalogs.of(gateway).currency
     customer = await customer_of(tx, product)
@@ -135,7 +136,7 @@ async def rate_product(
         elif charge.type == prices.RECURRING:
             months = {rate["id"]: characteristic_value(rate, "billingPeriod") for rate in mine}
             rated = {Period.parse(str(month)) for month in months.values() if month}
-            for period in sorted(periods | rated):
+            for period in Period.span(periods | rated):
                 await rater.month(tx, period, [r for r in mine if months[r["id"]] == str(period)], start, end)
 
 
@@ -183,7 +184,9 @@ class _Rater:
             if target == 0:
                 await operations.write_deleted(tx, self.actor, RATE, old)
                 return
+            # The date and href stay as first made: a bill run elsewhere never rewrites the gateway's links.
             new = {**self.rate(old["id"], target, moment, text, extra), "date": old.get("date")}
+            new["href"] = old.get("href") or new["href"]
             if new != old:
                 await operations.write_changed(tx, self.actor, RATE, old, new)
         elif target != 0:

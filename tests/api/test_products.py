@@ -184,6 +184,16 @@ def test_a_client_imports_a_product_and_lists_it_with_filters_and_fields(url: st
     assert by_speed == [{"id": product["id"], "href": product["href"], "productCharacteristic": [{"value": 16}]}]
     one = requests.get(f"{url}{INVENTORY}/product/{product['id']}", timeout=10, params={"fields": "status"})
     assert one.json() == {"id": product["id"], "href": product["href"], "status": "active"}
+    # An active product is not deleted (billing would lose it): it ends first, then it may go.
+    refused = requests.delete(f"{url}{INVENTORY}/product/{now_active['id']}", timeout=10)
+    assert refused.status_code == 409 and "it ends through a product order" in refused.json()["message"]
+    ended = requests.patch(
+        f"{url}{INVENTORY}/product/{now_active['id']}",
+        json={"status": "terminated"},
+        headers={"Content-Type": "application/merge-patch+json"},
+        timeout=10,
+    )
+    assert ended.status_code == 200, ended.text
     assert requests.delete(f"{url}{INVENTORY}/product/{now_active['id']}", timeout=10).status_code == 204
     gone = requests.get(f"{url}{INVENTORY}/product/{now_active['id']}", timeout=10)
     assert gone.status_code == 404 and gone.json()["code"] == "60"

@@ -25,7 +25,7 @@ from tmfgate.query import parse_query, project
 
 log = logging.getLogger("tmfgate.subscriptions")
 ENVELOPE = ("eventId", "eventTime", "eventType")
-_PRIVATE = ("secret", "createdAt", "api", "version", "storedQuery")  # stored with a subscription, never shown
+_PRIVATE = ("secret", "createdAt", "api", "owner", "version", "storedQuery")  # stored with a subscription, never shown
 # Every API's subscriptions live in one kind, each naming its API: the dispatcher reads them all
 # with one query, which it does after every fan-out (see EventDispatcher._catch_up).
 HUB_KIND = "tmfgate:hub"
@@ -47,6 +47,7 @@ class Subscription:
     # they take events by (api, eventType) pairs, each change once although several APIs announce it.
     reaction: Callable[[Event], Awaitable[None]] | None = field(default=None, compare=False)
     sources: frozenset[tuple[str, str]] | None = field(default=None, compare=False)
+    owner: str | None = None  # a partner's subscription receives only the events of its own resources
     # A subscription made through another version of the API (tmfgate.versions) gets each event
     # rendered in that version's envelope and names.
     render: Callable[[bytes], bytes] | None = field(default=None, compare=False)
@@ -56,6 +57,8 @@ class Subscription:
         if self.sources is not None:
             return (event.api, event.type) in self.sources
         if event.api != self.api or times.stamp(event.time) < self.created_at:
+            return False
+        if self.owner is not None and event.owner != self.owner:
             return False
         if self.event_types is not None and event.type not in self.event_types:
             return False
@@ -125,6 +128,7 @@ def from_document(api: ApiModel, doc: dict[str, Any]) -> Subscription:
         conditions=query.conditions,
         fields=query.fields,
         created_at=str(doc.get("createdAt", "")),
+        owner=doc.get("owner"),
         render=faced.face.event if faced is not None else None,
     )
 
