@@ -15,7 +15,7 @@ from handlers.catalog import loading as catalogs
 from handlers.fulfilment.settings import FULFILMENT
 from handlers.ordering import cancellation, capture
 from handlers.ordering.lifecycle import PRODUCT_ORDERS
-from tmfgate import codec, operations
+from tmfgate import codec, operations, times
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
 from tmfgate.extensions import Handlers
@@ -88,6 +88,7 @@ async def createCancelProductOrder(call: Call) -> Reply:
     completed (:mod:`handlers.ordering.cancellation`)."""
     task = operations.new_document(call, call.body)
     task["state"] = "acknowledged"
+    task["creationDate"] = times.now()  # TMF622 v5 states when the task was made; v4 readers skip it
     async with call.gateway.transaction() as tx:
         raw = await cancellation.cancel_product_order(tx, call, task)
     return Reply.created(raw, task["href"])
