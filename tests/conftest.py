@@ -156,3 +156,13 @@ def gateway(store: str) -> Iterator[RunningGateway]:
     """A running gateway on each store, leaving orders where clients put them (no fulfilment)."""
     with RunningGateway(store, fulfilment=False) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def app_client(store: str) -> Iterator[Any]:
+    """The gateway in process on each store, leaving orders where clients put them (no fulfilment): the
+    client of API tests that need no real server (``tests.api.clients``)."""
+    from tests.api.clients import in_process
+
+    with in_process(store, fulfilment=False) as client:
+        yield client
