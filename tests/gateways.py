@@ -48,7 +48,7 @@ def served(
                 *options,
             ],
             cwd=folder,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, "TMFGATE_RATE_LIMIT": "0", **(env or {})},
             stdout=output,
             stderr=subprocess.STDOUT,
         )

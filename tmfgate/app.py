@@ -7,6 +7,7 @@ The request path is connexion's, trimmed to what the gateway needs and built onc
        ├─ LifespanMiddleware   opens and closes the store, runs the delivery worker
        ├─ DocsMiddleware       {base}/openapi.json and {base}/ui/
        ├─ FastRouting          the spec's paths -> operationId (connexion's router, plus a table)
+       ├─ RateLimit            429 to a partner past its request rate (tmfgate.limits)
        ├─ RequestValidation    media type, parameters, body (compiled at start-up)
        └─ Endpoints            operationId -> the extension's function or the generic operation
 """
@@ -26,6 +27,7 @@ from connexion.options import SwaggerUIOptions
 from backends.base import Backend
 from tmfgate.extensions import Registry
 from tmfgate.gateway import Gateway
+from tmfgate.limits import RateLimitMiddleware
 from tmfgate.middleware import ErrorMiddleware
 from tmfgate.routing import (
     DocsMiddleware,
@@ -37,7 +39,13 @@ from tmfgate.routing import (
 from tmfgate.runtime import Runtime, installed, load_apis
 from tmfgate.settings import Settings
 
-MIDDLEWARES: list[Any] = [LifespanMiddleware, DocsMiddleware, FastRoutingMiddleware, RequestValidationMiddleware]
+MIDDLEWARES: list[Any] = [
+    LifespanMiddleware,
+    DocsMiddleware,
+    FastRoutingMiddleware,
+    RateLimitMiddleware,
+    RequestValidationMiddleware,
+]
 
 
 class GatewayApp(ErrorMiddleware):

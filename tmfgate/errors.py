@@ -9,7 +9,9 @@
         ├── NotFound           404  unknown id or path
         ├── MethodNotAllowed   405  a method the spec does not define on that path
         ├── Conflict           409  an illegal state change or a duplicate
+        ├── PayloadTooLarge    413  a request body, or a patched document, past its limit
         ├── UnsupportedMediaType 415
+        ├── TooManyRequests    429  a partner past its request rate (with ``Retry-After``)
         └── ServiceUnavailable 503  the store cannot be reached
 
 Codes follow the common list of the TM Forum reference implementation (TMF630 error resource):
@@ -102,6 +104,18 @@ class UnsupportedMediaType(ApiError):
     status = 415
     code = "26"
     reason = "Unsupported media type"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "24"
+    reason = "Payload too large"
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    code = "25"
+    reason = "Too many requests"
 
 
 class ServiceUnavailable(ApiError):

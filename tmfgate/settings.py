@@ -189,9 +189,66 @@ class Settings:
     )
     max_limit: Setting[int | None] = Setting(
         "max_limit",
-        None,
-        "largest page a list returns; a longer match answers 206 and the client pages on with `offset`",
+        1000,
+        "largest page a list returns; a longer match answers 206 and the client pages on with `offset`; "
+        "`none` for no limit",
         optional_whole(1),
+        metavar="N",
+        serve_only=True,
+    )
+    # Limits against abuse (README "Limits and safe defaults"); each answers a TMF Error.
+    max_body_size = Setting(
+        "max_body_size", 1_048_576, "largest request body in bytes; a longer one answers 413", whole(1), metavar="BYTES"
+    )
+    max_document_size = Setting(
+        "max_document_size",
+        1_048_576,
+        "largest resource a JSON Patch may leave, in bytes of JSON; a larger one answers 413",
+        whole(1),
+        metavar="BYTES",
+    )
+    max_json_depth = Setting(
+        "max_json_depth", 64, "deepest nesting of arrays and objects in a body; deeper answers 400", whole(2, 255)
+    )
+    max_header_size = Setting(
+        "max_header_size",
+        65_536,
+        "largest request line and headers in bytes; a longer head answers 431",
+        whole(1024),
+        metavar="BYTES",
+        serve_only=True,
+    )
+    read_timeout = Setting(
+        "read_timeout",
+        15.0,
+        "seconds a client has to send a request's line and headers, and at most between two parts of its body; "
+        "a slower one answers 408",
+        amount("seconds", zero=False),
+        metavar="SECONDS",
+        serve_only=True,
+    )
+    max_connections = Setting(
+        "max_connections",
+        1000,
+        "open connections and requests a server process takes at once; past it new ones answer 503",
+        whole(1),
+        metavar="N",
+        serve_only=True,
+    )
+    rate_limit = Setting(
+        "rate_limit",
+        200.0,
+        "requests per second each partner may make on average (the API key's or token's partner, or the "
+        "client address without authentication); past it answers 429 with `Retry-After`; `0` for no limit",
+        amount("requests per second", zero=True),
+        metavar="N",
+        serve_only=True,
+    )
+    rate_burst = Setting(
+        "rate_burst",
+        400,
+        "requests a partner may make at once beyond its rate, after a quiet spell",
+        whole(1),
         metavar="N",
         serve_only=True,
     )

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import RunningGateway, free_port, in_thread, own_postgres_database
+from tests.conftest import UNLIMITED, RunningGateway, free_port, in_thread, own_postgres_database
 from tests.gateways import served
 from tests.listeners import Entry, ListenerProcess, event_summary
 
@@ -60,7 +60,7 @@ class EventGateway(RunningGateway):
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(Settings(database_url=database_url, port=self.port, **FAST))  # type: ignore[arg-type]
+        app = create_app(Settings(database_url=database_url, port=self.port, **UNLIMITED, **FAST))  # type: ignore[arg-type]
         self.gateway = app.gateway  # type: ignore[attr-defined]
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
