@@ -27,7 +27,7 @@ from tmfgate.runtime import Runtime, installed
 from tmfgate.server import workers
 from tmfgate.settings import Setting, Settings, markdown_table
 
-PROTOCOL = "tmfgate.server.protocol:OneWriteHttpToolsProtocol"
+PROTOCOL = "tmfgate.server.guards:GuardedHttpToolsProtocol"
 
 
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
@@ -169,6 +169,8 @@ def serve(settings: Settings, registry: Registry) -> int:
         "access_log": settings.log_level == "debug",
         "lifespan": "on",
         "http": PROTOCOL,
+        "limit_concurrency": settings.max_connections,  # past it uvicorn answers 503
+        "server_header": False,  # no banner naming the server (F-21)
     }
     if settings.workers > 1 and workers.supported():
         return workers.serve(settings.workers, options)  # a listening socket per worker

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tmfgate import codec
 from tmfgate.calls import BODY, MEDIA_TYPE
@@ -116,7 +116,7 @@ async def read_body(receive: Receive, limit: int | None = None, declared: int | 
     """The whole request body from the ASGI receive channel; 413 past ``limit`` bytes, read no further."""
     if limit is not None and declared is not None and declared > limit:
         raise _too_large(limit)
-    message = await receive()
+    message = _received(await receive())
     if not message.get("more_body", False):  # the usual case: one message holds it all
         body: bytes = message.get("body", b"")
         if limit is not None and len(body) > limit:
@@ -125,12 +125,19 @@ async def read_body(receive: Receive, limit: int | None = None, declared: int | 
     chunks = [message.get("body", b"")]
     size = len(chunks[0])
     while message.get("more_body", False):
-        message = await receive()
+        message = _received(await receive())
         chunks.append(message.get("body", b""))
         size += len(chunks[-1])
         if limit is not None and size > limit:
             raise _too_large(limit)
     return b"".join(chunks)
+
+
+def _received(message: Message) -> Message:
+    """A part of the body; a client gone before the end (or timed out) sent no request to serve."""
+    if message["type"] == "http.disconnect":
+        raise BadRequest("The client went away before sending the whole body.")
+    return message
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
