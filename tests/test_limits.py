@@ -23,6 +23,7 @@ from tmfgate.settings import Settings
 
 CUSTOMERS = "/tmf-api/customerManagement/v4/customer"
 RESOURCES = "/tmf-api/resourceInventoryManagement/v4/resource"
+ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
 
 
@@ -46,6 +47,7 @@ def total(url: str, name: str) -> int:
 def limited() -> Iterator[RunningGateway]:
     """A memory gateway with small limits, so that tests reach them with small bodies."""
     settings = {"max_body_size": 4096, "max_document_size": 8192, "max_limit": 3, "fulfilment": False}
+    settings |= {"max_order_items": 3, "max_item_quantity": 5}
     with RunningGateway("memory://", **settings) as running:
         yield running
 
@@ -81,6 +83,27 @@ def test_a_json_patch_that_copies_the_document_into_itself_is_a_413(limited: Run
     answer = requests.patch(href, json=ops, headers=JSON_PATCH, timeout=30)
     assert "8192" in error_of(answer, 413)
     assert requests.get(href, timeout=30).json() == created.json()
+
+
+def test_an_order_has_at_most_max_order_items_each_of_at_most_max_item_quantity(limited: RunningGateway) -> None:
+    def order(*quantities: int, nested: bool = False) -> dict[str, object]:
+        items = [
+            {"id": str(n), "action": "add", "quantity": q, "productOffering": {"id": "po-fibre-500"}}
+            for n, q in enumerate(quantities, 1)
+        ]
+        if nested:  # a nested item counts too
+            items[0]["productOrderItem"] = [{"id": "9", "action": "add", "productOffering": {"id": "po-fibre-500"}}]
+        return {"productOrderItem": items, "externalId": marker}
+
+    marker = f"limits-{uuid.uuid4().hex[:8]}"
+    post = f"{limited.url}{ORDERS}"
+    assert "at most 3" in error_of(requests.post(post, json=order(1, 1, 1, 1), timeout=30), 400)
+    assert "at most 3" in error_of(requests.post(post, json=order(1, 1, 1, nested=True), timeout=30), 400)
+    assert "at most 5" in error_of(requests.post(post, json=order(1, 6), timeout=30), 400)
+    found = requests.get(post, params={"externalId": marker}, timeout=30)
+    assert found.headers["X-Total-Count"] == "0"
+    created = requests.post(post, json=order(5, 1, 1), timeout=30)
+    assert created.status_code == 201, created.text
 
 
 def test_a_json_patch_has_at_most_1000_operations() -> None:

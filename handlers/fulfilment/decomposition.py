@@ -21,15 +21,13 @@ from handlers.fulfilment.failures import Undecomposable
 from handlers.fulfilment.product_orders import FULFILMENTS, roll_up
 from handlers.notes import note
 from handlers.ordering.lifecycle import PRODUCT_ORDERS
+from handlers.ordering.limits import MAX_ITEM_QUANTITY
 from tmfgate import documents, operations, times
 from tmfgate.calls import Job
 from tmfgate.ids import new_id
 from tmfgate.types import Document
 
 RELIES_ON = frozenset({"reliesOn", "dependency", "dependsOn", "requires"})
-# The most products one order item may install (its quantity): each has services and resources
-# of its own, all made in the one transaction that decomposes the order.
-MAX_QUANTITY = 100
 # The state of a product's services while it has this status (suspension, and back).
 SUSPENSION = {"suspended": "inactive", "active": "active"}
 
@@ -89,10 +87,12 @@ async def _service_items(
     if action == "noChange":
         return []
     if action == "add":
-        quantity = item.get("quantity", 1)
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
+        quantity, largest = item.get("quantity", 1), job.gateway.settings.get(MAX_ITEM_QUANTITY)
+        # Each product has services and resources of its own, all made in the one transaction that
+        # decomposes the order; the order's creation checked the same limit.
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= largest:
             raise Undecomposable(
-                f"the quantity must be a whole number from 1 to {MAX_QUANTITY} (the most "
+                f"the quantity must be a whole number from 1 to {largest} (the most "
                 f"products one item may install); it is {quantity!r}."
             )
         # One product each, with services of its own: item 1 of quantity 2 has service items
