@@ -289,8 +289,26 @@ class Settings:
     delivery_attempts = Setting(
         "delivery_attempts", 10, "attempts before a delivery is parked for an operator", whole(1), metavar="N"
     )
+    delivery_concurrency = Setting(
+        "delivery_concurrency",
+        32,
+        "hub callbacks a delivery worker POSTs to at once; the gateway's own reactions run apart",
+        whole(1),
+        metavar="N",
+    )
+    delivery_per_subscriber = Setting(
+        "delivery_per_subscriber",
+        2,
+        "hub callbacks a delivery worker POSTs to one subscription at once, so a slow one waits alone",
+        whole(1),
+        metavar="N",
+    )
     delivery_timeout = Setting(
-        "delivery_timeout", 10.0, "seconds a listener has to answer", amount("seconds", zero=False), metavar="SECONDS"
+        "delivery_timeout",
+        10.0,
+        "seconds a listener has to take a notification and answer, in all",
+        amount("seconds", zero=False),
+        metavar="SECONDS",
     )
     retry_delay = Setting(
         "retry_delay",
