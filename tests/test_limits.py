@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -19,6 +20,7 @@ from tests.conftest import RunningGateway
 from tests.gateways import served
 from tmfgate import patch
 from tmfgate.errors import BadRequest
+from tmfgate.limits import RateBuckets, partner_of
 from tmfgate.settings import Settings
 
 CUSTOMERS = "/tmf-api/customerManagement/v4/customer"
@@ -194,3 +196,16 @@ def test_serve_limits_heads_slow_clients_and_connections(tmp_path: Path) -> None
                 sock.close()
         time.sleep(0.2)
         assert requests.get(f"{url}{CUSTOMERS}?limit=1", timeout=30).status_code == 200
+
+
+def test_the_rate_counts_per_partner_when_authenticated_else_per_address() -> None:
+    clock = [0.0]
+    buckets = RateBuckets(1.0, 2, clock=lambda: clock[0])
+    alice = partner_of({"tmfgate.principal": SimpleNamespace(partner="alice"), "client": ("10.0.0.1", 1)})
+    bob = partner_of({"tmfgate.principal": SimpleNamespace(partner="bob"), "client": ("10.0.0.1", 2)})
+    anonymous = partner_of({"client": ("10.0.0.1", 3)})
+    assert len({alice, bob, anonymous}) == 3
+    assert [buckets.take(alice) for _ in range(3)] == [0, 0, 1.0]  # the burst, then a second to wait
+    assert buckets.take(bob) == 0 and buckets.take(anonymous) == 0
+    clock[0] = 1.0
+    assert buckets.take(alice) == 0

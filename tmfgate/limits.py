@@ -17,9 +17,9 @@ from tmfgate.errors import BadRequest, PayloadTooLarge, TooManyRequests
 from tmfgate.gateway import Gateway
 from tmfgate.settings import Settings
 
-# The ASGI scope key under which authentication leaves the partner a request acts for; without
-# it the partner is the client address.
-PARTNER = "tmfgate.partner"
+# The ASGI scope key under which authentication (tmfgate.security) leaves the principal a request
+# acts for, with its ``partner``; without one the partner is the client address.
+PRINCIPAL = "tmfgate.principal"
 MAX_PARTNERS = 100_000  # buckets kept; the least recently seen go first (a full bucket loses nothing)
 
 
@@ -38,7 +38,8 @@ def check_document(document: Any, settings: Settings) -> None:
 
 def partner_of(scope: Scope) -> str:
     """Who a request counts against: the authenticated partner, else the client address."""
-    partner = scope.get(PARTNER)
+    principal = scope.get(PRINCIPAL)
+    partner = principal.partner if principal is not None else None
     if partner:
         return f"partner:{partner}"
     client = scope.get("client")

@@ -33,6 +33,7 @@ class Setting(Generic[T]):
     choices: tuple[str, ...] | None = None
     shown_default: str | None = None  # how --help and the README show the default, when not str(default)
     serve_only: bool = False  # a setting of the HTTP server, which ``tmfgate dispatch`` does not take
+    const: str | None = None  # the value of the option given alone (``--insecure``)
 
     @property
     def option(self) -> str:
@@ -158,6 +159,13 @@ def base_url(raw: str) -> str:
     return value
 
 
+def secret_key(raw: str) -> str:
+    """A Fernet key (:mod:`tmfgate.notifications.secrets`), or none."""
+    from tmfgate.notifications.secrets import parse_key  # noqa: PLC0415 - cryptography only when one is given
+
+    return parse_key(raw) if raw.strip() else ""
+
+
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
@@ -177,6 +185,16 @@ class Settings:
         "`postgresql+psycopg://user:password@host:5432/db`",
         text,
         metavar="URL",
+    )
+    insecure = Setting(
+        "insecure",
+        False,
+        "listen on an address other than loopback although partners need not authenticate (no `--auth`); "
+        "only behind a proxy that authenticates them",
+        switch,
+        choices=("on", "off"),
+        serve_only=True,
+        const="on",
     )
     workers = Setting(
         "workers",
@@ -272,11 +290,23 @@ class Settings:
     callback_hosts = Setting(
         "callback_hosts",
         "*",
-        "hosts a hub callback may point to, comma-separated, each a name or a pattern such as "
-        "`*.partner.example`; `*` allows any",
+        "where hub callbacks may point, comma-separated: host name patterns such as `*.partner.example` "
+        "(`*` any name), and IP networks such as `10.0.0.0/8` allowed although not public; callbacks to "
+        "loopback, private, link-local, multicast and the gateway's own addresses are refused otherwise, "
+        "checked at every delivery",
         text,
         metavar="HOSTS",
         serve_only=True,
+    )
+    hub_secret_key = Setting(
+        "hub_secret_key",
+        "",
+        "the Fernet key that encrypts hub subscription secrets at rest; without one, a subscription cannot "
+        "have a secret (400). Make one with `python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'`",
+        secret_key,
+        metavar="KEY",
+        shown_default="none",
     )
     dispatcher = Setting(
         "dispatcher",
@@ -298,7 +328,7 @@ class Settings:
     )
     delivery_per_subscriber = Setting(
         "delivery_per_subscriber",
-        2,
+        8,
         "hub callbacks a delivery worker POSTs to one subscription at once, so a slow one waits alone",
         whole(1),
         metavar="N",
@@ -336,8 +366,9 @@ class Settings:
     public_url = Setting(
         "public_url",
         "",
-        "scheme and host clients reach the gateway at, for the `href` of what the gateway creates on its "
-        "own (service orders, services, catalog entries, billing rates and bills)",
+        "scheme and host clients reach the gateway at, for every `href` and `Location` (the request's `Host` "
+        "header is then never used) and those of what the gateway creates on its own (service orders, "
+        "services, catalog entries, billing rates and bills)",
         base_url,
         metavar="URL",
         shown_default="http://HOST:PORT",
@@ -398,6 +429,25 @@ class Settings:
             )
 
 
+# The settings of which any, once set, makes partners authenticate (README "Security").
+AUTH_SETTINGS = ("auth", "jwks", "api_keys")
+
+
+def auth_configured(settings: Settings) -> bool:
+    """Whether partners must authenticate: any of :data:`AUTH_SETTINGS` is set."""
+    return any(settings.given.get(name) for name in AUTH_SETTINGS)
+
+
+def loopback_only(host: str) -> bool:
+    """Whether listening on ``host`` serves this machine alone."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 CORE_SETTINGS: tuple[Setting[Any], ...] = tuple(
     value for value in vars(Settings).values() if isinstance(value, Setting)
 )
@@ -410,4 +460,4 @@ def markdown_table(declared: Iterable[Setting[Any]]) -> str:
     return "\n".join(rows)
 
 
-__all__ = ["CORE_SETTINGS", "PREFIX", "Setting", "Settings", "markdown_table"]
+__all__ = ["CORE_SETTINGS", "PREFIX", "Setting", "Settings", "auth_configured", "loopback_only", "markdown_table"]

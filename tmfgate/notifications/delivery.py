@@ -36,7 +36,8 @@ import httpx
 from backends.base import Backend, Delivery, Event, Route
 from tmfgate import __version__, codec
 from tmfgate.model import ApiModel
-from tmfgate.notifications import subscriptions
+from tmfgate.notifications import secrets, subscriptions
+from tmfgate.notifications.callbacks import CallbackRefused, policy
 from tmfgate.notifications.lanes import Lanes
 from tmfgate.notifications.reactions import INTERNAL_PREFIX
 from tmfgate.notifications.retention import Pruner
@@ -99,8 +100,9 @@ class DeliveryWorker:
         self.backend = backend
         self.apis = apis
         self.concurrency = max(1, concurrency)
-        callbacks = settings.delivery_concurrency
-        self._lanes = Lanes(callbacks, settings.delivery_per_subscriber, reactions=self.concurrency)
+        posts = settings.delivery_concurrency
+        self._callbacks = policy(settings)
+        self._lanes = Lanes(posts, settings.delivery_per_subscriber, reactions=self.concurrency)
         self.internal = {subscription.id: subscription for subscription in internal}
         # One event wakes the idle loop: set by the gateway's commits (when it shares it), by a
         # settled delivery, by a timeout and by stop. Waiting on a single event costs no task per
@@ -119,7 +121,7 @@ class DeliveryWorker:
             transport=transport,
             timeout=settings.delivery_timeout,
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=callbacks, max_keepalive_connections=callbacks),
+            limits=httpx.Limits(max_connections=posts, max_keepalive_connections=posts),
             headers={"User-Agent": f"tmfgate/{__version__}"},
         )
 
@@ -382,14 +384,20 @@ class DeliveryWorker:
     async def _post(self, subscription: Subscription, event: Event) -> Outcome:
         try:
             body = subscription.payload(event)
+            key = self.settings.hub_secret_key
             # One deadline for the whole exchange: httpx's timeout is per read, which a listener
             # trickling bytes would renew for ever.
             async with asyncio.timeout(self.settings.delivery_timeout):
+                # The callback as given (TMF630 Part 1 §10), checked now and reached at the address checked.
+                target = await self._callbacks.target(subscription.callback)
                 response = await self._client.post(
-                    subscription.callback,  # as given (TMF630 Part 1 §10; the RI and FIWARE do the same)
+                    target.url,
                     content=body,
-                    headers=headers(event, body, subscription.secret),
+                    headers={**headers(event, body, secrets.unseal(subscription.secret, key)), "Host": target.host},
+                    extensions={"sni_hostname": target.server_name},
                 )
+        except CallbackRefused as exc:
+            return Outcome(False, _short(exc.message))
         except (httpx.TimeoutException, TimeoutError):
             return Outcome(False, f"The listener did not answer within {self.settings.delivery_timeout:g} s.")
         except httpx.HTTPError as exc:
@@ -402,16 +410,18 @@ class DeliveryWorker:
 
 
 def headers(event: Event, body: bytes, secret: str | None) -> dict[str, str]:
-    """The headers of one notification: the event id to de-duplicate on, and the body's HMAC."""
+    """The headers of one notification: the event id to de-duplicate on, and the signature."""
     result = {"Content-Type": "application/json", "X-Event-Id": event.id}
     if secret:
-        result["X-Hub-Signature-256"] = signature(secret, body)
+        result["X-Hub-Signature-256"] = signature(secret, body, int(time.time()))
     return result
 
 
-def signature(secret: str, body: bytes) -> str:
-    """``sha256=<hex>``: the HMAC-SHA256 of the body under the subscription's secret (as WebSub and GitHub)."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def signature(secret: str, body: bytes, timestamp: int) -> str:
+    """``t=<unix seconds>,v1=<hex>``: the HMAC-SHA256 under the subscription's secret of the timestamp,
+    a dot and the body (as Stripe signs), so a listener can refuse a replayed notification by its age."""
+    signed = str(timestamp).encode() + b"." + body
+    return f"t={timestamp},v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def _accepting(candidates: list[Subscription], event: Event) -> list[str]:

@@ -8,23 +8,24 @@ from tmfgate import codec, times
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import NotFound
 from tmfgate.ids import new_id
-from tmfgate.notifications.subscriptions import HUB_KIND, check_callback, parse, public, stored
+from tmfgate.notifications import callbacks, secrets
+from tmfgate.notifications.subscriptions import HUB_KIND, parse, public, stored
 
 
 async def register_listener(call: Call) -> Reply:
     """``POST /hub``: 201 with ``{id, callback, query}`` and ``Location``.
 
     An optional ``secret`` (an extension attribute) makes every delivery carry an
-    ``X-Hub-Signature-256`` HMAC of its body; it is stored but never shown.
+    ``X-Hub-Signature-256`` HMAC of its timestamp and body; it is stored encrypted and never shown.
     """
     body = call.body
     callback = str(body.get("callback", ""))
-    check_callback(callback, call.gateway.settings.callback_hosts)
+    await callbacks.policy(call.gateway.settings).target(callback)  # checked again at every delivery
     query = str(body.get("query") or "")
     parse(query, call.api)
     doc: dict[str, Any] = {"id": new_id(), "callback": callback, "query": query, "createdAt": times.now()}
     if body.get("secret"):
-        doc["secret"] = str(body["secret"])
+        doc["secret"] = secrets.seal(str(body["secret"]), call.gateway.settings.hub_secret_key)
     async with call.gateway.transaction() as tx:
         await tx.create(HUB_KIND, doc["id"], stored(call.api, doc))
     return Reply.created(codec.dumps(public(doc)), call.href("hub", doc["id"]))
