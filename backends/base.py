@@ -1,8 +1,10 @@
 """The storage contract: a document store and an outbox as two protocols, with their value types.
 
 Documents are JSON by ``(kind, id)``, kind the resource name (``productOrder``) whatever the API
-version. Stores filter, sort and page a parsed :class:`Query` themselves, by the rules of
-:mod:`backends.values` and :mod:`backends.matching`, so a list never loads a whole collection.
+version, each with its owner beside it (the partner that created it, or None). Stores filter, sort
+and page a parsed :class:`Query` themselves, by the rules of :mod:`backends.values` and
+:mod:`backends.matching`, and keep reads to the owners asked for, so a list never loads a whole
+collection and no partner's read ever holds another's document.
 """
 
 from __future__ import annotations
@@ -23,30 +25,36 @@ from .errors import (
 )
 from .events import Delivery, DeliveryState, Event, Route
 from .matching import matches
-from .queries import Condition, Instant, Op, Page, Query, SortKey, Value, ValueType
+from .queries import Condition, Instant, Op, Owners, Page, Query, SortKey, Value, ValueType
 from .values import as_number, parse_instant, regex_search
 
 
 class Transaction(Protocol):
     """Reads and writes that commit together, or not at all: documents and the events they raise."""
 
-    async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
-        """The stored JSON of one document, or None. ``for_update`` locks it until commit."""
+    async def get(self, kind: str, id: str, *, for_update: bool = False, owners: Owners = None) -> bytes | None:
+        """The stored JSON of one document, or None (also when its owner is not among ``owners``).
+        ``for_update`` locks it until commit."""
 
-    async def create(self, kind: str, id: str, doc: bytes) -> None:
-        """Store a new document; raises :class:`DuplicateId` when ``(kind, id)`` exists."""
+    async def create(self, kind: str, id: str, doc: bytes, *, owner: str | None = None) -> None:
+        """Store a new document of ``owner``; raises :class:`DuplicateId` when ``(kind, id)`` exists
+        (whoever owns it)."""
+
+    async def owner(self, kind: str, id: str) -> str | None:
+        """The owner of a stored document; None when it has none, or there is no such document."""
 
     async def replace(self, kind: str, id: str, doc: bytes) -> None:
-        """Overwrite an existing document; raises :class:`NotStored` when it does not exist."""
+        """Overwrite an existing document, keeping its owner; raises :class:`NotStored` when it does not exist."""
 
     async def delete(self, kind: str, id: str) -> bool:
         """Remove a document; False when there was none."""
 
     async def query(self, kind: str, query: Query) -> Page:
-        """Filter, sort and page the documents of one kind, this transaction's writes included."""
+        """Filter, sort and page the documents of one kind (of ``query.owners``), this transaction's writes included."""
 
     async def add_event(self, event: Event) -> None:
-        """Record an event in the outbox (its write side); dispatchers see it once this commits."""
+        """Record an event in the outbox (its write side); dispatchers see it once this commits,
+        with its ``owner``."""
 
 
 class DocumentStore(Protocol):
@@ -63,11 +71,12 @@ class DocumentStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """A unit of work: committed on normal exit, rolled back when the block raises."""
 
-    async def get(self, kind: str, id: str) -> bytes | None:
-        """Read one document outside an explicit transaction."""
+    async def get(self, kind: str, id: str, *, owners: Owners = None) -> bytes | None:
+        """Read one document outside an explicit transaction; None when missing or not of ``owners``."""
 
     async def query(self, kind: str, query: Query) -> Page:
-        """Run a list query outside an explicit transaction; ``total`` and ``items`` agree."""
+        """Run a list query outside an explicit transaction; ``total`` and ``items`` agree, and count
+        only the documents of ``query.owners``."""
 
 
 class Outbox(Protocol):
@@ -158,6 +167,7 @@ __all__ = [
     "NotStored",
     "Op",
     "Outbox",
+    "Owners",
     "Page",
     "Query",
     "Route",

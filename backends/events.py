@@ -30,6 +30,7 @@ class Event(NamedTuple):
     document: bytes | None = None
     tail: bytes = b""
     seq: int = 0
+    owner: str | None = None  # the partner owning the resource (tenancy); None for the operator's own
 
     @property
     def body(self) -> bytes:

@@ -46,6 +46,8 @@ class Instant:
 
 
 Value = str | Decimal | bool | Instant
+# The owners whose documents a read may see (None among them: documents with no owner); None: all.
+Owners = tuple[str | None, ...] | None
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class Query:
 
     ``fields`` is None for whole documents, ``()`` for ``fields=none`` (only the always-returned
     attributes), else the selected dotted paths. A store ignores it: the core projects the page.
+    ``owners`` keeps only the documents of those owners (None in it: documents with no owner); None
+    keeps every document. Stores apply it in the query itself, as they do conditions (tenancy).
     """
 
     conditions: tuple[Condition, ...] = ()
@@ -85,6 +89,7 @@ class Query:
     offset: int = 0
     limit: int | None = None
     fields: tuple[tuple[str, ...], ...] | None = field(default=None, compare=False)
+    owners: Owners = None
 
 
 @dataclass(frozen=True)
@@ -95,4 +100,4 @@ class Page:
     items: list[bytes]
 
 
-__all__ = ["Condition", "Instant", "Op", "Page", "Query", "SortKey", "Value", "ValueType"]
+__all__ = ["Condition", "Instant", "Op", "Owners", "Page", "Query", "SortKey", "Value", "ValueType"]

@@ -4,6 +4,11 @@ local file = assert(io.open(path or "", "rb"), "set BODY_FILE to the body to sen
 wrk.method = "POST"
 wrk.body = file:read("*a")
 wrk.headers["Content-Type"] = "application/json"
+-- AUTHORIZATION: the header post_order.py gives the gateway with --auth jwt (a bearer token).
+local authorization = os.getenv("AUTHORIZATION")
+if authorization and authorization ~= "" then
+  wrk.headers["Authorization"] = authorization
+end
 file:close()
 
 -- wrk only counts statuses above 399; a 1xx or 3xx is no stored order either.

@@ -1,6 +1,7 @@
-"""Benchmark: validated POST /productOrder on the memory backend against a bare Starlette echo.
+"""Benchmark: validated POST /productOrder on the memory backend against a bare Starlette echo,
+and (``--target auth``) the gateway with JWT authentication on against the same gateway without it.
 
-Both servers run side by side and are measured alternately in one run, so the ratio compares them
+The servers run side by side and are measured alternately in one run, so the ratio compares them
 under the same machine conditions; see benchmarks/README.md.
 """
 
@@ -35,6 +36,8 @@ REPO = HERE.parent
 HOST = "127.0.0.1"  # loopback only: this tool never loads anything else
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 GOAL_PERCENT = 50.0
+AUTH_GOAL_PERCENT = 90.0  # JWT authentication may cost at most 10 % of the throughput
+ISSUER, AUDIENCE = "https://idp.bench.example", "tmfgate-bench"
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Target:
     command: list[str]
     url: str
     log: Path
+    authorization: str = ""  # the Authorization header wrk sends
 
 
 @dataclass
@@ -87,9 +91,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="processes per server (default 2)")
     parser.add_argument(
         "--target",
-        choices=["both", "baseline", "gateway"],
+        choices=["both", "baseline", "gateway", "auth"],
         default="both",
-        help="which servers to measure (default both)",
+        help="which servers to measure (default both: baseline and gateway; auth: the gateway without "
+        "authentication and with JWT authentication)",
     )
     parser.add_argument(
         "--body",
@@ -169,11 +174,32 @@ def targets(args: argparse.Namespace, folder: Path) -> list[Target]:
         f"http://{HOST}:{gateway_port}{ORDERS}",
         folder / "gateway.log",
     )
+    if args.target == "auth":
+        return [gateway, jwt_gateway(gateway, folder)]
     return [t for t in (baseline, gateway) if args.target in ("both", t.name)]
 
 
+def jwt_gateway(plain: Target, folder: Path) -> Target:
+    """The same gateway with ``--auth jwt``: a key set of its own, one token for every request (the
+    key kept in memory by the gateway, as in production between two rotations)."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwks = folder / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [{**public, "kid": "bench", "alg": "RS256", "use": "sig"}]}))
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "azp": "bench", "exp": int(time.time()) + 86400, "scope": "tmf622:write"}
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "bench"})
+    port = free_port()
+    command = [*plain.command, "--auth", "jwt", "--jwks", str(jwks), "--issuer", ISSUER, "--audience", AUDIENCE]
+    command[command.index("--port") + 1] = str(port)
+    url = plain.url.replace(f":{urlsplit(plain.url).port}/", f":{port}/")
+    return Target("gateway+jwt", command, url, folder / "gateway-jwt.log", authorization=f"Bearer {token}")
+
+
 @contextmanager
-def running(target: Target, timeout: float = 30.0) -> Iterator[None]:
+def running(target: Target, timeout: float = 120.0) -> Iterator[None]:
     """Start a server in its own session (Ctrl-C reaches only us), wait for it, always stop it."""
     with target.log.open("ab") as log:  # appended: one server per round, one log per target
         proc = subprocess.Popen(
@@ -224,12 +250,11 @@ def tail(path: Path, lines: int = 20) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def wrk(url: str, seconds: int, connections: int, body: Path, workers: int) -> Run:
+def wrk(url: str, seconds: int, connections: int, body: Path, workers: int, authorization: str = "") -> Run:
     """One bounded wrk run; post.lua prints its figures as a JSON line after ``WRK_RESULT``."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(HERE / "post.lua"), url]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "BODY_FILE": str(body)}
-    ) as proc:
+    env = {**os.environ, "BODY_FILE": str(body), "AUTHORIZATION": authorization}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
         try:
             time.sleep(seconds / 2)
             split = connection_split(urlsplit(url).port or 80, workers)
@@ -281,8 +306,8 @@ def measure(chosen: list[Target], args: argparse.Namespace, body: Path) -> tuple
     for number in range(1, args.rounds + 1):
         for target in chosen:
             with running(target):
-                warmup = wrk(target.url, args.warmup, args.connections, body, args.workers)
-                run = wrk(target.url, args.duration, args.connections, body, args.workers)
+                warmup = wrk(target.url, args.warmup, args.connections, body, args.workers, target.authorization)
+                run = wrk(target.url, args.duration, args.connections, body, args.workers, target.authorization)
                 if target.name == "gateway":
                     count = stored_orders(target.url)
                     stored = count if stored is None else min(stored, count)
@@ -349,7 +374,23 @@ def report(results: dict[str, Summary], stored: int | None) -> dict[str, Any]:
             f"gateway / baseline: {ratio:.1f} % of the medians (goal >= {GOAL_PERCENT:.0f} %: {verdict});"
             f" round by round {each}"
         )
-    return {"targets": figures, "ratio_percent": ratio, "goal_percent": GOAL_PERCENT, "stored_orders": stored}
+    auth_ratio = None
+    if {"gateway", "gateway+jwt"} <= results.keys() and results["gateway"].median("rps"):
+        auth_ratio = 100 * results["gateway+jwt"].median("rps") / results["gateway"].median("rps")
+        verdict = "met" if auth_ratio >= AUTH_GOAL_PERCENT else "not met"
+        rounds = zip(results["gateway"].runs, results["gateway+jwt"].runs, strict=True)
+        each = ", ".join(f"{100 * j.rps / g.rps:.0f} %" for g, j in rounds)
+        print(
+            f"gateway+jwt / gateway: {auth_ratio:.1f} % of the medians (goal >= {AUTH_GOAL_PERCENT:.0f} %: "
+            f"{verdict}); round by round {each}"
+        )
+    return {
+        "targets": figures,
+        "ratio_percent": ratio,
+        "goal_percent": GOAL_PERCENT,
+        "auth_ratio_percent": auth_ratio,
+        "stored_orders": stored,
+    }
 
 
 def compact_body(source: Path, folder: Path) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 PRODUCT_CATALOG = "tmf620_product_catalog"
 PRODUCT_ORDERING = "tmf622_product_ordering"
+CUSTOMER = "tmf629_customer"
 SERVICE_CATALOG = "tmf633_service_catalog"
 PRODUCT_INVENTORY = "tmf637_product_inventory"
 SERVICE_INVENTORY = "tmf638_service_inventory"

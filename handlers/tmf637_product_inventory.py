@@ -15,6 +15,9 @@ administration). Rules on top of TMF630:
 - Every ``productPrice`` must be one billing can charge (:mod:`handlers.billing.prices`), to the product's
   ``billingAccount``: otherwise a 400 names the entry and what is wrong. Prices are stored with
   tmfgate's names (``recurringCharge`` as ``recurring``, ``monthly`` as ``month``).
+- A product that has started (active, suspended, pending termination) is not deleted (409): billing
+  and its services would lose it; it ends through a product order's ``delete`` item (or, when no
+  service realises it, a PATCH to ``terminated``).
 """
 
 from __future__ import annotations
@@ -47,6 +50,21 @@ async def createProduct(call: Call) -> Reply:
 async def patchProduct(call: Call) -> Reply:
     """``PATCH /product/{id}``: any attribute, the status along the lifecycle."""
     return await operations.patch(call, check=_check_change)
+
+
+@handlers.operation
+async def deleteProduct(call: Call) -> Reply:
+    """``DELETE /product/{id}``: only a product that has not started or has ended."""
+    async with call.gateway.transaction() as tx:
+        old = await operations.read_for_update(tx, call)
+        if status_of(old.get("status")) in STARTED:
+            raise Conflict(
+                f"Product {old['id']} is {old['status']}: it ends through a product order with a delete item "
+                "for it, which terminates its services and stops its billing (a product no service realises "
+                "may be PATCHed to terminated); delete it once it has ended."
+            )
+        await operations.write_deleted(tx, call, "product", old)
+    return Reply(204)
 
 
 def _prepare_new(call: Call, doc: Document) -> None:

@@ -1,9 +1,10 @@
-"""TMF639 Resource Inventory: resources, starting with the pools of the catalog file."""
+"""TMF639 Resource Inventory: resources, starting with the pools of the catalog file; held ones guarded."""
 
 from __future__ import annotations
 
 from handlers import apis
 from handlers.catalog import seeding
+from handlers.fulfilment import resources
 from tmfgate.extensions import Handlers
 from tmfgate.gateway import Gateway
 
@@ -20,3 +21,7 @@ def configure(gateway: Gateway) -> None:
 async def on_start(gateway: Gateway) -> None:
     """Add the catalog's pool resources the inventory does not hold yet (never resetting one)."""
     await seeding.seed(gateway, ("resource",))
+
+
+handlers.serve("patchResource", resources.patch)
+handlers.serve("deleteResource", resources.delete)

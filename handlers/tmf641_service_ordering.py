@@ -18,6 +18,7 @@ from tmfgate import documents, operations
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
 from tmfgate.extensions import Handlers
+from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
 handlers = Handlers(apis.SERVICE_ORDERING, api=apis.SERVICE_ORDERING)  # MAX_ORDER_ITEMS: TMF622 declares it
@@ -45,7 +46,7 @@ async def createCancelServiceOrder(call: Call) -> Reply:
     task: Document = operations.new_document(call, call.body)
     order_id = str(task["serviceOrder"]["id"])
     async with call.gateway.transaction() as tx:
-        order = await documents.get(tx, "serviceOrder", order_id)
+        order = await documents.get(tx, "serviceOrder", order_id, owners=visible(call, "serviceOrder"))
         if order is None:
             raise BadRequest(f"serviceOrder.id {order_id} refers to no service order.")
         task["serviceOrder"].setdefault("href", order.get("href"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 
 from handlers import apis
 from handlers.billing import bill_runs, rating, rules
@@ -124,7 +125,13 @@ def _bill_run_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         type=_period,
         metavar="YYYY-MM",
-        help="the month to bill, e.g. 2026-11; running a month again bills nothing twice",
+        help="the month to bill, e.g. 2026-11, once it has ended; running a month again bills nothing twice",
+    )
+    parser.add_argument(
+        "--in-advance",
+        action="store_true",
+        help="also bill the current month or the coming one, before it ends: the recurring charges of the "
+        "whole month (a product terminated later gets the unused days credited on its next bill)",
     )
 
 
@@ -137,6 +144,10 @@ def _period(raw: str) -> Period:
 
 async def _bill_run(args: argparse.Namespace, gateway: Gateway) -> int:
     """``tmfgate bill-run --period YYYY-MM``: bill every account for the month, and say what it did."""
+    refused = bill_runs.refusal(args.period, dt.datetime.now(dt.UTC), in_advance=args.in_advance)
+    if refused is not None:
+        print(f"tmfgate bill-run: {refused}", file=sys.stderr)
+        return 2
     print(bill_runs.summary(args.period, await bill_runs.run_cycle(gateway, args.period)), flush=True)
     return 0
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,8 @@ from typing import Any
 
 import pytest
 import requests
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 KITS = ROOT.parent / "shared" / "ctk"
@@ -58,12 +59,6 @@ def payload_arguments(folder: Path, resources: set[str] | None = None) -> list[s
             path.write_text(json.dumps(body))
             arguments += ["--payload", f"{resource}={path}"]
     return arguments
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until_answering(url: str, process: subprocess.Popen[bytes] | None, log: Path | None) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import random
 import socket
 import threading
 import time
@@ -35,10 +37,34 @@ def kind() -> str:
     return f"t{uuid.uuid4().hex[:16]}"
 
 
+PORTS_FROM, PORT_BLOCK, PORT_BLOCKS = 20_000, 1_000, 12  # 20000-31999: under Linux's ephemeral 32768-60999
+
+
+def _worker_ports() -> Iterator[int]:
+    """This process's ports: a block of its own per xdist worker (``gw0``, ``gw1``...), below the kernel's
+    ephemeral range so no outgoing connection holds one, walked from a random start so that separate runs
+    on one machine seldom meet."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) + 1 if worker[2:].isdigit() else 0
+    block = range(PORTS_FROM + (index % PORT_BLOCKS) * PORT_BLOCK, PORTS_FROM + (index % PORT_BLOCKS + 1) * PORT_BLOCK)
+    start = random.randrange(len(block))
+    return itertools.cycle([*block[start:], *block[:start]])
+
+
+_ports = _worker_ports()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on now, from this worker's block (the next one it hands out is another)."""
+    for _ in range(PORT_BLOCK):
+        port = next(_ports)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port among this worker's {PORT_BLOCK}")
 
 
 @contextlib.contextmanager
@@ -136,3 +162,13 @@ def gateway(store: str) -> Iterator[RunningGateway]:
     """A running gateway on each store, leaving orders where clients put them (no fulfilment)."""
     with RunningGateway(store, fulfilment=False) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def app_client(store: str) -> Iterator[Any]:
+    """The gateway in process on each store, leaving orders where clients put them (no fulfilment): the
+    client of API tests that need no real server (``tests.api.clients``)."""
+    from tests.api.clients import in_process
+
+    with in_process(store, fulfilment=False) as client:
+        yield client

@@ -1,8 +1,10 @@
-"""The billing rules on plain values (periods, active days, proration, tax, exact money) and settings."""
+"""The billing rules on plain values (periods, active days, proration, tax, exact money, which months a bill
+run may bill, the media type of a bill document) and settings."""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -10,9 +12,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
+import pypdf
 import pytest
 import yaml
 
+from handlers.billing.bill_runs import refusal
+from handlers.billing.documents import HTML, PDF, content, preferred, render_html, render_pdf
 from handlers.billing.prices import amount
 from handlers.billing.rules import TAX_RATE, Period, active_days, check, coverage, money, prorate, signed, tax
 from tmfgate.errors import ConfigurationError
@@ -173,3 +178,94 @@ def test_a_catalog_or_settings_billing_cannot_use_stop_the_start(tmp_path: Path)
     yearly = {"priceType": "recurring", "recurringChargePeriodType": "year", "price": {"unit": "EUR", "value": 100}}
     path.write_text(yaml.safe_dump({"productOfferingPrice": [{"id": "pop-1", **yearly}]}))
     check(gateway(catalog=str(path)))
+
+
+def test_months_span_from_the_first_to_the_last_given() -> None:
+    assert Period.span({Period(2026, 11), Period(2027, 2)}) == [
+        Period(2026, 11),
+        Period(2026, 12),
+        Period(2027, 1),
+        Period(2027, 2),
+    ]
+    assert Period.span({Period(2026, 5)}) == [Period(2026, 5)] and Period.span(set()) == []
+
+
+@pytest.mark.parametrize(
+    ("period", "in_advance", "refused"),
+    [
+        ("2026-11", False, None),
+        ("2020-01", False, None),
+        ("2026-12", False, "2026-12 (December 2026) has not ended yet: bill it once it has, or give --in-advance"),
+        ("2026-12", True, None),
+        ("2027-01", True, None),
+        ("2027-02", True, "2027-02 (February 2027) is too far ahead: --in-advance bills the current month or"),
+        ("2031-05", False, "2031-05 (May 2031) has not ended yet"),
+    ],
+)
+def test_a_bill_run_bills_a_month_once_it_has_ended_or_in_advance_up_to_the_next(
+    period: str, in_advance: bool, refused: str | None
+) -> None:
+    why = refusal(Period.parse(period), at("2026-12-03T10:00:00Z"), in_advance=in_advance)
+    assert why == refused if refused is None else why is not None and why.startswith(refused)
+
+
+@pytest.mark.parametrize(
+    ("accept", "chosen"),
+    [
+        ("", PDF),
+        ("*/*", PDF),
+        ("application/pdf", PDF),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", HTML),
+        ("application/pdf;q=0.5, text/html", HTML),
+        ("text/*;q=0.9, application/*;q=0.8", HTML),
+        ("application/json", None),
+        ("text/html;q=0, application/pdf;q=0", None),
+        ("text/html;q=oops, application/pdf", PDF),
+    ],
+)
+def test_a_bill_document_is_served_as_the_client_prefers(accept: str, chosen: str | None) -> None:
+    assert preferred(accept, (PDF, HTML)) == chosen
+
+
+def test_a_credit_note_document_shows_its_lines_as_money_owed_back() -> None:
+    euros = {"unit": "EUR"}
+    credit = {
+        "type": "appliedBillingCredit",
+        "description": "Adjustment of Fibre 100 monthly fee, 3 of 30 days of November 2026",
+        "periodCoverage": {"startDateTime": "2026-11-20T00:00:00.000Z", "endDateTime": "2026-11-23T00:00:00.000Z"},
+        "taxExcludedAmount": {**euros, "value": 2.99},
+        "appliedTax": [{"taxCategory": "VAT", "taxRate": 0.2, "taxAmount": {**euros, "value": 0.6}}],
+        "taxIncludedAmount": {**euros, "value": 3.59},
+    }
+    bill = {
+        "billNo": "INV-000007",
+        "billDate": "2026-12-01T08:00:00.000Z",
+        "paymentDueDate": "2026-12-31T08:00:00.000Z",
+        "category": "creditNote",
+        "billingPeriod": {"startDateTime": "2026-11-01T00:00:00.000Z", "endDateTime": "2026-12-01T00:00:00.000Z"},
+        "billingAccount": {"id": "ba-9", "name": "Home"},
+        "relatedParty": [{"id": "c-1", "name": "Łucja", "role": "customer"}],
+        "taxItem": [{"taxCategory": "VAT", "taxRate": 0.2, "taxAmount": {**euros, "value": -0.6}}],
+        "taxExcludedAmount": {**euros, "value": -2.99},
+        "taxIncludedAmount": {**euros, "value": -3.59},
+        "amountDue": {**euros, "value": -3.59},
+    }
+    sheet = content(bill, [credit])
+    assert sheet["lines"] == [
+        (credit["description"], "2026-11-20 to 2026-11-22", "-2.99 EUR", "20%", "-0.60 EUR", "-3.59 EUR")
+    ]
+    pdf = render_pdf(sheet)
+    text = " ".join(pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split())
+    for shown in (
+        "Credit note INV-000007",
+        "Billing period 2026-11-01 to 2026-11-30",
+        "Payment due 2026-12-31",
+        "Billing account Home (ba-9)",
+        "Customer ?ucja (c-1)",
+        "VAT 20% -0.60 EUR",
+        "Amount due -3.59 EUR",
+    ):
+        assert shown in text, f"{shown!r} is not in {text}"
+    assert render_pdf(sheet) == pdf  # drawn from the bill alone: the same bill, the same bytes
+    html = render_html(sheet)
+    assert "<h1>Credit note INV-000007</h1>" in html and "Łucja (c-1)" in html and "-3.59 EUR" in html

@@ -21,7 +21,7 @@ from conformance.report import Report, Result, Status, Suite
 from conformance.runner import excluded, run_one, selected
 from conformance.sources import shipped, shipped_names
 from conformance.spec import Api, load_api
-from tests.conformance_support import free_port
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TMF622 = ROOT / "specs" / "tmf622_product_ordering.yaml"

@@ -3,10 +3,11 @@
 The request path is connexion's, trimmed to what the gateway needs and built once, in this order:
 
     GatewayApp                 TMF Error bodies for everything that goes wrong (ErrorMiddleware)
-    └─ ConnexionMiddleware
+    └─ GatewayMiddleware       connexion's, each spec checked once per process
        ├─ LifespanMiddleware   opens and closes the store, runs the delivery worker
        ├─ DocsMiddleware       {base}/openapi.json and {base}/ui/
        ├─ FastRouting          the spec's paths -> operationId (connexion's router, plus a table)
+       ├─ Security             credentials, the operation's scope, the audit log (tmfgate.security)
        ├─ RateLimit            429 to a partner past its request rate (tmfgate.limits)
        ├─ RequestValidation    media type, parameters, body (compiled at start-up)
        └─ Endpoints            operationId -> the extension's function or the generic operation
@@ -21,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from connexion.middleware.lifespan import LifespanMiddleware
-from connexion.middleware.main import ConnexionMiddleware
 from connexion.options import SwaggerUIOptions
 
 from backends.base import Backend
@@ -33,8 +33,10 @@ from tmfgate.routing import (
     DocsMiddleware,
     EndpointMiddleware,
     FastRoutingMiddleware,
+    GatewayMiddleware,
     OperationResolver,
     RequestValidationMiddleware,
+    SecurityMiddleware,
 )
 from tmfgate.runtime import Runtime, installed, load_apis
 from tmfgate.settings import Settings
@@ -43,6 +45,7 @@ MIDDLEWARES: list[Any] = [
     LifespanMiddleware,
     DocsMiddleware,
     FastRoutingMiddleware,
+    SecurityMiddleware,
     RateLimitMiddleware,
     RequestValidationMiddleware,
 ]
@@ -81,7 +84,7 @@ def create_app(
         finally:
             await runtime.stop()
 
-    stack = ConnexionMiddleware(
+    stack = GatewayMiddleware(
         EndpointMiddleware(),
         middlewares=list(MIDDLEWARES),
         lifespan=lifespan,

@@ -7,6 +7,7 @@ touches.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,10 +20,12 @@ from tmfgate import codec
 from tmfgate.errors import ApiError
 from tmfgate.ids import new_id
 from tmfgate.model import ApiModel, OperationModel, ResourceModel
+from tmfgate.security.principals import PRINCIPAL, Principal
 from tmfgate.types import Document, Headers
 
 if TYPE_CHECKING:
     from tmfgate.gateway import Gateway
+    from tmfgate.security.keys import Pending
 
 BODY = "tmfgate.body"  # the scope key of the parsed request body, set by validation
 MEDIA_TYPE = "tmfgate.media_type"
@@ -37,18 +40,29 @@ class Actor(Protocol):
     @property
     def correlation_id(self) -> str: ...
 
+    @property
+    def owner(self) -> str | None:
+        """The partner what this actor creates belongs to; None for the operator's own."""
+
 
 @dataclass(slots=True)
 class Reply:
-    """What an operation answers: a status, a JSON body already encoded, and extra headers."""
+    """What an operation answers: a status, a body already encoded (JSON unless ``media_type`` says
+    otherwise), and extra headers."""
 
     status: int
     body: bytes | None = None
     headers: Headers = field(default_factory=list)
+    media_type: bytes = b"application/json"
 
     @classmethod
     def json(cls, status: int, value: Any, headers: Headers | None = None) -> Reply:
         return cls(status, orjson.dumps(value), headers or [])
+
+    @classmethod
+    def content(cls, body: bytes, media_type: str, headers: Headers | None = None) -> Reply:
+        """200 with a body of another media type than JSON (a document, a page)."""
+        return cls(200, body, headers or [], media_type.encode("latin-1"))
 
     @classmethod
     def created(cls, body: bytes, href: str) -> Reply:
@@ -63,7 +77,7 @@ class Reply:
 class Call:
     """One API call: the operation, the request's parts, and the gateway serving it."""
 
-    __slots__ = ("_correlation", "_host", "api", "body", "gateway", "media_type", "operation", "scope")
+    __slots__ = ("_correlation", "_host", "api", "body", "gateway", "idempotency", "media_type", "operation", "scope")
 
     def __init__(self, gateway: Gateway, api: ApiModel, operation: OperationModel, scope: Scope) -> None:
         self.gateway = gateway
@@ -74,6 +88,7 @@ class Call:
         self.media_type: str | None = scope.get(MEDIA_TYPE)
         self._host: str | None = None
         self._correlation: str | None = None
+        self.idempotency: Pending | None = None  # set while a POST with an Idempotency-Key runs
 
     @property
     def resource(self) -> ResourceModel:
@@ -87,6 +102,16 @@ class Call:
     def correlation_id(self) -> str:
         """The client's ``X-Correlation-ID`` (or ``X-Request-ID``), else one id for this call's events."""
         return self._correlation or self._read_headers()[1]
+
+    @property
+    def principal(self) -> Principal | None:
+        """Who makes the call, when the gateway authenticates (:mod:`tmfgate.security`)."""
+        return self.scope.get(PRINCIPAL)
+
+    @property
+    def owner(self) -> str | None:
+        principal: Principal | None = self.scope.get(PRINCIPAL)
+        return None if principal is None else principal.partner
 
     @property
     def query_string(self) -> str:
@@ -143,12 +168,30 @@ class Job:
         return str(self.envelope.get("correlationId") or self.event.id)
 
     @property
+    def owner(self) -> str | None:
+        """The owner of the resource the event is about: what a reaction makes for a partner's order
+        (service orders, products, services, bills) belongs to that partner too."""
+        return self.event.owner
+
+    @property
     def document(self) -> Document:
         """The resource as the event carries it."""
         return self.envelope.get("event", {}).get(self.event.kind, {})  # type: ignore[no-any-return]
 
 
+class Later(Exception):
+    """Raised by a reaction that must not act before ``at`` (an order held until its start date).
+
+    The delivery stays pending in the outbox until then, so a restart keeps it; the hold counts as
+    an attempt but never parks the delivery. The reaction runs again at ``at`` and checks the stored
+    state anew."""
+
+    def __init__(self, at: dt.datetime, why: str) -> None:
+        super().__init__(why)
+        self.at = at
+
+
 Function = Callable[[Call], Awaitable[Reply]]  # serves one operation
 Reaction = Callable[[Job], Awaitable[None]]  # reacts to one event type
 
-__all__ = ["BODY", "MEDIA_TYPE", "Actor", "Call", "Function", "Job", "Reaction", "Reply"]
+__all__ = ["BODY", "MEDIA_TYPE", "Actor", "Call", "Function", "Job", "Later", "Reaction", "Reply"]

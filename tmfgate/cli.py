@@ -228,8 +228,7 @@ def dispatch(settings: Settings, registry: Registry) -> int:
     try:
         asyncio.run(_dispatch(runtime))
     except StorageError as exc:
-        print(f"tmfgate: {exc}", file=sys.stderr)
-        return 1
+        return _cannot_use(settings.database_url, exc)
     return 0
 
 
@@ -275,8 +274,13 @@ def run_command(command: Command, args: argparse.Namespace, settings: Settings, 
     try:
         return asyncio.run(run())
     except StorageError as exc:
-        print(f"tmfgate: the store cannot be used: {exc}", file=sys.stderr)
-        return 1
+        return _cannot_use(url, exc)
+
+
+def _cannot_use(url: str, problem: StorageError) -> int:
+    """Say in one line, its password hidden, why the store cannot be used (drivers write several)."""
+    print(f"tmfgate: cannot use the store at {redacted(url)}: {' '.join(str(problem).split())}", file=sys.stderr)
+    return 1
 
 
 def show_settings(settings: Settings, registry: Registry, *, markdown: bool) -> int:

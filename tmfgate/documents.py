@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from backends.base import Condition, Page, Query, SortKey, Transaction
+from backends.base import Condition, Owners, Page, Query, SortKey, Transaction
 from tmfgate import codec
 from tmfgate.types import Document
 
@@ -21,15 +21,15 @@ class Queryable(Protocol):
     async def query(self, kind: str, query: Query) -> Page: ...
 
 
-async def get(tx: Transaction, kind: str, id: str) -> Document | None:
-    """The stored document, or None."""
-    raw = await tx.get(kind, id)
+async def get(tx: Transaction, kind: str, id: str, *, owners: Owners = None) -> Document | None:
+    """The stored document, or None (also when it is not of ``owners``, see :mod:`backends.base`)."""
+    raw = await tx.get(kind, id, owners=owners)
     return None if raw is None else _document(raw)
 
 
-async def locked(tx: Transaction, kind: str, id: str) -> Document | None:
-    """The stored document locked until the transaction ends, or None."""
-    raw = await tx.get(kind, id, for_update=True)
+async def locked(tx: Transaction, kind: str, id: str, *, owners: Owners = None) -> Document | None:
+    """The stored document locked until the transaction ends, or None (also when not of ``owners``)."""
+    raw = await tx.get(kind, id, for_update=True, owners=owners)
     return None if raw is None else _document(raw)
 
 
@@ -39,13 +39,15 @@ async def find(
     *conditions: Condition,
     sort: str | Sequence[str] = (),
     limit: int | None = None,
+    owners: Owners = None,
 ) -> list[Document]:
     """The documents meeting every condition, filtered, sorted and paged by the store.
 
-    ``sort`` names dotted paths, each ascending or, written ``-path``, descending (TMF630 ``sort=``).
+    ``sort`` names dotted paths, each ascending or, written ``-path``, descending (TMF630 ``sort=``);
+    ``owners`` keeps to those owners' documents (tenancy), None to every document.
     """
     keys = (sort,) if isinstance(sort, str) else sort
-    query = Query(conditions=conditions, sort=tuple(_sort_key(key) for key in keys), limit=limit)
+    query = Query(conditions=conditions, sort=tuple(_sort_key(key) for key in keys), limit=limit, owners=owners)
     page = await source.query(kind, query)
     return [_document(raw) for raw in page.items]
 

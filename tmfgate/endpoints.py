@@ -1,8 +1,8 @@
 """The innermost ASGI step: call the function serving an operation and send its reply.
 
 Each request becomes a :class:`~tmfgate.calls.Call` and each function returns a
-:class:`~tmfgate.calls.Reply` of JSON bytes, sent with two ASGI messages: no request or response
-objects are built on the hot path.
+:class:`~tmfgate.calls.Reply` of encoded bytes (JSON, unless it says), sent with two ASGI messages: no
+request or response objects are built on the hot path.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 from tmfgate.calls import Call, Function, Reply
 from tmfgate.errors import ApiError, NotFound
 from tmfgate.model import ApiModel, OperationModel
+from tmfgate.security import idempotency
 
 if TYPE_CHECKING:
     from tmfgate.gateway import Gateway
@@ -24,14 +25,16 @@ JSON = (b"content-type", b"application/json")
 class Endpoint:
     """A resolved operation: its function and model, ready to serve requests."""
 
-    __slots__ = ("api", "function", "gateway", "model")
+    __slots__ = ("api", "function", "gateway", "model", "post")
 
     def __init__(self, gateway: Gateway, api: ApiModel, model: OperationModel, function: Function) -> None:
         self.gateway, self.api, self.model, self.function = gateway, api, model, function
+        self.post = model.method == "post"  # creates honour Idempotency-Key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            reply = await self.function(Call(self.gateway, self.api, self.model, scope))
+            call = Call(self.gateway, self.api, self.model, scope)
+            reply = await (idempotency.serve(call, self.function) if self.post else self.function(call))
         except ApiError as error:
             reply = Reply.error(error)
         await send_reply(send, reply)
@@ -41,7 +44,8 @@ async def send_reply(send: Send, reply: Reply) -> None:
     """Send a reply as one ASGI response."""
     headers = reply.headers
     if reply.body is not None:
-        headers = [JSON, (b"content-length", str(len(reply.body)).encode()), *headers]
+        kind = JSON if reply.media_type == JSON[1] else (b"content-type", reply.media_type)
+        headers = [kind, (b"content-length", str(len(reply.body)).encode()), *headers]
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": reply.body or b""})
 

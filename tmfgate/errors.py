@@ -5,11 +5,16 @@
     └── ApiError                    answered to the client as a TMF Error body
         ├── BadRequest         400  malformed or invalid body, query or parameter
         │   └── InvalidQuery   400  a filter, sort, fields or paging parameter that cannot be used
-        ├── Forbidden          403  a client the operator API does not serve
+        ├── Unauthorized       401  missing or bad credentials (with ``WWW-Authenticate``)
+        ├── Forbidden          403  a client without the scope, or one the operator API does not serve
         ├── NotFound           404  unknown id or path
         ├── MethodNotAllowed   405  a method the spec does not define on that path
+        ├── NotAcceptable      406  an Accept header that takes none of the representations served
         ├── Conflict           409  an illegal state change or a duplicate
         ├── PayloadTooLarge    413  a request body, or a patched document, past its limit
+        ├── PreconditionFailed 412  ``If-Match`` names another version of the resource
+        ├── UnprocessableEntity 422 an ``Idempotency-Key`` reused with another body
+        ├── PreconditionRequired 428 ``If-Match`` missing where the gateway requires it
         ├── UnsupportedMediaType 415
         ├── TooManyRequests    429  a partner past its request rate (with ``Retry-After``)
         └── ServiceUnavailable 503  the store cannot be reached
@@ -76,6 +81,12 @@ class InvalidQuery(BadRequest):
     reason = "Invalid query-string parameter value"
 
 
+class Unauthorized(ApiError):
+    status = 401
+    code = "41"
+    reason = "Invalid credentials"
+
+
 class Forbidden(ApiError):
     status = 403
     code = "50"
@@ -94,10 +105,34 @@ class MethodNotAllowed(ApiError):
     reason = "Method not allowed"
 
 
+class NotAcceptable(ApiError):
+    status = 406
+    code = "62"
+    reason = "Not acceptable"
+
+
 class Conflict(ApiError):
     status = 409
     code = "70"
     reason = "Conflict"
+
+
+class PreconditionFailed(ApiError):
+    status = 412
+    code = "71"
+    reason = "Precondition failed"
+
+
+class UnprocessableEntity(ApiError):
+    status = 422
+    code = "24"
+    reason = "Unprocessable entity"
+
+
+class PreconditionRequired(ApiError):
+    status = 428
+    code = "72"
+    reason = "Precondition required"
 
 
 class UnsupportedMediaType(ApiError):

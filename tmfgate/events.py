@@ -147,22 +147,35 @@ class EventLog:
                 if kind != "hub":
                     self._by_kind.setdefault(kind, []).append((builder, resource))
 
-    async def created(self, tx: Transaction, kind: str, doc: Document, correlation: str, raw: bytes) -> None:
+    # ``owner``: the partner the resource belongs to, whose hub subscriptions alone receive the events.
+
+    async def created(
+        self, tx: Transaction, kind: str, doc: Document, correlation: str, raw: bytes, owner: str | None = None
+    ) -> None:
         for builder, resource in self._by_kind.get(kind, ()):
             for event in builder.created(resource, doc, correlation, raw=raw):
-                await tx.add_event(event)
+                await tx.add_event(event if owner is None else event._replace(owner=owner))
 
     async def changed(
-        self, tx: Transaction, kind: str, old: Document, new: Document, correlation: str, raw: bytes
+        self,
+        tx: Transaction,
+        kind: str,
+        old: Document,
+        new: Document,
+        correlation: str,
+        raw: bytes,
+        owner: str | None = None,
     ) -> None:
         for builder, resource in self._by_kind.get(kind, ()):
             for event in builder.changed(resource, old, new, correlation, raw=raw):
-                await tx.add_event(event)
+                await tx.add_event(event if owner is None else event._replace(owner=owner))
 
-    async def deleted(self, tx: Transaction, kind: str, old: Document, correlation: str) -> None:
+    async def deleted(
+        self, tx: Transaction, kind: str, old: Document, correlation: str, owner: str | None = None
+    ) -> None:
         for builder, resource in self._by_kind.get(kind, ()):
             for event in builder.deleted(resource, old, correlation):
-                await tx.add_event(event)
+                await tx.add_event(event if owner is None else event._replace(owner=owner))
 
 
 def changed_attributes(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:

@@ -9,7 +9,8 @@ from backends import open_backend
 from backends.base import Backend, BackendConfigurationError, Transaction
 from tmfgate.errors import ConfigurationError
 from tmfgate.events import EventLog
-from tmfgate.model import ApiModel
+from tmfgate.model import ApiModel, read_only_kinds
+from tmfgate.security.guard import Security
 from tmfgate.settings import Settings
 
 
@@ -20,6 +21,8 @@ class Gateway:
         self.settings = settings
         self.apis = apis
         self.events = EventLog(apis)
+        self.security = Security(settings)
+        self.shared_kinds = read_only_kinds(apis)  # read by every partner (tmfgate.security.tenancy)
         # Set after every commit, so an in-process delivery worker wakes at once instead of polling.
         self.committed = asyncio.Event()
         try:

@@ -21,6 +21,7 @@ HTTP_METHODS = ("get", "post", "patch", "put", "delete")
 # TMF630 / IG1353: identity is never patchable, nor the type; @baseType and @schemaLocation are
 # when the API's update schema has them (the TMF622 v4 ProductOrder_Update does).
 ALWAYS_FIXED = frozenset({"id", "href", "@type"})
+_WRITES = frozenset({"create", "patch", "delete"})
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,12 @@ def build(spec: ApiSpec) -> ApiModel:
         if op.verb == "patch" and op.resource.schema is not None and op.resource.validator is None:
             op.resource.validator = compile_schema(op.resource.schema, spec.document)
     return ApiModel(spec=spec, schemas=schemas, resources=resources, operations=operations)
+
+
+def read_only_kinds(apis: list[ApiModel]) -> frozenset[str]:
+    """The kinds that no API lets a client create, patch or delete (the catalogs)."""
+    written = {op.resource.kind for api in apis for op in api.operations.values() if op.verb in _WRITES}
+    return frozenset(kind for api in apis for kind in api.resources if kind not in written)
 
 
 def _verb(method: str, by_id: bool, hub: bool) -> str | None:

@@ -7,6 +7,7 @@ hooks, or by composing :func:`new_document` and the ``write_*`` functions in the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
@@ -19,8 +20,12 @@ from tmfgate.ids import new_id
 from tmfgate.limits import check_document
 from tmfgate.query import parse_query, project
 from tmfgate.schemas import check as check_schema
+from tmfgate.security import idempotency
+from tmfgate.security.conditional import check_match, etag, header, none_match
+from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
+_CONDITIONAL = frozenset({"patch", "delete"})  # the methods If-Match applies to
 Prepare = Callable[[Call, Document], Awaitable[None] | None]
 Check = Callable[[Call, Document, Document], None]
 
@@ -34,6 +39,9 @@ async def list_resources(call: Call) -> Reply:
         attribute_known=resource.attribute_known,
         max_limit=call.gateway.settings.max_limit,
     )
+    owners = visible(call)
+    if owners is not None:  # a partner's list and X-Total-Count hold only its own (tenancy)
+        query = dataclasses.replace(query, owners=owners)
     page = await call.gateway.backend.query(resource.kind, query)
     if query.fields is None:
         body = b"[" + b",".join(page.items) + b"]"
@@ -44,12 +52,17 @@ async def list_resources(call: Call) -> Reply:
 
 
 async def retrieve(call: Call) -> Reply:
-    """``GET /x/{id}``, with ``fields=`` selection (TMF630 §4.3 applies to retrieve too)."""
-    raw = await call.gateway.backend.get(call.resource.kind, call.id)
+    """``GET /x/{id}``, with ``fields=`` selection (TMF630 §4.3 applies to retrieve too), its ``ETag``,
+    and 304 when ``If-None-Match`` names it."""
+    raw = await call.gateway.backend.get(call.resource.kind, call.id, owners=visible(call))
     if raw is None:
         raise not_found(call)
+    tag = etag(raw)
+    condition = header(call.scope["headers"], b"if-none-match")
+    if condition is not None and not none_match(condition, tag):
+        return Reply(304, None, [(b"etag", tag)])
     fields = _fields(call)
-    return Reply(200, raw if fields is None else codec.dumps(project(codec.loads(raw), fields)))
+    return Reply(200, raw if fields is None else codec.dumps(project(codec.loads(raw), fields)), [(b"etag", tag)])
 
 
 async def create(call: Call, prepare: Prepare | None = None) -> Reply:
@@ -114,10 +127,16 @@ def patched(call: Call, old: Document) -> Document:
 
 
 async def read_for_update(tx: Transaction, call: Call, kind: str | None = None, id: str | None = None) -> Document:
-    """The stored document, locked until the transaction ends; 404 when missing."""
-    raw = await tx.get(kind or call.resource.kind, id or call.id, for_update=True)
+    """The stored document, locked until the transaction ends; 404 when missing or another partner's."""
+    own = kind is None and id is None  # the call's own resource: its If-Match applies
+    kind = kind or call.resource.kind
+    raw = await tx.get(kind, id or call.id, for_update=True, owners=visible(call, kind))
     if raw is None:
         raise not_found(call, kind, id)
+    if own and call.operation.method in _CONDITIONAL:
+        # Checked under the lock, so of 20 clients sending the same ETag one wins (RFC 9110 §13.1.1).
+        required = call.gateway.settings.require_if_match
+        check_match(header(call.scope["headers"], b"if-match"), etag(raw), required=required)
     return codec.loads(raw)  # type: ignore[no-any-return]
 
 
@@ -129,8 +148,11 @@ async def read_for_update(tx: Transaction, call: Call, kind: str | None = None, 
 async def write_new(tx: Transaction, actor: Actor, kind: str, doc: Document) -> bytes:
     """Store a new document and its create event; returns its JSON."""
     raw = codec.dumps(doc)
-    await tx.create(kind, doc["id"], raw)
-    await actor.gateway.events.created(tx, kind, doc, actor.correlation_id, raw)
+    owner = actor.owner
+    if isinstance(actor, Call) and actor.idempotency is not None:
+        await idempotency.record(tx, actor, raw, doc["href"])  # first, so a concurrent retry waits here
+    await tx.create(kind, doc["id"], raw, owner=owner)
+    await actor.gateway.events.created(tx, kind, doc, actor.correlation_id, raw, owner)
     return raw
 
 
@@ -138,14 +160,26 @@ async def write_changed(tx: Transaction, actor: Actor, kind: str, old: Document,
     """Store a changed document and the events its change raises; returns its JSON."""
     raw = codec.dumps(new)
     await tx.replace(kind, new["id"], raw)
-    await actor.gateway.events.changed(tx, kind, old, new, actor.correlation_id, raw)
+    owner = await _owner(tx, actor, kind, new["id"])
+    await actor.gateway.events.changed(tx, kind, old, new, actor.correlation_id, raw, owner)
     return raw
 
 
 async def write_deleted(tx: Transaction, actor: Actor, kind: str, old: Document) -> None:
     """Remove a stored document and record its delete event."""
+    owner = await _owner(tx, actor, kind, old["id"])
     await tx.delete(kind, old["id"])
-    await actor.gateway.events.deleted(tx, kind, old, actor.correlation_id)
+    await actor.gateway.events.deleted(tx, kind, old, actor.correlation_id, owner)
+
+
+async def _owner(tx: Transaction, actor: Actor, kind: str, id: str) -> str | None:
+    """The owner of a changed document, whose hub subscriptions hear of the change: a partner changes
+    only its own; the back office (``tmfgate:all``) and the gateway's reactions may change anyone's."""
+    if not actor.gateway.security.authenticates:
+        return None  # every subscription hears of every change
+    if isinstance(actor, Call) and visible(actor) is not None:
+        return actor.owner
+    return await tx.owner(kind, id)
 
 
 def not_found(call: Call, kind: str | None = None, id: str | None = None) -> NotFound:

@@ -8,17 +8,21 @@ with a sentence saying so on any other version, before anything subtler breaks.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from importlib.metadata import version
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import orjson
 from connexion.middleware.abstract import ROUTING_CONTEXT, RoutedAPI, RoutedMiddleware
+from connexion.middleware.main import API as ConnexionApi
+from connexion.middleware.main import ConnexionMiddleware
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.operations import AbstractOperation
 from connexion.resolver import Resolution, Resolver
+from connexion.spec import OpenAPISpecification
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tmfgate.calls import Function, Reply
@@ -28,6 +32,7 @@ from tmfgate.extensions import Extension
 from tmfgate.gateway import Gateway
 from tmfgate.model import ApiModel, OperationModel
 from tmfgate.resolver import function_for
+from tmfgate.security.guard import Guard
 from tmfgate.validation import OperationValidator
 
 WRITTEN_FOR = ("3.3",)  # connexion major.minor versions these subclasses were written against
@@ -44,9 +49,40 @@ def connexion_problem() -> str | None:
         return None
     return (
         f"tmfgate.routing subclasses connexion internals written for connexion {', '.join(WRITTEN_FOR)}.x, "
-        f"but connexion {installed} is installed; check RoutedAPI, RoutedMiddleware, RoutingMiddleware, "
-        "SwaggerUIMiddleware and Resolver against it, then add its version to WRITTEN_FOR."
+        f"but connexion {installed} is installed; check ConnexionMiddleware, OpenAPISpecification, "
+        "RoutedAPI, RoutedMiddleware, RoutingMiddleware, SwaggerUIMiddleware and Resolver against it, "
+        "then add its version to WRITTEN_FOR."
     )
+
+
+class CheckedSpecification(OpenAPISpecification):
+    """An OpenAPI 3 document that connexion checks against the OpenAPI schema once per process.
+
+    Connexion checks each time it builds a spec: per app, per alias, per docs clone. At about a second a
+    spec that was 15 of an app's 21 s start-up (profiled); a test process builds many apps of one spec set.
+    """
+
+    _valid: ClassVar[set[bytes]] = set()  # digests of the documents found valid
+
+    @classmethod
+    def _validate_spec(cls, spec: dict[str, Any]) -> None:
+        digest = hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)).digest()
+        if digest not in cls._valid:
+            super()._validate_spec(spec)
+            cls._valid.add(digest)
+
+
+class GatewayMiddleware(ConnexionMiddleware):
+    """Connexion's main middleware, with each API's document built as a :class:`CheckedSpecification`."""
+
+    def add_api(
+        self, specification: dict[str, Any], *, base_path: str, name: str, resolver: Resolver, **kwargs: Any
+    ) -> None:
+        if self.middleware_stack is not None:
+            raise RuntimeError("Cannot add an API after the application has started.")
+        options = self.options.replace(resolver=resolver)
+        spec = CheckedSpecification(specification)
+        self.apis.append(ConnexionApi(spec, base_path=base_path, name=name, **options.__dict__, **kwargs))
 
 
 class OperationResolver(Resolver):
@@ -111,8 +147,20 @@ def _validator(next_app: ASGIApp, api: ApiModel, op: OperationModel, function: F
     return OperationValidator(next_app, api, op, gateway.settings)
 
 
+def _guard(next_app: ASGIApp, api: ApiModel, op: OperationModel, function: Function, gateway: Gateway) -> ASGIApp:
+    security = gateway.security
+    return Guard(next_app, api, op, security) if security.active else next_app
+
+
 def _endpoint(next_app: ASGIApp, api: ApiModel, op: OperationModel, function: Function, gateway: Gateway) -> ASGIApp:
     return Endpoint(gateway, api, op, function)
+
+
+class SecurityMiddleware(TableRoutedMiddleware):
+    """Authentication, scopes and the audit log of each operation (:mod:`tmfgate.security.guard`);
+    a step that passes requests straight on when neither authentication nor the audit log is on."""
+
+    build = staticmethod(_guard)
 
 
 class RequestValidationMiddleware(TableRoutedMiddleware):

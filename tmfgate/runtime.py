@@ -73,7 +73,7 @@ class Runtime:
             self._working = asyncio.create_task(self.worker.run(self._stop), name="tmfgate-delivery")
 
     async def stop(self) -> None:
-        """Stop delivering (in-flight deliveries get a moment to finish), then close the store."""
+        """Stop delivering (in-flight deliveries get a moment to finish), then close the store and the audit log."""
         if self._working is not None:
             self._stop.set()
             await self._working
@@ -82,3 +82,4 @@ class Runtime:
             await self.worker.close()
             self.worker = None
         await self.gateway.backend.close()
+        self.gateway.security.close()

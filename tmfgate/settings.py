@@ -149,6 +149,14 @@ def networks(raw: str) -> str:
     return raw
 
 
+def auth_methods(raw: str) -> str:
+    methods = [part.strip().lower() for part in raw.split(",") if part.strip()]
+    unknown = [method for method in methods if method not in ("jwt", "apikey")]
+    if unknown:
+        raise ValueError(f"must be jwt, apikey or jwt,apikey, not {raw!r}")
+    return ",".join(dict.fromkeys(methods))
+
+
 def base_url(raw: str) -> str:
     value = raw.strip().rstrip("/")
     if not value:
@@ -372,6 +380,82 @@ class Settings:
         base_url,
         metavar="URL",
         shown_default="http://HOST:PORT",
+    )
+
+    # Security (README "Security"): who may call, and what they may do.
+    auth = Setting(
+        "auth",
+        "",
+        "how partners authenticate: `jwt` (OAuth 2.0 bearer tokens), `apikey` (`X-API-Key`), or "
+        "`jwt,apikey` for both; none leaves every API open",
+        auth_methods,
+        metavar="METHODS",
+        shown_default="none",
+        serve_only=True,
+    )
+    jwks = Setting(
+        "jwks",
+        "",
+        "the JSON Web Key Set that signs bearer tokens: a file or an http(s) URL; kept in memory and "
+        "read again when a token names an unknown `kid` (at most every 30 seconds)",
+        text,
+        metavar="FILE|URL",
+        shown_default="none",
+        serve_only=True,
+    )
+    issuer = Setting(
+        "issuer",
+        "",
+        "the `iss` every bearer token must carry",
+        text,
+        metavar="ISS",
+        shown_default="none",
+        serve_only=True,
+    )
+    audience = Setting(
+        "audience",
+        "",
+        "the `aud` every bearer token must carry (one of its values)",
+        text,
+        metavar="AUD",
+        shown_default="none",
+        serve_only=True,
+    )
+    api_keys = Setting(
+        "api_keys",
+        "",
+        "the API key file (JSON): each entry the SHA-256 of a key (hex) with its `partner` and `scopes`",
+        text,
+        metavar="FILE",
+        shown_default="none",
+        serve_only=True,
+    )
+    partner_claim = Setting(
+        "partner_claim",
+        "",
+        "the token claim naming the partner; none takes `azp`, else `client_id`, else `sub`",
+        text,
+        metavar="CLAIM",
+        shown_default="azp|client_id|sub",
+        serve_only=True,
+    )
+    require_if_match = Setting(
+        "require_if_match",
+        False,
+        "refuse a PATCH or DELETE without `If-Match` (428), so no client overwrites a change it has not seen",
+        switch,
+        choices=("on", "off"),
+        serve_only=True,
+    )
+    audit_log = Setting(
+        "audit_log",
+        "",
+        "where the audit log goes, one JSON line per write and per refused access: a file, `-` for "
+        "standard output, none for no audit log",
+        text,
+        metavar="FILE",
+        shown_default="none",
+        serve_only=True,
     )
 
     def __init__(self, **values: Any) -> None:

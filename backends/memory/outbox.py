@@ -31,7 +31,7 @@ class _Record:
         return (self.subscription_id, self.event.kind, self.event.resource_id)
 
 
-# An event as the outbox keeps it: the fields of Event in their order, seq last, so Event._make
+# An event as the outbox keeps it: the fields of Event in their order, seq and owner last, so Event._make
 # rebuilds one without a copy. Its ``document`` is the very bytes object the store holds for the
 # resource when the event carries the resource as stored, so the resource is in memory once rather
 # than twice: a store of many orders is a third smaller and touches a third fewer new pages. A plain
@@ -39,9 +39,9 @@ class _Record:
 # datetimes once it has seen it, so a store of many events adds nothing to each full collection
 # (with a NamedTuple per order, those took up to 60 ms with 100k orders stored, the p99 latency of
 # the POST benchmark, and 6 % of its throughput).
-_Kept = tuple[str, str, str, str, str, dt.datetime, bytes, "bytes | None", bytes, int]
-# The same before commit, without its seq.
-Pending = tuple[str, str, str, str, str, dt.datetime, bytes, "bytes | None", bytes]
+_Kept = tuple[str, str, str, str, str, dt.datetime, bytes, "bytes | None", bytes, int, "str | None"]
+# The same before commit, without its seq: the owner is last.
+Pending = tuple[str, str, str, str, str, dt.datetime, bytes, "bytes | None", bytes, "str | None"]
 _TIME: Final = 5  # the index of the time
 _ZERO = dt.timedelta(0)
 _SHORT = 32  # tails up to this length are kept once each (an envelope's closing bytes)
@@ -62,7 +62,7 @@ def pending(event: Event, stored: bytes | None) -> Pending:
     if document is not None:
         document = stored if stored == document else compact(document)
     head, tail = compact(event.head), _kept_tail(event.tail)
-    return (event.id, event.api, event.kind, event.resource_id, event.type, time, head, document, tail)
+    return (event.id, event.api, event.kind, event.resource_id, event.type, time, head, document, tail, event.owner)
 
 
 def _kept_tail(tail: bytes) -> bytes:
@@ -103,7 +103,7 @@ class MemoryOutbox:
     def publish(self, events: Iterable[Pending]) -> None:
         """Store the events of a committed transaction; commits are serialised, so seq is commit order."""
         for kept in events:
-            self._events.append((*kept, len(self._events) + 1))
+            self._events.append((*kept[:-1], len(self._events) + 1, kept[-1]))
 
     def fan_out(self, route: Route, limit: int) -> int:
         taken = [

@@ -9,24 +9,28 @@ from typing import Any
 
 from backends.errors import DuplicateId, NotStored
 from backends.events import Delivery, DeliveryState, Event, Route
-from backends.queries import Page, Query
+from backends.queries import Owners, Page, Query
 
 from .outbox import MemoryOutbox, Pending, compact, pending
 from .query import run_query
 
 # kind -> id -> stored JSON; dicts keep insertion order, which is the default sort.
 Collections = dict[str, dict[str, bytes]]
+# (kind, id) -> the document's owner, for the documents that have one.
+OwnerMap = dict[tuple[str, str], str]
 _DELETED = None
 
 
 class MemoryTransaction:
     """Writes buffered until commit, read back through an overlay of the committed documents."""
 
-    __slots__ = ("_committed", "_outbox", "_events", "_ops", "_latest")
+    __slots__ = ("_committed", "_events", "_latest", "_ops", "_outbox", "_owners", "_new_owners")
 
-    def __init__(self, committed: Collections, outbox: MemoryOutbox) -> None:
+    def __init__(self, committed: Collections, outbox: MemoryOutbox, owners: OwnerMap) -> None:
         self._committed = committed
         self._outbox = outbox
+        self._owners = owners
+        self._new_owners: dict[tuple[str, str], str | None] = {}
         self._events: list[Pending] = []
         # Replayed in order at commit, so a delete then create moves the document to the end.
         self._ops: list[tuple[str, str, bytes | None]] = []
@@ -37,14 +41,20 @@ class MemoryTransaction:
         stored = None if event.document is None else self._current(event.kind, event.resource_id)
         self._events.append(pending(event, stored))
 
-    async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
+    async def get(self, kind: str, id: str, *, for_update: bool = False, owners: Owners = None) -> bytes | None:
         # for_update needs nothing: the backend lock makes this the only writer until commit.
+        if owners is not None and self._owner(kind, id) not in owners:
+            return None
         return self._current(kind, id)
 
-    async def create(self, kind: str, id: str, doc: bytes) -> None:
+    async def create(self, kind: str, id: str, doc: bytes, *, owner: str | None = None) -> None:
         if self._current(kind, id) is not None:
             raise DuplicateId(f"A {kind} with id {id!r} is already stored.")
         self._write(kind, id, compact(doc))
+        self._new_owners[(kind, id)] = owner
+
+    async def owner(self, kind: str, id: str) -> str | None:
+        return self._owner(kind, id) if self._current(kind, id) is not None else None
 
     async def replace(self, kind: str, id: str, doc: bytes) -> None:
         if self._current(kind, id) is None:
@@ -58,7 +68,10 @@ class MemoryTransaction:
         return True
 
     async def query(self, kind: str, query: Query) -> Page:
-        return run_query(self._view(kind), query)
+        view = self._view(kind)
+        if query.owners is not None:
+            view = {id: doc for id, doc in view.items() if self._owner(kind, id) in query.owners}
+        return run_query(view, query)
 
     def commit(self) -> None:
         """Apply the buffered writes; plain dict operations with no await, so atomic for readers."""
@@ -66,9 +79,19 @@ class MemoryTransaction:
             documents = self._committed.setdefault(kind, {})
             if doc is _DELETED:
                 documents.pop(id, None)
+                self._owners.pop((kind, id), None)
             else:
                 documents[id] = doc
+        for key, owner in self._new_owners.items():
+            if owner is None:
+                self._owners.pop(key, None)
+            elif self._committed.get(key[0], {}).get(key[1]) is not None:
+                self._owners[key] = owner
         self._outbox.publish(self._events)
+
+    def _owner(self, kind: str, id: str) -> str | None:
+        key = (kind, id)
+        return self._new_owners[key] if key in self._new_owners else self._owners.get(key)
 
     def _current(self, kind: str, id: str) -> bytes | None:
         """The document as this transaction sees it (a plain call: every write looks first)."""
@@ -108,7 +131,8 @@ class MemoryUnitOfWork:
 
     async def __aenter__(self) -> MemoryTransaction:
         await self.backend._write_lock.acquire()
-        self.transaction = MemoryTransaction(self.backend._collections, self.backend._outbox)
+        backend = self.backend
+        self.transaction = MemoryTransaction(backend._collections, backend._outbox, backend._owners)
         return self.transaction
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
@@ -125,6 +149,7 @@ class MemoryBackend:
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
         self._collections: Collections = {}
+        self._owners: OwnerMap = {}
         self._outbox = MemoryOutbox()
         self._write_lock = asyncio.Lock()
 
@@ -138,11 +163,17 @@ class MemoryBackend:
         """A unit of work holding the write lock; its writes show only once it has committed."""
         return MemoryUnitOfWork(self)
 
-    async def get(self, kind: str, id: str) -> bytes | None:
+    async def get(self, kind: str, id: str, *, owners: Owners = None) -> bytes | None:
+        if owners is not None and self._owners.get((kind, id)) not in owners:
+            return None
         return self._collections.get(kind, {}).get(id)
 
     async def query(self, kind: str, query: Query) -> Page:
-        return run_query(self._collections.get(kind, {}), query)
+        documents = self._collections.get(kind, {})
+        if query.owners is not None:
+            owners, owned = query.owners, self._owners
+            documents = {id: doc for id, doc in documents.items() if owned.get((kind, id)) in owners}
+        return run_query(documents, query)
 
     # The outbox shares the write lock, so no change to it interleaves with a commit.
 

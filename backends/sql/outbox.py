@@ -35,6 +35,7 @@ _EVENT_COLUMNS = (
     events.c.type.label("event_type"),
     events.c.time.label("event_time"),
     events.c.body.label("event_body"),
+    events.c.owner.label("event_owner"),
 )
 _DELIVERY_COLUMNS = (
     deliveries.c.id,
@@ -60,6 +61,7 @@ async def add_event(connection: Executing, event: Event) -> None:
         "time": utc(event.time, "The event time"),
         "body": bytes(event.body).decode(),
         "fanned_out": False,
+        "owner": event.owner,
     }
     await connection.execute(_ADD_EVENT, values)
 
@@ -337,6 +339,7 @@ def _event(row: Row[*tuple[Any, ...]]) -> Event:
         time=row.event_time,
         head=row.event_body.encode(),  # the whole body: stored as one text
         seq=row.event_seq,
+        owner=row.event_owner,
     )
 
 

@@ -66,7 +66,11 @@ documents = Table(
     Column("doc", JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The partner owning the document (tenancy); NULL for the operator's own. Added to older stores
+    # at start-up (SqlBackend.open), so it is nullable and last.
+    Column("owner", String(128), nullable=True),
     Index("ix_tmf_document_kind_seq", "kind", "seq"),
+    Index("ix_tmf_document_kind_owner_seq", "kind", "owner", "seq"),
 )
 
 events = Table(
@@ -82,6 +86,7 @@ events = Table(
     Column("time", UtcDateTime(), nullable=False),
     Column("body", Text, nullable=False),  # the notification's JSON text, sent as it is
     Column("fanned_out", Boolean, nullable=False, default=False),
+    Column("owner", String(128), nullable=True),  # the resource's owner, which subscriptions are kept to
     Index("ix_tmf_event_time", "time"),
     sqlite_autoincrement=True,  # seq never reused, even after the newest event is deleted
 )

@@ -3,14 +3,15 @@
 Building a SQLAlchemy statement and its cache key costs more than SQLite takes to run one that
 reads or writes a row by its key; built once, each is compiled from SQLAlchemy's cache. Their
 parameters (named apart from the columns, as insert and update require): ``of_kind``, ``of_id``,
-``json`` (the document's JSON text) and ``stamp`` (now).
+``json`` (the document's JSON text), ``stamp`` (now), ``owner`` (insert) and ``owners`` (the
+owners a tenant's read may see, besides no owner when the statement is one that shares those).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, func, select, type_coerce
+from sqlalchemy import Select, Text, bindparam, cast, func, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -29,6 +30,15 @@ class DocumentStatements:
         key = (documents.c.kind == bindparam("of_kind"), documents.c.id == bindparam("of_id"))
         self.get = select(self.doc_text).where(*key)
         self.get_for_update = self.get.with_for_update()  # SQLite renders nothing: BEGIN IMMEDIATE serialises
+        self.owner = select(documents.c.owner).where(*key)
+        # By (for update, documents with no owner too): a tenant's read of one document.
+        self.get_owned: dict[tuple[bool, bool], Select[Any]] = {}
+        for shared in (False, True):
+            owned: ColumnElement[bool] = documents.c.owner.in_(bindparam("owners", expanding=True))
+            if shared:
+                owned = or_(owned, documents.c.owner.is_(None))
+            self.get_owned[(False, shared)] = self.get.where(owned)
+            self.get_owned[(True, shared)] = self.get.where(owned).with_for_update()
         # A bound JSON text, bypassing the JSON type's own (re-)serialisation.
         text = bindparam("json", type_=Text)
         doc: ColumnElement[Any] = cast(text, postgresql.JSONB) if postgres else text
@@ -38,6 +48,7 @@ class DocumentStatements:
         values: dict[str, Any] = {
             "kind": bindparam("of_kind"),
             "id": bindparam("of_id"),
+            "owner": bindparam("owner", None, type_=documents.c.owner.type, required=False),
             "doc": doc,
             "created_at": now,
             "updated_at": now,

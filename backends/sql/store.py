@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, inspect, or_, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -18,7 +18,7 @@ from sqlalchemy.sql.expression import ColumnElement, Executable
 
 from backends.errors import DuplicateId, NotStored, StorageError, StorageUnavailable, UnstorableDocument
 from backends.events import Delivery, DeliveryState, Event, Route
-from backends.queries import Page, Query
+from backends.queries import Owners, Page, Query
 
 from . import outbox, sqlite
 from .query import order_by, where_clause
@@ -42,13 +42,18 @@ class SqlTransaction:
         with translated_errors():
             await outbox.add_event(self._connection, event)
 
-    async def get(self, kind: str, id: str, *, for_update: bool = False) -> bytes | None:
-        stmt = self._statements.get_for_update if for_update else self._statements.get
-        raw = (await self._execute(stmt, {"of_kind": kind, "of_id": id})).scalar_one_or_none()
+    async def get(self, kind: str, id: str, *, for_update: bool = False, owners: Owners = None) -> bytes | None:
+        parameters: dict[str, Any] = {"of_kind": kind, "of_id": id}
+        if owners is None:
+            stmt: Executable = self._statements.get_for_update if for_update else self._statements.get
+        else:
+            stmt = self._statements.get_owned[(for_update, None in owners)]
+            parameters["owners"] = [owner for owner in owners if owner is not None]
+        raw = (await self._execute(stmt, parameters)).scalar_one_or_none()
         return None if raw is None else raw.encode()
 
-    async def create(self, kind: str, id: str, doc: bytes) -> None:
-        values = {"of_kind": kind, "of_id": id, "json": bytes(doc).decode(), "stamp": _now()}
+    async def create(self, kind: str, id: str, doc: bytes, *, owner: str | None = None) -> None:
+        values = {"of_kind": kind, "of_id": id, "json": bytes(doc).decode(), "stamp": _now(), "owner": owner}
         try:
             stored = (await self._connection.execute(self._statements.insert, values)).first()
         except sa_exc.IntegrityError as exc:
@@ -57,6 +62,10 @@ class SqlTransaction:
             raise translate(exc) from exc
         if stored is None:  # ON CONFLICT DO NOTHING returned no row
             raise DuplicateId(f"A {kind} with id {id!r} is already stored.")
+
+    async def owner(self, kind: str, id: str) -> str | None:
+        owner = (await self._execute(self._statements.owner, {"of_kind": kind, "of_id": id})).scalar_one_or_none()
+        return None if owner is None else str(owner)
 
     async def replace(self, kind: str, id: str, doc: bytes) -> None:
         values = {"of_kind": kind, "of_id": id, "json": bytes(doc).decode(), "stamp": _now()}
@@ -115,7 +124,8 @@ class SqlBackend:
                 await connection.execute(lock, {"key": _SCHEMA_LOCK_KEY})
             # On SQLite the BEGIN IMMEDIATE of a write transaction serialises the check and the create.
             await connection.run_sync(metadata.create_all)
-            # create_all makes the indexes of new tables only: add those a newer version defines.
+            # create_all makes new tables only: add the columns and indexes a newer version defines.
+            await connection.run_sync(_add_missing_columns)
             await connection.run_sync(_create_missing_indexes)
 
     async def close(self) -> None:
@@ -130,9 +140,9 @@ class SqlBackend:
         async with self._connection(write=True) as connection:
             yield SqlTransaction(connection)
 
-    async def get(self, kind: str, id: str) -> bytes | None:
+    async def get(self, kind: str, id: str, *, owners: Owners = None) -> bytes | None:
         async with self._connection(write=False) as connection:
-            return await SqlTransaction(connection).get(kind, id)
+            return await SqlTransaction(connection).get(kind, id, owners=owners)
 
     async def query(self, kind: str, query: Query) -> Page:
         # COUNT(*) and the page must read one snapshot, or total and items may disagree. SQLite
@@ -240,6 +250,9 @@ def list_statements(kind: str, query: Query, dialect: str) -> tuple[Select[Any],
     """The COUNT and the page of a list query; kept for the queries asked again (a reservation asks
     the same one each time), as building the JSON filters costs more than running them."""
     criteria: list[ColumnElement[bool]] = [documents.c.kind == kind]
+    if query.owners is not None:
+        owned = documents.c.owner.in_([owner for owner in query.owners if owner is not None])
+        criteria.append(or_(owned, documents.c.owner.is_(None)) if None in query.owners else owned)
     if query.conditions:
         criteria.append(where_clause(query.conditions, documents.c.doc, dialect))
     # COUNT(*) then the page beat COUNT(*) OVER () on 10k rows (page of 10: SQLite 3.4 vs 20 ms,
@@ -254,6 +267,17 @@ def list_statements(kind: str, query: Query, dialect: str) -> tuple[Select[Any],
         .limit(query.limit)
     )
     return count, page
+
+
+def _add_missing_columns(connection: Connection) -> None:
+    """Nullable columns a store made by an older version lacks (``owner``), added in place."""
+    inspector = inspect(connection)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(dialect=connection.dialect)
+                connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def _create_missing_indexes(connection: Connection) -> None:

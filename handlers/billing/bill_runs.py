@@ -1,13 +1,15 @@
 """Bill runs: the unbilled rates of a billing account gathered into one customer bill (TMF678).
 
-A bill run for an account and a month (:func:`bill_account`) holds the account's lock, rates the
-month's recurring charges of every product active in it (and the one-time charges of those
-installed in it, should their order's rating still be on its way), then gathers every unbilled rate
-whose coverage starts before the end of the month, earlier months' leftovers included, into one
-CustomerBill and marks each billed with a reference to it, all in one transaction. A billed rate is
-never gathered again, so running the same month twice bills nothing twice: the second run makes no
-bill unless something new was rated meanwhile. Bills are numbered in one gapless sequence. The
-billing cycle (:func:`run_cycle`, ``tmfgate bill-run``) does this for every account ever rated.
+A bill run for an account and a month (:func:`bill_account`) holds the account's lock, rates the month's
+recurring charges of every product active in it (and the one-time charges of those installed in it,
+should their order's rating still be on its way), then gathers every unbilled rate whose coverage starts
+before the end of the month, earlier months' leftovers included, into one CustomerBill, with its
+document (:mod:`handlers.billing.documents`), and marks each billed with a reference to it, all in one
+transaction. A billed rate is never gathered again, so running the same month twice bills nothing twice:
+the second run makes no bill unless something new was rated meanwhile. Bills are numbered in one gapless
+sequence. The billing cycle (:func:`run_cycle`, ``tmfgate bill-run``) does this for every account rated
+or named by a product, for a month that has ended, or in advance for the current or coming one
+(:func:`refusal`).
 """
 
 from __future__ import annotations
@@ -19,15 +21,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from backends.base import DuplicateId, Transaction, where
+from backends.base import DuplicateId, Owners, Transaction, where
 from handlers import apis
+from handlers.billing import documents as bill_documents
 from handlers.billing import rating
 from handlers.billing.prices import amount
 from handlers.billing.rules import BILL, PAYMENT_TERMS, RATE, TAX_CATEGORY, Period, money, signed
 from handlers.catalog import loading as catalogs
 from tmfgate import documents, operations, times
-from tmfgate.calls import Actor
+from tmfgate.calls import Actor, Call
 from tmfgate.ids import new_id
+from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
 if TYPE_CHECKING:
@@ -35,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tmfgate.billing")
 SEQUENCE = "tmfgate:billing"  # the last bill number given, in the document "billNo"
-_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -44,24 +47,27 @@ class Worker:
 
     gateway: Gateway
     correlation_id: str
+    owner: str | None = None  # the operator's own run: its bills belong to no partner
 
 
 async def bill_account(
     tx: Transaction, actor: Actor, account_id: str, period: Period, *, run_type: str, requester: Document | None = None
 ) -> Document | None:
     """Bill one account for one month (see the module docstring); None when nothing is unbilled."""
+    # A partner billing on demand bills only its own products and rates (tenancy).
+    owners = visible(actor, "product") if isinstance(actor, Call) else None
     record = await rating.lock_account(tx, {"id": account_id}, create=False)
     if record is None:
-        products = await _products(tx, account_id, period)
+        products = await _products(tx, account_id, period, owners)
         if not products:
             return None  # never rated and nothing to rate: nothing written
         record = await rating.lock_account(tx, products[0]["billingAccount"], create=True) or {}
-    for product in await _products(tx, account_id, period):  # read again, under the lock
+    for product in await _products(tx, account_id, period, owners):  # read again, under the lock
         started = Period.of(times.parse(product["startDate"]))
         await rating.rate_product(tx, actor, product, periods={period}, one_time=started == period)
     unit = catalogs.of(actor.gateway).currency
     rates = []
-    for rate in await _unbilled(tx, account_id, period):
+    for rate in await _unbilled(tx, account_id, period, owners):
         if (rate.get("taxExcludedAmount") or {}).get("unit") == unit:
             rates.append(rate)
         else:
@@ -69,6 +75,7 @@ async def bill_account(
     if not rates:
         return None
     bill = await _bill(tx, actor, record, period, rates, unit, run_type, requester)
+    bill["billDocument"] = [await bill_documents.attach(tx, actor, bill, rates)]
     await operations.write_new(tx, actor, BILL, bill)
     reference = {"id": bill["id"], "href": bill["href"], "@referredType": "CustomerBill"}
     for rate in rates:
@@ -77,19 +84,46 @@ async def bill_account(
 
 
 async def run_cycle(gateway: Gateway, period: Period) -> list[tuple[str, Document | None]]:
-    """Bill every account ever rated for ``period``, each in a transaction of its own; (account, bill)."""
+    """Bill every account ever rated or named by a product for ``period``, each in a transaction of its
+    own; (account, bill)."""
     actor = Worker(gateway, f"bill-run:{period}:{new_id()}")
     results: list[tuple[str, Document | None]] = []
     last = ""
-    while True:  # keyset paging: accounts rated meanwhile are neither skipped nor repeated
-        accounts = await documents.find(gateway.backend, rating.ACCOUNTS, where("id", gt=last), sort="id", limit=_PAGE)
-        ids = [str(account["id"]) for account in accounts]
-        for id in ids:
-            async with gateway.transaction() as tx:
-                results.append((id, await bill_account(tx, actor, id, period, run_type="onCycle")))
-        if len(ids) < _PAGE:
-            return results
-        last = ids[-1]
+    # Keyset order over both: accounts rated meanwhile are neither skipped nor repeated, and an account
+    # only an imported product names (never rated yet) is billed too.
+    while (id := await _next_account(gateway, last)) is not None:
+        async with gateway.transaction() as tx:
+            results.append((id, await bill_account(tx, actor, id, period, run_type="onCycle")))
+        last = id
+    return results
+
+
+async def _next_account(gateway: Gateway, last: str) -> str | None:
+    """The first billing account id after ``last`` that was rated or that a product names."""
+    found = []
+    for kind, path in ((rating.ACCOUNTS, "id"), ("product", "billingAccount.id")):
+        for doc in await documents.find(gateway.backend, kind, where(path, gt=last), sort=path, limit=1):
+            found.append(str(doc["id"] if kind == rating.ACCOUNTS else doc["billingAccount"]["id"]))
+    return min(found, default=None)
+
+
+def refusal(period: Period, now: dt.datetime, *, in_advance: bool) -> str | None:
+    """Why a bill run of ``period`` cannot run at ``now``, in one sentence; None when it can.
+
+    A month is billed once it has ended; ``in_advance`` also bills the current month and the coming
+    one, whose recurring charges are then billed whole (a later termination is credited back)."""
+    current = Period.of(now)
+    if period < current or (in_advance and period <= current.next()):
+        return None
+    if in_advance:
+        return (
+            f"{period} ({period.label}) is too far ahead: --in-advance bills the current month or the "
+            f"coming one ({current.next()}), no later."
+        )
+    return (
+        f"{period} ({period.label}) has not ended yet: bill it once it has, or give --in-advance to bill "
+        "its recurring charges now."
+    )
 
 
 def summary(period: Period, results: list[tuple[str, Document | None]]) -> str:
@@ -97,7 +131,7 @@ def summary(period: Period, results: list[tuple[str, Document | None]]) -> str:
     bills = [bill for _, bill in results if bill is not None]
     if not bills:
         why = {
-            0: "no billing account has been rated yet",
+            0: "no product names a billing account yet",
             1: "the one billing account has no unbilled charges in it or before it",
         }.get(len(results), f"none of the {len(results)} billing accounts has unbilled charges in it or before it")
         return f"No bills for {period} ({period.label}): {why}."
@@ -120,18 +154,18 @@ def summary(period: Period, results: list[tuple[str, Document | None]]) -> str:
     return "\n".join(lines)
 
 
-async def _products(tx: Transaction, account_id: str, period: Period) -> list[Document]:
+async def _products(tx: Transaction, account_id: str, period: Period, owners: Owners) -> list[Document]:
     """The account's products active at some time in the period: still active, or terminated in it."""
     account = where("billingAccount.id", eq=account_id)
     started = where("startDate", lt=period.end)
     found = []
     for still in (where("status", eq="active"), where("terminationDate", gte=period.start)):
-        found += await documents.find(tx, "product", account, started, still, sort="startDate")
+        found += await documents.find(tx, "product", account, started, still, sort="startDate", owners=owners)
     unique = {product["id"]: product for product in found}
     return list(unique.values())
 
 
-async def _unbilled(tx: Transaction, account_id: str, period: Period) -> list[Document]:
+async def _unbilled(tx: Transaction, account_id: str, period: Period, owners: Owners) -> list[Document]:
     return await documents.find(
         tx,
         RATE,
@@ -139,6 +173,7 @@ async def _unbilled(tx: Transaction, account_id: str, period: Period) -> list[Do
         where("isBilled", eq=False),
         where("periodCoverage.startDateTime", lt=period.end),
         sort=("periodCoverage.startDateTime", "name"),
+        owners=owners,
     )
 
 
@@ -152,7 +187,8 @@ async def _bill(
     run_type: str,
     requester: Document | None,
 ) -> Document:
-    now = dt.datetime.now(dt.UTC)
+    billed = dt.datetime.now(dt.UTC)
+    due = billed + dt.timedelta(days=actor.gateway.settings.get(PAYMENT_TERMS))  # counted from the bill date
     excluded = sum((signed(rate) for rate in rates), Decimal(0))
     taxes: dict[Decimal, Decimal] = {}
     for rate, levied in _taxes(rates):
@@ -164,12 +200,12 @@ async def _bill(
         "href": actor.gateway.href(apis.BILL, BILL, id),
         "@type": "CustomerBill",
         "billNo": f"INV-{await _next_number(tx):06d}",
-        "billDate": times.stamp(now),
-        "lastUpdate": times.stamp(now),
+        "billDate": times.stamp(billed),
+        "lastUpdate": times.stamp(billed),
         "category": "normal" if included >= 0 else "creditNote",
         "runType": run_type,
         "billingPeriod": {"startDateTime": times.stamp(period.start), "endDateTime": times.stamp(period.end)},
-        "paymentDueDate": times.stamp(now + dt.timedelta(days=actor.gateway.settings.get(PAYMENT_TERMS))),
+        "paymentDueDate": times.stamp(due),
         "amountDue": money(included, unit),
         "remainingAmount": money(included, unit),
         "taxExcludedAmount": money(excluded, unit),

@@ -112,15 +112,17 @@ async def rate_product(
     tx: Transaction, actor: Actor, product: Document, *, periods: set[Period], one_time: bool
 ) -> None:
     """Make the product's rates what the rules say: its one-time charges (when ``one_time``), and its
-    recurring charges for ``periods`` and for every month already rated. Hold the account's lock."""
+    recurring charges for ``periods``, every month already rated, and every month between them, so that
+    billing months out of order skips none. Hold the account's lock."""
     gateway = actor.gateway
     unit = catalogs.of(gateway).currency
     customer = await customer_of(tx, product)
     existing = await documents.find(tx, RATE, where("product.id", eq=str(product["id"])))
     start = times.parse(product["startDate"])
     end = times.parse(product["terminationDate"]) if product.get("terminationDate") else None
+    periods = periods | await _drop_replaced(tx, actor, product, existing)
     for price in product.get("productPrice", []):
-        price_id = str((price.get("productOfferingPrice") or {}).get("id", price.get("name", "")))
+        price_id = _price_id(price)
         try:
             charge = prices.product_charge(price, unit)
         except prices.PriceError as why:  # stored before prices were checked (see handlers.billing.prices)
@@ -135,8 +137,25 @@ async def rate_product(
         elif charge.type == prices.RECURRING:
             months = {rate["id"]: characteristic_value(rate, "billingPeriod") for rate in mine}
             rated = {Period.parse(str(month)) for month in months.values() if month}
-            for period in sorted(periods | rated):
+            for period in Period.span(periods | rated):
                 await rater.month(tx, period, [r for r in mine if months[r["id"]] == str(period)], start, end)
+
+
+async def _drop_replaced(tx: Transaction, actor: Actor, product: Document, existing: list[Document]) -> set[Period]:
+    """Delete the unbilled recurring rates of prices the product no longer has (a modify repriced it:
+    its new prices are charged for those months instead); the months they were for."""
+    current = {_price_id(price) for price in product.get("productPrice", [])}
+    months = set()
+    for rate in existing:
+        month = characteristic_value(rate, "billingPeriod")
+        if month and not rate.get("isBilled") and characteristic_value(rate, "productOfferingPrice") not in current:
+            months.add(Period.parse(str(month)))
+            await operations.write_deleted(tx, actor, RATE, rate)
+    return months
+
+
+def _price_id(price: Document) -> str:
+    return str((price.get("productOfferingPrice") or {}).get("id", price.get("name", "")))
 
 
 class _Rater:
@@ -183,7 +202,9 @@ class _Rater:
             if target == 0:
                 await operations.write_deleted(tx, self.actor, RATE, old)
                 return
+            # The date and href stay as first made: a bill run elsewhere never rewrites the gateway's links.
             new = {**self.rate(old["id"], target, moment, text, extra), "date": old.get("date")}
+            new["href"] = old.get("href") or new["href"]
             if new != old:
                 await operations.write_changed(tx, self.actor, RATE, old, new)
         elif target != 0:

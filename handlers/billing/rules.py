@@ -14,7 +14,9 @@
   counted) or to the end of the month: installed on the 20th of a 30-day month, 11 days; installed
   and terminated the same day, none. Rating a month again after a change gives the same id, uuid5(product, price,
   month), so it is idempotent. The month's rate is made when the product is installed (its first
-  month) and by every bill run of the month (each product active in it); when a product is
+  month) and by every bill run of that month or a later one (each product active in the month billed
+  is rated for every month from its first rated one to the month billed, so that no month is skipped
+  when months are billed out of order); when a product is
   terminated, the months already rated are rated again: an unbilled rate takes the new amount (or
   goes, when nothing is due); a billed one stays, and an adjustment rate carries the difference
   (``appliedBillingCredit`` for money owed back) to the next bill.
@@ -34,6 +36,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING
@@ -116,6 +119,15 @@ class Period:
     @property
     def days(self) -> int:
         return calendar.monthrange(self.year, self.month)[1]
+
+    @classmethod
+    def span(cls, periods: Iterable[Period]) -> list[Period]:
+        """Every month from the first of ``periods`` to the last, in order; none when there are none."""
+        given = sorted(periods)
+        months = given[:1]
+        while given and months[-1] < given[-1]:
+            months.append(months[-1].next())
+        return months
 
     def next(self) -> Period:
         return Period(self.year + 1, 1) if self.month == 12 else Period(self.year, self.month + 1)

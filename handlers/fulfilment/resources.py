@@ -3,7 +3,8 @@
 A reservation takes an available resource of the service's resource specification (``resourceStatus``
 available -> reserved, ``usageState`` idle -> active); a release gives it back the same way. Every
 write goes through the core's ``write_*`` functions, inside the caller's transaction: an activation
-that fails half-way rolls back with nothing allocated.
+that fails half-way rolls back with nothing allocated. A client cannot free or delete a resource a
+service holds (409 naming the services): it goes back only through the service's termination.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from backends.base import Transaction, where
 from handlers.fulfilment.failures import ActivationFailed
 from handlers.notes import note
 from tmfgate import documents, operations
-from tmfgate.calls import Actor
+from tmfgate.calls import Actor, Call, Reply
+from tmfgate.errors import Conflict
 from tmfgate.types import Document
 
 CANDIDATES = 8  # available resources looked at per reservation; taken ones are skipped
@@ -47,7 +49,9 @@ async def reserve(tx: Transaction, actor: Actor, specification: Document, servic
             await operations.write_changed(tx, actor, "resource", old, new)
             return resource_ref(new)
     name = specification.get("name") or spec_id
-    raise ActivationFailed(f"The resource pool of {name} ({spec_id}) is exhausted: no resource is available.")
+    raise ActivationFailed(
+        f"The resource pool of {name} ({spec_id}) is exhausted: no resource is available.", "RESOURCE_POOL_EXHAUSTED"
+    )
 
 
 async def release(tx: Transaction, actor: Actor, ref: Document, service_id: str) -> None:
@@ -83,3 +87,44 @@ def resource_ref(resource: Document) -> Document:
         "name": resource.get("name", ""),
         "@referredType": resource.get("@type", "Resource"),
     }
+
+
+_FREE = {"resourceStatus": "available", "usageState": "idle"}  # what a resource back in its pool reads
+
+
+async def holders(tx: Transaction, resource_id: str) -> list[Document]:
+    """The services not terminated that hold the resource (suspended ones keep theirs)."""
+    held_by = where("supportingResource.id", eq=resource_id)
+    return await documents.find(tx, "service", held_by, where("state", ne="terminated"), sort="id")
+
+
+async def patch(call: Call) -> Reply:
+    """``PATCH /resource/{id}``: a resource a service holds is not freed by hand (409 naming them)."""
+    async with call.gateway.transaction() as tx:
+        old = await operations.read_for_update(tx, call)
+        new = operations.patched(call, old)
+        freed = [name for name, free in _FREE.items() if new.get(name) == free and old.get(name) != free]
+        if freed:
+            await _refuse_if_held(tx, old, f"set {' and '.join(freed)} back to free")
+        raw = await operations.write_changed(tx, call, "resource", old, new)
+    return Reply(200, raw)
+
+
+async def delete(call: Call) -> Reply:
+    """``DELETE /resource/{id}``: a resource a service holds stays (409 naming them)."""
+    async with call.gateway.transaction() as tx:
+        old = await operations.read_for_update(tx, call)
+        await _refuse_if_held(tx, old, "deleted")
+        await operations.write_deleted(tx, call, "resource", old)
+    return Reply(204)
+
+
+async def _refuse_if_held(tx: Transaction, resource: Document, what: str) -> None:
+    held = await holders(tx, str(resource["id"]))
+    if held:
+        names = ", ".join(f"{s['id']} ({s.get('name', 'unnamed')}, {s.get('state')})" for s in held)
+        raise Conflict(
+            f"Resource {resource['id']} cannot be {what}: the services {names} hold it. It goes back to its "
+            "pool when they are terminated (a delete order of their product, or PATCH state terminated).",
+            reason="Resource in use",
+        )

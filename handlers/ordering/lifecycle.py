@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backends.base import Transaction, where
-from handlers.notes import note
+from handlers.notes import failure, note
 from handlers.ordering.states import (
     FINAL,
     PRODUCT_ORDER,
@@ -98,6 +98,10 @@ class OrderLifecycle:
     def note(self, order: Document, text: str) -> None:
         """Add a note of the gateway's to ``order``."""
         order["note"] = [*order.get("note", []), note(text, identified=self.identified_notes)]
+
+    def failed(self, order: Document, item_id: str, code: str, text: str) -> None:
+        """Add a failure note of the gateway's to ``order``: the item, a stable code, and why."""
+        order["note"] = [*order.get("note", []), failure(item_id, code, text, identified=self.identified_notes)]
 
     def roll_up(self, order: Document) -> bool:
         """End an order in progress whose items have all ended, in place; False when it goes on."""

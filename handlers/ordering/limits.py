@@ -3,6 +3,7 @@ when the order is created, before anything is decomposed (security review F-04, 
 
 from __future__ import annotations
 
+from handlers.ordering.capture import MAX_QUANTITY
 from tmfgate.settings import Setting, whole
 
 MAX_ORDER_ITEMS = Setting(
@@ -16,7 +17,7 @@ MAX_ITEM_QUANTITY = Setting(
     "max_item_quantity",
     100,
     "largest `quantity` of a product order item, each product installed with services and resources of its "
-    "own; more answers 400",
-    whole(1, 10_000),
+    f"own; more answers 400 (at most {MAX_QUANTITY}, what the catalog checks allow)",
+    whole(1, MAX_QUANTITY),
     metavar="N",
 )

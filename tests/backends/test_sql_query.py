@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +17,6 @@ from tests.backends.cases import CASES, DOCS, HOSTILE, REGEXES, SORTS, Reference
 from tests.backends.conftest import SQL_STORES
 from tmfgate.errors import InvalidQuery
 
-POSTGRES_URL = os.environ.get("TMFGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REFERENCE = Reference()
 
 
@@ -51,7 +49,7 @@ def _load(engine: sa.Engine, table: sa.Table) -> None:
 
 @pytest.fixture(scope="module", params=SQL_STORES)
 def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Sql]:
-    """A table of the DOCS on each SQL database (PostgreSQL: the shared test database, a table of its own)."""
+    """A table of the DOCS on each SQL database (PostgreSQL: the session's own database)."""
     if request.param == "sqlite":
         engine = sa.create_engine(f"sqlite:///{tmp_path_factory.mktemp('sqlquery') / 'q.db'}")
         sa.event.listen(engine, "connect", lambda connection, _record: register_sqlite_functions(connection))
@@ -60,13 +58,7 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         yield _Sql(engine, table)
         engine.dispose()
         return
-    engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as error:
-        engine.dispose()
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {error.orig}")
+    engine = sa.create_engine(str(request.getfixturevalue("postgres_database")))
     table = _table(JSONB)
     _load(engine, table)
     yield _Sql(engine, table)

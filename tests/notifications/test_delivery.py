@@ -1,5 +1,6 @@
-"""The event dispatcher on every store, delivering to real listener processes: success, retries,
-parking, signatures, order per resource, subscription queries, and the run loop."""
+"""The delivery worker on every store: success, retries, parking, signatures, order per resource,
+subscription queries, and the run loop, to listeners behind a mock transport (one real listener process
+checks the real HTTP path)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from cryptography.fernet import Fernet
 from backends import open_backend
 from backends.base import Backend, DeliveryState, Event, Route, StorageUnavailable
 from tests.conftest import LOOPBACK_CALLBACKS, own_postgres_database
-from tests.listeners import Entry, ListenerProcess, event_summary
+from tests.listeners import ListenerProcess, event_summary
+from tests.mock_listeners import Entry, MockListener, MockListeners
 from tmfgate import codec, model, specs, times
 from tmfgate.events import EventBuilder
 from tmfgate.notifications import secrets
@@ -74,25 +76,27 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 
 
 @pytest.fixture
-async def dispatcher(backend: Backend) -> AsyncIterator[DeliveryWorker]:
-    dispatcher = DeliveryWorker(SETTINGS, backend, [API])
-    yield dispatcher
-    await dispatcher.close()
+def listeners() -> MockListeners:
+    """The test's listeners, reached through one mock transport."""
+    return MockListeners()
 
 
 @pytest.fixture
-def listen(tmp_path: Path) -> Iterator[Callable[..., ListenerProcess]]:
-    """Starts listener processes, each with its own log; all are stopped after the test."""
-    started: list[ListenerProcess] = []
+def listen(listeners: MockListeners) -> Callable[..., MockListener]:
+    """Starts a listener (options of ``MockListener``)."""
+    return listeners.start
 
-    def start(**options: Any) -> ListenerProcess:
-        listener = ListenerProcess(tmp_path / f"listener{len(started)}.jsonl", **options)
-        started.append(listener)
-        return listener.start()
 
-    yield start
-    for listener in started:
-        listener.stop()
+def worker(settings: Settings, backend: Any, listeners: MockListeners, **options: Any) -> DeliveryWorker:
+    """A delivery worker that reaches the test's listeners."""
+    return DeliveryWorker(settings, backend, [API], transport=listeners.transport, **options)
+
+
+@pytest.fixture
+async def dispatcher(backend: Backend, listeners: MockListeners) -> AsyncIterator[DeliveryWorker]:
+    dispatcher = worker(SETTINGS, backend, listeners)
+    yield dispatcher
+    await dispatcher.close()
 
 
 # --- helpers: the changes a gateway stores, and running the dispatcher ----------------------------
@@ -171,7 +175,7 @@ def count(n: int) -> Callable[[list[Entry]], bool]:
 
 
 async def test_an_event_arrives_as_stored_with_its_id_header(
-    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., MockListener]
 ) -> None:
     listener = listen()
     await subscribe(backend, listener.callback)
@@ -188,9 +192,30 @@ async def test_an_event_arrives_as_stored_with_its_id_header(
     assert delivery.state is DeliveryState.DELIVERED and delivery.attempts == 1
 
 
+async def test_a_real_listener_process_gets_the_event_over_http(backend: Backend, tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    dispatcher = DeliveryWorker(SETTINGS, backend, [API])  # the real transport
+    try:
+        with ListenerProcess(tmp_path / "listener.jsonl") as listener:
+            await subscribe(backend, listener.callback)
+            await subscribe(backend, f"http://127.0.0.1:{free_port()}/nobody")  # a closed port
+            order = await create(backend)
+            await run_until(dispatcher, lambda: len(listener.delivered()) >= 1)
+            await settle_all(dispatcher)
+            [entry] = listener.delivered()
+            assert entry["body"]["event"]["productOrder"] == order
+            assert entry["headers"]["X-Event-Id"] == entry["body"]["eventId"]
+            assert entry["headers"]["User-Agent"].startswith("tmfgate/")
+        [parked] = await backend.deliveries(state=DeliveryState.PARKED)
+        assert parked.last_error is not None and parked.last_error.startswith("The listener could not be reached")
+    finally:
+        await dispatcher.close()
+
+
 @pytest.mark.parametrize("status", [200, 201, 202, 204])
 async def test_any_2xx_is_delivered(
-    status: int, backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
+    status: int, backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., MockListener]
 ) -> None:
     listener = listen(status=status)
     await subscribe(backend, listener.callback)
@@ -203,7 +228,7 @@ async def test_any_2xx_is_delivered(
 
 
 async def test_a_failed_delivery_is_retried_until_the_listener_takes_it(
-    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., MockListener]
 ) -> None:
     listener = listen(fail_first=2)
     await subscribe(backend, listener.callback)
@@ -217,7 +242,7 @@ async def test_a_failed_delivery_is_retried_until_the_listener_takes_it(
 
 
 async def test_a_delivery_is_parked_after_the_configured_attempts(
-    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., MockListener]
 ) -> None:
     listener = listen(status=503)
     await subscribe(backend, listener.callback)
@@ -231,9 +256,7 @@ async def test_a_delivery_is_parked_after_the_configured_attempts(
 
 
 async def test_an_unreachable_listener_is_retried_then_parked(backend: Backend, dispatcher: DeliveryWorker) -> None:
-    from tests.conftest import free_port
-
-    await subscribe(backend, f"http://127.0.0.1:{free_port()}/nobody")
+    await subscribe(backend, "http://nobody.test/listener")  # no listener there: the connection fails
     await create(backend)
     await settle_all(dispatcher)
     [parked] = await backend.deliveries(state=DeliveryState.PARKED)
@@ -241,11 +264,9 @@ async def test_an_unreachable_listener_is_retried_then_parked(backend: Backend, 
     assert parked.last_error is not None and parked.last_error.startswith("The listener could not be reached")
 
 
-async def test_a_listener_slower_than_the_timeout_fails_the_attempt(
-    backend: Backend, listen: Callable[..., ListenerProcess]
-) -> None:
-    listener = listen(delay=1.5)
-    dispatcher = DeliveryWorker(SETTINGS.with_overrides(delivery_timeout=0.3, delivery_attempts=1), backend, [API])
+async def test_a_listener_slower_than_the_timeout_fails_the_attempt(backend: Backend, listeners: MockListeners) -> None:
+    listener = listeners.start(delay=1.5)
+    dispatcher = worker(SETTINGS.with_overrides(delivery_timeout=0.3, delivery_attempts=1), backend, listeners)
     try:
         await subscribe(backend, listener.callback)
         await create(backend)
@@ -257,7 +278,7 @@ async def test_a_listener_slower_than_the_timeout_fails_the_attempt(
 
 
 async def test_a_secret_signs_the_timestamp_and_body(
-    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., MockListener]
 ) -> None:
     listener = listen()
     sealed = secrets.seal("s3cr3t", SETTINGS.hub_secret_key)
@@ -276,7 +297,7 @@ async def test_a_secret_signs_the_timestamp_and_body(
 
 
 async def test_a_resource_s_events_arrive_in_order_across_retries(
-    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., MockListener]
 ) -> None:
     listener = listen(fail_first=3)
     await subscribe(backend, listener.callback)
@@ -299,7 +320,7 @@ async def test_a_resource_s_events_arrive_in_order_across_retries(
 
 
 async def test_subscription_queries_select_and_trim(
-    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., MockListener]
 ) -> None:
     everything, state_changes, completed, trimmed = listen(), listen(), listen(), listen()
     await subscribe(backend, everything.callback)
@@ -317,7 +338,7 @@ async def test_subscription_queries_select_and_trim(
     await run_until(dispatcher, lambda: len(everything.delivered()) >= 4)
     await settle_all(dispatcher, rounds=2)
 
-    def types(listener: ListenerProcess) -> list[str]:
+    def types(listener: MockListener) -> list[str]:
         return [entry["body"]["eventType"] for entry in listener.delivered()]
 
     assert types(everything) == [
@@ -339,7 +360,7 @@ async def test_subscription_queries_select_and_trim(
 
 
 async def test_an_event_older_than_a_subscription_is_not_sent_to_it(
-    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., MockListener]
 ) -> None:
     early, late = listen(), listen()
     await subscribe(backend, early.callback)
@@ -371,11 +392,11 @@ class SubscribingMidway:
 
 
 async def test_a_subscription_made_while_a_batch_is_routed_still_gets_its_events(
-    backend: Backend, listen: Callable[..., ListenerProcess]
+    backend: Backend, listeners: MockListeners
 ) -> None:
-    listener = listen()
+    listener = listeners.start()
     midway = SubscribingMidway(backend, listener.callback)
-    dispatcher = DeliveryWorker(SETTINGS, midway, [API])  # type: ignore[arg-type]
+    dispatcher = worker(SETTINGS, midway, listeners)
     try:
         await run_until(dispatcher, lambda: len(listener.delivered()) >= 1)
         assert midway.done
@@ -386,7 +407,7 @@ async def test_a_subscription_made_while_a_batch_is_routed_still_gets_its_events
 
 
 async def test_an_event_that_cannot_be_evaluated_does_not_stop_delivery(
-    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., MockListener]
 ) -> None:
     filtered, everything = listen(), listen()
     await subscribe(backend, filtered.callback, query="event.productOrder.state=acknowledged")
@@ -409,7 +430,7 @@ async def test_an_event_that_cannot_be_evaluated_does_not_stop_delivery(
 
 
 async def test_deliveries_to_a_removed_subscription_are_dropped(
-    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., ListenerProcess]
+    backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., MockListener]
 ) -> None:
     listener = listen()
     id = await subscribe(backend, listener.callback)
@@ -424,12 +445,10 @@ async def test_deliveries_to_a_removed_subscription_are_dropped(
 # --- the loop ------------------------------------------------------------------------------------
 
 
-async def test_run_delivers_as_changes_commit_and_stops_cleanly(
-    backend: Backend, listen: Callable[..., ListenerProcess]
-) -> None:
-    listener = listen()
+async def test_run_delivers_as_changes_commit_and_stops_cleanly(backend: Backend, listeners: MockListeners) -> None:
+    listener = listeners.start()
     committed = asyncio.Event()
-    dispatcher = DeliveryWorker(SETTINGS, backend, [API], committed=committed)
+    dispatcher = worker(SETTINGS, backend, listeners, committed=committed)
     stop = asyncio.Event()
     task = asyncio.create_task(dispatcher.run(stop))
     try:
@@ -437,18 +456,16 @@ async def test_run_delivers_as_changes_commit_and_stops_cleanly(
         for _ in range(5):
             await create(backend)
             committed.set()
-        await asyncio.to_thread(listener.wait_for, count(5), 20)
+        await listener.wait_for(count(5), 20)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
         await dispatcher.close()
 
 
-async def test_a_slow_listener_delays_only_its_own_deliveries(
-    backend: Backend, listen: Callable[..., ListenerProcess]
-) -> None:
-    slow, fast = listen(delay=3.0), listen()
-    dispatcher = DeliveryWorker(SETTINGS, backend, [API])
+async def test_a_slow_listener_delays_only_its_own_deliveries(backend: Backend, listeners: MockListeners) -> None:
+    slow, fast = listeners.start(delay=3.0), listeners.start()
+    dispatcher = worker(SETTINGS, backend, listeners)
     stop = asyncio.Event()
     task = asyncio.create_task(dispatcher.run(stop))
     try:
@@ -457,10 +474,10 @@ async def test_a_slow_listener_delays_only_its_own_deliveries(
         started = time.monotonic()
         for _ in range(10):
             await create(backend)
-        await asyncio.to_thread(fast.wait_for, count(10), 20)
+        await fast.wait_for(count(10), 20)
         assert time.monotonic() - started < 2.7  # before the slow listener answered even once
         assert slow.delivered() == []
-        await asyncio.to_thread(slow.wait_for, count(10), 20)
+        await slow.wait_for(count(10), 20)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
@@ -483,16 +500,16 @@ class FlakyBackend:
         return await self._backend.fan_out(route, limit=limit)
 
 
-async def test_run_survives_store_errors(backend: Backend, listen: Callable[..., ListenerProcess]) -> None:
-    listener = listen()
+async def test_run_survives_store_errors(backend: Backend, listeners: MockListeners) -> None:
+    listener = listeners.start()
     flaky = FlakyBackend(backend, failures=2)
-    dispatcher = DeliveryWorker(SETTINGS, flaky, [API])  # type: ignore[arg-type]
+    dispatcher = worker(SETTINGS, flaky, listeners)
     stop = asyncio.Event()
     await subscribe(backend, listener.callback)
     await create(backend)
     task = asyncio.create_task(dispatcher.run(stop))
     try:
-        await asyncio.to_thread(listener.wait_for, count(1), 20)
+        await listener.wait_for(count(1), 20)
         assert flaky.failures == 0
     finally:
         stop.set()
@@ -500,15 +517,13 @@ async def test_run_survives_store_errors(backend: Backend, listen: Callable[...,
         await dispatcher.close()
 
 
-async def test_two_dispatchers_never_send_an_event_twice(
-    backend: Backend, listen: Callable[..., ListenerProcess]
-) -> None:
-    listener = listen()
+async def test_two_dispatchers_never_send_an_event_twice(backend: Backend, listeners: MockListeners) -> None:
+    listener = listeners.start()
     url = backend.url
     other = backend if url.startswith("memory") else open_backend(url)
     if other is not backend:
         await other.open()
-    one, two = DeliveryWorker(SETTINGS, backend, [API]), DeliveryWorker(SETTINGS, other, [API])
+    one, two = worker(SETTINGS, backend, listeners), worker(SETTINGS, other, listeners)
     try:
         await subscribe(backend, listener.callback)
         for _ in range(20):
@@ -547,12 +562,12 @@ def test_dispatch_refuses_a_memory_store(capsys: pytest.CaptureFixture[str]) -> 
 
 
 async def test_a_running_dispatcher_prunes_delivered_events_past_the_retention_and_keeps_parked_ones(
-    backend: Backend, listen: Callable[..., ListenerProcess]
+    backend: Backend, listeners: MockListeners
 ) -> None:
     retention = 1.5  # seconds, as days
     settings = SETTINGS.with_overrides(delivery_attempts=1, event_retention=retention / 86_400)
-    dispatcher = DeliveryWorker(settings, backend, [API])
-    taking, refusing = listen(), listen(status=500)
+    dispatcher = worker(settings, backend, listeners)
+    taking, refusing = listeners.start(), listeners.start(status=500)
     await subscribe(backend, taking.callback, query="eventType=ProductOrderCreateEvent")
     await subscribe(backend, refusing.callback, query="eventType=ProductOrderStateChangeEvent")
     stop = asyncio.Event()

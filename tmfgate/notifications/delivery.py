@@ -35,6 +35,7 @@ import httpx
 
 from backends.base import Backend, Delivery, Event, Route
 from tmfgate import __version__, codec
+from tmfgate.calls import Later
 from tmfgate.model import ApiModel
 from tmfgate.notifications import secrets, subscriptions
 from tmfgate.notifications.callbacks import CallbackRefused, policy
@@ -72,6 +73,7 @@ class Outcome:
 
     delivered: bool
     error: str | None = None
+    later: dt.datetime | None = None  # a reaction asked to run again then (no failed attempt)
 
 
 @dataclass(frozen=True)
@@ -338,6 +340,10 @@ class DeliveryWorker:
         if outcome.delivered:
             await self.backend.settle(delivery.id, delivered=True)
             return
+        if outcome.later is not None:
+            await self.backend.settle(delivery.id, delivered=False, error=outcome.error, retry_at=outcome.later)
+            self._retry_by(max(0.0, (outcome.later - dt.datetime.now(dt.UTC)).total_seconds()))
+            return
         attempts = delivery.attempts + 1
         if attempts >= self.settings.delivery_attempts:
             await self.backend.settle(delivery.id, delivered=False, error=outcome.error)
@@ -352,9 +358,7 @@ class DeliveryWorker:
         delay = self.retry_delay(delivery.attempts)
         retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
         await self.backend.settle(delivery.id, delivered=False, error=outcome.error, retry_at=retry_at)
-        due = time.monotonic() + delay
-        if self._next_retry is None or due < self._next_retry:
-            self._next_retry = due
+        self._retry_by(delay)
         logger.debug(
             "Event %s to %s failed (%s); retry in %.2f s.",
             delivery.event.id,
@@ -362,6 +366,12 @@ class DeliveryWorker:
             outcome.error,
             delay,
         )
+
+    def _retry_by(self, delay: float) -> None:
+        """Wake up in ``delay`` seconds at the latest, for a delivery due then."""
+        due = time.monotonic() + delay
+        if self._next_retry is None or due < self._next_retry:
+            self._next_retry = due
 
     def retry_delay(self, attempts: int) -> float:
         """Seconds before the next try after ``attempts`` failed ones: doubling, capped, with jitter."""
@@ -374,6 +384,8 @@ class DeliveryWorker:
         assert subscription.reaction is not None
         try:
             await subscription.reaction(event)
+        except Later as later:
+            return Outcome(False, _short(str(later)), later=later.at)
         except Exception as exc:
             logger.warning("Reaction %s to event %s (%s) failed.", subscription.id, event.id, event.type, exc_info=True)
             return Outcome(False, _short(f"The reaction failed: {exc!r}"))

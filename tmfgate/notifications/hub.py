@@ -10,6 +10,7 @@ from tmfgate.errors import NotFound
 from tmfgate.ids import new_id
 from tmfgate.notifications import callbacks, secrets
 from tmfgate.notifications.subscriptions import HUB_KIND, parse, public, stored
+from tmfgate.security.tenancy import visible
 
 
 async def register_listener(call: Call) -> Reply:
@@ -26,15 +27,17 @@ async def register_listener(call: Call) -> Reply:
     doc: dict[str, Any] = {"id": new_id(), "callback": callback, "query": query, "createdAt": times.now()}
     if body.get("secret"):
         doc["secret"] = secrets.seal(str(body["secret"]), call.gateway.settings.hub_secret_key)
+    if visible(call, HUB_KIND) is not None:  # a partner hears only of its own resources
+        doc["owner"] = call.owner
     async with call.gateway.transaction() as tx:
-        await tx.create(HUB_KIND, doc["id"], stored(call.api, doc))
+        await tx.create(HUB_KIND, doc["id"], stored(call.api, doc), owner=call.owner)
     return Reply.created(codec.dumps(public(doc)), call.href("hub", doc["id"]))
 
 
 async def unregister_listener(call: Call) -> Reply:
     """``DELETE /hub/{id}``: 204, or 404 for an unknown subscription; its pending deliveries go."""
     async with call.gateway.transaction() as tx:
-        raw = await tx.get(HUB_KIND, call.id, for_update=True)
+        raw = await tx.get(HUB_KIND, call.id, for_update=True, owners=visible(call, HUB_KIND))
         if raw is None or codec.loads(raw).get("api") != call.api.name:
             raise NotFound(f"No hub subscription with id {call.id} exists.")
         await tx.delete(HUB_KIND, call.id)
@@ -44,7 +47,7 @@ async def unregister_listener(call: Call) -> Reply:
 
 async def retrieve_listener(call: Call) -> Reply:
     """``GET /hub/{id}`` where a spec has it."""
-    raw = await call.gateway.backend.get(HUB_KIND, call.id)
+    raw = await call.gateway.backend.get(HUB_KIND, call.id, owners=visible(call, HUB_KIND))
     if raw is None or codec.loads(raw).get("api") != call.api.name:
         raise NotFound(f"No hub subscription with id {call.id} exists.")
     return Reply(200, codec.dumps(public(codec.loads(raw))))

@@ -24,7 +24,7 @@ from tmfgate.query import parse_query, project
 
 log = logging.getLogger("tmfgate.subscriptions")
 ENVELOPE = ("eventId", "eventTime", "eventType")
-_PRIVATE = ("secret", "createdAt", "api")  # stored with a subscription, never shown
+_PRIVATE = ("secret", "createdAt", "api", "owner")  # stored with a subscription, never shown
 # Every API's subscriptions live in one kind, each naming its API: the dispatcher reads them all
 # with one query, which it does after every fan-out (see EventDispatcher._catch_up).
 HUB_KIND = "tmfgate:hub"
@@ -46,12 +46,15 @@ class Subscription:
     # they take events by (api, eventType) pairs, each change once although several APIs announce it.
     reaction: Callable[[Event], Awaitable[None]] | None = field(default=None, compare=False)
     sources: frozenset[tuple[str, str]] | None = field(default=None, compare=False)
+    owner: str | None = None  # a partner's subscription receives only the events of its own resources
 
     def accepts(self, event: Event, document: Any = None) -> bool:
         """Whether this subscription receives ``event`` (``document``: its parsed body, if at hand)."""
         if self.sources is not None:
             return (event.api, event.type) in self.sources
         if event.api != self.api or times.stamp(event.time) < self.created_at:
+            return False
+        if self.owner is not None and event.owner != self.owner:
             return False
         if self.event_types is not None and event.type not in self.event_types:
             return False
@@ -117,6 +120,7 @@ def from_document(api: ApiModel, doc: dict[str, Any]) -> Subscription:
         conditions=query.conditions,
         fields=query.fields,
         created_at=str(doc.get("createdAt", "")),
+        owner=doc.get("owner"),
     )
 
 
