@@ -52,6 +52,9 @@ class Transaction(Protocol):
 
         None when ``doc`` is stored as given, else the document as stored (see :meth:`create`)."""
 
+    async def owner(self, kind: str, id: str) -> str | None:
+        """The owner of a stored document; None when it has none, or there is no such document."""
+
     async def delete(self, kind: str, id: str) -> bool:
         """Remove a document; False when there was none."""
 

@@ -160,6 +160,10 @@ class RoutedTransaction:
             return await self.local.replace(kind, id, doc)
         return await (await self._remote(kind)).replace(kind, id, doc)
 
+    async def owner(self, kind: str, id: str) -> str | None:
+        """Another system records no owner: its documents are the operator's."""
+        return await self.local.owner(kind, id) if kind not in self.routes else None
+
     async def delete(self, kind: str, id: str) -> bool:
         if kind not in self.routes:
             return await self.local.delete(kind, id)

@@ -8,6 +8,7 @@ import contextlib
 import hmac
 import logging
 import secrets
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,7 @@ PREFIX = "/tmfgate/upstream/v1/"  # + {api}/listener
 SEEN_KIND = "upstreamEvent"  # the eventIds taken, so an upstream's retries are re-published once
 CHECK_EVERY = 30.0  # seconds between checks that an upstream still knows our subscription
 NO_HUB = (404, 405, 501)  # what an upstream without a hub answers POST /hub with
+MAX_AGE = 300  # seconds a signed notification stays acceptable (its signature carries the time)
 
 
 class Relay:
@@ -125,7 +127,7 @@ class Relay:
         """The answer to a notification: 2xx once it is in the outbox or was already."""
         if api not in self._rewrites:
             return Reply.error(NotFound(f"No API named {api} is answered upstream here."))
-        if signed is None or not hmac.compare_digest(signed, signature(self.secret, body)):
+        if not self._authentic(signed, body):
             return Reply.error(Forbidden("The notification is not signed with this gateway's subscription secret."))
         for upstream, ours in self._rewrites[api]:
             body = body.replace(upstream, ours)
@@ -145,6 +147,15 @@ class Relay:
             await tx.add_event(event)
         self.gateway.committed.set()
         return Reply(202)
+
+    def _authentic(self, signed: str | None, body: bytes) -> bool:
+        """Signed with our subscription's secret (``t=...,v1=...``), and recently: a replay is refused."""
+        if signed is None:
+            return False
+        stamp = dict(part.split("=", 1) for part in signed.split(",") if "=" in part).get("t", "")
+        if not stamp.isdigit() or abs(time.time() - int(stamp)) > MAX_AGE:
+            return False
+        return hmac.compare_digest(signed, signature(self.secret, body, int(stamp)))
 
 
 def local_backend(backend: Backend) -> Backend:

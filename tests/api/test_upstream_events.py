@@ -3,6 +3,7 @@ process), its subscribers get the upstream's events with the gateway's hrefs, on
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,7 +75,10 @@ def test_a_retried_notification_is_republished_once(upstream: str, tmp_path: Pat
             }
         )
         url = f"{gateway.url}{PREFIX}{API}/listener"
-        headers = {"x-hub-signature-256": signature(relay.secret, body), "content-type": "application/json"}
+        headers = {
+            "x-hub-signature-256": signature(relay.secret, body, int(time.time())),
+            "content-type": "application/json",
+        }
         assert [requests.post(url, data=body, headers=headers, timeout=10).status_code for _ in range(2)] == [202, 200]
         got = listener.wait_for(lambda d: len(d) >= 1)
         assert got[0]["body"]["event"]["resource"]["href"] == f"{gateway.url}{BASE}/resource/r-7"
@@ -90,7 +94,7 @@ def test_a_notification_we_cannot_take_is_a_tmf_error(
 ) -> None:
     with running(upstream, tmp_path) as gateway:
         body = b"not json" if signed == "bad body" else b'{"eventId": "x"}'
-        headers = {"x-hub-signature-256": signature(relay_of(gateway).secret, body)} if signed else {}
+        headers = {"x-hub-signature-256": signature(relay_of(gateway).secret, body, int(time.time()))} if signed else {}
         response = requests.post(f"{gateway.url}{PREFIX}{path}/listener", data=body, headers=headers, timeout=10)
     assert response.status_code == status and response.json()["@type"] == "Error"
 
@@ -100,3 +104,12 @@ def test_a_clean_stop_unsubscribes(upstream: str, tmp_path: Path) -> None:
         relay = relay_of(gateway)
         id = relay.subscriptions[API]  # the id of the upstream's 201
     assert requests.delete(f"{upstream}{BASE}/hub/{id}", timeout=10).status_code == 404  # gone already
+
+
+def test_a_replayed_notification_is_refused(upstream: str, tmp_path: Path) -> None:
+    with running(upstream, tmp_path) as gateway:
+        body = b'{"eventId": "old", "eventType": "ResourceDeleteEvent", "event": {"resource": {"id": "r"}}}'
+        stale = signature(relay_of(gateway).secret, body, int(time.time()) - 3600)
+        url = f"{gateway.url}{PREFIX}{API}/listener"
+        response = requests.post(url, data=body, headers={"x-hub-signature-256": stale}, timeout=10)
+    assert response.status_code == 403 and response.json()["@type"] == "Error"
