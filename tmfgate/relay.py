@@ -29,7 +29,7 @@ from tmfgate.upstreams import outward
 
 log = logging.getLogger("tmfgate.upstream")
 
-PREFIX = "/tmfgate/upstream/v1/"  # + {api}/listener
+PREFIX = "/tmfgate/upstream/v1/"  # + {api}/{token}/listener
 SEEN_KIND = "upstreamEvent"  # the eventIds taken, so an upstream's retries are re-published once
 CHECK_EVERY = 30.0  # seconds between checks that an upstream still knows our subscription
 NO_HUB = (404, 405, 501)  # what an upstream without a hub answers POST /hub with
@@ -62,7 +62,8 @@ class Relay:
         self._checking: asyncio.Task[None] | None = None
 
     def callback(self, api: str) -> str:
-        return f"{self.gateway.settings.base_url}{PREFIX}{api}/listener"
+        """Ours alone: the token in its path, new each start, is known only to the upstream we gave it."""
+        return f"{self.gateway.settings.base_url}{PREFIX}{api}/{self.secret}/listener"
 
     async def start(self) -> None:
         """Subscribe at every upstream hub; one that cannot be reached is tried again by the check loop."""
@@ -76,6 +77,9 @@ class Relay:
         body = {"callback": self.callback(api), "secret": self.secret}
         try:
             response = await self._client.post(upstream.url + "/hub", json=body, headers=dict(upstream.headers))
+            if response.status_code == 400:  # an upstream that keeps no secrets: the callback's token suffices
+                del body["secret"]
+                response = await self._client.post(upstream.url + "/hub", json=body, headers=dict(upstream.headers))
         except httpx.HTTPError as exc:
             # Unreachable: the upstream store said so in its one line at start; retried quietly.
             log.debug("cannot subscribe to the hub of %s (%s); retrying later", upstream.url, exc or type(exc))
@@ -123,12 +127,12 @@ class Relay:
                     del self.subscriptions[api]
                 await self.subscribe(api)
 
-    async def receive(self, api: str, body: bytes, signed: str | None) -> Reply:
+    async def receive(self, api: str, token: str, body: bytes, signed: str | None) -> Reply:
         """The answer to a notification: 2xx once it is in the outbox or was already."""
         if api not in self._rewrites:
             return Reply.error(NotFound(f"No API named {api} is answered upstream here."))
-        if not self._authentic(signed, body):
-            return Reply.error(Forbidden("The notification is not signed with this gateway's subscription secret."))
+        if not hmac.compare_digest(token, self.secret) or (signed is not None and not self._authentic(signed, body)):
+            return Reply.error(Forbidden("The notification is not one of this gateway's upstream subscriptions."))
         for upstream, ours in self._rewrites[api]:
             body = body.replace(upstream, ours)
         try:
@@ -148,10 +152,8 @@ class Relay:
         self.gateway.committed.set()
         return Reply(202)
 
-    def _authentic(self, signed: str | None, body: bytes) -> bool:
+    def _authentic(self, signed: str, body: bytes) -> bool:
         """Signed with our subscription's secret (``t=...,v1=...``), and recently: a replay is refused."""
-        if signed is None:
-            return False
         stamp = dict(part.split("=", 1) for part in signed.split(",") if "=" in part).get("t", "")
         if not stamp.isdigit() or abs(time.time() - int(stamp)) > MAX_AGE:
             return False
@@ -185,5 +187,6 @@ class ListenerMiddleware:
         if scope["method"] != "POST":
             reply = Reply.error(MethodNotAllowed("A listener takes POST only.", headers=((b"allow", b"POST"),)))
         else:
-            reply = await self.relay.receive(path[len(PREFIX) : -len("/listener")], body, signed)
+            api, _, token = path[len(PREFIX) : -len("/listener")].partition("/")
+            reply = await self.relay.receive(api, token, body, signed)
         await send_reply(send, reply)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import RunningGateway, free_port
+from tests.conftest import LOOPBACK_CALLBACKS, RunningGateway, free_port
 from tests.listeners import ListenerProcess
 
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
@@ -44,7 +44,8 @@ class Oss:
         command = [sys.executable, "-m", "tmfgate", "serve", "--port", str(self.port), "--log-level", "warning"]
         command += ["--database-url", f"sqlite:///{self.folder / 'oss.db'}", *self.options]
         with (self.folder / "oss.out").open("ab") as out:
-            self.process = subprocess.Popen(command, cwd=self.folder, stdout=out, stderr=subprocess.STDOUT)
+            env = {**os.environ, "TMFGATE_CALLBACK_HOSTS": LOOPBACK_CALLBACKS}  # the BSS listens on loopback
+            self.process = subprocess.Popen(command, cwd=self.folder, stdout=out, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 60
         while True:
             try:

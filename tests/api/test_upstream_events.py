@@ -74,7 +74,7 @@ def test_a_retried_notification_is_republished_once(upstream: str, tmp_path: Pat
                 "event": {"resource": {"id": "r-7", "href": f"{upstream}{BASE}/resource/r-7"}},
             }
         )
-        url = f"{gateway.url}{PREFIX}{API}/listener"
+        url = f"{gateway.url}{PREFIX}{API}/{relay_of(gateway).secret}/listener"
         headers = {
             "x-hub-signature-256": signature(relay.secret, body, int(time.time())),
             "content-type": "application/json",
@@ -95,7 +95,10 @@ def test_a_notification_we_cannot_take_is_a_tmf_error(
     with running(upstream, tmp_path) as gateway:
         body = b"not json" if signed == "bad body" else b'{"eventId": "x"}'
         headers = {"x-hub-signature-256": signature(relay_of(gateway).secret, body, int(time.time()))} if signed else {}
-        response = requests.post(f"{gateway.url}{PREFIX}{path}/listener", data=body, headers=headers, timeout=10)
+        token = relay_of(gateway).secret if signed else "guessed"
+        response = requests.post(
+            f"{gateway.url}{PREFIX}{path}/{token}/listener", data=body, headers=headers, timeout=10
+        )
     assert response.status_code == status and response.json()["@type"] == "Error"
 
 
@@ -110,6 +113,6 @@ def test_a_replayed_notification_is_refused(upstream: str, tmp_path: Path) -> No
     with running(upstream, tmp_path) as gateway:
         body = b'{"eventId": "old", "eventType": "ResourceDeleteEvent", "event": {"resource": {"id": "r"}}}'
         stale = signature(relay_of(gateway).secret, body, int(time.time()) - 3600)
-        url = f"{gateway.url}{PREFIX}{API}/listener"
+        url = f"{gateway.url}{PREFIX}{API}/{relay_of(gateway).secret}/listener"
         response = requests.post(url, data=body, headers={"x-hub-signature-256": stale}, timeout=10)
     assert response.status_code == 403 and response.json()["@type"] == "Error"
