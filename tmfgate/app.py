@@ -8,6 +8,7 @@ The request path is connexion's, trimmed to what the gateway needs and built onc
        ├─ DocsMiddleware       {base}/openapi.json and {base}/ui/
        ├─ FastRouting          the spec's paths -> operationId (connexion's router, plus a table)
        ├─ Security             credentials, the operation's scope, the audit log (tmfgate.security)
+       ├─ RateLimit            429 to a partner past its request rate (tmfgate.limits)
        ├─ RequestValidation    media type, parameters, body (compiled at start-up)
        └─ Endpoints            operationId -> the extension's function or the generic operation
 """
@@ -26,6 +27,7 @@ from connexion.options import SwaggerUIOptions
 from backends.base import Backend
 from tmfgate.extensions import Registry
 from tmfgate.gateway import Gateway
+from tmfgate.limits import RateLimitMiddleware
 from tmfgate.middleware import ErrorMiddleware
 from tmfgate.routing import (
     DocsMiddleware,
@@ -44,6 +46,7 @@ MIDDLEWARES: list[Any] = [
     DocsMiddleware,
     FastRoutingMiddleware,
     SecurityMiddleware,
+    RateLimitMiddleware,
     RequestValidationMiddleware,
 ]
 
@@ -87,7 +90,8 @@ def create_app(
         lifespan=lifespan,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
     )
-    for api in runtime.gateway.apis:
+    served = [faced for api in runtime.gateway.apis for faced in (api, *api.faces.values())]
+    for api in served:
         resolver = OperationResolver(api, runtime.registry.for_api(api.name))
         for base_path in (api.base_path, *api.spec.aliases):
             stack.add_api(
