@@ -22,8 +22,8 @@ from handlers.fulfilment.failures import Undecomposable
 from handlers.fulfilment.product_orders import FULFILMENTS, roll_up
 from handlers.notes import failure, note
 from handlers.ordering import capture
-from handlers.ordering.capture import MAX_QUANTITY
 from handlers.ordering.lifecycle import PRODUCT_ORDERS
+from handlers.ordering.limits import MAX_ITEM_QUANTITY
 from tmfgate import documents, operations, times
 from tmfgate.calls import Job, Later
 from tmfgate.ids import new_id
@@ -43,11 +43,7 @@ async def decompose(job: Job) -> None:
             return
         if old.get("state") != "acknowledged":
             return  # cancelled, or moved by a client, before the gateway got to it
-        start = capture.start_of(old)
-        if start is not None:  # held in the outbox until then: a restart keeps it
-            raise Later(
-                start, f"Product order {order_id} is held until its requestedStartDate {old['requestedStartDate']}."
-            )
+        _hold(old)
         new = copy.deepcopy(old)
         service_order_id = new_id()
         plan: dict[str, list[str]] = {}  # product order item -> its service order items
@@ -92,6 +88,15 @@ async def decompose(job: Job) -> None:
         await documents.create(tx, FULFILMENTS, record)
 
 
+def _hold(order: Document) -> None:
+    """An order to start later waits in the outbox until then (:class:`Later`): a restart keeps it."""
+    start = capture.start_of(order)
+    if start is not None:
+        raise Later(
+            start, f"Product order {order['id']} is held until its requestedStartDate {order['requestedStartDate']}."
+        )
+
+
 def _fail_broken_bundles(
     order: Document,
     bundles: dict[str, list[str]],
@@ -127,10 +132,12 @@ async def _service_items(
     if action == "noChange":
         return []
     if action == "add":
-        quantity = item.get("quantity", 1)
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
+        quantity, largest = item.get("quantity", 1), job.gateway.settings.get(MAX_ITEM_QUANTITY)
+        # Each product has services and resources of its own, all made in the one transaction that
+        # decomposes the order; the order's creation checked the same limit.
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= largest:
             raise Undecomposable(
-                f"the quantity must be a whole number from 1 to {MAX_QUANTITY} (the most "
+                f"the quantity must be a whole number from 1 to {largest} (the most "
                 f"products one item may install); it is {quantity!r}.",
                 "QUANTITY_INVALID",
             )
