@@ -16,7 +16,7 @@ from handlers.fulfilment.settings import FULFILMENT
 from handlers.ordering import cancellation, capture
 from handlers.ordering.lifecycle import PRODUCT_ORDERS
 from handlers.ordering.limits import MAX_ITEM_QUANTITY, MAX_ORDER_ITEMS
-from tmfgate import codec, operations
+from tmfgate import codec, operations, times
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
 from tmfgate.extensions import Handlers
@@ -95,6 +95,7 @@ async def createCancelProductOrder(call: Call) -> Reply:
     completed (:mod:`handlers.ordering.cancellation`)."""
     task = operations.new_document(call, call.body)
     task["state"] = "acknowledged"
+    task["creationDate"] = times.now()  # TMF622 v5 states when the task was made; v4 readers skip it
     async with call.gateway.transaction() as tx:
         raw = await cancellation.cancel_product_order(tx, call, task)
     return Reply.created(raw, task["href"])

@@ -68,6 +68,7 @@ async def deleteProduct(call: Call) -> Reply:
 
 
 def _prepare_new(call: Call, doc: Document) -> None:
+    doc["creationDate"] = times.now()  # TMF637 v5 states when the record was made; v4 readers skip it
     if "status" in doc:
         doc["status"] = status_of(doc["status"])
     if doc.get("status") in STARTED:

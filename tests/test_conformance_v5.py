@@ -1,4 +1,4 @@
-"""``--version 5`` against a small v5 server (TMF639 v5 resources and hub), as tmfgate serves no v5 yet.
+"""``--version 5`` against a small v5 server (TMF639 v5 resources and hub) whose defects can be switched on.
 
 The fixture server lists its API at ``/``, serves its spec (which refers to ``tmf_common.yaml``) for
 discovery, stores resources by ``@type`` subclass and notifies hubs with v5 events. Two of its defects

@@ -90,7 +90,8 @@ def create_app(
         lifespan=lifespan,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
     )
-    for api in runtime.gateway.apis:
+    served = [faced for api in runtime.gateway.apis for faced in (api, *api.faces.values())]
+    for api in served:
         resolver = OperationResolver(api, runtime.registry.for_api(api.name))
         for base_path in (api.base_path, *api.spec.aliases):
             stack.add_api(

@@ -77,7 +77,18 @@ class Reply:
 class Call:
     """One API call: the operation, the request's parts, and the gateway serving it."""
 
-    __slots__ = ("_correlation", "_host", "api", "body", "gateway", "idempotency", "media_type", "operation", "scope")
+    __slots__ = (
+        "_correlation",
+        "_host",
+        "api",
+        "body",
+        "face",
+        "gateway",
+        "idempotency",
+        "media_type",
+        "operation",
+        "scope",
+    )
 
     def __init__(self, gateway: Gateway, api: ApiModel, operation: OperationModel, scope: Scope) -> None:
         self.gateway = gateway
@@ -88,6 +99,7 @@ class Call:
         self.media_type: str | None = scope.get(MEDIA_TYPE)
         self._host: str | None = None
         self._correlation: str | None = None
+        self.face: Any = None  # the tmfgate.versions.Face the client called through, if not the home version
         self.idempotency: Pending | None = None  # set while a POST with an Idempotency-Key runs
 
     @property

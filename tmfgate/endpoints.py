@@ -40,6 +40,36 @@ class Endpoint:
         await send_reply(send, reply)
 
 
+class FacedEndpoint(Endpoint):
+    """An operation of another version of an API (:mod:`tmfgate.versions`): served by the home
+    version's operation, the request turned into the home version's terms and the reply back."""
+
+    __slots__ = ("face", "shown")
+
+    def __init__(self, gateway: Gateway, api: ApiModel, model: OperationModel, function: Function) -> None:
+        home = api.face.operation(model)
+        super().__init__(gateway, api.face.home if home else api, home or model, function)
+        self.face, self.shown = (api.face if home else None), model
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        face = self.face
+        if face is None:
+            await super().__call__(scope, receive, send)
+            return
+        kind = self.model.resource.kind
+        if scope.get("query_string"):
+            scope["query_string"] = face.query(kind, scope["query_string"].decode("latin-1")).encode("latin-1")
+        call = Call(self.gateway, self.api, self.model, scope)
+        call.face = face
+        if call.body is not None:
+            call.body = face.inward(kind, call.body, call.media_type)
+        try:
+            reply = await self.function(call)
+        except ApiError as error:
+            reply = Reply.error(error)
+        await send_reply(send, face.reply(self.model, reply))
+
+
 async def send_reply(send: Send, reply: Reply) -> None:
     """Send a reply as one ASGI response."""
     headers = reply.headers

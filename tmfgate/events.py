@@ -146,6 +146,12 @@ class EventLog:
             for kind, resource in api.resources.items():
                 if kind != "hub":
                     self._by_kind.setdefault(kind, []).append((builder, resource))
+            # A resource only another version of the API has (tmfgate.versions) raises that version's events.
+            for faced in api.faces.values():
+                own = EventBuilder(faced)
+                for kind, resource in faced.resources.items():
+                    if kind != "hub" and kind not in api.resources:
+                        self._by_kind.setdefault(kind, []).append((own, resource))
 
     # ``owner``: the partner the resource belongs to, whose hub subscriptions alone receive the events.
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from backends.base import ValueType
 from tmfgate.errors import ConfigurationError
-from tmfgate.schemas import Validator, compile_schema
+from tmfgate.schemas import Checks, compile_schema
 from tmfgate.specs import ApiSpec
 
 HTTP_METHODS = ("get", "post", "patch", "put", "delete")
@@ -92,7 +92,7 @@ class ResourceModel:
     schemas: Schemas | None = field(default=None, repr=False)
     # The whole-resource schema of a patchable resource: a patched document must still be a valid
     # resource (a merge patch may null out a required attribute).
-    validator: Validator | None = field(default=None, repr=False)
+    validator: Checks | None = field(default=None, repr=False)
 
     def attribute_kind(self, path: tuple[str, ...]) -> ValueType | None:
         if path in (("id",), ("href",)):
@@ -132,6 +132,10 @@ class ApiModel:
     schemas: Schemas
     resources: dict[str, ResourceModel]
     operations: dict[str, OperationModel]
+    # The API's other versions served over the same store, by major version (tmfgate.versions),
+    # and on such a version's own model, its Face.
+    faces: dict[str, ApiModel] = field(default_factory=dict)
+    face: Any = None
 
     @property
     def name(self) -> str:

@@ -26,7 +26,7 @@ from connexion.spec import OpenAPISpecification
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tmfgate.calls import Function, Reply
-from tmfgate.endpoints import Endpoint, not_found, send_reply
+from tmfgate.endpoints import Endpoint, FacedEndpoint, not_found, send_reply
 from tmfgate.errors import MethodNotAllowed
 from tmfgate.extensions import Extension
 from tmfgate.gateway import Gateway
@@ -72,6 +72,18 @@ class CheckedSpecification(OpenAPISpecification):
             cls._valid.add(digest)
 
 
+class FaceSpecification(OpenAPISpecification):
+    """The text of another version of an API (tmfgate.versions), which connexion does not check.
+
+    Connexion's check of the eleven v5 texts, rich in ``oneOf``, took 15 s of a 24 s start-up on two
+    cores (profiled), in every process; ``tests/test_specs.py`` checks them with openapi-spec-validator.
+    """
+
+    @classmethod
+    def _validate_spec(cls, spec: dict[str, Any]) -> None:
+        return None
+
+
 class GatewayMiddleware(ConnexionMiddleware):
     """Connexion's main middleware, with each API's document built as a :class:`CheckedSpecification`."""
 
@@ -81,7 +93,9 @@ class GatewayMiddleware(ConnexionMiddleware):
         if self.middleware_stack is not None:
             raise RuntimeError("Cannot add an API after the application has started.")
         options = self.options.replace(resolver=resolver)
-        spec = CheckedSpecification(specification)
+        model = kwargs.get("model")
+        face = isinstance(model, ApiModel) and model.face is not None
+        spec = (FaceSpecification if face else CheckedSpecification)(specification)
         self.apis.append(ConnexionApi(spec, base_path=base_path, name=name, **options.__dict__, **kwargs))
 
 
@@ -95,6 +109,11 @@ class OperationResolver(Resolver):
 
     def resolve(self, operation: AbstractOperation) -> Resolution:
         operation_id = operation.operation_id
+        face = self.model.face
+        if face is not None:  # another version: the home version's operation serves it
+            home = face.operation(self.model.operations[operation_id])
+            if home is not None and home.operation_id in face.home.operations:
+                return Resolution(function_for(face.home, self.extension, home.operation_id), operation_id)
         return Resolution(function_for(self.model, self.extension, operation_id), operation_id)
 
 
@@ -153,6 +172,8 @@ def _guard(next_app: ASGIApp, api: ApiModel, op: OperationModel, function: Funct
 
 
 def _endpoint(next_app: ASGIApp, api: ApiModel, op: OperationModel, function: Function, gateway: Gateway) -> ASGIApp:
+    if api.face is not None:
+        return FacedEndpoint(gateway, api, op, function)
     return Endpoint(gateway, api, op, function)
 
 
@@ -232,7 +253,7 @@ class DocsMiddleware(SwaggerUIMiddleware):
         apis = {id(api): api for api, _ in self.indexes.values()}.values()
         return [
             {
-                "id": api.name,
+                "id": api.name if api.face is None else f"{api.name}_v{api.spec.version}",
                 "name": api.spec.title,
                 "version": str(api.spec.document.get("info", {}).get("version", "")),
                 "href": f"{root}{api.base_path}",

@@ -16,6 +16,7 @@ from tmfgate.notifications import admin
 from tmfgate.notifications.delivery import DeliveryWorker
 from tmfgate.notifications.reactions import internal_subscriptions
 from tmfgate.settings import Settings
+from tmfgate.versions import Face
 
 
 def installed() -> Registry:
@@ -24,8 +25,23 @@ def installed() -> Registry:
 
 
 def load_apis(specs_dir: Path | None = None) -> list[ApiModel]:
-    """The models of the APIs whose specs are in ``specs_dir`` (default: the shipped specs)."""
-    return [model.build(spec) for spec in specs.load_all(specs_dir)]
+    """The models of the APIs whose specs are in ``specs_dir`` (default: the shipped specs), each with
+    its other versions from the folders beside them (``v5/``) as faces."""
+    folder = specs_dir or specs.specs_dir()
+    apis = [model.build(spec) for spec in specs.load_all(folder)]
+    homes = {api.name: api for api in apis}
+    for name in specs.FACE_FOLDERS:
+        faces = folder / name
+        if not faces.is_dir():
+            continue
+        table = specs.read_data(faces / specs.FACES_FILE) if (faces / specs.FACES_FILE).is_file() else {}
+        for spec in specs.load_all(faces):
+            home = homes.get(spec.name)
+            if home is not None:
+                faced = model.build(specs.served(spec))
+                faced.face = Face(home, faced, table)
+                home.faces[spec.version] = faced
+    return apis
 
 
 class Runtime:

@@ -7,7 +7,8 @@ takes microseconds where the pure-Python validators take a hundred times longer
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 import jsonschema_rs
 import orjson
@@ -15,6 +16,16 @@ import orjson
 from tmfgate.errors import BadRequest, ConfigurationError
 
 Validator = jsonschema_rs.Draft4Validator
+
+
+class Checks(Protocol):
+    """What :func:`check` asks of a validator: a compiled schema, or one of several versions' schemas."""
+
+    def is_valid(self, instance: Any) -> bool: ...
+
+    def iter_errors(self, instance: Any) -> Iterator[jsonschema_rs.ValidationError]: ...
+
+
 _DRAFT4 = "http://json-schema.org/draft-04/schema#"
 _SHOWN_ERRORS = 5  # problems a message lists before "and N more"
 _SHOWN_LENGTH = 120  # characters of a value a message shows
@@ -29,7 +40,7 @@ def compile_schema(schema: dict[str, Any], document: dict[str, Any]) -> Validato
         raise ConfigurationError(f"A schema of the spec cannot be compiled: {exc}") from exc
 
 
-def check(validator: Validator, value: Any, what: str = "request body") -> None:
+def check(validator: Checks, value: Any, what: str = "request body") -> None:
     """Validate; a body that breaks the schema is a 400 listing what is wrong, every missing attribute included."""
     if validator.is_valid(value):
         return

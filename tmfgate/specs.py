@@ -9,7 +9,7 @@ the reference to a local one. The served ``openapi.json`` is that bundled docume
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,9 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
 COMMON_PREFIX = "tmf_common"
+FACES_FILE = "faces.yaml"  # in a version's folder: how its documents map to the stored ones (tmfgate.faces)
+# Folders of further versions of the APIs, beside the stored version's specs (tmfgate.faces).
+FACE_FOLDERS = ("v5",)
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,11 @@ class ApiSpec:
     def title(self) -> str:
         return str(self.document.get("info", {}).get("title", self.name))
 
+    @property
+    def version(self) -> str:
+        """The major version of the API (``4``, ``5``), from ``info.version``."""
+        return str(self.document.get("info", {}).get("version", "4")).split(".", 1)[0]
+
 
 def specs_dir() -> Path:
     """The folder of the shipped specs: ``tmfgate/_specs`` when installed, ``specs/`` in a checkout."""
@@ -54,10 +62,24 @@ def specs_dir() -> Path:
 def load_all(folder: Path | None = None) -> list[ApiSpec]:
     """Every API spec in ``folder``, bundled, sorted by name."""
     folder = folder or specs_dir()
-    files = sorted(p for p in folder.glob("*.yaml") if not p.stem.startswith(COMMON_PREFIX))
+    files = sorted(p for p in folder.glob("*.yaml") if not p.stem.startswith(COMMON_PREFIX) and p.name != FACES_FILE)
     if not files:
         raise ConfigurationError(f"No OpenAPI spec files were found in {folder}.")
     return [load(p) for p in files]
+
+
+def served(spec: ApiSpec) -> ApiSpec:
+    """The spec as the gateway serves it: without the ``/listener/*`` paths, which clients host."""
+    paths = spec.document.get("paths", {})
+    if not any(path.startswith("/listener/") for path in paths):
+        return spec
+    kept = {path: item for path, item in paths.items() if not path.startswith("/listener/")}
+    return replace(spec, document={**spec.document, "paths": kept})
+
+
+def read_data(path: Path) -> dict[str, Any]:
+    """A YAML data file of the specs folder (not a spec), parsed."""
+    return _read(path)
 
 
 def load(path: Path) -> ApiSpec:

@@ -20,7 +20,8 @@ def unknown_id(ctx: Context, res: Resource) -> str:
         expect_error(ctx, ctx.client.get(path), 404, f"GET {path}")
         tried.append("GET")
     if res.has("patch") and not ctx.options.read_only:
-        response = ctx.client.request("PATCH", path, json_body={}, content_type="application/merge-patch+json")
+        empty = {"@type": res.class_name} if (ctx.api.version or 4) >= 5 else {}  # v5: every body names its @type
+        response = ctx.client.request("PATCH", path, json_body=empty, content_type="application/merge-patch+json")
         expect_error(ctx, response, 404, f"PATCH {path}")
         tried.append("PATCH")
     if res.has("delete") and not ctx.options.read_only:

@@ -203,6 +203,7 @@ def _new(actor: Actor, order: Document, item: Document, services: list[Document]
         "isBundle": False,
         "isCustomerVisible": True,
         "startDate": times.now(),
+        "creationDate": times.now(),
         "orderDate": order.get("orderDate", times.now()),
         "productOffering": {
             "id": offering_ref.get("id"),

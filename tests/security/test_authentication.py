@@ -193,3 +193,18 @@ def test_the_key_set_can_come_from_a_url(keys: Keys) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_partner_claim_can_be_chosen(keys: Keys) -> None:
+    import asyncio
+
+    from tmfgate.security.credentials import InvalidCredentials, KeySet, Tokens
+
+    tokens = Tokens(KeySet(str(keys.jwks)), issuer=ISSUER, audience=AUDIENCE, partner_claim="client_id")
+    chosen = asyncio.run(tokens.principal(keys.token("by-azp", client_id="by-client-id")))
+    assert chosen.partner == "by-client-id"
+    with pytest.raises(InvalidCredentials, match="client_id"):
+        asyncio.run(tokens.principal(keys.token("by-azp")))
+    default = Tokens(KeySet(str(keys.jwks)), issuer=ISSUER, audience=AUDIENCE, partner_claim="")
+    assert asyncio.run(default.principal(keys.token("by-azp", client_id="x"))).partner == "by-azp"
+    assert asyncio.run(default.principal(keys.token("p", azp=None))).partner == "svc-p"  # sub

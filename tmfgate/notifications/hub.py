@@ -23,8 +23,10 @@ async def register_listener(call: Call) -> Reply:
     callback = str(body.get("callback", ""))
     await callbacks.policy(call.gateway.settings).target(callback)  # checked again at every delivery
     query = str(body.get("query") or "")
-    parse(query, call.api)
     doc: dict[str, Any] = {"id": new_id(), "callback": callback, "query": query, "createdAt": times.now()}
+    if call.face is not None:  # another version: its events are rendered in its terms at delivery
+        doc.update(version=call.face.version, storedQuery=call.face.subscription_query(query))
+    parse(str(doc.get("storedQuery", query)), call.api)
     if body.get("secret"):
         doc["secret"] = secrets.seal(str(body["secret"]), call.gateway.settings.hub_secret_key)
     if visible(call, HUB_KIND) is not None:  # a partner hears only of its own resources

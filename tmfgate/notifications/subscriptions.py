@@ -24,7 +24,7 @@ from tmfgate.query import parse_query, project
 
 log = logging.getLogger("tmfgate.subscriptions")
 ENVELOPE = ("eventId", "eventTime", "eventType")
-_PRIVATE = ("secret", "createdAt", "api", "owner")  # stored with a subscription, never shown
+_PRIVATE = ("secret", "createdAt", "api", "owner", "version", "storedQuery")  # stored with a subscription, never shown
 # Every API's subscriptions live in one kind, each naming its API: the dispatcher reads them all
 # with one query, which it does after every fan-out (see EventDispatcher._catch_up).
 HUB_KIND = "tmfgate:hub"
@@ -47,6 +47,9 @@ class Subscription:
     reaction: Callable[[Event], Awaitable[None]] | None = field(default=None, compare=False)
     sources: frozenset[tuple[str, str]] | None = field(default=None, compare=False)
     owner: str | None = None  # a partner's subscription receives only the events of its own resources
+    # A subscription made through another version of the API (tmfgate.versions) gets each event
+    # rendered in that version's envelope and names.
+    render: Callable[[bytes], bytes] | None = field(default=None, compare=False)
 
     def accepts(self, event: Event, document: Any = None) -> bool:
         """Whether this subscription receives ``event`` (``document``: its parsed body, if at hand)."""
@@ -64,9 +67,10 @@ class Subscription:
 
     def payload(self, event: Event) -> bytes:
         """The notification body this subscriber receives."""
-        if self.fields is None:
-            return event.body
-        return codec.dumps(project(codec.loads(event.body), self.fields, always=ENVELOPE))
+        body = event.body
+        if self.fields is not None:
+            body = codec.dumps(project(codec.loads(body), self.fields, always=ENVELOPE))
+        return body if self.render is None else self.render(body)
 
 
 def parse(query: str, api: ApiModel) -> tuple[frozenset[str] | None, Query]:
@@ -100,6 +104,8 @@ def parse(query: str, api: ApiModel) -> tuple[frozenset[str] | None, Query]:
 def event_types(api: ApiModel) -> set[str]:
     """The events the gateway raises for this API's resources, and those its spec names."""
     names = {n for n in api.spec.document.get("components", {}).get("schemas", {}) if n.endswith("Event")}
+    for faced in api.faces.values():  # the API's other versions hear of the same changes
+        names |= event_types(faced)
     for resource in api.resources.values():
         if resource.kind != "hub":
             names.update(
@@ -110,7 +116,8 @@ def event_types(api: ApiModel) -> set[str]:
 
 
 def from_document(api: ApiModel, doc: dict[str, Any]) -> Subscription:
-    types, query = parse(str(doc.get("query") or ""), api)
+    types, query = parse(str(doc.get("storedQuery", doc.get("query")) or ""), api)
+    faced = api.faces.get(str(doc.get("version")))
     return Subscription(
         id=doc["id"],
         api=api.name,
@@ -121,6 +128,7 @@ def from_document(api: ApiModel, doc: dict[str, Any]) -> Subscription:
         fields=query.fields,
         created_at=str(doc.get("createdAt", "")),
         owner=doc.get("owner"),
+        render=faced.face.event if faced is not None else None,
     )
 
 

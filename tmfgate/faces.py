@@ -1,0 +1,238 @@
+"""Faces: another version of an API (v5 beside v4) served over the same stored documents.
+
+A face renames and moves attributes between the stored shape (the home version's) and its own, by a
+table per pair of schemas (``specs/v5/faces.yaml``), on the way in and out; queries are renamed too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tmfgate.model import Schemas
+from tmfgate.types import Document
+
+Path = tuple[str, ...]
+
+
+def _get(doc: Mapping[str, Any], path: Path) -> Any:
+    node: Any = doc
+    for name in path:
+        if not isinstance(node, Mapping) or name not in node:
+            return None
+        node = node[name]
+    return node
+
+
+def _pop(doc: dict[str, Any], path: Path) -> tuple[bool, Any]:
+    """Remove the value at ``path``, and the objects it leaves empty; (found, value)."""
+    parents: list[dict[str, Any]] = [doc]
+    for name in path[:-1]:
+        child = parents[-1].get(name)
+        if not isinstance(child, dict):
+            return False, None
+        parents.append(child)
+    if path[-1] not in parents[-1]:
+        return False, None
+    value = parents[-1].pop(path[-1])
+    for depth in range(len(path) - 1, 0, -1):
+        if not parents[depth]:
+            parents[depth - 1].pop(path[depth - 1])
+    return True, value
+
+
+def _put(doc: dict[str, Any], path: Path, value: Any) -> None:
+    node = doc
+    for name in path[:-1]:
+        child = node.get(name)
+        if not isinstance(child, dict):
+            child = node[name] = {}
+        else:
+            child = node[name] = dict(child)  # a copy: the caller's document stays as it was
+        node = child
+    node[path[-1]] = value
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one face schema maps to its stored counterpart: attributes moved, ``@type`` values, defaults."""
+
+    moved: tuple[tuple[Path, Path], ...] = ()  # (stored path, face path)
+    types: Mapping[str, str] = field(default_factory=dict)  # stored @type -> face @type
+    defaults: tuple[tuple[Path, Any], ...] = ()  # face attributes the stored shape has no room for
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> Rule:
+        moved = tuple((tuple(k.split(".")), tuple(str(v).split("."))) for k, v in data.get("moved", {}).items())
+        defaults = tuple((tuple(k.split(".")), v) for k, v in data.get("defaults", {}).items())
+        return cls(moved, dict(data.get("types", {})), defaults)
+
+    def outward(self, doc: dict[str, Any]) -> None:
+        for stored, faced in self.moved:
+            found, value = _pop(doc, stored)
+            if found:
+                _put(doc, faced, value)
+        kind = doc.get("@type")
+        if isinstance(kind, str) and kind in self.types:
+            doc["@type"] = self.types[kind]
+        for path, value in self.defaults:
+            if _get(doc, path) is None:
+                _put(doc, path, value)
+
+    def inward(self, doc: dict[str, Any]) -> None:
+        for stored, faced in self.moved:
+            found, value = _pop(doc, faced)
+            if found:
+                _put(doc, stored, value)
+        # The @type first: a face type that maps back is the stored one, not a default to drop.
+        back = {face: stored for stored, face in self.types.items()}
+        kind = doc.get("@type")
+        if isinstance(kind, str) and kind in back:
+            doc["@type"] = back[kind]
+        for path, value in self.defaults:
+            if _get(doc, path) == value:
+                _pop(doc, path)
+
+    def stored_path(self, path: Path) -> tuple[Path, int]:
+        """The stored path of a face path's head, and how many face names it took."""
+        for stored, faced in self.moved:
+            if path[: len(faced)] == faced:
+                return stored, len(faced)
+        return path[:1], 1
+
+
+@dataclass(eq=False)
+class Node:
+    """Where rules apply inside a document of one schema: its own rule, and its attributes' nodes."""
+
+    rule: Rule | None = None
+    children: dict[str, Node] = field(default_factory=dict)
+
+    def outward(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.outward(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        doc = dict(value)
+        if self.rule is not None:
+            self.rule.outward(doc)
+        for name, child in self.children.items():
+            if name in doc:
+                doc[name] = child.outward(doc[name])
+        return doc
+
+    def inward(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.inward(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        doc = dict(value)
+        for name, child in self.children.items():
+            if name in doc:
+                doc[name] = child.inward(doc[name])
+        if self.rule is not None:
+            self.rule.inward(doc)
+        return doc
+
+    def stored_path(self, path: Path) -> Path:
+        """A dotted attribute path of the face (``relatedParty.partyOrPartyRole.id``) in stored names."""
+        if not path:
+            return path
+        head, used = self.rule.stored_path(path) if self.rule is not None else (path[:1], 1)
+        child = self.children.get(path[0]) if used == 1 else None
+        rest = path[used:]
+        return head + (child.stored_path(rest) if child is not None else rest)
+
+    def face_path(self, path: Path) -> Path:
+        """A stored attribute path in the face's names (a JSON Patch's path, the other way round)."""
+        if not path:
+            return path
+        for stored, faced in self.rule.moved if self.rule is not None else ():
+            if path[: len(stored)] == stored:
+                return faced + path[len(stored) :]
+        child = self.children.get(path[0])
+        return path[:1] + (child.face_path(path[1:]) if child is not None else path[1:])
+
+    def at(self, path: Path) -> Node | None:
+        """The node of the attribute at a face path, None when no rule applies there."""
+        node: Node | None = self
+        for name in path:
+            node = node.children.get(name) if node is not None else None
+        return node
+
+
+class Planner:
+    """Builds the nodes of a face's schemas, once per schema, pruned to where a rule applies."""
+
+    def __init__(self, schemas: Schemas, rules: Mapping[str, Rule]) -> None:
+        self.schemas = schemas
+        self.rules = rules
+        self.built: dict[str, Node] = {}
+
+    def plan(self, schema: dict[str, Any], rule: Rule | None = None) -> Node:
+        """The node of a resource's schema, with its own rule (a resource's renamed attributes)."""
+        node = Node(rule, dict(self._node(schema).children))
+        self._prune([node, *self.built.values()])
+        return node
+
+    def _node(self, schema: dict[str, Any]) -> Node:
+        name = schema.get("$ref", "").rsplit("/", 1)[-1]
+        if name and name in self.built:
+            return self.built[name]
+        node = Node(self.rules.get(name))
+        if name:
+            self.built[name] = node
+        for attribute, sub in self._properties(schema).items():
+            target = self._items(sub)
+            if target.get("$ref") or self._properties(target):
+                node.children[attribute] = self._node(target)
+        return node
+
+    def _items(self, schema: dict[str, Any]) -> dict[str, Any]:
+        while True:
+            resolved = self.schemas.resolve(schema) if "$ref" in schema else schema
+            if resolved.get("type") == "array" and "items" in resolved:
+                schema = resolved["items"]
+            else:
+                return schema
+
+    def _properties(self, schema: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+        """Properties through ``$ref``, ``allOf`` and every ``oneOf`` branch."""
+        schema = self.schemas.resolve(schema)
+        merged: dict[str, Any] = {}
+        if depth > 20:
+            return merged
+        for part in (*schema.get("allOf", ()), *schema.get("oneOf", ()), *schema.get("anyOf", ())):
+            merged.update(self._properties(part, depth + 1))
+        merged.update(schema.get("properties", {}))
+        return merged
+
+    @staticmethod
+    def _prune(nodes: Iterable[Node]) -> None:
+        """Drop the branches where no rule applies (schemas refer to themselves, hence the fixpoint)."""
+        every: dict[int, Node] = {}
+        pending = list(nodes)
+        while pending:
+            node = pending.pop()
+            if id(node) not in every:
+                every[id(node)] = node
+                pending.extend(node.children.values())
+        useful = {key for key, node in every.items() if node.rule is not None}
+        grown = True
+        while grown:
+            grown = False
+            for key, node in every.items():
+                if key not in useful and any(id(child) in useful for child in node.children.values()):
+                    useful.add(key)
+                    grown = True
+        for node in every.values():
+            node.children = {name: child for name, child in node.children.items() if id(child) in useful}
+
+
+def rules_of(data: Mapping[str, Any]) -> dict[str, Rule]:
+    """The rules of a faces table's ``schemas`` section, by face schema name."""
+    return {name: Rule.of(rule or {}) for name, rule in (data.get("schemas") or {}).items()}
+
+
+__all__ = ["Document", "Node", "Planner", "Rule", "rules_of"]

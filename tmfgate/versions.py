@@ -1,0 +1,236 @@
+"""An API's other version, served over the stored documents of its home version (v5 beside v4).
+
+A :class:`Face` turns a request of its version into one of the home version (body, JSON Patch paths,
+query names), lets the home operation serve it, and turns the reply and each event back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+from urllib.parse import quote, unquote_plus
+
+import jsonschema_rs
+import orjson
+
+from backends.base import ValueType
+from tmfgate import codec
+from tmfgate.calls import Reply
+from tmfgate.faces import Node, Planner, Rule, rules_of
+from tmfgate.model import ApiModel, OperationModel, ResourceModel
+from tmfgate.schemas import Checks, compile_schema
+from tmfgate.types import Document
+
+_NOT_PATHS = frozenset({"offset", "limit", "before", "after", "filter", "depth", "expand"})
+_OPERATOR = re.compile(r"^(.*?)((?:\.(?:gt|gte|lt|lte|eq|ne|regex))?)$")
+_PATH_END = re.compile(r"[=<>!]")
+DOCUMENT_VERBS = frozenset({"list", "retrieve", "create", "patch"})
+HUB_VERBS = frozenset({"register", "subscription"})
+
+
+class Face:
+    """How one API's ``model`` (its v5 text) maps to the documents its ``home`` (v4) stores."""
+
+    def __init__(self, home: ApiModel, model: ApiModel, table: Mapping[str, Any]) -> None:
+        self.home, self.model = home, model
+        self.version = model.spec.version
+        planner = Planner(model.schemas, rules_of(table))
+        resources = (table.get("apis") or {}).get(home.name) or {}
+        self.nodes: dict[str, Node] = {
+            kind: planner.plan(resource.schema, Rule.of(resources.get(kind) or {}))
+            for kind, resource in model.resources.items()
+            if resource.schema is not None and kind != "hub"
+        }
+        self._resources: dict[str, FacedResource] = {}
+
+    # Operations
+
+    def operation(self, op: OperationModel) -> OperationModel | None:
+        """The home operation serving a face operation: same resource, same verb; None when the home
+        API lacks the resource (the face then serves it on its own). The hub is always the face's."""
+        kind = op.resource.kind
+        if kind == "hub":
+            return replace(op, api=self.home.name)
+        if kind not in self.home.resources:
+            return None
+        same = (home for home in self.home.operations.values() if home.resource.kind == kind and home.verb == op.verb)
+        found = next(same, None) or replace(op, api=self.home.name)
+        return replace(found, resource=self.resource(kind))
+
+    def resource(self, kind: str) -> FacedResource:
+        """The home resource as calls through this face see it (built once per resource)."""
+        found = self._resources.get(kind)
+        if found is None:
+            home, own = self.home.resources[kind], self.model.resources.get(kind)
+            found = FacedResource(**{f.name: getattr(home, f.name) for f in fields(ResourceModel)})
+            found.face_resource, found.node = own, self.node(kind)
+            if home.validator is not None and own is not None and own.schema is not None:
+                mine = compile_schema(own.schema, self.model.spec.document)
+                found.validator = EitherVersion(home.validator, mine, lambda doc: self.outward(kind, doc))
+            self._resources[kind] = found
+        return found
+
+    # Documents
+
+    def node(self, kind: str) -> Node:
+        return self.nodes.get(kind) or Node()
+
+    def outward(self, kind: str, doc: Any) -> Any:
+        """A stored document (or a list of them) as this face shows it."""
+        if isinstance(doc, list):
+            return [self.outward(kind, item) for item in doc]
+        shown = self.node(kind).outward(doc)
+        if isinstance(shown, dict) and isinstance(shown.get("href"), str):
+            shown["href"] = self.href(shown["href"])
+        return shown
+
+    def inward(self, kind: str, body: Any, media_type: str | None) -> Any:
+        """A request body of this face in stored names (a JSON Patch's paths and values too)."""
+        node = self.node(kind)
+        if media_type is not None and "json-patch" in media_type and isinstance(body, list):
+            return [self._operation(node, operation) for operation in body]
+        return node.inward(body)
+
+    def _operation(self, node: Node, operation: Any) -> Any:
+        if not isinstance(operation, dict):
+            return operation
+        result = dict(operation)
+        target: Node | None = None
+        for key in ("path", "from"):
+            if isinstance(operation.get(key), str):
+                result[key], found = stored_pointer(node, operation[key])
+                target = found if key == "path" else target
+        if "value" in operation and target is not None:
+            result["value"] = target.inward(operation["value"])
+        return result
+
+    def href(self, href: str) -> str:
+        return href.replace(self.home.base_path + "/", self.model.base_path + "/", 1)
+
+    # Queries
+
+    def query(self, kind: str, raw: str) -> str:
+        """A list or retrieve query in stored names: filters, ``fields`` and ``sort`` (TMF630)."""
+        node = self.node(kind)
+        return "&".join(_stored_part(node, part) for part in raw.split("&") if part)
+
+    def subscription_query(self, raw: str) -> str:
+        """A hub ``query`` in stored names: ``event.{kind}.{path}`` filters and fields."""
+
+        def stored(path: tuple[str, ...]) -> tuple[str, ...]:
+            if len(path) > 2 and path[0] == "event":
+                return path[:2] + self.node(path[1]).stored_path(path[2:])
+            return path
+
+        return "&".join(_rewritten(part, stored) for part in raw.split("&") if part)
+
+    # Replies and events
+
+    def reply(self, op: OperationModel, reply: Reply) -> Reply:
+        """The home operation's reply as this face answers it."""
+        headers = [(k, self.href(v.decode()).encode()) if k == b"location" else (k, v) for k, v in reply.headers]
+        if reply.body is None or reply.status >= 300:
+            return Reply(reply.status, reply.body, headers)
+        if op.verb in DOCUMENT_VERBS:
+            return Reply(reply.status, codec.dumps(self.outward(op.resource.kind, codec.loads(reply.body))), headers)
+        if op.verb in HUB_VERBS:
+            hub: Document = codec.loads(reply.body)
+            hub.setdefault("@type", "Hub")
+            return Reply(reply.status, codec.dumps(hub), headers)
+        return Reply(reply.status, reply.body, headers)
+
+    def event(self, body: bytes) -> bytes:
+        """An event as stored (in the home version's envelope) in this face's envelope (TMF630 v5)."""
+        envelope: Document = orjson.loads(body)
+        stamp = envelope.pop("timeOcurred", None) or envelope.get("eventTime")
+        envelope.pop("fieldPath", None)
+        content = envelope.pop("event", {})
+        envelope.update({"timeOccurred": stamp, "@type": envelope.get("eventType"), "@baseType": "Event"})
+        envelope["event"] = {kind: self.outward(kind, doc) for kind, doc in content.items()}
+        return orjson.dumps(envelope)
+
+
+@dataclass
+class FacedResource(ResourceModel):
+    """A home resource as a face's calls see it: the attributes of either version can be queried."""
+
+    face_resource: ResourceModel | None = None
+    node: Node = field(default_factory=Node)
+
+    def attribute_kind(self, path: tuple[str, ...]) -> ValueType | None:
+        kind = super().attribute_kind(path)
+        if kind is None and self.face_resource is not None:
+            return self.face_resource.attribute_kind(self.node.face_path(path))
+        return kind
+
+    def attribute_known(self, path: tuple[str, ...]) -> bool | None:
+        known = super().attribute_known(path)
+        if not known and self.face_resource is not None:
+            return self.face_resource.attribute_known(self.node.face_path(path)) or known
+        return known
+
+
+class EitherVersion:
+    """A patched document is valid when the home version's schema or the face's accepts it: a document
+    one version wrote need not hold what only the other version requires."""
+
+    def __init__(self, home: Checks, face: Checks, shown: Callable[[Any], Any]) -> None:
+        self.home, self.face, self.shown = home, face, shown
+
+    def is_valid(self, instance: Any) -> bool:
+        return self.home.is_valid(instance) or self.face.is_valid(self.shown(instance))
+
+    def iter_errors(self, instance: Any) -> Iterator[jsonschema_rs.ValidationError]:
+        return self.face.iter_errors(self.shown(instance))
+
+
+def stored_pointer(node: Node, pointer: str) -> tuple[str, Node | None]:
+    """A JSON Pointer of the face in stored names, and the node of what it points at."""
+    segments = [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
+    out: list[str] = []
+    current: Node | None = node
+    i = 0
+    while i < len(segments):
+        if segments[i].isdigit() or segments[i] == "-":
+            out.append(segments[i])
+            i += 1
+            continue
+        run = segments[i:]
+        run = run[: next((n for n, s in enumerate(run) if s.isdigit() or s == "-"), len(run))]
+        head, used = (
+            current.rule.stored_path(tuple(run)) if current is not None and current.rule is not None else ((run[0],), 1)
+        )
+        out.extend(head)
+        current = current.children.get(run[0]) if current is not None and used == 1 else None
+        i += used
+    escaped = (part.replace("~", "~0").replace("/", "~1") for part in out)
+    return "".join("/" + part for part in escaped), current
+
+
+def _stored_part(node: Node, part: str) -> str:
+    return _rewritten(part, node.stored_path)
+
+
+def _rewritten(part: str, stored: Any) -> str:
+    """One ``key=value`` of a query with its attribute paths in stored names."""
+    text = unquote_plus(part)
+    end = _PATH_END.search(text)
+    key, rest = (text[: end.start()], text[end.start() :]) if end else (text, "")
+    if key in _NOT_PATHS:
+        return part
+    if key in ("fields", "sort") and rest.startswith("="):
+        items = [_stored_item(item, stored) for item in rest[1:].split(",")]
+        return quote(key + "=" + ",".join(items), safe=",=.@-")
+    matched = _OPERATOR.match(key)
+    path, operator = (matched[1], matched[2]) if matched else (key, "")
+    if not path:
+        return part
+    return quote(".".join(stored(tuple(path.split(".")))) + operator + rest, safe=",=.@<>!-")
+
+
+def _stored_item(item: str, stored: Any) -> str:
+    sign = item[:1] if item[:1] in "+-" else ""
+    path = item[len(sign) :].strip()
+    return sign + ".".join(stored(tuple(path.split(".")))) if path else item
