@@ -40,6 +40,9 @@ class Transaction(Protocol):
         """Store a new document of ``owner``; raises :class:`DuplicateId` when ``(kind, id)`` exists
         (whoever owns it)."""
 
+    async def owner(self, kind: str, id: str) -> str | None:
+        """The owner of a stored document; None when it has none, or there is no such document."""
+
     async def replace(self, kind: str, id: str, doc: bytes) -> None:
         """Overwrite an existing document, keeping its owner; raises :class:`NotStored` when it does not exist."""
 

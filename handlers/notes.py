@@ -1,4 +1,4 @@
-"""Notes the gateway leaves on what it changes, saying what it did and why."""
+"""Notes the gateway leaves on what it changes, saying what it did and why (failures with a code)."""
 
 from __future__ import annotations
 
@@ -14,3 +14,11 @@ def note(text: str, *, identified: bool = False) -> Document:
     if identified:
         return {"id": new_id(), "author": AUTHOR, "date": times.now(), "text": text}
     return {"author": AUTHOR, "date": times.now(), "text": text}
+
+
+def failure(item_id: str, code: str, text: str, *, identified: bool = False) -> Document:
+    """A note saying an order item failed, machine-readable too: TMF622 v4 has no ``errorMessage``, so
+    the note is extended the TMF way (``@type``/``@baseType``) with the item's id and a stable code."""
+    found = note(text, identified=identified)
+    found.update({"@type": "OrderItemFailureNote", "@baseType": "Note", "orderItemId": item_id, "code": code})
+    return found

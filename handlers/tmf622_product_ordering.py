@@ -2,7 +2,9 @@
 
 Order and item states follow :mod:`handlers.ordering.lifecycle` (TMF622 user guide; items without
 ``partial``). The prices an item carries must be ones billing can charge
-(:mod:`handlers.billing.prices`). A cancellation is :mod:`handlers.ordering.cancellation`'s.
+(:mod:`handlers.billing.prices`). While the gateway fulfils orders, items are checked against the
+catalog and priced from it at capture (:mod:`handlers.ordering.capture`). A cancellation is
+:mod:`handlers.ordering.cancellation`'s.
 """
 
 from __future__ import annotations
@@ -10,15 +12,18 @@ from __future__ import annotations
 from handlers import apis
 from handlers.billing import prices
 from handlers.catalog import loading as catalogs
-from handlers.ordering import cancellation
+from handlers.fulfilment.settings import FULFILMENT
+from handlers.ordering import cancellation, capture
 from handlers.ordering.lifecycle import PRODUCT_ORDERS
-from tmfgate import operations, times
+from handlers.ordering.limits import MAX_ITEM_QUANTITY, MAX_ORDER_ITEMS
+from tmfgate import codec, operations, times
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
 from tmfgate.extensions import Handlers
+from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
-handlers = Handlers(apis.PRODUCT_ORDERING, api=apis.PRODUCT_ORDERING)
+handlers = Handlers(apis.PRODUCT_ORDERING, api=apis.PRODUCT_ORDERING, settings=[MAX_ORDER_ITEMS, MAX_ITEM_QUANTITY])
 
 
 @handlers.operation
@@ -31,15 +36,36 @@ async def patchProductOrder(call: Call) -> Reply:
     return await operations.patch(call, check=lambda call, old, new: PRODUCT_ORDERS.check_patch(old, new))
 
 
-def _new_order(call: Call, order: Document) -> None:
-    """The lifecycle's checks, and each item's quantity and prices."""
+async def _new_order(call: Call, order: Document) -> None:
+    """The lifecycle's checks, each item's quantity and prices, and the catalog's checks."""
+
+    settings = call.gateway.settings
+    largest = settings.get(MAX_ITEM_QUANTITY)
 
     def check_item(item: Document) -> None:
-        if item.get("quantity", 1) < 1:
-            raise BadRequest(f"productOrderItem {item['id']}: quantity must be 1 or more; it is {item['quantity']}.")
+        quantity = item.get("quantity", 1)
+        if quantity < 1:
+            raise BadRequest(f"productOrderItem {item['id']}: quantity must be 1 or more; it is {quantity}.")
+        if quantity > largest:
+            raise BadRequest(f"productOrderItem {item['id']}: quantity must be at most {largest}; it is {quantity}.")
         _check_prices(call, item)
 
-    PRODUCT_ORDERS.check_new(order, check_item)
+    PRODUCT_ORDERS.check_new(order, check_item, max_items=settings.get(MAX_ORDER_ITEMS))
+    if call.gateway.settings.get(FULFILMENT):
+        capture.dates(order)
+        capture.check(catalogs.of(call.gateway), order, await _installed(call, order))
+
+
+async def _installed(call: Call, order: Document) -> dict[str, Document]:
+    """The stored products the order's modify items name."""
+    found: dict[str, Document] = {}
+    for item in PRODUCT_ORDERS.items(order):
+        id = (item.get("product") or {}).get("id")
+        if item.get("action") == "modify" and isinstance(id, str):
+            raw = await call.gateway.backend.get("product", id, owners=visible(call, "product"))
+            if raw is not None:
+                found[id] = codec.loads(raw)
+    return found
 
 
 def _check_prices(call: Call, item: Document) -> None:

@@ -4,6 +4,7 @@ run may bill, the media type of a bill document) and settings."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -11,11 +12,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
+import pypdf
 import pytest
 import yaml
 
 from handlers.billing.bill_runs import refusal
-from handlers.billing.documents import HTML, PDF, preferred
+from handlers.billing.documents import HTML, PDF, content, preferred, render_html, render_pdf
 from handlers.billing.prices import amount
 from handlers.billing.rules import TAX_RATE, Period, active_days, check, coverage, money, prorate, signed, tax
 from tmfgate.errors import ConfigurationError
@@ -223,3 +225,47 @@ def test_a_bill_run_bills_a_month_once_it_has_ended_or_in_advance_up_to_the_next
 )
 def test_a_bill_document_is_served_as_the_client_prefers(accept: str, chosen: str | None) -> None:
     assert preferred(accept, (PDF, HTML)) == chosen
+
+
+def test_a_credit_note_document_shows_its_lines_as_money_owed_back() -> None:
+    euros = {"unit": "EUR"}
+    credit = {
+        "type": "appliedBillingCredit",
+        "description": "Adjustment of Fibre 100 monthly fee, 3 of 30 days of November 2026",
+        "periodCoverage": {"startDateTime": "2026-11-20T00:00:00.000Z", "endDateTime": "2026-11-23T00:00:00.000Z"},
+        "taxExcludedAmount": {**euros, "value": 2.99},
+        "appliedTax": [{"taxCategory": "VAT", "taxRate": 0.2, "taxAmount": {**euros, "value": 0.6}}],
+        "taxIncludedAmount": {**euros, "value": 3.59},
+    }
+    bill = {
+        "billNo": "INV-000007",
+        "billDate": "2026-12-01T08:00:00.000Z",
+        "paymentDueDate": "2026-12-31T08:00:00.000Z",
+        "category": "creditNote",
+        "billingPeriod": {"startDateTime": "2026-11-01T00:00:00.000Z", "endDateTime": "2026-12-01T00:00:00.000Z"},
+        "billingAccount": {"id": "ba-9", "name": "Home"},
+        "relatedParty": [{"id": "c-1", "name": "Łucja", "role": "customer"}],
+        "taxItem": [{"taxCategory": "VAT", "taxRate": 0.2, "taxAmount": {**euros, "value": -0.6}}],
+        "taxExcludedAmount": {**euros, "value": -2.99},
+        "taxIncludedAmount": {**euros, "value": -3.59},
+        "amountDue": {**euros, "value": -3.59},
+    }
+    sheet = content(bill, [credit])
+    assert sheet["lines"] == [
+        (credit["description"], "2026-11-20 to 2026-11-22", "-2.99 EUR", "20%", "-0.60 EUR", "-3.59 EUR")
+    ]
+    pdf = render_pdf(sheet)
+    text = " ".join(pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split())
+    for shown in (
+        "Credit note INV-000007",
+        "Billing period 2026-11-01 to 2026-11-30",
+        "Payment due 2026-12-31",
+        "Billing account Home (ba-9)",
+        "Customer ?ucja (c-1)",
+        "VAT 20% -0.60 EUR",
+        "Amount due -3.59 EUR",
+    ):
+        assert shown in text, f"{shown!r} is not in {text}"
+    assert render_pdf(sheet) == pdf  # drawn from the bill alone: the same bill, the same bytes
+    html = render_html(sheet)
+    assert "<h1>Credit note INV-000007</h1>" in html and "Łucja (c-1)" in html and "-3.59 EUR" in html

@@ -34,8 +34,9 @@ def test_the_demo_catalog_decomposes_every_offering() -> None:
     loaded = catalog.load("demo")
     assert loaded.currency == "EUR"
     for offering in loaded.entries["productOffering"].values():
-        specs = service_specifications(loaded, offering)
-        assert specs, offering["id"]
+        parts = [loaded.offering(part) or {} for part in loaded.parts(offering)]
+        specs = [spec for each in parts or [offering] for spec in service_specifications(loaded, each)]
+        assert specs, offering["id"]  # a bundle's parts have services of their own
         for spec in specs:  # each service's resources come from a pool
             for ref in spec.get("resourceSpecification", []):
                 assert loaded.pool(ref["id"]) is not None
@@ -63,6 +64,14 @@ def test_none_is_an_empty_catalog() -> None:
             "the productOffering id po-fibre-100 is used twice",
         ),
         (lambda c: c.update(bundles=[]), "unknown section bundles"),
+        (
+            lambda c: c["productOffering"][-1]["bundledProductOffering"].append({"id": "po-does-not-exist"}),
+            "the bundle productOffering po-home-bundle refers to the productOffering po-does-not-exist",
+        ),
+        (
+            lambda c: c["productOffering"][-1].pop("bundledProductOffering"),
+            "productOffering po-home-bundle is a bundle .isBundle. but names no bundledProductOffering",
+        ),
         (
             lambda c: c["resourcePool"].pop(0),
             "ss-ftth-access needs resource rs-gpon-port, which no resourcePool provides",

@@ -7,6 +7,7 @@ touches.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -130,8 +131,12 @@ class Call:
         return raw.decode("latin-1")
 
     def base_url(self) -> str:
-        """Scheme, host and base path of this API as the client reached it (for absolute hrefs)."""
+        """Scheme, host and base path of this API as the client reached it (for absolute hrefs); with
+        ``public_url`` set, as it says, so that no client's ``Host`` header is ever stored (F-13)."""
         scope = self.scope
+        public = self.gateway.settings.public_url
+        if public:
+            return f"{public}{self.api.base_path}"
         host = self._host or self._read_headers()[0]
         return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{self.api.base_path}"
 
@@ -186,7 +191,19 @@ class Job:
         return self.envelope.get("event", {}).get(self.event.kind, {})  # type: ignore[no-any-return]
 
 
+class Later(Exception):
+    """Raised by a reaction that must not act before ``at`` (an order held until its start date).
+
+    The delivery stays pending in the outbox until then, so a restart keeps it; the hold counts as
+    an attempt but never parks the delivery. The reaction runs again at ``at`` and checks the stored
+    state anew."""
+
+    def __init__(self, at: dt.datetime, why: str) -> None:
+        super().__init__(why)
+        self.at = at
+
+
 Function = Callable[[Call], Awaitable[Reply]]  # serves one operation
 Reaction = Callable[[Job], Awaitable[None]]  # reacts to one event type
 
-__all__ = ["BODY", "MEDIA_TYPE", "Actor", "Call", "Function", "Job", "Reaction", "Reply"]
+__all__ = ["BODY", "MEDIA_TYPE", "Actor", "Call", "Function", "Job", "Later", "Reaction", "Reply"]

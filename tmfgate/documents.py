@@ -21,15 +21,15 @@ class Queryable(Protocol):
     async def query(self, kind: str, query: Query) -> Page: ...
 
 
-async def get(tx: Transaction, kind: str, id: str) -> Document | None:
-    """The stored document, or None."""
-    raw = await tx.get(kind, id)
+async def get(tx: Transaction, kind: str, id: str, *, owners: Owners = None) -> Document | None:
+    """The stored document, or None (also when it is not of ``owners``, see :mod:`backends.base`)."""
+    raw = await tx.get(kind, id, owners=owners)
     return None if raw is None else _document(raw)
 
 
-async def locked(tx: Transaction, kind: str, id: str) -> Document | None:
-    """The stored document locked until the transaction ends, or None."""
-    raw = await tx.get(kind, id, for_update=True)
+async def locked(tx: Transaction, kind: str, id: str, *, owners: Owners = None) -> Document | None:
+    """The stored document locked until the transaction ends, or None (also when not of ``owners``)."""
+    raw = await tx.get(kind, id, for_update=True, owners=owners)
     return None if raw is None else _document(raw)
 
 

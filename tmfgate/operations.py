@@ -17,6 +17,7 @@ from tmfgate import patch as patching
 from tmfgate.calls import Actor, Call, Reply
 from tmfgate.errors import BadRequest, NotFound
 from tmfgate.ids import new_id
+from tmfgate.limits import check_document
 from tmfgate.query import parse_query, project
 from tmfgate.schemas import check as check_schema
 from tmfgate.security import idempotency
@@ -113,7 +114,10 @@ def new_document(call: Call, body: Document) -> Document:
 def patched(call: Call, old: Document) -> Document:
     """The stored document with the request's patch applied and checked against the schema."""
     resource = call.resource
-    new = patching.apply(old, call.body, call.media_type)
+    settings = call.gateway.settings
+    new = patching.apply(old, call.body, call.media_type, settings.max_document_size)
+    if call.media_type == patching.JSON_PATCH:  # a merge patch cannot outgrow its body; a copy can
+        check_document(new, settings)
     changed = sorted(name for name in resource.fixed_on_patch if new.get(name) != old.get(name))
     if changed:
         raise BadRequest(f"{', '.join(changed)} cannot be changed by PATCH.")
@@ -156,14 +160,26 @@ async def write_changed(tx: Transaction, actor: Actor, kind: str, old: Document,
     """Store a changed document and the events its change raises; returns its JSON."""
     raw = codec.dumps(new)
     await tx.replace(kind, new["id"], raw)
-    await actor.gateway.events.changed(tx, kind, old, new, actor.correlation_id, raw, actor.owner)
+    owner = await _owner(tx, actor, kind, new["id"])
+    await actor.gateway.events.changed(tx, kind, old, new, actor.correlation_id, raw, owner)
     return raw
 
 
 async def write_deleted(tx: Transaction, actor: Actor, kind: str, old: Document) -> None:
     """Remove a stored document and record its delete event."""
+    owner = await _owner(tx, actor, kind, old["id"])
     await tx.delete(kind, old["id"])
-    await actor.gateway.events.deleted(tx, kind, old, actor.correlation_id, actor.owner)
+    await actor.gateway.events.deleted(tx, kind, old, actor.correlation_id, owner)
+
+
+async def _owner(tx: Transaction, actor: Actor, kind: str, id: str) -> str | None:
+    """The owner of a changed document, whose hub subscriptions hear of the change: a partner changes
+    only its own; the back office (``tmfgate:all``) and the gateway's reactions may change anyone's."""
+    if not actor.gateway.security.authenticates:
+        return None  # every subscription hears of every change
+    if isinstance(actor, Call) and visible(actor) is not None:
+        return actor.owner
+    return await tx.owner(kind, id)
 
 
 def not_found(call: Call, kind: str | None = None, id: str | None = None) -> NotFound:

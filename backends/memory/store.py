@@ -53,6 +53,9 @@ class MemoryTransaction:
         self._write(kind, id, compact(doc))
         self._new_owners[(kind, id)] = owner
 
+    async def owner(self, kind: str, id: str) -> str | None:
+        return self._owner(kind, id) if self._current(kind, id) is not None else None
+
     async def replace(self, kind: str, id: str, doc: bytes) -> None:
         if self._current(kind, id) is None:
             raise NotStored(f"No {kind} with id {id!r} is stored.")

@@ -30,6 +30,7 @@ class DocumentStatements:
         key = (documents.c.kind == bindparam("of_kind"), documents.c.id == bindparam("of_id"))
         self.get = select(self.doc_text).where(*key)
         self.get_for_update = self.get.with_for_update()  # SQLite renders nothing: BEGIN IMMEDIATE serialises
+        self.owner = select(documents.c.owner).where(*key)
         # By (for update, documents with no owner too): a tenant's read of one document.
         self.get_owned: dict[tuple[bool, bool], Select[Any]] = {}
         for shared in (False, True):

@@ -63,6 +63,10 @@ class SqlTransaction:
         if stored is None:  # ON CONFLICT DO NOTHING returned no row
             raise DuplicateId(f"A {kind} with id {id!r} is already stored.")
 
+    async def owner(self, kind: str, id: str) -> str | None:
+        owner = (await self._execute(self._statements.owner, {"of_kind": kind, "of_id": id})).scalar_one_or_none()
+        return None if owner is None else str(owner)
+
     async def replace(self, kind: str, id: str, doc: bytes) -> None:
         values = {"of_kind": kind, "of_id": id, "json": bytes(doc).decode(), "stamp": _now()}
         if (await self._execute(self._statements.replace, values)).rowcount == 0:

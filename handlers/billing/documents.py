@@ -13,11 +13,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from backends.base import Transaction
 from handlers.billing.prices import amount
-from tmfgate import codec, documents, times
+from tmfgate import codec, times
 from tmfgate.calls import Actor, Call, Reply
 from tmfgate.errors import NotAcceptable, NotFound
 from tmfgate.extensions import Handlers
 from tmfgate.ids import new_id
+from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
 API = "tmfgate_billing"  # the spec stem of the documents' URL
@@ -34,11 +35,8 @@ async def attach(tx: Transaction, actor: Actor, bill: Document, rates: list[Docu
     sheet = content(bill, rates)
     pdf = render_pdf(sheet)
     id = new_id()
-    await documents.create(
-        tx,
-        STORED,
-        {"id": id, "customerBill": bill["id"], "pdf": base64.b64encode(pdf).decode(), "html": render_html(sheet)},
-    )
+    stored = {"id": id, "customerBill": bill["id"], "pdf": base64.b64encode(pdf).decode(), "html": render_html(sheet)}
+    await tx.create(STORED, id, codec.dumps(stored), owner=actor.owner)  # the bill's owner reads it (tenancy)
     url = actor.gateway.href(API, RESOURCE, id)
     return {
         "id": id,
@@ -56,7 +54,7 @@ async def attach(tx: Transaction, actor: Actor, bill: Document, rates: list[Docu
 @extension.operation
 async def retrieveBillDocument(call: Call) -> Reply:
     """The stored PDF, or its HTML when the client prefers text/html; 406 when it takes neither."""
-    raw = await call.gateway.backend.get(STORED, call.id)
+    raw = await call.gateway.backend.get(STORED, call.id, owners=visible(call, STORED))
     if raw is None:
         raise NotFound(f"No bill document has the id {call.id}.")
     stored = codec.loads(raw)

@@ -120,8 +120,9 @@ async def rate_product(
     existing = await documents.find(tx, RATE, where("product.id", eq=str(product["id"])))
     start = times.parse(product["startDate"])
     end = times.parse(product["terminationDate"]) if product.get("terminationDate") else None
+    periods = periods | await _drop_replaced(tx, actor, product, existing)
     for price in product.get("productPrice", []):
-        price_id = str((price.get("productOfferingPrice") or {}).get("id", price.get("name", "")))
+        price_id = _price_id(price)
         try:
             charge = prices.product_charge(price, unit)
         except prices.PriceError as why:  # stored before prices were checked (see handlers.billing.prices)
@@ -138,6 +139,23 @@ async def rate_product(
             rated = {Period.parse(str(month)) for month in months.values() if month}
             for period in Period.span(periods | rated):
                 await rater.month(tx, period, [r for r in mine if months[r["id"]] == str(period)], start, end)
+
+
+async def _drop_replaced(tx: Transaction, actor: Actor, product: Document, existing: list[Document]) -> set[Period]:
+    """Delete the unbilled recurring rates of prices the product no longer has (a modify repriced it:
+    its new prices are charged for those months instead); the months they were for."""
+    current = {_price_id(price) for price in product.get("productPrice", [])}
+    months = set()
+    for rate in existing:
+        month = characteristic_value(rate, "billingPeriod")
+        if month and not rate.get("isBilled") and characteristic_value(rate, "productOfferingPrice") not in current:
+            months.add(Period.parse(str(month)))
+            await operations.write_deleted(tx, actor, RATE, rate)
+    return months
+
+
+def _price_id(price: Document) -> str:
+    return str((price.get("productOfferingPrice") or {}).get("id", price.get("name", "")))
 
 
 class _Rater:

@@ -81,6 +81,12 @@ class Catalog:
     def offering(self, id: str) -> Document | None:
         return self.get("productOffering", id)
 
+    def parts(self, offering: Document) -> list[str]:
+        """The ids of the offerings a bundle offering holds (TMF620 ``bundledProductOffering``); [] for others."""
+        if not offering.get("isBundle"):
+            return []
+        return [str(part.get("id")) for part in offering.get("bundledProductOffering") or []]
+
     def service_specification(self, id: str) -> Document | None:
         return self.get("serviceSpecification", id)
 
@@ -186,6 +192,10 @@ def _check_references(catalog: Catalog) -> None:
             need("productSpecification", offering["productSpecification"], f"productOffering {id}")
         for price in offering.get("productOfferingPrice") or []:
             need("productOfferingPrice", price, f"productOffering {id}")
+        for part in offering.get("bundledProductOffering") or []:
+            need("productOffering", part, f"the bundle productOffering {id}")
+        if offering.get("isBundle") and not offering.get("bundledProductOffering"):
+            problems.append(f"productOffering {id} is a bundle (isBundle) but names no bundledProductOffering")
     for id, spec in catalog.entries["productSpecification"].items():
         for ref in spec.get("serviceSpecification") or []:
             need("serviceSpecification", ref, f"productSpecification {id}")

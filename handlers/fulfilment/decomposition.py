@@ -5,7 +5,8 @@ item through the catalog: offering -> product specification -> service specifica
 ones they rely on first. One service order carries every item's services (``externalId`` and
 ``orderRelationship`` name the product order; a note on the product order names the service
 order). An ``add`` item of quantity N plans N copies of its services, one per product it installs.
-An item that cannot be decomposed fails at once, with a note saying why.
+An item that cannot be decomposed fails at once, with a note saying why. An order whose
+``requestedStartDate`` is still to come stays ``acknowledged`` until then (:class:`tmfgate.calls.Later`).
 """
 
 from __future__ import annotations
@@ -19,17 +20,16 @@ from handlers.characteristics import merged
 from handlers.fulfilment import products
 from handlers.fulfilment.failures import Undecomposable
 from handlers.fulfilment.product_orders import FULFILMENTS, roll_up
-from handlers.notes import note
+from handlers.notes import failure, note
+from handlers.ordering import capture
 from handlers.ordering.lifecycle import PRODUCT_ORDERS
+from handlers.ordering.limits import MAX_ITEM_QUANTITY
 from tmfgate import documents, operations, times
-from tmfgate.calls import Job
+from tmfgate.calls import Job, Later
 from tmfgate.ids import new_id
 from tmfgate.types import Document
 
 RELIES_ON = frozenset({"reliesOn", "dependency", "dependsOn", "requires"})
-# The most products one order item may install (its quantity): each has services and resources
-# of its own, all made in the one transaction that decomposes the order.
-MAX_QUANTITY = 100
 # The state of a product's services while it has this status (suspension, and back).
 SUSPENSION = {"suspended": "inactive", "active": "active"}
 
@@ -43,18 +43,23 @@ async def decompose(job: Job) -> None:
             return
         if old.get("state") != "acknowledged":
             return  # cancelled, or moved by a client, before the gateway got to it
+        _hold(old)
         new = copy.deepcopy(old)
         service_order_id = new_id()
         plan: dict[str, list[str]] = {}  # product order item -> its service order items
         copies: dict[str, list[list[str]]] = {}  # the same, one list per product the item installs
         service_items: list[Document] = []
         notes: list[Document] = []
+        bundles = capture.bundle_parts(catalogs.of(job.gateway), new)
         for item in PRODUCT_ORDERS.items(new):
+            if item["id"] in bundles:
+                item["state"] = "inProgress"  # a bundle has no services: it ends with its parts
+                continue
             try:
                 planned = [copy for copy in await _service_items(tx, job, new, item, service_order_id) if copy]
             except Undecomposable as why:
                 item["state"] = "failed"
-                notes.append(note(f"Item {item['id']} failed: {why}"))
+                notes.append(failure(str(item["id"]), why.code, f"Item {item['id']} failed: {why}"))
                 continue
             if planned:
                 item["state"] = "inProgress"
@@ -64,6 +69,7 @@ async def decompose(job: Job) -> None:
             else:
                 item["state"] = "completed"  # noChange: nothing to do in the network
         new["state"] = "inProgress"
+        service_items = _fail_broken_bundles(new, bundles, plan, copies, service_items, notes)
         if service_items:
             service_order = _service_order(job, new, service_order_id, service_items)
             await operations.write_new(tx, job, "serviceOrder", service_order)
@@ -77,8 +83,45 @@ async def decompose(job: Job) -> None:
             "serviceOrder": service_order_id if service_items else None,
             "items": plan,
             "copies": copies,
+            "bundles": bundles,
         }
         await documents.create(tx, FULFILMENTS, record)
+
+
+def _hold(order: Document) -> None:
+    """An order to start later waits in the outbox until then (:class:`Later`): a restart keeps it."""
+    start = capture.start_of(order)
+    if start is not None:
+        raise Later(
+            start, f"Product order {order['id']} is held until its requestedStartDate {order['requestedStartDate']}."
+        )
+
+
+def _fail_broken_bundles(
+    order: Document,
+    bundles: dict[str, list[str]],
+    plan: dict[str, list[str]],
+    copies: dict[str, list[list[str]]],
+    service_items: list[Document],
+    notes: list[Document],
+) -> list[Document]:
+    """A bundle one of whose parts cannot be decomposed fails whole: its other parts fail too and plan
+    nothing. The service items left to carry out are returned."""
+    by_id = {item["id"]: item for item in PRODUCT_ORDERS.items(order)}
+    dropped: set[str] = set()
+    for bundle_id, parts in bundles.items():
+        failed = [part for part in parts if by_id.get(part, {}).get("state") == "failed"]
+        if parts and not failed:
+            continue
+        by_id[bundle_id]["state"] = "failed"
+        why = f"its part items {', '.join(failed)} failed" if failed else "it has no part items"
+        notes.append(failure(bundle_id, "BUNDLE_PART_FAILED", f"Item {bundle_id} failed: {why}."))
+        for part in parts:
+            if part in by_id:
+                by_id[part]["state"] = "failed"
+            dropped.update(plan.pop(part, []))
+            copies.pop(part, None)
+    return [item for item in service_items if item["id"] not in dropped]
 
 
 async def _service_items(
@@ -89,11 +132,14 @@ async def _service_items(
     if action == "noChange":
         return []
     if action == "add":
-        quantity = item.get("quantity", 1)
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
+        quantity, largest = item.get("quantity", 1), job.gateway.settings.get(MAX_ITEM_QUANTITY)
+        # Each product has services and resources of its own, all made in the one transaction that
+        # decomposes the order; the order's creation checked the same limit.
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= largest:
             raise Undecomposable(
-                f"the quantity must be a whole number from 1 to {MAX_QUANTITY} (the most "
-                f"products one item may install); it is {quantity!r}."
+                f"the quantity must be a whole number from 1 to {largest} (the most "
+                f"products one item may install); it is {quantity!r}.",
+                "QUANTITY_INVALID",
             )
         # One product each, with services of its own: item 1 of quantity 2 has service items
         # 1-1, 1-2, ... for the first product and 1#2-1, 1#2-2, ... for the second.
@@ -103,11 +149,12 @@ async def _service_items(
         ]
     if action in ("modify", "delete"):
         product_id = str((item.get("product") or {}).get("id", ""))
-        product = await products.get(tx, product_id) if product_id else None
+        product = await products.get(tx, product_id, job.owner) if product_id else None
         if product is None or products.has_ended(product):
             raise Undecomposable(
                 f"to {action} a product, product.id must name an installed product; "
-                f"{product_id or 'none was given'} is not one."
+                f"{product_id or 'none was given'} is not one.",
+                "PRODUCT_NOT_FOUND",
             )
         offered = str((product.get("productOffering") or {}).get("id", ""))
         asked = str((item.get("productOffering") or {}).get("id", offered))
@@ -117,11 +164,12 @@ async def _service_items(
             raise Undecomposable(
                 f"product {product_id} is of the offering {offered}; a modify changes its "
                 f"characteristics only. To move it to {asked}, order a delete of it and an add "
-                "of the new offering."
+                "of the new offering.",
+                "OFFERING_CHANGE_NOT_ALLOWED",
             )
         state = service_state(product, item) if action == "modify" else None
         return [await _change_items(tx, job, item, product, service_order_id, state)]
-    raise Undecomposable(f"the action {action!r} is not one of add, modify, delete, noChange.")
+    raise Undecomposable(f"the action {action!r} is not one of add, modify, delete, noChange.", "ACTION_UNKNOWN")
 
 
 def _add_items(job: Job, order: Document, item: Document, service_order_id: str, prefix: str) -> list[Document]:
@@ -129,10 +177,14 @@ def _add_items(job: Job, order: Document, item: Document, service_order_id: str,
     offering_id = str((item.get("productOffering") or {}).get("id", ""))
     offering = catalog.offering(offering_id) if offering_id else None
     if offering is None:
-        raise Undecomposable(f"the product offering {offering_id or '(none given)'} is not in the catalog.")
+        raise Undecomposable(
+            f"the product offering {offering_id or '(none given)'} is not in the catalog.", "OFFERING_UNKNOWN"
+        )
     specs = service_specifications(catalog, offering)
     if not specs:
-        raise Undecomposable(f"the product offering {offering_id} has no decomposition into services.")
+        raise Undecomposable(
+            f"the product offering {offering_id} has no decomposition into services.", "OFFERING_WITHOUT_SERVICES"
+        )
     characteristics = products.characteristics(catalog, offering, item)
     ids = {spec["id"]: f"{prefix}-{n}" for n, spec in enumerate(specs, start=1)}
     planned = []
@@ -180,7 +232,8 @@ def service_state(product: Document, item: Document) -> str | None:
     raise Undecomposable(
         f"product {product['id']} is {now}; a modify may suspend an active product or resume "
         f"a suspended one (product.status suspended or active), not make it {asked}. A delete "
-        "terminates a product."
+        "terminates a product.",
+        "STATUS_CHANGE_NOT_ALLOWED",
     )
 
 

@@ -13,10 +13,12 @@ import copy
 
 from backends.base import Transaction
 from handlers.fulfilment import products, service_orders
+from handlers.ordering import states
 from handlers.ordering.lifecycle import PRODUCT_ORDERS, SERVICE_ORDERS
 from handlers.ordering.states import CANCELLING, FINAL
 from tmfgate import documents, operations
 from tmfgate.calls import Actor, Job
+from tmfgate.ids import new_id
 from tmfgate.types import Document
 
 # One record per decomposed product order: its service order, the service order items of each of
@@ -35,10 +37,14 @@ async def follow_service_order(job: Job, service_order_id: str) -> None:
         if old.get("state") in CANCELLING:
             return  # no item completes once a cancellation is accepted: it ends cancelled, or is refused
         new = copy.deepcopy(old)
-        if await _follow_items(tx, job, new, service_order, record):
+        rolled_back: list[str] = []
+        changed = await _follow_items(tx, job, new, service_order, record, rolled_back)
+        if await _follow_bundles(tx, job, new, service_order, record, rolled_back) or changed:
             await documents.replace(tx, FULFILMENTS, record)
         if new != old:
             await operations.write_changed(tx, job, "productOrder", old, new)
+        if rolled_back:
+            await _show_rollback(tx, job, str(service_order["id"]), rolled_back)
         if new.get("state") == "inProgress" and service_order.get("state") in FINAL:
             await roll_up(tx, job, new)  # the product order ends after its service order
 
@@ -59,16 +65,20 @@ async def fulfilled_order(
     return None if order is None else (service_order, record, order)
 
 
-async def _follow_items(tx: Transaction, job: Job, order: Document, service_order: Document, record: Document) -> bool:
+async def _follow_items(
+    tx: Transaction, job: Job, order: Document, service_order: Document, record: Document, rolled_back: list[str]
+) -> bool:
     """Bring the order's items up to date with the service order; True when ``record`` changed
-    (it notes the products each completed item installed or changed, for rating)."""
+    (it notes the products each completed item installed or changed, for rating). The service
+    order items undone because their product order item failed are added to ``rolled_back``."""
     states = {item["id"]: item.get("state") for item in SERVICE_ORDERS.items(service_order)}
     cancelled = service_order.get("state") == "cancelled"
     noted = False
+    parts = {part for found in record.get("bundles", {}).values() for part in found}
     for item in PRODUCT_ORDERS.items(order):
         mapped = record["items"].get(item["id"])
-        if not mapped or item.get("state") in FINAL:
-            continue
+        if not mapped or item.get("state") in FINAL or item["id"] in parts:
+            continue  # a bundle's parts end with it (_follow_bundles)
         mine = [states.get(i) for i in mapped]
         if cancelled:
             item["state"] = "cancelled"
@@ -86,14 +96,80 @@ async def _follow_items(tx: Transaction, job: Job, order: Document, service_orde
             item["state"] = "failed"
             why = f"Rolled back: item {item['id']} of product order {order['id']} failed."
             for service_item in mapped:
-                await service_orders.undo(tx, job, service_order["id"], service_item, why)
-            reasons = " ".join(
-                n.get("text", "")
-                for n in service_order.get("note", [])
-                if any(f"Item {i} " in n.get("text", "") for i in mapped)
-            )
-            PRODUCT_ORDERS.note(order, f"Item {item['id']} failed; see service order {service_order['id']}: {reasons}")
+                if await service_orders.undo(tx, job, service_order["id"], service_item, why):
+                    rolled_back.append(service_item)
+            _note_failures(order, item, service_order, mapped)
     return noted
+
+
+async def _follow_bundles(
+    tx: Transaction, job: Job, order: Document, service_order: Document, record: Document, rolled_back: list[str]
+) -> bool:
+    """A bundle item ends with its parts, all or nothing: completed when every part's services are (each
+    part's product recorded, then the bundle's), failed (every part undone) when one failed."""
+    states = {item["id"]: item.get("state") for item in SERVICE_ORDERS.items(service_order)}
+    by_id = {item["id"]: item for item in PRODUCT_ORDERS.items(order)}
+    noted = False
+    for bundle_id, parts in record.get("bundles", {}).items():
+        bundle = by_id.get(bundle_id)
+        if bundle is None or bundle.get("state") in FINAL:
+            continue
+        mapped = {part: record["items"].get(part, []) for part in parts}
+        mine = [states.get(id) for ids in mapped.values() for id in ids]
+        if service_order.get("state") == "cancelled":
+            for item in (bundle, *(by_id[part] for part in parts)):
+                item["state"] = "cancelled"
+        elif all(state == "completed" for state in mine):
+            ref = products.bundle_ref(job, new_id(), str((bundle.get("productOffering") or {}).get("name", "")))
+            installed = []
+            for part, ids in mapped.items():
+                copies = record.get("copies", {}).get(part) or [ids]
+                made = await products.record(tx, job, order, by_id[part], service_order, copies, part_of=ref)
+                record.setdefault("products", {})[part] = made
+                by_id[part]["state"] = "completed"
+                installed += [await documents.get(tx, "product", id) or {} for id in made]
+            record.setdefault("products", {})[bundle_id] = [
+                await products.record_bundle(tx, job, order, bundle, installed)
+            ]
+            bundle["state"] = "completed"
+            noted = True
+        elif all(state in FINAL for state in mine):
+            why = f"Rolled back: bundle item {bundle_id} of product order {order['id']} failed."
+            for part, ids in mapped.items():
+                by_id[part]["state"] = "failed"
+                rolled_back += [id for id in ids if await service_orders.undo(tx, job, service_order["id"], id, why)]
+            bundle["state"] = "failed"
+            _note_failures(order, bundle, service_order, [id for ids in mapped.values() for id in ids])
+    return noted
+
+
+def _note_failures(order: Document, item: Document, service_order: Document, mapped: list[str]) -> None:
+    """One failure note on the product order per failure of the item's service order items."""
+    failures = [n for n in service_order.get("note", []) if n.get("orderItemId") in mapped]
+    where = f"service order {service_order['id']}"
+    for found in failures:
+        text = f"Item {item['id']} failed; {where}: {found.get('text', '')}"
+        PRODUCT_ORDERS.failed(order, str(item["id"]), str(found.get("code")), text)
+    if not failures:
+        PRODUCT_ORDERS.failed(order, str(item["id"]), "FULFILMENT_FAILED", f"Item {item['id']} failed; see {where}.")
+
+
+async def _show_rollback(tx: Transaction, actor: Actor, service_order_id: str, rolled_back: list[str]) -> None:
+    """The service order items undone read ``cancelled``, like their services, and the order's state
+    (when it has ended) rolls up again from its items: it is ``failed`` once nothing it did is kept."""
+    old = await documents.locked(tx, "serviceOrder", service_order_id)
+    if old is None:
+        return
+    new = copy.deepcopy(old)
+    for item in SERVICE_ORDERS.items(new):
+        if item["id"] in rolled_back and item.get("state") == "completed":
+            item["state"] = "cancelled"
+    if new.get("state") in FINAL and new.get("state") != "cancelled":
+        new["state"] = states.roll_up([str(item.get("state")) for item in SERVICE_ORDERS.items(new)])
+    SERVICE_ORDERS.note(
+        new, f"Items {', '.join(rolled_back)} rolled back (cancelled): their product order item failed."
+    )
+    await operations.write_changed(tx, actor, "serviceOrder", old, new)
 
 
 async def roll_up(tx: Transaction, actor: Actor, order: Document) -> None:

@@ -14,9 +14,10 @@ from typing import Any
 
 from backends.base import Transaction
 from handlers import apis
-from handlers.billing import prices
 from handlers.catalog import loading as catalogs
+from handlers.catalog import pricing
 from handlers.characteristics import merged
+from handlers.ordering import capture
 from handlers.ordering.lifecycle import SERVICE_ORDERS
 from tmfgate import documents, times
 from tmfgate.calls import Actor
@@ -66,48 +67,56 @@ def ending(product: Document) -> str | None:
     return next((end for end in ("terminated", "cancelled") if PRODUCT.allows(status, end) and status != end), None)
 
 
-async def get(tx: Transaction, id: str) -> Document | None:
-    """The installed product, locked until the transaction ends; None when there is none."""
-    return await documents.locked(tx, KIND, id)
+async def get(tx: Transaction, id: str, owner: str | None) -> Document | None:
+    """The installed product, locked until the transaction ends; None when there is none, or when it
+    is not ``owner``'s (a partner's order changes only its own products)."""
+    return await documents.locked(tx, KIND, id, owners=None if owner is None else (owner,))
 
 
 def characteristics(catalog: catalogs.Catalog, offering: Document, item: Document) -> list[Document]:
-    """The offering's fixed characteristic values, overridden by those the order item gives."""
-    fixed: list[Document] = []
-    for use in offering.get("prodSpecCharValueUse", []):
-        choices = use.get("productSpecCharacteristicValue", [])
-        chosen = next((c for c in choices if c.get("isDefault")), choices[0] if choices else None)
-        if chosen is not None and "value" in chosen:
-            fixed.append(
-                {"name": use.get("name"), "valueType": use.get("valueType", "string"), "value": chosen["value"]}
-            )
-    return merged(fixed, (item.get("product") or {}).get("productCharacteristic", []))
+    """The offering's fixed characteristic values, overridden by those the order item gives (typed as
+    the offering types them when the item gives no ``valueType``)."""
+    defaults = capture.defaults(offering)
+    types = {c["name"]: c["valueType"] for c in defaults}
+    chosen = merged(defaults, (item.get("product") or {}).get("productCharacteristic", []))
+    return [{"valueType": types[c["name"]], **c} if c.get("name") in types else c for c in chosen]
 
 
 async def record(
-    tx: Transaction, actor: Actor, order: Document, item: Document, service_order: Document, copies: list[list[str]]
+    tx: Transaction,
+    actor: Actor,
+    order: Document,
+    item: Document,
+    service_order: Document,
+    copies: list[list[str]],
+    part_of: Document | None = None,
 ) -> list[str]:
     """Record what a completed product order item changed, show it on the item's ``product``, and
     return the ids of the products it installed or changed. ``copies`` holds the item's service
     order items, one list per product: an ``add`` of quantity N installs N products, each with its
     own services, and the item's ``product`` names the first (each product names the item in
-    ``productOrderItem``); ``modify`` and ``delete`` change the one product ``product.id`` names."""
+    ``productOrderItem``); ``modify`` and ``delete`` change the one product ``product.id`` names.
+    A part of a bundle (``part_of``: the bundle product's ref) carries no price of its own."""
     action = item.get("action")
     by_id = {i["id"]: i for i in SERVICE_ORDERS.items(service_order)}
     installed: list[Document] = []
     if action == "add":
         for copy in copies:
             product = _new(actor, order, item, await _services(tx, by_id, copy))
+            if part_of is not None:
+                product["productPrice"] = []  # the bundle's prices apply
+                product["productRelationship"] = [{"relationshipType": "isBundledBy", "product": part_of}]
             await write_new(tx, actor, KIND, product)
             installed.append(product)
     elif action in ("modify", "delete"):
-        old = await get(tx, str(item["product"]["id"]))
+        old = await get(tx, str(item["product"]["id"]), actor.owner)
         if old is None:
             return []
         product = {**old, "productOrderItem": [*old.get("productOrderItem", []), _related(order, item)]}
         if action == "modify":
             given = (item.get("product") or {}).get("productCharacteristic", [])
             product["productCharacteristic"] = merged(old.get("productCharacteristic", []), given)
+            _reprice(actor, product)
             status = status_of((item.get("product") or {}).get("status", old.get("status")))
             if status in ("active", "suspended"):  # suspended or resumed (checked at decomposition)
                 product["status"] = status
@@ -121,16 +130,51 @@ async def record(
         installed.append(product)
     if not installed:
         return []
-    first = installed[0]
+    _show(item, installed[0])
+    return [product["id"] for product in installed]
+
+
+async def record_bundle(tx: Transaction, actor: Actor, order: Document, item: Document, parts: list[Document]) -> str:
+    """Record the product of a completed bundle item: ``isBundle``, its parts as ``productRelationship``
+    (each part's ``product`` names it back), the bundle offering's own prices; returns its id."""
+    ref = parts[0]["productRelationship"][0]["product"] if parts else bundle_ref(actor, new_id(), "")
+    product = _new(actor, order, item, [], id=ref["id"])
+    for empty in ("realizingService", "realizingResource", "productCharacteristic"):
+        product.pop(empty, None)
+    product["isBundle"] = True
+    product["productRelationship"] = [
+        {
+            "relationshipType": "bundles",
+            "product": {"id": p["id"], "href": p["href"], "name": p.get("name", ""), "@referredType": "Product"},
+        }
+        for p in parts
+    ]
+    await write_new(tx, actor, KIND, product)
+    _show(item, product)
+    return str(product["id"])
+
+
+def bundle_ref(actor: Actor, id: str, name: str) -> Document:
+    """A ProductRef to the bundle product about to be recorded with ``id``."""
+    return {
+        "id": id,
+        "href": actor.gateway.href(apis.PRODUCT_INVENTORY, KIND, id),
+        "name": name,
+        "@referredType": "Product",
+    }
+
+
+def _show(item: Document, first: Document) -> None:
+    """The item's ``product`` names the (first) product it installed or changed."""
     item["product"] = {
         **(item.get("product") or {}),
         "id": first["id"],
+        "href": first["href"],
         "name": first.get("name", ""),
         "status": first["status"],
         "realizingService": first.get("realizingService", []),
         "realizingResource": first.get("realizingResource", []),
     }
-    return [product["id"] for product in installed]
 
 
 async def _services(tx: Transaction, by_id: dict[str, Document], service_items: list[str]) -> list[Document]:
@@ -144,14 +188,12 @@ async def _services(tx: Transaction, by_id: dict[str, Document], service_items: 
     return services
 
 
-def _new(actor: Actor, order: Document, item: Document, services: list[Document]) -> Document:
+def _new(actor: Actor, order: Document, item: Document, services: list[Document], id: str | None = None) -> Document:
     catalog = catalogs.of(actor.gateway)
     offering_ref = item.get("productOffering") or {}
     offering = catalog.offering(str(offering_ref.get("id"))) or {}
-    offered = [
-        catalog.get("productOfferingPrice", str(ref.get("id"))) for ref in offering.get("productOfferingPrice", [])
-    ]
-    id = new_id()
+    chosen = characteristics(catalog, offering, item)
+    id = id or new_id()
     product: Document = {
         "id": id,
         "href": actor.gateway.href(apis.PRODUCT_INVENTORY, KIND, id),
@@ -168,8 +210,8 @@ def _new(actor: Actor, order: Document, item: Document, services: list[Document]
             "name": offering.get("name", ""),
             "@referredType": "ProductOffering",
         },
-        "productCharacteristic": characteristics(catalog, offering, item),
-        "productPrice": [_price(price, catalog.currency) for price in offered if price is not None],
+        "productCharacteristic": chosen,
+        "productPrice": pricing.entries(catalog, offering, chosen),
         "realizingService": [
             {"id": s["id"], "href": s["href"], "name": s.get("name", ""), "@referredType": "Service"} for s in services
         ],
@@ -185,22 +227,12 @@ def _new(actor: Actor, order: Document, item: Document, services: list[Document]
     return product
 
 
-def _price(price: Document, currency: str) -> Document:
-    """A ProductPrice from a catalog price (amounts as the catalog writes them, checked at start-up)."""
-    charge = prices.catalog_charge(price, currency)
-    entry: Document = {
-        "name": price.get("name", ""),
-        "priceType": charge.type,
-        "productOfferingPrice": {
-            "id": price["id"],
-            "name": price.get("name", ""),
-            "@referredType": "ProductOfferingPrice",
-        },
-        "price": {"dutyFreeAmount": {**price.get("price", {}), "unit": charge.unit}},
-    }
-    if charge.period is not None:
-        entry["recurringChargePeriod"] = charge.period
-    return entry
+def _reprice(actor: Actor, product: Document) -> None:
+    """A modified product of a catalog offering takes the prices of its new characteristic values."""
+    catalog = catalogs.of(actor.gateway)
+    offering = catalog.offering(str((product.get("productOffering") or {}).get("id")))
+    if offering is not None and product.get("productPrice"):
+        product["productPrice"] = pricing.entries(catalog, offering, product.get("productCharacteristic", []))
 
 
 def _related(order: Document, item: Document) -> Document:

@@ -49,7 +49,9 @@ async def reserve(tx: Transaction, actor: Actor, specification: Document, servic
             await operations.write_changed(tx, actor, "resource", old, new)
             return resource_ref(new)
     name = specification.get("name") or spec_id
-    raise ActivationFailed(f"The resource pool of {name} ({spec_id}) is exhausted: no resource is available.")
+    raise ActivationFailed(
+        f"The resource pool of {name} ({spec_id}) is exhausted: no resource is available.", "RESOURCE_POOL_EXHAUSTED"
+    )
 
 
 async def release(tx: Transaction, actor: Actor, ref: Document, service_id: str) -> None:

@@ -68,7 +68,7 @@ async def advance(job: Job, order_id: str) -> None:
                 return
             new = copy.deepcopy(old)
             _item(new, item_id)["state"] = "failed"
-            SERVICE_ORDERS.note(new, f"Item {item_id} failed: {failure}")
+            SERVICE_ORDERS.failed(new, item_id, failure.code, f"Item {item_id} failed: {failure}")
             await operations.write_changed(tx, job, ORDERS, old, new)
             await monitors.record_activation(tx, job, _item(old, item_id), _item(new, item_id), str(failure))
 
@@ -110,8 +110,11 @@ def _next(order: Document) -> str | None:
         broken = [need for need in needs if by_id[need].get("state") in FINAL - {"completed"}]
         if broken:
             item["state"] = "failed"
-            SERVICE_ORDERS.note(
-                order, f"Item {item['id']} failed: it relies on item {broken[0]}, which did not complete."
+            SERVICE_ORDERS.failed(
+                order,
+                item["id"],
+                "DEPENDENCY_FAILED",
+                f"Item {item['id']} failed: it relies on item {broken[0]}, which did not complete.",
             )
             return None
         if all(by_id[need].get("state") == "completed" for need in needs):
@@ -120,9 +123,9 @@ def _next(order: Document) -> str | None:
     if waiting:  # every open item waits for another open one: a dependency cycle
         for item in waiting:
             item["state"] = "failed"
-        SERVICE_ORDERS.note(
-            order, "Items " + ", ".join(i["id"] for i in waiting) + " failed: their dependencies form a cycle."
-        )
+            SERVICE_ORDERS.failed(
+                order, item["id"], "DEPENDENCY_CYCLE", f"Item {item['id']} failed: its dependencies form a cycle."
+            )
     return None
 
 
@@ -143,7 +146,9 @@ async def _activate(tx: Transaction, job: Job, order: Document, item: Document) 
     elif action in ("modify", "delete"):
         old = await documents.locked(tx, "service", str(service.get("id", "")))
         if old is None or old.get("state") == "terminated":
-            raise ActivationFailed(f"service {service.get('id')} is not an active service of the inventory.")
+            raise ActivationFailed(
+                f"service {service.get('id')} is not an active service of the inventory.", "SERVICE_NOT_ACTIVE"
+            )
         record.update(service=old["id"], before=old)
         related = _related_item(order, item)
         if action == "modify":
@@ -159,7 +164,7 @@ async def _activate(tx: Transaction, job: Job, order: Document, item: Document) 
             old = {**old, "serviceOrderItem": [*old.get("serviceOrderItem", []), related]}
             await services.terminate(tx, job, old, f"Terminated by service order {order['id']}.")
     elif action != "noChange":
-        raise ActivationFailed(f"the action {action!r} is not one of add, modify, delete, noChange.")
+        raise ActivationFailed(f"the action {action!r} is not one of add, modify, delete, noChange.", "ACTION_UNKNOWN")
     await documents.create(tx, ACTIVATIONS, record)
 
 
@@ -167,7 +172,9 @@ async def _add(tx: Transaction, job: Job, order: Document, item: Document, servi
     spec_ref = service.get("serviceSpecification") or {}
     spec = catalogs.of(job.gateway).service_specification(str(spec_ref.get("id")))
     if spec is None:
-        raise ActivationFailed(f"the service specification {spec_ref.get('id')} is not in the catalog.")
+        raise ActivationFailed(
+            f"the service specification {spec_ref.get('id')} is not in the catalog.", "SERVICE_SPECIFICATION_UNKNOWN"
+        )
     characteristics = service.get("serviceCharacteristic", [])
     services.check_characteristics(spec, characteristics)
     id = new_id()
@@ -192,6 +199,8 @@ async def _add(tx: Transaction, job: Job, order: Document, item: Document, servi
         "serviceCharacteristic": characteristics,
         "relatedParty": service.get("relatedParty") or order.get("relatedParty", []),
         "serviceOrderItem": [_related_item(order, item)],
+        # The product order item it is for, when a product order made it (set by decomposition).
+        "relatedEntity": service.get("relatedEntity", []),
     }
     supporting = _supporting(order, item)
     if supporting:
@@ -213,7 +222,8 @@ def _state_change(old: Document, service: Document) -> Document:
     if state not in MODIFIABLE_STATES:
         raise ActivationFailed(
             f"a modify may make service {old['id']} active or inactive, not {state} "
-            "(an add creates a service and a delete terminates it)."
+            "(an add creates a service and a delete terminates it).",
+            "STATE_CHANGE_NOT_ALLOWED",
         )
     return {"state": state, "isServiceEnabled": state == "active"}
 

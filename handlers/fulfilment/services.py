@@ -109,13 +109,14 @@ def check_characteristics(spec: Document | None, given: list[Document]) -> None:
         name = str(char.get("name"))
         if name not in values:
             if int(char.get("minCardinality", 0) or 0) > 0:
-                raise ActivationFailed(f"{spec.get('name')} needs the characteristic {name}.")
+                raise ActivationFailed(f"{spec.get('name')} needs the characteristic {name}.", "CHARACTERISTIC_MISSING")
             continue
         offered = [v.get("value") for v in char.get("characteristicValueSpecification", []) if "value" in v]
         if offered and str(values[name]) not in {str(v) for v in offered}:
             raise ActivationFailed(
                 f"{spec.get('name')} does not offer {name} {values[name]}; the values are "
-                f"{', '.join(str(v) for v in offered)}."
+                f"{', '.join(str(v) for v in offered)}.",
+                "CHARACTERISTIC_NOT_OFFERED",
             )
 
 

@@ -31,6 +31,7 @@ from tmfgate import documents, operations, times
 from tmfgate.calls import Actor, Call, Job
 from tmfgate.errors import BadRequest
 from tmfgate.ids import new_id
+from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
 # The service order states in which its cancellation has been accepted.
@@ -54,7 +55,7 @@ async def cancel_product_order(tx: Transaction, call: Call, task: Document) -> b
     The order is cancelled at once when no service order runs for it, passed on to its service order
     (the task stays inProgress) when one does, or refused (``terminatedWithError``) when too late."""
     order_id = str(task["productOrder"]["id"])
-    order = await documents.locked(tx, "productOrder", order_id)
+    order = await documents.locked(tx, "productOrder", order_id, owners=visible(call, "productOrder"))
     if order is None:
         raise BadRequest(f"productOrder.id {order_id} refers to no product order.")
     task["productOrder"].setdefault("href", order.get("href"))

@@ -10,6 +10,7 @@ import io
 import json
 import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -20,6 +21,8 @@ import requests
 from tests.api.end_to_end import Doc, database_fixture
 from tests.api.test_billing import BILLING, CUSTOMERS, Client, gateway
 from tests.api.test_imported_prices import INVENTORY, imported
+from tests.conftest import RunningGateway
+from tests.security.support import api_key_file
 from tests.shared import HOW, OFFICIAL_SPECS
 
 database = database_fixture("tmfgate_bill_documents")
@@ -149,3 +152,26 @@ def _floats(value: Any) -> Any:
     if isinstance(value, list):
         return [_floats(v) for v in value]
     return float(value) if isinstance(value, Decimal) else value
+
+
+def test_with_authentication_a_partner_reads_its_own_bill_documents_with_tmf678_read(tmp_path: Path) -> None:
+    keys = {
+        "k-billed-0123456789abcdef": ("partner-b", "tmf637:write tmf678:read tmf678:write"),
+        "k-other-0123456789abcdef0": ("partner-o", "tmf678:read"),
+        "k-noread-0123456789abcdef": ("partner-b", "tmf637:read"),
+    }
+    settings = {"auth": "apikey", "api_keys": str(api_key_file(tmp_path, keys))}
+    with RunningGateway(f"sqlite:///{tmp_path / 'tmfgate.db'}", fulfilment=False, **settings) as running:
+        own = {"X-API-Key": "k-billed-0123456789abcdef"}
+        http = requests.Session()
+        assert http.post(running.url + INVENTORY + "/product", json=imported("ba-p"), headers=own).status_code == 201
+        task = http.post(
+            f"{running.url}{BILLING}/customerBillOnDemand", json={"billingAccount": {"id": "ba-p"}}, headers=own
+        )
+        assert task.json()["state"] == "done", task.text
+        bill = http.get(task.json()["customerBill"]["href"], headers=own).json()
+        url = bill["billDocument"][0]["url"]
+        assert "Amount due" in pdf_text(http.get(url, headers=own).content)
+        assert http.get(url, headers={"X-API-Key": "k-other-0123456789abcdef0"}).status_code == 404
+        assert http.get(url, headers={"X-API-Key": "k-noread-0123456789abcdef"}).status_code == 403
+        assert http.get(url).status_code == 401

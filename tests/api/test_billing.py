@@ -190,7 +190,7 @@ def test_a_month_with_orders_completed_modified_and_cancelled_is_billed_to_the_c
         fibre = client.order("ba-1", party, add("1", "po-fibre-500"))
         mobile = client.order("ba-1", party, add("1", "po-mobile-10gb"))
         partial = client.order(
-            "ba-1", party, add("phone", "po-home-phone"), add("net", "po-fibre-500", downloadSpeed=2000)
+            "ba-1", party, add("phone", "po-home-phone"), {"id": "net", "action": "modify", "product": {"id": "none"}}
         )
         doomed = client.order("ba-1", party, add("1", "po-mobile-unlimited"))
         wait(
@@ -217,7 +217,7 @@ def test_a_month_with_orders_completed_modified_and_cancelled_is_billed_to_the_c
                 "productOffering": {"id": "po-fibre-500"},
                 "product": {
                     "id": product_of(fibre),
-                    "productCharacteristic": [{"name": "downloadSpeed", "value": 1000}],
+                    "productCharacteristic": [{"name": "downloadSpeed", "value": 500}],
                 },
             },
         )

@@ -153,15 +153,17 @@ def test_a_broadband_order_completes_with_a_service_active_and_resources_assigne
         ]
 
 
-def test_a_two_item_order_with_a_failed_activation_is_partial_and_keeps_nothing_of_it(database: str) -> None:
-    with gateway(database) as client:
-        order = client.order(add("home", "po-home-phone"), add("net", "po-fibre-500", downloadSpeed=2000))
+def test_a_two_item_order_with_a_failed_activation_is_partial_and_keeps_nothing_of_it(
+    database: str, tmp_path: Path
+) -> None:
+    with gateway(database, catalog=catalog(tmp_path, ipv4_address=0)) as client:  # no address to give
+        order = client.order(add("home", "po-home-phone"), add("net", "po-fibre-500"))
         order = client.ended(order["id"])
         assert order["state"] == "partial"
         states = {item["id"]: item["state"] for item in order["productOrderItem"]}
         assert states == {"home": "completed", "net": "failed"}
         text = " ".join(note["text"] for note in order["note"])
-        assert "Item net failed" in text and "does not offer downloadSpeed 2000" in text
+        assert "Item net failed" in text and "(rs-ipv4-address) is exhausted" in text
         # The fibre access activated before the failure was rolled back: nothing half-allocated.
         assert client.reserved("rs-gpon-port") == [] and client.reserved("rs-ipv4-address") == []
         assert len(client.reserved("rs-geographic-number")) == 1
@@ -177,16 +179,16 @@ def test_a_two_item_order_with_a_failed_activation_is_partial_and_keeps_nothing_
         assert patched.status_code == 200, patched.text  # the gateway's notes are valid TMF641 notes
         failed = client.get(f"{ACTIVATION}/monitor", state="InError")
         assert [m["response"]["statusCode"] for m in failed] == ["422"]
-        assert "does not offer downloadSpeed 2000" in failed[0]["response"]["body"]
+        assert "(rs-ipv4-address) is exhausted" in failed[0]["response"]["body"]
 
 
-def test_an_offering_outside_the_catalog_fails_its_item_with_the_reason(database: str) -> None:
+def test_an_offering_outside_the_catalog_is_refused_at_capture(database: str) -> None:
     with gateway(database) as client:
-        order = client.ended(client.order(add("1", "po-satellite-tv"))["id"])
-        assert order["state"] == "failed"
-        assert order["productOrderItem"][0]["state"] == "failed"
-        assert "po-satellite-tv is not in the catalog" in order["note"][0]["text"]
-        assert client.get(f"{SERVICE_ORDERING}/serviceOrder", externalId=order["id"]) == []
+        body = {"productOrderItem": [add("1", "po-satellite-tv")], "relatedParty": CUSTOMER}
+        refused = client.post(f"{ORDERING}/productOrder", body, status=400)
+        assert "productOrderItem 1: the product offering po-satellite-tv is not in the catalog" in refused["message"]
+        assert client.get(f"{ORDERING}/productOrder") == []
+        assert client.get(f"{SERVICE_ORDERING}/serviceOrder") == []
 
 
 def test_an_exhausted_pool_fails_the_order_and_leaves_nothing_allocated(database: str, tmp_path: Path) -> None:
@@ -381,13 +383,13 @@ def test_an_ended_order_cannot_be_cancelled(database: str) -> None:
 
 def test_modify_and_delete_of_an_installed_product(database: str) -> None:
     with gateway(database) as client:
-        order = client.ended(client.order(add("1", "po-fibre-100"))["id"])
+        order = client.ended(client.order(add("1", "po-fibre-flex"))["id"])
         product = order["productOrderItem"][0]["product"]
         internet = next(ref for ref in product["realizingService"] if "Internet" in ref["name"])
         change = {
             "id": "1",
             "action": "modify",
-            "productOffering": {"id": "po-fibre-100"},
+            "productOffering": {"id": "po-fibre-flex"},
             "product": {"id": product["id"], "productCharacteristic": [{"name": "downloadSpeed", "value": 1000}]},
         }
         modified = client.ended(client.order(change)["id"])
@@ -398,7 +400,7 @@ def test_modify_and_delete_of_an_installed_product(database: str) -> None:
         refused = client.ended(client.order(upgrade)["id"])
         assert refused["state"] == "failed"
         assert "To move it to po-fibre-500, order a delete of it and an add" in refused["note"][0]["text"]
-        assert client.get(f"{INVENTORY}/product/{product['id']}")["productOffering"]["id"] == "po-fibre-100"
+        assert client.get(f"{INVENTORY}/product/{product['id']}")["productOffering"]["id"] == "po-fibre-flex"
         removal = {"id": "1", "action": "delete", "product": {"id": product["id"]}}
         deleted = client.ended(client.order(removal)["id"])
         assert deleted["state"] == "completed", deleted.get("note")

@@ -93,3 +93,47 @@ def test_an_active_product_and_a_customer_with_one_are_not_deleted(database: str
         assert client.ended(client.order(removal)["id"])["state"] == "completed"
         assert _delete(client, f"{INVENTORY}/product/{product['id']}").status_code == 204
         assert _delete(client, f"{CUSTOMERS}/customer/{ada['id']}").status_code == 204
+
+
+def test_after_a_rollback_every_level_reads_the_same_and_the_order_says_why(database: str, tmp_path: Path) -> None:
+    with gateway(database, catalog=catalog(tmp_path, ipv4_address=0)) as client:  # no address to give
+        order = client.ended(client.order(add("net", "po-fibre-500"))["id"])
+        assert order["state"] == "failed"
+        [failure] = [note for note in order["note"] if note.get("@type") == "OrderItemFailureNote"]
+        assert (failure["@baseType"], failure["orderItemId"], failure["code"]) == (
+            "Note",
+            "net",
+            "RESOURCE_POOL_EXHAUSTED",
+        )
+        assert failure["text"].startswith("Item net failed; service order ") and "is exhausted" in failure["text"]
+        service_order = client.service_order(order)
+        items = {item["id"]: item for item in service_order["serviceOrderItem"]}
+        assert {id: item["state"] for id, item in items.items()} == {"net-1": "cancelled", "net-2": "failed"}
+        assert service_order["state"] == "failed"  # nothing it did is kept
+        [access] = [item["service"] for item in items.values() if item["state"] == "cancelled"]
+        assert client.service(access)["state"] == "terminated"
+        codes = [(n["orderItemId"], n["code"]) for n in service_order["note"] if "code" in n]
+        assert codes == [("net-2", "RESOURCE_POOL_EXHAUSTED")]
+
+        # Beside an item that completes, the service order is partial and only the failed item's services end.
+        mixed = client.ended(client.order(add("home", "po-home-phone"), add("net", "po-fibre-500"))["id"])
+        assert mixed["state"] == "partial"
+        assert [(n["orderItemId"], n["code"]) for n in mixed["note"] if "code" in n] == [
+            ("net", "RESOURCE_POOL_EXHAUSTED")
+        ]
+        service_order = client.service_order(mixed)
+        states = {item["id"]: item["state"] for item in service_order["serviceOrderItem"]}
+        assert (service_order["state"], states) == (
+            "partial",
+            {"home-1": "completed", "net-1": "cancelled", "net-2": "failed"},
+        )
+        patched = _patch(
+            client, f"/tmf-api/productOrderingManagement/v4/productOrder/{mixed['id']}", {"description": "x"}
+        )
+        assert patched.status_code == 200, patched.text  # the failure notes are valid TMF622 notes
+
+        # An item decomposition refuses gets a note of its own with its code.
+        removal = client.ended(client.order({"id": "gone", "action": "delete", "product": {"id": "nothing"}})["id"])
+        assert [(n["orderItemId"], n["code"]) for n in removal["note"] if "code" in n] == [
+            ("gone", "PRODUCT_NOT_FOUND")
+        ]

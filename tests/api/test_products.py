@@ -61,7 +61,9 @@ def test_a_completed_order_leaves_an_active_product_that_subscribers_hear_of(dat
     with gateway(database) as client, ListenerProcess(tmp_path / "listener.log") as listener:
         hub = client.post(f"{INVENTORY}/hub", {"callback": listener.callback})
         assert hub["callback"] == listener.callback
-        order = client.ended(client.order(add("1", "po-fibre-500"), **{"X-Correlation-ID": "fibre-1"})["id"])
+        order = client.ended(
+            client.order(add("1", "po-fibre-flex", downloadSpeed=500), **{"X-Correlation-ID": "fibre-1"})["id"]
+        )
         assert order["state"] == "completed", order.get("note")
         item = order["productOrderItem"][0]
 
@@ -70,11 +72,11 @@ def test_a_completed_order_leaves_an_active_product_that_subscribers_hear_of(dat
         assert product["href"] == f"{client.url}{INVENTORY}/product/{product['id']}"
         assert client.http.get(product["href"], timeout=10).json() == product
         assert product["@type"] == "Product" and product["status"] == "active" and product["startDate"]
-        assert product["productOffering"]["id"] == "po-fibre-500" and product["name"] == "Fibre 500"
+        assert product["productOffering"]["id"] == "po-fibre-flex" and product["name"] == "Fibre flex"
         assert product["productSpecification"]["id"] == "ps-fibre-broadband"
         assert product["relatedParty"] == CUSTOMER and product["billingAccount"] == {"id": "ba-7"}
         assert {(p["productOfferingPrice"]["id"], p["priceType"]) for p in product["productPrice"]} == {
-            ("pop-fibre-500-monthly", "recurring"),
+            ("pop-fibre-flex-500", "recurring"),  # the fee of the speed chosen
             ("pop-fibre-installation", "oneTime"),
         }
         assert all(p["price"]["dutyFreeAmount"]["unit"] == "EUR" for p in product["productPrice"])
@@ -99,7 +101,7 @@ def test_a_completed_order_leaves_an_active_product_that_subscribers_hear_of(dat
         assert products_of(client, CUSTOMER[0]["id"], status="terminated") == []
         assert [
             p["id"]
-            for p in products_of(client, CUSTOMER[0]["id"], status="active", **{"productOffering.id": "po-fibre-500"})
+            for p in products_of(client, CUSTOMER[0]["id"], status="active", **{"productOffering.id": "po-fibre-flex"})
         ] == [product["id"]]
 
         entries = listener.wait_for(
@@ -111,11 +113,12 @@ def test_a_completed_order_leaves_an_active_product_that_subscribers_hear_of(dat
         assert created["event"]["product"] == product
         assert created["correlationId"] == "fibre-1" and created["domain"] == "productInventory"
 
-        # A faster speed, ordered: the product changes; then its deletion terminates it.
+        # A faster speed, ordered: the product changes and takes the fee of that speed; then its
+        # deletion terminates it.
         change = {
             "id": "1",
             "action": "modify",
-            "productOffering": {"id": "po-fibre-500"},
+            "productOffering": {"id": "po-fibre-flex"},
             "product": {"id": product["id"], "productCharacteristic": [{"name": "downloadSpeed", "value": 1000}]},
         }
         assert client.ended(client.order(change)["id"])["state"] == "completed"
@@ -124,6 +127,10 @@ def test_a_completed_order_leaves_an_active_product_that_subscribers_hear_of(dat
         ended = client.get(f"{INVENTORY}/product/{product['id']}")
         assert ended["status"] == "terminated" and ended["terminationDate"] >= ended["startDate"]
         assert ended["productCharacteristic"][0]["value"] == 1000
+        assert {p["productOfferingPrice"]["id"] for p in ended["productPrice"]} == {
+            "pop-fibre-flex-1000",
+            "pop-fibre-installation",
+        }
         assert [i["orderItemAction"] for i in ended["productOrderItem"]] == ["add", "modify", "delete"]
         expected = [
             ("ProductCreateEvent", "active"),
@@ -134,7 +141,7 @@ def test_a_completed_order_leaves_an_active_product_that_subscribers_hear_of(dat
         changed = next(
             e["body"] for e in listener.delivered() if e["body"]["eventType"] == "ProductAttributeValueChangeEvent"
         )
-        assert changed["fieldPath"] == "productCharacteristic,productOrderItem"
+        assert changed["fieldPath"] == "productCharacteristic,productOrderItem,productPrice"
         # What fulfilment wrote is a valid TMF637 product: a client can PATCH it (the result is checked).
         patched = client.http.patch(
             f"{client.url}{INVENTORY}/product/{product['id']}",

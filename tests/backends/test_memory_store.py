@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from backends.events import Event
-from backends.memory import MemoryBackend
+from backends.memory.store import MemoryBackend
 from tests.backends.contract.support import enveloping, fan_out_all
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from backends import open_backend
-from backends.sql import SqlBackend
+from backends.sql import SqlBackend, outbox
 from tests.backends.conftest import opened
 from tests.backends.contract.support import LEASE, claim_all, event, fan_out_all, now, record, to
 
@@ -97,3 +97,15 @@ async def test_a_count_and_a_lookup_are_single_statements(sql_url: str, kind: st
         finally:
             sa_event.remove(engine, "before_cursor_execute", seen)
     assert len(statements) == 2
+
+
+class Unused:
+    """A connection no statement may reach."""
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("no statement runs for an id that is not a UUID")
+
+
+async def test_a_delivery_id_that_is_no_uuid_is_found_nowhere_without_a_query() -> None:
+    assert await outbox.find_delivery(Unused(), "not-a-uuid") is None  # type: ignore[arg-type]
+    assert await outbox.redeliver(Unused(), "not-a-uuid", now=now()) is False  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from backends import open_backend
 from backends.base import Backend, Delivery, DeliveryState, Event
 from tmfgate import times
 from tmfgate.cli import main
+from tmfgate.notifications import commands
 
 T = TypeVar("T")
 API = "tmf622_product_ordering"
@@ -188,3 +189,29 @@ def test_a_store_the_commands_cannot_use_is_refused(
     assert main(["deliveries", "--database-url", database]) == 2
     assert capsys.readouterr().err.startswith("tmfgate: ")
     assert not (tmp_path / "missing.db").exists()  # not created empty by mistake
+
+
+def test_the_table_aligns_its_columns_and_shortens_long_errors() -> None:
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    event = Event(
+        id="e1", api="a", kind="productOrder", resource_id="o1", type="ProductOrderCreateEvent", time=when, head=b"{}"
+    )
+    long = Delivery("d-long-id", "s1", event, DeliveryState.PARKED, 3, when, "The listener\nanswered " + "x" * 80)
+    short = Delivery("d2", "s1", event, DeliveryState.PENDING, 0, when)
+    header, first, second = commands.table([long, short]).splitlines()
+    assert header.split() == [
+        "ID",
+        "SUBSCRIPTION",
+        "STATE",
+        "ATTEMPTS",
+        "NEXT",
+        "ATTEMPT",
+        "EVENT",
+        "RESOURCE",
+        "LAST",
+        "ERROR",
+    ]
+    assert first.startswith("d-long-id  s1") and second.startswith("d2         s1")
+    assert first.index("parked") == second.index("pending") == header.index("STATE")
+    assert first.endswith("…") and "The listener answered xxx" in first and len(first.split("  ")[-1]) == 60
+    assert "productOrder/o1" in second and second.rstrip() == second

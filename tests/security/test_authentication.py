@@ -155,3 +155,56 @@ def test_an_idempotency_key_is_each_partners_own(secured: RunningGateway, keys: 
     b = requests.post(secured.url + CUSTOMER, json=NEW_CUSTOMER, headers={**key, **bearer(keys.token("b"))}, timeout=10)
     assert a.status_code == b.status_code == 201 and a.json()["id"] != b.json()["id"]
     assert "Idempotent-Replayed" not in b.headers
+
+
+def test_a_remembered_token_is_refused_once_it_expires(keys: Keys) -> None:
+    import asyncio
+
+    from tmfgate.security.credentials import LEEWAY, InvalidCredentials, KeySet, Tokens
+
+    tokens = Tokens(KeySet(str(keys.jwks)), issuer=ISSUER, audience=AUDIENCE, partner_claim="")
+    token = keys.token("partner-a", exp=int(time.time()) - LEEWAY + 2)  # valid for 1 to 2 more seconds
+
+    async def twice() -> None:
+        assert (await tokens.principal(token)).partner == "partner-a"
+        assert (await tokens.principal(token)).partner == "partner-a"  # remembered
+        await asyncio.sleep(2.5)
+        with pytest.raises(InvalidCredentials, match="expired"):
+            await tokens.principal(token)
+
+    asyncio.run(twice())
+
+
+def test_the_key_set_can_come_from_a_url(keys: Keys) -> None:
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(keys.jwks.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{keys.jwks.name}"
+        settings = {"auth": "jwt", "jwks": url, "issuer": ISSUER, "audience": AUDIENCE}
+        with RunningGateway("memory://", fulfilment=False, **settings) as running:
+            answer = requests.get(running.url + CUSTOMER, headers=bearer(keys.token("partner-a")), timeout=10)
+            assert answer.status_code == 200, answer.text
+            assert requests.get(running.url + CUSTOMER, headers=bearer("x.y.z"), timeout=10).status_code == 401
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_partner_claim_can_be_chosen(keys: Keys) -> None:
+    import asyncio
+
+    from tmfgate.security.credentials import InvalidCredentials, KeySet, Tokens
+
+    tokens = Tokens(KeySet(str(keys.jwks)), issuer=ISSUER, audience=AUDIENCE, partner_claim="client_id")
+    chosen = asyncio.run(tokens.principal(keys.token("by-azp", client_id="by-client-id")))
+    assert chosen.partner == "by-client-id"
+    with pytest.raises(InvalidCredentials, match="client_id"):
+        asyncio.run(tokens.principal(keys.token("by-azp")))
+    default = Tokens(KeySet(str(keys.jwks)), issuer=ISSUER, audience=AUDIENCE, partner_claim="")
+    assert asyncio.run(default.principal(keys.token("by-azp", client_id="x"))).partner == "by-azp"
+    assert asyncio.run(default.principal(keys.token("p", azp=None))).partner == "svc-p"  # sub

@@ -88,6 +88,13 @@ def test_a_partner_never_reaches_another_partners_resources(tenanted: RunningGat
     )
 
 
+def mine_of(url: str, path: str, token: dict[str, str], order_url: str) -> str:
+    """The id of the service order fulfilling the product order at ``order_url``."""
+    order_id = order_url.rsplit("/", 1)[-1]
+    found = requests.get(url + path, params={"externalId": order_id}, headers=token, timeout=10).json()
+    return str(found[0]["id"])
+
+
 def test_hub_subscriptions_are_a_partners_own(tenanted: RunningGateway, keys: Keys) -> None:
     hub = tenanted.url + "/tmf-api/customerManagement/v4/hub"
     a, b = bearer(keys.token("partner-a")), bearer(keys.token("partner-b"))
@@ -130,6 +137,18 @@ def test_what_the_gateway_makes_for_an_order_belongs_to_its_partner(database: st
             assert theirs.headers["X-Total-Count"] == "0" and theirs.json() == [], path
             for item in mine.json():
                 assert requests.get(f"{url}{path}/{item['id']}", headers=b, timeout=10).status_code == 404
+        order_id, service_order = created.json()["id"], mine_of(url, f"{SERVICE_ORDERING}/serviceOrder", a, order_url)
+        cancel = requests.post(
+            f"{url}{ORDERING}/cancelProductOrder", json={"productOrder": {"id": order_id}}, headers=b, timeout=10
+        )
+        assert cancel.status_code == 400 and order_id in cancel.json()["message"]
+        cancel = requests.post(
+            f"{url}{SERVICE_ORDERING}/cancelServiceOrder",
+            json={"serviceOrder": {"id": service_order}},
+            headers=b,
+            timeout=10,
+        )
+        assert cancel.status_code == 400, cancel.text
         on_demand = f"{url}{BILLING}/customerBillOnDemand"
         refused = requests.post(on_demand, json={"billingAccount": {"id": account}}, headers=b, timeout=10)
         assert refused.status_code == 201 and refused.json()["state"] == "rejected"  # nothing of B's to bill
@@ -139,4 +158,25 @@ def test_what_the_gateway_makes_for_an_order_belongs_to_its_partner(database: st
         assert requests.get(bill, headers=a, timeout=10).status_code == 200
         assert requests.get(bill, headers=b, timeout=10).status_code == 404
         heard_by_a.wait_for(lambda got: any("ServiceOrder" in e["body"]["eventType"] for e in got), 30)
+        assert heard_by_b.delivered() == []
+
+
+def test_the_back_offices_change_reaches_the_owners_subscription(
+    tenanted: RunningGateway, keys: Keys, tmp_path: Path
+) -> None:
+    a, b = bearer(keys.token("partner-a")), bearer(keys.token("partner-b"))
+    back_office = bearer(keys.token("back-office", ALL_SCOPES + " tmfgate:all"))
+    api = tenanted.url + "/tmf-api/customerManagement/v4"
+    with ListenerProcess(tmp_path / "a.jsonl") as heard_by_a, ListenerProcess(tmp_path / "b.jsonl") as heard_by_b:
+        for listener, token in ((heard_by_a, a), (heard_by_b, b)):
+            query = {"callback": listener.callback, "query": "eventType=CustomerAttributeValueChangeEvent"}
+            assert requests.post(f"{api}/hub", json=query, headers=token, timeout=10).status_code == 201
+        body = {"name": "Ada", "engagedParty": {"id": "p-1", "@referredType": "Individual"}}
+        customer = requests.post(f"{api}/customer", json=body, headers=a, timeout=10).json()
+        merge = {**back_office, "Content-Type": "application/merge-patch+json"}
+        changed = requests.patch(
+            f"{api}/customer/{customer['id']}", data=b'{"description": "x"}', headers=merge, timeout=10
+        )
+        assert changed.status_code == 200, changed.text
+        heard_by_a.wait_for(lambda got: any(e["body"]["event"]["customer"]["id"] == customer["id"] for e in got))
         assert heard_by_b.delivered() == []

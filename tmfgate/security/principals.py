@@ -29,8 +29,11 @@ class Principal:
 
 def required_scope(api: ApiModel, operation: OperationModel) -> str:
     """``tmfNNN:read`` for GET (hub listing too), ``tmfNNN:write`` for the rest; ``tmfgate:admin`` for
-    the operator API. The prefix is the spec stem's first part (``tmf622_product_ordering``)."""
-    prefix = api.name.split("_", 1)[0]
+    the operator API. The prefix is the spec stem's first part (``tmf622_product_ordering``), unless
+    the spec's ``info`` names it in ``x-scope-prefix`` (an API of tmfgate's own that serves a TMF API's
+    resources in another form)."""
+    declared = api.spec.document.get("info", {}).get("x-scope-prefix")
+    prefix = str(declared) if declared else api.name.split("_", 1)[0]
     if prefix == "tmfgate":
         return ADMIN
     return f"{prefix}:{'read' if operation.method in _READ_METHODS else 'write'}"

@@ -74,3 +74,13 @@ async def test_an_event_keeps_its_owner_through_the_outbox(backend: Backend, kin
     replayed: list[Event] = []
     await backend.replay("s", dt.datetime(2000, 1, 1, tzinfo=dt.UTC), lambda e: replayed.append(e) or False)
     assert {e.resource_id: e.owner for e in replayed if e.kind == kind} == owners
+
+
+async def test_the_owner_of_a_document_is_told(documents: DocumentStore, kind: str) -> None:
+    await _three(documents, kind)
+    async with documents.transaction() as tx:
+        assert await tx.owner(kind, "a1") == "A"
+        assert await tx.owner(kind, "n1") is None
+        assert await tx.owner(kind, "missing") is None
+        await tx.create(kind, "b2", doc("b2"), owner="B")
+        assert await tx.owner(kind, "b2") == "B"  # this transaction's write too
