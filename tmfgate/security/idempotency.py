@@ -10,9 +10,6 @@ record, their transactions roll back, and they answer with the winner's record.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-
-import orjson
 
 from backends.base import DuplicateId, Transaction
 from tmfgate import codec, times
@@ -37,10 +34,7 @@ async def serve(call: Call, function: Function) -> Reply:
         return await function(call)
     if not 0 < len(key) <= 255:
         raise BadRequest("Idempotency-Key must be 1 to 255 characters.")
-    # Keys are the partner's own: another partner's same key is another request.
-    names = [(call.owner or "").encode(), call.api.name.encode(), call.operation.operation_id.encode(), key]
-    body = orjson.dumps(call.body, option=orjson.OPT_SORT_KEYS)
-    pending = Pending(hashlib.sha256(b"\0".join(names)).hexdigest(), hashlib.sha256(body).hexdigest())
+    pending = Pending.of(call.owner, call.api.name, call.operation.operation_id, key, call.body)
     earlier = await _read(call, pending)
     if earlier is not None:
         return earlier
