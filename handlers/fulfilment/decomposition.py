@@ -43,11 +43,7 @@ async def decompose(job: Job) -> None:
             return
         if old.get("state") != "acknowledged":
             return  # cancelled, or moved by a client, before the gateway got to it
-        start = capture.start_of(old)
-        if start is not None:  # held in the outbox until then: a restart keeps it
-            raise Later(
-                start, f"Product order {order_id} is held until its requestedStartDate {old['requestedStartDate']}."
-            )
+        _hold(old)
         new = copy.deepcopy(old)
         service_order_id = new_id()
         plan: dict[str, list[str]] = {}  # product order item -> its service order items
@@ -90,6 +86,15 @@ async def decompose(job: Job) -> None:
             "bundles": bundles,
         }
         await documents.create(tx, FULFILMENTS, record)
+
+
+def _hold(order: Document) -> None:
+    """An order to start later waits in the outbox until then (:class:`Later`): a restart keeps it."""
+    start = capture.start_of(order)
+    if start is not None:
+        raise Later(
+            start, f"Product order {order['id']} is held until its requestedStartDate {order['requestedStartDate']}."
+        )
 
 
 def _fail_broken_bundles(

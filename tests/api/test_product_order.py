@@ -1,36 +1,38 @@
-"""TMF622 product orders end to end over HTTP, on every store: create, read, TMF630 lists, errors."""
+"""TMF622 product orders over HTTP to the gateway in process, on every store: create, read, TMF630 lists, errors."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+import httpx
 import pytest
-import requests
+
+from tests.api.clients import BASE_URL, AppClient
 
 BASE = "/tmf-api/productOrderingManagement/v4"
 
 
 class Client:
-    """A TMF622 client for one running gateway."""
+    """A TMF622 client of one gateway."""
 
-    def __init__(self, url: str) -> None:
-        self.base = url + BASE
-        self.http = requests.Session()
+    def __init__(self, http: AppClient) -> None:
+        self.base = BASE_URL + BASE
+        self.http = http
 
-    def post(self, path: str, body: Any, **kw: Any) -> requests.Response:
-        return self.http.post(self.base + path, json=body, timeout=10, **kw)
+    def post(self, path: str, body: Any, **kw: Any) -> httpx.Response:
+        return self.http.post(self.base + path, json=body, **kw)
 
-    def get(self, path: str, **kw: Any) -> requests.Response:
-        return self.http.get(self.base + path, timeout=10, **kw)
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.http.get(self.base + path, **kw)
 
-    def patch(self, path: str, body: Any, media: str = "application/merge-patch+json") -> requests.Response:
+    def patch(self, path: str, body: Any, media: str = "application/merge-patch+json") -> httpx.Response:
         import json
 
-        return self.http.patch(self.base + path, data=json.dumps(body), headers={"Content-Type": media}, timeout=10)
+        return self.http.patch(self.base + path, content=json.dumps(body), headers={"Content-Type": media})
 
-    def delete(self, path: str) -> requests.Response:
-        return self.http.delete(self.base + path, timeout=10)
+    def delete(self, path: str) -> httpx.Response:
+        return self.http.delete(self.base + path)
 
     def order(self, **extra: Any) -> dict[str, Any]:
         body = {
@@ -46,8 +48,8 @@ class Client:
 
 
 @pytest.fixture(scope="module")
-def client(gateway: Any) -> Client:
-    return Client(gateway.url)
+def client(app_client: AppClient) -> Client:
+    return Client(app_client)
 
 
 @pytest.fixture
@@ -56,7 +58,7 @@ def tag() -> str:
     return uuid.uuid4().hex
 
 
-def assert_error(response: requests.Response, status: int) -> dict[str, Any]:
+def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     body = response.json()
     assert body["status"] == str(status)
@@ -99,11 +101,11 @@ def test_invalid_bodies_name_the_attribute(client: Client, tag: str) -> None:
         "productOrderItem[0].action" in wrong["message"] and '"add", "modify", "delete", "noChange"' in wrong["message"]
     )
     malformed = client.http.post(
-        client.base + "/productOrder", data=b"{not json", headers={"Content-Type": "application/json"}, timeout=10
+        client.base + "/productOrder", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert_error(malformed, 400)
     media = client.http.post(
-        client.base + "/productOrder", data=b"<xml/>", headers={"Content-Type": "application/xml"}, timeout=10
+        client.base + "/productOrder", content=b"<xml/>", headers={"Content-Type": "application/xml"}
     )
     assert_error(media, 415)
     assert client.get("/productOrder", params={"externalId": tag}).headers["X-Total-Count"] == "0"
@@ -112,9 +114,9 @@ def test_invalid_bodies_name_the_attribute(client: Client, tag: str) -> None:
 def test_unknown_ids_paths_and_methods(client: Client) -> None:
     assert_error(client.get(f"/productOrder/{uuid.uuid4()}"), 404)
     assert_error(client.get("/productOrdr"), 404)
-    assert_error(client.http.get(client.base.replace("/v4", "/v9") + "/productOrder", timeout=10), 404)
+    assert_error(client.http.get(client.base.replace("/v4", "/v9") + "/productOrder"), 404)
     order = client.order()
-    assert_error(client.http.put(f"{client.base}/productOrder/{order['id']}", json={}, timeout=10), 405)
+    assert_error(client.http.put(f"{client.base}/productOrder/{order['id']}", json={}), 405)
     task = client.post("/cancelProductOrder", {"productOrder": {"id": order["id"]}}).json()
     assert_error(client.delete(f"/cancelProductOrder/{task['id']}"), 405)
     assert_error(client.patch(f"/cancelProductOrder/{task['id']}", {"state": "done"}), 405)
