@@ -14,7 +14,7 @@ import datetime as dt
 from backends.base import DuplicateId, Transaction
 from tmfgate import codec, times
 from tmfgate.calls import Call, Function, Reply
-from tmfgate.errors import BadRequest, UnprocessableEntity
+from tmfgate.errors import BadRequest, Conflict, UnprocessableEntity
 from tmfgate.security.conditional import header
 from tmfgate.security.keys import Pending
 
@@ -44,7 +44,7 @@ async def serve(call: Call, function: Function) -> Reply:
     except _Raced:
         earlier = await _read(call, pending)
         if earlier is None:  # the winner's record has expired already: a rare, harmless refusal
-            raise BadRequest("A request with this Idempotency-Key is being processed; retry shortly.") from None
+            raise Conflict("A request with this Idempotency-Key is being processed; retry shortly.") from None
         return earlier
     if pending.recorded and 200 <= reply.status < 300 and (reply.status, reply.body) != (201, pending.body):
         await _complete(call, pending, reply)
