@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 
+from . import regexes
 from .queries import Instant
 
 # ISO 8601 calendar dates that exist (leap years included, year 0000 excluded) and times with an
@@ -104,20 +104,12 @@ def as_number(text: str) -> Decimal | None:
     return number
 
 
-@lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str] | None:
-    try:
-        # DOTALL: PostgreSQL's `~` lets `.` match a newline, so Python must too.
-        return re.compile(pattern, re.DOTALL)
-    except Exception:  # noqa: BLE001 - a bad pattern simply matches nothing
-        return None
-
-
 def regex_search(pattern: object, value: object) -> bool:
-    """Whether ``pattern`` occurs in ``value``; False for non-strings or invalid patterns, never raises."""
+    """Whether ``pattern`` occurs in ``value``, in linear time (RE2); False for non-strings or patterns
+    RE2 cannot run, never raises."""
     if not isinstance(pattern, str) or not isinstance(value, str):
         return False
-    compiled = _compiled(pattern)
+    compiled = regexes.compiled(pattern)
     return compiled is not None and compiled.search(value) is not None
 
 

@@ -446,6 +446,11 @@ def benchmark(args: argparse.Namespace, folder: Path) -> int:
             # fail each order, as the body's offering is not in the demo catalog).
             "--fulfilment",
             "off",
+            # The listener is on loopback, and one client sends every order.
+            "--callback-hosts",
+            "*,127.0.0.0/8",
+            "--rate-limit",
+            "0",
         ],
         f"http://{HOST}:{gateway_port}{API}/productOrder?limit=1",
         folder / "gateway.log",

@@ -521,6 +521,8 @@ def gateway_round(
                 str(port),
                 "--log-level",
                 "warning",
+                "--rate-limit",  # one client sends every order
+                "0",
             ],
             f"{base}{ORDERS}?limit=1",
             folder / f"gateway-{number}.log",

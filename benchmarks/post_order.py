@@ -168,6 +168,8 @@ def targets(args: argparse.Namespace, folder: Path) -> list[Target]:
             "warning",
             "--fulfilment",
             args.fulfilment,
+            "--rate-limit",  # one client sends every order
+            "0",
         ],
         f"http://{HOST}:{gateway_port}{ORDERS}",
         folder / "gateway.log",

@@ -15,6 +15,7 @@ from handlers.catalog import loading as catalogs
 from handlers.fulfilment.settings import FULFILMENT
 from handlers.ordering import cancellation, capture
 from handlers.ordering.lifecycle import PRODUCT_ORDERS
+from handlers.ordering.limits import MAX_ITEM_QUANTITY, MAX_ORDER_ITEMS
 from tmfgate import codec, operations, times
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
@@ -22,7 +23,7 @@ from tmfgate.extensions import Handlers
 from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
-handlers = Handlers(apis.PRODUCT_ORDERING, api=apis.PRODUCT_ORDERING)
+handlers = Handlers(apis.PRODUCT_ORDERING, api=apis.PRODUCT_ORDERING, settings=[MAX_ORDER_ITEMS, MAX_ITEM_QUANTITY])
 
 
 @handlers.operation
@@ -38,12 +39,18 @@ async def patchProductOrder(call: Call) -> Reply:
 async def _new_order(call: Call, order: Document) -> None:
     """The lifecycle's checks, each item's quantity and prices, and the catalog's checks."""
 
+    settings = call.gateway.settings
+    largest = settings.get(MAX_ITEM_QUANTITY)
+
     def check_item(item: Document) -> None:
-        if item.get("quantity", 1) < 1:
-            raise BadRequest(f"productOrderItem {item['id']}: quantity must be 1 or more; it is {item['quantity']}.")
+        quantity = item.get("quantity", 1)
+        if quantity < 1:
+            raise BadRequest(f"productOrderItem {item['id']}: quantity must be 1 or more; it is {quantity}.")
+        if quantity > largest:
+            raise BadRequest(f"productOrderItem {item['id']}: quantity must be at most {largest}; it is {quantity}.")
         _check_prices(call, item)
 
-    PRODUCT_ORDERS.check_new(order, check_item)
+    PRODUCT_ORDERS.check_new(order, check_item, max_items=settings.get(MAX_ORDER_ITEMS))
     if call.gateway.settings.get(FULFILMENT):
         capture.dates(order)
         capture.check(catalogs.of(call.gateway), order, await _installed(call, order))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from handlers import apis
 from handlers.ordering.lifecycle import SERVICE_ORDERS
+from handlers.ordering.limits import MAX_ORDER_ITEMS
 from tmfgate import documents, operations
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
@@ -20,12 +21,17 @@ from tmfgate.extensions import Handlers
 from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
-handlers = Handlers(apis.SERVICE_ORDERING, api=apis.SERVICE_ORDERING)
+handlers = Handlers(apis.SERVICE_ORDERING, api=apis.SERVICE_ORDERING)  # MAX_ORDER_ITEMS: TMF622 declares it
 
 
 @handlers.operation
 async def createServiceOrder(call: Call) -> Reply:
-    return await operations.create(call, prepare=lambda call, order: SERVICE_ORDERS.check_new(order))
+    return await operations.create(
+        call,
+        prepare=lambda call, order: SERVICE_ORDERS.check_new(
+            order, max_items=call.gateway.settings.get(MAX_ORDER_ITEMS)
+        ),
+    )
 
 
 @handlers.operation

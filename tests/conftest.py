@@ -18,6 +18,11 @@ import pytest
 
 POSTGRES_URL = os.environ.get("TMFGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 STORES = ["memory", "sqlite", "postgresql"]
+# Test gateways serve one client address as fast as it asks (tests/test_limits.py checks the rate
+# limit), and call the tests' listeners on loopback (tests/notifications/test_callbacks.py checks
+# that a gateway refuses them by default).
+LOOPBACK_CALLBACKS = "*,127.0.0.0/8,::1"
+TEST_SETTINGS = {"rate_limit": 0.0, "callback_hosts": LOOPBACK_CALLBACKS}
 
 
 @pytest.fixture
@@ -137,6 +142,7 @@ class RunningGateway:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        settings = {**TEST_SETTINGS, **settings}
         app = create_app(Settings(database_url=database_url, port=self.port, **settings), specs_dir=specs_dir)
         self.gateway = app.gateway  # type: ignore[attr-defined]
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")

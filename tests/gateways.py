@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import LOOPBACK_CALLBACKS, free_port
 
 ANSWERS = "/tmf-api/productOrderingManagement/v4/productOrder?limit=1"
 
@@ -48,7 +48,7 @@ def served(
                 *options,
             ],
             cwd=folder,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, "TMFGATE_RATE_LIMIT": "0", "TMFGATE_CALLBACK_HOSTS": LOOPBACK_CALLBACKS, **(env or {})},
             stdout=output,
             stderr=subprocess.STDOUT,
         )

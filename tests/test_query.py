@@ -105,7 +105,8 @@ def test_paging() -> None:
     assert parse("limit=0").limit == 0
     assert parse("limit=500", max_limit=100).limit == 100
     assert parse("limit=5", max_limit=100).limit == 5
-    assert parse("offset=3", max_limit=100).limit is None
+    assert parse("offset=3", max_limit=100).limit == 100
+    assert parse("offset=3").limit is None
     assert parse("offset=9223372036854775807").offset == 2**63 - 1
 
 

@@ -8,6 +8,7 @@ The request path is connexion's, trimmed to what the gateway needs and built onc
        ├─ DocsMiddleware       {base}/openapi.json and {base}/ui/
        ├─ FastRouting          the spec's paths -> operationId (connexion's router, plus a table)
        ├─ Security             credentials, the operation's scope, the audit log (tmfgate.security)
+       ├─ RateLimit            429 to a partner past its request rate (tmfgate.limits)
        ├─ RequestValidation    media type, parameters, body (compiled at start-up)
        └─ Endpoints            operationId -> the extension's function or the generic operation
 """
@@ -26,6 +27,7 @@ from connexion.options import SwaggerUIOptions
 from backends.base import Backend
 from tmfgate.extensions import Registry
 from tmfgate.gateway import Gateway
+from tmfgate.limits import RateLimitMiddleware
 from tmfgate.middleware import ErrorMiddleware
 from tmfgate.routing import (
     DocsMiddleware,
@@ -44,6 +46,7 @@ MIDDLEWARES: list[Any] = [
     DocsMiddleware,
     FastRoutingMiddleware,
     SecurityMiddleware,
+    RateLimitMiddleware,
     RequestValidationMiddleware,
 ]
 

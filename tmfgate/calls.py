@@ -131,8 +131,12 @@ class Call:
         return raw.decode("latin-1")
 
     def base_url(self) -> str:
-        """Scheme, host and base path of this API as the client reached it (for absolute hrefs)."""
+        """Scheme, host and base path of this API as the client reached it (for absolute hrefs); with
+        ``public_url`` set, as it says, so that no client's ``Host`` header is ever stored (F-13)."""
         scope = self.scope
+        public = self.gateway.settings.public_url
+        if public:
+            return f"{public}{self.api.base_path}"
         host = self._host or self._read_headers()[0]
         return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{self.api.base_path}"
 

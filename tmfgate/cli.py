@@ -25,9 +25,9 @@ from tmfgate.errors import ConfigurationError
 from tmfgate.extensions import Command, Registry
 from tmfgate.runtime import Runtime, installed
 from tmfgate.server import workers
-from tmfgate.settings import Setting, Settings, markdown_table
+from tmfgate.settings import Setting, Settings, auth_configured, loopback_only, markdown_table
 
-PROTOCOL = "tmfgate.server.protocol:OneWriteHttpToolsProtocol"
+PROTOCOL = "tmfgate.server.guards:GuardedHttpToolsProtocol"
 
 
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
@@ -73,6 +73,8 @@ def _command(
             dest=setting.name,
             metavar=None if setting.choices else setting.metavar,
             choices=setting.choices,
+            nargs="?" if setting.const is not None else None,
+            const=setting.const,
             type=_option(setting),
             help=f"{_plain(setting.help)} (default {setting.default_text}; {setting.variable})",
         )
@@ -142,6 +144,7 @@ def serve(settings: Settings, registry: Registry) -> int:
     and on Linux each listens on a socket of its own (:mod:`tmfgate.server.workers`)."""
     import uvicorn  # noqa: PLC0415 - only the serve command needs the server
 
+    exposure = _exposure(settings)
     workers.quiet_connexion_import()
     from tmfgate.app import create_app  # noqa: PLC0415 - nor the whole request path
 
@@ -158,6 +161,8 @@ def serve(settings: Settings, registry: Registry) -> int:
             file=sys.stderr,
         )
     print(f"tmfgate: store {redacted(settings.database_url)}", flush=True)
+    if exposure:
+        print(f"tmfgate: {exposure}", flush=True)
     for api in app.gateway.apis:
         url = f"http://{settings.host}:{settings.port}{api.base_path}/"
         also = "".join(f", also at http://{settings.host}:{settings.port}{alias}/" for alias in api.spec.aliases)
@@ -169,6 +174,8 @@ def serve(settings: Settings, registry: Registry) -> int:
         "access_log": settings.log_level == "debug",
         "lifespan": "on",
         "http": PROTOCOL,
+        "limit_concurrency": settings.max_connections,  # past it uvicorn answers 503
+        "server_header": False,  # no banner naming the server (F-21)
     }
     if settings.workers > 1 and workers.supported():
         return workers.serve(settings.workers, options)  # a listening socket per worker
@@ -177,6 +184,22 @@ def serve(settings: Settings, registry: Registry) -> int:
     else:
         uvicorn.run(app, **options)
     return 0
+
+
+def _exposure(settings: Settings) -> str | None:
+    """What the operator must know of who can reach the APIs; a ConfigurationError for an address other
+    than loopback without authentication, unless ``--insecure`` (security review F-01)."""
+    if auth_configured(settings):
+        return None
+    if loopback_only(settings.host):
+        return f"no authentication (--auth): listening on loopback only, {settings.host}, so only this machine can call"
+    if not settings.insecure:
+        raise ConfigurationError(
+            f"Listening on {settings.host or 'every address'} without authentication would let anyone who "
+            'reaches it read and change every partner\'s data: configure --auth (README "Security"), or give '
+            "--insecure when a proxy in front authenticates partners."
+        )
+    return f"warning: no authentication (--auth) on {settings.host or 'every address'}: --insecure serves anyone"
 
 
 async def _store_problem(runtime: Runtime) -> str | None:

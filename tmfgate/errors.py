@@ -11,10 +11,12 @@
         ├── MethodNotAllowed   405  a method the spec does not define on that path
         ├── NotAcceptable      406  an Accept header that takes none of the representations served
         ├── Conflict           409  an illegal state change or a duplicate
+        ├── PayloadTooLarge    413  a request body, or a patched document, past its limit
         ├── PreconditionFailed 412  ``If-Match`` names another version of the resource
         ├── UnprocessableEntity 422 an ``Idempotency-Key`` reused with another body
         ├── PreconditionRequired 428 ``If-Match`` missing where the gateway requires it
         ├── UnsupportedMediaType 415
+        ├── TooManyRequests    429  a partner past its request rate (with ``Retry-After``)
         └── ServiceUnavailable 503  the store cannot be reached
 
 Codes follow the common list of the TM Forum reference implementation (TMF630 error resource):
@@ -137,6 +139,18 @@ class UnsupportedMediaType(ApiError):
     status = 415
     code = "26"
     reason = "Unsupported media type"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "24"
+    reason = "Payload too large"
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    code = "25"
+    reason = "Too many requests"
 
 
 class ServiceUnavailable(ApiError):

@@ -47,7 +47,9 @@ def as_api_error(exc: Exception) -> tuple[ApiError, list[tuple[bytes, bytes]]]:
         headers = [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
         return error, headers
     if isinstance(exc, UnstorableDocument):
-        return BadRequest(f"The request holds a value that cannot be stored: {exc}"), []
+        # The driver's text names the DBMS and echoes the request (F-19): logged, never answered.
+        log.warning("unstorable document: %s", exc)
+        return BadRequest("The request holds a value that this store cannot keep."), []
     if isinstance(exc, StorageUnavailable):
         log.error("store unavailable: %s", exc)
         return ServiceUnavailable("The store is unavailable; try again shortly."), []

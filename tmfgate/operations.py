@@ -17,6 +17,7 @@ from tmfgate import patch as patching
 from tmfgate.calls import Actor, Call, Reply
 from tmfgate.errors import BadRequest, NotFound
 from tmfgate.ids import new_id
+from tmfgate.limits import check_document
 from tmfgate.query import parse_query, project
 from tmfgate.schemas import check as check_schema
 from tmfgate.security import idempotency
@@ -113,7 +114,10 @@ def new_document(call: Call, body: Document) -> Document:
 def patched(call: Call, old: Document) -> Document:
     """The stored document with the request's patch applied and checked against the schema."""
     resource = call.resource
-    new = patching.apply(old, call.body, call.media_type)
+    settings = call.gateway.settings
+    new = patching.apply(old, call.body, call.media_type, settings.max_document_size)
+    if call.media_type == patching.JSON_PATCH:  # a merge patch cannot outgrow its body; a copy can
+        check_document(new, settings)
     changed = sorted(name for name in resource.fixed_on_patch if new.get(name) != old.get(name))
     if changed:
         raise BadRequest(f"{', '.join(changed)} cannot be changed by PATCH.")

@@ -12,15 +12,20 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from tmfgate.errors import BadRequest, Conflict
+from tmfgate import codec
+from tmfgate.errors import BadRequest, Conflict, PayloadTooLarge
 
 JSON_PATCH = "application/json-patch+json"
 
 
-def apply(document: dict[str, Any], body: Any, media_type: str | None) -> dict[str, Any]:
-    """The document after applying ``body`` as the media type says."""
+MAX_OPERATIONS = 1000  # per JSON Patch body (Kubernetes allows 10,000 on 3 MiB bodies)
+
+
+def apply(document: dict[str, Any], body: Any, media_type: str | None, max_size: int | None = None) -> dict[str, Any]:
+    """The document after applying ``body`` as the media type says; a JSON Patch that makes it larger
+    than ``max_size`` bytes of JSON is a 413."""
     if media_type == JSON_PATCH:
-        return json_patch(document, body)
+        return json_patch(document, body, max_size)
     if not isinstance(body, dict):
         raise BadRequest("A merge patch body must be a JSON object.")
     merged: dict[str, Any] = merge_patch(document, body)
@@ -40,11 +45,13 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def json_patch(document: dict[str, Any], operations: Any) -> dict[str, Any]:
+def json_patch(document: dict[str, Any], operations: Any, max_size: int | None = None) -> dict[str, Any]:
     """RFC 6902, one operation at a time so that a failure names the operation and its path; a failed
     ``test`` is a conflict (409), any other operation that cannot be applied a 400."""
     if not isinstance(operations, list):
         raise BadRequest("A JSON Patch body must be an array of operations.")
+    if len(operations) > MAX_OPERATIONS:
+        raise BadRequest(f"A JSON Patch can hold at most {MAX_OPERATIONS} operations.")
     result = copy.deepcopy(document)
     for number, operation in enumerate(operations, 1):
         where = _operation(number, operation)
@@ -58,9 +65,24 @@ def json_patch(document: dict[str, Any], operations: Any) -> dict[str, Any]:
             raise BadRequest(
                 f"{where} cannot be applied: {_missing(operation)} does not exist in the resource."
             ) from None
+        if max_size is not None and _copied(operation):
+            _check_size(result, max_size)  # each copy can double the document (F-08)
     if not isinstance(result, dict):
         raise BadRequest("The JSON Patch must leave the resource a JSON object.")
     return result
+
+
+def _copied(operation: Any) -> bool:
+    return isinstance(operation, dict) and operation.get("op") == "copy"
+
+
+def _check_size(document: Any, max_size: int) -> None:
+    try:
+        size = len(codec.dumps(document))
+    except ValueError:
+        raise BadRequest("The JSON Patch nests the resource too deeply.") from None
+    if size > max_size:
+        raise PayloadTooLarge(f"The JSON Patch makes the resource {size} bytes; this gateway keeps at most {max_size}.")
 
 
 def _operation(number: int, operation: Any) -> str:

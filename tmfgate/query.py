@@ -90,8 +90,8 @@ def parse_query(
         raise InvalidQuery(f"A query can compare with at most {MAX_VALUES} filter values in all.")
     conditions = tuple(_condition(path, op, raws, attribute_kind) for (path, op), raws in collected.filters.items())
     limit = collected.paging.get("limit")
-    if limit is not None and max_limit is not None:
-        limit = min(limit, max_limit)
+    if max_limit is not None:  # no limit asked for is the largest page (F-20: never the whole collection)
+        limit = max_limit if limit is None else min(limit, max_limit)
     fields = None if collected.fields is None else tuple(_unique(collected.fields))
     return Query(conditions, tuple(collected.sort), collected.paging.get("offset", 0), limit, fields)
 

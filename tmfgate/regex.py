@@ -1,8 +1,8 @@
-"""Regular expressions that PostgreSQL and Python read alike, for TMF630 ``.regex`` filters.
+"""Regular expressions that PostgreSQL, RE2 and Python read alike, for TMF630 ``.regex`` filters.
 
-The SQL backend runs a pattern with PostgreSQL's ``~`` (Spencer AREs) and the in-memory and
-SQLite stores with Python's ``re``; a pattern outside the shared subset would match differently
-or fail inside the store, turning a client error into a 500.
+The SQL backend runs a pattern with PostgreSQL's ``~`` (Spencer AREs), the in-memory and SQLite
+stores and hub queries with RE2 in linear time (:mod:`backends.regexes`); a pattern outside the
+shared subset would match differently or fail inside the store, turning a client error into a 500.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import re
 import warnings
 from dataclasses import dataclass
 
+from backends import regexes
+
 _ESCAPES = frozenset("dDsSwWAZntrfv")
-_CLASS_ESCAPES = frozenset("dDsSwWntrfv")
-_GROUPS = ("(?:", "(?=", "(?!", "(?<=", "(?<!")
+_CLASS_ESCAPES = frozenset("dswntrfv")  # PostgreSQL refuses \D, \S and \W in a class
+_GROUPS = ("(?:",)  # RE2 has no lookaround: it would need backtracking
 _COUNT = re.compile(r"\{([0-9]{1,3})(,([0-9]{0,3}))?\}")
 _MAX_PATTERN = 256
 _MAX_REPEAT = 255  # PostgreSQL's largest repetition count (DUPMAX)
@@ -33,6 +35,8 @@ def portability_problem(pattern: str) -> str | None:
             re.compile(pattern, re.DOTALL)
     except (re.error, FutureWarning, RecursionError, OverflowError) as error:
         return f"is not a valid regular expression ({error})"
+    if regexes.compiled(pattern) is None:
+        return "cannot run in linear time (RE2)"
     return None
 
 
@@ -120,7 +124,7 @@ def _token(pattern: str, index: int, stack: list[_Group]) -> int | str:
             else next((opener for opener in _GROUPS if pattern.startswith(opener, index)), None)
         )
         if opener is None:
-            return "uses (?...) syntax other than a leading (?i), (?:...), lookahead or lookbehind"
+            return "uses (?...) syntax other than a leading (?i) or (?:...) (no lookaround runs in linear time)"
         stack.append(_Group())
         return len(opener)
     if char == ")":

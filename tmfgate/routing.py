@@ -163,7 +163,7 @@ class TableRoutedMiddleware(RoutedMiddleware[OperationsApi]):
 
 
 def _validator(next_app: ASGIApp, api: ApiModel, op: OperationModel, function: Function, gateway: Gateway) -> ASGIApp:
-    return OperationValidator(next_app, api, op)
+    return OperationValidator(next_app, api, op, gateway.settings)
 
 
 def _guard(next_app: ASGIApp, api: ApiModel, op: OperationModel, function: Function, gateway: Gateway) -> ASGIApp:

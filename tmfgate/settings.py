@@ -33,6 +33,7 @@ class Setting(Generic[T]):
     choices: tuple[str, ...] | None = None
     shown_default: str | None = None  # how --help and the README show the default, when not str(default)
     serve_only: bool = False  # a setting of the HTTP server, which ``tmfgate dispatch`` does not take
+    const: str | None = None  # the value of the option given alone (``--insecure``)
 
     @property
     def option(self) -> str:
@@ -166,6 +167,13 @@ def base_url(raw: str) -> str:
     return value
 
 
+def secret_key(raw: str) -> str:
+    """A Fernet key (:mod:`tmfgate.notifications.secrets`), or none."""
+    from tmfgate.notifications.secrets import parse_key  # noqa: PLC0415 - cryptography only when one is given
+
+    return parse_key(raw) if raw.strip() else ""
+
+
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
@@ -186,6 +194,16 @@ class Settings:
         text,
         metavar="URL",
     )
+    insecure = Setting(
+        "insecure",
+        False,
+        "listen on an address other than loopback although partners need not authenticate (no `--auth`); "
+        "only behind a proxy that authenticates them",
+        switch,
+        choices=("on", "off"),
+        serve_only=True,
+        const="on",
+    )
     workers = Setting(
         "workers",
         1,
@@ -197,9 +215,66 @@ class Settings:
     )
     max_limit: Setting[int | None] = Setting(
         "max_limit",
-        None,
-        "largest page a list returns; a longer match answers 206 and the client pages on with `offset`",
+        1000,
+        "largest page a list returns; a longer match answers 206 and the client pages on with `offset`; "
+        "`none` for no limit",
         optional_whole(1),
+        metavar="N",
+        serve_only=True,
+    )
+    # Limits against abuse (README "Limits and safe defaults"); each answers a TMF Error.
+    max_body_size = Setting(
+        "max_body_size", 1_048_576, "largest request body in bytes; a longer one answers 413", whole(1), metavar="BYTES"
+    )
+    max_document_size = Setting(
+        "max_document_size",
+        1_048_576,
+        "largest resource a JSON Patch may leave, in bytes of JSON; a larger one answers 413",
+        whole(1),
+        metavar="BYTES",
+    )
+    max_json_depth = Setting(
+        "max_json_depth", 64, "deepest nesting of arrays and objects in a body; deeper answers 400", whole(2, 255)
+    )
+    max_header_size = Setting(
+        "max_header_size",
+        65_536,
+        "largest request line and headers in bytes; a longer head answers 431",
+        whole(1024),
+        metavar="BYTES",
+        serve_only=True,
+    )
+    read_timeout = Setting(
+        "read_timeout",
+        15.0,
+        "seconds a client has to send a request's line and headers, and at most between two parts of its body; "
+        "a slower one answers 408",
+        amount("seconds", zero=False),
+        metavar="SECONDS",
+        serve_only=True,
+    )
+    max_connections = Setting(
+        "max_connections",
+        1000,
+        "open connections and requests a server process takes at once; past it new ones answer 503",
+        whole(1),
+        metavar="N",
+        serve_only=True,
+    )
+    rate_limit = Setting(
+        "rate_limit",
+        200.0,
+        "requests per second each partner may make on average (the API key's or token's partner, or the "
+        "client address without authentication); past it answers 429 with `Retry-After`; `0` for no limit",
+        amount("requests per second", zero=True),
+        metavar="N",
+        serve_only=True,
+    )
+    rate_burst = Setting(
+        "rate_burst",
+        400,
+        "requests a partner may make at once beyond its rate, after a quiet spell",
+        whole(1),
         metavar="N",
         serve_only=True,
     )
@@ -223,11 +298,23 @@ class Settings:
     callback_hosts = Setting(
         "callback_hosts",
         "*",
-        "hosts a hub callback may point to, comma-separated, each a name or a pattern such as "
-        "`*.partner.example`; `*` allows any",
+        "where hub callbacks may point, comma-separated: host name patterns such as `*.partner.example` "
+        "(`*` any name), and IP networks such as `10.0.0.0/8` allowed although not public; callbacks to "
+        "loopback, private, link-local, multicast and the gateway's own addresses are refused otherwise, "
+        "checked at every delivery",
         text,
         metavar="HOSTS",
         serve_only=True,
+    )
+    hub_secret_key = Setting(
+        "hub_secret_key",
+        "",
+        "the Fernet key that encrypts hub subscription secrets at rest; without one, a subscription cannot "
+        "have a secret (400). Make one with `python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'`",
+        secret_key,
+        metavar="KEY",
+        shown_default="none",
     )
     dispatcher = Setting(
         "dispatcher",
@@ -240,8 +327,26 @@ class Settings:
     delivery_attempts = Setting(
         "delivery_attempts", 10, "attempts before a delivery is parked for an operator", whole(1), metavar="N"
     )
+    delivery_concurrency = Setting(
+        "delivery_concurrency",
+        32,
+        "hub callbacks a delivery worker POSTs to at once; the gateway's own reactions run apart",
+        whole(1),
+        metavar="N",
+    )
+    delivery_per_subscriber = Setting(
+        "delivery_per_subscriber",
+        8,
+        "hub callbacks a delivery worker POSTs to one subscription at once, so a slow one waits alone",
+        whole(1),
+        metavar="N",
+    )
     delivery_timeout = Setting(
-        "delivery_timeout", 10.0, "seconds a listener has to answer", amount("seconds", zero=False), metavar="SECONDS"
+        "delivery_timeout",
+        10.0,
+        "seconds a listener has to take a notification and answer, in all",
+        amount("seconds", zero=False),
+        metavar="SECONDS",
     )
     retry_delay = Setting(
         "retry_delay",
@@ -269,8 +374,9 @@ class Settings:
     public_url = Setting(
         "public_url",
         "",
-        "scheme and host clients reach the gateway at, for the `href` of what the gateway creates on its "
-        "own (service orders, services, catalog entries, billing rates and bills)",
+        "scheme and host clients reach the gateway at, for every `href` and `Location` (the request's `Host` "
+        "header is then never used) and those of what the gateway creates on its own (service orders, "
+        "services, catalog entries, billing rates and bills)",
         base_url,
         metavar="URL",
         shown_default="http://HOST:PORT",
@@ -407,6 +513,25 @@ class Settings:
             )
 
 
+# The settings of which any, once set, makes partners authenticate (README "Security").
+AUTH_SETTINGS = ("auth", "jwks", "api_keys")
+
+
+def auth_configured(settings: Settings) -> bool:
+    """Whether partners must authenticate: any of :data:`AUTH_SETTINGS` is set."""
+    return any(settings.given.get(name) for name in AUTH_SETTINGS)
+
+
+def loopback_only(host: str) -> bool:
+    """Whether listening on ``host`` serves this machine alone."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 CORE_SETTINGS: tuple[Setting[Any], ...] = tuple(
     value for value in vars(Settings).values() if isinstance(value, Setting)
 )
@@ -419,4 +544,4 @@ def markdown_table(declared: Iterable[Setting[Any]]) -> str:
     return "\n".join(rows)
 
 
-__all__ = ["CORE_SETTINGS", "PREFIX", "Setting", "Settings", "markdown_table"]
+__all__ = ["CORE_SETTINGS", "PREFIX", "Setting", "Settings", "auth_configured", "loopback_only", "markdown_table"]

@@ -2,7 +2,7 @@
 
 Connexion's own validation builds its validators for every request and validates with jsonschema;
 here each operation gets its validators once, at start-up, parses the body once with orjson and
-hands it to the endpoint in the ASGI scope (``tmfgate.calls.BODY``).
+hands it to the endpoint in the ASGI scope (``tmfgate.calls.BODY``), within the body limits.
 """
 
 from __future__ import annotations
@@ -11,23 +11,25 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tmfgate import codec
 from tmfgate.calls import BODY, MEDIA_TYPE
-from tmfgate.errors import BadRequest, InvalidQuery, UnsupportedMediaType
+from tmfgate.errors import BadRequest, InvalidQuery, PayloadTooLarge, UnsupportedMediaType
 from tmfgate.model import ApiModel, OperationModel
 from tmfgate.schemas import check, compile_schema
+from tmfgate.settings import Settings
 
 
 class OperationValidator:
     """Validates one operation's media type, query parameters and body, then calls the next app."""
 
-    def __init__(self, next_app: ASGIApp, api: ApiModel, model: OperationModel) -> None:
+    def __init__(self, next_app: ASGIApp, api: ApiModel, model: OperationModel, settings: Settings) -> None:
         self.next_app = next_app
+        self.max_body = settings.max_body_size
+        self.max_depth = settings.max_json_depth
         self.required = model.body_required
         self.bodies = {media: compile_schema(s, api.spec.document) for media, s in model.bodies.items()}
-        self.default_media = next(iter(model.bodies), None)
         self.merge_patch = model.verb == "patch"
         self.params = _param_checks(api, model)
 
@@ -39,25 +41,33 @@ class OperationValidator:
         await self.next_app(scope, receive, send)
 
     async def _check_body(self, scope: Scope, receive: Receive) -> None:
-        media = _media_type(scope) or self.default_media or ""
-        validator = self.bodies.get(media)
-        if validator is None:
-            accepted = ", ".join(self.bodies)
-            raise UnsupportedMediaType(f"The media type {media or '(none)'} is not accepted here; use {accepted}.")
-        raw = await read_body(receive)
+        media = _media_type(scope)
+        if media is None:
+            # A body without a Content-Type is no JSON a client declared: a browser sends one
+            # cross-site without a CORS preflight (F-18), so it is refused rather than guessed.
+            raw = await read_body(receive, self.max_body, _content_length(scope))
+            if raw.strip():
+                raise UnsupportedMediaType(f"A request body needs a Content-Type; use {', '.join(self.bodies)}.")
+        else:
+            validator = self.bodies.get(media)
+            if validator is None:
+                accepted = ", ".join(self.bodies)
+                raise UnsupportedMediaType(f"The media type {media} is not accepted here; use {accepted}.")
+            raw = await read_body(receive, self.max_body, _content_length(scope))
         if not raw.strip():
             if self.required:
                 raise BadRequest("A request body is required.", code="21", reason="Missing body")
             return
+        media = media or ""
         try:
-            body = codec.loads(raw)
+            body = codec.loads(raw, max_depth=self.max_depth)
         except codec.JSONDecodeError as exc:
             raise BadRequest(f"The request body is not valid JSON: {exc}.") from None
         # RFC 7396: in a merge patch null removes an attribute, so nulls are not typed values;
         # the patched resource is validated as a whole afterwards.
         if b"\\u0000" in raw and has_nul(body):
             raise BadRequest("The request body holds a NUL character (\\u0000), which cannot be stored.")
-        check(validator, without_nulls(body) if self.merge_patch and "json-patch" not in media else body)
+        check(self.bodies[media], without_nulls(body) if self.merge_patch and "json-patch" not in media else body)
         scope[BODY] = body
         scope[MEDIA_TYPE] = media
 
@@ -95,16 +105,43 @@ def _media_type(scope: Scope) -> str | None:
     return None
 
 
-async def read_body(receive: Receive) -> bytes:
-    """The whole request body from the ASGI receive channel."""
-    message = await receive()
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+async def read_body(receive: Receive, limit: int | None = None, declared: int | None = None) -> bytes:
+    """The whole request body from the ASGI receive channel; 413 past ``limit`` bytes, read no further."""
+    if limit is not None and declared is not None and declared > limit:
+        raise _too_large(limit)
+    message = _received(await receive())
     if not message.get("more_body", False):  # the usual case: one message holds it all
-        return message.get("body", b"")  # type: ignore[no-any-return]
+        body: bytes = message.get("body", b"")
+        if limit is not None and len(body) > limit:
+            raise _too_large(limit)
+        return body
     chunks = [message.get("body", b"")]
+    size = len(chunks[0])
     while message.get("more_body", False):
-        message = await receive()
+        message = _received(await receive())
         chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if limit is not None and size > limit:
+            raise _too_large(limit)
     return b"".join(chunks)
+
+
+def _received(message: Message) -> Message:
+    """A part of the body; a client gone before the end (or timed out) sent no request to serve."""
+    if message["type"] == "http.disconnect":
+        raise BadRequest("The client went away before sending the whole body.")
+    return message
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body is larger than this gateway takes ({limit} bytes).")
 
 
 def _param_checks(api: ApiModel, model: OperationModel) -> dict[str, Callable[[str], None]]:

@@ -22,8 +22,8 @@ from handlers.fulfilment.failures import Undecomposable
 from handlers.fulfilment.product_orders import FULFILMENTS, roll_up
 from handlers.notes import failure, note
 from handlers.ordering import capture
-from handlers.ordering.capture import MAX_QUANTITY
 from handlers.ordering.lifecycle import PRODUCT_ORDERS
+from handlers.ordering.limits import MAX_ITEM_QUANTITY
 from tmfgate import documents, operations, times
 from tmfgate.calls import Job, Later
 from tmfgate.ids import new_id
@@ -132,10 +132,12 @@ async def _service_items(
     if action == "noChange":
         return []
     if action == "add":
-        quantity = item.get("quantity", 1)
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
+        quantity, largest = item.get("quantity", 1), job.gateway.settings.get(MAX_ITEM_QUANTITY)
+        # Each product has services and resources of its own, all made in the one transaction that
+        # decomposes the order; the order's creation checked the same limit.
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= largest:
             raise Undecomposable(
-                f"the quantity must be a whole number from 1 to {MAX_QUANTITY} (the most "
+                f"the quantity must be a whole number from 1 to {largest} (the most "
                 f"products one item may install); it is {quantity!r}.",
                 "QUANTITY_INVALID",
             )

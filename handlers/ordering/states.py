@@ -8,6 +8,7 @@ follow the same lifecycle without ``partial`` as a goal of their own.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 
 from tmfgate.states import StateMachine
@@ -52,8 +53,8 @@ def roll_up(states: list[str]) -> str:
 def walk(document: Document, key: str) -> Iterator[Document]:
     """Every item of an order under ``key`` (``productOrderItem``, ``serviceOrderItem``), nested ones
     included, parents before their children."""
-    pending = list(document.get(key, []))
+    pending = deque(document.get(key, []))
     while pending:
-        item = pending.pop(0)
+        item = pending.popleft()
         yield item
         pending.extend(item.get(key, []))

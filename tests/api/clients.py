@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from starlette.testclient import TestClient
 
+from tests.conftest import TEST_SETTINGS
 from tmfgate.app import GatewayApp, create_app
 from tmfgate.settings import Settings
 
@@ -38,6 +39,6 @@ class AppClient(TestClient):
 @contextlib.contextmanager
 def in_process(database_url: str = "memory://", **settings: Any) -> Iterator[AppClient]:
     """A gateway on ``database_url`` with ``settings``, in this process, for the block."""
-    app = create_app(Settings(database_url=database_url, **settings))
+    app = create_app(Settings(database_url=database_url, **{**TEST_SETTINGS, **settings}))
     with AppClient(app, base_url=BASE_URL) as client:
         yield client

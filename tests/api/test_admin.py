@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from backends.base import Event
-from tests.conftest import free_port, own_postgres_database
+from tests.conftest import TEST_SETTINGS, free_port, own_postgres_database
 from tests.listeners import ListenerProcess
 from tmfgate.notifications import subscriptions
 
@@ -46,6 +46,7 @@ class AdminGateway:
         self.url = f"http://127.0.0.1:{self.port}"
         settings.setdefault("dispatcher", False)
         settings.setdefault("fulfilment", False)  # the deliveries seen are the hub's only
+        settings = {**TEST_SETTINGS, **settings}
         app = create_app(Settings(database_url=database_url, port=self.port, **settings))
         self.gateway = app.gateway  # type: ignore[attr-defined]
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")

@@ -24,7 +24,14 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import RunningGateway, free_port, in_thread, own_postgres_database
+from tests.conftest import (
+    LOOPBACK_CALLBACKS,
+    TEST_SETTINGS,
+    RunningGateway,
+    free_port,
+    in_thread,
+    own_postgres_database,
+)
 from tests.gateways import served
 from tests.listeners import Entry, ListenerProcess, event_summary
 
@@ -60,7 +67,7 @@ class EventGateway(RunningGateway):
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(Settings(database_url=database_url, port=self.port, **FAST))  # type: ignore[arg-type]
+        app = create_app(Settings(database_url=database_url, port=self.port, **TEST_SETTINGS, **FAST))  # type: ignore[arg-type]
         self.gateway = app.gateway  # type: ignore[attr-defined]
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
@@ -351,6 +358,7 @@ FAST_ENV = {
     "TMFGATE_DELIVERY_TIMEOUT": "0.5",
     "TMFGATE_DELIVERY_ATTEMPTS": "1000",
     "TMFGATE_FULFILMENT": "off",
+    "TMFGATE_CALLBACK_HOSTS": LOOPBACK_CALLBACKS,  # dispatch processes call the tests' loopback listeners
 }
 
 

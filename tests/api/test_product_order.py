@@ -286,8 +286,8 @@ def test_values_every_store_keeps(client: Client, tag: str) -> None:
         {"externalId": tag, "description": "a\u0000b", "productOrderItem": [{"id": "1", "action": "add"}]},
     )
     assert_error(nul, 400)
-    # Integers beyond 64 bits come back exactly as sent.
+    # Integers beyond 64 bits come back exactly as sent (in an extension attribute: a quantity has a limit).
     big = 12345678901234567890123
-    order = client.order(externalId=tag, productOrderItem=[{"id": "1", "action": "add", "quantity": big}])
-    assert order["productOrderItem"][0]["quantity"] == big
-    assert client.get(f"/productOrder/{order['id']}").json()["productOrderItem"][0]["quantity"] == big
+    order = client.order(externalId=tag, productOrderItem=[{"id": "1", "action": "add", "serialCount": big}])
+    assert order["productOrderItem"][0]["serialCount"] == big
+    assert client.get(f"/productOrder/{order['id']}").json()["productOrderItem"][0]["serialCount"] == big

@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
 from backends import open_backend
 from backends.base import Backend, DeliveryState, Event, Route, StorageUnavailable
-from tests.conftest import own_postgres_database
+from tests.conftest import LOOPBACK_CALLBACKS, own_postgres_database
 from tests.listeners import ListenerProcess, event_summary
 from tests.mock_listeners import Entry, MockListener, MockListeners
 from tmfgate import codec, model, specs, times
 from tmfgate.events import EventBuilder
+from tmfgate.notifications import secrets
 from tmfgate.notifications.delivery import DeliveryWorker, signature
 from tmfgate.notifications.subscriptions import HUB_KIND, stored
 from tmfgate.settings import Settings
@@ -32,7 +34,14 @@ pytestmark = pytest.mark.anyio
 API = model.build(specs.load(specs.specs_dir() / "tmf622_product_ordering.yaml"))
 ORDERS = API.resources["productOrder"]
 BUILDER = EventBuilder(API)
-SETTINGS = Settings(delivery_attempts=3, delivery_timeout=5.0, retry_delay=0.05, retry_delay_max=0.2)
+SETTINGS = Settings(
+    delivery_attempts=3,
+    delivery_timeout=5.0,
+    retry_delay=0.05,
+    retry_delay_max=0.2,
+    callback_hosts=LOOPBACK_CALLBACKS,  # the listeners are on loopback
+    hub_secret_key=Fernet.generate_key().decode(),
+)
 Document = dict[str, Any]
 
 
@@ -268,17 +277,23 @@ async def test_a_listener_slower_than_the_timeout_fails_the_attempt(backend: Bac
         await dispatcher.close()
 
 
-async def test_a_secret_signs_the_body(
+async def test_a_secret_signs_the_timestamp_and_body(
     backend: Backend, dispatcher: DeliveryWorker, listen: Callable[..., MockListener]
 ) -> None:
     listener = listen()
-    await subscribe(backend, listener.callback, query="fields=event.productOrder.id", secret="s3cr3t")
+    sealed = secrets.seal("s3cr3t", SETTINGS.hub_secret_key)
+    assert "s3cr3t" not in sealed  # stored encrypted
+    await subscribe(backend, listener.callback, query="fields=event.productOrder.id", secret=sealed)
     await create(backend)
     await run_until(dispatcher, lambda: len(listener.delivered()) >= 1)
     [entry] = listener.delivered()
     raw = entry["raw"].encode()
-    assert entry["headers"]["X-Hub-Signature-256"] == signature("s3cr3t", raw)
-    assert entry["headers"]["X-Hub-Signature-256"] == "sha256=" + hmac.new(b"s3cr3t", raw, hashlib.sha256).hexdigest()
+    # What the README tells a listener to do: split t= and v1=, recompute, compare, check the age.
+    header = entry["headers"]["X-Hub-Signature-256"]
+    parts = dict(part.split("=", 1) for part in header.split(","))
+    expected = hmac.new(b"s3cr3t", parts["t"].encode() + b"." + raw, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(parts["v1"], expected) and header == signature("s3cr3t", raw, int(parts["t"]))
+    assert abs(time.time() - int(parts["t"])) < 60
 
 
 async def test_a_resource_s_events_arrive_in_order_across_retries(
@@ -526,7 +541,7 @@ async def test_two_dispatchers_never_send_an_event_twice(backend: Backend, liste
 
 
 async def test_retry_delays_double_with_jitter_up_to_the_maximum(backend: Backend) -> None:
-    dispatcher = DeliveryWorker(Settings(retry_delay=1.0, retry_delay_max=30.0), backend, [API])
+    dispatcher = DeliveryWorker(SETTINGS.with_overrides(retry_delay=1.0, retry_delay_max=30.0), backend, [API])
     try:
         for attempts, base in [(0, 1.0), (1, 2.0), (3, 8.0), (5, 30.0), (10_000, 30.0)]:
             delays = [dispatcher.retry_delay(attempts) for _ in range(200)]

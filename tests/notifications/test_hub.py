@@ -5,22 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from cryptography.fernet import Fernet
 
 from backends.base import Query
 from tests.api.clients import AppClient, in_process
 from tmfgate import codec
 from tmfgate.calls import Call
 from tmfgate.errors import NotFound
-from tmfgate.notifications import hub
+from tmfgate.notifications import hub, secrets
 from tmfgate.notifications.subscriptions import HUB_KIND
 
 ORDERING = "/tmf-api/productOrderingManagement/v4/hub"
 INVENTORY = "/tmf-api/productInventory/v4/hub"
+KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[AppClient]:
-    with in_process(fulfilment=False, callback_hosts="127.0.0.1,localhost") as client:
+    with in_process(fulfilment=False, callback_hosts="127.0.0.1,localhost", hub_secret_key=KEY) as client:
         yield client
 
 
@@ -36,11 +38,12 @@ def test_a_listener_is_registered_retrieved_and_unregistered(client: AppClient) 
     assert client.delete(f"{ORDERING}/{body['id']}").status_code == 404
 
 
-def test_a_secret_is_kept_but_never_shown(client: AppClient) -> None:
+def test_a_secret_is_kept_encrypted_and_never_shown(client: AppClient) -> None:
     made = client.post(ORDERING, json={"callback": "http://127.0.0.1:9/l", "secret": "s3cr3t"})
     assert made.status_code == 201 and "secret" not in made.json()
     stored = codec.loads(client.run(client.gateway.backend.get, HUB_KIND, made.json()["id"]))
-    assert stored["secret"] == "s3cr3t" and stored["api"] == "tmf622_product_ordering"  # kept for signing
+    assert "s3cr3t" not in stored["secret"] and stored["api"] == "tmf622_product_ordering"
+    assert secrets.unseal(stored["secret"], KEY) == "s3cr3t"  # kept for signing
 
 
 def test_a_subscription_belongs_to_its_api(client: AppClient) -> None:

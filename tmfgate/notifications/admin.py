@@ -28,6 +28,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_OFFSET = 2**53
 _LIST_PARAMETERS = ("state", "subscriptionId", "offset", "limit")
 
 
@@ -184,7 +185,10 @@ def parse_instant(text: str, name: str) -> dt.datetime:
         raise BadRequest(f"{name} must be a date-time such as 2026-11-25T00:00:00Z, not {text!r}.") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise BadRequest(f"{name} needs a time zone, such as 2026-11-25T00:00:00Z or +01:00.")
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the first representable instant
+        raise BadRequest(f"{name} is out of the range of date-times, {text!r}.") from None
 
 
 def _list_query(call: Call) -> tuple[DeliveryState | None, str | None, int, int]:
@@ -202,7 +206,10 @@ def _list_query(call: Call) -> tuple[DeliveryState | None, str | None, int, int]
             raise InvalidQuery(f"state must be one of {names}, not {values['state']!r}.") from None
     ceiling = min(MAX_LIMIT, call.gateway.settings.max_limit or MAX_LIMIT)
     limit = min(int(values.get("limit", DEFAULT_LIMIT)), ceiling)  # integers checked by the validator
-    return state, values.get("subscriptionId") or None, int(values.get("offset", 0)), limit
+    offset = int(values.get("offset", 0))
+    if offset > MAX_OFFSET:  # past any outbox, and past what a SQL integer holds
+        raise InvalidQuery(f"offset must be at most {MAX_OFFSET}.")
+    return state, values.get("subscriptionId") or None, offset, limit
 
 
 def _stored_kind(call: Call) -> str:

@@ -37,7 +37,9 @@ from backends.base import Backend, Delivery, Event, Route
 from tmfgate import __version__, codec
 from tmfgate.calls import Later
 from tmfgate.model import ApiModel
-from tmfgate.notifications import subscriptions
+from tmfgate.notifications import secrets, subscriptions
+from tmfgate.notifications.callbacks import CallbackRefused, policy
+from tmfgate.notifications.lanes import Lanes
 from tmfgate.notifications.reactions import INTERNAL_PREFIX
 from tmfgate.notifications.retention import Pruner
 from tmfgate.notifications.subscriptions import Subscription
@@ -45,7 +47,10 @@ from tmfgate.settings import Settings
 
 logger = logging.getLogger("tmfgate.delivery")
 
-CONCURRENCY = 32  # deliveries in flight
+CONCURRENCY = 32  # reactions running at once, and the default of callbacks POSTed at once
+# Deliveries claimed and not settled, at most: those waiting for a slow subscription's slot hold
+# their lease (renewed) without blocking the reactions claimed with them (tmfgate.notifications.lanes).
+MAX_CLAIMED = 1000
 FAN_OUT_BATCH = 200
 POLL_INTERVAL = 0.5  # seconds between looks at the outbox when idle: other processes commit too
 # Seconds from the start of one pass to the next, at least. A pass costs about as much as a whole
@@ -97,6 +102,9 @@ class DeliveryWorker:
         self.backend = backend
         self.apis = apis
         self.concurrency = max(1, concurrency)
+        posts = settings.delivery_concurrency
+        self._callbacks = policy(settings)
+        self._lanes = Lanes(posts, settings.delivery_per_subscriber, reactions=self.concurrency)
         self.internal = {subscription.id: subscription for subscription in internal}
         # One event wakes the idle loop: set by the gateway's commits (when it shares it), by a
         # settled delivery, by a timeout and by stop. Waiting on a single event costs no task per
@@ -115,7 +123,7 @@ class DeliveryWorker:
             transport=transport,
             timeout=settings.delivery_timeout,
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
+            limits=httpx.Limits(max_connections=posts, max_keepalive_connections=posts),
             headers={"User-Agent": f"tmfgate/{__version__}"},
         )
 
@@ -280,7 +288,7 @@ class DeliveryWorker:
     # Claim, deliver, settle
 
     async def _claim(self) -> list[asyncio.Task[None]]:
-        free = self.concurrency - len(self._inflight)
+        free = MAX_CLAIMED - len(self._inflight)
         if free <= 0:
             return []
         claimed_at = time.monotonic()
@@ -316,9 +324,11 @@ class DeliveryWorker:
                 await self.backend.drop_deliveries(delivery.subscription_id)
                 return
             if subscription.reaction is not None:
-                outcome = await self._react(subscription, delivery.event)
+                async with self._lanes.reaction():
+                    outcome = await self._react(subscription, delivery.event)
             else:
-                outcome = await self._post(subscription, delivery.event)
+                async with self._lanes.callback(subscription.id):
+                    outcome = await self._post(subscription, delivery.event)
             await self._settle(delivery, subscription, outcome)
         except Exception:
             # The lease runs out and the delivery is claimed again: at least once, maybe twice.
@@ -386,12 +396,21 @@ class DeliveryWorker:
     async def _post(self, subscription: Subscription, event: Event) -> Outcome:
         try:
             body = subscription.payload(event)
-            response = await self._client.post(
-                subscription.callback,  # as given (TMF630 Part 1 §10; the RI and FIWARE do the same)
-                content=body,
-                headers=headers(event, body, subscription.secret),
-            )
-        except httpx.TimeoutException:
+            key = self.settings.hub_secret_key
+            # One deadline for the whole exchange: httpx's timeout is per read, which a listener
+            # trickling bytes would renew for ever.
+            async with asyncio.timeout(self.settings.delivery_timeout):
+                # The callback as given (TMF630 Part 1 §10), checked now and reached at the address checked.
+                target = await self._callbacks.target(subscription.callback)
+                response = await self._client.post(
+                    target.url,
+                    content=body,
+                    headers={**headers(event, body, secrets.unseal(subscription.secret, key)), "Host": target.host},
+                    extensions={"sni_hostname": target.server_name},
+                )
+        except CallbackRefused as exc:
+            return Outcome(False, _short(exc.message))
+        except (httpx.TimeoutException, TimeoutError):
             return Outcome(False, f"The listener did not answer within {self.settings.delivery_timeout:g} s.")
         except httpx.HTTPError as exc:
             return Outcome(False, _short(f"The listener could not be reached: {exc or type(exc).__name__}"))
@@ -403,16 +422,18 @@ class DeliveryWorker:
 
 
 def headers(event: Event, body: bytes, secret: str | None) -> dict[str, str]:
-    """The headers of one notification: the event id to de-duplicate on, and the body's HMAC."""
+    """The headers of one notification: the event id to de-duplicate on, and the signature."""
     result = {"Content-Type": "application/json", "X-Event-Id": event.id}
     if secret:
-        result["X-Hub-Signature-256"] = signature(secret, body)
+        result["X-Hub-Signature-256"] = signature(secret, body, int(time.time()))
     return result
 
 
-def signature(secret: str, body: bytes) -> str:
-    """``sha256=<hex>``: the HMAC-SHA256 of the body under the subscription's secret (as WebSub and GitHub)."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def signature(secret: str, body: bytes, timestamp: int) -> str:
+    """``t=<unix seconds>,v1=<hex>``: the HMAC-SHA256 under the subscription's secret of the timestamp,
+    a dot and the body (as Stripe signs), so a listener can refuse a replayed notification by its age."""
+    signed = str(timestamp).encode() + b"." + body
+    return f"t={timestamp},v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def _accepting(candidates: list[Subscription], event: Event) -> list[str]:

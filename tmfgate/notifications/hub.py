@@ -8,7 +8,8 @@ from tmfgate import codec, times
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import NotFound
 from tmfgate.ids import new_id
-from tmfgate.notifications.subscriptions import HUB_KIND, check_callback, parse, public, stored
+from tmfgate.notifications import callbacks, secrets
+from tmfgate.notifications.subscriptions import HUB_KIND, parse, public, stored
 from tmfgate.security.tenancy import visible
 
 
@@ -16,18 +17,18 @@ async def register_listener(call: Call) -> Reply:
     """``POST /hub``: 201 with ``{id, callback, query}`` and ``Location``.
 
     An optional ``secret`` (an extension attribute) makes every delivery carry an
-    ``X-Hub-Signature-256`` HMAC of its body; it is stored but never shown.
+    ``X-Hub-Signature-256`` HMAC of its timestamp and body; it is stored encrypted and never shown.
     """
     body = call.body
     callback = str(body.get("callback", ""))
-    check_callback(callback, call.gateway.settings.callback_hosts)
+    await callbacks.policy(call.gateway.settings).target(callback)  # checked again at every delivery
     query = str(body.get("query") or "")
     doc: dict[str, Any] = {"id": new_id(), "callback": callback, "query": query, "createdAt": times.now()}
     if call.face is not None:  # another version: its events are rendered in its terms at delivery
         doc.update(version=call.face.version, storedQuery=call.face.subscription_query(query))
     parse(str(doc.get("storedQuery", query)), call.api)
     if body.get("secret"):
-        doc["secret"] = str(body["secret"])
+        doc["secret"] = secrets.seal(str(body["secret"]), call.gateway.settings.hub_secret_key)
     if visible(call, HUB_KIND) is not None:  # a partner hears only of its own resources
         doc["owner"] = call.owner
     async with call.gateway.transaction() as tx:

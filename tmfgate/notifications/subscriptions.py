@@ -9,17 +9,16 @@ the event's content (``event.productOrder.state=completed``); ``fields=`` trims 
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote
 
 from backends import matching
 from backends.base import Backend, Condition, Event, Query, ValueType
 from tmfgate import codec, times
-from tmfgate.errors import BadRequest, InvalidQuery
+from tmfgate.errors import InvalidQuery
 from tmfgate.model import ApiModel
 from tmfgate.query import parse_query, project
 
@@ -160,13 +159,3 @@ def stored(api: ApiModel, doc: dict[str, Any]) -> bytes:
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in _PRIVATE}
-
-
-def check_callback(callback: str, callback_hosts: str) -> None:
-    """An absolute http(s) URL to a host the ``callback_hosts`` setting allows."""
-    parts = urlsplit(callback)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadRequest(f"The callback must be an absolute http or https URL, not {callback!r}.")
-    allowed = [p.strip().lower() for p in callback_hosts.split(",") if p.strip()]
-    if not any(fnmatch.fnmatchcase(parts.hostname.lower(), pattern) for pattern in allowed):
-        raise BadRequest(f"Callbacks to {parts.hostname} are not allowed by this gateway.")
