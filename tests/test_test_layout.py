@@ -13,14 +13,6 @@ AWAITING_TESTS = frozenset(
     {
         "tmfgate/faces.py",  # tested end to end in tests/api/test_versions.py
         "tmfgate/versions.py",  # likewise
-        "tmfgate/security/audit.py",
-        "tmfgate/security/conditional.py",
-        "tmfgate/security/credentials.py",
-        "tmfgate/security/guard.py",
-        "tmfgate/security/idempotency.py",
-        "tmfgate/security/keys.py",
-        "tmfgate/security/principals.py",
-        "tmfgate/security/tenancy.py",
     }
 )
 
