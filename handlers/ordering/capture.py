@@ -21,9 +21,9 @@ from tmfgate import times
 from tmfgate.errors import BadRequest
 from tmfgate.types import Document
 
-# The most products one order item may install: each has services and resources of its own, all
-# made in the one transaction that decomposes the order (the setting max_item_quantity, checked
-# before the catalog checks, allows no more).
+# The most products one order item may install (each has services and resources of its own, all made
+# in the one transaction that decomposes the order): the ceiling of the max_item_quantity setting,
+# which handlers/ordering/limits.py declares and the order's creation checks.
 MAX_QUANTITY = 100
 SELLABLE = frozenset({"active", "launched"})  # TMF620 lifecycleStatus values an offering is sold in
 

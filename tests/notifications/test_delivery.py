@@ -40,7 +40,7 @@ SETTINGS = Settings(
     delivery_timeout=5.0,
     retry_delay=0.05,
     retry_delay_max=0.2,
-    callback_hosts=LOOPBACK_CALLBACKS,  # the listeners are on loopback
+    callback_hosts=LOOPBACK_CALLBACKS + ",192.0.2.0/24",  # listener processes on loopback, mock ones at 192.0.2.N
     hub_secret_key=Fernet.generate_key().decode(),
 )
 Document = dict[str, Any]
@@ -90,7 +90,7 @@ def listen(listeners: MockListeners) -> Callable[..., MockListener]:
 
 def worker(settings: Settings, backend: Any, listeners: MockListeners, **options: Any) -> DeliveryWorker:
     """A delivery worker that reaches the test's listeners."""
-    return DeliveryWorker(settings, backend, [API], transport=listeners.transport, **options)
+    return DeliveryWorker(settings, backend, [API], transport=listeners.transport, resolve=listeners.resolve, **options)
 
 
 @pytest.fixture
