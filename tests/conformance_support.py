@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import LOOPBACK_CALLBACKS, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 KITS = ROOT.parent / "shared" / "ctk"
@@ -79,6 +79,7 @@ def start_gateway(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     log = folder / "gateway.log"
     command = [sys.executable, "-m", "tmfgate", "serve", "--port", str(port), "--database-url", "memory://"]
+    command += ["--callback-hosts", LOOPBACK_CALLBACKS, "--rate-limit", "0"]  # the tool's listener is on loopback
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=folder, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -7,6 +7,7 @@ reads them); end-to-end tests keep the real listener processes of ``tests/listen
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import time
 from collections.abc import Callable
@@ -81,6 +82,12 @@ class MockListeners:
         self._by_host: dict[str, MockListener] = {}
         self.transport = httpx.MockTransport(self._route)
 
+    async def resolve(self, host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        """The delivery worker's resolver: listener N at 192.0.2.N, any other host at 192.0.2.250, where
+        nothing answers (documentation addresses, which the tests' ``callback_hosts`` allow)."""
+        known = list(self._by_host)
+        return [ipaddress.ip_address(f"192.0.2.{known.index(host) + 1 if host in known else 250}")]
+
     def start(self, **options: Any) -> MockListener:
         """A new listener with the options of :class:`MockListener`."""
         host = f"listener-{len(self._by_host)}.test"
@@ -88,7 +95,8 @@ class MockListeners:
         return listener
 
     async def _route(self, request: httpx.Request) -> httpx.Response:
-        listener = self._by_host.get(request.url.host)
+        host = request.headers.get("Host", request.url.host)  # the worker connects to the address it checked
+        listener = self._by_host.get(host)
         if listener is None:
-            raise httpx.ConnectError(f"No listener at {request.url.host}.", request=request)
+            raise httpx.ConnectError(f"No listener at {host}.", request=request)
         return await listener.answer(request)

@@ -2,7 +2,7 @@
 
 While the gateway fulfils orders, an item that would fail later is a 400 naming the item, with
 nothing stored: an offering the catalog lacks or does not sell (``isSellable``, ``lifecycleStatus``,
-``validFor``), a quantity over :data:`MAX_QUANTITY`, a characteristic value the offering fixes or
+``validFor``), a characteristic value the offering fixes or
 does not offer (``prodSpecCharValueUse``, else the product specification's values). Each item then
 carries ``itemPrice`` and ``itemTotalPrice`` from the catalog, and the order ``orderTotalPrice``; a
 bundle's parts (:func:`bundle_parts`) are priced by the bundle's own prices, not their own.
@@ -21,8 +21,9 @@ from tmfgate import times
 from tmfgate.errors import BadRequest
 from tmfgate.types import Document
 
-# The most products one order item may install: each has services and resources of its own, all
-# made in the one transaction that decomposes the order.
+# The most products one order item may install (each has services and resources of its own, all made
+# in the one transaction that decomposes the order): the ceiling of the max_item_quantity setting,
+# which handlers/ordering/limits.py declares and the order's creation checks.
 MAX_QUANTITY = 100
 SELLABLE = frozenset({"active", "launched"})  # TMF620 lifecycleStatus values an offering is sold in
 
@@ -161,12 +162,6 @@ def _checked(
             )
         if not part:  # a part of a bundle is sold in the bundle
             _sellable(item, offering)
-        quantity = item.get("quantity", 1)
-        if quantity > MAX_QUANTITY:
-            raise BadRequest(
-                f"productOrderItem {item['id']}: quantity {quantity} is more than the {MAX_QUANTITY} products "
-                "one item may install; split it into several items."
-            )
         characteristics(catalog, item, offering, given)
         return offering, merged(defaults(offering), given)
     product = installed.get(str((item.get("product") or {}).get("id")))

@@ -42,7 +42,7 @@ REFUSALS: list[tuple[Doc, str]] = [
     (add("d", "po-mobile-10gb", dataAllowance="unlimited"), "d: dataAllowance unlimited is not offered; the offering"),
     (add("e", "po-fibre-flex", downloadSpeed=2000), "e: downloadSpeed 2000 is not offered; the offering po-fibre-flex"),
     (add("f", "po-mobile-10gb", colour="pink"), "f: the offering po-mobile-10gb has no characteristic colour"),
-    ({**add("g", "po-home-phone"), "quantity": 101}, "g: quantity 101 is more than the 100 products"),
+    ({**add("g", "po-home-phone"), "quantity": 101}, "g: quantity must be at most 100; it is 101"),
 ]
 
 

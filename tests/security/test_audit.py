@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.conftest import RunningGateway
 from tests.security.support import AUDIENCE, ISSUER, api_key_file, bearer, make_keys
+from tmfgate.errors import ConfigurationError
+from tmfgate.security.audit import AuditLog
 
 CUSTOMER = "/tmf-api/customerManagement/v4/customer"
 NEW_CUSTOMER = {"name": "Ada", "engagedParty": {"id": "p-1", "@referredType": "Individual"}}
@@ -49,3 +52,19 @@ def test_writes_and_refusals_are_audited_without_credentials(tmp_path: Path) -> 
     ]
     assert records[0]["correlationId"] == "trace-1" and all(r["correlationId"] for r in records)
     assert all(r["api"] == "tmf629_customer" for r in records)
+
+
+def test_a_record_is_one_json_line_appended(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    path.write_text('{"kept": true}\n')
+    audit = AuditLog(str(path))
+    for status in (201, 403):
+        audit.record(partner="p", api="a", operation="o", resource_id=None, status=status, correlation_id="c")
+    audit.close()
+    lines = path.read_text().splitlines()
+    assert lines[0] == '{"kept": true}' and [json.loads(line)["status"] for line in lines[1:]] == [201, 403]
+
+
+def test_an_audit_log_that_cannot_be_opened_fails_at_start_up(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="--audit-log"):
+        AuditLog(str(tmp_path / "missing-folder" / "audit.jsonl"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import requests
@@ -15,6 +17,8 @@ from tests.api.end_to_end import add, database_fixture, wait
 from tests.conftest import RunningGateway
 from tests.listeners import ListenerProcess
 from tests.security.support import ALL_SCOPES, AUDIENCE, ISSUER, Keys, bearer, make_keys
+from tmfgate.security.principals import ALL, Principal
+from tmfgate.security.tenancy import visible
 from tmfgate.specs import specs_dir
 
 SPECS = sorted(p for p in specs_dir().glob("tmf[0-9]*.yaml"))
@@ -180,3 +184,16 @@ def test_the_back_offices_change_reaches_the_owners_subscription(
         assert changed.status_code == 200, changed.text
         heard_by_a.wait_for(lambda got: any(e["body"]["event"]["customer"]["id"] == customer["id"] for e in got))
         assert heard_by_b.delivered() == []
+
+
+def test_a_partner_sees_its_own_and_the_shared_kinds_the_back_office_everything() -> None:
+    gateway = SimpleNamespace(shared_kinds=frozenset({"productOffering"}))
+
+    def call(principal: Principal | None, kind: str) -> Any:
+        return SimpleNamespace(principal=principal, gateway=gateway, resource=SimpleNamespace(kind=kind))
+
+    partner = Principal("acme", frozenset({"tmf622:read"}))
+    assert visible(call(partner, "productOrder")) == ("acme",)
+    assert visible(call(partner, "productOrder"), "productOffering") == ("acme", None)
+    assert visible(call(Principal("ops", frozenset({ALL})), "productOrder")) is None
+    assert visible(call(None, "productOrder")) is None  # no authentication: no tenancy

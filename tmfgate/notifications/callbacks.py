@@ -17,10 +17,12 @@ The gateway's own port on its own addresses is refused whatever the list says (i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fnmatch
 import functools
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -30,6 +32,7 @@ from tmfgate.settings import Settings
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str, int], Awaitable[list[Address]]]  # a host's addresses (the system's DNS by default)
 
 
 class CallbackRefused(BadRequest):
@@ -53,6 +56,7 @@ class CallbackPolicy:
     networks: tuple[Network, ...]
     own: frozenset[Address]
     own_port: int
+    resolve: Resolver | None = None  # None: the system's resolver
 
     def check_url(self, callback: str) -> httpx.URL:
         """The callback parsed as httpx reads it; CallbackRefused when it is no allowed http(s) URL."""
@@ -90,7 +94,8 @@ class CallbackPolicy:
         """Resolve and check a callback now; the target to connect to. CallbackRefused when refused."""
         url = self.check_url(callback)
         port = url.port or (443 if url.scheme == "https" else 80)
-        addresses = await _resolve(url.host, port)
+        literal = _address(url.host)
+        addresses = [literal] if literal is not None else await (self.resolve or _resolve)(url.host, port)
         for address in addresses:
             self.check_address(address, port, url.host)
         pinned = url.copy_with(host=str(addresses[0]))
@@ -99,10 +104,7 @@ class CallbackPolicy:
 
 
 async def _resolve(host: str, port: int) -> list[Address]:
-    """Every address of ``host`` (an IP literal is its own), in the resolver's order."""
-    literal = _address(host)
-    if literal is not None:
-        return [literal]
+    """Every address of ``host``, in the system resolver's order."""
     try:
         found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
@@ -134,9 +136,10 @@ def _own_addresses(host: str) -> frozenset[Address]:
     return frozenset(own)
 
 
-def policy(settings: Settings) -> CallbackPolicy:
-    """The callback policy of ``settings``."""
-    return _policy(settings.callback_hosts, settings.host, settings.port)
+def policy(settings: Settings, resolve: Resolver | None = None) -> CallbackPolicy:
+    """The callback policy of ``settings``, resolving with ``resolve`` (tests name their own hosts)."""
+    found = _policy(settings.callback_hosts, settings.host, settings.port)
+    return found if resolve is None else dataclasses.replace(found, resolve=resolve)
 
 
 @functools.lru_cache(maxsize=8)
@@ -151,4 +154,4 @@ def _policy(callback_hosts: str, host: str, port: int) -> CallbackPolicy:
     return CallbackPolicy(tuple(names or ["*"]), tuple(networks), _own_addresses(host), port)
 
 
-__all__ = ["CallbackPolicy", "CallbackRefused", "Target", "policy"]
+__all__ = ["CallbackPolicy", "CallbackRefused", "Resolver", "Target", "policy"]

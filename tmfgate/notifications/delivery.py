@@ -38,7 +38,7 @@ from tmfgate import __version__, codec
 from tmfgate.calls import Later
 from tmfgate.model import ApiModel
 from tmfgate.notifications import secrets, subscriptions
-from tmfgate.notifications.callbacks import CallbackRefused, policy
+from tmfgate.notifications.callbacks import CallbackRefused, Resolver, policy
 from tmfgate.notifications.lanes import Lanes
 from tmfgate.notifications.reactions import INTERNAL_PREFIX
 from tmfgate.notifications.retention import Pruner
@@ -73,7 +73,7 @@ class Outcome:
 
     delivered: bool
     error: str | None = None
-    later: dt.datetime | None = None  # a reaction asked to run again then (no failed attempt)
+    later: dt.datetime | None = None  # a reaction asked to run again then (never parked for it)
 
 
 @dataclass(frozen=True)
@@ -97,13 +97,14 @@ class DeliveryWorker:
         concurrency: int = CONCURRENCY,
         internal: Iterable[Subscription] = (),
         transport: httpx.AsyncBaseTransport | None = None,
+        resolve: Resolver | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
         self.apis = apis
         self.concurrency = max(1, concurrency)
         posts = settings.delivery_concurrency
-        self._callbacks = policy(settings)
+        self._callbacks = policy(settings, resolve)
         self._lanes = Lanes(posts, settings.delivery_per_subscriber, reactions=self.concurrency)
         self.internal = {subscription.id: subscription for subscription in internal}
         # One event wakes the idle loop: set by the gateway's commits (when it shares it), by a

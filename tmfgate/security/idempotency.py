@@ -10,14 +10,11 @@ record, their transactions roll back, and they answer with the winner's record.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-
-import orjson
 
 from backends.base import DuplicateId, Transaction
 from tmfgate import codec, times
 from tmfgate.calls import Call, Function, Reply
-from tmfgate.errors import BadRequest, UnprocessableEntity
+from tmfgate.errors import BadRequest, Conflict, UnprocessableEntity
 from tmfgate.security.conditional import header
 from tmfgate.security.keys import Pending
 
@@ -37,10 +34,7 @@ async def serve(call: Call, function: Function) -> Reply:
         return await function(call)
     if not 0 < len(key) <= 255:
         raise BadRequest("Idempotency-Key must be 1 to 255 characters.")
-    # Keys are the partner's own: another partner's same key is another request.
-    names = [(call.owner or "").encode(), call.api.name.encode(), call.operation.operation_id.encode(), key]
-    body = orjson.dumps(call.body, option=orjson.OPT_SORT_KEYS)
-    pending = Pending(hashlib.sha256(b"\0".join(names)).hexdigest(), hashlib.sha256(body).hexdigest())
+    pending = Pending.of(call.owner, call.api.name, call.operation.operation_id, key, call.body)
     earlier = await _read(call, pending)
     if earlier is not None:
         return earlier
@@ -50,7 +44,7 @@ async def serve(call: Call, function: Function) -> Reply:
     except _Raced:
         earlier = await _read(call, pending)
         if earlier is None:  # the winner's record has expired already: a rare, harmless refusal
-            raise BadRequest("A request with this Idempotency-Key is being processed; retry shortly.") from None
+            raise Conflict("A request with this Idempotency-Key is being processed; retry shortly.") from None
         return earlier
     if pending.recorded and 200 <= reply.status < 300 and (reply.status, reply.body) != (201, pending.body):
         await _complete(call, pending, reply)

@@ -1,4 +1,4 @@
-"""Authentication and scopes over HTTP: bearer tokens checked against the suite's JWKS file, API keys."""
+"""The security step over HTTP: bearer tokens checked against the suite's JWKS file, API keys, scopes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import requests
 from tests.conftest import RunningGateway
 from tests.security.support import AUDIENCE, ISSUER, Keys, api_key_file, bearer, jwk, make_keys
 from tmfgate.errors import ConfigurationError
+from tmfgate.security.guard import Security
 from tmfgate.settings import Settings
 
 CUSTOMER = "/tmf-api/customerManagement/v4/customer"
@@ -143,10 +144,8 @@ def test_a_rotated_key_is_read_again_on_an_unknown_kid(
     ],
 )
 def test_incomplete_options_fail_at_start_up(settings: dict[str, str], missing: str) -> None:
-    from tmfgate.app import create_app
-
     with pytest.raises(ConfigurationError, match=missing):
-        create_app(Settings(database_url="memory://", **settings))
+        Security(Settings(database_url="memory://", **settings))
 
 
 def test_an_idempotency_key_is_each_partners_own(secured: RunningGateway, keys: Keys) -> None:
@@ -155,24 +154,6 @@ def test_an_idempotency_key_is_each_partners_own(secured: RunningGateway, keys: 
     b = requests.post(secured.url + CUSTOMER, json=NEW_CUSTOMER, headers={**key, **bearer(keys.token("b"))}, timeout=10)
     assert a.status_code == b.status_code == 201 and a.json()["id"] != b.json()["id"]
     assert "Idempotent-Replayed" not in b.headers
-
-
-def test_a_remembered_token_is_refused_once_it_expires(keys: Keys) -> None:
-    import asyncio
-
-    from tmfgate.security.credentials import LEEWAY, InvalidCredentials, KeySet, Tokens
-
-    tokens = Tokens(KeySet(str(keys.jwks)), issuer=ISSUER, audience=AUDIENCE, partner_claim="")
-    token = keys.token("partner-a", exp=int(time.time()) - LEEWAY + 2)  # valid for 1 to 2 more seconds
-
-    async def twice() -> None:
-        assert (await tokens.principal(token)).partner == "partner-a"
-        assert (await tokens.principal(token)).partner == "partner-a"  # remembered
-        await asyncio.sleep(2.5)
-        with pytest.raises(InvalidCredentials, match="expired"):
-            await tokens.principal(token)
-
-    asyncio.run(twice())
 
 
 def test_the_key_set_can_come_from_a_url(keys: Keys) -> None:
@@ -193,18 +174,3 @@ def test_the_key_set_can_come_from_a_url(keys: Keys) -> None:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def test_the_partner_claim_can_be_chosen(keys: Keys) -> None:
-    import asyncio
-
-    from tmfgate.security.credentials import InvalidCredentials, KeySet, Tokens
-
-    tokens = Tokens(KeySet(str(keys.jwks)), issuer=ISSUER, audience=AUDIENCE, partner_claim="client_id")
-    chosen = asyncio.run(tokens.principal(keys.token("by-azp", client_id="by-client-id")))
-    assert chosen.partner == "by-client-id"
-    with pytest.raises(InvalidCredentials, match="client_id"):
-        asyncio.run(tokens.principal(keys.token("by-azp")))
-    default = Tokens(KeySet(str(keys.jwks)), issuer=ISSUER, audience=AUDIENCE, partner_claim="")
-    assert asyncio.run(default.principal(keys.token("by-azp", client_id="x"))).partner == "by-azp"
-    assert asyncio.run(default.principal(keys.token("p", azp=None))).partner == "svc-p"  # sub
