@@ -1,5 +1,6 @@
 """Benchmark: validated POST /productOrder on the memory backend against a bare Starlette echo,
-and (``--target auth``) the gateway with JWT authentication on against the same gateway without it.
+(``--target auth``) the gateway with JWT authentication on against the same gateway without it, and
+(``--target v5``) the same order posted to TMF622 v5 against v4.
 
 The servers run side by side and are measured alternately in one run, so the ratio compares them
 under the same machine conditions; see benchmarks/README.md.
@@ -37,6 +38,8 @@ HOST = "127.0.0.1"  # loopback only: this tool never loads anything else
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 GOAL_PERCENT = 50.0
 AUTH_GOAL_PERCENT = 90.0  # JWT authentication may cost at most 10 % of the throughput
+V5_GOAL_PERCENT = 80.0  # a v5 order (validated on @type, mapped to the stored shape) within 20 % of v4
+V5_BODY = HERE / "bodies" / "product_order_v5.json"  # the default body's order in TMF622 v5 terms
 ISSUER, AUDIENCE = "https://idp.bench.example", "tmfgate-bench"
 
 
@@ -49,6 +52,7 @@ class Target:
     url: str
     log: Path
     authorization: str = ""  # the Authorization header wrk sends
+    body: Path | None = None  # what it is sent, when not the run's body
 
 
 @dataclass
@@ -91,10 +95,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="processes per server (default 2)")
     parser.add_argument(
         "--target",
-        choices=["both", "baseline", "gateway", "auth"],
+        choices=["both", "baseline", "gateway", "auth", "v5"],
         default="both",
         help="which servers to measure (default both: baseline and gateway; auth: the gateway without "
-        "authentication and with JWT authentication)",
+        "authentication and with JWT authentication; v5: the gateway's TMF622 v4 and v5)",
     )
     parser.add_argument(
         "--body",
@@ -176,6 +180,10 @@ def targets(args: argparse.Namespace, folder: Path) -> list[Target]:
     )
     if args.target == "auth":
         return [gateway, jwt_gateway(gateway, folder)]
+    if args.target == "v5":
+        v5 = compact_body(V5_BODY, folder, "body-v5.json")
+        url = gateway.url.replace("/v4/", "/v5/")
+        return [gateway, Target("gateway-v5", gateway.command, url, folder / "gateway-v5.log", body=v5)]
     return [t for t in (baseline, gateway) if args.target in ("both", t.name)]
 
 
@@ -306,8 +314,9 @@ def measure(chosen: list[Target], args: argparse.Namespace, body: Path) -> tuple
     for number in range(1, args.rounds + 1):
         for target in chosen:
             with running(target):
-                warmup = wrk(target.url, args.warmup, args.connections, body, args.workers, target.authorization)
-                run = wrk(target.url, args.duration, args.connections, body, args.workers, target.authorization)
+                sent = target.body or body
+                warmup = wrk(target.url, args.warmup, args.connections, sent, args.workers, target.authorization)
+                run = wrk(target.url, args.duration, args.connections, sent, args.workers, target.authorization)
                 if target.name == "gateway":
                     count = stored_orders(target.url)
                     stored = count if stored is None else min(stored, count)
@@ -384,7 +393,9 @@ def report(results: dict[str, Summary], stored: int | None) -> dict[str, Any]:
             f"gateway+jwt / gateway: {auth_ratio:.1f} % of the medians (goal >= {AUTH_GOAL_PERCENT:.0f} %: "
             f"{verdict}); round by round {each}"
         )
+    v5_ratio = ratio_of(results, "gateway-v5", "gateway", V5_GOAL_PERCENT)
     return {
+        "v5_ratio_percent": v5_ratio,
         "targets": figures,
         "ratio_percent": ratio,
         "goal_percent": GOAL_PERCENT,
@@ -393,9 +404,22 @@ def report(results: dict[str, Summary], stored: int | None) -> dict[str, Any]:
     }
 
 
-def compact_body(source: Path, folder: Path) -> Path:
+def ratio_of(results: dict[str, Summary], measured: str, reference: str, goal: float) -> float | None:
+    """Print and return ``measured`` as a percentage of ``reference`` (medians), when both ran."""
+    if not ({measured, reference} <= results.keys() and results[reference].median("rps")):
+        return None
+    ratio = 100 * results[measured].median("rps") / results[reference].median("rps")
+    rounds = zip(results[reference].runs, results[measured].runs, strict=True)
+    each = ", ".join(f"{100 * m.rps / r.rps:.0f} %" for r, m in rounds)
+    verdict = "met" if ratio >= goal else "not met"
+    print(f"{measured} / {reference}: {ratio:.1f} % of the medians (goal >= {goal:.0f} %: {verdict});", end="")
+    print(f" round by round {each}")
+    return ratio
+
+
+def compact_body(source: Path, folder: Path, name: str = "body.json") -> Path:
     """The body as clients send it: compact JSON, the same bytes for both targets."""
-    body = folder / "body.json"
+    body = folder / name
     body.write_text(json.dumps(json.loads(source.read_text()), separators=(",", ":")))
     return body
 

@@ -27,19 +27,16 @@ def _get(doc: Mapping[str, Any], path: Path) -> Any:
 
 def _pop(doc: dict[str, Any], path: Path) -> tuple[bool, Any]:
     """Remove the value at ``path``, and the objects it leaves empty; (found, value)."""
-    parents: list[dict[str, Any]] = [doc]
-    for name in path[:-1]:
-        child = parents[-1].get(name)
-        if not isinstance(child, dict):
-            return False, None
-        parents.append(child)
-    if path[-1] not in parents[-1]:
+    head = path[0]
+    if len(path) == 1:
+        return (True, doc.pop(head)) if head in doc else (False, None)
+    parent = doc.get(head)
+    if not isinstance(parent, dict):
         return False, None
-    value = parents[-1].pop(path[-1])
-    for depth in range(len(path) - 1, 0, -1):
-        if not parents[depth]:
-            parents[depth - 1].pop(path[depth - 1])
-    return True, value
+    found, value = _pop(parent, path[1:])
+    if found and not parent:
+        del doc[head]
+    return found, value
 
 
 def _put(doc: dict[str, Any], path: Path, value: Any) -> None:
@@ -48,8 +45,6 @@ def _put(doc: dict[str, Any], path: Path, value: Any) -> None:
         child = node.get(name)
         if not isinstance(child, dict):
             child = node[name] = {}
-        else:
-            child = node[name] = dict(child)  # a copy: the caller's document stays as it was
         node = child
     node[path[-1]] = value
 
@@ -109,31 +104,32 @@ class Node:
     rule: Rule | None = None
     children: dict[str, Node] = field(default_factory=dict)
 
+    # Both change the document in place (a decoded request or stored document, the caller's own)
+    # and return it: copying every object on the way cost more than the mapping itself.
+
     def outward(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.outward(item) for item in value]
-        if not isinstance(value, dict):
-            return value
-        doc = dict(value)
-        if self.rule is not None:
-            self.rule.outward(doc)
-        for name, child in self.children.items():
-            if name in doc:
-                doc[name] = child.outward(doc[name])
-        return doc
+            for item in value:
+                self.outward(item)
+        elif isinstance(value, dict):
+            if self.rule is not None:
+                self.rule.outward(value)
+            for name, child in self.children.items():
+                if name in value:
+                    child.outward(value[name])
+        return value
 
     def inward(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.inward(item) for item in value]
-        if not isinstance(value, dict):
-            return value
-        doc = dict(value)
-        for name, child in self.children.items():
-            if name in doc:
-                doc[name] = child.inward(doc[name])
-        if self.rule is not None:
-            self.rule.inward(doc)
-        return doc
+            for item in value:
+                self.inward(item)
+        elif isinstance(value, dict):
+            for name, child in self.children.items():
+                if name in value:
+                    child.inward(value[name])
+            if self.rule is not None:
+                self.rule.inward(value)
+        return value
 
     def stored_path(self, path: Path) -> Path:
         """A dotted attribute path of the face (``relatedParty.partyOrPartyRole.id``) in stored names."""

@@ -68,7 +68,9 @@ class Face:
             found.face_resource, found.node = own, self.node(kind)
             if home.validator is not None and own is not None and own.schema is not None:
                 mine = compile_schema(own.schema, self.model.spec.document)
-                found.validator = EitherVersion(home.validator, mine, lambda doc: self.outward(kind, doc))
+                found.validator = EitherVersion(
+                    home.validator, mine, lambda doc: self.outward(kind, codec.loads(codec.dumps(doc)))
+                )
             self._resources[kind] = found
         return found
 

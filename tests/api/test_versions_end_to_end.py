@@ -26,6 +26,7 @@ OWN = frozenset(
         "nextBillDate",
         "billingAccount",
         "relatedParty",
+        "billDocument",  # each bill's own document
     }
 )
 
@@ -99,4 +100,6 @@ def test_an_order_placed_on_v5_is_fulfilled_read_on_both_versions_and_billed_as_
         bills = {v: client.bill(v, f"ba-v{v}") for v in "45"}
         same = {v: {k: value for k, value in bills[v].items() if k not in OWN} for v in "45"}
         assert same["5"] == same["4"] and same["5"]["amountDue"]["value"] > 0
+        assert [len(bills[v]["billDocument"]) for v in "45"] == [1, 1]
+        assert {bills[v]["billDocument"][0]["mimeType"] for v in "45"} == {"application/pdf"}
         assert client.get(f"{BILLING['4']}/customerBill/{bills['5']['id']}")["amountDue"] == bills["5"]["amountDue"]

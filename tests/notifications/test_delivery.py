@@ -23,10 +23,11 @@ from tests.conftest import LOOPBACK_CALLBACKS, own_postgres_database
 from tests.listeners import ListenerProcess, event_summary
 from tests.mock_listeners import Entry, MockListener, MockListeners
 from tmfgate import codec, model, specs, times
+from tmfgate.calls import Later
 from tmfgate.events import EventBuilder
 from tmfgate.notifications import secrets
 from tmfgate.notifications.delivery import DeliveryWorker, signature
-from tmfgate.notifications.subscriptions import HUB_KIND, stored
+from tmfgate.notifications.subscriptions import HUB_KIND, Subscription, stored
 from tmfgate.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -596,4 +597,41 @@ async def test_a_running_dispatcher_prunes_delivered_events_past_the_retention_a
     finally:
         stop.set()
         await running
+        await dispatcher.close()
+
+
+async def test_a_reaction_that_asks_for_later_waits_in_the_outbox_and_is_never_parked(backend: Backend) -> None:
+    runs: list[dt.datetime] = []
+    due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=0.5)
+
+    async def hold(event: Event) -> None:
+        runs.append(dt.datetime.now(dt.UTC))
+        if runs[-1] < due:
+            raise Later(due, "held until its start")
+
+    held = Subscription(
+        id="tmfgate.holding",
+        api=None,
+        callback="internal:holding",
+        secret=None,
+        event_types=frozenset({"ProductOrderCreateEvent"}),
+        conditions=(),
+        fields=None,
+        created_at="",
+        reaction=hold,
+        sources=frozenset({(API.name, "ProductOrderCreateEvent")}),
+    )
+    settings = Settings(delivery_attempts=1, delivery_timeout=5.0, retry_delay=0.05, retry_delay_max=0.2)
+    dispatcher = DeliveryWorker(settings, backend, [API], internal=[held])
+    try:
+        await create(backend)
+        await run_until(dispatcher, lambda: len(runs) == 1)
+        [pending] = await backend.deliveries(state=DeliveryState.PENDING)
+        assert pending.last_error == "held until its start"  # one attempt of one allowed, and not parked
+        assert await backend.deliveries(state=DeliveryState.PARKED) == []
+        await run_until(dispatcher, lambda: len(runs) == 2)
+        assert runs[1] >= due
+        await settle_all(dispatcher)
+        assert [d.state for d in await backend.deliveries()] == [DeliveryState.DELIVERED]
+    finally:
         await dispatcher.close()

@@ -73,7 +73,7 @@ class Outcome:
 
     delivered: bool
     error: str | None = None
-    later: dt.datetime | None = None  # a reaction asked to run again then (no failed attempt)
+    later: dt.datetime | None = None  # a reaction asked to run again then (never parked for it)
 
 
 @dataclass(frozen=True)
