@@ -2,8 +2,8 @@
 
 While the gateway fulfils orders, an item that would fail later is a 400 naming the item, with
 nothing stored: an offering the catalog lacks or does not sell (``isSellable``, ``lifecycleStatus``,
-``validFor``), a characteristic value the offering fixes or
-does not offer (``prodSpecCharValueUse``, else the product specification's values). Each item then
+``validFor``), a characteristic value the offering fixes or does not offer
+(``prodSpecCharValueUse``, else the product specification's values). Each item then
 carries ``itemPrice`` and ``itemTotalPrice`` from the catalog, and the order ``orderTotalPrice``; a
 bundle's parts (:func:`bundle_parts`) are priced by the bundle's own prices, not their own.
 Dates are checked too: a ``requestedCompletionDate`` already past is a 400.
