@@ -17,11 +17,15 @@ from typing import Protocol
 from .conditions import where
 from .errors import (
     BackendConfigurationError,
+    BadGateway,
     DuplicateId,
+    GatewayTimeout,
     NotStored,
+    Refused,
     StorageError,
     StorageUnavailable,
     UnstorableDocument,
+    Unsupported,
 )
 from .events import Delivery, DeliveryState, Event, Route
 from .matching import matches
@@ -36,15 +40,20 @@ class Transaction(Protocol):
         """The stored JSON of one document, or None (also when its owner is not among ``owners``).
         ``for_update`` locks it until commit."""
 
-    async def create(self, kind: str, id: str, doc: bytes, *, owner: str | None = None) -> None:
+    async def create(self, kind: str, id: str, doc: bytes, *, owner: str | None = None) -> bytes | None:
         """Store a new document of ``owner``; raises :class:`DuplicateId` when ``(kind, id)`` exists
-        (whoever owns it)."""
+        (whoever owns it).
+
+        None when ``doc`` is stored as given; a store that gives documents their id and href
+        itself (a remote TMF server) returns the document as it stored it."""
+
+    async def replace(self, kind: str, id: str, doc: bytes) -> bytes | None:
+        """Overwrite an existing document, keeping its owner; raises :class:`NotStored` when it does not exist.
+
+        None when ``doc`` is stored as given, else the document as stored (see :meth:`create`)."""
 
     async def owner(self, kind: str, id: str) -> str | None:
         """The owner of a stored document; None when it has none, or there is no such document."""
-
-    async def replace(self, kind: str, id: str, doc: bytes) -> None:
-        """Overwrite an existing document, keeping its owner; raises :class:`NotStored` when it does not exist."""
 
     async def delete(self, kind: str, id: str) -> bool:
         """Remove a document; False when there was none."""
@@ -157,12 +166,14 @@ class Backend(DocumentStore, Outbox, Protocol):
 __all__ = [
     "Backend",
     "BackendConfigurationError",
+    "BadGateway",
     "Condition",
     "Delivery",
     "DeliveryState",
     "DocumentStore",
     "DuplicateId",
     "Event",
+    "GatewayTimeout",
     "Instant",
     "NotStored",
     "Op",
@@ -170,12 +181,14 @@ __all__ = [
     "Owners",
     "Page",
     "Query",
+    "Refused",
     "Route",
     "SortKey",
     "StorageError",
     "StorageUnavailable",
     "Transaction",
     "UnstorableDocument",
+    "Unsupported",
     "Value",
     "ValueType",
     "as_number",

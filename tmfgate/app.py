@@ -3,6 +3,7 @@
 The request path is connexion's, trimmed to what the gateway needs and built once, in this order:
 
     GatewayApp                 TMF Error bodies for everything that goes wrong (ErrorMiddleware)
+    └─ ListenerMiddleware      notifications of upstream hubs (only when an API is routed upstream)
     └─ GatewayMiddleware       connexion's, each spec checked once per process
        ├─ LifespanMiddleware   opens and closes the store, runs the delivery worker
        ├─ DocsMiddleware       {base}/openapi.json and {base}/ui/
@@ -25,10 +26,12 @@ from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.options import SwaggerUIOptions
 
 from backends.base import Backend
+from tmfgate import configuration
 from tmfgate.extensions import Registry
 from tmfgate.gateway import Gateway
 from tmfgate.limits import RateLimitMiddleware
 from tmfgate.middleware import ErrorMiddleware
+from tmfgate.relay import ListenerMiddleware, Relay
 from tmfgate.routing import (
     DocsMiddleware,
     EndpointMiddleware,
@@ -54,9 +57,10 @@ MIDDLEWARES: list[Any] = [
 class GatewayApp(ErrorMiddleware):
     """The gateway as an ASGI application, with the runtime it serves."""
 
-    def __init__(self, stack: Any, runtime: Runtime) -> None:
+    def __init__(self, stack: Any, runtime: Runtime, relay: Relay | None = None) -> None:
         super().__init__(stack)
         self.runtime = runtime
+        self.relay = relay
 
     @property
     def gateway(self) -> Gateway:
@@ -72,16 +76,21 @@ def create_app(
 ) -> GatewayApp:
     """Build the gateway for ``settings`` (default: from the environment)."""
     registry = registry or installed()
-    settings = settings or Settings.from_env(registry.settings)
+    settings = settings or configuration.settings(registry.settings)
     logging.getLogger("tmfgate").setLevel(settings.log_level.upper())
     runtime = Runtime(settings, registry=registry, apis=load_apis(specs_dir), backend=backend)
+    relay = Relay(runtime.gateway) if runtime.gateway.routing.upstreams else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         await runtime.start(deliver=settings.dispatcher)
+        if relay is not None:
+            await relay.start()
         try:
             yield
         finally:
+            if relay is not None:
+                await relay.stop()
             await runtime.stop()
 
     stack = GatewayMiddleware(
@@ -102,4 +111,4 @@ def create_app(
                 model=api,
                 gateway=runtime.gateway,
             )
-    return GatewayApp(stack, runtime)
+    return GatewayApp(stack if relay is None else ListenerMiddleware(stack, relay), runtime, relay)

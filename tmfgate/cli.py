@@ -20,7 +20,7 @@ from typing import Any
 
 from backends import redacted
 from backends.base import StorageError
-from tmfgate import __version__
+from tmfgate import __version__, configuration
 from tmfgate.errors import ConfigurationError
 from tmfgate.extensions import Command, Registry
 from tmfgate.runtime import Runtime, installed
@@ -49,7 +49,9 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     )
     for command in registry.commands:
         command.arguments(_command(commands, command.name, command.help, command.settings))
-    show = _command(commands, "settings", "show every setting, its variable and the value it has here", ())
+    show = _command(
+        commands, "settings", "show every setting, its variable and the value it has here", (Settings.config,)
+    )
     show.add_argument("--markdown", action="store_true", help="print the README's configuration table instead")
     commands.add_parser(
         "conformance",
@@ -130,13 +132,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _settings(args: argparse.Namespace, registry: Registry) -> Settings:
-    """The variables' values, overridden by the options given (choices arrive as text)."""
+    """The configuration file's values, overridden by the variables, then by the options given (choices
+    arrive as text)."""
     options = {}
     for setting in registry.settings:
         value = getattr(args, setting.name, None)
         if value is not None:
             options[setting.name] = setting.from_text(value, setting.option) if setting.choices else value
-    return Settings.from_env(registry.settings).with_overrides(**options)
+    return configuration.settings(registry.settings, options=options)
 
 
 def serve(settings: Settings, registry: Registry) -> int:

@@ -7,6 +7,8 @@ from typing import Any
 
 from backends import open_backend
 from backends.base import Backend, BackendConfigurationError, Transaction
+from backends.routed import RoutedBackend
+from tmfgate import configuration, upstreams
 from tmfgate.errors import ConfigurationError
 from tmfgate.events import EventLog
 from tmfgate.model import ApiModel, read_only_kinds
@@ -25,10 +27,12 @@ class Gateway:
         self.shared_kinds = read_only_kinds(apis)  # read by every partner (tmfgate.security.tenancy)
         # Set after every commit, so an in-process delivery worker wakes at once instead of polling.
         self.committed = asyncio.Event()
+        self.routing = configuration.routing(settings, apis)
         try:
-            self.backend = backend or open_backend(settings.database_url)
+            local = backend or open_backend(settings.database_url)
         except BackendConfigurationError as exc:
             raise ConfigurationError(str(exc)) from exc
+        self.backend = upstreams.routed(local, settings, apis, self.routing)
 
     def api(self, name: str) -> ApiModel:
         """The model of a served API by spec name; ConfigurationError when it is not served."""
@@ -39,6 +43,11 @@ class Gateway:
 
     def serves(self, name: str) -> bool:
         return any(api.name == name for api in self.apis)
+
+    def kept_elsewhere(self, kind: str) -> bool:
+        """Whether documents of ``kind`` live in another system (upstream, adapter), whose own rules
+        carry them on: the gateway's reactions then follow them rather than work on them."""
+        return isinstance(self.backend, RoutedBackend) and kind in self.backend.routes
 
     def href(self, api: str, kind: str, id: str) -> str:
         """The absolute href of a resource made outside a request (``public_url``)."""

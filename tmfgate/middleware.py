@@ -9,7 +9,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from backends.base import StorageUnavailable, UnstorableDocument
+from backends.base import Refused, StorageUnavailable, UnstorableDocument, Unsupported
 from tmfgate.calls import Reply
 from tmfgate.endpoints import send_reply
 from tmfgate.errors import (
@@ -50,11 +50,29 @@ def as_api_error(exc: Exception) -> tuple[ApiError, list[tuple[bytes, bytes]]]:
         # The driver's text names the DBMS and echoes the request (F-19): logged, never answered.
         log.warning("unstorable document: %s", exc)
         return BadRequest("The request holds a value that this store cannot keep."), []
-    if isinstance(exc, StorageUnavailable):
-        log.error("store unavailable: %s", exc)
-        return ServiceUnavailable("The store is unavailable; try again shortly."), []
+    if isinstance(exc, StorageUnavailable | Refused | Unsupported):
+        return _storage_error(exc)
     log.exception("unexpected error")
     return ApiError("The gateway met an unexpected error; it has been logged."), []
+
+
+def _storage_error(exc: StorageUnavailable | Refused | Unsupported) -> tuple[ApiError, list[tuple[bytes, bytes]]]:
+    """A store's refusal or outage with its status: a remote store's 4xx kept, 501, 502, 503, 504."""
+    if isinstance(exc, Refused):
+        error = ApiError(str(exc), code=str(exc.status), reason=exc.reason or "Refused by the upstream system")
+        error.status = exc.status  # type: ignore[misc]
+        return error, []
+    if isinstance(exc, Unsupported):
+        error = ApiError(str(exc), code="1", reason="Not implemented")
+        error.status = 501  # type: ignore[misc]
+        return error, []
+    log.error("store unavailable: %s", exc)
+    if not exc.told:
+        return ServiceUnavailable("The store is unavailable; try again shortly."), []
+    error = ServiceUnavailable(str(exc), reason={502: "Bad gateway", 504: "Gateway timeout"}.get(exc.status))
+    error.status = exc.status  # type: ignore[misc]
+    retry = [] if exc.retry_after is None else [(b"retry-after", str(max(1, round(exc.retry_after))).encode())]
+    return error, retry
 
 
 class ErrorMiddleware:

@@ -151,7 +151,9 @@ async def write_new(tx: Transaction, actor: Actor, kind: str, doc: Document) -> 
     owner = actor.owner
     if isinstance(actor, Call) and actor.idempotency is not None:
         await idempotency.record(tx, actor, raw, doc["href"])  # first, so a concurrent retry waits here
-    await tx.create(kind, doc["id"], raw, owner=owner)
+    stored = await tx.create(kind, doc["id"], raw, owner=owner)
+    if stored is not None:  # a store that sets ids and hrefs itself: the caller sees what it stored
+        raw = _adopt(doc, stored)
     await actor.gateway.events.created(tx, kind, doc, actor.correlation_id, raw, owner)
     return raw
 
@@ -159,10 +161,19 @@ async def write_new(tx: Transaction, actor: Actor, kind: str, doc: Document) -> 
 async def write_changed(tx: Transaction, actor: Actor, kind: str, old: Document, new: Document) -> bytes:
     """Store a changed document and the events its change raises; returns its JSON."""
     raw = codec.dumps(new)
-    await tx.replace(kind, new["id"], raw)
+    stored = await tx.replace(kind, new["id"], raw)
+    if stored is not None:
+        raw = _adopt(new, stored)
     owner = await _owner(tx, actor, kind, new["id"])
     await actor.gateway.events.changed(tx, kind, old, new, actor.correlation_id, raw, owner)
     return raw
+
+
+def _adopt(doc: Document, stored: bytes) -> bytes:
+    """``doc`` made the document a store returned, in place, so its id and href are the store's."""
+    doc.clear()
+    doc.update(codec.loads(stored))
+    return stored
 
 
 async def write_deleted(tx: Transaction, actor: Actor, kind: str, old: Document) -> None:

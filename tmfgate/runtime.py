@@ -59,9 +59,13 @@ class Runtime:
         registry = registry or installed()
         settings.check(registry.settings)
         apis = apis if apis is not None else load_apis()
-        # Without ``prepare`` (an operator command on the store) no extension takes part.
-        self.registry = registry.serving(api.name for api in apis) if prepare else Registry(())
         self.gateway = Gateway(settings, apis, backend)
+        # Without ``prepare`` (an operator command on the store) no extension takes part; an API
+        # answered by another system (upstream, adapter) keeps its domain rules there, so its own
+        # extension stays out.
+        routing = self.gateway.routing
+        local = [api.name for api in apis if api.name not in routing.upstreams and api.name not in routing.adapters]
+        self.registry = registry.serving(local) if prepare else Registry(())
         for extension in self.registry.extensions:
             extension.configure(self.gateway)
         self.worker: DeliveryWorker | None = None

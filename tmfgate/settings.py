@@ -382,6 +382,54 @@ class Settings:
         shown_default="http://HOST:PORT",
     )
 
+    config = Setting(
+        "config",
+        "",
+        "a YAML file of settings (by name, under `settings:`), of APIs answered by an upstream TMF server "
+        "(`apis:`) and of southbound fulfilment (see [Gateway mode](#gateway-mode)); variables and options "
+        "override its settings",
+        text,
+        metavar="FILE",
+        shown_default="none",
+    )
+    upstream_timeout = Setting(
+        "upstream_timeout",
+        10.0,
+        "seconds an upstream TMF server has to answer, unless its `timeout:` in the configuration file says otherwise",
+        amount("seconds", zero=False),
+        metavar="SECONDS",
+    )
+    upstream_retries = Setting(
+        "upstream_retries",
+        2,
+        "retries of a GET or DELETE an upstream failed to answer (never of a create or a PATCH)",
+        whole(0, 10),
+        metavar="N",
+    )
+    upstream_breaker = Setting(
+        "upstream_breaker",
+        5,
+        "failed calls in a row after which an upstream is deemed down: its API answers 503 with "
+        "`Retry-After` until a trial call succeeds",
+        whole(1),
+        metavar="N",
+    )
+    upstream_breaker_reset = Setting(
+        "upstream_breaker_reset",
+        10.0,
+        "seconds an upstream deemed down rests before a trial call",
+        amount("seconds", zero=False),
+        metavar="SECONDS",
+    )
+    upstream_answers = Setting(
+        "upstream_answers",
+        "log",
+        "an upstream answer that does not match our spec is `log`ged with its path and returned, or "
+        "`refuse`d with a 502",
+        one_of("log", "refuse"),
+        choices=("log", "refuse"),
+    )
+
     # Security (README "Security"): who may call, and what they may do.
     auth = Setting(
         "auth",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 
-from backends.base import Transaction
+from backends.base import Refused, StorageUnavailable, Transaction
 from handlers import apis
 from handlers.catalog import loading as catalogs
 from handlers.characteristics import merged
@@ -37,6 +37,9 @@ SUSPENSION = {"suspended": "inactive", "active": "active"}
 async def decompose(job: Job) -> None:
     """Turn a new product order into one service order (see the module docstring)."""
     order_id = job.event.resource_id
+    if await _send_pending(job, order_id):
+        return
+    down: StorageUnavailable | None = None
     async with job.gateway.transaction() as tx:
         old = await documents.locked(tx, "productOrder", order_id)
         if old is None or await tx.get(FULFILMENTS, order_id) is not None:
@@ -72,20 +75,56 @@ async def decompose(job: Job) -> None:
         service_items = _fail_broken_bundles(new, bundles, plan, copies, service_items, notes)
         if service_items:
             service_order = _service_order(job, new, service_order_id, service_items)
-            await operations.write_new(tx, job, "serviceOrder", service_order)
-            notes.append(note(f"Fulfilled by service order {service_order_id} ({service_order['href']})."))
+            try:
+                await operations.write_new(tx, job, "serviceOrder", service_order)
+            except Refused as refusal:  # southbound: the OSS refused the order, so its items fail
+                for item in PRODUCT_ORDERS.items(new):
+                    if item["id"] in plan:
+                        item["state"] = "failed"
+                        notes.append(note(f"Item {item['id']} failed: the OSS refused its service order: {refusal}"))
+                service_items, plan, copies = [], {}, {}
+            except StorageUnavailable as outage:  # southbound: the OSS is down; sent again until it answers
+                down = outage
+                notes.append(note(f"Waiting for the OSS, which is unavailable ({outage}); the order goes on then."))
+            else:
+                service_order_id = service_order["id"]  # another system's, when service orders go southbound
+                notes.append(note(f"Fulfilled by service order {service_order_id} ({service_order['href']})."))
         new["note"] = [*new.get("note", []), *notes]
         await operations.write_changed(tx, job, "productOrder", old, new)
         if not service_items:  # nothing to wait for: every item already ended
             await roll_up(tx, job, new)
         record = {
             "id": order_id,
-            "serviceOrder": service_order_id if service_items else None,
+            "serviceOrder": service_order_id if service_items and down is None else None,
             "items": plan,
             "copies": copies,
             "bundles": bundles,
         }
+        if down is not None:
+            record["pending"] = service_order
         await documents.create(tx, FULFILMENTS, record)
+    if down is not None:
+        raise down  # committed with its note; the outbox runs this reaction again, which sends it
+
+
+async def _send_pending(job: Job, order_id: str) -> bool:
+    """Send a service order the OSS was down for; False when the order has no fulfilment record yet.
+    Raises again while the OSS is down, so the outbox keeps retrying (never losing the order)."""
+    async with job.gateway.transaction() as tx:
+        record = await documents.locked(tx, FULFILMENTS, order_id)
+        if record is None:
+            return False
+        old = await documents.locked(tx, "productOrder", order_id)
+        service_order = record.pop("pending", None)
+        if old is None or service_order is None or old.get("state") != "inProgress":
+            return True
+        await operations.write_new(tx, job, "serviceOrder", service_order)
+        record["serviceOrder"] = service_order["id"]
+        await documents.replace(tx, FULFILMENTS, record)
+        new = copy.deepcopy(old)
+        PRODUCT_ORDERS.note(new, f"Fulfilled by service order {service_order['id']} ({service_order['href']}).")
+        await operations.write_changed(tx, job, "productOrder", old, new)
+    return True
 
 
 def _hold(order: Document) -> None:
@@ -333,4 +372,6 @@ def _service_order(job: Job, order: Document, id: str, service_items: list[Docum
         ],
         "serviceOrderItem": service_items,
     }
+    if job.gateway.kept_elsewhere("serviceOrder"):  # southbound: the OSS sets the states itself
+        doc["serviceOrderItem"] = [{k: v for k, v in item.items() if k != "state"} for item in service_items]
     return {k: v for k, v in doc.items() if v not in ("", [])}

@@ -16,7 +16,13 @@ from tmfgate.extensions import Handlers
 
 extension = Handlers("fulfilment", settings=[FULFILMENT, ACTIVATION_DELAY])
 extension.reaction("ProductOrderCreateEvent", when=FULFILMENT)(decomposition.decompose)
-extension.reaction("CancelServiceOrderCreateEvent", when=FULFILMENT)(cancellation.accept)
+
+
+@extension.reaction("CancelServiceOrderCreateEvent", when=FULFILMENT)
+async def on_service_cancellation(job: Job) -> None:
+    """Accept or refuse a cancelServiceOrder, unless an OSS downstream (southbound) does."""
+    if not job.gateway.kept_elsewhere("cancelServiceOrder"):
+        await cancellation.accept(job)
 
 
 @extension.reaction(
@@ -26,7 +32,8 @@ async def on_service_order(job: Job) -> None:
     """A service order changed: bring its product order up to date, then take the next step."""
     await product_orders.follow_service_order(job, job.event.resource_id)
     await cancellation.follow(job, job.event.resource_id)
-    await service_orders.advance(job, job.event.resource_id)
+    if not job.gateway.kept_elsewhere(service_orders.ORDERS):  # southbound: the OSS activates it
+        await service_orders.advance(job, job.event.resource_id)
 
 
 @extension.reaction("CancelServiceOrderStateChangeEvent", when=FULFILMENT)

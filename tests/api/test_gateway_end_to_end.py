@@ -1,0 +1,184 @@
+"""Two tmfgate instances on loopback: a "BSS" (orders, customers, bills local; inventories upstream;
+service orders southbound) and an "OSS" process that fulfils them, killed mid-order and restarted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import LOOPBACK_CALLBACKS, RunningGateway, free_port
+from tests.listeners import ListenerProcess
+
+ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
+SERVICE_ORDERS = "/tmf-api/serviceOrdering/v4/serviceOrder"
+SERVICES = "/tmf-api/serviceInventory/v4/service"
+RESOURCES = "/tmf-api/resourceInventoryManagement/v4/resource"
+PRODUCTS = "/tmf-api/productInventory/v4/product"
+BILLS = "/tmf-api/customerBillManagement/v4/customerBillOnDemand"
+ORDER = {
+    "productOrderItem": [{"id": "1", "action": "add", "productOffering": {"id": "po-fibre-500"}}],
+    "billingAccount": {"id": "ba-7"},
+    "relatedParty": [{"id": "cust-1", "role": "customer", "@referredType": "Individual"}],
+}
+
+
+class Oss:
+    """``tmfgate serve`` on a fixed port and SQLite file, so it can be killed and started again."""
+
+    def __init__(self, folder: Path, *options: str) -> None:
+        self.folder, self.options = folder, options
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Oss:
+        command = [sys.executable, "-m", "tmfgate", "serve", "--port", str(self.port), "--log-level", "warning"]
+        command += ["--database-url", f"sqlite:///{self.folder / 'oss.db'}", *self.options]
+        with (self.folder / "oss.out").open("ab") as out:
+            env = {**os.environ, "TMFGATE_CALLBACK_HOSTS": LOOPBACK_CALLBACKS}  # the BSS listens on loopback
+            self.process = subprocess.Popen(command, cwd=self.folder, stdout=out, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(self.url + SERVICE_ORDERS + "?limit=1", timeout=2)
+                return self
+            except requests.ConnectionError:
+                assert self.process.poll() is None and time.monotonic() < deadline, (
+                    self.folder / "oss.out"
+                ).read_text()
+                time.sleep(0.1)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def bss(oss: Oss, folder: Path, **settings: Any) -> RunningGateway:
+    config = folder / "bss.yaml"
+    config.write_text(
+        "apis:\n"
+        f"  tmf638: {{upstream: {{url: '{oss.url}/tmf-api/serviceInventory/v4'}}}}\n"
+        f"  tmf639: {{upstream: {{url: '{oss.url}/tmf-api/resourceInventoryManagement/v4'}}}}\n"
+        f"fulfilment:\n  southbound: {{url: '{oss.url}/tmf-api/serviceOrdering/v4'}}\n"
+    )
+    return RunningGateway(
+        f"sqlite:///{folder / 'bss.db'}",
+        config=str(config),
+        retry_delay=0.2,
+        retry_delay_max=1.0,
+        upstream_breaker_reset=0.5,
+        **settings,
+    )
+
+
+def order_when(gateway: RunningGateway, id: str, done: set[str], timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        order: dict[str, Any] = requests.get(f"{gateway.url}{ORDERS}/{id}", timeout=10).json()
+        if order.get("state") in done:
+            return order
+        assert time.monotonic() < deadline, f"the order is still {order.get('state')}: {order.get('note')}"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def oss(tmp_path: Path) -> Iterator[Oss]:
+    running = Oss(tmp_path, "--activation-delay", "0.5").start()
+    yield running
+    running.stop()
+
+
+def test_an_order_at_the_bss_completes_through_the_oss(oss: Oss, tmp_path: Path) -> None:
+    with bss(oss, tmp_path) as gateway, ListenerProcess(tmp_path / "listener.jsonl") as listener:
+        hub = requests.post(f"{gateway.url}/tmf-api/serviceInventory/v4/hub", json={"callback": listener.callback})
+        assert hub.status_code == 201, hub.text
+        made = requests.post(gateway.url + ORDERS, json=ORDER, timeout=10)
+        assert made.status_code == 201, made.text
+        order = order_when(gateway, made.json()["id"], {"completed", "failed", "partial"})
+        assert order["state"] == "completed", order.get("note")
+        at_oss = requests.get(f"{oss.url}{SERVICE_ORDERS}?externalId={order['id']}", timeout=10).json()
+        assert len(at_oss) == 1 and at_oss[0]["state"] == "completed"
+        mine = requests.get(f"{gateway.url}{SERVICE_ORDERS}/{at_oss[0]['id']}", timeout=10).json()
+        assert mine["href"].startswith(gateway.url)
+        services = requests.get(f"{gateway.url}{SERVICES}?state=active", timeout=10).json()
+        assert services and all(s["href"].startswith(gateway.url) for s in services)
+        got = listener.wait_for(lambda d: any(e["body"]["eventType"] == "ServiceCreateEvent" for e in d))
+        created = [e["body"] for e in got if e["body"]["eventType"] == "ServiceCreateEvent"]
+        assert created[0]["event"]["service"]["href"].startswith(gateway.url)
+        products = requests.get(f"{gateway.url}{PRODUCTS}?relatedParty.id=cust-1", timeout=10).json()
+        assert [p["status"] for p in products] == ["active"]
+        bill = requests.post(f"{gateway.url}{BILLS}", json={"billingAccount": {"id": "ba-7"}}, timeout=30).json()
+        assert bill["state"] == "done" and bill["customerBill"]["href"].startswith(gateway.url), bill
+
+
+def test_the_oss_killed_mid_order_delays_and_duplicates_nothing(oss: Oss, tmp_path: Path) -> None:
+    with bss(oss, tmp_path) as gateway:
+        made = requests.post(gateway.url + ORDERS, json=ORDER, timeout=10).json()
+        time.sleep(0.3)  # decomposed and sent, the OSS activating its first item
+        oss.kill()
+        time.sleep(1.0)
+        oss.start()
+        order = order_when(gateway, made["id"], {"completed", "failed", "partial"}, timeout=90)
+        assert order["state"] == "completed", order.get("note")
+        at_oss = requests.get(f"{oss.url}{SERVICE_ORDERS}?externalId={made['id']}", timeout=10).json()
+        assert len(at_oss) == 1
+
+
+def test_an_oss_down_delays_the_order_with_a_note_and_loses_nothing(tmp_path: Path) -> None:
+    oss = Oss(tmp_path)  # not started yet
+    with bss(oss, tmp_path, delivery_attempts=1000) as gateway:
+        made = requests.post(gateway.url + ORDERS, json=ORDER, timeout=10).json()
+        waiting = order_when(gateway, made["id"], {"inProgress"})
+        deadline = time.monotonic() + 30
+        while not any("Waiting for the OSS" in n["text"] for n in waiting.get("note", [])):
+            assert time.monotonic() < deadline, waiting.get("note")
+            time.sleep(0.2)
+            waiting = requests.get(f"{gateway.url}{ORDERS}/{made['id']}", timeout=10).json()
+        oss.start()
+        try:
+            order = order_when(gateway, made["id"], {"completed", "failed", "partial"}, timeout=90)
+            assert order["state"] == "completed", order.get("note")
+            assert len(requests.get(f"{oss.url}{SERVICE_ORDERS}?externalId={made['id']}", timeout=10).json()) == 1
+        finally:
+            oss.stop()
+
+
+def test_an_oss_refusing_the_service_order_fails_the_items_with_its_reason(tmp_path: Path) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.conftest import in_thread
+
+    async def refuse(request: Request) -> JSONResponse:
+        if request.method == "POST" and request.url.path.endswith("/serviceOrder"):
+            return JSONResponse({"code": "42", "reason": "Refused", "message": "no fibre capacity in area 75"}, 422)
+        return JSONResponse({"code": "60", "reason": "Not found", "message": "nothing here"}, 404)
+
+    port = free_port()
+    app = Starlette(routes=[Route("/{path:path}", refuse, methods=["GET", "POST", "PATCH", "DELETE"])])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = tmp_path / "bss.yaml"
+    config.write_text(f"fulfilment:\n  southbound: {{url: 'http://127.0.0.1:{port}/tmf-api/serviceOrdering/v4'}}\n")
+    with in_thread(server), RunningGateway("memory://", config=str(config)) as gateway:
+        made = requests.post(gateway.url + ORDERS, json=ORDER, timeout=10).json()
+        order = order_when(gateway, made["id"], {"completed", "failed", "partial"})
+    assert order["state"] == "failed" and order["productOrderItem"][0]["state"] == "failed"
+    assert any("no fibre capacity in area 75" in note["text"] for note in order["note"])
