@@ -1,0 +1,247 @@
+"""The rules of a face (tmfgate.faces): attributes moved between the stored (v4) and the face's (v5) shape,
+``@type`` values renamed, v5-only defaults, and where in a schema's documents each rule applies."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from tmfgate import specs
+from tmfgate.faces import Node, Planner, Rule, rules_of
+from tmfgate.model import Schemas
+
+TABLE = specs.read_data(specs.specs_dir() / "v5" / specs.FACES_FILE)
+RULES = rules_of(TABLE)
+RELATED = RULES["RelatedPartyRefOrPartyRoleRef"]
+
+
+def stored_party(**more: Any) -> dict[str, Any]:
+    return {
+        "id": "c1",
+        "href": "http://x/party/c1",
+        "name": "Ada",
+        "role": "customer",
+        "@referredType": "Individual",
+        "@type": "RelatedParty",
+        **more,
+    }
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+# A small spec: an order holding related parties (a rule), notes (no rule) and items that nest items.
+DOCUMENT: dict[str, Any] = {
+    "components": {
+        "schemas": {
+            "Order": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "orderDate": {"type": "string"},
+                    "relatedParty": {"type": "array", "items": ref("RelatedPartyRefOrPartyRoleRef")},
+                    "note": {"type": "array", "items": ref("Note")},
+                    "item": {"type": "array", "items": ref("Item")},
+                },
+            },
+            "Note": {"type": "object", "properties": {"text": {"type": "string"}, "author": ref("Author")}},
+            "Author": {"type": "object", "properties": {"name": {"type": "string"}}},
+            "Item": {
+                "allOf": [
+                    {"type": "object", "properties": {"id": {"type": "string"}}},
+                    {"type": "object", "properties": {"item": {"type": "array", "items": ref("Item")}}},
+                ],
+                "oneOf": [{"type": "object", "properties": {"party": ref("RelatedPartyRefOrPartyRoleRef")}}],
+            },
+            "RelatedPartyRefOrPartyRoleRef": {
+                "type": "object",
+                "properties": {
+                    "role": {"type": "string"},
+                    "partyOrPartyRole": {"type": "object", "properties": {"id": {"type": "string"}}},
+                },
+            },
+        }
+    }
+}
+
+
+def order_node(rule: Rule | None = None) -> Node:
+    return Planner(Schemas(DOCUMENT), RULES).plan(
+        ref("Order"), rule or Rule.of({"moved": {"orderDate": "creationDate"}})
+    )
+
+
+# The table
+
+
+def test_the_table_reads_into_rules_with_dotted_paths_split() -> None:
+    assert set(RULES) >= {"RelatedPartyRefOrPartyRoleRef", "RelatedPartyOrPartyRole", "RelatedChannel"}
+    assert (("id",), ("partyOrPartyRole", "id")) in RELATED.moved
+    assert (("@referredType",), ("partyOrPartyRole", "@referredType")) in RELATED.moved
+    assert RELATED.types == {"RelatedParty": "RelatedPartyRefOrPartyRoleRef"}
+    assert (("partyOrPartyRole", "@type"), "PartyRef") in RELATED.defaults
+    # The YAML merge key keeps the moves and replaces the types and defaults.
+    other = RULES["RelatedPartyOrPartyRole"]
+    assert other.moved == RELATED.moved
+    assert other.types == {"RelatedParty": "RelatedPartyOrPartyRole"}
+
+
+def test_rules_of_an_empty_table_or_an_empty_rule() -> None:
+    assert rules_of({}) == {} and rules_of({"schemas": None}) == {}
+    assert rules_of({"schemas": {"Bare": None}}) == {"Bare": Rule()}
+    assert Rule.of({}) == Rule()
+
+
+# One rule
+
+
+def test_a_stored_related_party_shows_its_party_under_party_or_party_role() -> None:
+    doc = stored_party()
+    RELATED.outward(doc)
+    assert doc == {
+        "role": "customer",
+        "@type": "RelatedPartyRefOrPartyRoleRef",
+        "partyOrPartyRole": {
+            "id": "c1",
+            "href": "http://x/party/c1",
+            "name": "Ada",
+            "@referredType": "Individual",
+            "@type": "PartyRef",
+        },
+    }
+
+
+def test_a_related_party_maps_out_and_back_without_loss() -> None:
+    original = stored_party(extra={"kept": [1, 2]})
+    doc = copy.deepcopy(original)
+    RELATED.outward(doc)
+    RELATED.inward(doc)
+    assert doc == original
+
+
+def test_a_v5_related_party_stores_in_v4_names_and_drops_only_the_defaults() -> None:
+    doc = {
+        "role": "customer",
+        "@type": "RelatedPartyRefOrPartyRoleRef",
+        "partyOrPartyRole": {"id": "c1", "@type": "PartyRef"},
+    }
+    RELATED.inward(doc)
+    assert doc == {"role": "customer", "id": "c1", "@type": "RelatedParty"}
+
+
+def test_v5_only_values_are_kept_when_they_differ_from_the_defaults() -> None:
+    doc = {"role": "seller", "partyOrPartyRole": {"id": "r1", "@type": "PartyRoleRef"}, "@type": "Custom"}
+    RELATED.inward(doc)
+    assert doc == {"role": "seller", "id": "r1", "partyOrPartyRole": {"@type": "PartyRoleRef"}, "@type": "Custom"}
+    RELATED.outward(doc)
+    assert doc == {"role": "seller", "partyOrPartyRole": {"@type": "PartyRoleRef", "id": "r1"}, "@type": "Custom"}
+
+
+def test_defaults_fill_only_what_the_stored_document_lacks() -> None:
+    doc: dict[str, Any] = {"role": "customer", "@type": "SomethingElse"}
+    RELATED.outward(doc)
+    assert doc == {"role": "customer", "@type": "SomethingElse", "partyOrPartyRole": {"@type": "PartyRef"}}
+    empty: dict[str, Any] = {}
+    RELATED.outward(empty)
+    assert empty == {"@type": "RelatedPartyRefOrPartyRoleRef", "partyOrPartyRole": {"@type": "PartyRef"}}
+    # Back in: the default @type is a face type with a stored counterpart, so it maps back rather than
+    # being dropped; the default partyOrPartyRole.@type is dropped, and the object it leaves empty too.
+    RELATED.inward(empty)
+    assert empty == {"@type": "RelatedParty"}
+
+
+def test_a_move_into_a_non_object_replaces_it_and_a_missing_one_is_skipped() -> None:
+    rule = Rule.of({"moved": {"a": "b.c"}})
+    doc: dict[str, Any] = {"a": 1, "b": "scalar"}
+    rule.outward(doc)
+    assert doc == {"b": {"c": 1}}
+    untouched: dict[str, Any] = {"z": 1, "b": "scalar"}
+    rule.outward(untouched)
+    rule.inward(untouched)
+    assert untouched == {"z": 1, "b": "scalar"}
+
+
+def test_a_renamed_attribute_moves_both_ways() -> None:
+    rule = Rule.of({"moved": {"fullName": "name"}})
+    doc = {"fullName": "Ada Lovelace", "givenName": "Ada"}
+    rule.outward(doc)
+    assert doc == {"name": "Ada Lovelace", "givenName": "Ada"}
+    rule.inward(doc)
+    assert doc == {"fullName": "Ada Lovelace", "givenName": "Ada"}
+
+
+def test_a_rule_gives_the_stored_head_of_a_face_path() -> None:
+    assert RELATED.stored_path(("partyOrPartyRole", "id")) == (("id",), 2)
+    assert RELATED.stored_path(("partyOrPartyRole", "@referredType", "x")) == (("@referredType",), 2)
+    assert RELATED.stored_path(("role",)) == (("role",), 1)
+    assert RELATED.stored_path(("partyOrPartyRole",)) == (("partyOrPartyRole",), 1)
+
+
+# Nodes over a schema
+
+
+def test_the_planner_keeps_only_the_branches_where_a_rule_applies() -> None:
+    node = order_node()
+    assert set(node.children) == {"relatedParty", "item"}
+    assert node.children["relatedParty"].rule == RELATED
+    items = node.children["item"]
+    assert items.rule is None
+    assert set(items.children) == {"item", "party"}
+    assert items.children["item"] is items  # a schema that refers to itself is one node
+    assert node.at(("item", "item", "party")) is node.children["relatedParty"]
+    assert node.at(("note",)) is None and node.at(("note", "author")) is None
+    assert node.at(()) is node
+
+
+def test_a_node_maps_a_whole_document_out_and_back_without_loss() -> None:
+    stored = {
+        "id": "o1",
+        "orderDate": "2026-01-01",
+        "relatedParty": [stored_party(), stored_party(id="c2", role="payer")],
+        "note": [{"text": "hi", "author": {"name": "Ada"}}],
+        "item": [{"id": "1", "item": [{"id": "1.1", "party": stored_party(id="c3")}]}],
+    }
+    doc = copy.deepcopy(stored)
+    assert order_node().outward(doc) is doc
+    assert "orderDate" not in doc and doc["creationDate"] == "2026-01-01"
+    assert [p["partyOrPartyRole"]["id"] for p in doc["relatedParty"]] == ["c1", "c2"]
+    assert all("id" not in p for p in doc["relatedParty"])
+    assert doc["item"][0]["item"][0]["party"]["partyOrPartyRole"]["id"] == "c3"
+    assert doc["note"] == stored["note"]
+    assert order_node().inward(doc) is doc
+    assert doc == stored
+
+
+def test_a_node_leaves_scalars_and_unexpected_shapes_alone() -> None:
+    node = order_node()
+    assert node.outward("text") == "text" and node.inward(None) is None
+    doc: dict[str, Any] = {"relatedParty": "not a list", "item": [1, "two"]}
+    assert node.outward(doc) == {"relatedParty": "not a list", "item": [1, "two"]}
+
+
+@pytest.mark.parametrize(
+    ("face", "stored"),
+    [
+        (("creationDate",), ("orderDate",)),
+        (("relatedParty", "partyOrPartyRole", "id"), ("relatedParty", "id")),
+        (("relatedParty", "partyOrPartyRole", "@referredType"), ("relatedParty", "@referredType")),
+        (("relatedParty", "role"), ("relatedParty", "role")),
+        (("item", "item", "party", "partyOrPartyRole", "name"), ("item", "item", "party", "name")),
+        (("note", "text"), ("note", "text")),
+        ((), ()),
+    ],
+)
+def test_a_face_path_in_stored_names_and_back(face: tuple[str, ...], stored: tuple[str, ...]) -> None:
+    node = order_node()
+    assert node.stored_path(face) == stored
+    assert node.face_path(stored) == face
+
+
+def test_a_node_without_rules_keeps_paths_as_they_are() -> None:
+    node = Node()
+    assert node.stored_path(("a", "b")) == ("a", "b")
+    assert node.face_path(("a", "b")) == ("a", "b")
+    assert node.outward({"a": 1}) == {"a": 1} and node.inward({"a": 1}) == {"a": 1}
