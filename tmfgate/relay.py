@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backends.base import Backend, DuplicateId, Event
 from backends.routed import RoutedBackend
+from backends.upstream.store import UpstreamStore
 from tmfgate import codec, times
 from tmfgate.calls import Reply
 from tmfgate.configuration import Upstream
@@ -52,6 +53,7 @@ class Relay:
             for api in gateway.apis
             if api.name in self.upstreams
         }
+        self._hear(set(self._stores), heard=False)  # until each subscription stands
         self._rewrites = {
             api.name: [(a.encode(), b.encode()) for a, b in outward(self.upstreams[api.name], api, gateway.settings)]
             for api in gateway.apis
@@ -89,11 +91,21 @@ class Relay:
             self.hubless.add(api)
             for store in self._stores[api]:
                 store.raises_events = False
+            self._hear({api}, heard=True)
             return
         if response.status_code != 201:
             log.warning("the hub of %s refused our subscription with %s", upstream.url, response.status_code)
+            self._hear({api}, heard=True)  # as an upstream without a hub would be: not waited for
             return
         self.subscriptions[api] = str(response.json().get("id"))
+        self._hear({api}, heard=True)
+
+    def _hear(self, apis: set[str], *, heard: bool) -> None:
+        """Creates at an upstream wait while its hub does not notify us (see UpstreamStore.deaf)."""
+        for api in apis:
+            for store in self._stores.get(api, ()):
+                if isinstance(store, UpstreamStore):
+                    store.deaf = not heard
 
     async def stop(self) -> None:
         """Unsubscribe everywhere (a clean stop), then close the connections."""
@@ -125,6 +137,7 @@ class Relay:
                     if response.status_code != 404:
                         continue
                     del self.subscriptions[api]
+                    self._hear({api}, heard=False)
                 await self.subscribe(api)
 
     async def receive(self, api: str, token: str, body: bytes, signed: str | None) -> Reply:

@@ -59,6 +59,9 @@ class UpstreamStore:
     """A :class:`~backends.base.DocumentStore` whose documents live at a remote TMF server."""
 
     raises_events = True  # its hub notifies every change, the gateway's included
+    # Set while the gateway is not subscribed at the upstream's hub (tmfgate/relay.py): what it would
+    # create there could then change unheard, so creates wait until the subscription stands.
+    deaf = False
 
     def __init__(self, options: UpstreamOptions, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.url = options.url
@@ -114,6 +117,12 @@ class UpstreamStore:
         return Page(int(total) if total.isdigit() else query.offset + len(page), page)
 
     async def create(self, kind: str, doc: bytes) -> bytes:
+        if self.deaf:
+            raise StorageUnavailable(
+                f"The gateway is not yet subscribed to the hub of {self.url}; try again shortly.",
+                told=True,
+                retry_after=1.0,
+            )
         owned = self.options.owned.get(kind, frozenset()) | {"id", "href"}
         body = {k: v for k, v in orjson.loads(doc).items() if k not in owned}
         response = await self.call("POST", f"/{kind}", content=self._inwards(orjson.dumps(body)))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import httpx
+import orjson
 import pytest
 
+from backends.errors import StorageUnavailable
 from backends.queries import Query
 from backends.upstream import CircuitBreaker
 from backends.upstream.params import parameters
-from backends.upstream.store import merge_patch
+from backends.upstream.store import UpstreamOptions, UpstreamStore, merge_patch
 from tmfgate.query import parse_query
 from tmfgate.runtime import load_apis
 
@@ -63,3 +66,27 @@ def test_merge_patch_sends_only_the_change() -> None:
     new = {"id": "1", "name": "b", "place": {"id": "p", "name": "Lyon"}, "tags": [1, 2], "category": "olt"}
     assert merge_patch(old, new) == {"name": "b", "note": None, "place": {"name": "Lyon"}, "category": "olt"}
     assert merge_patch(old, old) == {}
+
+
+@pytest.mark.anyio
+async def test_a_store_the_gateway_is_not_subscribed_at_refuses_creates_until_it_is() -> None:
+    """What is created at an upstream whose hub does not notify us yet could change unheard (its events lost)."""
+    created: list[bytes] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            created.append(request.content)
+        return httpx.Response(201, json={"id": "r1", "href": "http://oss/resource/r1", "@type": "Resource"})
+
+    store = UpstreamStore(UpstreamOptions(url="http://oss"), transport=httpx.MockTransport(upstream))
+    await store.open()
+    try:
+        store.deaf = True
+        with pytest.raises(StorageUnavailable, match="not yet subscribed") as refused:
+            await store.create("resource", b'{"@type": "Resource"}')
+        assert refused.value.retry_after is not None and created == []
+        store.deaf = False
+        assert orjson.loads(await store.create("resource", b'{"@type": "Resource"}'))["id"] == "r1"
+        assert len(created) == 1
+    finally:
+        await store.close()
