@@ -129,13 +129,19 @@ def test_a_v5_related_party_stores_in_v4_names_and_drops_only_the_defaults() -> 
         "partyOrPartyRole": {"id": "c1", "@type": "PartyRef"},
     }
     RELATED.inward(doc)
-    assert doc == {"role": "customer", "id": "c1", "@type": "RelatedParty"}
+    assert doc == {"role": "customer", "id": "c1", "@type": "RelatedParty", "@referredType": "Party"}
 
 
 def test_v5_only_values_are_kept_when_they_differ_from_the_defaults() -> None:
     doc = {"role": "seller", "partyOrPartyRole": {"id": "r1", "@type": "PartyRoleRef"}, "@type": "Custom"}
     RELATED.inward(doc)
-    assert doc == {"role": "seller", "id": "r1", "partyOrPartyRole": {"@type": "PartyRoleRef"}, "@type": "Custom"}
+    assert doc == {
+        "role": "seller",
+        "id": "r1",
+        "partyOrPartyRole": {"@type": "PartyRoleRef"},
+        "@type": "Custom",
+        "@referredType": "PartyRole",
+    }
     RELATED.outward(doc)
     assert doc == {"role": "seller", "partyOrPartyRole": {"@type": "PartyRoleRef", "id": "r1"}, "@type": "Custom"}
 
@@ -150,7 +156,24 @@ def test_defaults_fill_only_what_the_stored_document_lacks() -> None:
     # Back in: the default @type is a face type with a stored counterpart, so it maps back rather than
     # being dropped; the default partyOrPartyRole.@type is dropped, and the object it leaves empty too.
     RELATED.inward(empty)
-    assert empty == {"@type": "RelatedParty"}
+    assert empty == {"@type": "RelatedParty", "@referredType": "Party"}
+
+
+def test_a_stored_attribute_v4_requires_is_derived_from_the_v5_reference_kind() -> None:
+    """v4 requires a related party's @referredType, v5 does not: a v5 reference without one is stored with
+    its reference's kind, so that v4 reads stay valid, and shows as it came in."""
+    sent = {"role": "customer", "partyOrPartyRole": {"id": "r1", "@type": "PartyRoleRef", "partyId": "p1"}}
+    doc = copy.deepcopy(sent)
+    RELATED.inward(doc)
+    assert doc["@referredType"] == "PartyRole" and doc["id"] == "r1"
+    RELATED.outward(doc)
+    assert doc == {**sent, "@type": "RelatedPartyRefOrPartyRoleRef"}
+    # A kind the v5 client did name is kept both ways, also when it differs from the derived one.
+    named = {"role": "customer", "partyOrPartyRole": {"id": "c1", "@type": "PartyRef", "@referredType": "Individual"}}
+    RELATED.inward(named)
+    assert named["@referredType"] == "Individual"
+    RELATED.outward(named)
+    assert named["partyOrPartyRole"]["@referredType"] == "Individual"
 
 
 def test_a_move_into_a_non_object_replaces_it_and_a_missing_one_is_skipped() -> None:

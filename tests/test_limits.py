@@ -128,9 +128,11 @@ def test_catastrophic_regexes_run_in_linear_time_on_every_store(gateway: Running
     name = "a" * 40
     created = requests.post(f"{gateway.url}{RESOURCES}", json={"name": name}, timeout=30)
     assert created.status_code == 201, created.text
-    for pattern in ("(a|a)*!", "a*a*a*a*a*a*a*a*!", "(a|aa)*c"):
+    # The store is shared with other tests: only names holding the pattern's last letter may match.
+    for pattern, letter in (("(a|a)*!", "!"), ("a*a*a*a*a*a*a*a*!", "!"), ("(a|aa)*c", "c")):
         found = requests.get(f"{gateway.url}{RESOURCES}", params={"name.regex": pattern}, timeout=30)
-        assert found.status_code == 200 and found.json() == [], found.text
+        assert found.status_code == 200, found.text
+        assert all(letter in item.get("name", "") for item in found.json()), found.text
     found = requests.get(f"{gateway.url}{RESOURCES}", params={"name.regex": "^(a|a)*$", "id": created.json()["id"]})
     assert [item["id"] for item in found.json()] == [created.json()["id"]]
     lookaround = requests.get(f"{gateway.url}{RESOURCES}", params={"name.regex": "(?=a)a"}, timeout=30)

@@ -56,14 +56,31 @@ class Rule:
     moved: tuple[tuple[Path, Path], ...] = ()  # (stored path, face path)
     types: Mapping[str, str] = field(default_factory=dict)  # stored @type -> face @type
     defaults: tuple[tuple[Path, Any], ...] = ()  # face attributes the stored shape has no room for
+    # stored attributes the face may omit: (stored path, face path it follows, face value -> stored value)
+    derived: tuple[tuple[Path, Path, Mapping[str, Any]], ...] = ()
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> Rule:
         moved = tuple((tuple(k.split(".")), tuple(str(v).split("."))) for k, v in data.get("moved", {}).items())
         defaults = tuple((tuple(k.split(".")), v) for k, v in data.get("defaults", {}).items())
-        return cls(moved, dict(data.get("types", {})), defaults)
+        derived = tuple(
+            (tuple(k.split(".")), tuple(str(v["from"]).split(".")), dict(v["values"]))
+            for k, v in data.get("derived", {}).items()
+        )
+        return cls(moved, dict(data.get("types", {})), defaults, derived)
+
+    def _derivation(self, doc: Mapping[str, Any], source: Path, values: Mapping[str, Any]) -> Any:
+        """The stored value that the face value at ``source`` (or its default) implies, if any."""
+        value = _get(doc, source)
+        if value is None:
+            value = next((default for path, default in self.defaults if path == source), None)
+        return values.get(value) if isinstance(value, str) else None
 
     def outward(self, doc: dict[str, Any]) -> None:
+        for stored, source, values in self.derived:
+            implied = self._derivation(doc, source, values)
+            if implied is not None and _get(doc, stored) == implied:
+                _pop(doc, stored)
         for stored, faced in self.moved:
             found, value = _pop(doc, stored)
             if found:
@@ -80,6 +97,10 @@ class Rule:
             found, value = _pop(doc, faced)
             if found:
                 _put(doc, stored, value)
+        for stored, source, values in self.derived:
+            implied = self._derivation(doc, source, values)
+            if implied is not None and _get(doc, stored) is None:
+                _put(doc, stored, implied)
         # The @type first: a face type that maps back is the stored one, not a default to drop.
         back = {face: stored for stored, face in self.types.items()}
         kind = doc.get("@type")

@@ -161,6 +161,8 @@ def test_a_v5_subclass_is_decided_by_its_type(gateway: RunningGateway) -> None:
     # v4 has no room for the role reference's type: it is kept beside the v4 attributes.
     stored = read(url, V4, "productOrder", order["id"])["relatedParty"][0]
     assert stored["id"] == who and stored["partyOrPartyRole"]["@type"] == "PartyRoleRef"
+    # v4 requires a kind of party that the v5 client need not give: the reference's kind stands in.
+    assert stored["@referredType"] == "PartyRole"
     assert read(url, V5, "productOrder", order["id"])["relatedParty"] == order["relatedParty"]
     body["relatedParty"][0]["partyOrPartyRole"]["@type"] = "NoSuchRef"
     assert requests.post(f"{url}{V5}/productOrder", json=body, timeout=10).status_code == 400
