@@ -1,0 +1,39 @@
+"""TMF621 Trouble Ticket: tickets follow their lifecycle and link only to what exists.
+
+The lifecycle and its history are in :mod:`handlers.tickets.lifecycle`, the links in
+:mod:`handlers.tickets.links`. Listing, retrieving and deleting are the generic TMF630 operations.
+"""
+
+from __future__ import annotations
+
+from handlers import apis
+from handlers.tickets import lifecycle, links
+from handlers.tickets.lifecycle import TICKETS
+from tmfgate import operations, times
+from tmfgate.calls import Call, Reply
+from tmfgate.extensions import Handlers
+
+handlers = Handlers(apis.TROUBLE_TICKET, api=apis.TROUBLE_TICKET)
+
+
+@handlers.operation
+async def createTroubleTicket(call: Call) -> Reply:
+    """Open a ticket, acknowledged, once its links resolve: 201 with the ticket and its ``Location``."""
+    ticket = operations.new_document(call, call.body)
+    lifecycle.opened(ticket, times.now())
+    async with call.gateway.transaction() as tx:
+        await links.check(tx, ticket)
+        raw = await operations.write_new(tx, call, TICKETS, ticket)
+    return Reply.created(raw, ticket["href"])
+
+
+@handlers.operation
+async def patchTroubleTicket(call: Call) -> Reply:
+    """Change a ticket: a status change must be a legal move (409), new links must resolve (400)."""
+    async with call.gateway.transaction() as tx:
+        old = await operations.read_for_update(tx, call)
+        new = operations.patched(call, old)
+        lifecycle.moved(old, new, times.now())
+        await links.check(tx, new, old)
+        raw = await operations.write_changed(tx, call, TICKETS, old, new)
+    return Reply(200, raw)
