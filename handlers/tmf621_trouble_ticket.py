@@ -2,18 +2,26 @@
 
 The lifecycle and its history are in :mod:`handlers.tickets.lifecycle`, the links in
 :mod:`handlers.tickets.links`. Listing, retrieving and deleting are the generic TMF630 operations.
+Alarms open, join and resolve incidents (:mod:`handlers.tickets.incidents`), which escalate and
+close with time (:mod:`handlers.tickets.follow_up`), while the ``incident_tickets`` setting is on.
 """
 
 from __future__ import annotations
 
 from handlers import apis
-from handlers.tickets import lifecycle, links
+from handlers.tickets import follow_up, incidents, lifecycle, links
 from handlers.tickets.lifecycle import TICKETS
+from handlers.tickets.settings import INCIDENT_TICKETS, SETTINGS
 from tmfgate import operations, times
 from tmfgate.calls import Call, Reply
 from tmfgate.extensions import Handlers
 
-handlers = Handlers(apis.TROUBLE_TICKET, api=apis.TROUBLE_TICKET)
+handlers = Handlers(apis.TROUBLE_TICKET, api=apis.TROUBLE_TICKET, settings=SETTINGS)
+handlers.reaction("AlarmCreateEvent", "AlarmStateChangeEvent", "AlarmDeleteEvent", when=INCIDENT_TICKETS)(
+    incidents.follow_alarm
+)
+handlers.reaction("TroubleTicketCreateEvent", when=INCIDENT_TICKETS)(follow_up.escalate)
+handlers.reaction("TroubleTicketResolvedEvent", when=INCIDENT_TICKETS)(follow_up.close_when_quiet)
 
 
 @handlers.operation
