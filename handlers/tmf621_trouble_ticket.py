@@ -1,15 +1,16 @@
 """TMF621 Trouble Ticket: tickets follow their lifecycle and link only to what exists.
 
 The lifecycle and its history are in :mod:`handlers.tickets.lifecycle`, the links in
-:mod:`handlers.tickets.links`. Listing, retrieving and deleting are the generic TMF630 operations.
-Alarms open, join and resolve incidents (:mod:`handlers.tickets.incidents`), which escalate and
-close with time (:mod:`handlers.tickets.follow_up`), while the ``incident_tickets`` setting is on.
+:mod:`handlers.tickets.links`. Listing and retrieving are the generic TMF630 operations. The
+products a ticket relates show it while it is open (:mod:`handlers.tickets.products`). Alarms
+open, join and resolve incidents (:mod:`handlers.tickets.incidents`), which escalate and close with
+time (:mod:`handlers.tickets.follow_up`), while the ``incident_tickets`` setting is on.
 """
 
 from __future__ import annotations
 
 from handlers import apis
-from handlers.tickets import follow_up, incidents, lifecycle, links
+from handlers.tickets import follow_up, incidents, lifecycle, links, products
 from handlers.tickets.lifecycle import TICKETS
 from handlers.tickets.settings import INCIDENT_TICKETS, SETTINGS
 from tmfgate import operations, times
@@ -32,6 +33,7 @@ async def createTroubleTicket(call: Call) -> Reply:
     async with call.gateway.transaction() as tx:
         await links.check(tx, ticket)
         raw = await operations.write_new(tx, call, TICKETS, ticket)
+        await products.show(tx, call, None, ticket)
     return Reply.created(raw, ticket["href"])
 
 
@@ -44,4 +46,15 @@ async def patchTroubleTicket(call: Call) -> Reply:
         lifecycle.moved(old, new, times.now())
         await links.check(tx, new, old)
         raw = await operations.write_changed(tx, call, TICKETS, old, new)
+        await products.show(tx, call, old, new)
     return Reply(200, raw)
+
+
+@handlers.operation
+async def deleteTroubleTicket(call: Call) -> Reply:
+    """Delete a ticket; the products it related stop showing it."""
+    async with call.gateway.transaction() as tx:
+        old = await operations.read_for_update(tx, call)
+        await operations.write_deleted(tx, call, TICKETS, old)
+        await products.show(tx, call, old, None)
+    return Reply(204)

@@ -16,6 +16,8 @@
 - **Resolving.** When an alarm clears or is deleted, each open incident relating it whose alarms
   are now all cleared or gone is resolved (through inProgress, when not yet there) with a note
   naming them.
+
+The affected products show the open incident (:mod:`handlers.tickets.products`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from backends.base import DuplicateId, Transaction, where
 from handlers import apis, notes
 from handlers.alarms.lifecycle import ALARMS
 from handlers.tickets import lifecycle
+from handlers.tickets import products as shown_on_products
 from handlers.tickets.lifecycle import INCIDENT, OPEN, TICKETS
 from handlers.tickets.settings import INCIDENT_SEVERITIES, INCIDENT_SLA
 from tmfgate import codec, documents, operations, times
@@ -109,7 +112,9 @@ async def _open(tx: Transaction, job: Job, alarm: Document) -> None:
         if found:
             await _join(tx, job, found[0]["id"], alarm, products)
         else:
-            await operations.write_new(tx, job, TICKETS, _incident(job, alarm, party, products))
+            ticket = _incident(job, alarm, party, products)
+            await operations.write_new(tx, job, TICKETS, ticket)
+            await shown_on_products.show(tx, job, None, ticket)
 
 
 async def _lock(tx: Transaction, customer_id: str, root_id: str) -> None:
@@ -167,6 +172,7 @@ async def _join(tx: Transaction, job: Job, ticket_id: str, alarm: Document, prod
     ]
     lifecycle.moved(old, new, times.now())
     await operations.write_changed(tx, job, TICKETS, old, new)
+    await shown_on_products.show(tx, job, old, new)
 
 
 async def _settle(tx: Transaction, job: Job, alarm_id: str) -> None:
@@ -195,6 +201,7 @@ async def _settle(tx: Transaction, job: Job, alarm_id: str) -> None:
         resolved["note"] = [*working.get("note", []), notes.note(f"Resolved: alarms {', '.join(alarms)} cleared.")]
         lifecycle.moved(working, resolved, now)
         await operations.write_changed(tx, job, TICKETS, old, resolved)
+        await shown_on_products.show(tx, job, old, resolved)
 
 
 async def _all_cleared(tx: Transaction, alarm_ids: list[str]) -> bool:

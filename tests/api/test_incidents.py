@@ -122,6 +122,15 @@ def test_an_alarm_opens_one_incident_per_customer_a_correlated_one_joins_and_cle
     )
     assert joined[0]["id"] == opened[customer][0]["id"] and "joined" in joined[0]["note"][-1]["text"]
     assert all(len(tickets_of(http, c)) == 1 for c in customers)  # no ticket per alarm
+    product = next(e for e in joined[0]["relatedEntity"] if e["role"] == "affectedProduct")
+    shown = http.get(f"{PRODUCTS}/{product['id']}").json()["productCharacteristic"]
+    assert shown == [
+        {
+            "name": "openTroubleTicket",
+            "valueType": "array",
+            "value": [{"id": joined[0]["id"], "href": joined[0]["href"]}],
+        }
+    ]
     clear(http, first)
     clear(http, second)
     for c in customers:
@@ -129,6 +138,7 @@ def test_an_alarm_opens_one_incident_per_customer_a_correlated_one_joins_and_cle
         statuses = [change["status"] for change in done["statusChange"]]
         assert statuses[:3] == ["acknowledged", "inProgress", "resolved"]
         assert any(n["text"].startswith("Resolved: alarms") for n in done["note"])
+    assert http.get(f"{PRODUCTS}/{product['id']}").json()["productCharacteristic"] == []
     # After the quiet time (and the SLA time, which the escalation's wait holds it to), the ticket closes.
     (closed,) = wait(lambda: tickets_of(http, customer), lambda f: f[0]["status"] == "closed", 30, "closure")
     assert closed["note"][-1]["text"] == "Closed: the service stayed restored."

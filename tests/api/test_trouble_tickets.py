@@ -149,3 +149,28 @@ def test_links_resolve_on_patch_and_notes_are_only_added(app_client: AppClient) 
     # ticketType is free text in TMF621: tmfgate's own types, and a partner's, are kept as given.
     for kind in ("serviceRequest", "incident", "inquiry", "Bills, charges or payment"):
         assert created(http, TICKETS, complaint(who, ticketType=kind))["ticketType"] == kind
+
+
+def test_the_product_inventory_shows_the_open_tickets_of_a_product(app_client: AppClient) -> None:
+    http = app_client
+    who = customer(http)
+    product = created(http, PRODUCTS, {"name": "Fibre 500", "status": "active"})
+    link = {"id": product["id"], "role": "affected", "@referredType": "Product"}
+    first = created(http, TICKETS, complaint(who, relatedEntity=[link]))
+    second = created(http, TICKETS, complaint(who, relatedEntity=[link], ticketType="inquiry"))
+
+    def shown() -> list[str]:
+        found = http.get(f"{PRODUCTS}/{product['id']}").json().get("productCharacteristic", [])
+        return [ref["id"] for c in found if c["name"] == "openTroubleTicket" for ref in c["value"]]
+
+    assert shown() == sorted([first["id"], second["id"]])
+    in_trouble = http.get(PRODUCTS, params={"productCharacteristic.name": "openTroubleTicket", "id": product["id"]})
+    assert [p["id"] for p in in_trouble.json()] == [product["id"]]
+    move(http, first["id"], "inProgress")
+    assert shown() == sorted([first["id"], second["id"]])  # still open
+    move(http, first["id"], "resolved")
+    assert shown() == [second["id"]]
+    assert http.delete(f"{TICKETS}/{second['id']}").status_code == 204
+    assert shown() == [] and "productCharacteristic" in http.get(f"{PRODUCTS}/{product['id']}").json()
+    move(http, first["id"], "inProgress", "Not fixed after all")  # reopened: shown again
+    assert shown() == [first["id"]]
