@@ -4,13 +4,14 @@ The lifecycle and its history are in :mod:`handlers.tickets.lifecycle`, the link
 :mod:`handlers.tickets.links`. Listing and retrieving are the generic TMF630 operations. The
 products a ticket relates show it while it is open (:mod:`handlers.tickets.products`). Alarms
 open, join and resolve incidents (:mod:`handlers.tickets.incidents`), which escalate and close with
-time (:mod:`handlers.tickets.follow_up`), while the ``incident_tickets`` setting is on.
+time (:mod:`handlers.tickets.follow_up`), while the ``incident_tickets`` setting is on; an incident
+resolved past its SLA credits the customer's next bill (:mod:`handlers.tickets.credits`).
 """
 
 from __future__ import annotations
 
 from handlers import apis
-from handlers.tickets import follow_up, incidents, lifecycle, links, products
+from handlers.tickets import credits, follow_up, incidents, lifecycle, links, products
 from handlers.tickets.lifecycle import TICKETS
 from handlers.tickets.settings import INCIDENT_TICKETS, SETTINGS
 from tmfgate import operations, times
@@ -47,6 +48,7 @@ async def patchTroubleTicket(call: Call) -> Reply:
         await links.check(tx, new, old)
         raw = await operations.write_changed(tx, call, TICKETS, old, new)
         await products.show(tx, call, old, new)
+        await credits.grant(tx, call, old, new)
     return Reply(200, raw)
 
 

@@ -29,7 +29,7 @@ import hashlib
 from backends.base import DuplicateId, Transaction, where
 from handlers import apis, notes
 from handlers.alarms.lifecycle import ALARMS
-from handlers.tickets import lifecycle
+from handlers.tickets import credits, lifecycle
 from handlers.tickets import products as shown_on_products
 from handlers.tickets.lifecycle import INCIDENT, OPEN, TICKETS
 from handlers.tickets.settings import INCIDENT_SEVERITIES, INCIDENT_SLA
@@ -202,6 +202,7 @@ async def _settle(tx: Transaction, job: Job, alarm_id: str) -> None:
         lifecycle.moved(working, resolved, now)
         await operations.write_changed(tx, job, TICKETS, old, resolved)
         await shown_on_products.show(tx, job, old, resolved)
+        await credits.grant(tx, job, old, resolved)
 
 
 async def _all_cleared(tx: Transaction, alarm_ids: list[str]) -> bool:

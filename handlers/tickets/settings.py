@@ -1,5 +1,6 @@
-"""The alarm-to-ticket rules, declared as settings (options, variables, or ``settings:`` in the
-configuration file): whether alarms open incidents, which severities do, the SLA, and the quiet time."""
+"""The trouble-to-resolve rules, declared as settings (options, variables, or ``settings:`` in the
+configuration file): whether alarms open incidents, which severities do, the SLA, the quiet time, and
+the outage credit."""
 
 from __future__ import annotations
 
@@ -48,4 +49,13 @@ INCIDENT_QUIET_TIME = Setting(
     amount("seconds", zero=True),
     metavar="SECONDS",
 )
-SETTINGS = (INCIDENT_TICKETS, INCIDENT_SEVERITIES, INCIDENT_SLA, INCIDENT_QUIET_TIME)
+OUTAGE_CREDIT = Setting(
+    "outage_credit",
+    True,
+    "credit a customer, on the next bill, for the outage time of a resolved incident beyond its SLA: the "
+    "product's recurring charges pro rata of the minutes past `expectedResolutionDate` (see "
+    "[Trouble to resolve](#trouble-to-resolve)); `off` credits nothing",
+    switch,
+    choices=("on", "off"),
+)
+SETTINGS = (INCIDENT_TICKETS, INCIDENT_SEVERITIES, INCIDENT_SLA, INCIDENT_QUIET_TIME, OUTAGE_CREDIT)

@@ -1,18 +1,24 @@
 """TMF621 Trouble Ticket over HTTP, on every store (in process): a complaint a portal files and works
-through its lifecycle, the 409 of illegal moves, the history kept, and links that must resolve (400)."""
+through its lifecycle, the 409 of illegal moves, the history kept, links that must resolve (400), the
+products showing their open tickets, and the outage credit of a late incident on the next bill."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
 
+from handlers.billing.rules import Period
 from tests.api.clients import BASE_URL, AppClient
+from tmfgate import times
 
 TICKETS = f"{BASE_URL}/tmf-api/troubleTicket/v4/troubleTicket"
 CUSTOMERS = f"{BASE_URL}/tmf-api/customerManagement/v4/customer"
 PRODUCTS = f"{BASE_URL}/tmf-api/productInventory/v4/product"
+BILLING = f"{BASE_URL}/tmf-api/customerBillManagement/v4"
 MERGE = {"Content-Type": "application/merge-patch+json"}
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
 Doc = dict[str, Any]
@@ -174,3 +180,63 @@ def test_the_product_inventory_shows_the_open_tickets_of_a_product(app_client: A
     assert shown() == [] and "productCharacteristic" in http.get(f"{PRODUCTS}/{product['id']}").json()
     move(http, first["id"], "inProgress", "Not fixed after all")  # reopened: shown again
     assert shown() == [first["id"]]
+
+
+def test_an_incident_resolved_past_its_sla_credits_the_outage_on_the_next_bill_to_the_cent(
+    app_client: AppClient,
+) -> None:
+    http = app_client
+    now = dt.datetime.now(dt.UTC)
+    month = Period.of(now)
+    account = f"ba-{uuid.uuid4().hex[:8]}"
+    fee = {
+        "name": "Fibre 500 monthly fee",
+        "priceType": "recurring",
+        "recurringChargePeriod": "month",
+        "price": {"dutyFreeAmount": {"unit": "EUR", "value": 29.99}},
+    }
+    product = created(
+        http,
+        PRODUCTS,
+        {
+            "name": "Fibre 500",
+            "status": "active",
+            "startDate": times.stamp(month.start),
+            "billingAccount": {"id": account, "@referredType": "BillingAccount"},
+            "productPrice": [fee],
+        },
+    )
+    # Due 10 hours and 30 seconds ago: 600 whole minutes beyond the SLA when resolved within 30 seconds.
+    due = times.stamp(now - dt.timedelta(hours=10, seconds=30))
+    link = [{"id": product["id"], "role": "affectedProduct", "@referredType": "Product"}]
+    body = {**complaint(customer(http)), "ticketType": "incident", "expectedResolutionDate": due, "relatedEntity": link}
+    ticket = created(http, TICKETS, body)
+    move(http, ticket["id"], "inProgress")
+    move(http, ticket["id"], "resolved", "Fibre spliced")
+    move(http, ticket["id"], "closed")  # closing credits nothing more
+    rates = http.get(f"{BILLING}/appliedCustomerBillingRate", params={"product.id": product["id"]}).json()
+    (credit,) = [r for r in rates if r["type"] == "appliedBillingCredit"]
+    net = (Decimal("29.99") * 600 / (month.days * 24 * 60)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    levied = (net * Decimal("0.20")).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert Decimal(str(credit["taxExcludedAmount"]["value"])) == net > 0
+    assert Decimal(str(credit["taxIncludedAmount"]["value"])) == net + levied
+    assert credit["periodCoverage"]["startDateTime"] == due and credit["billingAccount"]["id"] == account
+    assert {"name": "outageMinutesBeyondSla", "valueType": "integer", "value": 600} in credit["characteristic"]
+    task = http.post(f"{BILLING}/customerBillOnDemand", json={"billingAccount": {"id": account}}).json()
+    assert task["state"] == "done", task
+    bill = http.get(f"{BILLING}/customerBill/{task['customerBill']['id']}").json()
+    billed = http.get(f"{BILLING}/appliedCustomerBillingRate", params={"bill.id": bill["id"]}).json()
+    assert credit["id"] in {r["id"] for r in billed}
+    charges = sum(
+        (Decimal(str(r["taxExcludedAmount"]["value"])) for r in billed if r["type"] == "appliedBillingCharge"),
+        Decimal(0),
+    )
+    assert Decimal(str(bill["taxExcludedAmount"]["value"])) == charges - net
+    # A ticket resolved in time, or not an incident, credits nothing.
+    for late, kind in ((False, "incident"), (True, "complaint")):
+        when = times.stamp(now + dt.timedelta(hours=1) if not late else now - dt.timedelta(hours=2))
+        other = created(http, TICKETS, {**body, "ticketType": kind, "expectedResolutionDate": when})
+        move(http, other["id"], "inProgress")
+        move(http, other["id"], "resolved")
+    after = http.get(f"{BILLING}/appliedCustomerBillingRate", params={"product.id": product["id"]}).json()
+    assert [r["id"] for r in after if r["type"] == "appliedBillingCredit"] == [credit["id"]]
