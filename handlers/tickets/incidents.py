@@ -2,11 +2,12 @@
 
 - **Opening.** An alarm not cleared, whose ``perceivedSeverity`` is among the ``incident_severities``
   setting and that is not ``serviceAffecting: false``, affects the services TMF642 put in its
-  ``affectedService`` (:mod:`handlers.alarms.impact`). Those of category CFS (customer-facing)
-  are realized by products (TMF637 ``realizingService``) that have not ended; each product's
-  customer (its related party of role customer, else its first) gets an ``incident`` ticket for the
-  alarm's root resource (its ``alarmedObject``): severity the alarm's, priority from it
-  (:data:`PRIORITIES`), ``expectedResolutionDate`` now plus ``incident_sla``. It relates the root
+  ``affectedService`` (:mod:`handlers.alarms.impact`). Those that realize products (TMF637
+  ``realizingService``: they face the customer, whatever their ``category``) reach the products
+  that have not ended; each product's customer (its related party of role customer, else its
+  first) gets an ``incident`` ticket for the alarm's root resource (its ``alarmedObject``):
+  severity the alarm's, priority from it (:data:`PRIORITIES`),
+  ``expectedResolutionDate`` now plus ``incident_sla``. It relates the root
   (role ``rootCause``), the alarm (``alarm``) and the customer's affected products
   (``affectedProduct``), comes through the channel :data:`CHANNEL`, and starts acknowledged.
 - **Correlation.** An alarm on a root resource that already has an open incident for the customer
@@ -69,12 +70,9 @@ def _opens(job: Job, alarm: Document) -> bool:
 async def affected_customers(tx: Transaction, alarm: Document) -> dict[str, tuple[Document, list[Document]]]:
     """The customers whose products a service-affecting alarm impacts: by party id, its ref and products."""
     ids = sorted({str(s["id"]) for s in alarm.get("affectedService", []) if s.get("id")})
-    facing = await documents.find(tx, "service", where("id", eq=ids), where("category", eq="CFS"), sort="id")
-    if not facing:
+    if not ids:
         return {}
-    products = await documents.find(
-        tx, "product", where("realizingService.id", eq=[s["id"] for s in facing]), sort="id"
-    )
+    products = await documents.find(tx, "product", where("realizingService.id", eq=ids), sort="id")
     customers: dict[str, tuple[Document, list[Document]]] = {}
     for product in products:
         if product.get("status") in _ENDED_PRODUCTS:
