@@ -121,24 +121,29 @@ class Relay:
         await self._client.aclose()
 
     async def _check(self) -> None:
-        """Subscribe again where the upstream forgot us (a restart on an empty store) or refused before."""
+        """Check the subscriptions every CHECK_EVERY seconds, sooner while one is missing."""
         while True:
             missing = set(self.upstreams) - set(self.subscriptions) - self.hubless
             await asyncio.sleep(self.gateway.settings.upstream_breaker_reset if missing else CHECK_EVERY)
-            for api, upstream in self.upstreams.items():
-                if api in self.hubless:
+            await self.check()
+
+    async def check(self) -> None:
+        """Subscribe again where the upstream forgot us (a restart on an empty store) or refused before."""
+        for api, upstream in self.upstreams.items():
+            if api in self.hubless:
+                continue
+            id = self.subscriptions.get(api)
+            if id is not None:
+                try:
+                    response = await self._client.get(f"{upstream.url}/hub/{id}", headers=dict(upstream.headers))
+                except httpx.HTTPError:
+                    continue  # down: the breaker says so to clients; the subscription may still stand
+                if response.status_code != 404:
                     continue
-                id = self.subscriptions.get(api)
-                if id is not None:
-                    try:
-                        response = await self._client.get(f"{upstream.url}/hub/{id}", headers=dict(upstream.headers))
-                    except httpx.HTTPError:
-                        continue  # down: the breaker says so to clients; the subscription may still stand
-                    if response.status_code != 404:
-                        continue
-                    del self.subscriptions[api]
-                    self._hear({api}, heard=False)
-                await self.subscribe(api)
+                log.warning("the hub of %s forgot our subscription %s; subscribing again", upstream.url, id)
+                del self.subscriptions[api]
+                self._hear({api}, heard=False)
+            await self.subscribe(api)
 
     async def receive(self, api: str, token: str, body: bytes, signed: str | None) -> Reply:
         """The answer to a notification: 2xx once it is in the outbox or was already."""
