@@ -84,3 +84,16 @@ def test_the_spec_check_tells_what_our_spec_refuses(document: dict[str, object],
     problem = SpecCheck(INVENTORY)("resource", document)
     assert (problem is not None) is wrong
     assert SpecCheck(INVENTORY)("noSuchKind", document) is None
+
+
+def test_creates_at_the_southbound_oss_alone_are_guarded_by_external_id(tmp_path: Path) -> None:
+    settings = settings_with(
+        tmp_path,
+        f"apis:\n  tmf639: {{upstream: {{url: '{OSS}/resourceInventoryManagement/v4'}}}}\n"
+        f"fulfilment:\n  southbound: {{url: '{OSS}/serviceOrdering/v4'}}\n",
+    )
+    backend = routed(open_backend("memory://"), settings, APIS, configuration.routing(settings, APIS))
+    assert isinstance(backend, RoutedBackend)
+    orders, resources = backend.routes["serviceOrder"], backend.routes["resource"]
+    assert isinstance(orders, UpstreamStore) and isinstance(resources, UpstreamStore)
+    assert (orders.options.guard, resources.options.guard) == ("externalId", None)

@@ -267,3 +267,65 @@ async def test_a_store_the_gateway_is_not_subscribed_at_refuses_creates_until_it
         store.deaf = False
         assert orjson.loads(await store.create("resource", b'{"@type": "Resource"}'))["id"] == "r1"
         assert len(upstream.calls) == 1
+
+
+class Oss:
+    """An upstream that stores what it is sent and may lose its answer (the caller times out)."""
+
+    def __init__(self, lookups: int = 200) -> None:
+        self.stored: list[dict[str, Any]] = []
+        self.lose_answer = False
+        self.lookups = lookups  # what a GET with a filter answers when it is not 200
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            made = resource(f"so-{len(self.stored) + 1}", **orjson.loads(request.content))
+            self.stored.append(made)
+            if self.lose_answer:
+                self.lose_answer = False
+                raise httpx.ReadTimeout("the answer was lost", request=request)
+            return httpx.Response(201, json=made)
+        if self.lookups != 200:
+            return httpx.Response(self.lookups, json={"reason": "no filters here"})
+        wanted = dict(request.url.params)
+        wanted.pop("limit", None)
+        found = [r for r in self.stored if all(r.get(k) == v for k, v in wanted.items())]
+        return httpx.Response(200, json=found[:1], headers={"x-total-count": str(len(found))})
+
+
+GUARDED = UpstreamOptions(url=OSS, retries=0, guard="externalId")
+
+
+async def test_a_create_retried_after_its_answer_was_lost_is_not_stored_twice() -> None:
+    oss = Oss()
+    async with store_of(oss, GUARDED) as (store, upstream):
+        oss.lose_answer = True
+        with pytest.raises(GatewayTimeout):
+            await store.create("serviceOrder", b'{"externalId": "po-1", "note": [{"text": "a, b"}]}')
+        again = orjson.loads(await store.create("serviceOrder", b'{"externalId": "po-1"}'))
+        assert again["id"] == "so-1" and len(oss.stored) == 1
+        assert dict(upstream.calls[-1].url.params) == {"externalId": "po-1", "limit": "1"}
+        other = orjson.loads(await store.create("serviceOrder", b'{"externalId": "po-2"}'))
+        assert other["id"] == "so-2" and len(oss.stored) == 2
+
+
+async def test_an_unguarded_create_is_sent_as_it_is() -> None:
+    oss = Oss()
+    async with store_of(oss, UpstreamOptions(url=OSS, retries=0)) as (store, upstream):
+        for _ in range(2):
+            await store.create("serviceOrder", b'{"externalId": "po-1"}')
+        assert len(oss.stored) == 2 and [c.method for c in upstream.calls] == ["POST", "POST"]
+
+
+async def test_a_create_without_the_guard_attribute_is_not_looked_up() -> None:
+    oss = Oss()
+    async with store_of(oss, GUARDED) as (store, upstream):
+        await store.create("serviceOrder", b'{"description": "by hand"}')
+        assert [c.method for c in upstream.calls] == ["POST"]
+
+
+async def test_an_upstream_that_cannot_look_up_gets_the_create_all_the_same(caplog: pytest.LogCaptureFixture) -> None:
+    oss = Oss(lookups=400)
+    async with store_of(oss, GUARDED) as (store, _):
+        assert orjson.loads(await store.create("serviceOrder", b'{"externalId": "po-1"}'))["id"] == "so-1"
+    assert "cannot find a serviceOrder by externalId" in caplog.text
