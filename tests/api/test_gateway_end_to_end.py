@@ -3,6 +3,7 @@ service orders southbound) and an "OSS" process that fulfils them, killed mid-or
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -68,7 +69,7 @@ class Oss:
             self.process.wait(timeout=30)
 
 
-def bss(oss: Oss, folder: Path, **settings: Any) -> RunningGateway:
+def bss(oss: Oss | LossyProxy, folder: Path, **settings: Any) -> RunningGateway:
     config = folder / "bss.yaml"
     config.write_text(
         "apis:\n"
@@ -182,3 +183,53 @@ def test_an_oss_refusing_the_service_order_fails_the_items_with_its_reason(tmp_p
         order = order_when(gateway, made["id"], {"completed", "failed", "partial"})
     assert order["state"] == "failed" and order["productOrderItem"][0]["state"] == "failed"
     assert any("no fibre capacity in area 75" in note["text"] for note in order["note"])
+
+
+class LossyProxy:
+    """A proxy on loopback in front of the OSS that forwards everything, but answers the first service
+    order create only after the BSS gave up on it: the OSS stored it, the BSS never heard so."""
+
+    def __init__(self, oss: Oss, delay: float) -> None:
+        import httpx
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import Response
+        from starlette.routing import Route
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.lost = 0
+
+        async def forward(request: Request) -> Response:
+            headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length")}
+            async with httpx.AsyncClient(timeout=30) as client:
+                answer = await client.request(
+                    request.method,
+                    oss.url + request.url.path,
+                    params=list(request.query_params.multi_items()),
+                    content=await request.body(),
+                    headers={**headers, "host": f"127.0.0.1:{self.port}"},  # hrefs of the proxy, as the BSS calls it
+                )
+            if request.method == "POST" and request.url.path.endswith(SERVICE_ORDERS) and not self.lost:
+                self.lost += 1
+                await asyncio.sleep(delay)  # stored at the OSS; the BSS timed out meanwhile
+            kept = {k: v for k, v in answer.headers.items() if k not in ("content-length", "content-encoding")}
+            return Response(answer.content, answer.status_code, headers=kept)
+
+        methods = ["GET", "POST", "PATCH", "DELETE"]
+        app = Starlette(routes=[Route("/{path:path}", forward, methods=methods)])
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+
+
+def test_a_service_order_whose_answer_was_lost_is_not_sent_twice(oss: Oss, tmp_path: Path) -> None:
+    from tests.conftest import in_thread
+
+    proxy = LossyProxy(oss, delay=2.0)
+    with in_thread(proxy.server), bss(proxy, tmp_path, upstream_timeout=1.0) as gateway:
+        made = requests.post(gateway.url + ORDERS, json=ORDER, timeout=10).json()
+        order = order_when(gateway, made["id"], {"completed", "failed", "partial"}, timeout=60)
+        assert proxy.lost == 1
+        assert order["state"] == "completed", order.get("note")
+        at_oss = requests.get(f"{oss.url}{SERVICE_ORDERS}?externalId={made['id']}", timeout=10).json()
+        assert len(at_oss) == 1, [so["id"] for so in at_oss]
