@@ -152,6 +152,23 @@ async def test_an_upstream_without_a_hub_has_its_events_raised_by_the_gateway(ga
         await relay.stop()
 
 
+async def test_an_upstream_without_a_hub_is_polled_when_polling_is_on(tmp_path: Path, hub: Hub) -> None:
+    config = tmp_path / "tmfgate.yaml"
+    config.write_text(f"apis:\n  tmf639: {{upstream: {{url: '{OSS}'}}}}\n")
+    settings = Settings(database_url="memory://", config=str(config), upstream_poll=60, **TEST_SETTINGS)
+    gateway = Gateway(settings, APIS)
+    hub.status = 501
+    relay = Relay(gateway, transport=httpx.MockTransport(hub))
+    await relay.start()
+    try:
+        assert set(relay.pollers) == {API} and "resource" in relay.pollers[API].kinds
+        # the poller announces every change, the gateway's own included: none is raised twice
+        assert all(store.raises_events for store in stores(gateway)) and not deaf(gateway)
+    finally:
+        await relay.stop()
+    assert relay.pollers[API]._task is None
+
+
 async def test_a_hub_that_keeps_no_secrets_is_subscribed_without_one(gateway: Gateway, hub: Hub) -> None:
     hub.status = 400
     relay = Relay(gateway, transport=httpx.MockTransport(hub))
