@@ -233,3 +233,41 @@ def test_a_service_order_whose_answer_was_lost_is_not_sent_twice(oss: Oss, tmp_p
         assert order["state"] == "completed", order.get("note")
         at_oss = requests.get(f"{oss.url}{SERVICE_ORDERS}?externalId={made['id']}", timeout=10).json()
         assert len(at_oss) == 1, [so["id"] for so in at_oss]
+
+
+def test_an_oss_failing_an_item_during_activation_ends_the_order_partial_and_bills_only_what_completed(
+    tmp_path: Path,
+) -> None:
+    import yaml
+
+    demo = yaml.safe_load((Path(__file__).resolve().parents[2] / "catalogs" / "demo.yaml").read_text())
+    for pool in demo["resourcePool"]:
+        if pool["resourceSpecification"]["id"] == "rs-ipv4-address":
+            pool["range"]["to"] = pool["range"]["from"] - 1  # the OSS has no address left to give
+    (tmp_path / "oss-catalog.yaml").write_text(yaml.safe_dump(demo))
+    oss = Oss(tmp_path, "--catalog", str(tmp_path / "oss-catalog.yaml"), "--activation-delay", "0.2").start()
+    items = [
+        {"id": "phone", "action": "add", "quantity": 1, "productOffering": {"id": "po-home-phone"}},
+        {"id": "net", "action": "add", "quantity": 1, "productOffering": {"id": "po-fibre-500"}},
+    ]
+    try:
+        with bss(oss, tmp_path) as gateway:
+            made = requests.post(gateway.url + ORDERS, json={**ORDER, "productOrderItem": items}, timeout=10).json()
+            order = order_when(gateway, made["id"], {"completed", "failed", "partial"})
+            states = {item["id"]: item["state"] for item in order["productOrderItem"]}
+            assert (order["state"], states) == ("partial", {"phone": "completed", "net": "failed"}), order.get("note")
+            assert "Item net failed" in " ".join(note["text"] for note in order["note"])
+            (at_oss,) = requests.get(f"{oss.url}{SERVICE_ORDERS}?externalId={made['id']}", timeout=10).json()
+            assert at_oss["state"] == "partial"
+            products = requests.get(f"{gateway.url}{PRODUCTS}?relatedParty.id=cust-1", timeout=10).json()
+            assert [p["productOffering"]["id"] for p in products if p["status"] == "active"] == ["po-home-phone"]
+            bill = requests.post(f"{gateway.url}{BILLS}", json={"billingAccount": {"id": "ba-7"}}, timeout=30).json()
+            assert bill["state"] == "done", bill
+            rates = requests.get(
+                f"{gateway.url}/tmf-api/customerBillManagement/v4/appliedCustomerBillingRate?billingAccount.id=ba-7",
+                timeout=10,
+            ).json()
+            billed = {rate["product"]["id"] for rate in rates}
+            assert rates and billed == {p["id"] for p in products if p["status"] == "active"}  # nothing of the fibre
+    finally:
+        oss.stop()
