@@ -113,3 +113,42 @@ def test_the_billing_cycle_bills_each_partner_apart_under_one_account_id(
             heard = listener.wait_for(lambda got: len(got) >= 1, 30, f"partner {name}'s bill")
             assert [e["body"]["event"]["customerBill"]["id"] for e in heard] == [bills[name]["id"]]
         assert f"No bills for {period}" in bill_run(url, database, period)  # each partner's billed once
+
+
+def test_what_was_stored_before_authentication_is_the_back_offices_alone(
+    database: str, keys: Keys, tmp_path: Path
+) -> None:
+    api = "/tmf-api/customerManagement/v4"
+    a = bearer(keys.token("partner-a"))
+    back_office = bearer(keys.token("back-office", ALL_SCOPES + " tmfgate:all"))
+    with (
+        ListenerProcess(tmp_path / "before.jsonl") as heard_before,
+        ListenerProcess(tmp_path / "a.jsonl") as heard_by_a,
+    ):
+        with RunningGateway(database, fulfilment=False) as open_gateway:  # no --auth: no owners
+            body = {"name": "Ada", "engagedParty": {"id": "p-legacy", "@referredType": "Individual"}}
+            customer = requests.post(f"{open_gateway.url}{api}/customer", json=body, timeout=10).json()
+            hub = {"callback": heard_before.callback, "query": "eventType=CustomerAttributeValueChangeEvent"}
+            assert requests.post(f"{open_gateway.url}{api}/hub", json=hub, timeout=10).status_code == 201
+        with RunningGateway(database, fulfilment=False, **auth(keys)) as running:
+            url = f"{running.url}{api}"
+            hub = {"callback": heard_by_a.callback, "query": "eventType=CustomerAttributeValueChangeEvent"}
+            assert requests.post(f"{url}/hub", json=hub, headers=a, timeout=10).status_code == 201
+            item = f"{url}/customer/{customer['id']}"
+            assert requests.get(item, headers=a, timeout=10).status_code == 404
+            listed = requests.get(f"{url}/customer", params={"id": customer["id"]}, headers=a, timeout=10)
+            assert listed.headers["X-Total-Count"] == "0" and listed.json() == []
+            merge = {"Content-Type": "application/merge-patch+json"}
+            assert requests.patch(item, data=b"{}", headers={**merge, **a}, timeout=10).status_code == 404
+            assert requests.delete(item, headers=a, timeout=10).status_code == 404
+            party = {"id": customer["id"], "role": "customer", "@referredType": "Customer"}
+            order = {"productOrderItem": [add("1", "po-fibre-500")], "relatedParty": [party]}
+            named = requests.post(f"{running.url}{ORDERING}/productOrder", json=order, headers=a, timeout=10)
+            assert named.status_code == 400, named.text  # not A's customer to name
+
+            assert requests.get(item, headers=back_office, timeout=10).status_code == 200
+            change = b'{"description": "reviewed"}'
+            changed = requests.patch(item, data=change, headers={**merge, **back_office}, timeout=10)
+            assert changed.status_code == 200, changed.text
+            heard_before.wait_for(lambda got: any(e["body"]["event"]["customer"]["id"] == customer["id"] for e in got))
+            assert heard_by_a.delivered() == []
