@@ -160,3 +160,18 @@ def test_a_partners_alarm_reaches_only_its_own_alarms_and_services(
     mine = requests.get(own_url, headers=a, timeout=10).json()
     assert mine["state"] == "raised" and "comment" not in mine
     assert requests.get(service_url, headers=a, timeout=10).json()["isServiceEnabled"] is False
+
+
+def test_a_customer_kept_by_another_partners_product_is_not_deleted_nor_is_that_product_named(
+    tenanted: RunningGateway, tokens: dict[str, dict[str, str]]
+) -> None:
+    url = tenanted.url
+    body = {"name": "Ada", "engagedParty": {"id": f"ext-{uuid.uuid4().hex[:8]}", "@referredType": "Individual"}}
+    customer = post(f"{url}{CUSTOMERS}/customer", tokens["a"], body)
+    party = {"id": customer["id"], "role": "customer", "@referredType": "Customer"}
+    product = {"name": "Back-office line", "status": "active", "relatedParty": [party]}
+    kept = post(f"{url}/tmf-api/productInventory/v4/product", tokens["all"], product)
+    refused = requests.delete(f"{url}{CUSTOMERS}/customer/{customer['id']}", headers=tokens["a"], timeout=10)
+    assert refused.status_code == 409, refused.text
+    assert kept["id"] not in refused.text and "Back-office line" not in refused.text
+    assert "1 of another partner" in refused.json()["message"]
