@@ -73,6 +73,16 @@ documents = Table(
     Index("ix_tmf_document_kind_owner_seq", "kind", "owner", "seq"),
 )
 
+# Containment of the documents (``doc @> '{...}'``, backends.sql.containment): equality filters on
+# any attribute path, also inside arrays, and the exact count of their matches. jsonb_path_ops
+# keeps one hash per path to a value, smaller and faster for @> than the default operator class.
+Index(
+    "ix_tmf_document_doc",
+    documents.c.doc,
+    postgresql_using="gin",
+    postgresql_ops={"doc": "jsonb_path_ops"},
+).ddl_if(dialect="postgresql")
+
 events = Table(
     "tmf_event",
     metadata,

@@ -8,9 +8,9 @@ import functools
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, func, inspect, or_, select, text
+from sqlalchemy import ARRAY, Select, Text, func, inspect, or_, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -81,9 +81,12 @@ class SqlTransaction:
     async def query(self, kind: str, query: Query) -> Page:
         dialect = self._connection.dialect.name
         try:
-            count, page = list_statements(kind, query, dialect)
+            count, page, together = list_statements(kind, query, dialect)
         except TypeError:  # a value that cannot be a cache key: build them for this once
-            count, page = list_statements.__wrapped__(kind, query, dialect)
+            count, page, together = list_statements.__wrapped__(kind, query, dialect)
+        if together is not None:  # one round trip, one statement's snapshot
+            total, items = (await self._execute(together)).one()
+            return Page(total=int(total), items=[raw.encode() for raw in items])
         total = int((await self._column(count))[0])
         if total <= query.offset or query.limit == 0:
             return Page(total=total, items=[])
@@ -148,17 +151,17 @@ class SqlBackend:
 
     async def query(self, kind: str, query: Query) -> Page:
         # COUNT(*) and the page must read one snapshot, or total and items may disagree. SQLite
-        # keeps one snapshot per transaction anyway; PostgreSQL's READ COMMITTED takes one per statement.
-        return await self._read(lambda tx: tx.query(kind, query), snapshot=True)
+        # keeps one snapshot per transaction anyway; PostgreSQL asks both in one statement.
+        return await self._read(lambda tx: tx.query(kind, query))
 
-    async def _read(self, work: Callable[[SqlTransaction], Awaitable[T]], *, snapshot: bool = False) -> T:
+    async def _read(self, work: Callable[[SqlTransaction], Awaitable[T]]) -> T:
         """``work`` in a read transaction, done once more on a new connection when its connection
         turned out to be dead (the server restarted): a read may be repeated, and no ping checks
         connections beforehand."""
         retried = False
         while True:
             try:
-                async with self._connection(write=False, snapshot=snapshot) as connection:
+                async with self._connection(write=False) as connection:
                     return await work(SqlTransaction(connection))
             except StorageUnavailable as exc:
                 if retried or not _disconnected(exc):
@@ -224,14 +227,12 @@ class SqlBackend:
             return await outbox.prune(connection, before, limit)
 
     @asynccontextmanager
-    async def _connection(
-        self, *, write: bool, snapshot: bool = False, durable: bool = True
-    ) -> AsyncIterator[Executing]:
+    async def _connection(self, *, write: bool, durable: bool = True) -> AsyncIterator[Executing]:
         if write and self._sqlite:
             async with self._write_lock(), self._connected(write=True, durable=durable) as connection:
                 yield connection
         else:
-            async with self._connected(write=write, snapshot=snapshot) as connection:
+            async with self._connected(write=write) as connection:
                 yield connection
 
     def _write_lock(self) -> asyncio.Lock:
@@ -243,9 +244,7 @@ class SqlBackend:
         return lock
 
     @asynccontextmanager
-    async def _connected(
-        self, *, write: bool, snapshot: bool = False, durable: bool = True
-    ) -> AsyncIterator[Executing]:
+    async def _connected(self, *, write: bool, durable: bool = True) -> AsyncIterator[Executing]:
         if self.loop_engine is not None:
             with translated_errors():
                 async with sqlite.connected(self.loop_engine, write=write, durable=durable) as inline:
@@ -253,15 +252,20 @@ class SqlBackend:
             return
         assert self.engine is not None
         with translated_errors():
-            async with self.engine.connect() as connection:
-                if snapshot and not write:
-                    await connection.execution_options(isolation_level="REPEATABLE READ")
-                async with connection.begin():
-                    yield connection
+            async with self.engine.connect() as connection, connection.begin():
+                yield connection
+
+
+class ListStatements(NamedTuple):
+    """The statements of a list query: its COUNT and its page, or both in one (PostgreSQL)."""
+
+    total: Select[Any]
+    page: Select[Any]
+    together: Select[Any] | None  # one row: the count and an array of the page's documents
 
 
 @functools.lru_cache(maxsize=512)
-def list_statements(kind: str, query: Query, dialect: str) -> tuple[Select[Any], Select[Any]]:
+def list_statements(kind: str, query: Query, dialect: str) -> ListStatements:
     """The COUNT and the page of a list query; kept for the queries asked again (a reservation asks
     the same one each time), as building the JSON filters costs more than running them."""
     criteria: list[ColumnElement[bool]] = [documents.c.kind == kind]
@@ -281,7 +285,12 @@ def list_statements(kind: str, query: Query, dialect: str) -> tuple[Select[Any],
         .offset(query.offset)
         .limit(query.limit)
     )
-    return count, page
+    together = None
+    if dialect == "postgresql":
+        # SELECT (SELECT count(*) ...), ARRAY(SELECT doc ... ORDER BY ... LIMIT n): the array keeps
+        # the page's order, and one statement needs no REPEATABLE READ for one snapshot.
+        together = select(count.scalar_subquery(), func.array(page.scalar_subquery(), type_=ARRAY(Text)))
+    return ListStatements(count, page, together)
 
 
 def _add_missing_columns(connection: Connection) -> None:
