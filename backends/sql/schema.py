@@ -81,6 +81,10 @@ Index(
     documents.c.doc,
     postgresql_using="gin",
     postgresql_ops={"doc": "jsonb_path_ops"},
+    # New entries wait in a pending list that every search reads through until it is merged (by
+    # VACUUM, or when full): at the default 4 MB, some 10,000 new documents made a filter on 10,000
+    # take 143 ms instead of 13. A small list keeps that read short; inserts still merge in batches.
+    postgresql_with={"gin_pending_list_limit": 128},
 ).ddl_if(dialect="postgresql")
 
 events = Table(
