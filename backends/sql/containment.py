@@ -32,6 +32,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from backends.queries import Condition, Op, ValueType
 from backends.values import as_number
 
+from .schema import INDEXED
+
 MAX_DEPTH = 4  # steps of a path asked in every shape: 2 ** 4 shapes per value
 MAX_SHAPES = 256  # containments OR-ed for one condition; past them the jsonpath reads as fast
 _TYPES = (ValueType.STRING, ValueType.NUMBER, ValueType.BOOLEAN)
@@ -60,8 +62,33 @@ def applies(condition: Condition) -> bool:
 
 def contains(condition: Condition, doc: ColumnElement[Any]) -> ColumnElement[bool]:
     """Whether any value at the condition's path equals any of its values (the EQ of ``condition``)."""
-    documents = sorted({_json(shape) for value in _scalars(condition) for shape in _shapes(condition.path, value)})
-    return or_(*(doc.op("@>", return_type=Boolean)(cast(literal(text, Text), JSONB)) for text in documents))
+    alternatives: list[ColumnElement[bool]] = []
+    texts = _top_level_texts(condition)
+    if texts:
+        # A top-level string as its text: the expression of the per-attribute indexes (INDEXED), whose
+        # statistics tell the planner that state=active is 60 % of the rows (containment's own
+        # estimate is a fixed 1 %, and a page at offset=5000 then sorted every match).
+        alternatives.append(doc.op("->>", return_type=Text)(literal(condition.path[0], Text)).in_(texts))
+    shapes = {_json(shape) for value in _scalars(condition) for shape in _shapes(condition.path, value)}
+    shapes -= {_json({condition.path[0]: text}) for text in texts}  # asked above
+    alternatives += [doc.op("@>", return_type=Boolean)(cast(literal(text, Text), JSONB)) for text in sorted(shapes)]
+    return or_(*alternatives)
+
+
+def _top_level_texts(condition: Condition) -> list[str]:
+    """The STRING values of an indexed one-name path that ``doc ->> name`` compares exactly: a stored string is
+    its text, a number or boolean its JSON spelling (equal as the rules ask), while an array or object
+    is JSON text beginning with ``[`` or ``{``, so values beginning so are left to containment."""
+    if len(condition.path) != 1 or condition.path[0] not in INDEXED or condition.value_type is not ValueType.STRING:
+        return []  # elsewhere the text has no index, and an OR with it would read every row
+    texts = (str(value) for value in condition.values)
+    return sorted({text for text in texts if not text.startswith(("[", "{")) and _spelled_once(text)})
+
+
+def _spelled_once(text: str) -> bool:
+    """Whether no other stored number equals ``text``: ``1`` is also stored as ``1.0``, so numbers go to
+    containment too (which compares them by value); a plain string's text is only itself."""
+    return as_number(text) is None
 
 
 def _scalars(condition: Condition) -> Iterator[object]:

@@ -54,6 +54,7 @@ from sqlalchemy import (
     case,
     cast,
     exists,
+    false,
     func,
     literal,
     literal_column,
@@ -217,7 +218,9 @@ def _candidates_for(dialect: str) -> _Candidates:
 def _condition(condition: Condition, doc: ColumnElement[Any], candidates: _Candidates, dialect: str) -> _Bool:
     op = Op.EQ if condition.op is Op.NE else condition.op
     if dialect == "postgresql" and containment.applies(condition):
-        found = containment.contains(condition, doc)  # the same matches, through the GIN index
+        found = containment.contains(condition, doc)  # the same matches, through the indexes
+        if condition.op is Op.NE:  # doc ->> name is NULL where the attribute is absent: no match, not unknown
+            return not_(func.coalesce(found, false()))
     else:
         found = candidates(doc, condition.path, lambda value: _predicate(value, condition, op))
     return not_(found) if condition.op is Op.NE else found

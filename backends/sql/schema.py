@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import literal_column
 from sqlalchemy.types import TypeDecorator
 
 
@@ -87,6 +88,17 @@ Index(
     postgresql_with={"gin_pending_list_limit": 128},
 ).ddl_if(dialect="postgresql")
 
+# The top-level attributes clients filter on most that hold few distinct values (a state), so that
+# containment's index serves them poorly: ``doc ->> name`` indexed per kind, whose statistics also
+# tell the planner how many documents a value has (backends.sql.containment).
+INDEXED = ("state", "status")
+for _name in INDEXED:
+    Index(
+        f"ix_tmf_document_{_name}",
+        documents.c.kind,
+        documents.c.doc.op("->>", return_type=Text)(literal_column(f"'{_name}'")),
+    ).ddl_if(dialect="postgresql")
+
 events = Table(
     "tmf_event",
     metadata,
@@ -133,4 +145,4 @@ deliveries = Table(
     Index("ix_tmf_delivery_event", "event_seq"),  # an event's deliveries, for pruning
 )
 
-__all__ = ["UtcDateTime", "deliveries", "documents", "events", "metadata"]
+__all__ = ["INDEXED", "UtcDateTime", "deliveries", "documents", "events", "metadata"]
