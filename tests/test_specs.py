@@ -164,6 +164,12 @@ APIS = [
         ("/tmf-api/productInventory/v4",),
         enum_fixes={"ProductStatusType": {"aborted"}},
     ),
+    Api(
+        "tmf621_trouble_ticket.yaml",
+        "TMF621-v4.0.0.swagger.json",
+        "TMF621 Trouble Ticket",
+        ("/tmf-api/troubleTicket/v4",),
+    ),
     # TMF632 spells deceased "deceaded" (v5 spells it right).
     Api(
         "tmf632_party.yaml",

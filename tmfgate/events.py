@@ -2,7 +2,8 @@
 
 Create raises ``{Type}CreateEvent``; a change of ``state`` (or ``status``, ``resourceStatus``) raises
 ``{Type}StateChangeEvent`` (``StatusChangeEvent`` where the spec names it so), and entering
-``pending`` also ``{Type}InformationRequiredEvent`` where the spec defines it; any other change
+``pending`` also ``{Type}InformationRequiredEvent``, entering ``resolved`` ``{Type}ResolvedEvent``,
+where the spec defines them; any other change
 raises ``{Type}AttributeValueChangeEvent`` naming the changed attributes in ``fieldPath``. As in
 the TM Forum reference implementation, a change that includes the state is a state change only:
 the attributes that move with it (``completionDate``, ``cancellationDate``, ...) belong to it, and
@@ -28,6 +29,9 @@ _BOOKKEEPING = frozenset({"lastUpdate", "lastModified"})
 # The attribute that holds a resource's state, by API: most have ``state``, some ``status``,
 # TMF639 resources ``resourceStatus``.
 STATE_ATTRIBUTES = ("state", "status", "resourceStatus")
+# The events entering a state raises besides the state change, where the spec defines them (TMF622's
+# and TMF621's InformationRequiredEvent, TMF621's ResolvedEvent).
+_ENTERING = (("pending", "InformationRequiredEvent"), ("resolved", "ResolvedEvent"))
 
 
 class EventBuilder:
@@ -67,8 +71,9 @@ class EventBuilder:
                 "StatusChangeEvent" if f"{resource.type_name}StatusChangeEvent" in self.defined else "StateChangeEvent"
             )
             events.append(self._event(resource, name, new, correlation, raw))
-            if new.get(field) == "pending" and f"{resource.type_name}InformationRequiredEvent" in self.defined:
-                events.append(self._event(resource, "InformationRequiredEvent", new, correlation, raw))
+            for state, suffix in _ENTERING:
+                if new.get(field) == state and f"{resource.type_name}{suffix}" in self.defined:
+                    events.append(self._event(resource, suffix, new, correlation, raw))
             return events
         attributes = changed_attributes(old, new) - _BOOKKEEPING
         if attributes:
