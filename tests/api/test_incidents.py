@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.api.clients import BASE_URL, AppClient, in_process
 from tests.api.end_to_end import wait
+from tests.listeners import Entry, ListenerProcess
 
 TICKETS = f"{BASE_URL}/tmf-api/troubleTicket/v4/troubleTicket"
 ALARMS = f"{BASE_URL}/tmf-api/alarmManagement/v4/alarm"
@@ -144,15 +146,31 @@ def test_an_alarm_opens_one_incident_per_customer_a_correlated_one_joins_and_cle
     assert closed["note"][-1]["text"] == "Closed: the service stayed restored."
 
 
-def test_an_incident_still_open_when_its_sla_passes_is_escalated(client: AppClient) -> None:
+def test_an_incident_still_open_when_its_sla_passes_is_escalated(client: AppClient, tmp_path: Path) -> None:
     http = client
-    olt, (customer,) = network(http, 1)
-    raise_alarm(http, olt, severity="major")
-    (ticket,) = wait(lambda: tickets_of(http, customer), bool, 20, "the incident")
-    assert ticket["priority"] == "medium"
-    escalation = (lambda: tickets_of(http, customer), lambda f: f[0]["priority"] == "high", SLA + 30, "escalation")
-    (escalated,) = wait(*escalation)
-    assert escalated["status"] == "acknowledged" and escalated["note"][-1]["text"].startswith("Escalated: not resolved")
+    with ListenerProcess(tmp_path / "listener.log") as listener:
+        query = "eventType=TroubleTicketAttributeValueChangeEvent"
+        hub = http.post(
+            f"{BASE_URL}/tmf-api/troubleTicket/v4/hub", json={"callback": listener.callback, "query": query}
+        )
+        assert hub.status_code == 201, hub.text
+        olt, (customer,) = network(http, 1)
+        raise_alarm(http, olt, severity="major")
+        (ticket,) = wait(lambda: tickets_of(http, customer), bool, 20, "the incident")
+        assert ticket["priority"] == "medium"
+        escalation = (lambda: tickets_of(http, customer), lambda f: f[0]["priority"] == "high", SLA + 30, "escalation")
+        (escalated,) = wait(*escalation)
+        assert escalated["status"] == "acknowledged"
+        assert escalated["note"][-1]["text"].startswith("Escalated: not resolved")
+
+        def heard(got: list[Entry]) -> list[Doc]:
+            bodies = [entry["body"] for entry in got]
+            return [b for b in bodies if b["event"]["troubleTicket"]["id"] == ticket["id"]]
+
+        (event, *_) = heard(listener.wait_for(lambda got: bool(heard(got)), 20))
+        assert event["eventType"] == "TroubleTicketAttributeValueChangeEvent" and event["fieldPath"] == "note,priority"
+        assert event["event"]["troubleTicket"]["priority"] == "high"
+        assert http.delete(f"{BASE_URL}/tmf-api/troubleTicket/v4/hub/{hub.json()['id']}").status_code == 204
 
 
 def test_minor_alarms_and_resources_without_customers_open_no_incident(client: AppClient) -> None:
