@@ -8,7 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from backends.errors import StorageUnavailable
+from backends.errors import StorageUnavailable, Unsupported
 from backends.queries import Query
 from backends.upstream import CircuitBreaker
 from backends.upstream.params import parameters
@@ -41,6 +41,12 @@ def test_a_query_written_back_parses_to_the_same_query(raw: str) -> None:
     query = parsed(raw)
     again = parsed(urlencode(parameters(query)))
     assert again == query and again.fields == query.fields
+
+
+def test_a_json_path_filter_is_not_passed_on() -> None:
+    # An upstream need not evaluate JSON Path (TMF630 Part 6 makes it optional): refused, not dropped.
+    with pytest.raises(Unsupported, match="JSON Path"):
+        parameters(parsed("state=a&filter=note[?(@.author=='x')]"))
 
 
 def test_the_breaker_opens_after_failures_and_lets_one_trial_through() -> None:
