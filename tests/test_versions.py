@@ -378,3 +378,10 @@ def test_the_faced_validator_checks_a_stored_document_in_v5_terms() -> None:
     validator = FACE.resource("productOrder").validator
     assert isinstance(validator, EitherVersion)
     assert validator.shown(stored_order())["creationDate"] == "2026-01-01T00:00:00Z"
+
+
+def test_tmf639_operational_state_is_spelled_per_version() -> None:
+    face = face_of("tmf639_resource_inventory")
+    shown = face.outward("resource", {"id": "r1", "operationalState": "enable"})
+    assert shown["operationalState"] == "enabled"
+    assert face.inward("resource", {"operationalState": "disabled"}, None) == {"operationalState": "disable"}
