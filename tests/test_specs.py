@@ -51,7 +51,8 @@ class Api:
     version: int = 4
     # Read-only APIs: the resources served (first path segment) and only their GET operations.
     read_only: frozenset[str] | None = None
-    # Fixes of defects of the official file: values our enums add; names our required lists drop;
+    # Fixes of defects of the official file: values our enums add; names our required lists drop (or add:
+    # "+name");
     # types we give instead ("Schema.property" -> our type).
     enum_fixes: dict[str, set[str]] = field(default_factory=dict)
     required_fixes: dict[str, set[str]] = field(default_factory=dict)
@@ -208,12 +209,15 @@ APIS = [
         "/tmf-api/resourceInventory/v5",
         "/tmf-api/resourceInventoryManagement/v5",
     ),
+    # TMF629 v5.0.1 leaves id out of EntityRef_FVO's required list (TMF632 v5 has it): a reference to
+    # nothing was stored and then answered against EntityRef, which requires it (found by schemathesis).
     v5(
         "tmf629_customer.yaml",
         "TMF629-v5.0.1.oas.yaml",
         "TMF629 Customer Management",
         "/tmf-api/customer/v5",
         "/tmf-api/customerManagement/v5",
+        required_fixes={"EntityRef_FVO": {"+id"}},
     ),
     # TMF620's offering example gives a price by reference under the @type of a price by value, and both
     # examples send the value of a NumberCharacteristicValueSpecification as a string ("8").
@@ -380,7 +384,8 @@ def flatten(
 ) -> tuple[dict[str, Schema], set[str]]:
     """The properties and required names of a schema with its allOf chain resolved.
 
-    `fixes` drops names from the required list of a schema (by name) and so of its subclasses.
+    `fixes` drops names from the required list of a schema (by name) and so of its subclasses; a name
+    written ``+name`` is added instead.
     """
     owner = ref_name(schema) or owner
     schema = resolve(spec, schema)
@@ -391,8 +396,9 @@ def flatten(
         properties.update(more)
         required |= needed
     properties.update(schema.get("properties", {}))
-    dropped = (fixes or {}).get(owner or "", set())
-    return properties, (required | set(schema.get("required", []))) - dropped
+    fixed = (fixes or {}).get(owner or "", set())
+    added = {name[1:] for name in fixed if name.startswith("+")}
+    return properties, (required | set(schema.get("required", [])) | added) - fixed
 
 
 def branches(schema: Schema) -> set[str | None]:
