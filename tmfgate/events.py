@@ -27,7 +27,7 @@ from tmfgate.types import Document
 _BOOKKEEPING = frozenset({"lastUpdate", "lastModified"})
 # The attribute that holds a resource's state, by API: most have ``state``, some ``status``,
 # TMF639 resources ``resourceStatus``.
-STATE_ATTRIBUTES = ("state", "status", "resourceStatus")
+STATE_ATTRIBUTES = ("state", "status", "resourceStatus", "lifecycleStatus")
 
 
 class EventBuilder:
