@@ -5,8 +5,10 @@ office (scope ``tmfgate:all``, or any caller without authentication) writes it, 
 belongs to no partner. An entry starts inDesign unless the create says otherwise; its
 ``lifecycleStatus`` moves only along :data:`handlers.catalog.lifecycle.ENTRIES` (409); a change to an
 entry on sale makes its next ``version``; an entry on sale is retired before it is deleted (409).
-Every reference an entry holds must name a stored entry (400), and every price one billing can
-charge (400), so capture, fulfilment and billing never meet a dangling one.
+Every reference an entry holds must name a stored entry (400), and every price on sale or in an
+offering be one billing can charge (400), so capture, fulfilment and billing never meet a dangling or
+unchargeable one. ``lastUpdate`` is the author's (TMF620 puts it in the create and update bodies); a
+create without one gets the time of the create.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from backends.base import Transaction
+from backends.base import Transaction, where
 from handlers.billing import prices
 from handlers.catalog import lifecycle, loading, snapshots
 from tmfgate import documents, operations, times
@@ -67,7 +69,7 @@ async def create(call: Call) -> Reply:
     entry = operations.new_document(call, call.body)
     entry["lifecycleStatus"] = lifecycle.status(entry)
     entry.setdefault("version", "1.0")
-    entry["lastUpdate"] = times.now()
+    entry.setdefault("lastUpdate", times.now())
     async with call.gateway.transaction() as tx:
         await _check(tx, call, kind, entry)
         raw = await operations.write_new(tx, Provider(call), kind, entry)
@@ -87,7 +89,6 @@ async def patch(call: Call) -> Reply:
         same_version = str(new.get("version")) == str(old.get("version"))
         if lifecycle.on_sale(old) and lifecycle.revised(old, new) and same_version:
             new["version"] = lifecycle.next_version(old.get("version"))
-        new["lastUpdate"] = times.now()
         await _check(tx, call, kind, new)
         raw = await operations.write_changed(tx, Provider(call), kind, old, new)
         await snapshots.mark(tx)
@@ -133,10 +134,15 @@ async def _check(tx: Transaction, call: Call, kind: str, entry: Document) -> Non
     parent = entry.get("parentId")
     if kind == "category" and parent is not None and await documents.get(tx, "category", str(parent)) is None:
         raise BadRequest(f"parentId refers to the category {parent}, which the catalog lacks.")
-    if kind == "productOfferingPrice" and ("price" in entry or "priceType" in entry):
-        _chargeable(entry, currency)
+    if kind == "productOfferingPrice" and (lifecycle.on_sale(entry) or await _priced(tx, str(entry["id"]))):
+        _chargeable(entry, currency)  # a price on sale or in an offering is one an order may carry
     if kind == "productOffering" and entry.get("isBundle") and not entry.get("bundledProductOffering"):
         raise BadRequest("A bundle offering (isBundle) names its parts in bundledProductOffering.")
+
+
+async def _priced(tx: Transaction, price_id: str) -> bool:
+    """Whether an offering names the price."""
+    return bool(await documents.find(tx, "productOffering", where("productOfferingPrice.id", eq=price_id), limit=1))
 
 
 def _chargeable(price: Document, currency: str) -> None:

@@ -2,15 +2,18 @@
 
 An entry is designed (inStudy, inDesign), tested (inTest), put on sale (active, or launched for an
 offering), retired from sale, then obsolete; a move that skips or reverses a step is a 409. Values
-are compared case-insensitively (the demo file writes ``Active``). An entry on sale is not edited in
-place: a change to anything but its status makes its next ``version`` (TMF620 §lifecycle).
+are compared case-insensitively (the demo file writes ``Active``). TMF620 leaves the attribute a free
+string, so a status of an operator's own is kept as given and counts as a step before design: from
+it an entry moves to another such status or into the lifecycle at inStudy or inDesign, never straight
+on sale. An entry on sale is not edited in place: a change to anything but its status makes its next
+``version``.
 """
 
 from __future__ import annotations
 
 import re
 
-from tmfgate.errors import BadRequest
+from tmfgate.errors import BadRequest, Conflict
 from tmfgate.states import StateMachine
 from tmfgate.types import Document
 
@@ -31,20 +34,20 @@ ENTRIES = StateMachine(
     },
 )
 FIRST = "inDesign"
+_ENTRY_POINTS = frozenset({"inStudy", "inDesign", "rejected"})
 # What may change on an entry on sale without making a new version: its status and bookkeeping.
 _VERSIONLESS = frozenset({"lifecycleStatus", "lastUpdate", "version", "validFor"})
 _NUMBERS = re.compile(r"^(\d+)(.*)$")
 
 
 def status(entry: Document) -> str:
-    """The entry's status in its canonical spelling; 400 for a value outside the lifecycle."""
+    """The entry's status in its canonical spelling (one of the operator's own as given)."""
     given = entry.get("lifecycleStatus")
     if given is None:
         return FIRST
-    found = CANONICAL.get(str(given).lower())
-    if found is None:
-        raise BadRequest(f"lifecycleStatus {given!r} is not one of {', '.join(_NAMES)}.")
-    return found
+    if not isinstance(given, str) or not given:
+        raise BadRequest(f"lifecycleStatus must be a text such as {FIRST}; it is {given!r}.")
+    return CANONICAL.get(given.lower(), given)
 
 
 def on_sale(entry: Document) -> bool:
@@ -53,7 +56,17 @@ def on_sale(entry: Document) -> bool:
 
 def check_move(old: Document, new: Document, kind: str) -> None:
     """409 unless ``old`` may move to ``new``'s status."""
-    ENTRIES.check(status(old), status(new), f"{kind} {old.get('id')}")
+    before, after = status(old), status(new)
+    if before not in ENTRIES.states and (after not in ENTRIES.states or after in _ENTRY_POINTS):
+        return  # an operator's own step before design, or the lifecycle's first steps
+    if before not in ENTRIES.states or after not in ENTRIES.states:
+        hint = ", ".join(sorted(_ENTRY_POINTS)) if before not in ENTRIES.states else ", ".join(_NAMES)
+        raise Conflict(
+            f"The {kind} {old.get('id')} cannot change from {before} to {after}: the lifecycle is "
+            f"{', '.join(_NAMES)}, entered at {hint}.",
+            reason="Illegal state change",
+        )
+    ENTRIES.check(before, after, f"{kind} {old.get('id')}")
 
 
 def next_version(version: object) -> str:

@@ -133,23 +133,34 @@ def test_an_entry_on_sale_is_retired_before_it_is_deleted(client: Author) -> Non
 
 
 def test_bad_entries_are_refused_and_nothing_is_stored(client: Author) -> None:
-    before = client.get(f"{CATALOG}/productOffering")
+    before = client.get(f"{CATALOG}/productOffering", fields="id")
     dangling = {"name": "Ghost", "productOfferingPrice": [{"id": "pop-nowhere"}]}
     refused = client.post(f"{CATALOG}/productOffering", dangling, status=400)
     assert (
         refused["message"]
         == "productOfferingPrice refers to the productOfferingPrice pop-nowhere, which the catalog lacks."
     )
-    unknown = client.post(f"{CATALOG}/productOffering", {"name": "X", "lifecycleStatus": "onHold"}, status=400)
-    assert "lifecycleStatus 'onHold' is not one of" in unknown["message"]
+    own = client.post(f"{CATALOG}/productOffering", {"name": "X", "lifecycleStatus": "onHold"})
+    assert own["lifecycleStatus"] == "onHold"  # an operator's own step before design
+    path = f"{CATALOG}/productOffering/{own['id']}"
+    skipping = client.patch(path, {"lifecycleStatus": "launched"}, 409)
+    assert "entered at inDesign, inStudy, rejected" in skipping["message"]
+    assert client.patch(path, {"lifecycleStatus": "inDesign"})["lifecycleStatus"] == "inDesign"
+    assert "cannot change from inDesign to onHold" in client.patch(path, {"lifecycleStatus": "onHold"}, 409)["message"]
+    client.delete(path)
     weekly = {
         "name": "Weekly",
         "priceType": "recurring",
         "recurringChargePeriodType": "week",
         "price": {"unit": "EUR", "value": 1},
     }
-    assert client.post(f"{CATALOG}/productOfferingPrice", weekly, status=400)["status"] == "400"
-    assert client.get(f"{CATALOG}/productOffering") == before
+    on_sale = client.post(f"{CATALOG}/productOfferingPrice", {**weekly, "lifecycleStatus": "active"}, status=400)
+    assert "billing" in on_sale["message"]  # a price on sale is one billing charges
+    drafted = client.post(f"{CATALOG}/productOfferingPrice", weekly)  # a draft may be anything TMF620 allows
+    priced = {"name": "Weekly deal", "productOfferingPrice": [{"id": drafted["id"]}]}
+    refused_offer = client.post(f"{CATALOG}/productOffering", priced, status=400)
+    assert refused_offer["message"].startswith(f"productOfferingPrice {drafted['id']}: ")
+    assert client.get(f"{CATALOG}/productOffering", fields="id") == before
     category = client.post(f"{CATALOG}/category", {"name": "Broadband"})
     catalog = client.post(f"{CATALOG}/catalog", {"name": "Retail", "category": [{"id": category["id"]}]})
     assert catalog["lifecycleStatus"] == "inDesign"
