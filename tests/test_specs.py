@@ -2,9 +2,9 @@
 
 Names, paths, operationIds, tags, parameters, schemas, properties, types, formats, enums and required
 lists must match the official file (for v5, the property sets of the resolved allOf chains); descriptions
-are ours. An API that serves part of its official file (``served``: TMF620 leaves out import and export
-jobs) covers every operation of the resources it serves and every definition they reach; a read-only
-one covers only their GET operations. tests/test_spec_examples.py checks the v5 texts
+are ours. An API that serves part of its official file (``served``: the catalogs leave out import and
+export jobs) covers every operation of the resources it serves and every definition they reach; a
+read-only one (``read_only``) covers only their GET operations. tests/test_spec_examples.py checks the v5 texts
 against the official examples.
 """
 
@@ -139,7 +139,7 @@ APIS = [
         "TMF633-v4.0.0.swagger.json",
         "TMF633 Service Catalog Management",
         ("/tmf-api/serviceCatalogManagement/v4",),
-        read_only=frozenset({"serviceSpecification"}),
+        served=frozenset({"serviceCatalog", "serviceCategory", "serviceCandidate", "serviceSpecification", "hub"}),
     ),
     # TMF642 makes alarm ids integers, unlike every other TMF id (and TMF642 v5).
     Api(

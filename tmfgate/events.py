@@ -1,9 +1,10 @@
 """The events a change raises, in the envelope of the API's version (TMF630 Part 1 §10, TMF688).
 
-Create raises ``{Type}CreateEvent``; a change of ``state`` (or ``status``, ``resourceStatus``) raises
-``{Type}StateChangeEvent`` (``StatusChangeEvent`` where the spec names it so), and entering
-``pending`` also ``{Type}InformationRequiredEvent`` where the spec defines it; any other change
-raises ``{Type}AttributeValueChangeEvent`` naming the changed attributes in ``fieldPath``. As in
+Create raises ``{Type}CreateEvent``; a change of ``state`` (or ``status``, ``resourceStatus``,
+``lifecycleStatus``) raises ``{Type}StateChangeEvent`` (``StatusChangeEvent`` where the spec names
+it so), and entering ``pending`` also ``{Type}InformationRequiredEvent`` where the spec defines it; any other change
+raises ``{Type}AttributeValueChangeEvent`` naming the changed attributes in ``fieldPath``; a spec
+that defines only ``{Type}ChangeEvent`` (TMF633) gets that for both kinds of change. As in
 the TM Forum reference implementation, a change that includes the state is a state change only:
 the attributes that move with it (``completionDate``, ``cancellationDate``, ...) belong to it, and
 the event carries the whole resource anyway. Delete raises ``{Type}DeleteEvent``. Each carries the whole resource under
@@ -66,7 +67,7 @@ class EventBuilder:
             name = (
                 "StatusChangeEvent" if f"{resource.type_name}StatusChangeEvent" in self.defined else "StateChangeEvent"
             )
-            events.append(self._event(resource, name, new, correlation, raw))
+            events.append(self._event(resource, self._named(resource, name), new, correlation, raw))
             if new.get(field) == "pending" and f"{resource.type_name}InformationRequiredEvent" in self.defined:
                 events.append(self._event(resource, "InformationRequiredEvent", new, correlation, raw))
             return events
@@ -75,7 +76,7 @@ class EventBuilder:
             events.append(
                 self._event(
                     resource,
-                    "AttributeValueChangeEvent",
+                    self._named(resource, "AttributeValueChangeEvent"),
                     new,
                     correlation,
                     raw,
@@ -83,6 +84,13 @@ class EventBuilder:
                 )
             )
         return events
+
+    def _named(self, resource: ResourceModel, suffix: str) -> str:
+        """``suffix``, or ``ChangeEvent`` where the spec defines only ``{Type}ChangeEvent`` for changes (TMF633)."""
+        type_name = resource.type_name
+        if f"{type_name}{suffix}" not in self.defined and f"{type_name}ChangeEvent" in self.defined:
+            return "ChangeEvent"
+        return suffix
 
     def _event(
         self,

@@ -39,6 +39,9 @@ REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "productOfferingPrice": (),
     "productSpecification": (("serviceSpecification", "serviceSpecification"),),
+    "serviceCatalog": (("category", "serviceCategory"),),
+    "serviceCategory": (("category", "serviceCategory"), ("serviceCandidate", "serviceCandidate")),
+    "serviceCandidate": (("serviceSpecification", "serviceSpecification"), ("category", "serviceCategory")),
     "serviceSpecification": (("serviceSpecRelationship", "serviceSpecification"),),
 }
 
@@ -132,8 +135,9 @@ async def _check(tx: Transaction, call: Call, kind: str, entry: Document) -> Non
             if target == "productOfferingPrice":
                 _chargeable(found, currency)  # capture prices each offering from its prices
     parent = entry.get("parentId")
-    if kind == "category" and parent is not None and await documents.get(tx, "category", str(parent)) is None:
-        raise BadRequest(f"parentId refers to the category {parent}, which the catalog lacks.")
+    nests = kind in ("category", "serviceCategory") and parent is not None
+    if nests and await documents.get(tx, kind, str(parent)) is None:
+        raise BadRequest(f"parentId refers to the {kind} {parent}, which the catalog lacks.")
     if kind == "productOfferingPrice" and (lifecycle.on_sale(entry) or await _priced(tx, str(entry["id"]))):
         _chargeable(entry, currency)  # a price on sale or in an offering is one an order may carry
     if kind == "productOffering" and entry.get("isBundle") and not entry.get("bundledProductOffering"):

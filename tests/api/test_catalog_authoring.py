@@ -211,3 +211,42 @@ def test_every_catalog_change_reaches_hub_subscribers(client: Author, tmp_path: 
         change = [e for e in seen.values() if e["body"]["eventType"] == "ProductOfferingAttributeValueChangeEvent"]
         assert change[0]["body"]["event"]["productOffering"]["version"] == "2.0"
         client.delete(f"{CATALOG}/hub/{hub['id']}")  # the store outlives the module on PostgreSQL
+
+
+SERVICE_CATALOG = "/tmf-api/serviceCatalogManagement/v4"
+INVENTORY = "/tmf-api/productInventory/v4"
+
+
+def test_an_offering_authored_through_both_catalogs_is_ordered_and_fulfilled(client: Author, tmp_path: Path) -> None:
+    with ListenerProcess(tmp_path / "listener.jsonl") as listener:
+        hub = client.post(f"{SERVICE_CATALOG}/hub", {"callback": listener.callback})
+        service = client.post(f"{SERVICE_CATALOG}/serviceSpecification", {"name": "IPTV", "lifecycleStatus": "inTest"})
+        service_path = f"{SERVICE_CATALOG}/serviceSpecification/{service['id']}"
+        assert client.patch(service_path, {"lifecycleStatus": "active"})["version"] == "1.0"
+        assert client.patch(service_path, {"description": "Television over IP"})["version"] == "2.0"
+        assert "retire it" in client.delete(service_path, status=409).json()["message"]
+        candidate = {"name": "IPTV", "serviceSpecification": {"id": service["id"]}}
+        assert client.post(f"{SERVICE_CATALOG}/serviceCandidate", candidate)["lifecycleStatus"] == "inDesign"
+        missing = {"name": "Radio", "serviceSpecification": {"id": "ss-nowhere"}}
+        assert "ss-nowhere" in client.post(f"{SERVICE_CATALOG}/serviceCandidate", missing, status=400)["message"]
+
+        spec = {"name": "Television", "serviceSpecification": [{"id": service["id"], "name": "IPTV"}]}
+        product_spec = client.post(f"{CATALOG}/productSpecification", spec)
+        price = client.price("12.50")
+        offering = client.offering(price, name="TV", productSpecification={"id": product_spec["id"]})
+        client.launch(offering)
+        order = client.order(add("1", offering["id"]))
+        done = client.ended(order["id"])
+        assert done["state"] == "completed", done
+        product = client.get(f"{INVENTORY}/product/{done['productOrderItem'][0]['product']['id']}")
+        assert product["productPrice"][0]["price"]["dutyFreeAmount"]["value"] == 12.5
+        (ref,) = product["realizingService"]
+        assert client.service(ref)["serviceSpecification"]["id"] == service["id"]
+
+        def events(entries: list[Any]) -> list[str]:
+            about = [e["body"] for e in entries if "serviceSpecification" in e["body"]["event"]]
+            return [b["eventType"] for b in about if b["event"]["serviceSpecification"]["id"] == service["id"]]
+
+        seen = events(listener.wait_for(lambda entries: len(events(entries)) >= 3))
+        assert seen[:3] == ["ServiceSpecificationCreateEvent"] + ["ServiceSpecificationChangeEvent"] * 2
+        client.delete(f"{SERVICE_CATALOG}/hub/{hub['id']}")
