@@ -15,8 +15,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from pathlib import Path
 
-import pytest
-
 from handlers.billing.bill_runs import Worker
 from handlers.billing.rules import RATE
 from handlers.usage import batches
