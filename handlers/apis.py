@@ -12,5 +12,6 @@ RESOURCE_INVENTORY = "tmf639_resource_inventory"
 SERVICE_ACTIVATION = "tmf640_service_activation"
 SERVICE_ORDERING = "tmf641_service_ordering"
 USAGE = "tmf635_usage"
+USAGE_BATCHES = "tmfgate_usage"  # tmfgate's batch endpoint beside TMF635
 ALARM = "tmf642_alarm"
 BILL = "tmf678_bill"

@@ -32,6 +32,8 @@ from tmfgate.settings import Settings
 from tmfgate.types import Document
 
 handlers = Handlers(apis.USAGE, api=apis.USAGE)
+# The batch endpoint of mediation systems: tmfgate's own API beside TMF635 (specs/tmfgate_usage.yaml).
+batch_endpoint = Handlers(apis.USAGE_BATCHES, api=apis.USAGE_BATCHES)
 # What rating read and wrote: changing it would make the record say other than what was charged.
 RATED = frozenset({"id", "ratedProductUsage", "usageCharacteristic", "usageDate", "status", "rejectionReason"})
 
@@ -48,6 +50,14 @@ async def createUsage(call: Call) -> Reply:
             raise Conflict(f"A usage record with id {report.duplicates[0]} is stored already; a record is taken once.")
         doc = (report.rated + report.parked)[0]
     return Reply.created(codec.dumps(doc), doc["href"])
+
+
+@batch_endpoint.operation
+async def createUsageBatch(call: Call) -> Reply:
+    """``POST /usageBatch``: a JSON array of records, stored and rated in one transaction; what became of each."""
+    async with call.gateway.transaction() as tx:
+        report = await batches.take(tx, call, call.body)
+    return Reply.json(200, report.summary())
 
 
 @handlers.operation

@@ -152,3 +152,21 @@ def test_usage_import_takes_an_ndjson_file_in_batches(database: str, tmp_path: P
         over = {"ratedProductUsage.productRef.id": product, "ratedProductUsage.usageRatingTag": "non included usage"}
         records = client.get(f"{USAGE}/usage", **over)
         assert sum(charged(r)[0] for r in records) == Decimal("4.00") and len(records) == 200
+
+
+def test_a_batch_is_stored_and_rated_in_one_request(database: str) -> None:
+    with gateway(database) as client:
+        product = mobile(client, "ba-batch")["id"]
+        client.post(f"{USAGE}/usage", usage(product, "4", "b-0"))
+        body = [usage(product, "4", f"b-{n}") for n in range(4)]  # b-0 stored already: 16 GB in all
+        body += [usage(product, "1", "b-1"), usage("ghost", "1", "b-ghost"), {**usage(product, "1"), "usageDate": 3}]
+        answer = client.http.post(client.url + "/tmfgate/usage/v1/usageBatch", json=body, timeout=30)
+        assert answer.status_code == 200, answer.text
+        report = answer.json()
+        assert report["rated"] == 3 and report["duplicate"] == ["b-0", "b-1"]
+        assert [p["id"] for p in report["parked"]] == ["b-ghost"]
+        assert [r["index"] for r in report["refused"]] == [6] and "usageDate" in report["refused"][0]["reason"]
+        [rate] = client.rates(**{"product.id": product})
+        assert rate["taxExcludedAmount"]["value"] == Decimal("12.00")  # 16 GB: 6 over, at 2.00
+        too_many = client.http.post(client.url + "/tmfgate/usage/v1/usageBatch", json=[{}] * 1001, timeout=30)
+        assert too_many.status_code == 400
