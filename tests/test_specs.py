@@ -162,6 +162,12 @@ APIS = [
         "TMF678 Customer Bill Management",
         ("/tmf-api/customerBillManagement/v4",),
     ),
+    Api(
+        "tmf635_usage.yaml",
+        "TMF635-v4.0.0.swagger.json",
+        "TMF635 Usage Management",
+        ("/tmf-api/usageManagement/v4",),
+    ),
     # TMF637 lists "aborted " with a trailing space, as TMF622 does.
     Api(
         "tmf637_product_inventory.yaml",
