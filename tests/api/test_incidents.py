@@ -4,6 +4,7 @@ and a quiet time closes it; rules come from settings."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,3 +186,18 @@ def test_minor_alarms_and_resources_without_customers_open_no_incident(client: A
     assert minor["id"] not in {e["id"] for e in ticket["relatedEntity"]}
     spare = http.get(TICKETS, params={"relatedEntity.id": lonely["id"]}).json()
     assert spare == []
+
+
+def test_correlated_alarms_raised_at_once_open_one_incident_per_customer(client: AppClient) -> None:
+    http = client
+    olt, customers = network(http, 2)
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        alarms = list(pool.map(lambda n: raise_alarm(http, olt, kind=f"alarm-{n}"), range(6)))
+    ids = {alarm["id"] for alarm in alarms}
+
+    def taken_in(found: list[Doc]) -> bool:
+        return len(found) == 1 and ids <= {e["id"] for e in found[0]["relatedEntity"]}
+
+    for customer in customers:
+        (ticket,) = wait(lambda c=customer: tickets_of(http, c), taken_in, 30, f"one incident of {customer}")
+        assert sum(1 for e in ticket["relatedEntity"] if e["role"] == "alarm") == 6
