@@ -174,9 +174,14 @@ def test_an_incident_still_open_when_its_sla_passes_is_escalated(client: AppClie
         assert http.delete(f"{BASE_URL}/tmf-api/troubleTicket/v4/hub/{hub.json()['id']}").status_code == 204
 
 
-def test_minor_alarms_and_resources_without_customers_open_no_incident(client: AppClient) -> None:
+def test_minor_alarms_ended_products_and_resources_without_customers_open_no_incident(client: AppClient) -> None:
     http = client
     olt, (customer,) = network(http, 1)
+    (product,) = http.get(PRODUCTS, params={"relatedParty.id": customer}).json()
+    former = f"cust-{uuid.uuid4().hex[:8]}"
+    party = [{"id": former, "role": "customer", "@referredType": "Individual"}]
+    ended = {"name": "Fibre 100", "status": "terminated", "startDate": "2026-01-01T00:00:00Z", "relatedParty": party}
+    created(http, PRODUCTS, {**ended, "realizingService": product["realizingService"]})
     minor = raise_alarm(http, olt, severity="minor")
     lonely = created(http, RESOURCES, {"name": "spare", "@type": "LogicalResource"})
     raise_alarm(http, lonely)
@@ -185,7 +190,7 @@ def test_minor_alarms_and_resources_without_customers_open_no_incident(client: A
     (ticket,) = wait(lambda: tickets_of(http, customer), bool, 20, "the incident")
     assert minor["id"] not in {e["id"] for e in ticket["relatedEntity"]}
     spare = http.get(TICKETS, params={"relatedEntity.id": lonely["id"]}).json()
-    assert spare == []
+    assert spare == [] and tickets_of(http, former) == []
 
 
 def test_correlated_alarms_raised_at_once_open_one_incident_per_customer(client: AppClient) -> None:
