@@ -14,23 +14,25 @@ class Alias(NamedTuple):
 
     target: str  # "module:Class", relative to this package
     driver_scheme: str
+    versioned: bool = False  # the store has a schema of revisions (backends.sql.migrations): takes ``migrate``
 
 
 # Celery style: one table, so the accepted schemes and the error message never disagree.
 BACKEND_ALIASES: dict[str, Alias] = {
     "memory": Alias("memory.store:MemoryBackend", "memory"),
-    "sqlite": Alias("sql.store:SqlBackend", "sqlite"),
-    "sqlite+aiosqlite": Alias("sql.store:SqlBackend", "sqlite"),  # the driver of earlier versions
-    "postgresql": Alias("sql.store:SqlBackend", "postgresql+psycopg"),
-    "postgresql+psycopg": Alias("sql.store:SqlBackend", "postgresql+psycopg"),
-    "postgres": Alias("sql.store:SqlBackend", "postgresql+psycopg"),
+    "sqlite": Alias("sql.store:SqlBackend", "sqlite", versioned=True),
+    "sqlite+aiosqlite": Alias("sql.store:SqlBackend", "sqlite", versioned=True),  # the driver of earlier versions
+    "postgresql": Alias("sql.store:SqlBackend", "postgresql+psycopg", versioned=True),
+    "postgresql+psycopg": Alias("sql.store:SqlBackend", "postgresql+psycopg", versioned=True),
+    "postgres": Alias("sql.store:SqlBackend", "postgresql+psycopg", versioned=True),
 }
 
 _IN_MEMORY_SQLITE = ("", ":memory:")
 
 
-def open_backend(url: str) -> Backend:
-    """The backend for ``url``, not yet opened (call ``await backend.open()``)."""
+def open_backend(url: str, *, migrate: bool = True) -> Backend:
+    """The backend for ``url``, not yet opened (call ``await backend.open()``); with ``migrate``, opening
+    migrates a store of an older schema revision, without it opening refuses one."""
     scheme, sep, rest = url.partition("://")
     alias = BACKEND_ALIASES.get(scheme.lower()) if sep else None
     if alias is None:
@@ -47,7 +49,8 @@ def open_backend(url: str) -> Backend:
         )
     module_name, _, class_name = alias.target.partition(":")
     module = importlib.import_module(f".{module_name}", __package__)
-    backend: Backend = getattr(module, class_name)(f"{alias.driver_scheme}://{rest}")
+    options = {"migrate": migrate} if alias.versioned else {}
+    backend: Backend = getattr(module, class_name)(f"{alias.driver_scheme}://{rest}", **options)
     return backend
 
 

@@ -86,6 +86,16 @@ def switch(raw: str) -> bool:
     return value in ("on", "true", "1", "yes")
 
 
+def auto_switch(raw: str) -> bool | None:
+    """On, off, or ``auto`` (None): the code decides."""
+    if raw.strip().lower() in ("", "auto"):
+        return None
+    try:
+        return switch(raw)
+    except ValueError:
+        raise ValueError(f"must be auto, on or off, not {raw!r}") from None
+
+
 def whole(minimum: int, maximum: int | None = None) -> Parse[int]:
     def parse(raw: str) -> int:
         try:
@@ -193,6 +203,18 @@ class Settings:
         "`postgresql+psycopg://user:password@host:5432/db`",
         text,
         metavar="URL",
+    )
+    migrate: Setting[bool | None] = Setting(
+        "migrate",
+        None,
+        "at start, migrate a store whose schema is older than this release's (`on`, `--migrate`), or refuse "
+        "to start and ask for `tmfgate db upgrade` (`off`); `auto` is on for SQLite and off for PostgreSQL, "
+        "whose store several processes share: run `tmfgate db upgrade` once per release there. An empty "
+        "store gets the schema either way",
+        auto_switch,
+        choices=("auto", "on", "off"),
+        shown_default="auto",
+        const="on",
     )
     insecure = Setting(
         "insecure",
@@ -526,6 +548,12 @@ class Settings:
     def given(self) -> Mapping[str, Any]:
         """The values set explicitly, by name."""
         return dict(self._values)
+
+    @property
+    def migrates(self) -> bool:
+        """Whether opening the store migrates an older schema (``migrate``, ``auto`` by the store's kind)."""
+        chosen = self.migrate
+        return self.database_url.startswith("sqlite") if chosen is None else chosen
 
     @property
     def base_url(self) -> str:
