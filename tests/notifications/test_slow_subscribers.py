@@ -50,7 +50,9 @@ def test_150_slow_subscribers_leave_fulfilment_within_twice_its_normal_time(tmp_
             hub = requests.post(f"{gateway.url}{ORDERING}/hub", json={"callback": f"{slow.callback}/{n}"}, timeout=30)
             assert hub.status_code == 201, hub.text
         time.sleep(1.5)  # the subscriptions are read again (SUBSCRIPTIONS_TTL)
-        crowded = fulfilment_time(gateway.url)
+        # The best of two, as for the normal time: one sample on a CPU shared with other test workers is
+        # noise; the second order meets the first one's 150 slow deliveries still pending, so it is no easier.
+        crowded = min(fulfilment_time(gateway.url) for _ in range(2))
         # The slow listener was being called meanwhile (it logs a call when it answers, 3 s on).
         slow.wait_for(lambda entries: len(entries) >= SLOW_SUBSCRIBERS, timeout=60)
         assert crowded <= 2 * normal, (
