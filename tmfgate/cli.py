@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import logging.config
 import os
 import re
 import signal
@@ -19,7 +19,7 @@ from typing import Any
 
 from backends import redacted
 from backends.base import StorageError
-from tmfgate import __version__, configuration, database
+from tmfgate import __version__, configuration, database, logs
 from tmfgate.database import sqlite_file
 from tmfgate.errors import ConfigurationError
 from tmfgate.extensions import Command, Registry
@@ -191,6 +191,8 @@ def serve(settings: Settings, registry: Registry) -> int:
         "limit_concurrency": settings.max_connections,  # past it uvicorn answers 503
         "server_header": False,  # no banner naming the server (F-21)
     }
+    if settings.log_format == "json":  # uvicorn's own lines too, and no access log beside the request lines
+        options.update(log_config=logs.config(settings.log_format, settings.log_level), access_log=False)
     if settings.workers > 1 and workers.supported():
         return workers.serve(settings.workers, options)  # a listening socket per worker
     if settings.workers > 1:
@@ -237,7 +239,7 @@ def dispatch(settings: Settings, registry: Registry) -> int:
             "process, so use SQLite or PostgreSQL (--database-url), or let the gateway "
             "dispatch its own events (TMFGATE_DISPATCHER=on)."
         )
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.config.dictConfig(logs.config(settings.log_format, settings.log_level))
     runtime = Runtime(settings, registry=registry)
     try:
         asyncio.run(_dispatch(runtime))

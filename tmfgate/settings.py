@@ -307,6 +307,33 @@ class Settings:
         one_of(*LOG_LEVELS),
         choices=LOG_LEVELS,
     )
+    log_format = Setting(
+        "log_format",
+        "text",
+        "`text` lines, or `json`: one object a line, and one line a request with its `correlation_id`, "
+        "`api`, `operation`, `status` and `duration_ms`",
+        one_of("text", "json"),
+        choices=("text", "json"),
+    )
+    metrics = Setting(
+        "metrics",
+        True,
+        "serve `/metrics` in Prometheus's format (requests by API, operation and status, their latency, the "
+        "outbox's deliveries by state and its oldest pending one, the store's connections) to the clients "
+        "`--admin-hosts` allows",
+        switch,
+        choices=("on", "off"),
+        serve_only=True,
+    )
+    health = Setting(
+        "health",
+        True,
+        "serve `/health/live` (200 while the process answers) and `/health/ready` (200 while the store "
+        "answers and has this release's schema, else 503) to anyone, for load balancers",
+        switch,
+        choices=("on", "off"),
+        serve_only=True,
+    )
     admin_hosts = Setting(
         "admin_hosts",
         "",

@@ -1,0 +1,48 @@
+"""JSON log lines: one object a line with the record's fields; the request line; the logging configuration."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from tmfgate.logs import REQUESTS, JsonFormatter, config, request
+
+
+def test_a_record_is_one_json_object_with_its_extra_fields() -> None:
+    record = logging.makeLogRecord(
+        {"name": "tmfgate", "levelname": "WARNING", "msg": "slow %s", "args": ("store",), "created": 0.0, "api": "x"}
+    )
+    line = json.loads(JsonFormatter().format(record))
+    assert line == {"time": "1970-01-01T00:00:00.000+00:00", "level": "warning", "logger": "tmfgate",
+                    "message": "slow store", "api": "x"}  # fmt: skip
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    assert "ValueError: boom" in json.loads(JsonFormatter().format(record))["exception"]
+
+
+def test_a_request_line_keeps_its_fields_apart() -> None:
+    records: list[logging.LogRecord] = []
+    log = logging.getLogger(REQUESTS + ".test")
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        request(log, correlation_id="c-1", api="tmf622", operation="createProductOrder", status=201, seconds=0.0123)
+    finally:
+        log.removeHandler(handler)
+    line = json.loads(JsonFormatter().format(records[0]))
+    assert line["message"] == "tmf622 createProductOrder 201 in 12.3 ms"
+    assert {key: line[key] for key in ("correlation_id", "api", "operation", "status", "duration_ms")} == {
+        "correlation_id": "c-1", "api": "tmf622", "operation": "createProductOrder", "status": 201, "duration_ms": 12.3
+    }  # fmt: skip
+
+
+def test_the_configuration_formats_as_asked() -> None:
+    json_config, text_config = config("json", "info"), config("text", "debug")
+    assert json_config["formatters"]["default"] == {"()": "tmfgate.logs.JsonFormatter"}
+    assert "format" in text_config["formatters"]["default"]
+    assert text_config["loggers"]["uvicorn.error"]["level"] == "DEBUG" and text_config["root"]["level"] == "DEBUG"
