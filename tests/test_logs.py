@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+from pathlib import Path
 
-from tmfgate.logs import REQUESTS, JsonFormatter, config, request
+from tmfgate.logs import REQUESTS, JsonFormatter, RequestLines, config
 
 
 def test_a_record_is_one_json_object_with_its_extra_fields() -> None:
@@ -23,22 +25,21 @@ def test_a_record_is_one_json_object_with_its_extra_fields() -> None:
     assert "ValueError: boom" in json.loads(JsonFormatter().format(record))["exception"]
 
 
-def test_a_request_line_keeps_its_fields_apart() -> None:
-    records: list[logging.LogRecord] = []
-    log = logging.getLogger(REQUESTS + ".test")
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
-        request(log, correlation_id="c-1", api="tmf622", operation="createProductOrder", status=201, seconds=0.0123)
-    finally:
-        log.removeHandler(handler)
-    line = json.loads(JsonFormatter().format(records[0]))
-    assert line["message"] == "tmf622 createProductOrder 201 in 12.3 ms"
-    assert {key: line[key] for key in ("correlation_id", "api", "operation", "status", "duration_ms")} == {
-        "correlation_id": "c-1", "api": "tmf622", "operation": "createProductOrder", "status": 201, "duration_ms": 12.3
+def test_a_request_line_is_one_write_of_a_json_object_with_its_fields(tmp_path: Path) -> None:
+    path = tmp_path / "requests.log"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    lines = RequestLines(fd)
+    lines.write(correlation_id="c-1", api="tmf622", operation="createProductOrder", status=201, seconds=0.0123)
+    lines.write(correlation_id="c-2", api="none", operation="none", status=404, seconds=0.001)
+    os.close(fd)
+    first, second = (json.loads(line) for line in path.read_text().splitlines())
+    assert first.pop("time").endswith("+00:00")
+    assert first == {
+        "level": "info", "logger": REQUESTS, "message": "tmf622 createProductOrder 201 in 12.3 ms",
+        "correlation_id": "c-1", "api": "tmf622", "operation": "createProductOrder", "status": 201,
+        "duration_ms": 12.3,
     }  # fmt: skip
+    assert (second["correlation_id"], second["status"]) == ("c-2", 404)
 
 
 def test_the_configuration_formats_as_asked() -> None:

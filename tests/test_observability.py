@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import httpx
@@ -56,16 +55,17 @@ def test_each_can_be_turned_off() -> None:
         assert client.get(ORDERS).status_code == 200
 
 
-def test_json_logs_have_a_line_per_request_with_its_correlation_id(caplog: pytest.LogCaptureFixture) -> None:
+def test_json_logs_have_a_line_per_request_with_its_correlation_id(capfd: pytest.CaptureFixture[str]) -> None:
     with in_process("memory://", fulfilment=False, metrics=False, log_format="json") as client:
-        caplog.set_level(logging.INFO, logger="tmfgate.requests")
+        capfd.readouterr()
         client.post(ORDERS, json=ORDER, headers={"X-Correlation-ID": "corr-7"})
         created = client.post(ORDERS, json=ORDER)
         assert created.status_code == 201
         assert client.get(ORDERS + "/" + created.json()["id"]).status_code == 200
-    lines = [record for record in caplog.records if record.name == "tmfgate.requests"]
+        written = capfd.readouterr().err.splitlines()
+    lines = [line for line in map(json.loads, written) if line["logger"] == "tmfgate.requests"]
     assert len(lines) == 3
-    first, second, third = (vars(record) for record in lines)
+    first, second, third = lines
     assert (first["correlation_id"], first["api"], first["operation"], first["status"]) == (
         "corr-7",
         "tmf622_product_ordering",
@@ -75,3 +75,11 @@ def test_json_logs_have_a_line_per_request_with_its_correlation_id(caplog: pytes
     assert first["duration_ms"] > 0
     assert second["correlation_id"] not in ("", "corr-7") and second["correlation_id"] != third["correlation_id"]
     assert third["operation"] == "retrieveProductOrder"
+
+
+def test_text_logs_or_a_level_above_info_leave_no_request_line(capfd: pytest.CaptureFixture[str]) -> None:
+    for settings in ({"log_format": "text"}, {"log_format": "json", "log_level": "warning"}):
+        with in_process("memory://", fulfilment=False, **settings) as client:
+            capfd.readouterr()
+            assert client.get(ORDERS).status_code == 200
+            assert "tmfgate.requests" not in capfd.readouterr().err

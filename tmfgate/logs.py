@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from typing import Any
 
 import orjson
@@ -51,22 +52,29 @@ def config(log_format: str, level: str) -> dict[str, Any]:
     }
 
 
-def request(log: logging.Logger, *, correlation_id: str, api: str, operation: str, status: int, seconds: float) -> None:
-    """The line of one answered request, its fields apart (JSON logs keep them as fields)."""
-    log.info(
-        "%s %s %d in %.1f ms",
-        api,
-        operation,
-        status,
-        seconds * 1000,
-        extra={
+class RequestLines:
+    """One JSON line per answered request, shaped as :class:`JsonFormatter`'s, written to a file
+    descriptor in one ``write``: through ``logging`` (a record, a handler's lock, a formatter) a line
+    cost 68 µs on this machine, a twentieth of an order's POST; so written, a few."""
+
+    def __init__(self, fd: int = 2) -> None:
+        self.fd = fd  # standard error, where the server's JSON lines go (config's handler)
+
+    def write(self, *, correlation_id: str, api: str, operation: str, status: int, seconds: float) -> None:
+        milliseconds = round(seconds * 1000, 3)
+        line = {
+            "time": dt.datetime.now(dt.UTC),  # orjson writes it as RFC 3339, faster than isoformat()
+            "level": "info",
+            "logger": REQUESTS,
+            "message": f"{api} {operation} {status} in {milliseconds:.1f} ms",
             "correlation_id": correlation_id,
             "api": api,
             "operation": operation,
             "status": status,
-            "duration_ms": round(seconds * 1000, 3),
-        },
-    )
+            "duration_ms": milliseconds,
+        }
+        # One write of a whole line: lines of several workers on one pipe do not interleave.
+        os.write(self.fd, orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
 
 
-__all__ = ["REQUESTS", "JsonFormatter", "config", "request"]
+__all__ = ["REQUESTS", "JsonFormatter", "RequestLines", "config"]

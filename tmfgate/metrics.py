@@ -8,6 +8,7 @@ has a registry of its own (no import-time state): tests build several in one pro
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -58,10 +59,19 @@ class Metrics:
             ["use"],
             registry=registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, api: str, operation: str, status: int, seconds: float) -> None:
-        self.requests.labels(api, operation, str(status)).inc()
-        self.latency.labels(api, operation).observe(seconds)
+        # The labelled children kept by their labels: labels() costs several times inc() and observe().
+        key = (api, operation, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(api, operation, str(status)),
+                self.latency.labels(api, operation),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     async def exposition(self, backend: Backend) -> bytes:
         """Every metric in Prometheus's text format, the store's read now."""

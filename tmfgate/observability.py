@@ -42,7 +42,8 @@ class ObservabilityMiddleware:
         self.gateway = gateway
         self.metrics = metrics
         settings = gateway.settings
-        self.log = logging.getLogger(logs.REQUESTS) if settings.log_format == "json" else None
+        requests_logged = settings.log_format == "json" and logging.getLogger(logs.REQUESTS).isEnabledFor(logging.INFO)
+        self.log = logs.RequestLines() if requests_logged else None
         self.paths: dict[str, Answer] = {}
         if settings.health:
             self.paths.update({"/health/live": self._live, "/health/ready": self._ready})
@@ -97,9 +98,7 @@ class ObservabilityMiddleware:
             if self.metrics is not None:
                 self.metrics.observe(api, operation, status, seconds)
             if self.log is not None:
-                logs.request(
-                    self.log, correlation_id=correlation, api=api, operation=operation, status=status, seconds=seconds
-                )
+                self.log.write(correlation_id=correlation, api=api, operation=operation, status=status, seconds=seconds)
 
     async def _live(self, scope: Scope) -> Reply:
         status, body = health.live()
