@@ -10,6 +10,7 @@ the health paths answer anyone, as a load balancer must reach them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -17,9 +18,10 @@ from typing import Any
 
 import orjson
 from connexion.middleware.abstract import ROUTING_CONTEXT
+from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tmfgate import health, logs
+from tmfgate import health, logs, tracing
 from tmfgate.calls import Reply
 from tmfgate.endpoints import send_reply
 from tmfgate.errors import Forbidden
@@ -28,6 +30,7 @@ from tmfgate.ids import new_id
 from tmfgate.metrics import CONTENT_TYPE, Metrics
 from tmfgate.middleware import ErrorMiddleware
 from tmfgate.notifications.admin import admits
+from tmfgate.tracing import Tracing
 
 Answer = Callable[[Scope], Awaitable[Reply]]
 _CORRELATION = (b"x-correlation-id", b"x-request-id")
@@ -37,10 +40,11 @@ _UNROUTED = {"api_base_path": "", "operation_id": "none"}
 class ObservabilityMiddleware:
     """Answers the core's own paths, and observes every other request on its way through ``app``."""
 
-    def __init__(self, app: ASGIApp, gateway: Gateway, metrics: Metrics | None) -> None:
+    def __init__(self, app: ASGIApp, gateway: Gateway, metrics: Metrics | None, tracing: Tracing | None = None) -> None:
         self.app = app
         self.gateway = gateway
         self.metrics = metrics
+        self.tracing = tracing
         settings = gateway.settings
         requests_logged = settings.log_format == "json" and logging.getLogger(logs.REQUESTS).isEnabledFor(logging.INFO)
         self.log = logs.RequestLines() if requests_logged else None
@@ -58,7 +62,7 @@ class ObservabilityMiddleware:
 
     @property
     def observing(self) -> bool:
-        return self.metrics is not None or self.log is not None
+        return self.metrics is not None or self.log is not None or self.tracing is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,7 +84,7 @@ class ObservabilityMiddleware:
         extensions = scope.get("extensions")
         if extensions is None:
             extensions = scope["extensions"] = {}
-        correlation = _correlation(scope) if self.log is not None else ""
+        correlation = _correlation(scope) if self.log is not None or self.tracing is not None else ""
 
         async def sending(message: Message) -> None:
             nonlocal status
@@ -88,17 +92,27 @@ class ObservabilityMiddleware:
                 status = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            seconds = time.perf_counter() - started
-            routed = extensions.get(ROUTING_CONTEXT) or _UNROUTED
-            api = self.apis.get(routed["api_base_path"].rstrip("/"), "none")
-            operation = routed["operation_id"] or "none"
-            if self.metrics is not None:
-                self.metrics.observe(api, operation, status, seconds)
-            if self.log is not None:
-                self.log.write(correlation_id=correlation, api=api, operation=operation, status=status, seconds=seconds)
+        spanning = (
+            self.tracing.request(scope["method"], scope["path"], scope["headers"])
+            if self.tracing is not None
+            else contextlib.nullcontext()
+        )
+        with spanning as span:
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                seconds = time.perf_counter() - started
+                routed = extensions.get(ROUTING_CONTEXT) or _UNROUTED
+                api = self.apis.get(routed["api_base_path"].rstrip("/"), "none")
+                operation = routed["operation_id"] or "none"
+                if self.metrics is not None:
+                    self.metrics.observe(api, operation, status, seconds)
+                if self.log is not None:
+                    self.log.write(
+                        correlation_id=correlation, api=api, operation=operation, status=status, seconds=seconds
+                    )
+                if span is not None:
+                    tracing.answered(span, api=api, operation=operation, status=status, correlation_id=correlation)
 
     async def _live(self, scope: Scope) -> Reply:
         status, body = health.live()
@@ -135,15 +149,16 @@ def _correlation(scope: Scope) -> str:
     return made
 
 
-def observed(app: ASGIApp, gateway: Gateway) -> Any:
+def observed(app: ASGIApp, gateway: Gateway, exporter: SpanExporter | None = None) -> Any:
     """``app`` behind the core's own paths and the observation of its requests, as the settings ask;
-    ``app`` itself when they ask for none."""
+    ``app`` itself when they ask for none. ``exporter`` takes the spans instead of OTLP (tests)."""
     settings = gateway.settings
     metrics = Metrics() if settings.metrics else None
-    if metrics is None and not settings.health and settings.log_format != "json":
+    spans = Tracing(settings.otlp_endpoint, exporter) if settings.otlp_endpoint else None
+    if metrics is None and spans is None and not settings.health and settings.log_format != "json":
         return app
     # An error layer of its own inside, so requests are counted with the status their client gets.
-    return ObservabilityMiddleware(ErrorMiddleware(app), gateway, metrics)
+    return ObservabilityMiddleware(ErrorMiddleware(app), gateway, metrics, spans)
 
 
 __all__ = ["ObservabilityMiddleware", "observed"]

@@ -334,6 +334,16 @@ class Settings:
         choices=("on", "off"),
         serve_only=True,
     )
+    otlp_endpoint = Setting(
+        "otlp_endpoint",
+        "",
+        "where to send OpenTelemetry traces of the requests, by OTLP over HTTP (e.g. "
+        "`http://collector:4318/v1/traces`); none makes no spans",
+        base_url,
+        metavar="URL",
+        shown_default="none",
+        serve_only=True,
+    )
     admin_hosts = Setting(
         "admin_hosts",
         "",
