@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.api.clients import in_process
+from tests.backends.contract.support import fan_out_all, to
 from tests.conftest import RunningGateway
 from tmfgate.observability import ObservabilityMiddleware
 
@@ -56,13 +57,17 @@ def test_each_can_be_turned_off() -> None:
 
 
 def test_json_logs_have_a_line_per_request_with_its_correlation_id(capfd: pytest.CaptureFixture[str]) -> None:
-    with in_process("memory://", fulfilment=False, metrics=False, log_format="json") as client:
+    settings = {"fulfilment": False, "metrics": False, "log_format": "json", "dispatcher": False}
+    with in_process("memory://", **settings) as client:
         capfd.readouterr()
         client.post(ORDERS, json=ORDER, headers={"X-Correlation-ID": "corr-7"})
         created = client.post(ORDERS, json=ORDER)
         assert created.status_code == 201
         assert client.get(ORDERS + "/" + created.json()["id"]).status_code == 200
         written = capfd.readouterr().err.splitlines()
+        backend = client.gateway.backend
+        client.run(fan_out_all, backend, to("s1"))  # the events the orders wrote, as a subscriber gets them
+        bodies = [json.loads(delivery.event.body) for delivery in client.run(lambda: backend.deliveries(limit=10))]
     lines = [line for line in map(json.loads, written) if line["logger"] == "tmfgate.requests"]
     assert len(lines) == 3
     first, second, third = lines
@@ -75,6 +80,7 @@ def test_json_logs_have_a_line_per_request_with_its_correlation_id(capfd: pytest
     assert first["duration_ms"] > 0
     assert second["correlation_id"] not in ("", "corr-7") and second["correlation_id"] != third["correlation_id"]
     assert third["operation"] == "retrieveProductOrder"
+    assert [body["correlationId"] for body in bodies] == ["corr-7", second["correlation_id"]]
 
 
 def test_text_logs_or_a_level_above_info_leave_no_request_line(capfd: pytest.CaptureFixture[str]) -> None:
