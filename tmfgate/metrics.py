@@ -7,11 +7,15 @@ has a registry of its own (no import-time state): tests build several in one pro
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-from typing import Any
+import itertools
+from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 from sqlalchemy.pool import QueuePool
 
 from backends.base import Backend
@@ -25,23 +29,16 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class Metrics:
-    """The process's metrics, in a registry of their own."""
+    """The process's metrics, in a registry of their own.
+
+    Requests are tallied in plain dictionaries and turned into Prometheus families when scraped
+    (:class:`RequestCollector`): prometheus_client's own counters take a lock and check their labels
+    on every ``inc``, which cost more than the rest of the observation on a request of 0.3 ms."""
 
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "tmfgate_requests",
-            "Requests answered, by API, operation and status.",
-            ["api", "operation", "status"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "tmfgate_request_duration_seconds",
-            "Time from a request's arrival to the end of its answer.",
-            ["api", "operation"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
+        self.tally = RequestCollector()
+        registry.register(self.tally)
         self.deliveries = Gauge(
             "tmfgate_deliveries",
             "Deliveries of hub notifications in the outbox, by state.",
@@ -59,19 +56,9 @@ class Metrics:
             ["use"],
             registry=registry,
         )
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, api: str, operation: str, status: int, seconds: float) -> None:
-        # The labelled children kept by their labels: labels() costs several times inc() and observe().
-        key = (api, operation, status)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = (
-                self.requests.labels(api, operation, str(status)),
-                self.latency.labels(api, operation),
-            )
-        children[0].inc()
-        children[1].observe(seconds)
+        self.tally.observe(api, operation, status, seconds)
 
     async def exposition(self, backend: Backend) -> bytes:
         """Every metric in Prometheus's text format, the store's read now."""
@@ -84,6 +71,47 @@ class Metrics:
         self.pool.labels("checked_out").set(checked_out)
         self.pool.labels("idle").set(idle)
         return generate_latest(self.registry)
+
+
+class RequestCollector(Collector):
+    """Requests by API, operation and status, and their latency by API and operation, as tallied."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, int], int] = {}
+        # Per API and operation: how many fell in each bucket (the last is +Inf), and their sum.
+        self.latencies: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
+
+    def observe(self, api: str, operation: str, status: int, seconds: float) -> None:
+        key = (api, operation, status)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        latency = self.latencies.get((api, operation))
+        if latency is None:
+            latency = self.latencies[(api, operation)] = ([0] * (len(LATENCY_BUCKETS) + 1), [0.0])
+        latency[0][bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        latency[1][0] += seconds
+
+    def describe(self) -> Iterable[Metric]:
+        return self.collect()
+
+    def collect(self) -> Iterable[Metric]:
+        requests = CounterMetricFamily(
+            "tmfgate_requests",
+            "Requests answered, by API, operation and status.",
+            labels=["api", "operation", "status"],
+        )
+        for (api, operation, status), count in sorted(self.counts.items()):
+            requests.add_metric([api, operation, str(status)], count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "tmfgate_request_duration_seconds",
+            "Time from a request's arrival to the end of its answer.",
+            labels=["api", "operation"],
+        )
+        bounds = [str(bound) for bound in LATENCY_BUCKETS] + ["+Inf"]
+        for (api, operation), (buckets, total) in sorted(self.latencies.items()):
+            cumulative = list(itertools.accumulate(buckets))
+            latency.add_metric([api, operation], list(zip(bounds, cumulative, strict=True)), total[0])
+        yield latency
 
 
 def pool_use(backend: Backend) -> tuple[int, int]:
@@ -99,4 +127,4 @@ def pool_use(backend: Backend) -> tuple[int, int]:
     return pool.checkedout(), pool.checkedin()
 
 
-__all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS", "Metrics", "pool_use"]
+__all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS", "Metrics", "RequestCollector", "pool_use"]
