@@ -219,9 +219,7 @@ def _sqlite_element(element: ElementCondition, doc: ColumnElement[Any], candidat
 
 def _pg_element(element: ElementCondition, doc: ColumnElement[Any], candidates: _Candidates) -> _Bool:
     item = func.jsonb_path_query(doc, _pg_path(element.path), type_=JSONB).column_valued("e")
-    # No containment inside an element: it stands for the whole document's indexes, and no index
-    # holds the elements; their paths are walked as before ("" is no dialect's containment).
-    inner = [_condition(condition, item, candidates, "") for condition in element.conditions]
+    inner = [_condition(condition, item, candidates, "postgresql") for condition in element.conditions]
     return exists(select(literal(1)).where(func.jsonb_typeof(item) == "object", *inner))
 
 
