@@ -309,7 +309,9 @@ class UpstreamTransaction:
                 raise NotStored(f"No {kind} with id {id!r} is stored at {self.store.url}.")
             old = orjson.loads(raw)
         new = orjson.loads(doc)
-        change = merge_patch(old, new)
+        # What the upstream sets itself is not ours to change or remove (a document handed back without them).
+        kept = self.store.options.owned.get(kind, frozenset()) | {"id", "href", "@type"}
+        change = {name: value for name, value in merge_patch(old, new).items() if name not in kept}
         if not change:
             return orjson.dumps(old)
         stored = await self.store.patch(kind, id, change)
