@@ -174,6 +174,11 @@ def secret_key(raw: str) -> str:
     return parse_key(raw) if raw.strip() else ""
 
 
+# The connections to PostgreSQL that the workers of one gateway share out by default: enough for
+# 64 concurrent clients to keep both cores of this machine kind busy without opening new ones.
+DB_CONNECTIONS = 32
+MIN_DB_POOL = 8
+
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
@@ -212,6 +217,16 @@ class Settings:
         whole(1),
         metavar="N",
         serve_only=True,
+    )
+    db_pool_size: Setting[int | None] = Setting(
+        "db_pool_size",
+        None,
+        "PostgreSQL connections each worker keeps open and reuses; a request past them waits for one "
+        f"rather than open another; none shares {DB_CONNECTIONS} among the `--workers`, at least "
+        f"{MIN_DB_POOL} each",
+        optional_whole(1),
+        metavar="N",
+        shown_default=f"{DB_CONNECTIONS} / workers",
     )
     max_limit: Setting[int | None] = Setting(
         "max_limit",
@@ -547,6 +562,14 @@ class Settings:
     def base_url(self) -> str:
         """Scheme and host of the gateway for links made outside a request."""
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def pool_size(self) -> int:
+        """The connections each worker keeps to a PostgreSQL store: ``db_pool_size``, else its share."""
+        given = self.db_pool_size
+        if given is not None:
+            return given
+        return max(MIN_DB_POOL, -(-DB_CONNECTIONS // self.workers))
 
     @classmethod
     def from_env(cls, declared: Iterable[Setting[Any]], environ: Mapping[str, str] | None = None) -> Settings:

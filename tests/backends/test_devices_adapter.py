@@ -157,7 +157,9 @@ def test_an_attribute_without_a_column_is_a_400_and_nothing_is_stored(gateway: R
     assert rows(legacy) == before
 
 
-@pytest.mark.parametrize("query", ["name.regex=^olt", "relatedParty.id=p1", "sort=usageState"])
+@pytest.mark.parametrize(
+    "query", ["name.regex=^olt", "relatedParty.id=p1", "sort=usageState", "filter=relatedParty[?(@.id=='p1')]"]
+)
 def test_what_the_table_cannot_do_is_a_declared_501(gateway: RunningGateway, query: str) -> None:
     response = requests.get(f"{gateway.url}{BASE}?{query}", timeout=10)
     assert response.status_code == 501 and response.json()["@type"] == "Error", response.text

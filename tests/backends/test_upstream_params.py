@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from backends.errors import Unsupported
 from backends.queries import Condition, Op, Query, ValueType
 from backends.upstream.params import parameters
 from tmfgate.query import parse_query
@@ -52,3 +53,9 @@ def test_values_are_written_as_the_server_reads_them() -> None:
 
 def test_an_empty_query_sends_no_parameter() -> None:
     assert parameters(Query()) == []
+
+
+def test_a_json_path_filter_is_not_passed_on() -> None:
+    # An upstream need not evaluate JSON Path (TMF630 Part 6 makes it optional): refused, not dropped.
+    with pytest.raises(Unsupported, match="JSON Path"):
+        parameters(parsed("state=a&filter=note[?(@.author=='x')]"))
