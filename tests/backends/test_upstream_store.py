@@ -337,6 +337,10 @@ async def test_a_replace_leaves_what_the_upstream_sets_alone() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=resource(name="a"))
 
-    async with store_of(answer) as (store, upstream), store.transaction() as tx:
+    options = UpstreamOptions(url=OSS, owned={"resource": frozenset({"resourceStatus", "lastUpdate"})})
+    async with store_of(answer, options) as (store, upstream), store.transaction() as tx:
         await tx.replace("resource", "r1", orjson.dumps({"id": "r1", "name": "b"}))
         assert orjson.loads(upstream.calls[-1].content) == {"name": "b"}
+        # an attribute the upstream sets may still be changed (a state), only not removed
+        await tx.replace("resource", "r1", orjson.dumps({"id": "r1", "name": "a", "resourceStatus": "reserved"}))
+        assert orjson.loads(upstream.calls[-1].content) == {"resourceStatus": "reserved"}
