@@ -213,13 +213,13 @@ def elements_clause(elements: Sequence[ElementCondition], doc: ColumnElement[Any
 
 def _sqlite_element(element: ElementCondition, doc: ColumnElement[Any], candidates: _Candidates) -> _Bool:
     walk = _SqliteWalk(doc, element.path)
-    inner = [_condition(condition, walk.raw, candidates) for condition in element.conditions]
+    inner = [_condition(condition, walk.raw, candidates, "sqlite") for condition in element.conditions]
     return exists(select(literal(1)).select_from(walk.source).where(walk.keys, walk.value.type == "object", *inner))
 
 
 def _pg_element(element: ElementCondition, doc: ColumnElement[Any], candidates: _Candidates) -> _Bool:
     item = func.jsonb_path_query(doc, _pg_path(element.path), type_=JSONB).column_valued("e")
-    inner = [_condition(condition, item, candidates) for condition in element.conditions]
+    inner = [_condition(condition, item, candidates, "postgresql") for condition in element.conditions]
     return exists(select(literal(1)).where(func.jsonb_typeof(item) == "object", *inner))
 
 
