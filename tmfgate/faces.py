@@ -56,6 +56,46 @@ def _respell(doc: dict[str, Any], values: tuple[tuple[Path, Mapping[str, str]], 
             _put(doc, path, spelled[value])
 
 
+_PREFIXES = {bool: ("Boolean",), int: ("Integer", "Number"), float: ("Number", "Float"), str: ("String",)}
+
+
+@dataclass(frozen=True)
+class Typed:
+    """The @type of an object of schema ``base`` stored without one (v4 leaves it out, v5 requires it).
+
+    ``kinds`` are the @type values the schema names (discriminator mapping, enums of its branches);
+    ``open`` when it accepts others too. An object with ``id`` or ``href`` is a reference (TMF630 Part 2:
+    ``XRef`` of an ``XRefOrValue``); one with a ``value`` takes the kind of that value
+    (``StringCharacteristic``, ``NumberCharacteristicValueSpecification``); else the schema's own name.
+    """
+
+    base: str
+    kinds: frozenset[str]
+    open: bool
+
+    def chosen(self, doc: Mapping[str, Any]) -> str | None:
+        own = self.base.removesuffix("RefOrValue")
+        if ("id" in doc or "href" in doc) and own + "Ref" in self.kinds:
+            return own + "Ref"
+        if "value" in doc:
+            for prefix in _value_prefixes(doc["value"]):
+                if prefix + self.base in self.kinds:
+                    return prefix + self.base
+        for name in (own, self.base):
+            if name in self.kinds or (self.open and name == self.base):
+                return name
+        return None
+
+
+def _value_prefixes(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list):
+        inner = _value_prefixes(value[0]) if value else ("String",)
+        return tuple(prefix + "Array" for prefix in inner)
+    if isinstance(value, Mapping):
+        return ("Object",)
+    return _PREFIXES.get(type(value), ())
+
+
 @dataclass(frozen=True)
 class Rule:
     """How one face schema maps to its stored counterpart: attributes moved, ``@type`` values, defaults."""
@@ -67,6 +107,8 @@ class Rule:
     derived: tuple[tuple[Path, Path, Mapping[str, Any]], ...] = ()
     # attributes whose values the versions spell differently: (path, stored value -> face value)
     values: tuple[tuple[Path, Mapping[str, str]], ...] = ()
+    # the @type a face object must have and a stored one may lack, chosen by its shape (see typed())
+    typed: Typed | None = None
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> Rule:
@@ -98,6 +140,10 @@ class Rule:
         kind = doc.get("@type")
         if isinstance(kind, str) and kind in self.types:
             doc["@type"] = self.types[kind]
+        if kind is None and self.typed is not None:
+            chosen = self.typed.chosen(doc)
+            if chosen is not None:
+                doc["@type"] = chosen
         _respell(doc, self.values)
         for path, value in self.defaults:
             # A default inside an object the document lacks (partyOrPartyRole.@type of a related party
@@ -122,6 +168,8 @@ class Rule:
         for path, value in self.defaults:
             if _get(doc, path) == value:
                 _pop(doc, path)
+        if self.typed is not None and doc.get("@type") is not None and doc["@type"] == self.typed.chosen(doc):
+            del doc["@type"]  # shown again as it came, as a default is
         _respell(
             doc, tuple((path, {face: stored for stored, face in spelled.items()}) for path, spelled in self.values)
         )
@@ -213,7 +261,7 @@ class Planner:
         name = schema.get("$ref", "").rsplit("/", 1)[-1]
         if name and name in self.built:
             return self.built[name]
-        node = Node(self.rules.get(name))
+        node = Node(self.rules.get(name) or (self._typed(name, schema) if name else None))
         if name:
             self.built[name] = node
         for attribute, sub in self._properties(schema).items():
@@ -221,6 +269,29 @@ class Planner:
             if target.get("$ref") or self._properties(target):
                 node.children[attribute] = self._node(target)
         return node
+
+    def _typed(self, name: str, schema: dict[str, Any]) -> Rule | None:
+        """A rule giving the @type a schema requires to the stored objects that lack it (v5 Extensible)."""
+        resolved = self.schemas.resolve(schema)
+        branches = resolved.get("oneOf", ())
+        every = bool(branches) and all("@type" in self._required(branch) for branch in branches)
+        if not every and "@type" not in self._required(resolved):
+            return None
+        kinds = set((resolved.get("discriminator") or {}).get("mapping", {}))
+        open_ = not branches
+        for branch in branches:
+            kind = (branch.get("properties") or {}).get("@type") or {}
+            kinds.update(kind.get("enum", ()))
+            open_ = open_ or "not" in kind or "$ref" in branch or "allOf" in branch and "enum" not in kind
+        return Rule(typed=Typed(name, frozenset(kinds), open_))
+
+    def _required(self, schema: dict[str, Any], depth: int = 0) -> set[str]:
+        """The names a schema requires through ``$ref`` and ``allOf``."""
+        schema = self.schemas.resolve(schema)
+        found = set(schema.get("required", ()))
+        for part in schema.get("allOf", ()) if depth < 20 else ():
+            found |= self._required(part, depth + 1)
+        return found
 
     def _items(self, schema: dict[str, Any]) -> dict[str, Any]:
         while True:
@@ -268,4 +339,4 @@ def rules_of(data: Mapping[str, Any]) -> dict[str, Rule]:
     return {name: Rule.of(rule or {}) for name, rule in (data.get("schemas") or {}).items()}
 
 
-__all__ = ["Document", "Node", "Planner", "Rule", "rules_of"]
+__all__ = ["Document", "Node", "Planner", "Rule", "Typed", "rules_of"]
