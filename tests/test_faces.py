@@ -337,3 +337,17 @@ def test_the_planner_types_the_schemas_that_require_it() -> None:
     assert set(node.children) == {"spec"}
     shown = node.outward({"spec": {"id": "s"}, "free": {"a": "b"}})
     assert shown == {"spec": {"id": "s", "@type": "SpecRef"}, "free": {"a": "b"}}
+
+
+def test_a_listed_string_is_a_list_of_one_object_in_the_face() -> None:
+    rule = Rule.of({"listed": {"externalId": "id"}})
+    doc: dict[str, Any] = {"externalId": "x"}
+    rule.outward(doc)
+    assert doc == {"externalId": [{"id": "x"}]}
+    rule.inward(doc)
+    assert doc == {"externalId": "x"}
+    more: dict[str, Any] = {"externalId": [{"id": "a", "owner": "crm"}, {"id": "b"}]}
+    rule.inward(more)
+    assert more == {"externalId": [{"id": "a", "owner": "crm"}, {"id": "b"}]}  # says more: kept as it came
+    assert rule.stored_path(("externalId", "id")) == (("externalId",), 2)
+    assert rule.stored_path(("externalId", "owner")) == (("externalId",), 1)

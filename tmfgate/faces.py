@@ -109,6 +109,8 @@ class Rule:
     values: tuple[tuple[Path, Mapping[str, str]], ...] = ()
     # the @type a face object must have and a stored one may lack, chosen by its shape (see typed())
     typed: Typed | None = None
+    # stored strings the face holds as a list of one object: (path, the object's attribute holding it)
+    listed: tuple[tuple[Path, str], ...] = ()
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> Rule:
@@ -119,7 +121,8 @@ class Rule:
             for k, v in data.get("derived", {}).items()
         )
         values = tuple((tuple(k.split(".")), dict(v)) for k, v in data.get("values", {}).items())
-        return cls(moved, dict(data.get("types", {})), defaults, derived, values)
+        listed = tuple((tuple(k.split(".")), str(v)) for k, v in data.get("listed", {}).items())
+        return cls(moved, dict(data.get("types", {})), defaults, derived, values, listed=listed)
 
     def _derivation(self, doc: Mapping[str, Any], source: Path, values: Mapping[str, Any]) -> Any:
         """The stored value that the face value at ``source`` (or its default) implies, if any."""
@@ -129,6 +132,10 @@ class Rule:
         return values.get(value) if isinstance(value, str) else None
 
     def outward(self, doc: dict[str, Any]) -> None:
+        for path, key in self.listed:
+            value = _get(doc, path)
+            if isinstance(value, str):
+                _put(doc, path, [{key: value}])
         for stored, source, values in self.derived:
             implied = self._derivation(doc, source, values)
             if implied is not None and _get(doc, stored) == implied:
@@ -173,12 +180,20 @@ class Rule:
         _respell(
             doc, tuple((path, {face: stored for stored, face in spelled.items()}) for path, spelled in self.values)
         )
+        for path, key in self.listed:
+            # One identifier fits the stored string; a list that says more is kept as it came.
+            value = _get(doc, path)
+            if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict) and value[0].keys() == {key}:
+                _put(doc, path, value[0][key])
 
     def stored_path(self, path: Path) -> tuple[Path, int]:
         """The stored path of a face path's head, and how many face names it took."""
         for stored, faced in self.moved:
             if path[: len(faced)] == faced:
                 return stored, len(faced)
+        for listed, key in self.listed:
+            if path[: len(listed) + 1] == (*listed, key):
+                return listed, len(listed) + 1
         return path[:1], 1
 
 
