@@ -6,6 +6,7 @@ table per pair of schemas (``specs/v5/faces.yaml``), on the way in and out; quer
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,7 +132,18 @@ class Rule:
             value = next((default for path, default in self.defaults if path == source), None)
         return values.get(value) if isinstance(value, str) else None
 
+    @functools.cached_property
+    def only_typed(self) -> bool:
+        """Whether the rule only gives a missing @type: most rules, and the cheap path for them."""
+        return not (self.moved or self.types or self.defaults or self.derived or self.values or self.listed)
+
     def outward(self, doc: dict[str, Any]) -> None:
+        if self.only_typed:
+            if self.typed is not None and "@type" not in doc:
+                chosen = self.typed.chosen(doc)
+                if chosen is not None:
+                    doc["@type"] = chosen
+            return
         for path, key in self.listed:
             value = _get(doc, path)
             if isinstance(value, str):
@@ -159,6 +171,11 @@ class Rule:
                 _put(doc, path, value)
 
     def inward(self, doc: dict[str, Any]) -> None:
+        if self.only_typed:
+            kind = doc.get("@type")
+            if kind is not None and self.typed is not None and kind == self.typed.chosen(doc):
+                del doc["@type"]
+            return
         for stored, faced in self.moved:
             found, value = _pop(doc, faced)
             if found:
