@@ -444,6 +444,22 @@ class Settings:
         one_of("log", "refuse"),
         choices=("log", "refuse"),
     )
+    upstream_poll = Setting(
+        "upstream_poll",
+        0.0,
+        "seconds between polls of an upstream that has no hub, for the changes made there and through the "
+        "gateway alike; `0` polls none, and the gateway raises the events of the changes made through it",
+        amount("seconds", zero=True),
+        metavar="SECONDS",
+    )
+    upstream_poll_attribute = Setting(
+        "upstream_poll_attribute",
+        "lastUpdate",
+        "the date-time attribute every change at an upstream moves forward, by which it is polled (a "
+        "watermark of its last value seen is stored)",
+        text,
+        metavar="NAME",
+    )
 
     # Security (README "Security"): who may call, and what they may do.
     auth = Setting(

@@ -66,7 +66,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 
-from backends.queries import Condition, Instant, Op, SortKey, ValueType
+from backends.queries import Condition, ElementCondition, Instant, Op, SortKey, ValueType
 from backends.values import (
     DAY_MICROS,
     NAIVE_INSTANT,
@@ -202,6 +202,25 @@ def where_clause(conditions: Sequence[Condition], doc: ColumnElement[Any], diale
     if not conditions:
         return true()
     return and_(*(_condition(condition, doc, candidates, dialect) for condition in conditions))
+
+
+def elements_clause(elements: Sequence[ElementCondition], doc: ColumnElement[Any], dialect: str) -> _Bool:
+    """A WHERE clause holding every element condition: some object at the path satisfies all of its own."""
+    candidates = _candidates_for(dialect)
+    walk = _sqlite_element if dialect == "sqlite" else _pg_element
+    return and_(true(), *(walk(element, doc, candidates) for element in elements))
+
+
+def _sqlite_element(element: ElementCondition, doc: ColumnElement[Any], candidates: _Candidates) -> _Bool:
+    walk = _SqliteWalk(doc, element.path)
+    inner = [_condition(condition, walk.raw, candidates, "sqlite") for condition in element.conditions]
+    return exists(select(literal(1)).select_from(walk.source).where(walk.keys, walk.value.type == "object", *inner))
+
+
+def _pg_element(element: ElementCondition, doc: ColumnElement[Any], candidates: _Candidates) -> _Bool:
+    item = func.jsonb_path_query(doc, _pg_path(element.path), type_=JSONB).column_valued("e")
+    inner = [_condition(condition, item, candidates, "postgresql") for condition in element.conditions]
+    return exists(select(literal(1)).where(func.jsonb_typeof(item) == "object", *inner))
 
 
 _Candidates = Callable[[ColumnElement[Any], tuple[str, ...], Callable[[_Value], _Bool]], _Bool]

@@ -22,7 +22,7 @@ from backends.queries import Owners, Page, Query
 
 from . import outbox, sqlite
 from .grouped import GroupCommit
-from .query import order_by, where_clause
+from .query import elements_clause, order_by, where_clause
 from .schema import documents, metadata
 from .sqlite import Executing, LoopConnection
 from .statements import STATEMENTS
@@ -292,6 +292,8 @@ def list_statements(kind: str, query: Query, dialect: str) -> ListStatements:
         criteria.append(or_(owned, documents.c.owner.is_(None)) if None in query.owners else owned)
     if query.conditions:
         criteria.append(where_clause(query.conditions, documents.c.doc, dialect))
+    if query.elements:
+        criteria.append(elements_clause(query.elements, documents.c.doc, dialect))
     # COUNT(*) then the page beat COUNT(*) OVER () on 10k rows (page of 10: SQLite 3.4 vs 20 ms,
     # PostgreSQL 4.2 vs 10.8 ms): the window reads every match before returning the first row.
     count = select(func.count()).select_from(documents).where(*criteria)
