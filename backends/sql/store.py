@@ -21,6 +21,7 @@ from backends.events import Delivery, DeliveryState, Event, Route
 from backends.queries import Owners, Page, Query
 
 from . import migrations, outbox, sqlite
+from .grouped import GroupCommit
 from .query import elements_clause, order_by, where_clause
 from .schema import documents, metadata
 from .sqlite import Executing, LoopConnection
@@ -104,6 +105,15 @@ class SqlTransaction:
             return list((await self._connection.execute(stmt)).scalars())
 
 
+class _Settle(NamedTuple):
+    """One delivery attempt to record (the arguments of ``settle``)."""
+
+    delivery_id: str
+    delivered: bool
+    error: str | None
+    retry_at: dt.datetime | None
+
+
 class SqlBackend:
     """Documents and the outbox in SQL tables; the same statements on SQLite (on the event loop's thread,
     :mod:`backends.sql.sqlite`) and PostgreSQL (psycopg's async API)."""
@@ -119,6 +129,7 @@ class SqlBackend:
         # SQLite's statements run on the loop's thread; PostgreSQL's through psycopg's async API.
         self.loop_engine: Engine | None = sqlite.create_loop_engine(url) if self._sqlite else None
         self.engine: AsyncEngine | None = None if self._sqlite else _create_engine(url, pool_size)
+        self._settles: GroupCommit[_Settle] = GroupCommit(self._settle_all)
         self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -205,8 +216,15 @@ class SqlBackend:
     async def settle(
         self, delivery_id: str, *, delivered: bool, error: str | None = None, retry_at: dt.datetime | None = None
     ) -> None:
+        # Settles arriving while one commits share the next transaction (group commit, .grouped).
+        await self._settles.submit(_Settle(delivery_id, delivered, error, retry_at))
+
+    async def _settle_all(self, settles: list[_Settle]) -> None:
         async with self._connection(write=True, durable=False) as connection:
-            await outbox.settle(connection, delivery_id, delivered=delivered, error=error, retry_at=retry_at)
+            for one in settles:
+                await outbox.settle(
+                    connection, one.delivery_id, delivered=one.delivered, error=one.error, retry_at=one.retry_at
+                )
 
     async def deliveries(
         self,
