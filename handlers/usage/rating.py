@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from backends.base import Transaction, where
+from backends.base import Transaction
 from handlers import apis
 from handlers.billing import rating as billing
 from handlers.billing.rules import CENT, RATE, TAX_CATEGORY, Period, money, signed, tax, tax_rate
@@ -63,10 +63,10 @@ async def rate(tx: Transaction, actor: Actor, docs: list[Document]) -> Outcome:
     outcome = Outcome()
     if not docs:
         return outcome
-    taken = {d["id"] for d in await documents.find(tx, records.KIND, where("id", eq=[d["id"] for d in docs]))}
+    # Looked up by key, one at a time: a query on ids would read the JSON of every record stored.
     fresh: dict[str, Document] = {}
     for doc in docs:
-        if doc["id"] in taken or doc["id"] in fresh:
+        if doc["id"] in fresh or await tx.get(records.KIND, doc["id"]) is not None:
             outcome.duplicates.append(doc["id"])
         else:
             fresh[doc["id"]] = doc
@@ -74,8 +74,11 @@ async def rate(tx: Transaction, actor: Actor, docs: list[Document]) -> Outcome:
     wanted = sorted({r.product_id for r in readings.values()})
     # A partner charges usage to its own products only (tenancy): another's is as unknown as none.
     owners = visible(actor, "product") if isinstance(actor, Call) else None
-    found = await documents.find(tx, "product", where("id", eq=wanted), owners=owners) if wanted else []
-    products = {p["id"]: p for p in found}
+    products = {}
+    for id in wanted:
+        product = await documents.get(tx, "product", id, owners=owners)
+        if product is not None:
+            products[id] = product
     groups: dict[tuple[str, str, str, Period], _Group] = {}
     for id, doc in fresh.items():
         reading = readings[id]
