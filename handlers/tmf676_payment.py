@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from handlers import apis
-from handlers.billing.prices import amount
+from handlers.billing.prices import LIMIT, amount
 from handlers.billing.rules import CENT, money
 from handlers.catalog import loading as catalogs
 from handlers.payments import ledger
@@ -39,8 +39,11 @@ def _checked(call: Call) -> tuple[Document, str, Decimal, str]:
         value = amount(total.get("value"))
     except ValueError:
         raise BadRequest(f"totalAmount.value must be an amount of money; it is {total.get('value')!r}.") from None
-    if value <= 0 or value != value.quantize(CENT, rounding=ROUND_HALF_UP):
-        raise BadRequest(f"totalAmount.value must be more than 0, in cents at most; it is {total.get('value')!r}.")
+    if not 0 < value < LIMIT or value != value.quantize(CENT, rounding=ROUND_HALF_UP):
+        raise BadRequest(
+            f"totalAmount.value must be more than 0 and less than {LIMIT:,}, in cents at most; "
+            f"it is {total.get('value')!r}."
+        )
     if total.get("unit", unit) != unit:
         raise BadRequest(f"totalAmount is in {total.get('unit')}; accounts are kept in {unit}.")
     doc = operations.new_document(call, body)

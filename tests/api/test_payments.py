@@ -85,6 +85,7 @@ def test_a_payment_names_its_bill_and_bad_payments_are_refused(database: str) ->
         for value, more, says in [
             ("0", {}, "must be more than 0"),
             ("1.001", {}, "in cents at most"),
+            ("1e190", {}, "less than 1,000,000,000"),
             ("1", {"paymentItem": [{"item": {"id": "no-such-bill"}}]}, "names no customer bill"),
             ("1", {"status": "done"}, "status set by the server"),
         ]:
