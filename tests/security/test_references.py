@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from tests.conftest import RunningGateway
+from tests.listeners import ListenerProcess
 from tests.security.support import ALL_SCOPES, AUDIENCE, ISSUER, Keys, bearer, make_keys
 from tmfgate.security.references import party_references
 
@@ -126,10 +128,21 @@ def report(obj: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_a_partners_alarm_reaches_only_its_own_alarms_and_services(
-    tenanted: RunningGateway, tokens: dict[str, dict[str, str]]
+    tenanted: RunningGateway, tokens: dict[str, dict[str, str]], tmp_path: Path
 ) -> None:
-    url = tenanted.url
-    a, b = tokens["a"], tokens["b"]
+    with ListenerProcess(tmp_path / "a.jsonl") as heard_by_a, ListenerProcess(tmp_path / "b.jsonl") as heard_by_b:
+        for listener, token in ((heard_by_a, tokens["a"]), (heard_by_b, tokens["b"])):
+            hub = {"callback": listener.callback, "query": "eventType=ServiceAttributeValueChangeEvent"}
+            post(f"{tenanted.url}{SERVICES}/hub", token, hub)
+        service = alarms_of_two_partners(tenanted.url, tokens["a"], tokens["b"])
+        # The impact of A's alarm on A's service reaches A's subscriber, and B's hears of nothing.
+        heard = heard_by_a.wait_for(lambda got: len(got) >= 1, 30, "the impact on A's service")
+        assert [e["body"]["event"]["service"]["id"] for e in heard] == [service]
+        assert heard_by_b.delivered() == []
+
+
+def alarms_of_two_partners(url: str, a: dict[str, str], b: dict[str, str]) -> str:
+    """B's alarms and tasks leave A's alarm and service alone, A's own alarm impacts it; its id."""
     line = {"name": "Leased line", "state": "active", "serviceSpecification": {"id": "ss-leased-line"}}
     service = post(f"{url}{SERVICES}/service", a, line)
     service_url = f"{url}{SERVICES}/service/{service['id']}"
@@ -160,6 +173,7 @@ def test_a_partners_alarm_reaches_only_its_own_alarms_and_services(
     mine = requests.get(own_url, headers=a, timeout=10).json()
     assert mine["state"] == "raised" and "comment" not in mine
     assert requests.get(service_url, headers=a, timeout=10).json()["isServiceEnabled"] is False
+    return str(service["id"])
 
 
 def test_a_customer_kept_by_another_partners_product_is_not_deleted_nor_is_that_product_named(
