@@ -12,6 +12,7 @@ from __future__ import annotations
 from handlers import apis
 from handlers.billing import prices
 from handlers.catalog import loading as catalogs
+from handlers.catalog import snapshots
 from handlers.fulfilment.settings import FULFILMENT
 from handlers.ordering import cancellation, capture
 from handlers.ordering.lifecycle import PRODUCT_ORDERS
@@ -53,6 +54,7 @@ async def _new_order(call: Call, order: Document) -> None:
     PRODUCT_ORDERS.check_new(order, check_item, max_items=settings.get(MAX_ORDER_ITEMS))
     if call.gateway.settings.get(FULFILMENT):
         capture.dates(order)
+        await snapshots.refresh(call.gateway)
         capture.check(catalogs.of(call.gateway), order, await _installed(call, order))
 
 

@@ -55,3 +55,12 @@ def test_a_spec_the_gateway_cannot_serve_is_refused_at_start_up(
 ) -> None:
     with pytest.raises(ConfigurationError, match=message.replace("{", r"\{").replace("}", r"\}")):
         model.build(_spec(tmp_path, paths))
+
+
+def test_every_partner_reads_the_kinds_no_api_writes_and_those_of_a_shared_api() -> None:
+    catalog = model.build(specs.load(specs.specs_dir() / "tmf620_product_catalog.yaml"))
+    services = model.build(specs.load(specs.specs_dir() / "tmf633_service_catalog.yaml"))
+    assert catalog.spec.document["info"][model.SHARED] is True  # written by the back office, read by all
+    shared = model.read_only_kinds([API, catalog, services])
+    assert {"productOffering", "category", "serviceSpecification"} <= shared
+    assert "productOrder" not in shared

@@ -188,10 +188,15 @@ def build(spec: ApiSpec) -> ApiModel:
     return ApiModel(spec=spec, schemas=schemas, resources=resources, operations=operations)
 
 
+SHARED = "x-tmfgate-shared"  # the spec info's mark of an API every partner reads, whoever writes it
+
+
 def read_only_kinds(apis: list[ApiModel]) -> frozenset[str]:
-    """The kinds that no API lets a client create, patch or delete (the catalogs)."""
+    """The kinds every partner reads: those no API lets a client create, patch or delete, and those of
+    the APIs whose spec says ``x-tmfgate-shared: true`` in its info (the catalogs, the provider's own)."""
     written = {op.resource.kind for api in apis for op in api.operations.values() if op.verb in _WRITES}
-    return frozenset(kind for api in apis for kind in api.resources if kind not in written)
+    shared = {kind for api in apis if api.spec.document.get("info", {}).get(SHARED) is True for kind in api.resources}
+    return frozenset(kind for api in apis for kind in api.resources if kind not in written or kind in shared)
 
 
 def _verb(method: str, by_id: bool, hub: bool) -> str | None:

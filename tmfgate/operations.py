@@ -117,7 +117,7 @@ def patched(call: Call, old: Document) -> Document:
     resource = call.resource
     settings = call.gateway.settings
     new = patching.apply(old, call.body, call.media_type, settings.max_document_size)
-    if call.media_type == patching.JSON_PATCH:  # a merge patch cannot outgrow its body; a copy can
+    if call.media_type in patching.JSON_PATCHES:  # a merge patch cannot outgrow its body; a copy can
         check_document(new, settings)
     changed = sorted(name for name in resource.fixed_on_patch if new.get(name) != old.get(name))
     if changed:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 import yaml
 
@@ -36,6 +37,8 @@ CATALOG = Setting(
     metavar="FILE",
 )
 _POOL_NAMESPACE = uuid.UUID("6f1c1f53-5c0e-4d35-9d0e-6a7d3f5b8a21")
+# The catalog each gateway uses once the store holds it (handlers.catalog.snapshots), else the file's.
+_CURRENT: WeakKeyDictionary[Gateway, Catalog] = WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,13 @@ def demo_path() -> Path:
 
 
 def of(gateway: Gateway) -> Catalog:
-    """The catalog the gateway's settings name."""
-    return load(gateway.settings.get(CATALOG))
+    """The catalog the gateway uses: the store's, as last refreshed, else the file its settings name."""
+    return _CURRENT.get(gateway) or load(gateway.settings.get(CATALOG))
+
+
+def use(gateway: Gateway, entries: dict[str, dict[str, Document]]) -> None:
+    """Make ``entries`` (the store's) the gateway's catalog; currency and pools stay the file's."""
+    _CURRENT[gateway] = replace(load(gateway.settings.get(CATALOG)), source="the store", entries=entries)
 
 
 @cache

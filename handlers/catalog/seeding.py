@@ -1,4 +1,4 @@
-"""The catalog file seeded into the store, whose catalog APIs then serve it with the core's filters and paging."""
+"""The catalog file seeded into an empty store, whose catalog APIs then serve and manage it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from backends.base import DuplicateId
 from handlers import apis
-from handlers.catalog.loading import of
+from handlers.catalog import snapshots
+from handlers.catalog.loading import CATALOG, load
 from tmfgate import documents, times
 from tmfgate.errors import BadRequest, ConfigurationError
 from tmfgate.schemas import check as check_schema
@@ -33,22 +34,26 @@ def check(gateway: Gateway, kinds: tuple[str, ...]) -> None:
 
 
 async def seed(gateway: Gateway, kinds: tuple[str, ...]) -> None:
-    """Make the store's catalog ``kinds`` what the file says; add pool resources the store lacks.
+    """Give a store that holds no entry of the catalog ``kinds`` the file's; add pool resources it lacks.
 
-    Catalog kinds are read-only through the API, so the file is the truth: entries are added,
-    replaced when they differ, removed when the file drops them. Pool resources are only ever
-    added: their state (reserved, in use) belongs to the inventory from then on."""
+    Once seeded, the catalog is managed through its APIs (:mod:`handlers.catalog.authoring`), so the
+    file no longer changes it: a store with entries keeps them. Pool resources are only ever added:
+    their state (reserved, in use) belongs to the inventory from then on."""
+    async with gateway.transaction() as tx:
+        for kind in kinds:
+            if kind != "resource" and await documents.find(tx, kind, limit=1):
+                return
     for kind in kinds:
         wanted = _documents(gateway, kind)
         try:
-            await _store(gateway, kind, wanted, replace=kind != "resource")
+            await _store(gateway, kind, wanted)
         except DuplicateId:  # another worker, starting at the same time, seeded some first
-            await _store(gateway, kind, wanted, replace=kind != "resource")
+            await _store(gateway, kind, wanted)
 
 
 def _documents(gateway: Gateway, kind: str) -> list[Document]:
     """The catalog's documents of a kind as the API serves them, each checked against its schema."""
-    catalog = of(gateway)
+    catalog = load(gateway.settings.get(CATALOG))  # the file, whatever the store holds
     api = gateway.api(API_OF[kind])
     resource = api.resources[kind]
     validator = compile_schema(resource.schema, api.spec.document) if resource.schema else None
@@ -71,18 +76,10 @@ def _documents(gateway: Gateway, kind: str) -> list[Document]:
     return found
 
 
-async def _store(gateway: Gateway, kind: str, wanted: list[Document], *, replace: bool) -> None:
+async def _store(gateway: Gateway, kind: str, wanted: list[Document]) -> None:
     async with gateway.transaction() as tx:
-        existing = {doc["id"]: doc for doc in await documents.find(tx, kind)} if replace else {}
         for doc in wanted:
-            stored = existing.pop(doc["id"], None) if replace else await documents.get(tx, kind, doc["id"])
-            if stored is None:
+            if await documents.get(tx, kind, doc["id"]) is None:
                 await documents.create(tx, kind, doc)
-            elif replace and _content(stored) != _content(doc):
-                await documents.replace(tx, kind, doc)
-        for id in existing:
-            await tx.delete(kind, id)
-
-
-def _content(doc: Document) -> Document:
-    return {k: v for k, v in doc.items() if k not in ("href", "lastUpdate")}
+        if kind != "resource":
+            await snapshots.mark(tx)

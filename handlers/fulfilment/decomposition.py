@@ -16,6 +16,7 @@ import copy
 from backends.base import Refused, StorageUnavailable, Transaction
 from handlers import apis
 from handlers.catalog import loading as catalogs
+from handlers.catalog import snapshots
 from handlers.characteristics import merged
 from handlers.fulfilment import products
 from handlers.fulfilment.failures import Undecomposable
@@ -39,6 +40,7 @@ async def decompose(job: Job) -> None:
     order_id = job.event.resource_id
     if await _send_pending(job, order_id):
         return
+    await snapshots.refresh(job.gateway)
     down: StorageUnavailable | None = None
     async with job.gateway.transaction() as tx:
         old = await documents.locked(tx, "productOrder", order_id)

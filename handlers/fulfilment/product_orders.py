@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 
 from backends.base import Transaction
+from handlers.catalog import snapshots
 from handlers.fulfilment import products, service_orders
 from handlers.ordering import states
 from handlers.ordering.lifecycle import PRODUCT_ORDERS, SERVICE_ORDERS
@@ -29,6 +30,7 @@ FULFILMENTS = "tmfgate:fulfilment"
 async def follow_service_order(job: Job, service_order_id: str) -> None:
     """Bring the product order fulfilled by a service order up to date with it; one being cancelled
     is left to :mod:`handlers.ordering.cancellation`, so none of its items completes meanwhile."""
+    await snapshots.refresh(job.gateway)  # the products it installs take the catalog's current prices
     async with job.gateway.transaction() as tx:
         found = await fulfilled_order(tx, service_order_id)
         if found is None:
