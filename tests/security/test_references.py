@@ -189,3 +189,31 @@ def test_a_customer_kept_by_another_partners_product_is_not_deleted_nor_is_that_
     assert refused.status_code == 409, refused.text
     assert kept["id"] not in refused.text and "Back-office line" not in refused.text
     assert "1 of another partner" in refused.json()["message"]
+
+
+def test_a_ticket_links_only_to_the_partners_own_parties_and_entities(
+    tenanted: RunningGateway, tokens: dict[str, dict[str, str]]
+) -> None:
+    url = tenanted.url
+    tickets = f"{url}/tmf-api/troubleTicket/v4/troubleTicket"
+    a, b = tokens["a"], tokens["b"]
+    body = {"name": "Grace", "engagedParty": {"id": f"ext-{uuid.uuid4().hex[:8]}", "@referredType": "Individual"}}
+    customer = post(f"{url}{CUSTOMERS}/customer", a, body)
+    line = {"name": "Leased line", "state": "active", "serviceSpecification": {"id": "ss-leased-line"}}
+    service = post(f"{url}{SERVICES}/service", a, line)
+    ticket = {
+        "description": "My line drops every evening.",
+        "severity": "minor",
+        "ticketType": "complaint",
+        "relatedParty": [{"id": customer["id"], "role": "customer", "@referredType": "Customer"}],
+        "relatedEntity": [{"id": service["id"], "role": "affected", "@referredType": "Service"}],
+    }
+    assert "relatedParty" in post(tickets, b, {**ticket, "relatedEntity": []}, 400)["message"]
+    b_customer = post(f"{url}{CUSTOMERS}/customer", b, {**body, "name": "Hopper"})
+    mine = {"id": b_customer["id"], "@referredType": "Customer", "role": "customer"}
+    assert "relatedEntity" in post(tickets, b, {**ticket, "relatedParty": [mine]}, 400)["message"]
+    made = post(tickets, b, {**ticket, "relatedParty": [mine], "relatedEntity": []})
+    patch = {"relatedEntity": ticket["relatedEntity"]}
+    changed = requests.patch(f"{tickets}/{made['id']}", json=patch, headers={**MERGE, **b}, timeout=10)
+    assert changed.status_code == 400, changed.text
+    post(tickets, a, ticket)  # A's own customer and service
