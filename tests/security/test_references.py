@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.api.end_to_end import wait
 from tests.conftest import RunningGateway
 from tests.listeners import ListenerProcess
 from tests.security.support import ALL_SCOPES, AUDIENCE, ISSUER, Keys, bearer, make_keys
@@ -217,3 +218,32 @@ def test_a_ticket_links_only_to_the_partners_own_parties_and_entities(
     changed = requests.patch(f"{tickets}/{made['id']}", json=patch, headers={**MERGE, **b}, timeout=10)
     assert changed.status_code == 400, changed.text
     post(tickets, a, ticket)  # A's own customer and service
+
+
+def test_another_partners_alarm_opens_no_incident_on_a_partners_products(
+    tenanted: RunningGateway, tokens: dict[str, dict[str, str]]
+) -> None:
+    url = tenanted.url
+    tickets = f"{url}/tmf-api/troubleTicket/v4/troubleTicket"
+    a, b = tokens["a"], tokens["b"]
+    body = {"name": "Grace", "engagedParty": {"id": f"ext-{uuid.uuid4().hex[:8]}", "@referredType": "Individual"}}
+    customer = post(f"{url}{CUSTOMERS}/customer", a, body)
+    line = {"name": "Leased line", "state": "active", "serviceSpecification": {"id": "ss-leased-line"}}
+    service = post(f"{url}{SERVICES}/service", a, line)
+    party = {"id": customer["id"], "role": "customer", "@referredType": "Customer"}
+    realizing = [{"id": service["id"], "@referredType": "Service"}]
+    product = {"name": "Line", "status": "active", "relatedParty": [party], "realizingService": realizing}
+    post(f"{url}/tmf-api/productInventory/v4/product", a, product)
+    own_service = post(f"{url}{SERVICES}/service", b, line)
+    named = [{"id": service["id"]}]  # B names A's service as affected, by id
+    post(f"{url}{ALARMS}/alarm", b, report(own_service["id"], perceivedSeverity="critical", affectedService=named))
+    post(f"{url}{ALARMS}/alarm", a, report(service["id"], perceivedSeverity="critical"))
+
+    def incidents(token: dict[str, str]) -> Any:
+        found = requests.get(tickets, params={"relatedParty.id": customer["id"]}, headers=token, timeout=10)
+        return found.json()
+
+    opened = wait(lambda: incidents(a), lambda found: len(found) >= 1, 30, "A's incident")
+    assert len(opened) == 1 and opened[0]["ticketType"] == "incident"
+    assert requests.get(tickets, headers=b, timeout=10).headers["X-Total-Count"] == "0"
+    assert [t["id"] for t in incidents(tokens["all"])] == [opened[0]["id"]]  # none made for B
