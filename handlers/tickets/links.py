@@ -33,19 +33,17 @@ ENTITY_KINDS: Mapping[str, str] = {
 PARTY_KINDS: Mapping[str, str] = {"Customer": "customer", "Individual": "individual", "Organization": "organization"}
 
 
-async def check(tx: Transaction, ticket: Document, old: Document | None = None, *, call: Call | None = None) -> None:
-    """400 unless every link of ``ticket`` resolves (for ``call``'s partner: to its own, tenancy); links
-    unchanged since ``old`` are not looked up again."""
+async def check(tx: Transaction, call: Call, ticket: Document, old: Document | None = None) -> None:
+    """400 unless every link of ``ticket`` resolves among what the caller may see (tenancy: another
+    partner's product is as unknown as a missing one); links unchanged since ``old`` are not looked up again."""
     for attribute, kinds in (("relatedEntity", ENTITY_KINDS), ("relatedParty", PARTY_KINDS)):
         known = (old or {}).get(attribute, [])
         for link in ticket.get(attribute, []):
             if link not in known:
-                await _resolve(tx, attribute, link, kinds, call)
+                await _resolve(tx, call, attribute, link, kinds)
 
 
-async def _resolve(
-    tx: Transaction, attribute: str, link: Document, kinds: Mapping[str, str], call: Call | None
-) -> None:
+async def _resolve(tx: Transaction, call: Call, attribute: str, link: Document, kinds: Mapping[str, str]) -> None:
     referred = link.get("@referredType")
     kind = kinds.get(str(referred))
     if kind is None:
@@ -53,6 +51,5 @@ async def _resolve(
             f"{attribute} {link.get('id')} is a {referred}, of which tmfgate keeps nothing; "
             f"a ticket links to a {', '.join(kinds)}."
         )
-    owners = None if call is None else visible(call, kind)  # another partner's is as good as missing
-    if await documents.get(tx, kind, str(link.get("id")), owners=owners) is None:
+    if await documents.get(tx, kind, str(link.get("id")), owners=visible(call, kind)) is None:
         raise BadRequest(f"{attribute} {link.get('id')}: no {referred} with this id exists.")

@@ -219,3 +219,16 @@ def test_a_partner_sees_its_own_and_the_shared_kinds_the_back_office_everything(
     assert visible(call(partner, "productOrder"), "productOffering") == ("acme", None)
     assert visible(call(Principal("ops", frozenset({ALL})), "productOrder")) is None
     assert visible(call(None, "productOrder")) is None  # no authentication: no tenancy
+
+
+def test_a_ticket_links_only_to_what_its_partner_may_see(tenanted: RunningGateway, keys: Keys) -> None:
+    a, b = bearer(keys.token("partner-a")), bearer(keys.token("partner-b"))
+    product = requests.post(
+        f"{tenanted.url}{PRODUCTS}/product", json={"name": "Fibre", "status": "active"}, headers=a, timeout=10
+    ).json()
+    link = [{"id": product["id"], "role": "affected", "@referredType": "Product"}]
+    ticket = {"description": "Down", "severity": "major", "ticketType": "complaint", "relatedEntity": link}
+    url = f"{tenanted.url}/tmf-api/troubleTicket/v4/troubleTicket"
+    refused = requests.post(url, json=ticket, headers=b, timeout=10)
+    assert refused.status_code == 400 and "no Product with this id" in refused.json()["message"]
+    assert requests.post(url, json=ticket, headers=a, timeout=10).status_code == 201
