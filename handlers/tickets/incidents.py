@@ -27,7 +27,7 @@ import copy
 import datetime as dt
 import hashlib
 
-from backends.base import DuplicateId, Transaction, where
+from backends.base import DuplicateId, Owners, Transaction, where
 from handlers import apis, notes
 from handlers.alarms.lifecycle import ALARMS
 from handlers.fulfilment.products import has_ended
@@ -38,6 +38,7 @@ from handlers.tickets.settings import INCIDENT_SEVERITIES, INCIDENT_SLA
 from tmfgate import codec, documents, operations, times
 from tmfgate.calls import Job
 from tmfgate.ids import new_id
+from tmfgate.security.tenancy import acting_for
 from tmfgate.types import Document
 
 CHANNEL: Document = {"id": "tmfgate-alarms", "name": "network alarms", "@referredType": "Channel"}
@@ -67,12 +68,16 @@ def _opens(job: Job, alarm: Document) -> bool:
     )
 
 
-async def affected_customers(tx: Transaction, alarm: Document) -> dict[str, tuple[Document, list[Document]]]:
-    """The customers whose products a service-affecting alarm impacts: by party id, its ref and products."""
+async def affected_customers(
+    tx: Transaction, alarm: Document, owners: Owners = None
+) -> dict[str, tuple[Document, list[Document]]]:
+    """The customers whose products (of ``owners``: the alarm's partner's own, tenancy) a
+    service-affecting alarm impacts: by party id, its ref and products."""
     ids = sorted({str(s["id"]) for s in alarm.get("affectedService", []) if s.get("id")})
     if not ids:
         return {}
-    products = await documents.find(tx, "product", where("realizingService.id", eq=ids), sort="id")
+    realizing = where("realizingService.id", eq=ids)
+    products = await documents.find(tx, "product", realizing, sort="id", owners=owners)
     customers: dict[str, tuple[Document, list[Document]]] = {}
     for product in products:
         if has_ended(product):
@@ -93,7 +98,7 @@ def _customer_of(product: Document) -> Document | None:
 
 async def _open(tx: Transaction, job: Job, alarm: Document) -> None:
     root = alarm["alarmedObject"]
-    customers = await affected_customers(tx, alarm)
+    customers = await affected_customers(tx, alarm, acting_for(job, "product"))
     for customer_id in sorted(customers):  # locked in id order, so concurrent alarms cannot deadlock
         party, products = customers[customer_id]
         await _lock(tx, customer_id, str(root["id"]))
@@ -106,6 +111,7 @@ async def _open(tx: Transaction, job: Job, alarm: Document) -> None:
             where("status", eq=sorted(OPEN)),
             sort="creationDate",
             limit=1,
+            owners=acting_for(job, TICKETS),  # the alarm's partner joins its own incident only
         )
         if found:
             await _join(tx, job, found[0]["id"], alarm, products)
@@ -181,6 +187,7 @@ async def _settle(tx: Transaction, job: Job, alarm_id: str) -> None:
         where("ticketType", eq=INCIDENT),
         where("status", eq=sorted(OPEN)),
         sort="id",
+        owners=acting_for(job, TICKETS),
     )
     for ticket in tickets:
         old = await documents.locked(tx, TICKETS, ticket["id"])

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from tests.api.end_to_end import wait
 from tests.conftest import RunningGateway
+from tests.listeners import ListenerProcess
 from tests.security.support import ALL_SCOPES, AUDIENCE, ISSUER, Keys, bearer, make_keys
 from tmfgate.security.references import party_references
 
@@ -126,10 +129,21 @@ def report(obj: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_a_partners_alarm_reaches_only_its_own_alarms_and_services(
-    tenanted: RunningGateway, tokens: dict[str, dict[str, str]]
+    tenanted: RunningGateway, tokens: dict[str, dict[str, str]], tmp_path: Path
 ) -> None:
-    url = tenanted.url
-    a, b = tokens["a"], tokens["b"]
+    with ListenerProcess(tmp_path / "a.jsonl") as heard_by_a, ListenerProcess(tmp_path / "b.jsonl") as heard_by_b:
+        for listener, token in ((heard_by_a, tokens["a"]), (heard_by_b, tokens["b"])):
+            hub = {"callback": listener.callback, "query": "eventType=ServiceAttributeValueChangeEvent"}
+            post(f"{tenanted.url}{SERVICES}/hub", token, hub)
+        service = alarms_of_two_partners(tenanted.url, tokens["a"], tokens["b"])
+        # The impact of A's alarm on A's service reaches A's subscriber, and B's hears of nothing.
+        heard = heard_by_a.wait_for(lambda got: len(got) >= 1, 30, "the impact on A's service")
+        assert [e["body"]["event"]["service"]["id"] for e in heard] == [service]
+        assert heard_by_b.delivered() == []
+
+
+def alarms_of_two_partners(url: str, a: dict[str, str], b: dict[str, str]) -> str:
+    """B's alarms and tasks leave A's alarm and service alone, A's own alarm impacts it; its id."""
     line = {"name": "Leased line", "state": "active", "serviceSpecification": {"id": "ss-leased-line"}}
     service = post(f"{url}{SERVICES}/service", a, line)
     service_url = f"{url}{SERVICES}/service/{service['id']}"
@@ -160,6 +174,7 @@ def test_a_partners_alarm_reaches_only_its_own_alarms_and_services(
     mine = requests.get(own_url, headers=a, timeout=10).json()
     assert mine["state"] == "raised" and "comment" not in mine
     assert requests.get(service_url, headers=a, timeout=10).json()["isServiceEnabled"] is False
+    return str(service["id"])
 
 
 def test_a_customer_kept_by_another_partners_product_is_not_deleted_nor_is_that_product_named(
@@ -175,3 +190,60 @@ def test_a_customer_kept_by_another_partners_product_is_not_deleted_nor_is_that_
     assert refused.status_code == 409, refused.text
     assert kept["id"] not in refused.text and "Back-office line" not in refused.text
     assert "1 of another partner" in refused.json()["message"]
+
+
+def test_a_ticket_links_only_to_the_partners_own_parties_and_entities(
+    tenanted: RunningGateway, tokens: dict[str, dict[str, str]]
+) -> None:
+    url = tenanted.url
+    tickets = f"{url}/tmf-api/troubleTicket/v4/troubleTicket"
+    a, b = tokens["a"], tokens["b"]
+    body = {"name": "Grace", "engagedParty": {"id": f"ext-{uuid.uuid4().hex[:8]}", "@referredType": "Individual"}}
+    customer = post(f"{url}{CUSTOMERS}/customer", a, body)
+    line = {"name": "Leased line", "state": "active", "serviceSpecification": {"id": "ss-leased-line"}}
+    service = post(f"{url}{SERVICES}/service", a, line)
+    ticket = {
+        "description": "My line drops every evening.",
+        "severity": "minor",
+        "ticketType": "complaint",
+        "relatedParty": [{"id": customer["id"], "role": "customer", "@referredType": "Customer"}],
+        "relatedEntity": [{"id": service["id"], "role": "affected", "@referredType": "Service"}],
+    }
+    assert "relatedParty" in post(tickets, b, {**ticket, "relatedEntity": []}, 400)["message"]
+    b_customer = post(f"{url}{CUSTOMERS}/customer", b, {**body, "name": "Hopper"})
+    mine = {"id": b_customer["id"], "@referredType": "Customer", "role": "customer"}
+    assert "relatedEntity" in post(tickets, b, {**ticket, "relatedParty": [mine]}, 400)["message"]
+    made = post(tickets, b, {**ticket, "relatedParty": [mine], "relatedEntity": []})
+    patch = {"relatedEntity": ticket["relatedEntity"]}
+    changed = requests.patch(f"{tickets}/{made['id']}", json=patch, headers={**MERGE, **b}, timeout=10)
+    assert changed.status_code == 400, changed.text
+    post(tickets, a, ticket)  # A's own customer and service
+
+
+def test_another_partners_alarm_opens_no_incident_on_a_partners_products(
+    tenanted: RunningGateway, tokens: dict[str, dict[str, str]]
+) -> None:
+    url = tenanted.url
+    tickets = f"{url}/tmf-api/troubleTicket/v4/troubleTicket"
+    a, b = tokens["a"], tokens["b"]
+    body = {"name": "Grace", "engagedParty": {"id": f"ext-{uuid.uuid4().hex[:8]}", "@referredType": "Individual"}}
+    customer = post(f"{url}{CUSTOMERS}/customer", a, body)
+    line = {"name": "Leased line", "state": "active", "serviceSpecification": {"id": "ss-leased-line"}}
+    service = post(f"{url}{SERVICES}/service", a, line)
+    party = {"id": customer["id"], "role": "customer", "@referredType": "Customer"}
+    realizing = [{"id": service["id"], "@referredType": "Service"}]
+    product = {"name": "Line", "status": "active", "relatedParty": [party], "realizingService": realizing}
+    post(f"{url}/tmf-api/productInventory/v4/product", a, product)
+    own_service = post(f"{url}{SERVICES}/service", b, line)
+    named = [{"id": service["id"]}]  # B names A's service as affected, by id
+    post(f"{url}{ALARMS}/alarm", b, report(own_service["id"], perceivedSeverity="critical", affectedService=named))
+    post(f"{url}{ALARMS}/alarm", a, report(service["id"], perceivedSeverity="critical"))
+
+    def incidents(token: dict[str, str]) -> Any:
+        found = requests.get(tickets, params={"relatedParty.id": customer["id"]}, headers=token, timeout=10)
+        return found.json()
+
+    opened = wait(lambda: incidents(a), lambda found: len(found) >= 1, 30, "A's incident")
+    assert len(opened) == 1 and opened[0]["ticketType"] == "incident"
+    assert incidents(b) == []
+    assert [t["id"] for t in incidents(tokens["all"])] == [opened[0]["id"]]  # none made for B
