@@ -14,6 +14,7 @@ class Alias(NamedTuple):
 
     target: str  # "module:Class", relative to this package
     driver_scheme: str
+    pooled: bool = False  # whether the class takes ``pool_size``, the connections it keeps open
 
 
 # Celery style: one table, so the accepted schemes and the error message never disagree.
@@ -21,16 +22,17 @@ BACKEND_ALIASES: dict[str, Alias] = {
     "memory": Alias("memory.store:MemoryBackend", "memory"),
     "sqlite": Alias("sql.store:SqlBackend", "sqlite"),
     "sqlite+aiosqlite": Alias("sql.store:SqlBackend", "sqlite"),  # the driver of earlier versions
-    "postgresql": Alias("sql.store:SqlBackend", "postgresql+psycopg"),
-    "postgresql+psycopg": Alias("sql.store:SqlBackend", "postgresql+psycopg"),
-    "postgres": Alias("sql.store:SqlBackend", "postgresql+psycopg"),
+    "postgresql": Alias("sql.store:SqlBackend", "postgresql+psycopg", pooled=True),
+    "postgresql+psycopg": Alias("sql.store:SqlBackend", "postgresql+psycopg", pooled=True),
+    "postgres": Alias("sql.store:SqlBackend", "postgresql+psycopg", pooled=True),
 }
 
 _IN_MEMORY_SQLITE = ("", ":memory:")
 
 
-def open_backend(url: str) -> Backend:
-    """The backend for ``url``, not yet opened (call ``await backend.open()``)."""
+def open_backend(url: str, *, pool_size: int | None = None) -> Backend:
+    """The backend for ``url``, not yet opened (call ``await backend.open()``); ``pool_size`` is the
+    connections a client-server database's store keeps open (its default when None)."""
     scheme, sep, rest = url.partition("://")
     alias = BACKEND_ALIASES.get(scheme.lower()) if sep else None
     if alias is None:
@@ -47,7 +49,8 @@ def open_backend(url: str) -> Backend:
         )
     module_name, _, class_name = alias.target.partition(":")
     module = importlib.import_module(f".{module_name}", __package__)
-    backend: Backend = getattr(module, class_name)(f"{alias.driver_scheme}://{rest}")
+    options = {"pool_size": pool_size} if alias.pooled and pool_size is not None else {}
+    backend: Backend = getattr(module, class_name)(f"{alias.driver_scheme}://{rest}", **options)
     return backend
 
 

@@ -29,7 +29,7 @@ from .errors import (
 )
 from .events import Delivery, DeliveryState, Event, Route
 from .matching import matches
-from .queries import Condition, Instant, Op, Owners, Page, Query, SortKey, Value, ValueType
+from .queries import Condition, ElementCondition, Instant, Op, Owners, Page, Query, SortKey, Value, ValueType
 from .values import as_number, parse_instant, regex_search
 
 
@@ -172,6 +172,7 @@ __all__ = [
     "DeliveryState",
     "DocumentStore",
     "DuplicateId",
+    "ElementCondition",
     "Event",
     "GatewayTimeout",
     "Instant",

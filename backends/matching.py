@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from .queries import Condition, Instant, Op, ValueType
+from .queries import Condition, ElementCondition, Instant, Op, ValueType
 from .values import DAY_MICROS, as_number, instant_micros, parse_instant, regex_search
 
 
@@ -101,4 +101,16 @@ def matches(conditions: Sequence[Condition], doc: Mapping[str, Any]) -> bool:
     return all(condition_holds(condition, doc) for condition in conditions)
 
 
-__all__ = ["candidates", "condition_holds", "matches", "stored_number"]
+def element_holds(element: ElementCondition, doc: Mapping[str, Any]) -> bool:
+    """Whether some object at the element's path satisfies all its conditions (TMF630 Part 6)."""
+    return any(
+        isinstance(item, Mapping) and matches(element.conditions, item) for item in candidates(doc, element.path)
+    )
+
+
+def elements_hold(elements: Sequence[ElementCondition], doc: Mapping[str, Any]) -> bool:
+    """Whether every element condition holds (they are ANDed with each other and with the conditions)."""
+    return all(element_holds(element, doc) for element in elements)
+
+
+__all__ = ["candidates", "condition_holds", "element_holds", "elements_hold", "matches", "stored_number"]

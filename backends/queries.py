@@ -67,6 +67,19 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class ElementCondition:
+    """Some value at ``path`` is an object on which every one of ``conditions`` holds, paths relative to it.
+
+    The same-element match of TMF630 Part 6 JSON Path, ``note[?(@.author=='Ann' && @.date>'2024')]``,
+    which dotted filters cannot say (each of ``note.author=Ann&note.date>2024`` may hold on another
+    note). ``path`` walks arrays as :class:`Condition` does; a non-object value never matches.
+    """
+
+    path: tuple[str, ...]
+    conditions: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
 class SortKey:
     """One ``sort=`` key; documents without a value at ``path`` come last in both directions."""
 
@@ -82,6 +95,7 @@ class Query:
     attributes), else the selected dotted paths. A store ignores it: the core projects the page.
     ``owners`` keeps only the documents of those owners (None in it: documents with no owner); None
     keeps every document. Stores apply it in the query itself, as they do conditions (tenancy).
+    ``elements`` must hold too; a store that cannot evaluate them raises ``Unsupported``.
     """
 
     conditions: tuple[Condition, ...] = ()
@@ -90,6 +104,7 @@ class Query:
     limit: int | None = None
     fields: tuple[tuple[str, ...], ...] | None = field(default=None, compare=False)
     owners: Owners = None
+    elements: tuple[ElementCondition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,4 +115,4 @@ class Page:
     items: list[bytes]
 
 
-__all__ = ["Condition", "Instant", "Op", "Owners", "Page", "Query", "SortKey", "Value", "ValueType"]
+__all__ = ["Condition", "ElementCondition", "Instant", "Op", "Owners", "Page", "Query", "SortKey", "Value", "ValueType"]

@@ -19,6 +19,7 @@ from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
 from tmfgate.extensions import Handlers
 from tmfgate.patch import JSON_PATCH
+from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
 handlers = Handlers(apis.ALARM, api=apis.ALARM)
@@ -33,15 +34,16 @@ async def createAlarm(call: Call) -> Reply:
     alarms.prepare_new(alarm, now)
     async with call.gateway.transaction() as tx:
         await alarms.lock_identity(tx, alarm)
-        existing = await alarms.open_duplicate(tx, alarm)
-        old = await documents.locked(tx, ALARMS, existing) if existing is not None else None
+        owners = visible(call, ALARMS)  # a partner's alarm raises and affects only its own (tenancy)
+        existing = await alarms.open_duplicate(tx, alarm, owners)
+        old = await documents.locked(tx, ALARMS, existing, owners=owners) if existing is not None else None
         if old is not None and old.get("state") != "cleared":
             new = alarms.raised_again(old, alarm, now)
-            await alarm_impact.fill_affected(tx, new)
+            await alarm_impact.fill_affected(tx, new, owners=visible(call, "service"))
             raw = await operations.write_changed(tx, call, ALARMS, old, new)
             await alarm_impact.follow(tx, call, [(old, new)])
             return Reply.created(raw, new["href"])
-        await alarm_impact.fill_affected(tx, alarm)
+        await alarm_impact.fill_affected(tx, alarm, owners=visible(call, "service"))
         raw = await operations.write_new(tx, call, ALARMS, alarm)
         await alarm_impact.follow(tx, call, [(None, alarm)])
     return Reply.created(raw, alarm["href"])
@@ -56,10 +58,11 @@ async def patchAlarm(call: Call) -> Reply:
         new = operations.patched(call, old)
         alarms.check_change(old, new, alarms.patch_sets(call.body, call.media_type == JSON_PATCH), now)
         if new.get("alarmedObject") != old.get("alarmedObject"):
-            former = [str(entry["id"]) for entry in await alarm_impact.affected_services(tx, old)]
-            await alarm_impact.fill_affected(tx, new, drop=former)
+            services = visible(call, "service")
+            former = [str(entry["id"]) for entry in await alarm_impact.affected_services(tx, old, services)]
+            await alarm_impact.fill_affected(tx, new, drop=former, owners=services)
         elif old.get("serviceAffecting") is False and new.get("serviceAffecting") is not False:
-            await alarm_impact.fill_affected(tx, new)
+            await alarm_impact.fill_affected(tx, new, owners=visible(call, "service"))
         raw = await operations.write_changed(tx, call, ALARMS, old, new)
         await alarm_impact.follow(tx, call, [(old, new)])
     return Reply(200, raw)
@@ -71,14 +74,15 @@ async def deleteAlarm(call: Call) -> Reply:
     now = times.now()
     async with call.gateway.transaction() as tx:
         # The alarm and those grouped with it are locked together in id order, as tasks lock them.
-        seen = await documents.get(tx, ALARMS, call.id)
+        owners = visible(call, ALARMS)
+        seen = await documents.get(tx, ALARMS, call.id, owners=owners)
         if seen is None:
             raise operations.not_found(call)
-        locked = await alarm_tasks.lock(tx, [call.id, *_grouped_with(seen)])
+        locked = await alarm_tasks.lock(tx, [call.id, *_grouped_with(seen)], owners)
         old = locked.pop(call.id, None)
         if old is None:
             raise operations.not_found(call)
-        locked.update(await alarm_tasks.lock(tx, [id for id in _grouped_with(old) if id not in locked]))
+        locked.update(await alarm_tasks.lock(tx, [id for id in _grouped_with(old) if id not in locked], owners))
         for other in locked.values():
             unlinked = dict(other)
             for name in GROUPING:

@@ -36,6 +36,7 @@ SERVED_SPECS = {
     "tmf633_service_catalog": 2,
     "tmf637_product_inventory": 45,
     "tmf632_party": 45,
+    "tmf621_trouble_ticket": 40,
 }
 
 

@@ -50,6 +50,20 @@ def test_state_change_attribute_change_and_information_required() -> None:
     assert BUILDER.changed(ORDERS, ORDER, dict(ORDER), "c") == []
 
 
+def test_entering_resolved_raises_the_resolved_event_where_the_spec_defines_it() -> None:
+    api = model.build(specs.load(specs.specs_dir() / "tmf621_trouble_ticket.yaml"))
+    builder, tickets = EventBuilder(api), api.resources["troubleTicket"]
+    ticket = {"id": "t1", "href": "http://h/troubleTicket/t1", "status": "inProgress"}
+    resolved = [e.type for e in builder.changed(tickets, ticket, {**ticket, "status": "resolved"}, "c")]
+    assert resolved == ["TroubleTicketStatusChangeEvent", "TroubleTicketResolvedEvent"]
+    pending = [e.type for e in builder.changed(tickets, ticket, {**ticket, "status": "pending"}, "c")]
+    assert pending == ["TroubleTicketStatusChangeEvent", "TroubleTicketInformationRequiredEvent"]
+    # TMF622 defines no ResolvedEvent: a product order that enters a state named so raises none.
+    assert [e.type for e in BUILDER.changed(ORDERS, ORDER, {**ORDER, "state": "resolved"}, "c")] == [
+        "ProductOrderStateChangeEvent"
+    ]
+
+
 def test_delete_event() -> None:
     [event] = BUILDER.deleted(ORDERS, ORDER, "c")
     assert event.type == "ProductOrderDeleteEvent" and body(event)["event"]["productOrder"]["id"] == "o1"

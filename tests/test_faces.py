@@ -147,16 +147,29 @@ def test_v5_only_values_are_kept_when_they_differ_from_the_defaults() -> None:
 
 
 def test_defaults_fill_only_what_the_stored_document_lacks() -> None:
-    doc: dict[str, Any] = {"role": "customer", "@type": "SomethingElse"}
+    doc: dict[str, Any] = {"role": "customer", "@type": "SomethingElse", "id": "c1"}
     RELATED.outward(doc)
-    assert doc == {"role": "customer", "@type": "SomethingElse", "partyOrPartyRole": {"@type": "PartyRef"}}
-    empty: dict[str, Any] = {}
+    assert doc == {"role": "customer", "@type": "SomethingElse", "partyOrPartyRole": {"id": "c1", "@type": "PartyRef"}}
+    # No party, no partyOrPartyRole: {"@type": "PartyRef"} alone would be a reference lacking its id.
+    empty: dict[str, Any] = {"role": "x"}
     RELATED.outward(empty)
-    assert empty == {"@type": "RelatedPartyRefOrPartyRoleRef", "partyOrPartyRole": {"@type": "PartyRef"}}
+    assert empty == {"role": "x", "@type": "RelatedPartyRefOrPartyRoleRef"}
     # Back in: the default @type is a face type with a stored counterpart, so it maps back rather than
-    # being dropped; the default partyOrPartyRole.@type is dropped, and the object it leaves empty too.
+    # being dropped.
     RELATED.inward(empty)
-    assert empty == {"@type": "RelatedParty", "@referredType": "Party"}
+    assert empty == {"role": "x", "@type": "RelatedParty", "@referredType": "Party"}
+
+
+def test_values_the_versions_spell_differently_map_both_ways() -> None:
+    rule = Rule.of({"values": {"operationalState": {"enable": "enabled", "disable": "disabled"}}})
+    doc: dict[str, Any] = {"operationalState": "enable"}
+    rule.outward(doc)
+    assert doc == {"operationalState": "enabled"}
+    rule.inward(doc)
+    assert doc == {"operationalState": "enable"}
+    other: dict[str, Any] = {"operationalState": "unknown", "x": 1}
+    rule.outward(other)
+    assert other == {"operationalState": "unknown", "x": 1}
 
 
 def test_a_stored_attribute_v4_requires_is_derived_from_the_v5_reference_kind() -> None:

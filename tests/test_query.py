@@ -8,13 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from backends.base import Condition, Instant, Op, Query, SortKey, ValueType
+from backends.base import Condition, ElementCondition, Instant, Op, Query, SortKey, ValueType
 from tmfgate.errors import InvalidQuery
-from tmfgate.query import MAX_CONDITIONS, MAX_DEPTH, MAX_VALUES, parse_query, project
+from tmfgate.query import MAX_CONDITIONS, MAX_DEPTH, MAX_VALUES, parameters, parse_query, project
 
 SCHEMA: dict[tuple[str, ...], ValueType] = {
     ("state",): ValueType.STRING,
     ("orderDate",): ValueType.DATETIME,
+    ("note", "date"): ValueType.DATETIME,
     ("amount",): ValueType.NUMBER,
     ("active",): ValueType.BOOLEAN,
 }
@@ -135,9 +136,56 @@ def test_paging_given_twice() -> None:
     rejected("limit=1&limit=2", "more than once")
 
 
-@pytest.mark.parametrize("raw", ["filter=note[?(@.author=='John')]", "filter"])
-def test_json_path_filter_is_not_supported(raw: str) -> None:
-    rejected(raw, "JSON Path", "not supported")
+def test_a_json_path_filter_is_an_element_condition() -> None:
+    query = parse("state=a&filter=note[?(@.author=='John Doe' && @.date>'2024-01-01' && @.n<=2)]&limit=3")
+    assert query.limit == 3 and [c.path for c in query.conditions] == [("state",)]
+    assert query.elements == (
+        ElementCondition(
+            ("note",),
+            (
+                Condition(("author",), Op.EQ, ValueType.STRING, ("John Doe",)),
+                Condition(("date",), Op.GT, ValueType.DATETIME, (Instant(dt.datetime(2024, 1, 1, tzinfo=UTC), True),)),
+                Condition(("n",), Op.LTE, ValueType.NUMBER, (Decimal(2),)),
+            ),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "op", "kind", "value"),
+    [
+        ("@.a!='x'", Op.NE, ValueType.STRING, "x"),
+        ("@.a==true", Op.EQ, ValueType.BOOLEAN, True),
+        ("@.a>=-1.5", Op.GTE, ValueType.NUMBER, Decimal("-1.5")),
+        ("@.a=~/^x/i", Op.REGEX, ValueType.STRING, "(?i)^x"),
+        ("@.date<'soon'", Op.LT, ValueType.STRING, "soon"),  # not a date: compared as text
+    ],
+)
+def test_json_path_comparisons(text: str, op: Op, kind: ValueType, value: object) -> None:
+    (element,) = parse(f"filter=note[?({text})]").elements
+    assert element.conditions == (Condition(element.conditions[0].path, op, kind, (value,)),)
+
+
+def test_an_unencoded_and_stays_in_its_filter() -> None:
+    raw = "filter=note[?(@.a=='1'&&@.b=='2')]&state=x"
+    assert parameters(raw) == ["filter=note[?(@.a=='1'&&@.b=='2')]", "state=x"]
+    query = parse(raw)
+    assert len(query.elements[0].conditions) == 2 and query.conditions[0].values == ("x",)
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("filter=note[?(@.a=='1' || @.b=='2')]", "||"),
+        ("filter=note", "no [?(...)] filter"),
+        ("filter=note[?(@.a=='1')].text", "must end"),
+        ("filter=note[?(@.a=~/(a/)]", "regular expression"),
+        ("filter=note[?(@.a=='1')", "needs ')]'"),
+        ("filter", "filter=value"),
+    ],
+)
+def test_a_json_path_filter_beyond_the_subset_is_a_400(raw: str, fragment: str) -> None:
+    rejected(raw, fragment)
 
 
 @pytest.mark.parametrize("raw", ["depth=2", "expand=relatedParty"])

@@ -114,3 +114,17 @@ def test_the_readme_configuration_table_is_the_declared_settings() -> None:
         "README.md's configuration table differs from the declared settings; "
         "replace it with the output of 'tmfgate settings --markdown'."
     )
+
+
+@pytest.mark.parametrize(
+    ("given", "workers", "pool"),
+    [({}, 1, 32), ({}, 2, 16), ({}, 3, 11), ({}, 8, 8), ({"db_pool_size": 5}, 4, 5), ({"db_pool_size": 40}, 1, 40)],
+)
+def test_each_worker_keeps_its_share_of_the_connections(given: dict[str, int], workers: int, pool: int) -> None:
+    assert Settings(workers=workers, **given).pool_size == pool
+
+
+def test_the_pool_size_reaches_a_worker_through_its_variable() -> None:
+    settings = Settings.from_env(DECLARED, {"TMFGATE_DB_POOL_SIZE": "12", "TMFGATE_WORKERS": "4"})
+    assert settings.pool_size == 12
+    assert Settings.from_env(DECLARED, {"TMFGATE_DB_POOL_SIZE": "none", "TMFGATE_WORKERS": "4"}).pool_size == 8

@@ -69,8 +69,10 @@ def test_an_order_maps_to_v5_and_back_without_loss() -> None:
     back = FACE.inward("productOrder", shown, "application/json")
     assert back.pop("href") == f"http://gw{V5}/productOrder/o1"  # the store sets the href, not the face
     del stored["href"]
-    # The one v4 related party without an @type gets the v5 default, which stores as the v4 one.
+    # The one v4 related party without an @type gets the v5 default, which stores as the v4 one, and
+    # the @referredType v4 requires, derived from its v5 PartyRef (shown in v5 as it came: without).
     stored["relatedParty"][1]["@type"] = "RelatedParty"
+    stored["relatedParty"][1]["@referredType"] = "Party"
     assert back == stored
 
 
@@ -101,6 +103,7 @@ def test_a_v5_body_stores_in_v4_names_keeping_v5_only_attributes() -> None:
                 "@type": "RelatedParty",
                 "role": "customer",
                 "id": "r1",
+                "@referredType": "PartyRole",
                 "partyOrPartyRole": {"@type": "PartyRoleRef", "partyId": "c9"},
             }
         ],
@@ -151,7 +154,11 @@ def test_a_json_patch_stores_in_v4_paths_and_values() -> None:
     ]
     assert FACE.inward("productOrder", patch, PATCH) == [
         {"op": "replace", "path": "/relatedParty/0/id", "value": "c2"},
-        {"op": "add", "path": "/relatedParty/-", "value": {"@type": "RelatedParty", "role": "payer", "id": "c3"}},
+        {
+            "op": "add",
+            "path": "/relatedParty/-",
+            "value": {"@type": "RelatedParty", "role": "payer", "id": "c3", "@referredType": "Party"},
+        },
         {"op": "replace", "path": "/orderDate", "value": "2026-03-03"},
         {"op": "move", "from": "/orderDate", "path": "/note/0/text"},
         {"op": "test", "path": "/relatedParty/1/role", "value": "payer"},
@@ -162,7 +169,7 @@ def test_a_json_patch_stores_in_v4_paths_and_values() -> None:
 def test_a_json_patch_value_maps_by_the_node_its_path_points_at() -> None:
     whole = {"op": "add", "path": "/relatedParty/0", "value": {"role": "x", "partyOrPartyRole": {"id": "c4"}}}
     [stored] = FACE.inward("productOrder", [whole], "application/json-patch-query+json")
-    assert stored["value"] == {"role": "x", "id": "c4"}
+    assert stored["value"] == {"role": "x", "id": "c4", "@referredType": "Party"}
     # A value under a moved attribute has no rule of its own: it is kept as sent.
     inner = {"op": "add", "path": "/relatedParty/0/partyOrPartyRole", "value": {"id": "c5"}}
     [stored] = FACE.inward("productOrder", [inner], PATCH)
@@ -189,6 +196,38 @@ def test_stored_pointer_escapes_and_follows_nodes() -> None:
     assert stored_pointer(node, "/creationDate") == ("/orderDate", None)
 
 
+@pytest.mark.parametrize(
+    ("face", "stored"),
+    [
+        ("/creationDate", "/orderDate"),
+        (
+            "/relatedParty/partyOrPartyRole/name?relatedParty.role=requester",
+            "/relatedParty/name?relatedParty.role=requester",
+        ),
+        ("/relatedParty/role?relatedParty.partyOrPartyRole.id=c1", "/relatedParty/role?relatedParty.id=c1"),
+        ("/relatedParty/role?partyOrPartyRole.id=c1", "/relatedParty/role?id=c1"),  # from the element
+        ("/relatedParty/role?/partyOrPartyRole/id=c1", "/relatedParty/role?id=c1"),  # slash-separated
+        (
+            "$.relatedParty[?(@.partyOrPartyRole.id=='c1')].partyOrPartyRole.name",
+            "$.relatedParty[?(@.id=='c1')].name",
+        ),
+        ("$.creationDate", "$.orderDate"),
+    ],
+)
+def test_a_json_patch_query_path_in_stored_names(face: str, stored: str) -> None:
+    patch = [{"op": "replace", "path": face, "value": "x"}]
+    assert FACE.inward("productOrder", patch, "application/json-patch-query+json") == [
+        {"op": "replace", "path": stored, "value": "x"}
+    ]
+
+
+def test_a_json_patch_query_value_maps_by_the_element_it_selects() -> None:
+    value = {"role": "payer", "partyOrPartyRole": {"id": "c7"}}
+    patch = [{"op": "replace", "path": "$.relatedParty[?(@.role=='payer')]", "value": value}]
+    [stored] = FACE.inward("productOrder", patch, "application/json-patch-query+json")
+    assert stored["value"] == {"role": "payer", "id": "c7", "@referredType": "Party"}
+
+
 # Queries
 
 
@@ -203,9 +242,15 @@ def test_stored_pointer_escapes_and_follows_nodes() -> None:
         ("sort=-creationDate,%2BcreationDate", "sort=-orderDate,%2BorderDate"),
         ("sort=-creationDate,+state", "sort=-orderDate,state"),  # a bare + in a query is a space
         ("state=acknowledged&limit=5&offset=10", "state=acknowledged&limit=5&offset=10"),
-        ("filter=creationDate", "filter=creationDate"),
-        # Paging and filter parameters are not attribute paths: kept exactly as sent, not re-encoded.
-        ("filter=relatedParty[?(@.role=='customer')]", "filter=relatedParty[?(@.role=='customer')]"),
+        # A JSON Path filter is read and written back in stored names (TMF630 Part 6).
+        ("filter=relatedParty[?(@.role=='customer')]", "filter=$.relatedParty[?(@.role=='customer')]"),
+        (
+            "filter=relatedParty[?(@.partyOrPartyRole.id=='c1' && @.role=='customer')]",
+            "filter=$.relatedParty[?(@.id=='c1'%20%26%26%20@.role=='customer')]",
+        ),
+        ("filter=relatedParty.partyOrPartyRole[?(@.name=~/^B/i)]", "filter=$.relatedParty[?(@.name=~%2F%5EB%2Fi)]"),
+        ("filter=$.note[?(@.text=='a' && @.id>2)]&state=x", "filter=$.note[?(@.text=='a'%20%26%26%20@.id>2)]&state=x"),
+        # Paging parameters are not attribute paths: kept exactly as sent, not re-encoded.
         ("expand=a+b&depth=2&before=x+y&after=1", "expand=a+b&depth=2&before=x+y&after=1"),
         ("relatedParty.role=a+b", "relatedParty.role=a%20b"),
         ("relatedParty.role=customer", "relatedParty.role=customer"),
@@ -333,3 +378,10 @@ def test_the_faced_validator_checks_a_stored_document_in_v5_terms() -> None:
     validator = FACE.resource("productOrder").validator
     assert isinstance(validator, EitherVersion)
     assert validator.shown(stored_order())["creationDate"] == "2026-01-01T00:00:00Z"
+
+
+def test_tmf639_operational_state_is_spelled_per_version() -> None:
+    face = face_of("tmf639_resource_inventory")
+    shown = face.outward("resource", {"id": "r1", "operationalState": "enable"})
+    assert shown["operationalState"] == "enabled"
+    assert face.inward("resource", {"operationalState": "disabled"}, None) == {"operationalState": "disable"}

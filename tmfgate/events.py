@@ -2,9 +2,10 @@
 
 Create raises ``{Type}CreateEvent``; a change of ``state`` (or ``status``, ``resourceStatus``,
 ``lifecycleStatus``) raises ``{Type}StateChangeEvent`` (``StatusChangeEvent`` where the spec names
-it so), and entering ``pending`` also ``{Type}InformationRequiredEvent`` where the spec defines it; any other change
-raises ``{Type}AttributeValueChangeEvent`` naming the changed attributes in ``fieldPath``; a spec
-that defines only ``{Type}ChangeEvent`` (TMF633) gets that for both kinds of change. As in
+it so), and entering ``pending`` also ``{Type}InformationRequiredEvent``, entering ``resolved``
+``{Type}ResolvedEvent``, where the spec defines them; any other change raises
+``{Type}AttributeValueChangeEvent`` naming the changed attributes in ``fieldPath``; a spec that
+defines only ``{Type}ChangeEvent`` (TMF633) gets that for both kinds of change. As in
 the TM Forum reference implementation, a change that includes the state is a state change only:
 the attributes that move with it (``completionDate``, ``cancellationDate``, ...) belong to it, and
 the event carries the whole resource anyway. Delete raises ``{Type}DeleteEvent``. Each carries the whole resource under
@@ -29,6 +30,9 @@ _BOOKKEEPING = frozenset({"lastUpdate", "lastModified"})
 # The attribute that holds a resource's state, by API: most have ``state``, some ``status``,
 # TMF639 resources ``resourceStatus``.
 STATE_ATTRIBUTES = ("state", "status", "resourceStatus", "lifecycleStatus")
+# The events entering a state raises besides the state change, where the spec defines them (TMF622's
+# and TMF621's InformationRequiredEvent, TMF621's ResolvedEvent).
+_ENTERING = (("pending", "InformationRequiredEvent"), ("resolved", "ResolvedEvent"))
 
 
 class EventBuilder:
@@ -68,8 +72,9 @@ class EventBuilder:
                 "StatusChangeEvent" if f"{resource.type_name}StatusChangeEvent" in self.defined else "StateChangeEvent"
             )
             events.append(self._event(resource, self._named(resource, name), new, correlation, raw))
-            if new.get(field) == "pending" and f"{resource.type_name}InformationRequiredEvent" in self.defined:
-                events.append(self._event(resource, "InformationRequiredEvent", new, correlation, raw))
+            for state, suffix in _ENTERING:
+                if new.get(field) == state and f"{resource.type_name}{suffix}" in self.defined:
+                    events.append(self._event(resource, suffix, new, correlation, raw))
             return events
         attributes = changed_attributes(old, new) - _BOOKKEEPING
         if attributes:

@@ -49,6 +49,13 @@ def _put(doc: dict[str, Any], path: Path, value: Any) -> None:
     node[path[-1]] = value
 
 
+def _respell(doc: dict[str, Any], values: tuple[tuple[Path, Mapping[str, str]], ...]) -> None:
+    for path, spelled in values:
+        value = _get(doc, path)
+        if isinstance(value, str) and value in spelled:
+            _put(doc, path, spelled[value])
+
+
 @dataclass(frozen=True)
 class Rule:
     """How one face schema maps to its stored counterpart: attributes moved, ``@type`` values, defaults."""
@@ -58,6 +65,8 @@ class Rule:
     defaults: tuple[tuple[Path, Any], ...] = ()  # face attributes the stored shape has no room for
     # stored attributes the face may omit: (stored path, face path it follows, face value -> stored value)
     derived: tuple[tuple[Path, Path, Mapping[str, Any]], ...] = ()
+    # attributes whose values the versions spell differently: (path, stored value -> face value)
+    values: tuple[tuple[Path, Mapping[str, str]], ...] = ()
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> Rule:
@@ -67,7 +76,8 @@ class Rule:
             (tuple(k.split(".")), tuple(str(v["from"]).split(".")), dict(v["values"]))
             for k, v in data.get("derived", {}).items()
         )
-        return cls(moved, dict(data.get("types", {})), defaults, derived)
+        values = tuple((tuple(k.split(".")), dict(v)) for k, v in data.get("values", {}).items())
+        return cls(moved, dict(data.get("types", {})), defaults, derived, values)
 
     def _derivation(self, doc: Mapping[str, Any], source: Path, values: Mapping[str, Any]) -> Any:
         """The stored value that the face value at ``source`` (or its default) implies, if any."""
@@ -88,8 +98,11 @@ class Rule:
         kind = doc.get("@type")
         if isinstance(kind, str) and kind in self.types:
             doc["@type"] = self.types[kind]
+        _respell(doc, self.values)
         for path, value in self.defaults:
-            if _get(doc, path) is None:
+            # A default inside an object the document lacks (partyOrPartyRole.@type of a related party
+            # with no party) is not shown: it would make an object the face's schema requires more of.
+            if _get(doc, path) is None and (len(path) == 1 or isinstance(_get(doc, path[:-1]), dict)):
                 _put(doc, path, value)
 
     def inward(self, doc: dict[str, Any]) -> None:
@@ -109,6 +122,9 @@ class Rule:
         for path, value in self.defaults:
             if _get(doc, path) == value:
                 _pop(doc, path)
+        _respell(
+            doc, tuple((path, {face: stored for stored, face in spelled.items()}) for path, spelled in self.values)
+        )
 
     def stored_path(self, path: Path) -> tuple[Path, int]:
         """The stored path of a face path's head, and how many face names it took."""

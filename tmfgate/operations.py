@@ -22,6 +22,7 @@ from tmfgate.query import parse_query, project
 from tmfgate.schemas import check as check_schema
 from tmfgate.security import idempotency
 from tmfgate.security.conditional import check_match, etag, header, none_match
+from tmfgate.security.references import check_parties
 from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
@@ -116,7 +117,7 @@ def patched(call: Call, old: Document) -> Document:
     resource = call.resource
     settings = call.gateway.settings
     new = patching.apply(old, call.body, call.media_type, settings.max_document_size)
-    if call.media_type == patching.JSON_PATCH:  # a merge patch cannot outgrow its body; a copy can
+    if call.media_type in patching.JSON_PATCHES:  # a merge patch cannot outgrow its body; a copy can
         check_document(new, settings)
     changed = sorted(name for name in resource.fixed_on_patch if new.get(name) != old.get(name))
     if changed:
@@ -149,6 +150,8 @@ async def write_new(tx: Transaction, actor: Actor, kind: str, doc: Document) -> 
     """Store a new document and its create event; returns its JSON."""
     raw = codec.dumps(doc)
     owner = actor.owner
+    if isinstance(actor, Call):
+        await check_parties(tx, actor, doc)  # a partner refers only to its own parties (tenancy)
     if isinstance(actor, Call) and actor.idempotency is not None:
         await idempotency.record(tx, actor, raw, doc["href"])  # first, so a concurrent retry waits here
     stored = await tx.create(kind, doc["id"], raw, owner=owner)
@@ -160,6 +163,8 @@ async def write_new(tx: Transaction, actor: Actor, kind: str, doc: Document) -> 
 
 async def write_changed(tx: Transaction, actor: Actor, kind: str, old: Document, new: Document) -> bytes:
     """Store a changed document and the events its change raises; returns its JSON."""
+    if isinstance(actor, Call):
+        await check_parties(tx, actor, new, old)
     raw = codec.dumps(new)
     stored = await tx.replace(kind, new["id"], raw)
     if stored is not None:

@@ -1,7 +1,8 @@
-"""PATCH bodies: JSON merge patch (RFC 7396) and JSON Patch (RFC 6902).
+"""PATCH bodies: JSON merge patch (RFC 7396), JSON Patch (RFC 6902) and JSON Patch Query (TMF630 Part 5).
 
 TMF630: merge patch is mandatory and a v4 PATCH with plain ``application/json`` is a merge patch;
-JSON Patch is optional and offered too. Both return a new document and leave the stored one alone.
+JSON Patch is optional and offered too, with paths that select array elements when the media type
+is ``application/json-patch-query+json``. All return a new document and leave the stored one alone.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import jsonpointer
 
 from tmfgate import codec
 from tmfgate.errors import BadRequest, Conflict, PayloadTooLarge
+from tmfgate.patch_query import JSON_PATCH_QUERY, Expand, expanded
 
 JSON_PATCH = "application/json-patch+json"
+JSON_PATCHES = frozenset({JSON_PATCH, JSON_PATCH_QUERY})
 
 
 MAX_OPERATIONS = 1000  # per JSON Patch body (Kubernetes allows 10,000 on 3 MiB bodies)
@@ -26,6 +29,8 @@ def apply(document: dict[str, Any], body: Any, media_type: str | None, max_size:
     than ``max_size`` bytes of JSON is a 413."""
     if media_type == JSON_PATCH:
         return json_patch(document, body, max_size)
+    if media_type == JSON_PATCH_QUERY:  # TMF630 Part 5: its paths may select array elements
+        return json_patch(document, body, max_size, expanded)
     if not isinstance(body, dict):
         raise BadRequest("A merge patch body must be a JSON object.")
     merged: dict[str, Any] = merge_patch(document, body)
@@ -45,15 +50,23 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def json_patch(document: dict[str, Any], operations: Any, max_size: int | None = None) -> dict[str, Any]:
+def json_patch(
+    document: dict[str, Any], operations: Any, max_size: int | None = None, expand: Expand | None = None
+) -> dict[str, Any]:
     """RFC 6902, one operation at a time so that a failure names the operation and its path; a failed
-    ``test`` is a conflict (409), any other operation that cannot be applied a 400."""
+    ``test`` is a conflict (409), any other operation that cannot be applied a 400. ``expand`` turns an
+    operation into the plain ones it stands for on the document as patched so far (JSON Patch Query)."""
     if not isinstance(operations, list):
         raise BadRequest("A JSON Patch body must be an array of operations.")
     if len(operations) > MAX_OPERATIONS:
         raise BadRequest(f"A JSON Patch can hold at most {MAX_OPERATIONS} operations.")
     result = copy.deepcopy(document)
-    for number, operation in enumerate(operations, 1):
+    steps = (
+        (number, step)
+        for number, given in enumerate(operations, 1)
+        for step in (expand(result, number, given) if expand is not None else [given])
+    )
+    for number, operation in steps:
         where = _operation(number, operation)
         try:
             result = jsonpatch.JsonPatch([operation]).apply(result, in_place=True)

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
-from backends.base import Condition, Instant, Op, Query, SortKey, Value, ValueType
+from backends.base import Condition, ElementCondition, Instant, Op, Query, SortKey, Value, ValueType
 from backends.values import as_number, parse_instant
+from tmfgate import jsonpath
 from tmfgate.errors import InvalidQuery
 from tmfgate.regex import portability_problem
 
@@ -35,10 +36,9 @@ MAX_INTEGER = 2**63 - 1
 
 _SUFFIXES = {op.value: op for op in Op}
 _NOT_OPERATORS = frozenset("!~")  # what ends a key in "state!=x" or "name~=x": an operator, not a name
+_JSON_PATH_OPS = {"==": Op.EQ, "!=": Op.NE, ">": Op.GT, ">=": Op.GTE, "<": Op.LT, "<=": Op.LTE, "=~": Op.REGEX}
 _LITERALS = {"=": Op.EQ, "==": Op.EQ, ">": Op.GT, ">=": Op.GTE, "<": Op.LT, "<=": Op.LTE}
 _UNSUPPORTED = {
-    "filter": "JSON Path filtering (filter=) is not supported; "
-    "use attribute filters such as state=completed or relatedParty.role=customer instead.",
     "depth": "The depth parameter is not supported; references are returned as stored.",
     "expand": "The expand parameter is not supported; references are returned as stored.",
 }
@@ -61,6 +61,7 @@ class _Collected:
 
     filters: dict[tuple[tuple[str, ...], Op], list[_Raw]] = field(default_factory=dict)
     fields: list[tuple[str, ...]] | None = None
+    json_paths: list[jsonpath.JsonPath] = field(default_factory=list)
     sort: list[SortKey] = field(default_factory=list)
     paging: dict[str, int] = field(default_factory=dict)
 
@@ -79,12 +80,11 @@ def parse_query(
     key that is not a value of the resource, a ``fields`` selection naming no attribute of it.
     """
     collected = _Collected()
-    for part in raw.removeprefix("?").split("&"):
-        if part:
-            _parse_part(unquote_plus(part), collected)
+    for part in parameters(raw):
+        _parse_part(unquote_plus(part), collected)
     if attribute_known is not None:
         _check_known(collected, attribute_kind, attribute_known)
-    if len(collected.filters) > MAX_CONDITIONS:
+    if len(collected.filters) + len(collected.json_paths) > MAX_CONDITIONS:
         raise InvalidQuery(f"A query can have at most {MAX_CONDITIONS} different filters.")
     if sum(len(values) for values in collected.filters.values()) > MAX_VALUES:
         raise InvalidQuery(f"A query can compare with at most {MAX_VALUES} filter values in all.")
@@ -93,7 +93,54 @@ def parse_query(
     if max_limit is not None:  # no limit asked for is the largest page (F-20: never the whole collection)
         limit = max_limit if limit is None else min(limit, max_limit)
     fields = None if collected.fields is None else tuple(_unique(collected.fields))
-    return Query(conditions, tuple(collected.sort), collected.paging.get("offset", 0), limit, fields)
+    elements = tuple(_unique(element_condition(expression, attribute_kind) for expression in collected.json_paths))
+    return Query(conditions, tuple(collected.sort), collected.paging.get("offset", 0), limit, fields, elements=elements)
+
+
+def parameters(raw: str) -> list[str]:
+    """The ``&``-separated parameters of a raw query string, still encoded.
+
+    A JSON Path ``filter=`` keeps the ``&&`` of its predicate, which clients send unencoded as the
+    TMF630 Part 6 examples are written: its parameter runs on until its brackets close.
+    """
+    found: list[str] = []
+    for part in raw.removeprefix("?").split("&"):
+        if found and _open_filter(found[-1]):
+            found[-1] += "&" + part
+        elif part:
+            found.append(part)
+    return found
+
+
+def _open_filter(part: str) -> bool:
+    text = unquote_plus(part)
+    return text.startswith("filter=") and text.count("[") > text.count("]")
+
+
+def element_condition(expression: jsonpath.JsonPath, attribute_kind: AttributeKind) -> ElementCondition:
+    """A JSON Path filter (TMF630 Part 6) as the storage contract's same-element condition."""
+    comparisons = expression.predicate or ()
+    conditions = []
+    for comparison in comparisons:
+        full = expression.path + comparison.path
+        name = ".".join(full)
+        op = _JSON_PATH_OPS[comparison.op]
+        given = comparison.value
+        if comparison.regex:
+            conditions.append(Condition(comparison.path, op, ValueType.STRING, (_regex(name, str(given)),)))
+            continue
+        value: Value = given
+        if isinstance(given, bool):
+            kind = ValueType.BOOLEAN
+        elif not isinstance(given, str):
+            kind, value = ValueType.NUMBER, _convert(name, ValueType.NUMBER, str(given))
+        elif attribute_kind(full) is ValueType.DATETIME and _instant(given) is not None:
+            kind = ValueType.DATETIME
+            value = _convert(name, kind, given)
+        else:
+            kind = ValueType.STRING
+        conditions.append(Condition(comparison.path, op, kind, (value,)))
+    return ElementCondition(expression.path, tuple(conditions))
 
 
 def _check_known(collected: _Collected, kind: AttributeKind, known: AttributeKnown) -> None:
@@ -121,7 +168,7 @@ def _parse_part(text: str, collected: _Collected) -> None:
     key = text[: _key_end(text, 0)]
     if key in _UNSUPPORTED:
         raise InvalidQuery(_UNSUPPORTED[key])
-    if key in ("fields", "sort", "offset", "limit"):
+    if key in ("fields", "sort", "offset", "limit", "filter"):
         if text[len(key) : len(key) + 1] != "=" or text[len(key) : len(key) + 2] == "==":
             raise InvalidQuery(f"Write the {key} parameter as {key}=value.")
         _reserved(key, text[len(key) + 1 :], collected)
@@ -229,7 +276,9 @@ def _path(names: list[str], usage: str) -> tuple[str, ...]:
 
 
 def _reserved(key: str, value: str, collected: _Collected) -> None:
-    if key == "fields":
+    if key == "filter":
+        collected.json_paths.append(jsonpath.parse(value))
+    elif key == "fields":
         selected = _fields(value)
         if selected is not None:
             collected.fields = (collected.fields or []) + selected

@@ -26,6 +26,7 @@ from tmfgate.endpoints import send_reply
 from tmfgate.errors import BadRequest, Forbidden, MethodNotAllowed, NotFound
 from tmfgate.gateway import Gateway
 from tmfgate.notifications.delivery import signature
+from tmfgate.polling import Poller
 from tmfgate.upstreams import outward
 
 log = logging.getLogger("tmfgate.upstream")
@@ -48,11 +49,13 @@ class Relay:
         self.hubless: set[str] = set()  # APIs whose upstream has no hub
         backend = gateway.backend
         routes = backend.routes if isinstance(backend, RoutedBackend) else {}
-        self._stores = {
-            api.name: {routes[kind] for kind in api.resources if kind in routes}
+        self._kinds = {
+            api.name: {kind: routes[kind] for kind in api.resources if kind in routes}
             for api in gateway.apis
             if api.name in self.upstreams
         }
+        self._stores = {api: set(kinds.values()) for api, kinds in self._kinds.items()}
+        self.pollers: dict[str, Poller] = {}  # api -> what polls its upstream, which has no hub
         self._hear(set(self._stores), heard=False)  # until each subscription stands
         self._rewrites = {
             api.name: [(a.encode(), b.encode()) for a, b in outward(self.upstreams[api.name], api, gateway.settings)]
@@ -87,11 +90,9 @@ class Relay:
             log.debug("cannot subscribe to the hub of %s (%s); retrying later", upstream.url, exc or type(exc))
             return
         if response.status_code in NO_HUB:
-            log.warning("%s has no hub: the gateway raises the events of changes made through it", upstream.url)
             self.hubless.add(api)
-            for store in self._stores[api]:
-                store.raises_events = False
             self._hear({api}, heard=True)
+            self._without_hub(api)
             return
         if response.status_code != 201:
             log.warning("the hub of %s refused our subscription with %s", upstream.url, response.status_code)
@@ -99,6 +100,21 @@ class Relay:
             return
         self.subscriptions[api] = str(response.json().get("id"))
         self._hear({api}, heard=True)
+
+    def _without_hub(self, api: str) -> None:
+        """Poll an upstream without a hub for every change (the events are the poller's, as they would
+        be its hub's); with polling off, the gateway raises the events of the changes made through it."""
+        url = self.upstreams[api].url
+        if self.gateway.settings.upstream_poll > 0:
+            log.warning("%s has no hub: the gateway polls it for changes", url)
+            poller = self.pollers[api] = Poller(
+                self.gateway, local_backend(self.gateway.backend), api, self._kinds[api].items()
+            )
+            poller.start()
+            return
+        log.warning("%s has no hub: the gateway raises the events of changes made through it", url)
+        for store in self._stores[api]:
+            store.raises_events = False
 
     def _hear(self, apis: set[str], *, heard: bool) -> None:
         """Creates at an upstream wait while its hub does not notify us (see UpstreamStore.deaf)."""
@@ -113,6 +129,8 @@ class Relay:
             self._checking.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checking
+        for poller in self.pollers.values():
+            await poller.stop()
         for api, id in list(self.subscriptions.items()):
             upstream = self.upstreams[api]
             with contextlib.suppress(httpx.HTTPError):
@@ -121,24 +139,29 @@ class Relay:
         await self._client.aclose()
 
     async def _check(self) -> None:
-        """Subscribe again where the upstream forgot us (a restart on an empty store) or refused before."""
+        """Check the subscriptions every CHECK_EVERY seconds, sooner while one is missing."""
         while True:
             missing = set(self.upstreams) - set(self.subscriptions) - self.hubless
             await asyncio.sleep(self.gateway.settings.upstream_breaker_reset if missing else CHECK_EVERY)
-            for api, upstream in self.upstreams.items():
-                if api in self.hubless:
+            await self.check()
+
+    async def check(self) -> None:
+        """Subscribe again where the upstream forgot us (a restart on an empty store) or refused before."""
+        for api, upstream in self.upstreams.items():
+            if api in self.hubless:
+                continue
+            id = self.subscriptions.get(api)
+            if id is not None:
+                try:
+                    response = await self._client.get(f"{upstream.url}/hub/{id}", headers=dict(upstream.headers))
+                except httpx.HTTPError:
+                    continue  # down: the breaker says so to clients; the subscription may still stand
+                if response.status_code != 404:
                     continue
-                id = self.subscriptions.get(api)
-                if id is not None:
-                    try:
-                        response = await self._client.get(f"{upstream.url}/hub/{id}", headers=dict(upstream.headers))
-                    except httpx.HTTPError:
-                        continue  # down: the breaker says so to clients; the subscription may still stand
-                    if response.status_code != 404:
-                        continue
-                    del self.subscriptions[api]
-                    self._hear({api}, heard=False)
-                await self.subscribe(api)
+                log.warning("the hub of %s forgot our subscription %s; subscribing again", upstream.url, id)
+                del self.subscriptions[api]
+                self._hear({api}, heard=False)
+            await self.subscribe(api)
 
     async def receive(self, api: str, token: str, body: bytes, signed: str | None) -> Reply:
         """The answer to a notification: 2xx once it is in the outbox or was already."""

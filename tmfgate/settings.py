@@ -174,6 +174,11 @@ def secret_key(raw: str) -> str:
     return parse_key(raw) if raw.strip() else ""
 
 
+# The connections to PostgreSQL that the workers of one gateway share out by default: enough for
+# 64 concurrent clients to keep both cores of this machine kind busy without opening new ones.
+DB_CONNECTIONS = 32
+MIN_DB_POOL = 8
+
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
@@ -212,6 +217,16 @@ class Settings:
         whole(1),
         metavar="N",
         serve_only=True,
+    )
+    db_pool_size: Setting[int | None] = Setting(
+        "db_pool_size",
+        None,
+        "PostgreSQL connections each worker keeps open and reuses; a request past them waits for one "
+        f"rather than open another; none shares {DB_CONNECTIONS} among the `--workers`, at least "
+        f"{MIN_DB_POOL} each",
+        optional_whole(1),
+        metavar="N",
+        shown_default=f"{DB_CONNECTIONS} / workers",
     )
     max_limit: Setting[int | None] = Setting(
         "max_limit",
@@ -429,6 +444,22 @@ class Settings:
         one_of("log", "refuse"),
         choices=("log", "refuse"),
     )
+    upstream_poll = Setting(
+        "upstream_poll",
+        0.0,
+        "seconds between polls of an upstream that has no hub, for the changes made there and through the "
+        "gateway alike; `0` polls none, and the gateway raises the events of the changes made through it",
+        amount("seconds", zero=True),
+        metavar="SECONDS",
+    )
+    upstream_poll_attribute = Setting(
+        "upstream_poll_attribute",
+        "lastUpdate",
+        "the date-time attribute every change at an upstream moves forward, by which it is polled (a "
+        "watermark of its last value seen is stored)",
+        text,
+        metavar="NAME",
+    )
 
     # Security (README "Security"): who may call, and what they may do.
     auth = Setting(
@@ -531,6 +562,14 @@ class Settings:
     def base_url(self) -> str:
         """Scheme and host of the gateway for links made outside a request."""
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def pool_size(self) -> int:
+        """The connections each worker keeps to a PostgreSQL store: ``db_pool_size``, else its share."""
+        given = self.db_pool_size
+        if given is not None:
+            return given
+        return max(MIN_DB_POOL, -(-DB_CONNECTIONS // self.workers))
 
     @classmethod
     def from_env(cls, declared: Iterable[Setting[Any]], environ: Mapping[str, str] | None = None) -> Settings:

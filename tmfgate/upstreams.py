@@ -20,6 +20,8 @@ from tmfgate.schemas import compile_schema, describe
 from tmfgate.settings import Settings
 
 LOCAL_KINDS = frozenset({"hub"})  # the gateway's own subscribers stay with the gateway
+# What names the order a create at the southbound OSS is for: a retried create finds the first by it.
+SOUTHBOUND_GUARD = "externalId"
 
 
 def routed(
@@ -55,6 +57,9 @@ def routed(
             refuse_nonconforming=settings.upstream_answers == "refuse",
             check=SpecCheck(api),
             owned={kind: resource.server_owned for kind, resource in api.resources.items()},
+            guard=SOUTHBOUND_GUARD
+            if routing.southbound is not None and routing.southbound.url == upstream.url
+            else None,
         )
         store = UpstreamStore(options, transport)
         for kind in api.resources:

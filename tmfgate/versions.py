@@ -16,10 +16,12 @@ import jsonschema_rs
 import orjson
 
 from backends.base import ValueType
-from tmfgate import codec
+from tmfgate import codec, jsonpath
 from tmfgate.calls import Reply
+from tmfgate.errors import InvalidQuery
 from tmfgate.faces import Node, Planner, Rule, rules_of
 from tmfgate.model import ApiModel, OperationModel, ResourceModel
+from tmfgate.query import parameters
 from tmfgate.schemas import Checks, compile_schema
 from tmfgate.types import Document
 
@@ -102,7 +104,7 @@ class Face:
         target: Node | None = None
         for key in ("path", "from"):
             if isinstance(operation.get(key), str):
-                result[key], found = stored_pointer(node, operation[key])
+                result[key], found = stored_target(node, operation[key])
                 target = found if key == "path" else target
         if "value" in operation and target is not None:
             result["value"] = target.inward(operation["value"])
@@ -116,7 +118,7 @@ class Face:
     def query(self, kind: str, raw: str) -> str:
         """A list or retrieve query in stored names: filters, ``fields`` and ``sort`` (TMF630)."""
         node = self.node(kind)
-        return "&".join(_stored_part(node, part) for part in raw.split("&") if part)
+        return "&".join(_stored_part(node, part) for part in parameters(raw))
 
     def subscription_query(self, raw: str) -> str:
         """A hub ``query`` in stored names: ``event.{kind}.{path}`` filters and fields."""
@@ -211,7 +213,58 @@ def stored_pointer(node: Node, pointer: str) -> tuple[str, Node | None]:
     return "".join("/" + part for part in escaped), current
 
 
+def stored_target(node: Node, path: str) -> tuple[str, Node | None]:
+    """A JSON Patch (Query) path of the face in stored names (TMF630 Part 5 and 6), and its node."""
+    if path.startswith("$") or (not path.startswith("/") and "[?(" in path):
+        expression = jsonpath.parse(path, selection=True)
+        names = expression.path + (("0", *expression.rest) if expression.predicate is not None else ())
+        target = stored_pointer(node, "".join("/" + name for name in names))[1]
+        return jsonpath.render(stored_expression(node, expression)), target
+    pointer, mark, query = path.partition("?")
+    stored, target = stored_pointer(node, pointer)
+    if not mark:
+        return stored, target
+    head = tuple(pointer.split("/")[1:2])
+    element = node.at(head) or Node()
+
+    def renamed(names: tuple[str, ...]) -> tuple[str, ...]:
+        # A query names the array's attributes in full (relatedParty.role) or from its element (role).
+        return node.stored_path(names) if names[:1] == head else element.stored_path(names)
+
+    slashed = query.startswith("/")
+    parts = (part.lstrip("/").replace("/", ".") if slashed else part for part in query.split("&") if part)
+    return stored + "?" + "&".join(_rewritten(part, renamed) for part in parts), target
+
+
+def stored_expression(node: Node, expression: jsonpath.JsonPath) -> jsonpath.JsonPath:
+    """A JSON Path of the face with its paths in stored names.
+
+    A comparison whose attribute moved into the element's parent object (v5
+    ``relatedParty.partyOrPartyRole[?(@.id=='1')]`` is v4 ``relatedParty[?(@.id=='1')]``) makes the
+    filtered path the longest path all the stored ones share.
+    """
+    array = node.stored_path(expression.path)
+    if expression.predicate is None:
+        return jsonpath.with_paths(expression, array, [])
+    full = [node.stored_path(expression.path + item.path) for item in expression.predicate]
+    rest = node.stored_path(expression.path + expression.rest) if expression.rest else None
+    common = array
+    for path in [*full, *([rest] if rest is not None else [])]:
+        length = next(
+            (n for n, (a, b) in enumerate(zip(common, path, strict=False)) if a != b), min(len(common), len(path))
+        )
+        common = common[:length]
+    relative = [path[len(common) :] for path in full]
+    if not common or not all(relative):
+        raise InvalidQuery(f"The JSON Path {jsonpath.render(expression)!r} has no stored counterpart; filter an array.")
+    return jsonpath.with_paths(expression, common, relative, rest[len(common) :] if rest is not None else ())
+
+
 def _stored_part(node: Node, part: str) -> str:
+    text = unquote_plus(part)
+    if text.startswith("filter="):
+        stored = stored_expression(node, jsonpath.parse(text[len("filter=") :]))
+        return "filter=" + quote(jsonpath.render(stored), safe="$.[]?()@'=<>!~")
     return _rewritten(part, node.stored_path)
 
 

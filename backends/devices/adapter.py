@@ -142,6 +142,8 @@ class DevicesTransaction:
         return bool((await self.adapter._run(lambda: self.connection.execute(statement))).rowcount)
 
     async def query(self, kind: str, query: Query) -> Page:
+        if query.elements:
+            raise Unsupported("The devices table has no arrays to match by element; use attribute filters.")
         clauses = [clause(condition) for condition in query.conditions]
         count = sa.select(sa.func.count()).select_from(DEVICES).where(*clauses)
         select = sa.select(DEVICES).where(*clauses)

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from ..matching import candidates, matches, stored_number
+from ..matching import candidates, elements_hold, matches, stored_number
 from ..queries import Page, Query, SortKey
 
 
@@ -20,18 +20,22 @@ def run_query(documents: dict[str, bytes], query: Query) -> Page:
     # islice takes no index past sys.maxsize, and a client may page that far (TMF630 allows it).
     start = min(query.offset, sys.maxsize)
     stop = None if query.limit is None else min(query.offset + query.limit, sys.maxsize)
-    if not query.conditions and not query.sort:
+    if not query.conditions and not query.elements and not query.sort:
         return Page(total=len(stored), items=list(itertools.islice(stored, start, stop)))
     if not query.sort:
-        matching = [raw for raw, doc in _parsed(stored) if matches(query.conditions, doc)]
+        matching = [raw for raw, doc in _parsed(stored) if _holds(query, doc)]
         return Page(total=len(matching), items=matching[query.offset : stop])
-    parsed = [(raw, doc) for raw, doc in _parsed(stored) if matches(query.conditions, doc)]
+    parsed = [(raw, doc) for raw, doc in _parsed(stored) if _holds(query, doc)]
     raw_of = {id(doc): raw for raw, doc in parsed}
     ordered = sort_documents([doc for _, doc in parsed], query.sort)
     window = ordered[query.offset : stop]
     # sort_documents returns the same dicts; fall back to re-encoding should it ever copy them.
     items = [raw_of.get(id(doc)) or orjson.dumps(doc) for doc in window]
     return Page(total=len(parsed), items=items)
+
+
+def _holds(query: Query, doc: Any) -> bool:
+    return matches(query.conditions, doc) and elements_hold(query.elements, doc)
 
 
 def _parsed(stored: Iterable[bytes]) -> Iterator[tuple[bytes, Any]]:

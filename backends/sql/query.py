@@ -54,6 +54,7 @@ from sqlalchemy import (
     case,
     cast,
     exists,
+    false,
     func,
     literal,
     literal_column,
@@ -65,7 +66,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 
-from backends.queries import Condition, Instant, Op, SortKey, ValueType
+from backends.queries import Condition, ElementCondition, Instant, Op, SortKey, ValueType
 from backends.values import (
     DAY_MICROS,
     NAIVE_INSTANT,
@@ -75,6 +76,8 @@ from backends.values import (
     parse_instant,
     regex_search,
 )
+
+from . import containment
 
 INSTANT_FUNCTION = "tmfgate_instant"
 _NUMERIC_TYPES = ("integer", "real")
@@ -198,7 +201,31 @@ def where_clause(conditions: Sequence[Condition], doc: ColumnElement[Any], diale
     candidates = _candidates_for(dialect)
     if not conditions:
         return true()
-    return and_(*(_condition(condition, doc, candidates) for condition in conditions))
+    return and_(*(_condition(condition, doc, candidates, dialect) for condition in conditions))
+
+
+def elements_clause(elements: Sequence[ElementCondition], doc: ColumnElement[Any], dialect: str) -> _Bool:
+    """A WHERE clause holding every element condition: some object at the path satisfies all of its own."""
+    candidates = _candidates_for(dialect)
+    walk = _sqlite_element if dialect == "sqlite" else _pg_element
+    return and_(true(), *(walk(element, doc, candidates) for element in elements))
+
+
+def _sqlite_element(element: ElementCondition, doc: ColumnElement[Any], candidates: _Candidates) -> _Bool:
+    walk = _SqliteWalk(doc, element.path)
+    inner = [_condition(condition, walk.raw, candidates, "sqlite") for condition in element.conditions]
+    return exists(select(literal(1)).select_from(walk.source).where(walk.keys, walk.value.type == "object", *inner))
+
+
+_IN_ELEMENT = "element"
+
+
+def _pg_element(element: ElementCondition, doc: ColumnElement[Any], candidates: _Candidates) -> _Bool:
+    item = func.jsonb_path_query(doc, _pg_path(element.path), type_=JSONB).column_valued("e")
+    # Within an element the conditions test values found in it; containment serves whole documents
+    # through their index, so it is not used here.
+    inner = [_condition(condition, item, candidates, _IN_ELEMENT) for condition in element.conditions]
+    return exists(select(literal(1)).where(func.jsonb_typeof(item) == "object", *inner))
 
 
 _Candidates = Callable[[ColumnElement[Any], tuple[str, ...], Callable[[_Value], _Bool]], _Bool]
@@ -212,9 +239,14 @@ def _candidates_for(dialect: str) -> _Candidates:
     raise ValueError(f"The SQL dialect {dialect!r} is not supported; use 'sqlite' or 'postgresql'.")
 
 
-def _condition(condition: Condition, doc: ColumnElement[Any], candidates: _Candidates) -> _Bool:
+def _condition(condition: Condition, doc: ColumnElement[Any], candidates: _Candidates, dialect: str) -> _Bool:
     op = Op.EQ if condition.op is Op.NE else condition.op
-    found = candidates(doc, condition.path, lambda value: _predicate(value, condition, op))
+    if dialect == "postgresql" and containment.applies(condition):
+        found = containment.contains(condition, doc)  # the same matches, through the indexes
+        if condition.op is Op.NE:  # doc ->> name is NULL where the attribute is absent: no match, not unknown
+            return not_(func.coalesce(found, false()))
+    else:
+        found = candidates(doc, condition.path, lambda value: _predicate(value, condition, op))
     return not_(found) if condition.op is Op.NE else found
 
 

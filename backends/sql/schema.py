@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import literal_column
 from sqlalchemy.types import TypeDecorator
 
 
@@ -73,6 +74,31 @@ documents = Table(
     Index("ix_tmf_document_kind_owner_seq", "kind", "owner", "seq"),
 )
 
+# Containment of the documents (``doc @> '{...}'``, backends.sql.containment): equality filters on
+# any attribute path, also inside arrays, and the exact count of their matches. jsonb_path_ops
+# keeps one hash per path to a value, smaller and faster for @> than the default operator class.
+Index(
+    "ix_tmf_document_doc",
+    documents.c.doc,
+    postgresql_using="gin",
+    postgresql_ops={"doc": "jsonb_path_ops"},
+    # New entries wait in a pending list that every search reads through until it is merged (by
+    # VACUUM, or when full): at the default 4 MB, some 10,000 new documents made a filter on 10,000
+    # take 143 ms instead of 13. A small list keeps that read short; inserts still merge in batches.
+    postgresql_with={"gin_pending_list_limit": 128},
+).ddl_if(dialect="postgresql")
+
+# The top-level attributes clients filter on most that hold few distinct values (a state), so that
+# containment's index serves them poorly: ``doc ->> name`` indexed per kind, whose statistics also
+# tell the planner how many documents a value has (backends.sql.containment).
+INDEXED = ("state", "status")
+for _name in INDEXED:
+    Index(
+        f"ix_tmf_document_{_name}",
+        documents.c.kind,
+        documents.c.doc.op("->>", return_type=Text)(literal_column(f"'{_name}'")),
+    ).ddl_if(dialect="postgresql")
+
 events = Table(
     "tmf_event",
     metadata,
@@ -119,4 +145,4 @@ deliveries = Table(
     Index("ix_tmf_delivery_event", "event_seq"),  # an event's deliveries, for pruning
 )
 
-__all__ = ["UtcDateTime", "deliveries", "documents", "events", "metadata"]
+__all__ = ["INDEXED", "UtcDateTime", "deliveries", "documents", "events", "metadata"]

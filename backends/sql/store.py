@@ -6,11 +6,11 @@ import asyncio
 import datetime as dt
 import functools
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, func, inspect, or_, select, text
+from sqlalchemy import ARRAY, Select, Text, func, inspect, or_, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -21,11 +21,14 @@ from backends.events import Delivery, DeliveryState, Event, Route
 from backends.queries import Owners, Page, Query
 
 from . import outbox, sqlite
-from .query import order_by, where_clause
+from .query import elements_clause, order_by, where_clause
 from .schema import documents, metadata
 from .sqlite import Executing, LoopConnection
 from .statements import STATEMENTS
 
+T = TypeVar("T")
+# Connections a PostgreSQL store keeps open when not told (the gateway passes its db_pool_size).
+DEFAULT_POOL_SIZE = 8
 # Any constant works; it only has to be the same in every process that creates the schema.
 _SCHEMA_LOCK_KEY = 0x746D66676174  # "tmfgat"
 
@@ -78,9 +81,12 @@ class SqlTransaction:
     async def query(self, kind: str, query: Query) -> Page:
         dialect = self._connection.dialect.name
         try:
-            count, page = list_statements(kind, query, dialect)
+            count, page, together = list_statements(kind, query, dialect)
         except TypeError:  # a value that cannot be a cache key: build them for this once
-            count, page = list_statements.__wrapped__(kind, query, dialect)
+            count, page, together = list_statements.__wrapped__(kind, query, dialect)
+        if together is not None:  # one round trip, one statement's snapshot
+            total, items = (await self._execute(together)).one()
+            return Page(total=int(total), items=[raw.encode() for raw in items])
         total = int((await self._column(count))[0])
         if total <= query.offset or query.limit == 0:
             return Page(total=total, items=[])
@@ -102,7 +108,7 @@ class SqlBackend:
     """Documents and the outbox in SQL tables; the same statements on SQLite (on the event loop's thread,
     :mod:`backends.sql.sqlite`) and PostgreSQL (psycopg's async API)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = url
         # SQLite has one writer at a time. Within this process, writers queue on a lock (a busy
         # handler sleeping between tries left the file idle: benchmarks/fulfilment.py measured
@@ -110,7 +116,7 @@ class SqlBackend:
         self._sqlite = url.startswith("sqlite")
         # SQLite's statements run on the loop's thread; PostgreSQL's through psycopg's async API.
         self.loop_engine: Engine | None = sqlite.create_loop_engine(url) if self._sqlite else None
-        self.engine: AsyncEngine | None = None if self._sqlite else _create_engine(url)
+        self.engine: AsyncEngine | None = None if self._sqlite else _create_engine(url, pool_size)
         self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -141,14 +147,26 @@ class SqlBackend:
             yield SqlTransaction(connection)
 
     async def get(self, kind: str, id: str, *, owners: Owners = None) -> bytes | None:
-        async with self._connection(write=False) as connection:
-            return await SqlTransaction(connection).get(kind, id, owners=owners)
+        return await self._read(lambda tx: tx.get(kind, id, owners=owners))
 
     async def query(self, kind: str, query: Query) -> Page:
         # COUNT(*) and the page must read one snapshot, or total and items may disagree. SQLite
-        # keeps one snapshot per transaction anyway; PostgreSQL's READ COMMITTED takes one per statement.
-        async with self._connection(write=False, snapshot=True) as connection:
-            return await SqlTransaction(connection).query(kind, query)
+        # keeps one snapshot per transaction anyway; PostgreSQL asks both in one statement.
+        return await self._read(lambda tx: tx.query(kind, query))
+
+    async def _read(self, work: Callable[[SqlTransaction], Awaitable[T]]) -> T:
+        """``work`` in a read transaction, done once more on a new connection when its connection
+        turned out to be dead (the server restarted): a read may be repeated, and no ping checks
+        connections beforehand."""
+        retried = False
+        while True:
+            try:
+                async with self._connection(write=False) as connection:
+                    return await work(SqlTransaction(connection))
+            except StorageUnavailable as exc:
+                if retried or not _disconnected(exc):
+                    raise
+                retried = False
 
     # The outbox's own bookkeeping (fan-out, claims, settles, pruning) need not reach the disk at
     # once (``durable=False``): lost to a power cut, it is done again, and delivery is at least once.
@@ -209,14 +227,12 @@ class SqlBackend:
             return await outbox.prune(connection, before, limit)
 
     @asynccontextmanager
-    async def _connection(
-        self, *, write: bool, snapshot: bool = False, durable: bool = True
-    ) -> AsyncIterator[Executing]:
+    async def _connection(self, *, write: bool, durable: bool = True) -> AsyncIterator[Executing]:
         if write and self._sqlite:
             async with self._write_lock(), self._connected(write=True, durable=durable) as connection:
                 yield connection
         else:
-            async with self._connected(write=write, snapshot=snapshot) as connection:
+            async with self._connected(write=write) as connection:
                 yield connection
 
     def _write_lock(self) -> asyncio.Lock:
@@ -228,9 +244,7 @@ class SqlBackend:
         return lock
 
     @asynccontextmanager
-    async def _connected(
-        self, *, write: bool, snapshot: bool = False, durable: bool = True
-    ) -> AsyncIterator[Executing]:
+    async def _connected(self, *, write: bool, durable: bool = True) -> AsyncIterator[Executing]:
         if self.loop_engine is not None:
             with translated_errors():
                 async with sqlite.connected(self.loop_engine, write=write, durable=durable) as inline:
@@ -238,15 +252,20 @@ class SqlBackend:
             return
         assert self.engine is not None
         with translated_errors():
-            async with self.engine.connect() as connection:
-                if snapshot and not write:
-                    await connection.execution_options(isolation_level="REPEATABLE READ")
-                async with connection.begin():
-                    yield connection
+            async with self.engine.connect() as connection, connection.begin():
+                yield connection
+
+
+class ListStatements(NamedTuple):
+    """The statements of a list query: its COUNT and its page, or both in one (PostgreSQL)."""
+
+    total: Select[Any]
+    page: Select[Any]
+    together: Select[Any] | None  # one row: the count and an array of the page's documents
 
 
 @functools.lru_cache(maxsize=512)
-def list_statements(kind: str, query: Query, dialect: str) -> tuple[Select[Any], Select[Any]]:
+def list_statements(kind: str, query: Query, dialect: str) -> ListStatements:
     """The COUNT and the page of a list query; kept for the queries asked again (a reservation asks
     the same one each time), as building the JSON filters costs more than running them."""
     criteria: list[ColumnElement[bool]] = [documents.c.kind == kind]
@@ -255,6 +274,8 @@ def list_statements(kind: str, query: Query, dialect: str) -> tuple[Select[Any],
         criteria.append(or_(owned, documents.c.owner.is_(None)) if None in query.owners else owned)
     if query.conditions:
         criteria.append(where_clause(query.conditions, documents.c.doc, dialect))
+    if query.elements:
+        criteria.append(elements_clause(query.elements, documents.c.doc, dialect))
     # COUNT(*) then the page beat COUNT(*) OVER () on 10k rows (page of 10: SQLite 3.4 vs 20 ms,
     # PostgreSQL 4.2 vs 10.8 ms): the window reads every match before returning the first row.
     count = select(func.count()).select_from(documents).where(*criteria)
@@ -266,7 +287,12 @@ def list_statements(kind: str, query: Query, dialect: str) -> tuple[Select[Any],
         .offset(query.offset)
         .limit(query.limit)
     )
-    return count, page
+    together = None
+    if dialect == "postgresql":
+        # SELECT (SELECT count(*) ...), ARRAY(SELECT doc ... ORDER BY ... LIMIT n): the array keeps
+        # the page's order, and one statement needs no REPEATABLE READ for one snapshot.
+        together = select(count.scalar_subquery(), func.array(page.scalar_subquery(), type_=ARRAY(Text)))
+    return ListStatements(count, page, together)
 
 
 def _add_missing_columns(connection: Connection) -> None:
@@ -286,15 +312,21 @@ def _create_missing_indexes(connection: Connection) -> None:
             index.create(connection, checkfirst=True)
 
 
-def _create_engine(url: str) -> AsyncEngine:
-    """PostgreSQL's engine, with pool sizes for a couple of worker processes."""
-    # 2 workers x (5 + 5) connections stays far below PostgreSQL's default max_connections of 100.
+def _create_engine(url: str, pool_size: int) -> AsyncEngine:
+    """PostgreSQL's engine: a fixed pool of ``pool_size`` connections, each opened once and kept.
+
+    No overflow: overflow connections were closed on return, so under more clients than the pool
+    each worker opened about 55 connections a second (issue 14); a request past the pool waits for
+    a connection instead. No ping on checkout (a round trip per request on a healthy pool): a
+    connection that fails as disconnected, after a server restart, is recycled with every connection
+    older than it (SQLAlchemy's invalidation on a disconnect error), and reads try once again.
+    """
     return create_async_engine(
         url,
-        pool_size=5,
-        max_overflow=5,
+        pool_size=pool_size,
+        max_overflow=0,
         pool_timeout=30,
-        pool_pre_ping=True,  # a restarted server must not fail the first request on a stale connection
+        pool_pre_ping=False,
         connect_args={"connect_timeout": 10},
     )
 
@@ -320,6 +352,12 @@ def translate(exc: sa_exc.SQLAlchemyError) -> StorageError:
         return StorageError(f"The store refused the statement: {exc.orig}")
     # Connection failures, timeouts, "database is locked", pool exhaustion, deadlocks.
     return StorageUnavailable(f"The store is unavailable: {getattr(exc, 'orig', None) or exc}")
+
+
+def _disconnected(exc: StorageError) -> bool:
+    """Whether the driver found the connection dead, and SQLAlchemy has recycled it."""
+    cause = exc.__cause__
+    return isinstance(cause, sa_exc.DBAPIError) and cause.connection_invalidated
 
 
 def _now() -> dt.datetime:

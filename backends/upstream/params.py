@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from backends.errors import Unsupported
 from backends.queries import Condition, Instant, Op, Query, Value
 
 
 def parameters(query: Query) -> list[tuple[str, str]]:
     """Filters, ``sort``, ``fields``, ``offset`` and ``limit`` as the server parses them back."""
+    if query.elements:
+        # TMF630 Part 6 makes JSON Path optional, so an upstream may not evaluate it: say so rather
+        # than answer with the documents the dotted filters alone select.
+        raise Unsupported(
+            "A JSON Path filter (filter=) cannot be passed to the upstream server; use attribute filters."
+        )
     params = [_filter(condition) for condition in query.conditions]
     if query.sort:
         params.append(("sort", ",".join(("-" if key.descending else "") + ".".join(key.path) for key in query.sort)))

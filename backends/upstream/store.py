@@ -26,7 +26,7 @@ from backends.errors import (
     StorageUnavailable,
     Unsupported,
 )
-from backends.queries import Page, Query
+from backends.queries import Condition, Op, Page, Query, ValueType
 
 from .breaker import CircuitBreaker
 from .params import parameters
@@ -53,6 +53,10 @@ class UpstreamOptions:
     refuse_nonconforming: bool = False
     check: Check | None = None
     owned: Mapping[str, frozenset[str]] = field(default_factory=dict)  # kind -> attributes the upstream sets
+    # An attribute that names what a create is for (the southbound OSS: ``externalId``, the product
+    # order): a create carrying it is looked up by it first, so a create retried after its answer was
+    # lost returns what the first attempt stored instead of storing it twice.
+    guard: str | None = None
 
 
 class UpstreamStore:
@@ -125,10 +129,37 @@ class UpstreamStore:
             )
         owned = self.options.owned.get(kind, frozenset()) | {"id", "href"}
         body = {k: v for k, v in orjson.loads(doc).items() if k not in owned}
+        earlier = await self._created_before(kind, body)
+        if earlier is not None:
+            return earlier
         response = await self.call("POST", f"/{kind}", content=self._inwards(orjson.dumps(body)))
         if response.status_code == 409:
             raise DuplicateId(self._message(response))
         return self._document(kind, self._answer(response, "POST", f"/{kind}"), f"/{kind}")
+
+    async def _created_before(self, kind: str, body: dict[str, Any]) -> bytes | None:
+        """What an earlier attempt of this create stored at the upstream, found by the guard attribute;
+        None when the create is not guarded, nothing was stored, or the upstream cannot look it up."""
+        key = self.options.guard
+        value = body.get(key) if key is not None else None
+        if key is None or not isinstance(value, str) or not value:
+            return None
+        lookup = Query(conditions=(Condition((key,), Op.EQ, ValueType.STRING, (value,)),), limit=1)
+        response = await self.call("GET", f"/{kind}", params=parameters(lookup))
+        if response.status_code >= 400:
+            log.warning(
+                "upstream %s cannot find a %s by %s (%s): a create retried after a lost answer may be stored twice",
+                self.url,
+                kind,
+                key,
+                response.status_code,
+            )
+            return None
+        found = self._answer(response, "GET", f"/{kind}")
+        if not isinstance(found, list) or not found:
+            return None
+        log.info("upstream %s already holds the %s with %s %s: not created again", self.url, kind, key, value)
+        return self._document(kind, found[0], f"/{kind}")
 
     async def patch(self, kind: str, id: str, change: dict[str, Any]) -> bytes:
         path = f"/{kind}/{id}"

@@ -31,41 +31,43 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from backends.base import Transaction, where
+from backends.base import Owners, Transaction, where
 from tmfgate import documents, operations
 from tmfgate.calls import Actor
+from tmfgate.security.tenancy import acting_for
 from tmfgate.types import Document
 
 IMPACTS = "tmfgate:alarmImpact"
 _CHUNK = 100  # ids per query condition, well below the query engine's bound on values
 
 
-async def affected_services(tx: Transaction, alarm: Document) -> list[Document]:
+async def affected_services(tx: Transaction, alarm: Document, owners: Owners = None) -> list[Document]:
     """The services the alarm's ``alarmedObject`` affects, as AffectedService refs; [] when it is
-    not a service or resource of the inventory."""
-    found = await _alarmed_object(tx, alarm)
+    not a service or resource of the inventory (of ``owners``: a partner's alarm affects its own)."""
+    found = await _alarmed_object(tx, alarm, owners)
     if found is None:
         return []
     kind, doc = found
     if kind == "service":
         level = [doc] if doc.get("state") != "terminated" else []
     else:
-        level = await _services(tx, ("supportingResource", "id"), [str(doc["id"])])
+        level = await _services(tx, ("supportingResource", "id"), [str(doc["id"])], owners)
     affected: dict[str, Document] = {}
     while level:
         fresh = [service for service in level if service["id"] not in affected]
         affected.update((service["id"], service) for service in fresh)
-        level = await _services(tx, ("supportingService", "id"), [str(s["id"]) for s in fresh]) if fresh else []
+        ids = [str(s["id"]) for s in fresh]
+        level = await _services(tx, ("supportingService", "id"), ids, owners) if fresh else []
     return [{"id": service["id"], "href": service.get("href", "")} for service in affected.values()]
 
 
-async def fill_affected(tx: Transaction, alarm: Document, drop: Iterable[str] = ()) -> None:
+async def fill_affected(tx: Transaction, alarm: Document, drop: Iterable[str] = (), owners: Owners = None) -> None:
     """Add the services the alarm affects to its ``affectedService``, leaving out the ``drop`` ids
     (the ones its former ``alarmedObject`` affected); ``serviceAffecting`` defaults to true when any
     service of the inventory is affected."""
     dropped = set(drop)
     given = [entry for entry in alarm.get("affectedService", []) if entry.get("id") not in dropped]
-    computed = [] if alarm.get("serviceAffecting") is False else await affected_services(tx, alarm)
+    computed = [] if alarm.get("serviceAffecting") is False else await affected_services(tx, alarm, owners)
     known = {entry.get("id") for entry in given}
     merged = given + [entry for entry in computed if entry["id"] not in known]
     if merged:
@@ -103,7 +105,8 @@ async def follow(tx: Transaction, actor: Actor, changes: Iterable[tuple[Document
 
 
 async def _apply(tx: Transaction, actor: Actor, service_id: str, adds: set[str], removes: set[str]) -> None:
-    service = await documents.locked(tx, "service", service_id)
+    # A partner's alarm impacts only its own services, whatever ids its affectedService names.
+    service = await documents.locked(tx, "service", service_id, owners=acting_for(actor, "service"))
     record = await documents.locked(tx, IMPACTS, service_id)
     before = set(record["alarm"]) if record is not None else set()
     now = (before | adds) - removes
@@ -137,7 +140,7 @@ async def _impacted_by(tx: Transaction, alarm_id: str) -> set[str]:
     return {str(record["id"]) for record in await documents.find(tx, IMPACTS, where("alarm", eq=alarm_id))}
 
 
-async def _alarmed_object(tx: Transaction, alarm: Document) -> tuple[str, Document] | None:
+async def _alarmed_object(tx: Transaction, alarm: Document, owners: Owners) -> tuple[str, Document] | None:
     """The inventory service or resource the alarm is about, with its kind."""
     alarmed = alarm.get("alarmedObject") or {}
     id = str(alarmed.get("id") or str(alarmed.get("href", "")).rstrip("/").rsplit("/", 1)[-1])
@@ -147,16 +150,17 @@ async def _alarmed_object(tx: Transaction, alarm: Document) -> tuple[str, Docume
     hints = f"{hints} {alarm.get('alarmedObjectType', '')}".lower()
     kinds = [kind for kind in ("service", "resource") if kind in hints] or ["service", "resource"]
     for kind in kinds:
-        found = await documents.get(tx, kind, id)
+        found = await documents.get(tx, kind, id, owners=owners)
         if found is not None:
             return kind, found
     return None
 
 
-async def _services(tx: Transaction, path: tuple[str, ...], ids: list[str]) -> list[Document]:
+async def _services(tx: Transaction, path: tuple[str, ...], ids: list[str], owners: Owners) -> list[Document]:
     """The services not terminated whose ``path`` holds one of the ids, in id order."""
     found: list[Document] = []
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        found += await documents.find(tx, "service", where(path, eq=chunk), where("state", ne="terminated"), sort="id")
+        alive = where("state", ne="terminated")
+        found += await documents.find(tx, "service", where(path, eq=chunk), alive, sort="id", owners=owners)
     return found

@@ -32,7 +32,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from backends.base import DuplicateId, Transaction, where
+from backends.base import DuplicateId, Owners, Transaction, where
 from tmfgate import codec, documents
 from tmfgate.errors import BadRequest, Conflict
 from tmfgate.states import StateMachine
@@ -156,8 +156,9 @@ async def lock_identity(tx: Transaction, alarm: Document) -> None:
             await documents.locked(tx, IDENTITIES, id)
 
 
-async def open_duplicate(tx: Transaction, alarm: Document) -> str | None:
-    """The id of the alarm not yet cleared that this one raises again, if any.
+async def open_duplicate(tx: Transaction, alarm: Document, owners: Owners = None) -> str | None:
+    """The id of the alarm not yet cleared that this one raises again, if any (of ``owners``: a
+    partner's report raises its own alarm again, never another partner's).
 
     The store finds the alarms with the same object, type, cause and source that are not cleared;
     a TMF630 filter cannot say "has no specificProblem", so when this alarm has none, the few found
@@ -168,7 +169,7 @@ async def open_duplicate(tx: Transaction, alarm: Document) -> str | None:
     for name in IDENTITY:
         if alarm.get(name) is not None:
             conditions.append(where((name,), eq=str(alarm[name])))
-    for found in await documents.find(tx, ALARMS, *conditions, sort=("alarmRaisedTime", "id")):
+    for found in await documents.find(tx, ALARMS, *conditions, sort=("alarmRaisedTime", "id"), owners=owners):
         if same_alarm(found, alarm):
             return str(found["id"])
     return None

@@ -41,13 +41,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends.base import Condition, Transaction, ValueType, where
+from backends.base import Condition, Owners, Transaction, ValueType, where
 from handlers.alarms import impact as alarm_impact
 from handlers.alarms.lifecycle import ALARMS, cleared, ref, root_cause
 from tmfgate import documents, operations, times
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest
 from tmfgate.query import MAX_CONDITIONS, MAX_DEPTH
+from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
 UNCHANGED = "unchangedAlarm"
@@ -154,23 +155,24 @@ def _condition(path: tuple[str, ...], value: Any, kind: ValueType | None, what: 
         raise BadRequest(f"{what}: {'.'.join(path)} {value!r} cannot select alarms: {why}") from None
 
 
-async def select(tx: Transaction, selections: list[Selection], outcome: Outcome) -> list[str]:
-    """The ids of the alarms the selections match, in order of first match; a selection that
-    matches nothing is an error of the task."""
+async def select(tx: Transaction, selections: list[Selection], outcome: Outcome, owners: Owners = None) -> list[str]:
+    """The ids of the alarms (of ``owners``: a partner's task acts on its own) the selections match, in
+    order of first match; a selection that matches nothing is an error of the task."""
     ids: dict[str, None] = {}
     for what, conditions in selections:
-        found = await documents.find(tx, ALARMS, *conditions, sort="id")
+        found = await documents.find(tx, ALARMS, *conditions, sort="id", owners=owners)
         if not found:
             outcome.errors.append(f"{what} matches no alarm.")
         ids.update((str(alarm["id"]), None) for alarm in found)
     return list(ids)
 
 
-async def lock(tx: Transaction, ids: list[str]) -> dict[str, Document]:
-    """The alarms locked in id order (so concurrent tasks cannot deadlock); missing ones left out."""
+async def lock(tx: Transaction, ids: list[str], owners: Owners = None) -> dict[str, Document]:
+    """The alarms locked in id order (so concurrent tasks cannot deadlock); missing ones (and those not
+    of ``owners``) left out."""
     locked = {}
     for id in sorted(set(ids)):
-        alarm = await documents.locked(tx, ALARMS, id)
+        alarm = await documents.locked(tx, ALARMS, id, owners=owners)
         if alarm is not None:
             locked[id] = alarm
     return locked
@@ -180,8 +182,9 @@ async def act(
     tx: Transaction, call: Call, task: Document, outcome: Outcome, decide: Decide, *, impact: bool = False
 ) -> None:
     """Select the alarms of the task's patterns and change each as ``decide`` says."""
-    ids = await select(tx, patterns(call, task), outcome)
-    alarms = await lock(tx, ids)
+    owners = visible(call, ALARMS)
+    ids = await select(tx, patterns(call, task), outcome, owners)
+    alarms = await lock(tx, ids, owners)
     changes = []
     for id in ids:
         old = alarms.get(id)
@@ -246,7 +249,8 @@ async def regroup(tx: Transaction, call: Call, task: Document, outcome: Outcome,
     """Group the correlated alarms under the parent alarm, or ungroup them from it."""
     parent_what, parent_conditions = selection(call, task["parentAlarm"], "parentAlarm")
     children = [selection(call, entry, f"correlatedAlarm[{i}]") for i, entry in enumerate(task["correlatedAlarm"])]
-    parents = await documents.find(tx, ALARMS, *parent_conditions, sort="id")
+    owners = visible(call, ALARMS)
+    parents = await documents.find(tx, ALARMS, *parent_conditions, sort="id", owners=owners)
     if len(parents) != 1:
         outcome.errors.append(
             f"{parent_what} matches no alarm."
@@ -255,8 +259,8 @@ async def regroup(tx: Transaction, call: Call, task: Document, outcome: Outcome,
         )
         return
     parent_id = str(parents[0]["id"])
-    ids = await select(tx, children, outcome)
-    alarms = await lock(tx, [parent_id, *ids])
+    ids = await select(tx, children, outcome, owners)
+    alarms = await lock(tx, [parent_id, *ids], owners)
     parent = alarms.get(parent_id)
     if parent is None:
         outcome.errors.append(f"{parent_what} matches no alarm.")

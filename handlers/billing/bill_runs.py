@@ -47,15 +47,49 @@ class Worker:
 
     gateway: Gateway
     correlation_id: str
-    owner: str | None = None  # the operator's own run: its bills belong to no partner
+    owner: str | None = None  # the partner whose products and rates it bills; None: those stored without one
 
 
 async def bill_account(
     tx: Transaction, actor: Actor, account_id: str, period: Period, *, run_type: str, requester: Document | None = None
+) -> list[Document]:
+    """Bill one account for one month (see the module docstring): one bill per partner owning its
+    products and rates, each owned by that partner (tenancy: partner B never reads partner A's bill,
+    even under the same account id). A partner's call bills only its own; the cycle and the back
+    office's call bill every owner's apart. [] when nothing is unbilled."""
+    if isinstance(actor, Call) and (owners := visible(actor, "product")) is not None:
+        bill = await _bill_account(tx, actor, account_id, period, owners, run_type, requester)
+        return [] if bill is None else [bill]
+    bills = []
+    for owner in await _owners(tx, account_id, period):
+        worker = Worker(actor.gateway, actor.correlation_id, owner)  # the bill and its rates are the owner's
+        bill = await _bill_account(tx, worker, account_id, period, (owner,), run_type, requester)
+        if bill is not None:
+            bills.append(bill)
+    return bills
+
+
+async def _owners(tx: Transaction, account_id: str, period: Period) -> list[str | None]:
+    """The owners of the account's products active in the period and of its unbilled rates (None:
+    stored before authentication), the owner-less first."""
+    found: set[str | None] = set()
+    for product in await _products(tx, account_id, period, None):
+        found.add(await tx.owner("product", str(product["id"])))
+    for rate in await _unbilled(tx, account_id, period, None):
+        found.add(await tx.owner(RATE, str(rate["id"])))
+    return sorted(found, key=lambda owner: (owner is not None, owner or ""))
+
+
+async def _bill_account(
+    tx: Transaction,
+    actor: Actor,
+    account_id: str,
+    period: Period,
+    owners: Owners,
+    run_type: str,
+    requester: Document | None,
 ) -> Document | None:
-    """Bill one account for one month (see the module docstring); None when nothing is unbilled."""
-    # A partner billing on demand bills only its own products and rates (tenancy).
-    owners = visible(actor, "product") if isinstance(actor, Call) else None
+    """One bill of the account's products and rates of ``owners``; None when nothing is unbilled."""
     record = await rating.lock_account(tx, {"id": account_id}, create=False)
     if record is None:
         products = await _products(tx, account_id, period, owners)
@@ -93,7 +127,8 @@ async def run_cycle(gateway: Gateway, period: Period) -> list[tuple[str, Documen
     # only an imported product names (never rated yet) is billed too.
     while (id := await _next_account(gateway, last)) is not None:
         async with gateway.transaction() as tx:
-            results.append((id, await bill_account(tx, actor, id, period, run_type="onCycle")))
+            bills = await bill_account(tx, actor, id, period, run_type="onCycle")
+        results += [(id, bill) for bill in bills] or [(id, None)]
         last = id
     return results
 

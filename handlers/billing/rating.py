@@ -148,7 +148,9 @@ async def _drop_replaced(tx: Transaction, actor: Actor, product: Document, exist
     months = set()
     for rate in existing:
         month = characteristic_value(rate, "billingPeriod")
-        if month and not rate.get("isBilled") and characteristic_value(rate, "productOfferingPrice") not in current:
+        price = characteristic_value(rate, "productOfferingPrice")
+        usage = characteristic_value(rate, "priceType") == "usage"  # handlers.usage.rating's, by the month's use
+        if month and not usage and not rate.get("isBilled") and price not in current:
             months.add(Period.parse(str(month)))
             await operations.write_deleted(tx, actor, RATE, rate)
     return months

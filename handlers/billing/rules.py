@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 from handlers.billing import prices
 from handlers.billing.prices import amount
 from handlers.catalog import loading as catalogs
+from handlers.usage import tariffs
 from tmfgate import times
 from tmfgate.errors import ConfigurationError
 from tmfgate.settings import Setting, whole
@@ -194,6 +195,9 @@ def check(gateway: Gateway) -> None:
     catalog = catalogs.of(gateway)
     for price in catalog.entries["productOfferingPrice"].values():
         try:
-            prices.catalog_charge(price, catalog.currency)
+            if tariffs.is_usage(price):
+                tariffs.usage_price(price, catalog.currency)
+            else:
+                prices.catalog_charge(price, catalog.currency)
         except prices.PriceError as why:
             raise ConfigurationError(f"{catalog.source}: productOfferingPrice {price['id']}: {why}") from None

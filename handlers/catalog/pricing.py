@@ -13,6 +13,7 @@ from decimal import Decimal
 from handlers.billing import prices
 from handlers.billing.rules import money
 from handlers.catalog.loading import Catalog
+from handlers.usage import tariffs
 from tmfgate.types import Document
 
 
@@ -22,7 +23,9 @@ def applicable(catalog: Catalog, offering: Document, characteristics: list[Docum
     found = []
     for ref in offering.get("productOfferingPrice", []):
         price = catalog.get("productOfferingPrice", str(ref.get("id")))
-        if price is not None and all(_holds(use, chosen) for use in price.get("prodSpecCharValueUse", [])):
+        if price is None or tariffs.is_usage(price):  # charged by usage rating, never as a product price
+            continue
+        if all(_holds(use, chosen) for use in price.get("prodSpecCharValueUse", [])):
             found.append(price)
     return found
 

@@ -15,6 +15,7 @@ from handlers.notes import note
 from tmfgate import documents, operations
 from tmfgate.calls import Actor, Call, Reply
 from tmfgate.errors import Conflict
+from tmfgate.security.tenancy import acting_for
 from tmfgate.types import Document
 
 CANDIDATES = 8  # available resources looked at per reservation; taken ones are skipped
@@ -26,10 +27,11 @@ async def reserve(tx: Transaction, actor: Actor, specification: Document, servic
     spec_id = str(specification["id"])
     of_spec = where("resourceSpecification.id", eq=spec_id)
     taken: set[str] = set()
+    pools = acting_for(actor, "resource", operators=True)  # the operator's and the partner's own, no other's
     while True:
         # Concurrent activations may take every candidate between the query and the lock: ask
         # again until a free one is locked or none is left (each round, the taken ones drop out).
-        found = await documents.find(tx, "resource", of_spec, _AVAILABLE, sort="name", limit=CANDIDATES)
+        found = await documents.find(tx, "resource", of_spec, _AVAILABLE, sort="name", limit=CANDIDATES, owners=pools)
         fresh = [candidate for candidate in found if candidate["id"] not in taken]
         if not fresh:
             break

@@ -3,6 +3,7 @@ service orders southbound) and an "OSS" process that fulfils them, killed mid-or
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -68,7 +69,7 @@ class Oss:
             self.process.wait(timeout=30)
 
 
-def bss(oss: Oss, folder: Path, **settings: Any) -> RunningGateway:
+def bss(oss: Oss | LossyProxy, folder: Path, **settings: Any) -> RunningGateway:
     config = folder / "bss.yaml"
     config.write_text(
         "apis:\n"
@@ -182,3 +183,91 @@ def test_an_oss_refusing_the_service_order_fails_the_items_with_its_reason(tmp_p
         order = order_when(gateway, made["id"], {"completed", "failed", "partial"})
     assert order["state"] == "failed" and order["productOrderItem"][0]["state"] == "failed"
     assert any("no fibre capacity in area 75" in note["text"] for note in order["note"])
+
+
+class LossyProxy:
+    """A proxy on loopback in front of the OSS that forwards everything, but answers the first service
+    order create only after the BSS gave up on it: the OSS stored it, the BSS never heard so."""
+
+    def __init__(self, oss: Oss, delay: float) -> None:
+        import httpx
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import Response
+        from starlette.routing import Route
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.lost = 0
+
+        async def forward(request: Request) -> Response:
+            headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length")}
+            async with httpx.AsyncClient(timeout=30) as client:
+                answer = await client.request(
+                    request.method,
+                    oss.url + request.url.path,
+                    params=list(request.query_params.multi_items()),
+                    content=await request.body(),
+                    headers={**headers, "host": f"127.0.0.1:{self.port}"},  # hrefs of the proxy, as the BSS calls it
+                )
+            if request.method == "POST" and request.url.path.endswith(SERVICE_ORDERS) and not self.lost:
+                self.lost += 1
+                await asyncio.sleep(delay)  # stored at the OSS; the BSS timed out meanwhile
+            kept = {k: v for k, v in answer.headers.items() if k not in ("content-length", "content-encoding")}
+            return Response(answer.content, answer.status_code, headers=kept)
+
+        methods = ["GET", "POST", "PATCH", "DELETE"]
+        app = Starlette(routes=[Route("/{path:path}", forward, methods=methods)])
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+
+
+def test_a_service_order_whose_answer_was_lost_is_not_sent_twice(oss: Oss, tmp_path: Path) -> None:
+    from tests.conftest import in_thread
+
+    proxy = LossyProxy(oss, delay=2.0)
+    with in_thread(proxy.server), bss(proxy, tmp_path, upstream_timeout=1.0) as gateway:
+        made = requests.post(gateway.url + ORDERS, json=ORDER, timeout=10).json()
+        order = order_when(gateway, made["id"], {"completed", "failed", "partial"}, timeout=60)
+        assert proxy.lost == 1
+        assert order["state"] == "completed", order.get("note")
+        at_oss = requests.get(f"{oss.url}{SERVICE_ORDERS}?externalId={made['id']}", timeout=10).json()
+        assert len(at_oss) == 1, [so["id"] for so in at_oss]
+
+
+def test_an_oss_failing_an_item_during_activation_ends_the_order_partial_and_bills_only_what_completed(
+    tmp_path: Path,
+) -> None:
+    import yaml
+
+    demo = yaml.safe_load((Path(__file__).resolve().parents[2] / "catalogs" / "demo.yaml").read_text())
+    for pool in demo["resourcePool"]:
+        if pool["resourceSpecification"]["id"] == "rs-ipv4-address":
+            pool["range"]["to"] = pool["range"]["from"] - 1  # the OSS has no address left to give
+    (tmp_path / "oss-catalog.yaml").write_text(yaml.safe_dump(demo))
+    oss = Oss(tmp_path, "--catalog", str(tmp_path / "oss-catalog.yaml"), "--activation-delay", "0.2").start()
+    items = [
+        {"id": "phone", "action": "add", "quantity": 1, "productOffering": {"id": "po-home-phone"}},
+        {"id": "net", "action": "add", "quantity": 1, "productOffering": {"id": "po-fibre-500"}},
+    ]
+    try:
+        with bss(oss, tmp_path) as gateway:
+            made = requests.post(gateway.url + ORDERS, json={**ORDER, "productOrderItem": items}, timeout=10).json()
+            order = order_when(gateway, made["id"], {"completed", "failed", "partial"})
+            states = {item["id"]: item["state"] for item in order["productOrderItem"]}
+            assert (order["state"], states) == ("partial", {"phone": "completed", "net": "failed"}), order.get("note")
+            assert "Item net failed" in " ".join(note["text"] for note in order["note"])
+            (at_oss,) = requests.get(f"{oss.url}{SERVICE_ORDERS}?externalId={made['id']}", timeout=10).json()
+            assert at_oss["state"] == "partial"
+            products = requests.get(f"{gateway.url}{PRODUCTS}?relatedParty.id=cust-1", timeout=10).json()
+            assert [p["productOffering"]["id"] for p in products if p["status"] == "active"] == ["po-home-phone"]
+            bill = requests.post(f"{gateway.url}{BILLS}", json={"billingAccount": {"id": "ba-7"}}, timeout=30).json()
+            assert bill["state"] == "done", bill
+            rates = requests.get(
+                f"{gateway.url}/tmf-api/customerBillManagement/v4/appliedCustomerBillingRate?billingAccount.id=ba-7",
+                timeout=10,
+            ).json()
+            billed = {rate["product"]["id"] for rate in rates}
+            assert rates and billed == {p["id"] for p in products if p["status"] == "active"}  # nothing of the fibre
+    finally:
+        oss.stop()

@@ -24,6 +24,8 @@ EXAMPLES = 40
 # Every other API, on the in-memory store with fulfilment on (the stores are proven by TMF622).
 OTHERS = sorted((spec.name, spec.base_path) for spec in specs.load_all() if spec.base_path != BASE)
 OTHER_EXAMPLES = 20
+# The v5 text of every API (tmfgate.versions), served over the same store as its v4 one.
+V5 = sorted((spec.name, spec.base_path) for spec in specs.load_all(specs.specs_dir() / "v5"))
 
 
 def operations(url: str, base: str) -> list[Any]:
@@ -43,6 +45,11 @@ def test_tmf622_conforms(gateway: Any) -> None:
 
 @pytest.mark.parametrize(("name", "base"), OTHERS, ids=[name for name, _ in OTHERS])
 def test_api_conforms(name: str, base: str, fulfilling: RunningGateway) -> None:
+    check(fulfilling.url, base, OTHER_EXAMPLES)
+
+
+@pytest.mark.parametrize(("name", "base"), V5, ids=[f"v5-{name}" for name, _ in V5])
+def test_v5_api_conforms(name: str, base: str, fulfilling: RunningGateway) -> None:
     check(fulfilling.url, base, OTHER_EXAMPLES)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from backends.base import Query, ValueType
-from backends.matching import matches
+from backends.matching import elements_hold, matches
 from backends.memory.query import sort_documents
 from tmfgate.query import parse_query
 
@@ -336,6 +336,26 @@ REGEXES = [
     "a" * 300,
 ]
 
+# JSON Path filters (TMF630 Part 6): every comparison of one filter holds on the same element, which
+# dotted filters cannot say (relatedParty.id=14&relatedParty.role=customer also finds o8).
+ELEMENT_CASES: list[tuple[str, set[str]]] = [
+    ("filter=relatedParty[?(@.id=='14' && @.role=='customer')]", {"o1", "o3"}),
+    ("relatedParty.id=14&relatedParty.role=customer", {"o1", "o3", "o8"}),
+    ("filter=$.relatedParty[?(@.role=='seller')]", {"o1"}),
+    ("filter=$['relatedParty'][?(@['role']==\"seller\")]", {"o1"}),
+    ("filter=relatedParty[?(@.id!='14' && @.role=='customer')]", {"o2", "o8"}),
+    ("filter=relatedParty[?(@.id>'14')]", {"o1", "o2"}),
+    ("filter=note[?(@.author.name=='Ann')]", {"o1", "o3"}),
+    ("filter=note[?(@.text=~/^f/)]", {"o3"}),
+    ("filter=note[?(@.text=~/^H/i)]", {"o1"}),
+    ("filter=nested[?(@.x==2)]", {"o6"}),
+    ("filter=nested[?(@.x<2)]", set()),
+    ("filter=tags[?(@.x=='red')]", set()),
+    ("filter=relatedParty[?(@.id=='14')]&state=completed", {"o3"}),
+    ("filter=relatedParty[?(@.role=='seller')]&filter=relatedParty[?(@.id=='14'%26%26@.role=='customer')]", {"o1"}),
+    ("filter=relatedParty[?(@.id=='14' && @.role=='customer')]&filter=note[?(@.author.name=='Bob')]", {"o3"}),
+]
+
 
 def parse(raw: str) -> Query:
     """A query string parsed as the gateway parses it, with the attribute types of SCHEMA."""
@@ -348,7 +368,7 @@ class Reference:
     name = "memory"
 
     def ids(self, query: Query) -> set[str]:
-        return {doc["id"] for doc in DOCS if matches(query.conditions, doc)}
+        return {doc["id"] for doc in DOCS if matches(query.conditions, doc) and elements_hold(query.elements, doc)}
 
     def ordered(self, query: Query) -> list[str]:
         return [doc["id"] for doc in sort_documents(sorted(DOCS, key=lambda doc: doc["id"]), query.sort)]

@@ -3,15 +3,21 @@ its rows read as resources, writes made as rows, filters run as SQL on its colum
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import requests
 import sqlalchemy as sa
 
+from backends.adapters import AdapterContext
+from backends.devices.adapter import DevicesAdapter, clause, row_values
+from backends.errors import DuplicateId, NotStored, StorageUnavailable, UnstorableDocument, Unsupported
+from backends.queries import Condition, Instant, Op, Query, SortKey, ValueType
 from tests.conftest import RunningGateway
 
 BASE = "/tmf-api/resourceInventoryManagement/v4/resource"
@@ -151,7 +157,9 @@ def test_an_attribute_without_a_column_is_a_400_and_nothing_is_stored(gateway: R
     assert rows(legacy) == before
 
 
-@pytest.mark.parametrize("query", ["name.regex=^olt", "relatedParty.id=p1", "sort=usageState"])
+@pytest.mark.parametrize(
+    "query", ["name.regex=^olt", "relatedParty.id=p1", "sort=usageState", "filter=relatedParty[?(@.id=='p1')]"]
+)
 def test_what_the_table_cannot_do_is_a_declared_501(gateway: RunningGateway, query: str) -> None:
     response = requests.get(f"{gateway.url}{BASE}?{query}", timeout=10)
     assert response.status_code == 501 and response.json()["@type"] == "Error", response.text
@@ -167,3 +175,110 @@ def test_an_unknown_adapter_is_refused_at_start(tmp_path: Path) -> None:
     config.write_text("apis:\n  tmf639: {adapter: {name: cmdb, url: 'sqlite:///x.db'}}\n")
     with pytest.raises(ConfigurationError, match="apis.tmf639.adapter.name 'cmdb' is no installed adapter; .*devices"):
         configuration.routing(Settings(config=str(config)), load_apis())
+
+
+# --- the adapter as a store, without a gateway ---------------------------------------------------
+
+
+@pytest.fixture
+async def adapter(tmp_path: Path) -> AsyncIterator[DevicesAdapter]:
+    """The adapter over an empty SQLite ``devices`` table it made itself (``create_table``)."""
+    made = DevicesAdapter(AdapterContext(f"sqlite:///{tmp_path / 'legacy.db'}", "http://gw/v4", {"create_table": True}))
+    await made.open()
+    yield made
+    await made.close()
+
+
+@pytest.mark.anyio
+async def test_a_document_is_a_row_and_back(adapter: DevicesAdapter) -> None:
+    written = {
+        "id": "d-9",
+        "name": "olt-9",
+        "resourceStatus": "alarm",
+        "startOperatingDate": "2025-05-01T10:00:00+02:00",
+    }
+    async with adapter.transaction() as tx:
+        await tx.create("resource", "d-9", orjson.dumps(written))
+        with pytest.raises(DuplicateId):
+            await tx.create("resource", "d-9", orjson.dumps(written))
+    got = orjson.loads(await adapter.get("resource", "d-9") or b"")
+    assert got == {
+        "id": "d-9",
+        "href": "http://gw/v4/resource/d-9",
+        "@type": "Resource",
+        "name": "olt-9",
+        "resourceStatus": "alarm",
+        "startOperatingDate": "2025-05-01T08:00:00Z",  # stored in UTC, the column has no zone
+    }
+    async with adapter.transaction() as tx:
+        await tx.replace("resource", "d-9", orjson.dumps({"id": "d-9", "name": "olt-9b"}))
+        with pytest.raises(NotStored):
+            await tx.replace("resource", "d-0", orjson.dumps({"id": "d-0", "name": "x"}))
+    assert orjson.loads(await adapter.get("resource", "d-9") or b"") == {
+        "id": "d-9",
+        "href": "http://gw/v4/resource/d-9",
+        "@type": "Resource",
+        "name": "olt-9b",  # a replace is whole: the attributes it leaves out are emptied
+    }
+    async with adapter.transaction() as tx:
+        assert await tx.delete("resource", "d-9") and not await tx.delete("resource", "d-9")
+
+
+@pytest.mark.anyio
+async def test_a_failed_transaction_leaves_the_table_as_it_was(adapter: DevicesAdapter) -> None:
+    with pytest.raises(RuntimeError):
+        async with adapter.transaction() as tx:
+            await tx.create("resource", "d-1", orjson.dumps({"id": "d-1", "name": "a"}))
+            raise RuntimeError("boom")
+    assert await adapter.get("resource", "d-1") is None
+
+
+@pytest.mark.anyio
+async def test_queries_filter_sort_and_page_in_sql(adapter: DevicesAdapter) -> None:
+    async with adapter.transaction() as tx:
+        for id, name, status in (("a", "olt-2", "available"), ("b", "olt-1", "reserved"), ("c", "ont-1", "available")):
+            await tx.create("resource", id, orjson.dumps({"id": id, "name": name, "resourceStatus": status}))
+    available = Condition(("resourceStatus",), Op.EQ, ValueType.STRING, ("available",))
+    page = await adapter.query("resource", Query(conditions=(available,), sort=(SortKey(("name",), True),), limit=1))
+    assert page.total == 2 and [orjson.loads(i)["id"] for i in page.items] == ["c"]
+    other = Condition(("resourceStatus",), Op.NE, ValueType.STRING, ("available",))
+    assert [orjson.loads(i)["id"] for i in (await adapter.query("resource", Query(conditions=(other,)))).items] == ["b"]
+    unknown = Condition(("resourceStatus",), Op.EQ, ValueType.STRING, ("no-such-status",))
+    assert (await adapter.query("resource", Query(conditions=(unknown,)))).total == 0
+
+
+def test_an_attribute_without_a_column_is_refused() -> None:
+    with pytest.raises(UnstorableDocument, match="no column for relatedParty"):
+        row_values({"id": "d", "name": "x", "relatedParty": []})
+    assert row_values({"id": "d", "href": "h", "@type": "Resource", "category": "olt"}) == {
+        "device_id": "d",
+        "device_class": "olt",
+    }
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        (Condition(("name",), Op.REGEX, ValueType.STRING, ("^olt",)), "regular expressions"),
+        (Condition(("usageState",), Op.EQ, ValueType.STRING, ("idle",)), "cannot filter on usageState"),
+    ],
+)
+def test_what_the_table_cannot_filter_is_unsupported(condition: Condition, message: str) -> None:
+    with pytest.raises(Unsupported, match=message):
+        clause(condition)
+
+
+def test_a_whole_day_is_a_range_of_the_column() -> None:
+    day = Instant(dt.datetime(2025, 1, 10, tzinfo=dt.UTC), whole_day=True)
+    sql = str(clause(Condition(("startOperatingDate",), Op.EQ, ValueType.DATETIME, (day,))))
+    assert "commissioned_at >=" in sql and "commissioned_at <" in sql
+
+
+@pytest.mark.anyio
+async def test_a_closed_adapter_is_unavailable_and_keeps_no_events(adapter: DevicesAdapter) -> None:
+    async with adapter.transaction() as tx:
+        with pytest.raises(Unsupported, match="keeps no events"):
+            await tx.add_event(object())
+    await adapter.close()
+    with pytest.raises(StorageUnavailable, match="not open"):
+        await adapter.get("resource", "d-1")

@@ -8,7 +8,7 @@ import pytest
 
 from backends.base import Condition, Op, ValueType
 from backends.matching import candidates, condition_holds, matches, stored_number
-from tests.backends.cases import ALL, CASES, DOCS, HOSTILE, REGEXES, Reference, parse
+from tests.backends.cases import ALL, CASES, DOCS, ELEMENT_CASES, HOSTILE, REGEXES, Reference, parse
 from tmfgate.errors import InvalidQuery
 
 REFERENCE = Reference()
@@ -16,6 +16,11 @@ REFERENCE = Reference()
 
 @pytest.mark.parametrize(("raw", "expected"), CASES, ids=[raw or "<empty>" for raw, _ in CASES])
 def test_filter(raw: str, expected: set[str]) -> None:
+    assert REFERENCE.ids(parse(raw)) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), ELEMENT_CASES, ids=[raw for raw, _ in ELEMENT_CASES])
+def test_json_path_filter(raw: str, expected: set[str]) -> None:
     assert REFERENCE.ids(parse(raw)) == expected
 
 

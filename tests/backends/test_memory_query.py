@@ -9,7 +9,7 @@ import pytest
 
 from backends.base import Page, Query
 from backends.memory.query import run_query, sort_value
-from tests.backends.cases import CASES, DOCS, SORTS, Reference, parse
+from tests.backends.cases import CASES, DOCS, ELEMENT_CASES, SORTS, Reference, parse
 
 REFERENCE = Reference()
 STORED = {doc["id"]: orjson.dumps(doc) for doc in sorted(DOCS, key=lambda doc: doc["id"])}
@@ -29,6 +29,12 @@ def test_a_page_holds_the_stored_bytes_of_the_matches(raw: str, expected: set[st
     page = run_query(STORED, parse(raw))
     assert page.total == len(expected) and set(ids(page)) == expected
     assert all(item is STORED[orjson.loads(item)["id"]] for item in page.items)  # not re-encoded
+
+
+@pytest.mark.parametrize(("raw", "expected"), ELEMENT_CASES, ids=[raw for raw, _ in ELEMENT_CASES])
+def test_json_path_filters_select_by_element(raw: str, expected: set[str]) -> None:
+    page = run_query(STORED, parse(raw))
+    assert page.total == len(expected) and set(ids(page)) == expected
 
 
 @pytest.mark.parametrize(("raw", "expected"), SORTS, ids=[raw for raw, _ in SORTS])

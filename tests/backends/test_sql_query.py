@@ -12,8 +12,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 from backends.base import Query
-from backends.sql.query import _sqlite_instant, _sqlite_regexp, order_by, register_sqlite_functions, where_clause
-from tests.backends.cases import CASES, DOCS, HOSTILE, REGEXES, SORTS, Reference, parse
+from backends.sql.query import (
+    _sqlite_instant,
+    _sqlite_regexp,
+    elements_clause,
+    order_by,
+    register_sqlite_functions,
+    where_clause,
+)
+from tests.backends.cases import CASES, DOCS, ELEMENT_CASES, HOSTILE, REGEXES, SORTS, Reference, parse
 from tests.backends.conftest import SQL_STORES
 from tmfgate.errors import InvalidQuery
 
@@ -25,7 +32,10 @@ class _Sql:
         self.engine, self.table, self.name = engine, table, engine.dialect.name
 
     def ids(self, query: Query) -> set[str]:
-        clause = where_clause(query.conditions, self.table.c.doc, self.name)
+        clause = sa.and_(
+            where_clause(query.conditions, self.table.c.doc, self.name),
+            elements_clause(query.elements, self.table.c.doc, self.name),
+        )
         with self.engine.connect() as connection:
             return set(connection.scalars(sa.select(self.table.c.id).where(clause)))
 
@@ -69,6 +79,11 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.mark.parametrize(("raw", "expected"), CASES, ids=[raw or "<empty>" for raw, _ in CASES])
 def test_filter(store: _Sql, raw: str, expected: set[str]) -> None:
+    assert store.ids(parse(raw)) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), ELEMENT_CASES, ids=[raw for raw, _ in ELEMENT_CASES])
+def test_json_path_filter(store: _Sql, raw: str, expected: set[str]) -> None:
     assert store.ids(parse(raw)) == expected
 
 

@@ -120,3 +120,50 @@ def test_driver_errors_are_translated_by_whose_fault_they_are(
 
 def test_a_pool_timeout_is_unavailability() -> None:
     assert type(translate(sa_exc.TimeoutError("QueuePool limit reached"))) is StorageUnavailable
+
+
+async def test_the_pool_opens_its_connections_once_under_more_clients(postgres_url: str, kind: str) -> None:
+    from sqlalchemy import event as sa_event
+
+    from backends.sql import SqlBackend
+
+    backend = open_backend(postgres_url, pool_size=4)
+    assert isinstance(backend, SqlBackend) and backend.engine is not None
+    opened_connections: list[object] = []
+    sa_event.listen(backend.engine.sync_engine.pool, "connect", lambda *_: opened_connections.append(1))
+    await backend.open()
+    try:
+        await create_all(backend, kind, doc("pooled"))
+        for _ in range(3):  # 64 clients at once, three times: a request past the pool waits for a connection
+            found = await asyncio.gather(*(backend.get(kind, "pooled") for _ in range(64)))
+            assert all(raw is not None for raw in found)
+            await asyncio.gather(*(backend.query(kind, Query(limit=1)) for _ in range(64)))
+    finally:
+        await backend.close()
+    assert len(opened_connections) <= 4  # overflow connections, closed on return, were opened again and again
+
+
+async def test_a_read_survives_its_connections_being_killed(postgres_url: str, kind: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    backend = open_backend(postgres_url, pool_size=2)
+    await backend.open()
+    killer = create_async_engine(postgres_url)
+    try:
+        await create_all(backend, kind, doc("survivor"))
+        await asyncio.gather(*(backend.get(kind, "survivor") for _ in range(4)))  # both pooled connections
+        async with killer.connect() as connection:  # as a server restart would
+            killed = await connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            assert killed.scalar_one() >= 1
+        assert await backend.get(kind, "survivor") is not None  # no ping beforehand: tried again
+        assert (await backend.query(kind, Query())).total == 1
+        await create_all(backend, kind, doc("after"))  # the dead connections were recycled
+    finally:
+        await killer.dispose()
+        await backend.close()

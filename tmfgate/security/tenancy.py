@@ -7,12 +7,8 @@ one's own. Kinds no API lets a client write (the catalogs) are shared: everyone 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from backends.base import Owners
-
-if TYPE_CHECKING:
-    from tmfgate.calls import Call
+from tmfgate.calls import Actor, Call
 
 
 def visible(call: Call, kind: str | None = None) -> Owners:
@@ -25,4 +21,20 @@ def visible(call: Call, kind: str | None = None) -> Owners:
     return (principal.partner,)
 
 
-__all__ = ["visible"]
+def acting_for(actor: Actor, kind: str, *, operators: bool = False) -> Owners:
+    """The owners whose documents of ``kind`` the gateway's work for ``actor`` may use: a call's, as
+    :func:`visible`; a reaction's or a bill run's, its owner's (the partner whose document caused
+    it). ``operators`` adds the documents of no owner, the operator's own (a resource pool that
+    serves every partner). None (every document) for an actor of no owner, or one that sees all."""
+    if isinstance(actor, Call):
+        owners = visible(actor, kind)
+        owner = None if owners is None else owners[0]
+    else:
+        owner = actor.owner
+    if owner is None:
+        return None
+    shared = operators or kind in actor.gateway.shared_kinds
+    return (owner, None) if shared else (owner,)
+
+
+__all__ = ["acting_for", "visible"]

@@ -1,0 +1,113 @@
+"""Benchmark: filtered lists of 100 services with their exact count, on PostgreSQL stores of several sizes.
+
+    python benchmarks/seed.py --database-url postgresql://postgres@127.0.0.1/small --count 10000
+    python benchmarks/seed.py --database-url postgresql://postgres@127.0.0.1/large --count 1000000
+    python benchmarks/pg_lists.py postgresql://postgres@127.0.0.1/small postgresql://postgres@127.0.0.1/large
+
+For each store and each filter, a list query (``X-Total-Count`` and the page of 100, as the gateway
+asks its store) runs ``--repeat`` times after a warm-up; the median and the 90th percentile are
+printed in milliseconds, for the equality filters compiled to containment (served by the GIN
+index) and, in the same run as the baseline, compiled to the jsonpath that every row evaluates (as
+before issue 14). The filters pick values the seed wrote: a customer, an external identifier, an
+id, ``state=active`` (60 % of the services), and that at ``offset=5000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from backends import open_backend
+from backends.base import Backend, Query
+from backends.queries import ValueType
+from backends.sql import containment
+from backends.sql.store import list_statements
+from tmfgate.query import parse_query
+
+KIND = "service"
+
+
+def filters(sample: dict[str, object], count: int) -> dict[str, str]:
+    """The filters asked, with values that the ``sample`` service (one near the middle) has."""
+    customer = f"C{count // 2 // 4:08d}"
+    return {
+        "relatedParty.id": f"relatedParty.id={customer}",
+        "externalId": f"externalIdentifier.id=EXT-{count // 2:09d}",
+        "id": f"id={sample['id']}",
+        "state=active": "state=active",
+        "state=active offset=5000": "state=active&offset=5000",
+    }
+
+
+@contextmanager
+def jsonpath_only() -> Iterator[None]:
+    """Compile every filter as before issue 14: a jsonpath evaluated for each row."""
+    applies = containment.applies
+    containment.applies = lambda condition: False
+    list_statements.cache_clear()  # statements are kept per query: build them anew
+    try:
+        yield
+    finally:
+        containment.applies = applies
+        list_statements.cache_clear()
+
+
+async def timed(backend: Backend, query: Query, repeat: int) -> tuple[list[float], int]:
+    await backend.query(KIND, query)  # warm: plans, caches, the pool
+    times = []
+    total = 0
+    for _ in range(repeat):
+        began = time.perf_counter()
+        page = await backend.query(KIND, query)
+        times.append((time.perf_counter() - began) * 1000)
+        total = page.total
+    return times, total
+
+
+async def measure(url: str, repeat: int, baseline: bool) -> None:
+    backend = open_backend(url)
+    await backend.open()
+    try:
+        count = (await backend.query(KIND, Query(limit=0))).total
+        middle = await backend.query(KIND, Query(offset=count // 2, limit=1))
+        sample = orjson.loads(middle.items[0])
+        print(f"\n{url.rsplit('/', 1)[-1]}: {count} services")
+        print(f"{'filter':28} {'compiled to':12} {'total':>8} {'p50 ms':>9} {'p90 ms':>9}")
+        for name, raw in filters(sample, count).items():
+            query = parse_query(raw + "&limit=100", attribute_kind=lambda path: ValueType.STRING)
+            ways = [("containment", False), ("jsonpath", True)] if baseline else [("containment", False)]
+            for label, old in ways:
+                if old:
+                    with jsonpath_only():
+                        times, total = await timed(backend, query, repeat)
+                else:
+                    times, total = await timed(backend, query, repeat)
+                p50 = statistics.median(times)
+                p90 = statistics.quantiles(times, n=10)[-1] if len(times) > 1 else p50
+                print(f"{name:28} {label:12} {total:>8} {p50:>9.1f} {p90:>9.1f}", flush=True)
+    finally:
+        await backend.close()
+
+
+async def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("urls", nargs="+", metavar="URL", help="PostgreSQL stores filled by seed.py")
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the jsonpath runs (slow on large stores)")
+    args = parser.parse_args(argv)
+    for url in args.urls:
+        await measure(url, args.repeat, not args.no_baseline)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

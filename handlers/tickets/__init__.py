@@ -1,0 +1,1 @@
+"""Trouble-to-resolve: TMF621 trouble tickets, their lifecycle, their links, and tickets opened from alarms."""
