@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .base import Backend
 from .errors import BackendConfigurationError
@@ -15,24 +15,26 @@ class Alias(NamedTuple):
     target: str  # "module:Class", relative to this package
     driver_scheme: str
     pooled: bool = False  # whether the class takes ``pool_size``, the connections it keeps open
+    versioned: bool = False  # the store has a schema of revisions (backends.sql.migrations): takes ``migrate``
 
 
 # Celery style: one table, so the accepted schemes and the error message never disagree.
 BACKEND_ALIASES: dict[str, Alias] = {
     "memory": Alias("memory.store:MemoryBackend", "memory"),
-    "sqlite": Alias("sql.store:SqlBackend", "sqlite"),
-    "sqlite+aiosqlite": Alias("sql.store:SqlBackend", "sqlite"),  # the driver of earlier versions
-    "postgresql": Alias("sql.store:SqlBackend", "postgresql+psycopg", pooled=True),
-    "postgresql+psycopg": Alias("sql.store:SqlBackend", "postgresql+psycopg", pooled=True),
-    "postgres": Alias("sql.store:SqlBackend", "postgresql+psycopg", pooled=True),
+    "sqlite": Alias("sql.store:SqlBackend", "sqlite", versioned=True),
+    "sqlite+aiosqlite": Alias("sql.store:SqlBackend", "sqlite", versioned=True),  # the driver of earlier versions
+    "postgresql": Alias("sql.store:SqlBackend", "postgresql+psycopg", pooled=True, versioned=True),
+    "postgresql+psycopg": Alias("sql.store:SqlBackend", "postgresql+psycopg", pooled=True, versioned=True),
+    "postgres": Alias("sql.store:SqlBackend", "postgresql+psycopg", pooled=True, versioned=True),
 }
 
 _IN_MEMORY_SQLITE = ("", ":memory:")
 
 
-def open_backend(url: str, *, pool_size: int | None = None) -> Backend:
+def open_backend(url: str, *, pool_size: int | None = None, migrate: bool = True) -> Backend:
     """The backend for ``url``, not yet opened (call ``await backend.open()``); ``pool_size`` is the
-    connections a client-server database's store keeps open (its default when None)."""
+    connections a client-server database's store keeps open (its default when None); with ``migrate``,
+    opening migrates a store of an older schema revision, without it opening refuses one."""
     scheme, sep, rest = url.partition("://")
     alias = BACKEND_ALIASES.get(scheme.lower()) if sep else None
     if alias is None:
@@ -49,7 +51,9 @@ def open_backend(url: str, *, pool_size: int | None = None) -> Backend:
         )
     module_name, _, class_name = alias.target.partition(":")
     module = importlib.import_module(f".{module_name}", __package__)
-    options = {"pool_size": pool_size} if alias.pooled and pool_size is not None else {}
+    options: dict[str, Any] = {"pool_size": pool_size} if alias.pooled and pool_size is not None else {}
+    if alias.versioned:
+        options["migrate"] = migrate
     backend: Backend = getattr(module, class_name)(f"{alias.driver_scheme}://{rest}", **options)
     return backend
 

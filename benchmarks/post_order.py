@@ -1,6 +1,7 @@
 """Benchmark: validated POST /productOrder on the memory backend against a bare Starlette echo,
-(``--target auth``) the gateway with JWT authentication on against the same gateway without it, and
-(``--target v5``) the same order posted to TMF622 v5 against v4.
+(``--target auth``) the gateway with JWT authentication on against the same gateway without it,
+(``--target v5``) the same order posted to TMF622 v5 against v4, and (``--target observability``) the
+gateway with metrics and JSON request logs against the same gateway without them.
 
 The servers run side by side and are measured alternately in one run, so the ratio compares them
 under the same machine conditions; see benchmarks/README.md.
@@ -38,6 +39,7 @@ HOST = "127.0.0.1"  # loopback only: this tool never loads anything else
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 GOAL_PERCENT = 50.0
 AUTH_GOAL_PERCENT = 90.0  # JWT authentication may cost at most 10 % of the throughput
+OBSERVED_GOAL_PERCENT = 95.0  # metrics and JSON logs may cost at most 5 % of the throughput
 V5_GOAL_PERCENT = 80.0  # a v5 order (validated on @type, mapped to the stored shape) within 20 % of v4
 V5_BODY = HERE / "bodies" / "product_order_v5.json"  # the default body's order in TMF622 v5 terms
 ISSUER, AUDIENCE = "https://idp.bench.example", "tmfgate-bench"
@@ -95,10 +97,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="processes per server (default 2)")
     parser.add_argument(
         "--target",
-        choices=["both", "baseline", "gateway", "auth", "v5"],
+        choices=["both", "baseline", "gateway", "auth", "v5", "observability"],
         default="both",
         help="which servers to measure (default both: baseline and gateway; auth: the gateway without "
-        "authentication and with JWT authentication; v5: the gateway's TMF622 v4 and v5)",
+        "authentication and with JWT authentication; v5: the gateway's TMF622 v4 and v5; observability: the "
+        "gateway without metrics, health and JSON logs, and with them)",
     )
     parser.add_argument(
         "--body",
@@ -180,6 +183,8 @@ def targets(args: argparse.Namespace, folder: Path) -> list[Target]:
     )
     if args.target == "auth":
         return [gateway, jwt_gateway(gateway, folder)]
+    if args.target == "observability":
+        return observed_gateways(gateway, folder)
     if args.target == "v5":
         v5 = compact_body(V5_BODY, folder, "body-v5.json")
         url = gateway.url.replace("/v4/", "/v5/")
@@ -204,6 +209,20 @@ def jwt_gateway(plain: Target, folder: Path) -> Target:
     command[command.index("--port") + 1] = str(port)
     url = plain.url.replace(f":{urlsplit(plain.url).port}/", f":{port}/")
     return Target("gateway+jwt", command, url, folder / "gateway-jwt.log", authorization=f"Bearer {token}")
+
+
+def observed_gateways(plain: Target, folder: Path) -> list[Target]:
+    """The gateway without metrics, health paths and JSON logs, and with them: a JSON line per request
+    written to its log (the metrics are kept whether scraped or not)."""
+    bare = [*plain.command, "--metrics", "off", "--health", "off", "--log-format", "text"]
+    port = free_port()
+    observed = [*plain.command, "--metrics", "on", "--health", "on", "--log-format", "json", "--log-level", "info"]
+    observed[observed.index("--port") + 1] = str(port)
+    url = plain.url.replace(f":{urlsplit(plain.url).port}/", f":{port}/")
+    return [
+        Target("gateway", bare, plain.url, plain.log),
+        Target("gateway+observed", observed, url, folder / "gateway-observed.log"),
+    ]
 
 
 @contextmanager
@@ -394,8 +413,10 @@ def report(results: dict[str, Summary], stored: int | None) -> dict[str, Any]:
             f"{verdict}); round by round {each}"
         )
     v5_ratio = ratio_of(results, "gateway-v5", "gateway", V5_GOAL_PERCENT)
+    observed_ratio = ratio_of(results, "gateway+observed", "gateway", OBSERVED_GOAL_PERCENT)
     return {
         "v5_ratio_percent": v5_ratio,
+        "observed_ratio_percent": observed_ratio,
         "targets": figures,
         "ratio_percent": ratio,
         "goal_percent": GOAL_PERCENT,

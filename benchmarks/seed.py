@@ -95,7 +95,7 @@ async def seed(backend: Backend, kind: str, path: str, count: int, first: int, w
 
 
 async def storage(backend: Backend) -> None:
-    """The sizes of the documents table and its indexes (PostgreSQL only)."""
+    """The size of each table (with its TOAST) and of each index on its own (PostgreSQL only)."""
     engine = getattr(backend, "engine", None)
     if engine is None:
         return
@@ -104,7 +104,8 @@ async def storage(backend: Backend) -> None:
     async with engine.connect() as connection:
         rows = await connection.execute(
             text(
-                "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n "
+                "SELECT c.relname, CASE c.relkind WHEN 'r' THEN pg_table_size(c.oid) ELSE pg_relation_size(c.oid) END "
+                "FROM pg_class c JOIN pg_namespace n "
                 "ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') "
                 "AND (c.relname LIKE 'tmf_%' OR c.relname LIKE 'ix_tmf_%') ORDER BY 2 DESC"
             )

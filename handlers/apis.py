@@ -14,5 +14,6 @@ SERVICE_ORDERING = "tmf641_service_ordering"
 USAGE = "tmf635_usage"
 USAGE_BATCHES = "tmfgate_usage"  # tmfgate's batch endpoint beside TMF635
 ALARM = "tmf642_alarm"
+PAYMENT = "tmf676_payment"
 BILL = "tmf678_bill"
 TROUBLE_TICKET = "tmf621_trouble_ticket"

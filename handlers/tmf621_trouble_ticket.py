@@ -32,7 +32,7 @@ async def createTroubleTicket(call: Call) -> Reply:
     ticket = operations.new_document(call, call.body)
     lifecycle.opened(ticket, times.now())
     async with call.gateway.transaction() as tx:
-        await links.check(tx, ticket)
+        await links.check(tx, call, ticket)
         raw = await operations.write_new(tx, call, TICKETS, ticket)
         await products.show(tx, call, None, ticket)
     return Reply.created(raw, ticket["href"])
@@ -45,7 +45,7 @@ async def patchTroubleTicket(call: Call) -> Reply:
         old = await operations.read_for_update(tx, call)
         new = operations.patched(call, old)
         lifecycle.moved(old, new, times.now())
-        await links.check(tx, new, old)
+        await links.check(tx, call, new, old)
         raw = await operations.write_changed(tx, call, TICKETS, old, new)
         await products.show(tx, call, old, new)
         await credits.grant(tx, call, old, new)

@@ -15,12 +15,13 @@ import sys
 
 from handlers import apis
 from handlers.billing import bill_runs, rating, rules
+from handlers.billing.prices import amount
 from handlers.billing.rules import PAYMENT_TERMS, TAX_RATE, Period
 from handlers.catalog.loading import CATALOG
 from handlers.fulfilment.settings import FULFILMENT
 from tmfgate import operations, times
 from tmfgate.calls import Call, Reply
-from tmfgate.errors import BadRequest
+from tmfgate.errors import BadRequest, Conflict
 from tmfgate.events import changed_attributes
 from tmfgate.extensions import Command, Handlers
 from tmfgate.gateway import Gateway
@@ -116,8 +117,19 @@ def _check_bill(call: Call, old: Document, new: Document) -> None:
     BILL.check(old.get("state"), new.get("state"))
     if new.get("state") != old.get("state"):
         new["lastUpdate"] = times.now()
-        if new.get("state") == "settled" and isinstance(old.get("remainingAmount"), dict):
-            new["remainingAmount"] = {**old["remainingAmount"], "value": 0.0}
+        _check_paid(old, str(new.get("state")))
+
+
+def _check_paid(bill: Document, state: str) -> None:
+    """Only payments (TMF676) pay a bill: settled once they cover it, partially paid once one is applied."""
+    remaining = amount((bill.get("remainingAmount") or {}).get("value", 0))
+    if state == "settled" and remaining > 0:
+        raise Conflict(
+            f"Customer bill {bill['id']} still owes {remaining}: record the payments that cover it (TMF676 "
+            "POST /payment); a bill they cover is settled by them."
+        )
+    if state == "partiallyPaid" and not bill.get("appliedPayment"):
+        raise Conflict(f"Customer bill {bill['id']} has no payment applied: record one (TMF676 POST /payment).")
 
 
 def _bill_run_arguments(parser: argparse.ArgumentParser) -> None:

@@ -26,6 +26,22 @@ KITS = ROOT.parent / "shared" / "ctk"
 NO_ALARM = [{"id": "no-such-alarm"}]
 PAYLOADS: dict[str, dict[str, Any]] = {
     "customerBillOnDemand": {"billingAccount": {"id": "ba-conformance"}},
+    # A usage record rating needs (its product is unknown here, so it is parked), and money that moves.
+    "usage": {
+        "usageDate": "2026-01-01T00:00:00Z",
+        "ratedProductUsage": [{"productRef": {"id": "product-conformance"}}],
+        "usageCharacteristic": [{"name": "quantity", "value": 1}],
+    },
+    "payment": {
+        "account": {"id": "ba-conformance"},
+        "paymentMethod": {"id": "pm-conformance"},
+        "totalAmount": {"unit": "EUR", "value": 100},
+    },
+    "refund": {
+        "account": {"id": "ba-conformance"},
+        "paymentMethod": {"id": "pm-conformance"},
+        "totalAmount": {"unit": "EUR", "value": 0.01},
+    },
     "alarm": {
         "alarmType": "communicationsAlarm",
         "perceivedSeverity": "major",

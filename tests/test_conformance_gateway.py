@@ -37,6 +37,8 @@ SERVED_SPECS = {
     "tmf637_product_inventory": 45,
     "tmf632_party": 45,
     "tmf621_trouble_ticket": 40,
+    "tmf635_usage": 95,
+    "tmf676_payment": 70,
 }
 
 
@@ -59,6 +61,8 @@ SERVED_V5 = {
 NEEDS_PAYLOADS = {
     "tmf642_alarm": {"alarm", "ackAlarms", "unAckAlarms", "clearAlarms", "commentAlarms"},
     "tmf678_bill": {"customerBillOnDemand"},
+    "tmf635_usage": {"usage"},
+    "tmf676_payment": {"payment", "refund"},
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tmfgate import specs
-from tmfgate.faces import Node, Planner, Rule, rules_of
+from tmfgate.faces import Node, Planner, Rule, Typed, rules_of
 from tmfgate.model import Schemas
 
 TABLE = specs.read_data(specs.specs_dir() / "v5" / specs.FACES_FILE)
@@ -281,3 +281,73 @@ def test_a_node_without_rules_keeps_paths_as_they_are() -> None:
     assert node.stored_path(("a", "b")) == ("a", "b")
     assert node.face_path(("a", "b")) == ("a", "b")
     assert node.outward({"a": 1}) == {"a": 1} and node.inward({"a": 1}) == {"a": 1}
+
+
+def typed(base: str, *kinds: str, open_: bool = False) -> Rule:
+    return Rule(typed=Typed(base, frozenset(kinds), open_))
+
+
+@pytest.mark.parametrize(
+    ("rule", "stored", "shown"),
+    [
+        (typed("ProductRefOrValue", "Product", "ProductRef"), {"id": "p1"}, "ProductRef"),
+        (typed("ProductRefOrValue", "Product", "ProductRef"), {"name": "n"}, "Product"),
+        (
+            typed("Characteristic", "StringCharacteristic", "NumberCharacteristic"),
+            {"value": "x"},
+            "StringCharacteristic",
+        ),
+        (typed("Characteristic", "NumberCharacteristic"), {"value": 2}, "NumberCharacteristic"),
+        (typed("Characteristic", "BooleanArrayCharacteristic"), {"value": [True]}, "BooleanArrayCharacteristic"),
+        (typed("Characteristic", "ObjectCharacteristic"), {"value": {"a": 1}}, "ObjectCharacteristic"),
+        (typed("Note", open_=True), {"text": "t"}, "Note"),
+        (typed("Characteristic", "StringCharacteristic"), {"value": 2}, None),  # no kind fits: left alone
+    ],
+)
+def test_a_stored_object_without_type_gets_the_one_its_shape_implies(
+    rule: Rule, stored: dict[str, Any], shown: str | None
+) -> None:
+    doc = copy.deepcopy(stored)
+    rule.outward(doc)
+    assert doc.get("@type") == shown
+    rule.inward(doc)
+    assert doc == stored  # the implied @type is not stored, as a default is not
+
+
+def test_a_type_the_client_chose_is_kept() -> None:
+    doc: dict[str, Any] = {"id": "p1", "@type": "Product"}
+    typed("ProductRefOrValue", "Product", "ProductRef").inward(doc)
+    assert doc == {"id": "p1", "@type": "Product"}
+
+
+def test_the_planner_types_the_schemas_that_require_it() -> None:
+    schemas = Schemas(
+        {
+            "components": {
+                "schemas": {
+                    "Order": {"type": "object", "properties": {"spec": ref("SpecRef"), "free": ref("Free")}},
+                    "Extensible": {"type": "object", "required": ["@type"]},
+                    "SpecRef": {"allOf": [ref("Extensible")]},
+                    "Free": {"type": "object", "properties": {"a": {"type": "string"}}},
+                }
+            }
+        }
+    )
+    node = Planner(schemas, {}).plan(ref("Order"))
+    assert set(node.children) == {"spec"}
+    shown = node.outward({"spec": {"id": "s"}, "free": {"a": "b"}})
+    assert shown == {"spec": {"id": "s", "@type": "SpecRef"}, "free": {"a": "b"}}
+
+
+def test_a_listed_string_is_a_list_of_one_object_in_the_face() -> None:
+    rule = Rule.of({"listed": {"externalId": "id"}})
+    doc: dict[str, Any] = {"externalId": "x"}
+    rule.outward(doc)
+    assert doc == {"externalId": [{"id": "x"}]}
+    rule.inward(doc)
+    assert doc == {"externalId": "x"}
+    more: dict[str, Any] = {"externalId": [{"id": "a", "owner": "crm"}, {"id": "b"}]}
+    rule.inward(more)
+    assert more == {"externalId": [{"id": "a", "owner": "crm"}, {"id": "b"}]}  # says more: kept as it came
+    assert rule.stored_path(("externalId", "id")) == (("externalId",), 2)
+    assert rule.stored_path(("externalId", "owner")) == (("externalId",), 1)

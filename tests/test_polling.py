@@ -120,6 +120,19 @@ async def test_what_was_there_first_is_recorded_and_later_changes_announced(
         assert await poller.poll() == 0 and await announced(local) == []
 
 
+async def test_a_first_poll_of_many_pages_announces_nothing(
+    gateway: Gateway, inventory: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(polling, "PAGE", 2)
+    for n in range(5):
+        inventory.put(f"r{n}")
+    async with running(gateway, inventory) as (poller, local):
+        assert await poller.poll() == 0 and await announced(local) == []
+        inventory.put("r2", name="changed")
+        await poller.poll()
+        assert [(t, i) for t, i, _ in await announced(local)] == [("ResourceAttributeValueChangeEvent", "r2")]
+
+
 async def test_an_attribute_change_names_the_attribute(gateway: Gateway, inventory: Inventory) -> None:
     inventory.put("r1", name="olt-1")
     async with running(gateway, inventory) as (poller, local):

@@ -168,6 +168,13 @@ APIS = [
         "TMF635 Usage Management",
         ("/tmf-api/usageManagement/v4",),
     ),
+    # TMF676's own base path is /payment/v4; mounted under /tmf-api by its API name, as the others are.
+    Api(
+        "tmf676_payment.yaml",
+        "TMF676-v4.0.0.swagger.json",
+        "TMF676 Payment Management",
+        ("/tmf-api/paymentManagement/v4",),
+    ),
     # TMF637 lists "aborted " with a trailing space, as TMF622 does.
     Api(
         "tmf637_product_inventory.yaml",

@@ -3,6 +3,7 @@
 The request path is connexion's, trimmed to what the gateway needs and built once, in this order:
 
     GatewayApp                 TMF Error bodies for everything that goes wrong (ErrorMiddleware)
+    └─ Observability           /metrics, /health/live, /health/ready; each request counted, timed, logged
     └─ ListenerMiddleware      notifications of upstream hubs (only when an API is routed upstream)
     └─ GatewayMiddleware       connexion's, each spec checked once per process
        ├─ LifespanMiddleware   opens and closes the store, runs the delivery worker
@@ -31,6 +32,7 @@ from tmfgate.extensions import Registry
 from tmfgate.gateway import Gateway
 from tmfgate.limits import RateLimitMiddleware
 from tmfgate.middleware import ErrorMiddleware
+from tmfgate.observability import observed
 from tmfgate.relay import ListenerMiddleware, Relay
 from tmfgate.routing import (
     DocsMiddleware,
@@ -111,4 +113,5 @@ def create_app(
                 model=api,
                 gateway=runtime.gateway,
             )
-    return GatewayApp(stack if relay is None else ListenerMiddleware(stack, relay), runtime, relay)
+    routed = stack if relay is None else ListenerMiddleware(stack, relay)
+    return GatewayApp(observed(routed, runtime.gateway), runtime, relay)

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import logging.config
 import os
 import re
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from backends import redacted
 from backends.base import StorageError
-from tmfgate import __version__, configuration
+from tmfgate import __version__, configuration, database, logs
+from tmfgate.database import sqlite_file
 from tmfgate.errors import ConfigurationError
 from tmfgate.extensions import Command, Registry
 from tmfgate.runtime import Runtime, installed
@@ -47,6 +47,10 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
         "(scale-out; gateways may then run with --dispatcher off)",
         [setting for setting in declared if not setting.serve_only],
     )
+    database.arguments(
+        commands.add_parser("db", help=database.HELP, description=database.HELP.capitalize() + "."),
+        lambda action: _options(action, (Settings.database_url, Settings.config)),
+    )
     for command in registry.commands:
         command.arguments(_command(commands, command.name, command.help, command.settings))
     show = _command(
@@ -69,6 +73,12 @@ def _command(
     settings: Sequence[Setting[Any]],
 ) -> argparse.ArgumentParser:
     parser = commands.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".")
+    _options(parser, settings)
+    return parser
+
+
+def _options(parser: argparse.ArgumentParser, settings: Sequence[Setting[Any]]) -> None:
+    """An option for each setting."""
     for setting in settings:
         parser.add_argument(
             setting.option,
@@ -80,7 +90,6 @@ def _command(
             type=_option(setting),
             help=f"{_plain(setting.help)} (default {setting.default_text}; {setting.variable})",
         )
-    return parser
 
 
 def _option(setting: Setting[Any]) -> Any:
@@ -122,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(settings, registry)
         if args.command == "dispatch":
             return dispatch(settings, registry)
+        if args.command == "db":
+            return database.run(args, settings)
         if args.command == "settings":
             return show_settings(settings, registry, markdown=args.markdown)
         command = next(command for command in registry.commands if command.name == args.command)
@@ -180,6 +191,8 @@ def serve(settings: Settings, registry: Registry) -> int:
         "limit_concurrency": settings.max_connections,  # past it uvicorn answers 503
         "server_header": False,  # no banner naming the server (F-21)
     }
+    if settings.log_format == "json":  # uvicorn's own lines too, and no access log beside the request lines
+        options.update(log_config=logs.config(settings.log_format, settings.log_level), access_log=False)
     if settings.workers > 1 and workers.supported():
         return workers.serve(settings.workers, options)  # a listening socket per worker
     if settings.workers > 1:
@@ -226,7 +239,7 @@ def dispatch(settings: Settings, registry: Registry) -> int:
             "process, so use SQLite or PostgreSQL (--database-url), or let the gateway "
             "dispatch its own events (TMFGATE_DISPATCHER=on)."
         )
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.config.dictConfig(logs.config(settings.log_format, settings.log_level))
     runtime = Runtime(settings, registry=registry)
     try:
         asyncio.run(_dispatch(runtime))
@@ -261,7 +274,7 @@ def run_command(command: Command, args: argparse.Namespace, settings: Settings, 
             f"tmfgate {command.name} needs the gateway's store: memory:// lives inside one gateway process, "
             "so give the gateway's SQLite or PostgreSQL store (--database-url), or use the gateway's API."
         )
-    database = _sqlite_file(url)
+    database = sqlite_file(url)
     if database is not None and not database.exists():
         # Opening would create an empty database; the operator most likely meant another file.
         raise ConfigurationError(f"There is no database at {database}; give the gateway's --database-url.")
@@ -295,10 +308,3 @@ def show_settings(settings: Settings, registry: Registry, *, markdown: bool) -> 
         note = "" if setting.name in given else "  # the default"
         print(f"{setting.variable}={setting.to_text(settings.get(setting))}{note}")
     return 0
-
-
-def _sqlite_file(url: str) -> Path | None:
-    scheme, sep, rest = url.partition("://")
-    if not sep or not scheme.lower().startswith("sqlite"):
-        return None
-    return Path(rest[1:].split("?", 1)[0]) if rest.startswith("/") else None

@@ -6,6 +6,7 @@ table per pair of schemas (``specs/v5/faces.yaml``), on the way in and out; quer
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,46 @@ def _respell(doc: dict[str, Any], values: tuple[tuple[Path, Mapping[str, str]], 
             _put(doc, path, spelled[value])
 
 
+_PREFIXES = {bool: ("Boolean",), int: ("Integer", "Number"), float: ("Number", "Float"), str: ("String",)}
+
+
+@dataclass(frozen=True)
+class Typed:
+    """The @type of an object of schema ``base`` stored without one (v4 leaves it out, v5 requires it).
+
+    ``kinds`` are the @type values the schema names (discriminator mapping, enums of its branches);
+    ``open`` when it accepts others too. An object with ``id`` or ``href`` is a reference (TMF630 Part 2:
+    ``XRef`` of an ``XRefOrValue``); one with a ``value`` takes the kind of that value
+    (``StringCharacteristic``, ``NumberCharacteristicValueSpecification``); else the schema's own name.
+    """
+
+    base: str
+    kinds: frozenset[str]
+    open: bool
+
+    def chosen(self, doc: Mapping[str, Any]) -> str | None:
+        own = self.base.removesuffix("RefOrValue")
+        if ("id" in doc or "href" in doc) and own + "Ref" in self.kinds:
+            return own + "Ref"
+        if "value" in doc:
+            for prefix in _value_prefixes(doc["value"]):
+                if prefix + self.base in self.kinds:
+                    return prefix + self.base
+        for name in (own, self.base):
+            if name in self.kinds or (self.open and name == self.base):
+                return name
+        return None
+
+
+def _value_prefixes(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list):
+        inner = _value_prefixes(value[0]) if value else ("String",)
+        return tuple(prefix + "Array" for prefix in inner)
+    if isinstance(value, Mapping):
+        return ("Object",)
+    return _PREFIXES.get(type(value), ())
+
+
 @dataclass(frozen=True)
 class Rule:
     """How one face schema maps to its stored counterpart: attributes moved, ``@type`` values, defaults."""
@@ -67,6 +108,10 @@ class Rule:
     derived: tuple[tuple[Path, Path, Mapping[str, Any]], ...] = ()
     # attributes whose values the versions spell differently: (path, stored value -> face value)
     values: tuple[tuple[Path, Mapping[str, str]], ...] = ()
+    # the @type a face object must have and a stored one may lack, chosen by its shape (see typed())
+    typed: Typed | None = None
+    # stored strings the face holds as a list of one object: (path, the object's attribute holding it)
+    listed: tuple[tuple[Path, str], ...] = ()
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> Rule:
@@ -77,7 +122,8 @@ class Rule:
             for k, v in data.get("derived", {}).items()
         )
         values = tuple((tuple(k.split(".")), dict(v)) for k, v in data.get("values", {}).items())
-        return cls(moved, dict(data.get("types", {})), defaults, derived, values)
+        listed = tuple((tuple(k.split(".")), str(v)) for k, v in data.get("listed", {}).items())
+        return cls(moved, dict(data.get("types", {})), defaults, derived, values, listed=listed)
 
     def _derivation(self, doc: Mapping[str, Any], source: Path, values: Mapping[str, Any]) -> Any:
         """The stored value that the face value at ``source`` (or its default) implies, if any."""
@@ -86,7 +132,22 @@ class Rule:
             value = next((default for path, default in self.defaults if path == source), None)
         return values.get(value) if isinstance(value, str) else None
 
+    @functools.cached_property
+    def only_typed(self) -> bool:
+        """Whether the rule only gives a missing @type: most rules, and the cheap path for them."""
+        return not (self.moved or self.types or self.defaults or self.derived or self.values or self.listed)
+
     def outward(self, doc: dict[str, Any]) -> None:
+        if self.only_typed:
+            if self.typed is not None and "@type" not in doc:
+                chosen = self.typed.chosen(doc)
+                if chosen is not None:
+                    doc["@type"] = chosen
+            return
+        for path, key in self.listed:
+            value = _get(doc, path)
+            if isinstance(value, str):
+                _put(doc, path, [{key: value}])
         for stored, source, values in self.derived:
             implied = self._derivation(doc, source, values)
             if implied is not None and _get(doc, stored) == implied:
@@ -98,6 +159,10 @@ class Rule:
         kind = doc.get("@type")
         if isinstance(kind, str) and kind in self.types:
             doc["@type"] = self.types[kind]
+        if kind is None and self.typed is not None:
+            chosen = self.typed.chosen(doc)
+            if chosen is not None:
+                doc["@type"] = chosen
         _respell(doc, self.values)
         for path, value in self.defaults:
             # A default inside an object the document lacks (partyOrPartyRole.@type of a related party
@@ -106,6 +171,11 @@ class Rule:
                 _put(doc, path, value)
 
     def inward(self, doc: dict[str, Any]) -> None:
+        if self.only_typed:
+            kind = doc.get("@type")
+            if kind is not None and self.typed is not None and kind == self.typed.chosen(doc):
+                del doc["@type"]
+            return
         for stored, faced in self.moved:
             found, value = _pop(doc, faced)
             if found:
@@ -122,15 +192,25 @@ class Rule:
         for path, value in self.defaults:
             if _get(doc, path) == value:
                 _pop(doc, path)
+        if self.typed is not None and doc.get("@type") is not None and doc["@type"] == self.typed.chosen(doc):
+            del doc["@type"]  # shown again as it came, as a default is
         _respell(
             doc, tuple((path, {face: stored for stored, face in spelled.items()}) for path, spelled in self.values)
         )
+        for path, key in self.listed:
+            # One identifier fits the stored string; a list that says more is kept as it came.
+            value = _get(doc, path)
+            if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict) and value[0].keys() == {key}:
+                _put(doc, path, value[0][key])
 
     def stored_path(self, path: Path) -> tuple[Path, int]:
         """The stored path of a face path's head, and how many face names it took."""
         for stored, faced in self.moved:
             if path[: len(faced)] == faced:
                 return stored, len(faced)
+        for listed, key in self.listed:
+            if path[: len(listed) + 1] == (*listed, key):
+                return listed, len(listed) + 1
         return path[:1], 1
 
 
@@ -213,7 +293,7 @@ class Planner:
         name = schema.get("$ref", "").rsplit("/", 1)[-1]
         if name and name in self.built:
             return self.built[name]
-        node = Node(self.rules.get(name))
+        node = Node(self.rules.get(name) or (self._typed(name, schema) if name else None))
         if name:
             self.built[name] = node
         for attribute, sub in self._properties(schema).items():
@@ -221,6 +301,29 @@ class Planner:
             if target.get("$ref") or self._properties(target):
                 node.children[attribute] = self._node(target)
         return node
+
+    def _typed(self, name: str, schema: dict[str, Any]) -> Rule | None:
+        """A rule giving the @type a schema requires to the stored objects that lack it (v5 Extensible)."""
+        resolved = self.schemas.resolve(schema)
+        branches = resolved.get("oneOf", ())
+        every = bool(branches) and all("@type" in self._required(branch) for branch in branches)
+        if not every and "@type" not in self._required(resolved):
+            return None
+        kinds = set((resolved.get("discriminator") or {}).get("mapping", {}))
+        open_ = not branches
+        for branch in branches:
+            kind = (branch.get("properties") or {}).get("@type") or {}
+            kinds.update(kind.get("enum", ()))
+            open_ = open_ or "not" in kind or "$ref" in branch or "allOf" in branch and "enum" not in kind
+        return Rule(typed=Typed(name, frozenset(kinds), open_))
+
+    def _required(self, schema: dict[str, Any], depth: int = 0) -> set[str]:
+        """The names a schema requires through ``$ref`` and ``allOf``."""
+        schema = self.schemas.resolve(schema)
+        found = set(schema.get("required", ()))
+        for part in schema.get("allOf", ()) if depth < 20 else ():
+            found |= self._required(part, depth + 1)
+        return found
 
     def _items(self, schema: dict[str, Any]) -> dict[str, Any]:
         while True:
@@ -268,4 +371,4 @@ def rules_of(data: Mapping[str, Any]) -> dict[str, Rule]:
     return {name: Rule.of(rule or {}) for name, rule in (data.get("schemas") or {}).items()}
 
 
-__all__ = ["Document", "Node", "Planner", "Rule", "rules_of"]
+__all__ = ["Document", "Node", "Planner", "Rule", "Typed", "rules_of"]

@@ -29,7 +29,9 @@ class Gateway:
         self.committed = asyncio.Event()
         self.routing = configuration.routing(settings, apis)
         try:
-            local = backend or open_backend(settings.database_url, pool_size=settings.pool_size)
+            local = backend or open_backend(
+                settings.database_url, pool_size=settings.pool_size, migrate=settings.migrates
+            )
         except BackendConfigurationError as exc:
             raise ConfigurationError(str(exc)) from exc
         self.backend = upstreams.routed(local, settings, apis, self.routing)

@@ -79,6 +79,7 @@ class Poller:
     async def poll_kind(self, kind: str) -> int:
         """Every page changed since the kind's watermark, each announced and recorded in one transaction."""
         raised, offset = 0, 0
+        first = await self._watermark(kind) is None  # every page of the first poll only records
         while True:
             mark = await self._watermark(kind)
             conditions = () if mark is None else (_since(self.attribute, mark),)
@@ -86,7 +87,7 @@ class Poller:
             page = await self.kinds[kind].query(kind, query)
             docs = [codec.loads(raw) for raw in page.items]
             async with self.local.transaction() as tx:
-                raised += await self._record(tx, kind, docs, announce=mark is not None)
+                raised += await self._record(tx, kind, docs, announce=not first)
                 last = next((d[self.attribute] for d in reversed(docs) if isinstance(d.get(self.attribute), str)), mark)
                 if last is not None and last != mark:
                     await _store(tx, WATERMARK_KIND, {"id": f"{self.api}:{kind}", "value": last})

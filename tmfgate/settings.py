@@ -86,6 +86,16 @@ def switch(raw: str) -> bool:
     return value in ("on", "true", "1", "yes")
 
 
+def auto_switch(raw: str) -> bool | None:
+    """On, off, or ``auto`` (None): the code decides."""
+    if raw.strip().lower() in ("", "auto"):
+        return None
+    try:
+        return switch(raw)
+    except ValueError:
+        raise ValueError(f"must be auto, on or off, not {raw!r}") from None
+
+
 def whole(minimum: int, maximum: int | None = None) -> Parse[int]:
     def parse(raw: str) -> int:
         try:
@@ -199,6 +209,18 @@ class Settings:
         text,
         metavar="URL",
     )
+    migrate: Setting[bool | None] = Setting(
+        "migrate",
+        None,
+        "at start, migrate a store whose schema is older than this release's (`on`, `--migrate`), or refuse "
+        "to start and ask for `tmfgate db upgrade` (`off`); `auto` is on for SQLite and off for PostgreSQL, "
+        "whose store several processes share: run `tmfgate db upgrade` once per release there. An empty "
+        "store gets the schema either way",
+        auto_switch,
+        choices=("auto", "on", "off"),
+        shown_default="auto",
+        const="on",
+    )
     insecure = Setting(
         "insecure",
         False,
@@ -299,6 +321,43 @@ class Settings:
         "`critical`, `error`, `warning`, `info` or `debug` (debug also logs each request)",
         one_of(*LOG_LEVELS),
         choices=LOG_LEVELS,
+    )
+    log_format = Setting(
+        "log_format",
+        "text",
+        "`text` lines, or `json`: one object a line, and one line a request with its `correlation_id`, "
+        "`api`, `operation`, `status` and `duration_ms`",
+        one_of("text", "json"),
+        choices=("text", "json"),
+    )
+    metrics = Setting(
+        "metrics",
+        True,
+        "serve `/metrics` in Prometheus's format (requests by API, operation and status, their latency, the "
+        "outbox's deliveries by state and its oldest pending one, the store's connections) to the clients "
+        "`--admin-hosts` allows",
+        switch,
+        choices=("on", "off"),
+        serve_only=True,
+    )
+    health = Setting(
+        "health",
+        True,
+        "serve `/health/live` (200 while the process answers) and `/health/ready` (200 while the store "
+        "answers and has this release's schema, else 503) to anyone, for load balancers",
+        switch,
+        choices=("on", "off"),
+        serve_only=True,
+    )
+    otlp_endpoint = Setting(
+        "otlp_endpoint",
+        "",
+        "where to send OpenTelemetry traces of the requests, by OTLP over HTTP (e.g. "
+        "`http://collector:4318/v1/traces`); none makes no spans",
+        base_url,
+        metavar="URL",
+        shown_default="none",
+        serve_only=True,
     )
     admin_hosts = Setting(
         "admin_hosts",
@@ -557,6 +616,12 @@ class Settings:
     def given(self) -> Mapping[str, Any]:
         """The values set explicitly, by name."""
         return dict(self._values)
+
+    @property
+    def migrates(self) -> bool:
+        """Whether opening the store migrates an older schema (``migrate``, ``auto`` by the store's kind)."""
+        chosen = self.migrate
+        return self.database_url.startswith("sqlite") if chosen is None else chosen
 
     @property
     def base_url(self) -> str:

@@ -40,6 +40,10 @@ class Face:
         self.version = model.spec.version
         planner = Planner(model.schemas, rules_of(table))
         resources = (table.get("apis") or {}).get(home.name) or {}
+        # A face resource the home version names otherwise (TMF642 v5 ackAlarm is v4 ackAlarms).
+        self.homes: dict[str, str] = {
+            kind: str(rule["home"]) for kind, rule in resources.items() if isinstance(rule, dict) and "home" in rule
+        }
         self.nodes: dict[str, Node] = {
             kind: planner.plan(resource.schema, Rule.of(resources.get(kind) or {}))
             for kind, resource in model.resources.items()
@@ -55,6 +59,7 @@ class Face:
         kind = op.resource.kind
         if kind == "hub":
             return replace(op, api=self.home.name)
+        kind = self.homes.get(kind, kind)
         if kind not in self.home.resources:
             return None
         same = (home for home in self.home.operations.values() if home.resource.kind == kind and home.verb == op.verb)
@@ -111,7 +116,12 @@ class Face:
         return result
 
     def href(self, href: str) -> str:
-        return href.replace(self.home.base_path + "/", self.model.base_path + "/", 1)
+        shown = href.replace(self.home.base_path + "/", self.model.base_path + "/", 1)
+        for kind, home in self.homes.items():
+            stored = f"{self.model.base_path}/{home}/"
+            if stored in shown:
+                return shown.replace(stored, f"{self.model.base_path}/{kind}/", 1)
+        return shown
 
     # Queries
 

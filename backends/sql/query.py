@@ -217,14 +217,9 @@ def _sqlite_element(element: ElementCondition, doc: ColumnElement[Any], candidat
     return exists(select(literal(1)).select_from(walk.source).where(walk.keys, walk.value.type == "object", *inner))
 
 
-_IN_ELEMENT = "element"
-
-
 def _pg_element(element: ElementCondition, doc: ColumnElement[Any], candidates: _Candidates) -> _Bool:
     item = func.jsonb_path_query(doc, _pg_path(element.path), type_=JSONB).column_valued("e")
-    # Within an element the conditions test values found in it; containment serves whole documents
-    # through their index, so it is not used here.
-    inner = [_condition(condition, item, candidates, _IN_ELEMENT) for condition in element.conditions]
+    inner = [_condition(condition, item, candidates, "postgresql") for condition in element.conditions]
     return exists(select(literal(1)).where(func.jsonb_typeof(item) == "object", *inner))
 
 

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ARRAY, Select, Text, func, inspect, or_, select, text
+from sqlalchemy import ARRAY, Select, Text, func, or_, select, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.expression import ColumnElement, Executable
 
@@ -20,7 +20,8 @@ from backends.errors import DuplicateId, NotStored, StorageError, StorageUnavail
 from backends.events import Delivery, DeliveryState, Event, Route
 from backends.queries import Owners, Page, Query
 
-from . import outbox, sqlite
+from . import migrations, outbox, sqlite
+from .grouped import GroupCommit
 from .query import elements_clause, order_by, where_clause
 from .schema import documents, metadata
 from .sqlite import Executing, LoopConnection
@@ -104,12 +105,23 @@ class SqlTransaction:
             return list((await self._connection.execute(stmt)).scalars())
 
 
+class _Settle(NamedTuple):
+    """One delivery attempt to record (the arguments of ``settle``)."""
+
+    delivery_id: str
+    delivered: bool
+    error: str | None
+    retry_at: dt.datetime | None
+
+
 class SqlBackend:
     """Documents and the outbox in SQL tables; the same statements on SQLite (on the event loop's thread,
     :mod:`backends.sql.sqlite`) and PostgreSQL (psycopg's async API)."""
 
-    def __init__(self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+    def __init__(self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE, migrate: bool = True) -> None:
         self.url = url
+        # Whether open() migrates a store at an older revision, or refuses it (an empty one is always set up).
+        self.migrate = migrate
         # SQLite has one writer at a time. Within this process, writers queue on a lock (a busy
         # handler sleeping between tries left the file idle: benchmarks/fulfilment.py measured
         # +60% orders/s with the lock); a writer of another process is waited for on the loop.
@@ -117,22 +129,40 @@ class SqlBackend:
         # SQLite's statements run on the loop's thread; PostgreSQL's through psycopg's async API.
         self.loop_engine: Engine | None = sqlite.create_loop_engine(url) if self._sqlite else None
         self.engine: AsyncEngine | None = None if self._sqlite else _create_engine(url, pool_size)
+        self._settles: GroupCommit[_Settle] = GroupCommit(self._settle_all)
         self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
 
     async def open(self) -> None:
-        """Create the tables and indexes when missing; two processes may start at once."""
+        """Set up the schema of an empty store, and migrate an older one when ``migrate`` (else raise
+        :class:`~backends.sql.migrations.SchemaMismatch`); two processes may start at once."""
+        async with self._schema_connection() as connection:
+            await connection.run_sync(functools.partial(migrations.prepare, migrate=self.migrate))
+
+    async def revision(self) -> str | None:
+        """The schema revision of the store; None when empty or made before migrations."""
+        async with self._connection(write=False) as connection:
+            return await connection.run_sync(migrations.current)
+
+    async def upgrade(self, target: str = "heads") -> None:
+        async with self._schema_connection() as connection:
+            await connection.run_sync(migrations.upgrade, target)
+
+    async def downgrade(self, target: str) -> None:
+        async with self._schema_connection() as connection:
+            await connection.run_sync(migrations.downgrade, target)
+
+    @asynccontextmanager
+    async def _schema_connection(self) -> AsyncIterator[Executing]:
+        """A write transaction that alone may change the schema, whichever process runs it."""
         async with self._connection(write=True) as connection:
             if connection.dialect.name == "postgresql":
                 # CREATE TABLE IF NOT EXISTS still races on the catalog; this lock ends with the commit.
                 lock = text("SELECT pg_advisory_xact_lock(:key)")
                 await connection.execute(lock, {"key": _SCHEMA_LOCK_KEY})
-            # On SQLite the BEGIN IMMEDIATE of a write transaction serialises the check and the create.
-            await connection.run_sync(metadata.create_all)
-            # create_all makes new tables only: add the columns and indexes a newer version defines.
-            await connection.run_sync(_add_missing_columns)
-            await connection.run_sync(_create_missing_indexes)
+            # On SQLite the BEGIN IMMEDIATE of a write transaction serialises the check and the change.
+            yield connection
 
     async def close(self) -> None:
         if self.engine is not None:
@@ -186,8 +216,15 @@ class SqlBackend:
     async def settle(
         self, delivery_id: str, *, delivered: bool, error: str | None = None, retry_at: dt.datetime | None = None
     ) -> None:
+        # Settles arriving while one commits share the next transaction (group commit, .grouped).
+        await self._settles.submit(_Settle(delivery_id, delivered, error, retry_at))
+
+    async def _settle_all(self, settles: list[_Settle]) -> None:
         async with self._connection(write=True, durable=False) as connection:
-            await outbox.settle(connection, delivery_id, delivered=delivered, error=error, retry_at=retry_at)
+            for one in settles:
+                await outbox.settle(
+                    connection, one.delivery_id, delivered=one.delivered, error=one.error, retry_at=one.retry_at
+                )
 
     async def deliveries(
         self,
@@ -293,23 +330,6 @@ def list_statements(kind: str, query: Query, dialect: str) -> ListStatements:
         # the page's order, and one statement needs no REPEATABLE READ for one snapshot.
         together = select(count.scalar_subquery(), func.array(page.scalar_subquery(), type_=ARRAY(Text)))
     return ListStatements(count, page, together)
-
-
-def _add_missing_columns(connection: Connection) -> None:
-    """Nullable columns a store made by an older version lacks (``owner``), added in place."""
-    inspector = inspect(connection)
-    for table in metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name not in present and column.nullable:
-                kind = column.type.compile(dialect=connection.dialect)
-                connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
-
-
-def _create_missing_indexes(connection: Connection) -> None:
-    for table in metadata.sorted_tables:
-        for index in table.indexes:
-            index.create(connection, checkfirst=True)
 
 
 def _create_engine(url: str, pool_size: int) -> AsyncEngine:

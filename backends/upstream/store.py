@@ -36,6 +36,7 @@ log = logging.getLogger("tmfgate.upstream")
 Check = Callable[[str, Any], str | None]  # (kind, document) -> what is wrong with it, or None
 IDEMPOTENT = ("GET", "DELETE")
 MERGE_PATCH = "application/merge-patch+json"
+IDENTITY = frozenset({"id", "href", "@type"})
 
 
 @dataclass(frozen=True)
@@ -309,7 +310,14 @@ class UpstreamTransaction:
                 raise NotStored(f"No {kind} with id {id!r} is stored at {self.store.url}.")
             old = orjson.loads(raw)
         new = orjson.loads(doc)
-        change = merge_patch(old, new)
+        # A document handed back without what the upstream sets does not ask it to remove them; its
+        # identity (id, href, @type) is never changed. Other attributes it sets (a state) may change.
+        owned = self.store.options.owned.get(kind, frozenset())
+        change = {
+            name: value
+            for name, value in merge_patch(old, new).items()
+            if name not in IDENTITY and not (value is None and name in owned)
+        }
         if not change:
             return orjson.dumps(old)
         stored = await self.store.patch(kind, id, change)

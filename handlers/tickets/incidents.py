@@ -30,6 +30,7 @@ import hashlib
 from backends.base import DuplicateId, Transaction, where
 from handlers import apis, notes
 from handlers.alarms.lifecycle import ALARMS
+from handlers.fulfilment.products import has_ended
 from handlers.tickets import credits, lifecycle
 from handlers.tickets import products as shown_on_products
 from handlers.tickets.lifecycle import INCIDENT, OPEN, TICKETS
@@ -43,7 +44,6 @@ CHANNEL: Document = {"id": "tmfgate-alarms", "name": "network alarms", "@referre
 PRIORITIES = ("low", "medium", "high", "critical")  # escalation raises a ticket one step along these
 START_PRIORITY = {"critical": "high", "major": "medium"}
 KEYS = "tmfgate:incidentKey"
-_ENDED_PRODUCTS = ("terminated", "cancelled", "aborted", "suspended")
 
 
 async def follow_alarm(job: Job) -> None:
@@ -75,7 +75,7 @@ async def affected_customers(tx: Transaction, alarm: Document) -> dict[str, tupl
     products = await documents.find(tx, "product", where("realizingService.id", eq=ids), sort="id")
     customers: dict[str, tuple[Document, list[Document]]] = {}
     for product in products:
-        if product.get("status") in _ENDED_PRODUCTS:
+        if has_ended(product):
             continue
         party = _customer_of(product)
         if party is not None:

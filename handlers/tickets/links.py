@@ -13,7 +13,9 @@ from collections.abc import Mapping
 
 from backends.base import Transaction
 from tmfgate import documents
+from tmfgate.calls import Call
 from tmfgate.errors import BadRequest
+from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
 ENTITY_KINDS: Mapping[str, str] = {
@@ -31,16 +33,17 @@ ENTITY_KINDS: Mapping[str, str] = {
 PARTY_KINDS: Mapping[str, str] = {"Customer": "customer", "Individual": "individual", "Organization": "organization"}
 
 
-async def check(tx: Transaction, ticket: Document, old: Document | None = None) -> None:
-    """400 unless every link of ``ticket`` resolves; links unchanged since ``old`` are not looked up again."""
+async def check(tx: Transaction, call: Call, ticket: Document, old: Document | None = None) -> None:
+    """400 unless every link of ``ticket`` resolves among what the caller may see (tenancy: another
+    partner's product is as unknown as a missing one); links unchanged since ``old`` are not looked up again."""
     for attribute, kinds in (("relatedEntity", ENTITY_KINDS), ("relatedParty", PARTY_KINDS)):
         known = (old or {}).get(attribute, [])
         for link in ticket.get(attribute, []):
             if link not in known:
-                await _resolve(tx, attribute, link, kinds)
+                await _resolve(tx, call, attribute, link, kinds)
 
 
-async def _resolve(tx: Transaction, attribute: str, link: Document, kinds: Mapping[str, str]) -> None:
+async def _resolve(tx: Transaction, call: Call, attribute: str, link: Document, kinds: Mapping[str, str]) -> None:
     referred = link.get("@referredType")
     kind = kinds.get(str(referred))
     if kind is None:
@@ -48,5 +51,5 @@ async def _resolve(tx: Transaction, attribute: str, link: Document, kinds: Mappi
             f"{attribute} {link.get('id')} is a {referred}, of which tmfgate keeps nothing; "
             f"a ticket links to a {', '.join(kinds)}."
         )
-    if await documents.get(tx, kind, str(link.get("id"))) is None:
+    if await documents.get(tx, kind, str(link.get("id")), owners=visible(call, kind)) is None:
         raise BadRequest(f"{attribute} {link.get('id')}: no {referred} with this id exists.")

@@ -20,9 +20,10 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from backends.base import Transaction, where
+from backends.base import Transaction
 from handlers import apis
 from handlers.billing import rating as billing
+from handlers.billing.prices import LIMIT
 from handlers.billing.rules import CENT, RATE, TAX_CATEGORY, Period, money, signed, tax, tax_rate
 from handlers.catalog import loading as catalogs
 from handlers.fulfilment.products import STARTED
@@ -63,10 +64,10 @@ async def rate(tx: Transaction, actor: Actor, docs: list[Document]) -> Outcome:
     outcome = Outcome()
     if not docs:
         return outcome
-    taken = {d["id"] for d in await documents.find(tx, records.KIND, where("id", eq=[d["id"] for d in docs]))}
+    # Looked up by key, one at a time: a query on ids would read the JSON of every record stored.
     fresh: dict[str, Document] = {}
     for doc in docs:
-        if doc["id"] in taken or doc["id"] in fresh:
+        if doc["id"] in fresh or await tx.get(records.KIND, doc["id"]) is not None:
             outcome.duplicates.append(doc["id"])
         else:
             fresh[doc["id"]] = doc
@@ -74,8 +75,11 @@ async def rate(tx: Transaction, actor: Actor, docs: list[Document]) -> Outcome:
     wanted = sorted({r.product_id for r in readings.values()})
     # A partner charges usage to its own products only (tenancy): another's is as unknown as none.
     owners = visible(actor, "product") if isinstance(actor, Call) else None
-    found = await documents.find(tx, "product", where("id", eq=wanted), owners=owners) if wanted else []
-    products = {p["id"]: p for p in found}
+    products = {}
+    for id in wanted:
+        product = await documents.get(tx, "product", id, owners=owners)
+        if product is not None:
+            products[id] = product
     groups: dict[tuple[str, str, str, Period], _Group] = {}
     for id, doc in fresh.items():
         reading = readings[id]
@@ -93,7 +97,9 @@ async def rate(tx: Transaction, actor: Actor, docs: list[Document]) -> Outcome:
         group = groups.get(key) or groups.setdefault(key, _Group(account, product, price, period))
         group.items.append((doc, reading))
     for key in sorted(groups, key=lambda k: (k[0], k[1], k[2], str(k[3]))):  # one lock order: no deadlock
-        outcome.rated += await _rate_group(tx, actor, groups[key])
+        rated, parked = await _rate_group(tx, actor, groups[key])
+        outcome.rated += rated
+        outcome.parked += parked
     for doc in outcome.rated + outcome.parked:
         await operations.write_new(tx, actor, records.KIND, doc)
     return outcome
@@ -137,7 +143,7 @@ def usage_prices(actor: Actor, product: Document) -> list[UsagePrice]:
     return found
 
 
-async def _rate_group(tx: Transaction, actor: Actor, group: _Group) -> list[Document]:
+async def _rate_group(tx: Transaction, actor: Actor, group: _Group) -> tuple[list[Document], list[Document]]:
     """Rate a group's records in usage order, grow the month's total, and make the month's rate what it costs."""
     await billing.lock_account(tx, group.account, create=True)
     key = f"{group.product['id']}/{group.price.id}/{group.period}"
@@ -150,7 +156,12 @@ async def _rate_group(tx: Transaction, actor: Actor, group: _Group) -> list[Docu
     now = times.now()
     ref = billing.product_ref(group.product)
     price = group.price
+    rated, parked = [], []
     for doc, reading in sorted(group.items, key=lambda item: (item[1].date, item[0]["id"])):
+        if price.cost(used + reading.quantity) >= LIMIT:  # more than an amount keeps exactly (prices.LIMIT)
+            doc.update(status="rejected", rejectionReason=f"The month's usage would cost {LIMIT:,} or more.")
+            parked.append(doc)
+            continue
         before, after = _cents(price.cost(used)), _cents(price.cost(used + reading.quantity))
         charge = after - before
         doc["status"] = "rated"
@@ -170,9 +181,11 @@ async def _rate_group(tx: Transaction, actor: Actor, group: _Group) -> list[Docu
             }
         ]
         used += reading.quantity
-    await documents.replace(tx, TOTALS, {**total, "quantity": str(used)})
-    await _charge_month(tx, actor, group, used)
-    return [doc for doc, _ in group.items]
+        rated.append(doc)
+    if rated:
+        await documents.replace(tx, TOTALS, {**total, "quantity": str(used)})
+        await _charge_month(tx, actor, group, used)
+    return rated, parked
 
 
 def _cents(value: Decimal) -> Decimal:

@@ -381,8 +381,12 @@ def test_a_bill_changes_only_its_state_along_its_lifecycle_and_raises_events(dat
             == "validated"
         )
         client.patch(path, {"state": "sent"})
-        settled = client.patch(path, {"state": "settled"})
-        assert settled["remainingAmount"] == {"unit": "EUR", "value": 0}
+        assert "record the payments that cover it" in client.patch(path, {"state": "settled"}, 409)["message"]
+        due = {"unit": "EUR", "value": float(bill["amountDue"]["value"])}
+        paid = {"account": {"id": "ba-3"}, "paymentMethod": {"id": "pm-1"}, "totalAmount": due}
+        client.post("/tmf-api/paymentManagement/v4/payment", paid)
+        settled = client.get(path)
+        assert settled["state"] == "settled" and settled["remainingAmount"] == {"unit": "EUR", "value": 0}
         assert settled["amountDue"] == bill["amountDue"]
         assert "settled is a final state" in client.patch(path, {"state": "sent"}, 409)["message"]
         assert {k: v for k, v in client.get(path).items() if k != "lastUpdate"} == {

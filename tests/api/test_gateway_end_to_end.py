@@ -271,3 +271,36 @@ def test_an_oss_failing_an_item_during_activation_ends_the_order_partial_and_bil
             assert rates and billed == {p["id"] for p in products if p["status"] == "active"}  # nothing of the fibre
     finally:
         oss.stop()
+
+
+def test_an_oss_down_past_the_attempts_parks_the_order_s_fulfilment_with_its_reason(tmp_path: Path) -> None:
+    """Parked, not lost: the order says it waits for the OSS and why, the operator API shows the parked
+    reaction with the OSS's error, and redelivered once the OSS is back it completes, sent once."""
+    admin = "/tmfgate/admin/v1/delivery"
+    oss = Oss(tmp_path)  # not started
+    with bss(oss, tmp_path, delivery_attempts=2) as gateway:
+        made = requests.post(gateway.url + ORDERS, json=ORDER, timeout=10).json()
+        deadline = time.monotonic() + 60
+        while not (parked := requests.get(f"{gateway.url}{admin}?state=parked", timeout=10).json()):
+            assert time.monotonic() < deadline, "the order's fulfilment was never parked"
+            time.sleep(0.2)
+        (delivery,) = [d for d in parked if d["event"]["resourceId"] == made["id"]]
+        assert delivery["attempts"] == 2 and delivery["subscriptionId"] == "tmfgate.fulfilment"
+        assert oss.url in delivery["lastError"], delivery
+        order = requests.get(f"{gateway.url}{ORDERS}/{made['id']}", timeout=10).json()
+        assert order["state"] == "inProgress"
+        assert any("Waiting for the OSS" in n["text"] and oss.url in n["text"] for n in order["note"]), order["note"]
+        oss.start()
+        try:
+            again = requests.patch(
+                f"{gateway.url}{admin}/{delivery['id']}",
+                json={"state": "pending"},
+                headers={"content-type": "application/merge-patch+json"},
+                timeout=10,
+            )
+            assert again.status_code == 200, again.text
+            order = order_when(gateway, made["id"], {"completed", "failed", "partial"}, timeout=90)
+            assert order["state"] == "completed", order.get("note")
+            assert len(requests.get(f"{oss.url}{SERVICE_ORDERS}?externalId={made['id']}", timeout=10).json()) == 1
+        finally:
+            oss.stop()

@@ -4,14 +4,17 @@ and a quiet time closes it; rules come from settings."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.api.clients import BASE_URL, AppClient, in_process
 from tests.api.end_to_end import wait
+from tests.listeners import Entry, ListenerProcess
 
 TICKETS = f"{BASE_URL}/tmf-api/troubleTicket/v4/troubleTicket"
 ALARMS = f"{BASE_URL}/tmf-api/alarmManagement/v4/alarm"
@@ -144,20 +147,41 @@ def test_an_alarm_opens_one_incident_per_customer_a_correlated_one_joins_and_cle
     assert closed["note"][-1]["text"] == "Closed: the service stayed restored."
 
 
-def test_an_incident_still_open_when_its_sla_passes_is_escalated(client: AppClient) -> None:
+def test_an_incident_still_open_when_its_sla_passes_is_escalated(client: AppClient, tmp_path: Path) -> None:
     http = client
-    olt, (customer,) = network(http, 1)
-    raise_alarm(http, olt, severity="major")
-    (ticket,) = wait(lambda: tickets_of(http, customer), bool, 20, "the incident")
-    assert ticket["priority"] == "medium"
-    escalation = (lambda: tickets_of(http, customer), lambda f: f[0]["priority"] == "high", SLA + 30, "escalation")
-    (escalated,) = wait(*escalation)
-    assert escalated["status"] == "acknowledged" and escalated["note"][-1]["text"].startswith("Escalated: not resolved")
+    with ListenerProcess(tmp_path / "listener.log") as listener:
+        query = "eventType=TroubleTicketAttributeValueChangeEvent"
+        hub = http.post(
+            f"{BASE_URL}/tmf-api/troubleTicket/v4/hub", json={"callback": listener.callback, "query": query}
+        )
+        assert hub.status_code == 201, hub.text
+        olt, (customer,) = network(http, 1)
+        raise_alarm(http, olt, severity="major")
+        (ticket,) = wait(lambda: tickets_of(http, customer), bool, 20, "the incident")
+        assert ticket["priority"] == "medium"
+        escalation = (lambda: tickets_of(http, customer), lambda f: f[0]["priority"] == "high", SLA + 30, "escalation")
+        (escalated,) = wait(*escalation)
+        assert escalated["status"] == "acknowledged"
+        assert escalated["note"][-1]["text"].startswith("Escalated: not resolved")
+
+        def heard(got: list[Entry]) -> list[Doc]:
+            bodies = [entry["body"] for entry in got]
+            return [b for b in bodies if b["event"]["troubleTicket"]["id"] == ticket["id"]]
+
+        (event, *_) = heard(listener.wait_for(lambda got: bool(heard(got)), 20))
+        assert event["eventType"] == "TroubleTicketAttributeValueChangeEvent" and event["fieldPath"] == "note,priority"
+        assert event["event"]["troubleTicket"]["priority"] == "high"
+        assert http.delete(f"{BASE_URL}/tmf-api/troubleTicket/v4/hub/{hub.json()['id']}").status_code == 204
 
 
-def test_minor_alarms_and_resources_without_customers_open_no_incident(client: AppClient) -> None:
+def test_minor_alarms_ended_products_and_resources_without_customers_open_no_incident(client: AppClient) -> None:
     http = client
     olt, (customer,) = network(http, 1)
+    (product,) = http.get(PRODUCTS, params={"relatedParty.id": customer}).json()
+    former = f"cust-{uuid.uuid4().hex[:8]}"
+    party = [{"id": former, "role": "customer", "@referredType": "Individual"}]
+    ended = {"name": "Fibre 100", "status": "terminated", "startDate": "2026-01-01T00:00:00Z", "relatedParty": party}
+    created(http, PRODUCTS, {**ended, "realizingService": product["realizingService"]})
     minor = raise_alarm(http, olt, severity="minor")
     lonely = created(http, RESOURCES, {"name": "spare", "@type": "LogicalResource"})
     raise_alarm(http, lonely)
@@ -166,4 +190,19 @@ def test_minor_alarms_and_resources_without_customers_open_no_incident(client: A
     (ticket,) = wait(lambda: tickets_of(http, customer), bool, 20, "the incident")
     assert minor["id"] not in {e["id"] for e in ticket["relatedEntity"]}
     spare = http.get(TICKETS, params={"relatedEntity.id": lonely["id"]}).json()
-    assert spare == []
+    assert spare == [] and tickets_of(http, former) == []
+
+
+def test_correlated_alarms_raised_at_once_open_one_incident_per_customer(client: AppClient) -> None:
+    http = client
+    olt, customers = network(http, 2)
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        alarms = list(pool.map(lambda n: raise_alarm(http, olt, kind=f"alarm-{n}"), range(6)))
+    ids = {alarm["id"] for alarm in alarms}
+
+    def taken_in(found: list[Doc]) -> bool:
+        return len(found) == 1 and ids <= {e["id"] for e in found[0]["relatedEntity"]}
+
+    for customer in customers:
+        (ticket,) = wait(lambda c=customer: tickets_of(http, c), taken_in, 30, f"one incident of {customer}")
+        assert sum(1 for e in ticket["relatedEntity"] if e["role"] == "alarm") == 6

@@ -109,6 +109,8 @@ def test_usage_that_cannot_be_charged_is_parked_or_refused(database: str) -> Non
         minutes = usage(live, "3")
         minutes["usageCharacteristic"][1]["value"] = "minute"
         assert "no usage price in minute" in client.post(f"{USAGE}/usage", minutes)["rejectionReason"]
+        huge = client.post(f"{USAGE}/usage", usage(live, "999999999999"))  # 2 EUR a GB: 2e12 EUR
+        assert huge["status"] == "rejected" and "would cost 1,000,000,000 or more" in huge["rejectionReason"]
 
         for body, says in [
             ({**usage(live, "1"), "usageCharacteristic": []}, "'quantity' is missing"),

@@ -212,3 +212,17 @@ def test_each_subscriber_hears_the_same_change_in_its_own_version(gateway: Runni
         assert old["event"]["productOrder"]["relatedParty"][0]["id"] == who
         for hub, base in ((old_hub, V4), (new_hub, V5)):
             assert requests.delete(f"{url}{base}/hub/{hub.json()['id']}", timeout=10).status_code == 204
+
+
+def test_external_id_is_a_string_on_v4_and_a_list_on_v5_with_filters(gateway: RunningGateway) -> None:
+    url, who = gateway.url, customer()
+    on_v4 = created(url, V4, "productOrder", v4_order(who, externalId=f"{who}-crm"))
+    shown = read(url, V5, "productOrder", on_v4["id"])
+    assert shown["externalId"] == [{"id": f"{who}-crm", "@type": "ExternalIdentifier"}]
+    identifier = [{"@type": "ExternalIdentifier", "id": f"{who}-web"}]
+    on_v5 = created(url, V5, "productOrder", v5_order(who, externalId=identifier))
+    assert on_v5["externalId"] == identifier
+    assert read(url, V4, "productOrder", on_v5["id"])["externalId"] == f"{who}-web"
+    found = listed(url, V5, "productOrder", **{"externalId.id": f"{who}-web", "fields": "externalId"})
+    assert [(order["id"], order["externalId"]) for order in found] == [(on_v5["id"], identifier)]
+    assert [order["id"] for order in listed(url, V4, "productOrder", externalId=f"{who}-crm")] == [on_v4["id"]]

@@ -329,3 +329,18 @@ async def test_an_upstream_that_cannot_look_up_gets_the_create_all_the_same(capl
     async with store_of(oss, GUARDED) as (store, _):
         assert orjson.loads(await store.create("serviceOrder", b'{"externalId": "po-1"}'))["id"] == "so-1"
     assert "cannot find a serviceOrder by externalId" in caplog.text
+
+
+async def test_a_replace_leaves_what_the_upstream_sets_alone() -> None:
+    """A document handed back without href or @type does not ask the upstream to remove them."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=resource(name="a"))
+
+    options = UpstreamOptions(url=OSS, owned={"resource": frozenset({"resourceStatus", "lastUpdate"})})
+    async with store_of(answer, options) as (store, upstream), store.transaction() as tx:
+        await tx.replace("resource", "r1", orjson.dumps({"id": "r1", "name": "b"}))
+        assert orjson.loads(upstream.calls[-1].content) == {"name": "b"}
+        # an attribute the upstream sets may still be changed (a state), only not removed
+        await tx.replace("resource", "r1", orjson.dumps({"id": "r1", "name": "a", "resourceStatus": "reserved"}))
+        assert orjson.loads(upstream.calls[-1].content) == {"resourceStatus": "reserved"}

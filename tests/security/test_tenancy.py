@@ -30,6 +30,8 @@ BILLING = "/tmf-api/customerBillManagement/v4"
 ENDED = ("completed", "failed", "partial", "cancelled")
 # Created by the gateway for an order, never from a body alone: tested through an order below.
 MADE_FOR_ORDERS = {"tmf678_bill"}
+# What a domain rule needs beyond the schema's required attributes: a payment or refund moves an amount.
+MORE = {"tmf676_payment": {"totalAmount": {"unit": "EUR", "value": 1}}}
 
 database = database_fixture("tmfgate_tenancy")  # a store of its own: another gateway's dispatcher would take its events
 
@@ -60,7 +62,7 @@ def test_a_partner_never_reaches_another_partners_resources(tenanted: RunningGat
     if (api.docs.root.get("info") or {}).get(SHARED):
         return _shared(api, root, a, b, back_office)
     for resource in _creatable(api):
-        body = build_payload(api.docs, resource.create_schema, resource.class_name)
+        body = {**build_payload(api.docs, resource.create_schema, resource.class_name), **MORE.get(spec.stem, {})}
         created = requests.post(root + resource.collection_path, json=body, headers=a, timeout=10)
         if created.status_code != 201:
             continue  # a domain rule wants more than the schema's required attributes
@@ -212,3 +214,16 @@ def test_a_partner_sees_its_own_and_the_shared_kinds_the_back_office_everything(
     assert visible(call(partner, "productOrder"), "productOffering") == ("acme", None)
     assert visible(call(Principal("ops", frozenset({ALL})), "productOrder")) is None
     assert visible(call(None, "productOrder")) is None  # no authentication: no tenancy
+
+
+def test_a_ticket_links_only_to_what_its_partner_may_see(tenanted: RunningGateway, keys: Keys) -> None:
+    a, b = bearer(keys.token("partner-a")), bearer(keys.token("partner-b"))
+    product = requests.post(
+        f"{tenanted.url}{PRODUCTS}/product", json={"name": "Fibre", "status": "active"}, headers=a, timeout=10
+    ).json()
+    link = [{"id": product["id"], "role": "affected", "@referredType": "Product"}]
+    ticket = {"description": "Down", "severity": "major", "ticketType": "complaint", "relatedEntity": link}
+    url = f"{tenanted.url}/tmf-api/troubleTicket/v4/troubleTicket"
+    refused = requests.post(url, json=ticket, headers=b, timeout=10)
+    assert refused.status_code == 400 and "no Product with this id" in refused.json()["message"]
+    assert requests.post(url, json=ticket, headers=a, timeout=10).status_code == 201

@@ -121,18 +121,22 @@ def check_client(call: Call) -> None:
     """Loopback clients, and those ``admin_hosts`` lists; anyone else gets 403."""
     client = call.scope.get("client")
     host = str(client[0]) if client else ""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # a dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d
-    networks = allowed_networks(call.gateway.settings.admin_hosts)
-    if address is None or not any(address in network for network in networks):
+    if not admits(host, call.gateway.settings.admin_hosts):
         raise Forbidden(
             f"The administration API does not answer {host or 'this client'}; list the client "
             f"address in {Settings.admin_hosts.variable} on the gateway to allow it."
         )
+
+
+def admits(host: str, admin_hosts: str) -> bool:
+    """Whether the client at ``host`` is on loopback or in ``admin_hosts``."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d
+    return any(address in network for network in allowed_networks(admin_hosts))
 
 
 @functools.lru_cache(maxsize=8)

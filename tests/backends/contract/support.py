@@ -19,14 +19,34 @@ def doc(id: str, **attributes: Any) -> bytes:
     return orjson.dumps({"id": id, **attributes})
 
 
+def named(id: str, **attributes: Any) -> bytes:
+    """A document named after its id unless named otherwise: what every store keeps, an upstream's
+    TMF resources (which require a name) included."""
+    return doc(id, **{"name": id, **attributes})
+
+
 def ids(items: list[bytes]) -> list[str]:
     return [orjson.loads(item)["id"] for item in items]
 
 
-async def create_all(store: DocumentStore, kind: str, *documents: bytes) -> None:
+async def create_all(store: DocumentStore, kind: str, *documents: bytes) -> list[str]:
+    """Create the documents in one transaction; their ids as stored (a store may choose its own)."""
+    made = []
     async with store.transaction() as tx:
         for document in documents:
-            await tx.create(kind, orjson.loads(document)["id"], document)
+            made.append(stored_id(await tx.create(kind, orjson.loads(document)["id"], document), document))
+    return made
+
+
+def stored_id(answer: bytes | None, sent: bytes) -> str:
+    """The id of a created document: the store's, when it answers what it stored, else the one sent."""
+    return str(orjson.loads(answer if answer is not None else sent)["id"])
+
+
+def content(raw: bytes | None) -> dict[str, Any]:
+    """A stored document without its id and what a TMF store adds to every one (``href``, ``@type``)."""
+    assert raw is not None
+    return {k: v for k, v in orjson.loads(raw).items() if k not in ("id", "href", "@type")}
 
 
 async def increment(store: DocumentStore, kind: str, id: str) -> None:

@@ -20,6 +20,7 @@ async def _three(documents: DocumentStore, kind: str) -> None:
         await tx.create(kind, "n1", doc("n1", name="x"))
 
 
+@pytest.mark.needs("owners")
 async def test_a_read_sees_only_the_owners_asked_for(documents: DocumentStore, kind: str) -> None:
     await _three(documents, kind)
     assert await documents.get(kind, "b1", owners=("A",)) is None
@@ -32,6 +33,7 @@ async def test_a_read_sees_only_the_owners_asked_for(documents: DocumentStore, k
         assert await tx.get(kind, "a1", for_update=True, owners=("A",)) is not None
 
 
+@pytest.mark.needs("owners")
 async def test_lists_and_counts_keep_to_the_owners(documents: DocumentStore, kind: str) -> None:
     await _three(documents, kind)
     named = (Condition(("name",), Op.EQ, ValueType.STRING, ("x",)),)
@@ -46,6 +48,7 @@ async def test_lists_and_counts_keep_to_the_owners(documents: DocumentStore, kin
         assert (await tx.query(kind, Query(owners=("A",)))).total == 2  # this transaction's write too
 
 
+@pytest.mark.needs("owners")
 async def test_replace_keeps_the_owner_and_an_id_is_taken_whoever_owns_it(documents: DocumentStore, kind: str) -> None:
     await _three(documents, kind)
     async with documents.transaction() as tx:
@@ -76,6 +79,7 @@ async def test_an_event_keeps_its_owner_through_the_outbox(backend: Backend, kin
     assert {e.resource_id: e.owner for e in replayed if e.kind == kind} == owners
 
 
+@pytest.mark.needs("owners")
 async def test_the_owner_of_a_document_is_told(documents: DocumentStore, kind: str) -> None:
     await _three(documents, kind)
     async with documents.transaction() as tx:

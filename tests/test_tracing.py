@@ -1,0 +1,94 @@
+"""Traces: a request's span, in the client's trace when it sends one, with the API, operation, status and
+correlation id; exported by OTLP to the configured collector."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from tests.api.clients import in_process
+from tmfgate.observability import ObservabilityMiddleware
+from tmfgate.tracing import Tracing, answered
+
+ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+PARENT = f"00-{TRACE}-b7ad6b7169203331-01"
+
+
+def test_a_span_joins_the_caller_s_trace_and_says_how_the_request_was_answered() -> None:
+    exported = InMemorySpanExporter()
+    spans = Tracing("http://127.0.0.1:1/v1/traces", exported)
+    with spans.request("GET", "/x", [(b"traceparent", PARENT.encode())]) as span:
+        answered(span, api="tmf622", operation="listProductOrder", status=200, correlation_id="c-1")
+    with spans.request("GET", "/y", []):
+        pass
+    spans.provider.force_flush()
+    joined, alone = exported.get_finished_spans()
+    spans.close()
+    assert joined.name == "tmf622 listProductOrder" and joined.kind is SpanKind.SERVER
+    assert joined.context is not None and f"{joined.context.trace_id:032x}" == TRACE
+    assert joined.parent is not None and f"{joined.parent.span_id:016x}" == "b7ad6b7169203331"
+    assert dict(joined.attributes or {}) == {
+        "http.request.method": "GET",
+        "url.path": "/x",
+        "tmfgate.api": "tmf622",
+        "tmfgate.operation": "listProductOrder",
+        "http.response.status_code": 200,
+        "tmfgate.correlation_id": "c-1",
+    }
+    assert alone.parent is None and alone.name == "GET /y"
+
+
+def test_the_gateway_makes_a_span_per_request_only_when_a_collector_is_configured() -> None:
+    with in_process("memory://", fulfilment=False) as client:
+        middleware = client.app.app
+        assert isinstance(middleware, ObservabilityMiddleware) and middleware.tracing is None
+    exported = InMemorySpanExporter()
+    with in_process("memory://", fulfilment=False, otlp_endpoint="http://127.0.0.1:1/v1/traces") as client:
+        middleware = client.app.app
+        assert isinstance(middleware, ObservabilityMiddleware) and middleware.tracing is not None
+        middleware.tracing = Tracing("http://127.0.0.1:1/v1/traces", exported)
+        assert client.get(ORDERS, headers={"traceparent": PARENT, "X-Correlation-ID": "c-9"}).status_code == 200
+        middleware.tracing.provider.force_flush()
+    (span,) = exported.get_finished_spans()
+    assert span.name == "tmf622_product_ordering listProductOrder"
+    assert (span.attributes or {})["tmfgate.correlation_id"] == "c-9"
+    assert span.context is not None and f"{span.context.trace_id:032x}" == TRACE
+
+
+class Collector(BaseHTTPRequestHandler):
+    received: list[tuple[str, bytes]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Collector.received.append((self.path, body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+    server.shutdown()
+    server.server_close()
+
+
+def test_spans_reach_the_collector_by_otlp(collector: str) -> None:
+    Collector.received.clear()
+    spans = Tracing(collector)
+    with spans.request("POST", "/orders", []) as span:
+        answered(span, api="tmf622", operation="createProductOrder", status=201, correlation_id="c-2")
+    spans.close()  # sends what is batched
+    ((path, body),) = Collector.received
+    assert path == "/v1/traces" and b"createProductOrder" in body and b"c-2" in body
