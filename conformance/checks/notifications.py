@@ -74,10 +74,14 @@ def create_event(ctx: Context, res: Resource) -> str:
 
 
 def change_event(ctx: Context, res: Resource) -> str:
-    """PATCH → {Resource}AttributeValueChangeEvent (or StateChangeEvent when the state changed)."""
+    """PATCH → {Resource}AttributeValueChangeEvent (or StateChangeEvent when the state changed); a spec
+    that defines only {Resource}ChangeEvent for changes (TMF633) names that one."""
     hub_path(ctx)
     attr = patch_target(ctx, res)
-    types = (f"{res.class_name}AttributeValueChangeEvent", f"{res.class_name}StateChangeEvent")
+    types: tuple[str, ...] = (f"{res.class_name}AttributeValueChangeEvent", f"{res.class_name}StateChangeEvent")
+    schemas = (ctx.api.docs.root.get("components") or {}).get("schemas") or {}
+    if f"{res.class_name}ChangeEvent" in schemas and types[0] not in schemas:
+        types = (f"{res.class_name}ChangeEvent",)
     with subscription(ctx, None) as path:
         created = ctx.create(res)
         item = ctx.item_path(res, created["id"])

@@ -1,1 +1,1 @@
-"""The catalog file: read and checked once, then seeded into the store the catalog APIs serve."""
+"""The catalogs: the file that seeds an empty store, entries written through TMF620/TMF633, the catalog in use."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from backends.base import Transaction, where
 from handlers.billing import prices
 from handlers.catalog import lifecycle, loading, snapshots
+from handlers.usage import tariffs
 from tmfgate import documents, operations, times
 from tmfgate.calls import Call, Reply
 from tmfgate.errors import BadRequest, Conflict, Forbidden
@@ -152,6 +153,9 @@ async def _priced(tx: Transaction, price_id: str) -> bool:
 def _chargeable(price: Document, currency: str) -> None:
     """400 unless billing can charge the price (an offering's prices are copied onto its orders)."""
     try:
-        prices.catalog_charge(price, currency)
+        if tariffs.is_usage(price):  # rated per record by usage rating (TMF635)
+            tariffs.usage_price(price, currency)
+        else:
+            prices.catalog_charge(price, currency)
     except prices.PriceError as why:
         raise BadRequest(f"productOfferingPrice {price['id']}: {why}") from None

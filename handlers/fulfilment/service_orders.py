@@ -25,6 +25,7 @@ import copy
 from backends.base import Transaction
 from handlers import apis
 from handlers.catalog import loading as catalogs
+from handlers.catalog import snapshots
 from handlers.characteristics import merged
 from handlers.fulfilment import monitors, resources, services
 from handlers.fulfilment.failures import ActivationFailed
@@ -44,6 +45,7 @@ MODIFIABLE_STATES = frozenset({"active", "inactive"})  # the states a modify ite
 
 async def advance(job: Job, order_id: str) -> None:
     """Take the next step of a service order (see the module docstring); nothing when none is due."""
+    await snapshots.refresh(job.gateway)  # the service specifications in force
     item_id = await _plan(job, order_id)
     if item_id is None:
         return

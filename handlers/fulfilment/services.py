@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from backends.base import Transaction
 from handlers.catalog import loading as catalogs
+from handlers.catalog import snapshots
 from handlers.fulfilment import monitors, resources
 from handlers.fulfilment.failures import ActivationFailed
 from handlers.notes import note
@@ -33,6 +34,7 @@ async def create(call: Call, *, monitored: bool) -> Reply:
     """``POST /service``: reserve what the specification needs, then store the service."""
     doc = operations.new_document(call, call.body)
     spec_id = str((doc.get("serviceSpecification") or {}).get("id", ""))
+    await snapshots.refresh(call.gateway)
     spec = catalogs.of(call.gateway).service_specification(spec_id)
     async with call.gateway.transaction() as tx:
         if spec is not None and doc.get("state") in RESERVING:

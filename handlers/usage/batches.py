@@ -13,6 +13,7 @@ from typing import Any
 
 from backends.base import Transaction
 from handlers import apis
+from handlers.catalog import snapshots
 from handlers.usage import rating, records
 from handlers.usage.records import RecordError
 from tmfgate.calls import Actor
@@ -48,6 +49,7 @@ class Report:
 
 async def take(tx: Transaction, actor: Actor, bodies: Iterable[Any]) -> Report:
     """Check, store and rate a batch of usage bodies in ``tx``."""
+    await snapshots.refresh(actor.gateway)  # the usage prices in force
     report = Report()
     docs = []
     for n, body in enumerate(bodies):

@@ -156,6 +156,10 @@ def test_bad_entries_are_refused_and_nothing_is_stored(client: Author) -> None:
     }
     on_sale = client.post(f"{CATALOG}/productOfferingPrice", {**weekly, "lifecycleStatus": "active"}, status=400)
     assert "billing" in on_sale["message"]  # a price on sale is one billing charges
+    usage = {"name": "Data", "priceType": "usage", "lifecycleStatus": "launched", "price": {"unit": "EUR", "value": 2}}
+    unmeasured = client.post(f"{CATALOG}/productOfferingPrice", usage, status=400)
+    assert "unitOfMeasure.units" in unmeasured["message"]  # a usage price is checked as usage rating reads it
+    client.post(f"{CATALOG}/productOfferingPrice", {**usage, "unitOfMeasure": {"amount": 1, "units": "GB"}})
     drafted = client.post(f"{CATALOG}/productOfferingPrice", weekly)  # a draft may be anything TMF620 allows
     priced = {"name": "Weekly deal", "productOfferingPrice": [{"id": drafted["id"]}]}
     refused_offer = client.post(f"{CATALOG}/productOffering", priced, status=400)

@@ -85,13 +85,6 @@ def test_a_partner_never_reaches_another_partners_resources(tenanted: RunningGat
         if resource.has("delete"):
             assert requests.delete(item, headers=b, timeout=10).status_code == 404
             assert requests.get(item, headers=a, timeout=10).status_code == 200
-    if not _creatable(api):
-        # A read-only API (a catalog) is shared: both partners read the same entries.
-        for resource in (r for r in api.resources if r.has("get", on_item=False)):
-            for token in (a, b):
-                answer = requests.get(root + resource.collection_path, headers=token, timeout=10)
-                assert answer.status_code in (200, 206), answer.text
-        return
     assert checked or spec.stem in MADE_FOR_ORDERS, (
         f"no resource of {spec.stem} could be created from its required attributes alone"
     )
