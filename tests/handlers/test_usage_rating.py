@@ -33,8 +33,9 @@ PLANS = {
 }
 
 
-# The APIs rating writes through (their events, their hrefs); loading only these keeps the start short.
-SERVED = ("tmf635_usage", "tmf637_product_inventory", "tmf678_bill")
+# The APIs rating reads (the catalog, seeded into the store) and writes through (their events, their hrefs);
+# loading only these keeps the start short.
+SERVED = ("tmf620_product_catalog", "tmf635_usage", "tmf637_product_inventory", "tmf678_bill")
 
 
 def independent_cost(offering: str, quantity: Fraction) -> Decimal:
