@@ -66,10 +66,30 @@ PAYLOADS: dict[str, dict[str, Any]] = {
 }
 
 
-def payload_arguments(folder: Path, resources: set[str] | None = None) -> list[str]:
+# The same tasks under their v5 names (TMF642 v5 names each task in the singular), in v5 shape.
+V5_ALARM = [{"id": "no-such-alarm", "@type": "AlarmRef"}]
+V5_GROUP = {"sourceSystemId": "nms", "alarmChangedTime": "2026-01-01T01:00:00Z", "correlatedAlarm": V5_ALARM}
+V5_PAYLOADS: dict[str, dict[str, Any]] = {
+    "ackAlarm": {**PAYLOADS["ackAlarms"], "alarmPattern": V5_ALARM, "@type": "AckAlarm"},
+    "unAckAlarm": {**PAYLOADS["unAckAlarms"], "alarmPattern": V5_ALARM, "@type": "UnAckAlarm"},
+    "clearAlarm": {**PAYLOADS["clearAlarms"], "alarmPattern": V5_ALARM, "@type": "ClearAlarm"},
+    "commentAlarm": {
+        **PAYLOADS["commentAlarms"],
+        "alarmPattern": V5_ALARM,
+        "comment": {**PAYLOADS["commentAlarms"]["comment"], "@type": "Comment"},
+        "@type": "CommentAlarm",
+    },
+    "groupAlarm": {**V5_GROUP, "parentAlarm": V5_ALARM[0], "@type": "GroupAlarm"},
+    "unGroupAlarm": {**V5_GROUP, "parentAlarm": V5_ALARM[0], "@type": "UnGroupAlarm"},
+}
+
+
+def payload_arguments(
+    folder: Path, resources: set[str] | None = None, payloads: dict[str, dict[str, Any]] = PAYLOADS
+) -> list[str]:
     """``--payload RESOURCE=FILE`` arguments for the bodies above (only ``resources`` when given)."""
     arguments = []
-    for resource, body in PAYLOADS.items():
+    for resource, body in payloads.items():
         if resources is None or resource in resources:
             path = folder / f"{resource}.json"
             path.write_text(json.dumps(body))

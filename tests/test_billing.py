@@ -8,7 +8,6 @@ import io
 import json
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -142,34 +141,44 @@ def test_billing_settings_are_checked_when_read() -> None:
 
 
 def test_a_catalog_or_settings_billing_cannot_use_stop_the_start(tmp_path: Path) -> None:
+    class Gateway:  # what the check reads of one: its settings; weakly referable, as the catalog keys it so
+        def __init__(self, settings: Settings) -> None:
+            self.settings = settings
+
     def gateway(**settings: Any) -> Any:
-        return SimpleNamespace(settings=Settings(**settings))
+        return Gateway(Settings(**settings))
 
     check(gateway())  # the demo catalog and the defaults
     with pytest.raises(ConfigurationError, match="tax rate must be a decimal fraction .* not '0,2'"):
         check(gateway(tax_rate="0,2"))
     with pytest.raises(ConfigurationError, match="payment terms"):
         check(gateway(payment_terms=-3))
-    for price, words in (
-        ({"priceType": "oneTime", "price": {"unit": "USD", "value": 5}}, "is in USD; billing charges in EUR"),
-        ({"priceType": "oneTime", "price": {"unit": "EUR", "value": -5}}, "0 or more"),
-        ({"priceType": "oneTime", "price": {"unit": "EUR"}}, "needs a value"),
-        ({"priceType": "usage", "price": {"unit": "EUR", "value": 1}}, "priceType 'usage' is not one billing"),
+    for number, (price, words) in enumerate(
         (
-            {"priceType": "recurring", "recurringChargePeriodType": "week", "price": {"unit": "EUR", "value": 1}},
-            "the recurring period 'week' is not one billing charges",
-        ),
-        (
-            {
-                "priceType": "recurring",
-                "recurringChargePeriodType": "month",
-                "recurringChargePeriodLength": 3,
-                "price": {"unit": "EUR", "value": 1},
-            },
-            "recurringChargePeriodLength must be 1",
-        ),
+            ({"priceType": "oneTime", "price": {"unit": "USD", "value": 5}}, "is in USD; billing charges in EUR"),
+            ({"priceType": "oneTime", "price": {"unit": "EUR", "value": -5}}, "0 or more"),
+            ({"priceType": "oneTime", "price": {"unit": "EUR"}}, "needs a value"),
+            ({"priceType": "usage", "price": {"unit": "EUR", "value": 1}}, "a usage price needs unitOfMeasure"),
+            (
+                {"priceType": "discount", "price": {"unit": "EUR", "value": 1}},
+                "priceType 'discount' is not one billing",
+            ),
+            (
+                {"priceType": "recurring", "recurringChargePeriodType": "week", "price": {"unit": "EUR", "value": 1}},
+                "the recurring period 'week' is not one billing charges",
+            ),
+            (
+                {
+                    "priceType": "recurring",
+                    "recurringChargePeriodType": "month",
+                    "recurringChargePeriodLength": 3,
+                    "price": {"unit": "EUR", "value": 1},
+                },
+                "recurringChargePeriodLength must be 1",
+            ),
+        )
     ):
-        path = tmp_path / f"catalog-{len(words)}.yaml"
+        path = tmp_path / f"catalog-{number}.yaml"
         path.write_text(yaml.safe_dump({"currency": "EUR", "productOfferingPrice": [{"id": "pop-1", **price}]}))
         with pytest.raises(ConfigurationError, match=f"productOfferingPrice pop-1: .*{words}"):
             check(gateway(catalog=str(path)))

@@ -405,3 +405,18 @@ def test_a_v5_alarm_task_is_served_by_the_v4_task_of_its_plural_name() -> None:
     assert face.href(f"http://gw{v4}/ackAlarms/t1") == f"http://gw{v5}/ackAlarm/t1"
     assert face.href(f"http://gw{v4}/alarm/a1") == f"http://gw{v5}/alarm/a1"
     assert face.outward("ackAlarm", {"@type": "AckAlarms"})["@type"] == "AckAlarm"
+
+
+def test_a_v5_alarm_task_event_is_named_and_filtered_by_its_v5_name() -> None:
+    face = face_of("tmf642_alarm")
+    stored = {"eventType": "AckAlarmsCreateEvent", "title": "AckAlarmsCreateEvent", "event": {"ackAlarms": {}}}
+    shown = orjson.loads(face.event(orjson.dumps(stored)))
+    assert shown["eventType"] == shown["@type"] == shown["title"] == "AckAlarmCreateEvent"
+    assert set(shown["event"]) == {"ackAlarm"}
+    # A v5 subscriber's eventType= names the v5 type; the store keeps the v4 one. Others are left alone,
+    # a v4 name given to v5 and a type that only starts like a renamed one too.
+    assert face.home_event_type("UnGroupAlarmStateChangeEvent") == "UnGroupAlarmsStateChangeEvent"
+    for name in ("AlarmCreateEvent", "AckAlarmsCreateEvent", "AckAlarmish"):
+        assert face.home_event_type(name) == name
+    plain = orjson.loads(face.event(orjson.dumps({"eventType": "AlarmCreateEvent", "event": {"alarm": {}}})))
+    assert plain["eventType"] == "AlarmCreateEvent" and set(plain["event"]) == {"alarm"}

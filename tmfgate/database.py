@@ -20,7 +20,9 @@ HELP = "show (current), upgrade or downgrade the schema revision of the store (-
 
 def arguments(parser: argparse.ArgumentParser, options: Callable[[argparse.ArgumentParser], None]) -> None:
     """The actions of ``tmfgate db``, each with ``options`` (the store's settings)."""
-    actions = parser.add_subparsers(dest="db_action", metavar="ACTION", required=True)
+    actions = parser.add_subparsers(
+        dest="db_action", metavar="ACTION", required=True, help="current, upgrade or downgrade (each has its --help)"
+    )
     now = actions.add_parser("current", help="print the store's revision and whether it is this release's")
     options(now)
     now.set_defaults(revision=None)

@@ -7,7 +7,7 @@ query names), lets the home operation serve it, and turns the reply and each eve
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import quote, unquote_plus
@@ -161,9 +161,44 @@ class Face:
         stamp = envelope.pop("timeOcurred", None) or envelope.get("eventTime")
         envelope.pop("fieldPath", None)
         content = envelope.pop("event", {})
+        self._rename_type(envelope)
         envelope.update({"timeOccurred": stamp, "@type": envelope.get("eventType"), "@baseType": "Event"})
-        envelope["event"] = {kind: self.outward(kind, doc) for kind, doc in content.items()}
+        faced = {home: kind for kind, home in self.homes.items()}
+        envelope["event"] = {
+            faced.get(kind, kind): self.outward(faced.get(kind, kind), doc) for kind, doc in content.items()
+        }
         return orjson.dumps(envelope)
+
+    def _rename_type(self, envelope: Document) -> None:
+        """The event type of a resource this face names otherwise in the face's name (TMF642 v5
+        ``AckAlarmCreateEvent`` for v4 ``AckAlarmsCreateEvent``), in its title too."""
+        event_type = str(envelope.get("eventType") or "")
+        renamed = _renamed(event_type, ((home, own) for own, home in self._type_names()))
+        if renamed != event_type:
+            envelope["eventType"] = renamed
+            if envelope.get("title") == event_type:
+                envelope["title"] = renamed
+
+    def home_event_type(self, event_type: str) -> str:
+        """The stored name of an event type this face names otherwise: a face's hub subscribers name
+        the face's types in their queries."""
+        return _renamed(event_type, self._type_names())
+
+    def _type_names(self) -> Iterator[tuple[str, str]]:
+        """(face type name, home type name) of each resource this face names otherwise."""
+        for kind, home_kind in self.homes.items():
+            home, own = self.home.resources.get(home_kind), self.model.resources.get(kind)
+            if home is not None and own is not None:
+                yield own.type_name, home.type_name
+
+
+def _renamed(event_type: str, names: Iterable[tuple[str, str]]) -> str:
+    """``event_type`` with its resource's type name changed by the first (from, to) pair it starts with."""
+    for old, new in names:
+        suffix = event_type[len(old) :] if event_type.startswith(old) else ""
+        if suffix[:1].isupper() and suffix.endswith("Event"):
+            return new + suffix
+    return event_type
 
 
 @dataclass

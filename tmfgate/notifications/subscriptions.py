@@ -118,6 +118,8 @@ def event_types(api: ApiModel) -> set[str]:
 def from_document(api: ApiModel, doc: dict[str, Any]) -> Subscription:
     types, query = parse(str(doc.get("storedQuery", doc.get("query")) or ""), api)
     faced = api.faces.get(str(doc.get("version")))
+    if faced is not None and types is not None:  # the face's names of the events, as they are stored
+        types = frozenset(faced.face.home_event_type(name) for name in types)
     return Subscription(
         id=doc["id"],
         api=api.name,
