@@ -20,7 +20,7 @@ from handlers.catalog import snapshots
 from handlers.characteristics import merged
 from handlers.fulfilment import products
 from handlers.fulfilment.failures import Undecomposable
-from handlers.fulfilment.product_orders import FULFILMENTS, roll_up
+from handlers.fulfilment.product_orders import FULFILMENTS, follow_service_order, roll_up
 from handlers.notes import failure, note
 from handlers.ordering import capture
 from handlers.ordering.lifecycle import PRODUCT_ORDERS
@@ -126,6 +126,9 @@ async def _send_pending(job: Job, order_id: str) -> bool:
         new = copy.deepcopy(old)
         PRODUCT_ORDERS.note(new, f"Fulfilled by service order {service_order['id']} ({service_order['href']}).")
         await operations.write_changed(tx, job, "productOrder", old, new)
+    # A service order the OSS stored on an earlier attempt (adopted by its externalId) may have moved on,
+    # even ended, before this record named it: its events then found no order to follow, so follow it now.
+    await follow_service_order(job, str(service_order["id"]))
     return True
 
 

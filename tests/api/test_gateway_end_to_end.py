@@ -225,10 +225,12 @@ class LossyProxy:
 def test_a_service_order_whose_answer_was_lost_is_not_sent_twice(oss: Oss, tmp_path: Path) -> None:
     from tests.conftest import in_thread
 
-    proxy = LossyProxy(oss, delay=2.0)
-    with in_thread(proxy.server), bss(proxy, tmp_path, upstream_timeout=1.0) as gateway:
+    # The answer is held twice the timeout; the timeout leaves room for every other call of the BSS to
+    # answer on a machine busy with other tests (1 s did not, once, and the order waited for the OSS).
+    proxy = LossyProxy(oss, delay=6.0)
+    with in_thread(proxy.server), bss(proxy, tmp_path, upstream_timeout=3.0) as gateway:
         made = requests.post(gateway.url + ORDERS, json=ORDER, timeout=10).json()
-        order = order_when(gateway, made["id"], {"completed", "failed", "partial"}, timeout=60)
+        order = order_when(gateway, made["id"], {"completed", "failed", "partial"}, timeout=120)
         assert proxy.lost == 1
         assert order["state"] == "completed", order.get("note")
         at_oss = requests.get(f"{oss.url}{SERVICE_ORDERS}?externalId={made['id']}", timeout=10).json()
