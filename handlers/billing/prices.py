@@ -80,23 +80,30 @@ def product_charge(price: Document, currency: str) -> Charge:
     return _charge(price.get("priceType"), given["dutyFreeAmount"], currency, price.get("recurringChargePeriod"))
 
 
+def checked_amount(money: Any, currency: str, what: str, per: str = "") -> Decimal:
+    """The value of a price's money (``what``, charged ``per`` a unit when given): 0 or more, under the
+    limit, in the catalog's ``currency``; :class:`PriceError` saying what to give otherwise."""
+    if not isinstance(money, dict) or "value" not in money:
+        raise PriceError(f"{what} needs a value, an amount of 0 or more{per}.")
+    try:
+        value = amount(money["value"])
+    except ValueError as why:
+        raise PriceError(f"{what} needs a value of 0 or more: {why}") from None
+    if not 0 <= value < LIMIT:
+        raise PriceError(f"{what} must be 0 or more and less than {LIMIT:,}; it is {value}.")
+    unit = money.get("unit", currency)
+    if unit != currency:
+        raise PriceError(f"{what} is in {unit}; billing charges in {currency}, the catalog's currency.")
+    return value
+
+
 def _charge(price_type: Any, money: Any, currency: str, period: Any) -> Charge:
     if price_type not in TYPES:
         raise PriceError(
             f"priceType {price_type!r} is not one billing charges: use oneTime or recurring "
             "(oneTimeCharge and recurringCharge are read as those; usage is not billed)."
         )
-    if not isinstance(money, dict) or "value" not in money:
-        raise PriceError("the price needs a value, an amount of 0 or more.")
-    try:
-        value = amount(money["value"])
-    except ValueError as why:
-        raise PriceError(f"the price needs a value of 0 or more: {why}") from None
-    if not 0 <= value < LIMIT:
-        raise PriceError(f"the price must be 0 or more and less than {LIMIT:,}; it is {value}.")
-    unit = money.get("unit", currency)
-    if unit != currency:
-        raise PriceError(f"the price is in {unit}; billing charges in {currency}, the catalog's currency.")
+    value = checked_amount(money, currency, "the price")
     if TYPES[price_type] == ONE_TIME:
         return Charge(ONE_TIME, value, currency)
     named = "month" if period is None else str(period).strip().lower()

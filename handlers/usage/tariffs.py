@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
 
-from handlers.billing.prices import LIMIT, PriceError, amount
+from handlers.billing.prices import PriceError, amount, checked_amount
 from tmfgate.types import Document
 
 USAGE = "usage"
@@ -109,15 +109,4 @@ def _positive(raw: Any, what: str) -> Decimal:
 
 
 def _rate(money: Any, currency: str, what: str) -> Decimal:
-    if not isinstance(money, dict) or "value" not in money:
-        raise PriceError(f"{what} needs a value, an amount of 0 or more per unit of measure.")
-    try:
-        value = amount(money["value"])
-    except ValueError as why:
-        raise PriceError(f"{what} needs a value of 0 or more: {why}") from None
-    if not 0 <= value < LIMIT:
-        raise PriceError(f"{what} must be 0 or more and less than {LIMIT:,}; it is {value}.")
-    unit = money.get("unit", currency)
-    if unit != currency:
-        raise PriceError(f"{what} is in {unit}; billing charges in {currency}, the catalog's currency.")
-    return value
+    return checked_amount(money, currency, what, " per unit of measure")
