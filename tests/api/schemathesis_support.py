@@ -58,6 +58,8 @@ def check(url: str, base: str, examples: int) -> None:
         try:
             run()
         except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - report every operation
-            failures.append(f"{operation.label}: {exc}")
+            # A flaky failure (hypothesis' FlakyFailure) holds what failed the first time among its own.
+            inner = "".join(f"\n  - {type(e).__name__}: {e}" for e in getattr(exc, "exceptions", ()))
+            failures.append(f"{operation.label}: {exc}{inner}")
     if failures:
         pytest.fail("\n\n".join(failures))
