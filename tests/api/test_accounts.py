@@ -143,4 +143,6 @@ def test_accounts_are_billed_on_their_cycle_day_and_held_to_their_credit_limit(d
 
         future = bill_run(client, "--date", (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)).isoformat())
         assert future.returncode == 2 and "has not come yet" in future.stderr
+        both = bill_run(client, "--date", fifth.isoformat(), "--in-advance")
+        assert both.returncode == 2 and "--in-advance goes with --period only" in both.stderr
         assert "still owes" not in client.http.delete(f"{client.url}{path}", timeout=10).text

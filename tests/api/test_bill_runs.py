@@ -119,4 +119,4 @@ def test_every_command_that_writes_hrefs_takes_the_public_url() -> None:
     help_text = subprocess.run(
         [sys.executable, "-m", "tmfgate", "bill-run", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    assert "--in-advance" in help_text
+    assert "--in-advance" in help_text and "--date YYYY-MM-DD" in help_text
