@@ -1,11 +1,10 @@
 """TMF666 Account Management: accounts with their bill cycle, credit limit and balance, and bill cycles.
 
 A billing account's bill cycle (``billStructure.cycleSpecification``) is given by value or by reference
-to a BillingCycleSpecification, whose ``billingDateShift`` and ``paymentDueDateOffset`` are then copied
-into the reference (``dateShift``) so that billing reads the account alone
-(:mod:`handlers.billing.accounts`). Cycles are monthly, billed 0 to 27 days after the first. A
-``creditLimit`` is money in the catalog's currency; ``accountBalance`` is the gateway's to keep. An
-account whose bills still owe, and a cycle an account follows, cannot be deleted.
+to a BillingCycleSpecification, which billing reads at each run (:mod:`handlers.billing.accounts`). A
+cycle is billed 0 to 27 days after the first, and one an account follows is monthly. A ``creditLimit``
+is money in the catalog's currency; ``accountBalance`` is the gateway's to keep. An account whose bills
+still owe, and a cycle an account follows, cannot be deleted.
 """
 
 from __future__ import annotations
@@ -21,21 +20,21 @@ from handlers.billing.rules import CENT
 from handlers.catalog import loading as catalogs
 from tmfgate import documents, operations, times
 from tmfgate.calls import Call, Reply
+from tmfgate.documents import Queryable
 from tmfgate.errors import BadRequest, Conflict
 from tmfgate.extensions import Handlers
 from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
 handlers = Handlers(apis.ACCOUNT, api=apis.ACCOUNT)
-CYCLES = "billingCycleSpecification"
 MONTHLY = "monthly"
-_COPIED = {"billingDateShift": "dateShift", "paymentDueDateOffset": "paymentDueDateOffset", "frequency": "frequency"}
 
 
-def check_cycle(cycle: Document, where: str) -> None:
-    """BadRequest unless the cycle is monthly, billed 0 to 27 days after the first, due 0 days or more after."""
+def check_cycle(cycle: Document, where: str, *, followed: bool) -> None:
+    """BadRequest unless the cycle is billed 0 to 27 days after the first and due 0 days or more after, and
+    monthly when an account follows it (a specification of another frequency is kept, and followed by none)."""
     frequency = cycle.get("frequency", MONTHLY)
-    if frequency != MONTHLY:
+    if followed and frequency != MONTHLY:
         raise BadRequest(f"{where}frequency must be {MONTHLY!r}: tmfgate bills calendar months; it is {frequency!r}.")
     for name in ("billingDateShift", "dateShift"):
         if name in cycle and not 0 <= cycle[name] <= accounts.LAST_SHIFT:
@@ -49,21 +48,19 @@ def check_cycle(cycle: Document, where: str) -> None:
 
 
 async def _cycle_of(tx: Transaction, call: Call, account: Document) -> None:
-    """Check the account's cycle; a reference gets the shift and due offset of the specification it names."""
-    structure = account.get("billStructure") or {}
-    cycle = structure.get("cycleSpecification")
+    """Check the account's cycle, or that its reference names a specification an account may follow."""
+    cycle = (account.get("billStructure") or {}).get("cycleSpecification")
     if not isinstance(cycle, dict):
         return
     where = "billStructure.cycleSpecification."
-    by_value = "billingDateShift" in cycle or cycle.get("isRef") is False or "id" not in cycle
-    if not by_value:
-        named = await documents.get(tx, CYCLES, str(cycle["id"]), owners=visible(call, CYCLES))
-        if named is None:
-            raise BadRequest(f"{where}id names no billing cycle specification: {cycle['id']!r}.")
-        cycle.pop("dateShift", None)
-        cycle.update({to: named[source] for source, to in _COPIED.items() if source in named})
-        cycle.setdefault("href", named.get("href"))
-    check_cycle(cycle, where)
+    if accounts.by_value(cycle):
+        check_cycle(cycle, where, followed=True)
+        return
+    named = await documents.get(tx, accounts.CYCLES, str(cycle["id"]), owners=visible(call, accounts.CYCLES))
+    if named is None:
+        raise BadRequest(f"{where}id names no billing cycle specification: {cycle['id']!r}.")
+    check_cycle(named, f"The billing cycle specification {cycle['id']} named by {where}id: ", followed=True)
+    cycle.setdefault("href", named.get("href"))
 
 
 def _check_money(call: Call, account: Document) -> None:
@@ -89,7 +86,7 @@ async def _new_account(call: Call, account: Document) -> None:
     _check_money(call, account)
     async with call.gateway.transaction() as tx:
         await _cycle_of(tx, call, account)
-    account["lastModified"] = times.now()
+    account.setdefault("lastModified", times.now())  # the author's when given (it is in TMF666's create body)
 
 
 async def _patch_account(call: Call) -> Reply:
@@ -100,7 +97,7 @@ async def _patch_account(call: Call) -> Reply:
         _check_money(call, new)
         if new.get("billStructure") != old.get("billStructure"):
             await _cycle_of(tx, call, new)
-        if new != old:
+        if new != old and new.get("lastModified") == old.get("lastModified"):
             new["lastModified"] = times.now()
         raw = await operations.write_changed(tx, call, call.resource.kind, old, new)
     return Reply(200, raw)
@@ -117,18 +114,29 @@ async def deleteBillingAccount(call: Call) -> Reply:
 
 
 async def _check_cycle(call: Call, cycle: Document) -> None:
-    check_cycle(cycle, "")
+    check_cycle(cycle, "", followed=False)
 
 
-def _check_cycle_patch(call: Call, old: Document, new: Document) -> None:
-    check_cycle(new, "")
+@handlers.operation
+async def patchBillingCycleSpecification(call: Call) -> Reply:
+    """A cycle accounts follow stays monthly: billing reads it at each run."""
+    async with call.gateway.transaction() as tx:
+        old = await operations.read_for_update(tx, call)
+        new = operations.patched(call, old)
+        check_cycle(new, "", followed=bool(await _followers(tx, str(call.id))))
+        raw = await operations.write_changed(tx, call, call.resource.kind, old, new)
+    return Reply(200, raw)
+
+
+async def _followers(source: Queryable, id: str) -> list[Document]:
+    """An account that follows the cycle specification by reference, if any."""
+    return await documents.find(source, accounts.KIND, where(f"{accounts.CYCLE}.id", eq=id), limit=1)
 
 
 @handlers.operation
 async def deleteBillingCycleSpecification(call: Call) -> Reply:
     """Refused while an account follows the cycle by reference."""
-    path = "billStructure.cycleSpecification.id"
-    users = await documents.find(call.gateway.backend, accounts.KIND, where(path, eq=str(call.id)), limit=1)
+    users = await _followers(call.gateway.backend, str(call.id))
     if users:
         raise Conflict(f"Billing account {users[0]['id']} follows billing cycle specification {call.id}; it stays.")
     return await operations.delete(call)
@@ -138,4 +146,3 @@ for _type in ("BillingAccount", "PartyAccount", "SettlementAccount"):
     handlers.serve(f"create{_type}", partial(operations.create, prepare=_new_account))
     handlers.serve(f"patch{_type}", _patch_account)
 handlers.serve("createBillingCycleSpecification", partial(operations.create, prepare=_check_cycle))
-handlers.serve("patchBillingCycleSpecification", partial(operations.patch, check=_check_cycle_patch))

@@ -2,17 +2,18 @@
 
 An order names its billing account by id. When TMF666 keeps an account of that id, billing follows it:
 the account is billed on the day of the month its ``billStructure.cycleSpecification`` names
-(``billingDateShift`` days after the first, or ``dateShift`` when the cycle is given by reference), its
-bills fall due ``paymentDueDateOffset`` days after their date, new orders are refused while its bills
-owe more than its ``creditLimit``, and its ``accountBalance`` follows its bills and payments. An id
-TMF666 does not keep is billed as before: on the first of the month, with the gateway's payment terms.
+(``billingDateShift`` days after the first; the cycle is given by value, or by reference to a
+BillingCycleSpecification read when billing), its bills fall due ``paymentDueDateOffset`` days after
+their date, new orders are refused while its bills owe more than its ``creditLimit``, and its
+``accountBalance`` follows its bills and payments. An id TMF666 does not keep is billed as before: on
+the first of the month, with the gateway's payment terms.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backends.base import Transaction, where
 from handlers.billing.prices import amount
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 KIND = "billingAccount"  # TMF666's billing accounts, as stored
 UNPAID = ("new", "onHold", "validated", "sent", "partiallyPaid")  # the bill states that may still owe
 LAST_SHIFT = 27  # the latest bill day is the 28th: every month has one
-CYCLE_PATHS = ("billStructure.cycleSpecification.billingDateShift", "billStructure.cycleSpecification.dateShift")
+CYCLES = "billingCycleSpecification"  # TMF666's, which an account's cycle may refer to
+CYCLE = "billStructure.cycleSpecification"
 
 
 @dataclass(frozen=True)
@@ -41,16 +43,29 @@ class _Bookkeeper:
     owner: str | None
 
 
-def shift(account: Document | None) -> int:
-    """Days after the first of the month at which the account's monthly bill is made (0: on the first)."""
-    cycle = ((account or {}).get("billStructure") or {}).get("cycleSpecification") or {}
-    value = cycle.get("billingDateShift", cycle.get("dateShift", 0))
+def by_value(cycle: Document) -> bool:
+    """Whether a cycleSpecification is given whole, rather than as a reference to a specification."""
+    return "billingDateShift" in cycle or cycle.get("isRef") is False or "id" not in cycle
+
+
+async def cycle_of(tx: Transaction, account: Document | None) -> Document:
+    """The account's bill cycle: given by value, or the specification its reference names; {} when none."""
+    cycle = ((account or {}).get("billStructure") or {}).get("cycleSpecification")
+    if not isinstance(cycle, dict):
+        return {}
+    if by_value(cycle):
+        return cycle
+    return await documents.get(tx, CYCLES, str(cycle["id"])) or {}
+
+
+def shift(cycle: Document) -> int:
+    """Days after the first of the month at which a cycle's monthly bill is made (0: on the first)."""
+    value = cycle.get("billingDateShift", 0)
     return value if isinstance(value, int) and 0 <= value <= LAST_SHIFT else 0
 
 
-def due_days(account: Document | None) -> int | None:
-    """Days from a bill's date to its payment due date, when the account's cycle says; else None."""
-    cycle = ((account or {}).get("billStructure") or {}).get("cycleSpecification") or {}
+def due_days(cycle: Document) -> int | None:
+    """Days from a bill's date to its payment due date, when the cycle says; else None."""
     value = cycle.get("paymentDueDateOffset")
     return value if isinstance(value, int) and value >= 0 else None
 
@@ -67,10 +82,17 @@ async def find(tx: Transaction, id: str) -> Document | None:
 
 
 async def with_shift(source: Queryable, value: int, after: str) -> str | None:
-    """The first id after ``after`` of an account billed ``value`` days after the first, by the store's filters."""
-    found = []
-    for path in CYCLE_PATHS:
-        for doc in await documents.find(source, KIND, where(path, eq=value), where("id", gt=after), sort="id", limit=1):
+    """The first id after ``after`` of an account whose cycle, by value or by reference, has this shift
+    (found by the store's filters; :func:`cycle_of` tells which cycle an account follows)."""
+    specs = await documents.find(source, CYCLES, where("billingDateShift", eq=value))
+    wanted: list[tuple[str, Any]] = [(f"{CYCLE}.billingDateShift", value)]
+    if specs:
+        wanted.append((f"{CYCLE}.id", [str(spec["id"]) for spec in specs]))
+    found: list[str] = []
+    for path, values in wanted:
+        for doc in await documents.find(
+            source, KIND, where(path, eq=values), where("id", gt=after), sort="id", limit=1
+        ):
             found.append(str(doc["id"]))
     return min(found, default=None)
 

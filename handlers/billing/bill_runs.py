@@ -110,7 +110,7 @@ async def _bill_account(
         return None
     account = await accounts.find(tx, account_id)
     bill = await _bill(tx, actor, record, period, rates, unit, run_type, requester)
-    _follow(bill, account, actor.gateway.settings.get(PAYMENT_TERMS), period)
+    _follow(bill, account, await accounts.cycle_of(tx, account), actor.gateway.settings.get(PAYMENT_TERMS))
     bill["billDocument"] = [await bill_documents.attach(tx, actor, bill, rates)]
     await operations.write_new(tx, actor, BILL, bill)
     reference = {"id": bill["id"], "href": bill["href"], "@referredType": "CustomerBill"}
@@ -120,14 +120,15 @@ async def _bill_account(
     return bill
 
 
-def _follow(bill: Document, account: Document | None, terms: int, period: Period) -> None:
+def _follow(bill: Document, account: Document | None, cycle: Document, terms: int) -> None:
     """The bill as the TMF666 account's cycle has it: its due date, next bill date, and the account's ref."""
     if account is None:
         return
     billed = times.parse(bill["billDate"])
-    bill["paymentDueDate"] = times.stamp(billed + dt.timedelta(days=accounts.due_days(account) or terms))
+    due = accounts.due_days(cycle)
+    bill["paymentDueDate"] = times.stamp(billed + dt.timedelta(days=terms if due is None else due))
     if "nextBillDate" in bill:
-        bill["nextBillDate"] = times.stamp(period.next().end + dt.timedelta(days=accounts.shift(account)))
+        bill["nextBillDate"] = times.stamp(times.parse(bill["nextBillDate"]) + dt.timedelta(days=accounts.shift(cycle)))
     bill["billingAccount"] = accounts.reference(account)
 
 
@@ -149,16 +150,17 @@ async def run_cycle(gateway: Gateway, period: Period, *, shift: int | None = Non
 
 
 async def _next_due(gateway: Gateway, last: str, shift: int | None) -> str | None:
-    """The next account id after ``last`` that the run bills: any, or those of the given shift."""
-    if shift:  # only TMF666 accounts have a shift other than 0: the store finds them by it
-        return await accounts.with_shift(gateway.backend, shift, last)
-    while (id := await _next_account(gateway, last)) is not None:
+    """The next account id after ``last`` that the run bills: any, or those whose cycle has ``shift``."""
+    while True:
+        # Only TMF666 accounts have a shift other than 0: the store finds them by it.
+        id = await (accounts.with_shift(gateway.backend, shift, last) if shift else _next_account(gateway, last))
+        if id is None or shift is None:
+            return id
         async with gateway.transaction() as tx:
-            account = await accounts.find(tx, id)
-        if shift is None or accounts.shift(account) == 0:
+            cycle = await accounts.cycle_of(tx, await accounts.find(tx, id))
+        if accounts.shift(cycle) == shift:
             return id
         last = id
-    return None
 
 
 async def _next_account(gateway: Gateway, last: str) -> str | None:

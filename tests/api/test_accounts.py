@@ -47,7 +47,6 @@ def test_bad_accounts_and_cycles_are_refused_and_nothing_is_stored(database: str
     with gateway(database, fulfilment=False) as client:
         cycle = client.post(f"{ACCOUNTS}/billingCycleSpecification", {"name": "5th", "billingDateShift": 4})
         made = account(client, billStructure={"cycleSpecification": {"id": cycle["id"]}})
-        assert made["billStructure"]["cycleSpecification"]["dateShift"] == 4
         assert made["billStructure"]["cycleSpecification"]["href"] == cycle["href"]
         for more, says in [
             (
@@ -66,8 +65,14 @@ def test_bad_accounts_and_cycles_are_refused_and_nothing_is_stored(database: str
         path = f"{ACCOUNTS}/billingAccount/{made['id']}"
         client.patch(path, {"billStructure": {"cycleSpecification": {"name": "x", "billingDateShift": 99}}}, 400)
         assert len(client.get(f"{ACCOUNTS}/billingAccount")) == 1
-        assert len(client.get(f"{ACCOUNTS}/billingCycleSpecification")) == 1
-        assert client.get(path)["billStructure"]["cycleSpecification"]["dateShift"] == 4
+        assert len(client.get(f"{ACCOUNTS}/billingCycleSpecification")) == 1  # the weekly one comes later
+        assert client.get(path)["billStructure"]["cycleSpecification"] == {"id": cycle["id"], "href": cycle["href"]}
+        weekly = client.post(f"{ACCOUNTS}/billingCycleSpecification", {"name": "Weekly", "frequency": "weekly"})
+        says = account(client, 400, billStructure={"cycleSpecification": {"id": weekly["id"]}})["message"]
+        assert "must be 'monthly'" in says
+        followed = f"{ACCOUNTS}/billingCycleSpecification/{cycle['id']}"
+        assert "must be 'monthly'" in client.patch(followed, {"frequency": "weekly"}, 400)["message"]
+        assert client.patch(followed, {"paymentDueDateOffset": 7})["paymentDueDateOffset"] == 7
         refused = client.http.delete(f"{client.url}{ACCOUNTS}/billingCycleSpecification/{cycle['id']}", timeout=10)
         assert refused.status_code == 409 and made["id"] in refused.json()["message"]
 
