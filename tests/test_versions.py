@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from tmfgate.calls import Reply
+from tmfgate.errors import BadRequest
 from tmfgate.model import ApiModel
 from tmfgate.runtime import load_apis
 from tmfgate.versions import EitherVersion, Face, FacedResource, stored_pointer
@@ -124,6 +125,7 @@ def test_a_v5_body_stores_in_v4_names_keeping_v5_only_attributes() -> None:
         ("tmf632_party", "individual", "fullName", "name"),
         ("tmf678_bill", "appliedCustomerBillingRate", "type", "appliedBillingRateType"),
         ("tmf622_product_ordering", "productOrder", "orderDate", "creationDate"),
+        ("tmf621_trouble_ticket", "troubleTicket", "statusChange", "statusChangeHistory"),
     ],
 )
 def test_each_renamed_attribute_of_the_table(api: str, kind: str, stored_name: str, face_name: str) -> None:
@@ -202,6 +204,19 @@ def test_stored_pointer_escapes_and_follows_nodes() -> None:
     assert pointer == "/a~1b/c~0d" and target is None
     assert stored_pointer(node, "") == ("", node)
     assert stored_pointer(node, "/creationDate") == ("/orderDate", None)
+
+
+def test_pointers_into_a_listed_string_map_to_it_or_are_refused_by_name() -> None:
+    node = face_of("tmf621_trouble_ticket").node("troubleTicket")
+    assert stored_pointer(node, "/externalIdentifier/0/id") == ("/externalId", None)
+    pointer, whole = stored_pointer(node, "/externalIdentifier")
+    assert pointer == "/externalId" and whole is not None
+    assert whole.inward([{"@type": "ExternalIdentifier", "id": "x"}]) == "x"
+    for refused in ("/externalIdentifier/1", "/externalIdentifier/-", "/externalIdentifier/0/owner", "/externalId/0"):
+        with pytest.raises(BadRequest, match=refused):
+            stored_pointer(node, refused)
+    orders = FACE.node("productOrder")  # listed without a move (TMF622 externalId)
+    assert stored_pointer(orders, "/externalId/0/id") == ("/externalId", None)
 
 
 @pytest.mark.parametrize(

@@ -200,18 +200,32 @@ class Rule:
         for path, key in self.listed:
             # One identifier fits the stored string; a list that says more is kept as it came.
             value = _get(doc, path)
-            if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict) and value[0].keys() == {key}:
-                _put(doc, path, value[0][key])
+            shorter = collapsed(value, key)
+            if shorter is not value:
+                _put(doc, path, shorter)
+
+    def listed_key(self, stored: Path) -> str | None:
+        """The attribute of the one object a stored string at ``stored`` is listed as, if it is."""
+        return next((key for path, key in self.listed if path == stored), None)
 
     def stored_path(self, path: Path) -> tuple[Path, int]:
         """The stored path of a face path's head, and how many face names it took."""
         for stored, faced in self.moved:
             if path[: len(faced)] == faced:
-                return stored, len(faced)
+                # A listed string that also moved (v5 externalIdentifier.id is v4 externalId).
+                key = self.listed_key(stored)
+                return stored, len(faced) + (key is not None and path[len(faced) : len(faced) + 1] == (key,))
         for listed, key in self.listed:
             if path[: len(listed) + 1] == (*listed, key):
                 return listed, len(listed) + 1
         return path[:1], 1
+
+
+def collapsed(value: Any, key: str) -> Any:
+    """A face's list of one ``{key: x}`` as the stored string ``x``; a list that says more is kept."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict) and value[0].keys() == {key}:
+        return value[0][key]
+    return value
 
 
 @dataclass(eq=False)
@@ -371,4 +385,14 @@ def rules_of(data: Mapping[str, Any]) -> dict[str, Rule]:
     return {name: Rule.of(rule or {}) for name, rule in (data.get("schemas") or {}).items()}
 
 
-__all__ = ["Document", "Node", "Planner", "Rule", "Typed", "rules_of"]
+@dataclass(eq=False)
+class Listed(Node):
+    """A JSON Patch value for a whole face list that the store keeps as one string (``listed``)."""
+
+    key: str = "id"
+
+    def inward(self, value: Any) -> Any:
+        return collapsed(super().inward(value), self.key)
+
+
+__all__ = ["Document", "Listed", "Node", "Planner", "Rule", "Typed", "collapsed", "rules_of"]

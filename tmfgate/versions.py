@@ -18,8 +18,8 @@ import orjson
 from backends.base import ValueType
 from tmfgate import codec, jsonpath
 from tmfgate.calls import Reply
-from tmfgate.errors import InvalidQuery
-from tmfgate.faces import Node, Planner, Rule, rules_of
+from tmfgate.errors import BadRequest, InvalidQuery
+from tmfgate.faces import Listed, Node, Planner, Rule, rules_of
 from tmfgate.model import ApiModel, OperationModel, ResourceModel
 from tmfgate.query import parameters
 from tmfgate.schemas import Checks, compile_schema
@@ -251,11 +251,32 @@ def stored_pointer(node: Node, pointer: str) -> tuple[str, Node | None]:
         head, used = (
             current.rule.stored_path(tuple(run)) if current is not None and current.rule is not None else ((run[0],), 1)
         )
+        key = current.rule.listed_key(head) if current is not None and current.rule is not None else None
         out.extend(head)
+        if current is not None and key is not None:
+            return _listed_pointer(pointer, out, current.children.get(run[0]), key, segments[i:], used)
         current = current.children.get(run[0]) if current is not None and used == 1 else None
         i += used
-    escaped = (part.replace("~", "~0").replace("/", "~1") for part in out)
-    return "".join("/" + part for part in escaped), current
+    return _escaped(out), current
+
+
+def _escaped(names: list[str]) -> str:
+    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in names)
+
+
+def _listed_pointer(
+    pointer: str, stored: list[str], item: Node | None, key: str, rest: list[str], used: int
+) -> tuple[str, Node | None]:
+    """A pointer into a face list that the store keeps as one string (v5 ``externalIdentifier`` is
+    v4 ``externalId``): the whole list, or the one object's ``key``; no other element has room."""
+    if used == 1 and len(rest) == 1:
+        return _escaped(stored), Listed(item.rule, item.children, key) if item is not None else Listed(key=key)
+    if used == 1 and rest[1:] == ["0", key]:
+        return _escaped(stored), None
+    raise BadRequest(
+        f"The JSON Patch path {pointer!r} has no stored counterpart: the {rest[0]} list holds one object, "
+        f"kept as {'/'.join(stored)}. Patch /{rest[0]}/0/{key}, or the whole /{rest[0]}."
+    )
 
 
 def stored_target(node: Node, path: str) -> tuple[str, Node | None]:
