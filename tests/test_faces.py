@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tmfgate import specs
-from tmfgate.faces import Listed, Node, Planner, Rule, Typed, collapsed, rules_of
+from tmfgate.faces import Node, Planner, Rule, Typed, collapsed, rules_of
 from tmfgate.model import Schemas
 
 TABLE = specs.read_data(specs.specs_dir() / "v5" / specs.FACES_FILE)
@@ -365,9 +365,7 @@ def test_a_listed_string_that_moved_maps_its_key_to_the_stored_string() -> None:
     assert rule.stored_path(("externalIdentifier", "owner")) == (("externalId",), 1)
 
 
-def test_a_whole_listed_value_collapses_after_its_items_map() -> None:
-    item = Node(Rule(typed=Typed("ExternalIdentifier", frozenset({"ExternalIdentifier"}), False)))
-    listed = Listed(item.rule, item.children, "id")
-    assert listed.inward([{"@type": "ExternalIdentifier", "id": "x"}]) == "x"
-    assert listed.inward([{"id": "x"}, {"id": "y"}]) == [{"id": "x"}, {"id": "y"}]
+def test_a_list_of_one_object_collapses_to_its_key() -> None:
+    two = [{"id": "x"}, {"id": "y"}]
+    assert collapsed([{"id": "x"}], "id") == "x" and collapsed(two, "id") == two
     assert collapsed("x", "id") == "x" and collapsed([{"id": "x", "owner": "o"}], "id") == [{"id": "x", "owner": "o"}]

@@ -271,6 +271,21 @@ class Node:
         rest = path[used:]
         return head + (child.stored_path(rest) if child is not None else rest)
 
+    def stored_value(self, path: Path, value: str) -> str:
+        """A filter value of the face attribute at ``path`` as stored: a value or an ``@type`` the
+        versions spell differently (v5 ``operationalState=enabled`` is v4 ``enable``)."""
+        node: Node | None = self
+        while node is not None and path:
+            rule = node.rule
+            spelled = dict(rule.values).get(path, {}) if rule is not None else {}
+            if rule is not None and path == ("@type",):
+                spelled = rule.types
+            stored = next((old for old, new in spelled.items() if new == value), None)
+            if stored is not None:
+                return stored
+            node, path = node.children.get(path[0]), path[1:]
+        return value
+
     def face_path(self, path: Path) -> Path:
         """A stored attribute path in the face's names (a JSON Patch's path, the other way round)."""
         if not path:
@@ -385,14 +400,4 @@ def rules_of(data: Mapping[str, Any]) -> dict[str, Rule]:
     return {name: Rule.of(rule or {}) for name, rule in (data.get("schemas") or {}).items()}
 
 
-@dataclass(eq=False)
-class Listed(Node):
-    """A JSON Patch value for a whole face list that the store keeps as one string (``listed``)."""
-
-    key: str = "id"
-
-    def inward(self, value: Any) -> Any:
-        return collapsed(super().inward(value), self.key)
-
-
-__all__ = ["Document", "Listed", "Node", "Planner", "Rule", "Typed", "collapsed", "rules_of"]
+__all__ = ["Document", "Node", "Planner", "Rule", "Typed", "collapsed", "rules_of"]

@@ -19,7 +19,7 @@ from backends.base import ValueType
 from tmfgate import codec, jsonpath
 from tmfgate.calls import Reply
 from tmfgate.errors import BadRequest, InvalidQuery
-from tmfgate.faces import Listed, Node, Planner, Rule, rules_of
+from tmfgate.faces import Node, Planner, Rule, collapsed, rules_of
 from tmfgate.model import ApiModel, OperationModel, ResourceModel
 from tmfgate.query import parameters
 from tmfgate.schemas import Checks, compile_schema
@@ -138,7 +138,10 @@ class Face:
                 return path[:2] + self.node(path[1]).stored_path(path[2:])
             return path
 
-        return "&".join(_rewritten(part, stored) for part in raw.split("&") if part)
+        def spelled(path: tuple[str, ...], value: str) -> str:
+            return self.node(path[1]).stored_value(path[2:], value) if len(path) > 2 and path[0] == "event" else value
+
+        return "&".join(_rewritten(part, stored, spelled) for part in raw.split("&") if part)
 
     # Replies and events
 
@@ -219,6 +222,16 @@ class FacedResource(ResourceModel):
         if not known and self.face_resource is not None:
             return self.face_resource.attribute_known(self.node.face_path(path)) or known
         return known
+
+
+@dataclass(eq=False)
+class Listed(Node):
+    """A JSON Patch value for a whole face list that the store keeps as one string (``listed``)."""
+
+    key: str = "id"
+
+    def inward(self, value: Any) -> Any:
+        return collapsed(super().inward(value), self.key)
 
 
 class EitherVersion:
@@ -329,12 +342,26 @@ def stored_expression(node: Node, expression: jsonpath.JsonPath) -> jsonpath.Jso
 def _stored_part(node: Node, part: str) -> str:
     text = unquote_plus(part)
     if text.startswith("filter="):
-        stored = stored_expression(node, jsonpath.parse(text[len("filter=") :]))
+        expression = jsonpath.parse(text[len("filter=") :])
+        stored = _stored_literals(node, expression, stored_expression(node, expression))
         return "filter=" + quote(jsonpath.render(stored), safe="$.[]?()@'=<>!~")
-    return _rewritten(part, node.stored_path)
+    return _rewritten(part, node.stored_path, node.stored_value)
 
 
-def _rewritten(part: str, stored: Any) -> str:
+def _stored_literals(node: Node, face: jsonpath.JsonPath, stored: jsonpath.JsonPath) -> jsonpath.JsonPath:
+    """``stored`` with the string literals of its comparisons spelled as stored (see Node.stored_value)."""
+    if face.predicate is None or stored.predicate is None:
+        return stored
+    items = tuple(
+        replace(item, value=node.stored_value(face.path + mine.path, item.value))
+        if isinstance(item.value, str) and not item.regex
+        else item
+        for mine, item in zip(face.predicate, stored.predicate, strict=True)
+    )
+    return replace(stored, predicate=items)
+
+
+def _rewritten(part: str, stored: Any, spelled: Callable[[tuple[str, ...], str], str] | None = None) -> str:
     """One ``key=value`` of a query with its attribute paths in stored names."""
     text = unquote_plus(part)
     end = _PATH_END.search(text)
@@ -348,6 +375,10 @@ def _rewritten(part: str, stored: Any) -> str:
     path, operator = (matched[1], matched[2]) if matched else (key, "")
     if not path:
         return part
+    if spelled is not None and rest.startswith("=") and operator != ".regex":
+        # An enumerated value the versions spell differently, in a filter's value list (TMF630).
+        names = tuple(path.split("."))
+        rest = "=" + ",".join(spelled(names, value) for value in rest[1:].split(","))
     return quote(".".join(stored(tuple(path.split(".")))) + operator + rest, safe=",=.@<>!-")
 
 
