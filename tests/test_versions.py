@@ -136,6 +136,14 @@ def test_each_renamed_attribute_of_the_table(api: str, kind: str, stored_name: s
     assert face.inward(kind, shown, "application/merge-patch+json") == {stored_name: "v", "other": 1}
 
 
+def test_a_task_resource_maps_through_its_face_node_by_its_home_name() -> None:
+    alarms = face_of("tmf642_alarm")
+    assert alarms.node("ackAlarms") is alarms.node("ackAlarm") is alarms.nodes["ackAlarm"]
+    task = {"@type": "AckAlarms", "ackedAlarm": [{"id": "a1", "@referredType": "Alarm"}]}
+    shown = alarms.outward("ackAlarms", task)
+    assert shown == {"@type": "AckAlarm", "ackedAlarm": [{"id": "a1", "@referredType": "Alarm", "@type": "AlarmRef"}]}
+
+
 def test_a_resource_without_a_rule_passes_through() -> None:
     assert FACE.node("noSuchResource").rule is None
     assert FACE.outward("noSuchResource", {"a": {"b": 1}}) == {"a": {"b": 1}}

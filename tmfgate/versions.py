@@ -84,7 +84,12 @@ class Face:
     # Documents
 
     def node(self, kind: str) -> Node:
-        return self.nodes.get(kind) or Node()
+        """The node of a face resource, found by its name or by its home's (the home operation serving
+        v5 ``ackAlarm`` names ``ackAlarms``: its documents map through the face's node all the same)."""
+        found = self.nodes.get(kind)
+        if found is None:
+            found = next((self.nodes.get(face) for face, home in self.homes.items() if home == kind), None)
+        return found or Node()
 
     def outward(self, kind: str, doc: Any) -> Any:
         """A stored document (or a list of them) as this face shows it."""
