@@ -121,6 +121,21 @@ def test_a_weekly_price_is_billed_a_seventh_a_day(database: str) -> None:
         assert f"{days} of {days} days" in rate["description"] and "at 7 EUR a week" in rate["description"]
 
 
+def test_an_imported_one_time_price_is_billed_with_its_start_month_only(database: str) -> None:
+    """Started before this month, it was the other system's to bill; starting this month, it is billed."""
+    today = dt.datetime.now(dt.UTC).date()
+    fee = {"name": "Set-up", "priceType": "oneTimeCharge", "price": euros(50)}
+    with gateway(database, fulfilment=False) as client:
+        client.post(f"{INVENTORY}/product", {**imported("ba-older"), "productPrice": [fee]})
+        older = client.post(f"{BILLING}/customerBillOnDemand", {"billingAccount": {"id": "ba-older"}})
+        assert older["state"] == "rejected" and "Nothing to bill" in older["errorMessage"], older
+        new = {**imported("ba-new"), "startDate": f"{today.isoformat()}T00:00:00Z", "productPrice": [fee]}
+        assert client.post(f"{INVENTORY}/product", new)["productPrice"][0]["priceType"] == "oneTime"
+        assert client.post(f"{BILLING}/customerBillOnDemand", {"billingAccount": {"id": "ba-new"}})["state"] == "done"
+        [rate] = client.rates(**{"billingAccount.id": "ba-new"})
+        assert (rate["name"], rate["taxExcludedAmount"]["value"]) == ("Set-up", Decimal("50.00"))
+
+
 def test_tmf678s_names_are_stored_as_tmfgates_and_billed(database: str) -> None:
     with gateway(database, fulfilment=False) as client:
         given = imported("ba-v5", priceType="recurringCharge", recurringChargePeriod="monthly", price=euros(10))
