@@ -60,7 +60,7 @@ async def cycle_of(tx: Transaction, account: Document | None) -> Document:
 
 def shift(cycle: Document) -> int:
     """Days after the first of the month at which a cycle's monthly bill is made (0: on the first)."""
-    value = cycle.get("billingDateShift", 0)
+    value = cycle.get("billingDateShift", cycle.get("dateShift", 0))  # dateShift: TMF666's name in a reference
     return value if isinstance(value, int) and 0 <= value <= LAST_SHIFT else 0
 
 
@@ -85,7 +85,7 @@ async def with_shift(source: Queryable, value: int, after: str) -> str | None:
     """The first id after ``after`` of an account whose cycle, by value or by reference, has this shift
     (found by the store's filters; :func:`cycle_of` tells which cycle an account follows)."""
     specs = await documents.find(source, CYCLES, where("billingDateShift", eq=value))
-    wanted: list[tuple[str, Any]] = [(f"{CYCLE}.billingDateShift", value)]
+    wanted: list[tuple[str, Any]] = [(f"{CYCLE}.billingDateShift", value), (f"{CYCLE}.dateShift", value)]
     if specs:
         wanted.append((f"{CYCLE}.id", [str(spec["id"]) for spec in specs]))
     found: list[str] = []
