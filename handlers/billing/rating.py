@@ -16,7 +16,7 @@ from typing import Any
 
 from backends.base import DuplicateId, Transaction, where
 from handlers import apis
-from handlers.billing import prices
+from handlers.billing import prices, repricing
 from handlers.billing.rules import (
     RATE,
     TAX_CATEGORY,
@@ -137,8 +137,11 @@ async def rate_product(
         elif charge.type == prices.RECURRING:
             months = {rate["id"]: characteristic_value(rate, "billingPeriod") for rate in mine}
             rated = {Period.parse(str(month)) for month in months.values() if month}
+            changes = await repricing.since(tx, product, price_id)  # the catalog's, from the next month
             for period in Period.span(periods | rated):
-                await rater.month(tx, period, [r for r in mine if months[r["id"]] == str(period)], start, end)
+                now = repricing.charge_in(changes, period, charge)
+                by = rater if now == charge else _Rater(actor, product, price, price_id, now, customer)
+                await by.month(tx, period, [r for r in mine if months[r["id"]] == str(period)], start, end)
 
 
 async def _drop_replaced(tx: Transaction, actor: Actor, product: Document, existing: list[Document]) -> set[Period]:
