@@ -144,6 +144,22 @@ def test_a_task_resource_maps_through_its_face_node_by_its_home_name() -> None:
     assert shown == {"@type": "AckAlarm", "ackedAlarm": [{"id": "a1", "@referredType": "Alarm", "@type": "AlarmRef"}]}
 
 
+def test_a_reply_names_the_face_in_every_href_of_the_home_api() -> None:
+    alarms = face_of("tmf642_alarm")
+    body = orjson.dumps(
+        {
+            "href": "http://h/tmf-api/alarmManagement/v4/ackAlarms/t1",
+            "ackedAlarm": [{"id": "a1", "href": "http://h/tmf-api/alarmManagement/v4/alarm/a1"}],
+            "affectedService": [{"href": "http://h/tmf-api/serviceInventory/v4/service/s1"}],
+        }
+    )
+    shown = orjson.loads(alarms._hrefs(body))
+    assert shown["href"] == "http://h/tmf-api/alarmManagement/v5/ackAlarm/t1"
+    assert shown["ackedAlarm"][0]["href"] == "http://h/tmf-api/alarmManagement/v5/alarm/a1"
+    assert shown["affectedService"][0]["href"] == "http://h/tmf-api/serviceInventory/v4/service/s1"  # another API
+    assert alarms._hrefs(b'{"name":"x"}') == b'{"name":"x"}'
+
+
 def test_a_resource_without_a_rule_passes_through() -> None:
     assert FACE.node("noSuchResource").rule is None
     assert FACE.outward("noSuchResource", {"a": {"b": 1}}) == {"a": {"b": 1}}
