@@ -317,6 +317,22 @@ def test_a_query_in_stored_names(face: str, stored: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("api", "kind", "attribute", "stored", "shown"),
+    [
+        ("tmf639_resource_inventory", "resource", "operationalState", "enable", "enabled"),
+        ("tmf639_resource_inventory", "resource", "administrativeState", "shutdown", "shuttingDown"),
+        ("tmf641_service_ordering", "cancelServiceOrder", "state", "accepted", "acknowledged"),
+    ],
+)
+def test_each_value_spelled_otherwise_maps_both_ways(
+    api: str, kind: str, attribute: str, stored: str, shown: str
+) -> None:
+    face = face_of(api)
+    assert face.outward(kind, {attribute: stored})[attribute] == shown
+    assert face.inward(kind, {attribute: shown}, "application/json") == {attribute: stored}
+
+
+@pytest.mark.parametrize(
     ("api", "kind", "face", "stored"),
     [
         # Values the versions spell differently are filtered in the stored spelling (TMF639 enums).
@@ -330,6 +346,8 @@ def test_a_query_in_stored_names(face: str, stored: str) -> None:
         ("tmf639_resource_inventory", "resource", "operationalState.ne=disabled", "operationalState.ne=disable"),
         ("tmf639_resource_inventory", "resource", "operationalState.regex=enabled", "operationalState.regex=enabled"),
         ("tmf639_resource_inventory", "resource", "operationalState=other", "operationalState=other"),
+        ("tmf639_resource_inventory", "resource", "administrativeState=shuttingDown", "administrativeState=shutdown"),
+        ("tmf641_service_ordering", "cancelServiceOrder", "state=acknowledged", "state=accepted"),
         ("tmf639_resource_inventory", "resource", "name=enabled", "name=enabled"),
         (
             "tmf622_product_ordering",
