@@ -287,3 +287,22 @@ def alarm(service: str) -> dict[str, Any]:
         "state": "raised",
         "alarmRaisedTime": times.now(),
     }
+
+
+@pytest.mark.parametrize(
+    ("scope", "path", "body"),
+    [
+        ("tmf635:read", f"{USAGE}/usage", record("p-1", "1")),
+        ("tmf635:read", "/tmfgate/usage/v1/usageBatch", [record("p-1", "1")]),
+        ("tmf676:read", f"{PAYMENTS}/payment", payment("ba-1", 1.0)),
+        ("tmf676:read", f"{PAYMENTS}/refund", payment("ba-1", 1.0)),
+        ("tmf621:read", TICKETS, {"description": "x", "severity": "minor", "ticketType": "complaint"}),
+        ("tmf678:read", f"{BILLING}/customerBillOnDemand", {"billingAccount": {"id": "ba-1"}}),
+    ],
+)
+def test_a_partner_reading_only_writes_no_money_nor_tickets(
+    tenanted: RunningGateway, keys: Keys, scope: str, path: str, body: Any
+) -> None:
+    reader = Partner(tenanted.url, keys.token("partner-r", scope))
+    refused = reader.post(path, body, 403)
+    assert refused["@type"] == "Error" and f"lacks the scope {scope.replace('read', 'write')}" in refused["message"]
