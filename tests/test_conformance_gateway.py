@@ -45,6 +45,7 @@ SERVED_SPECS = {
 # Every TMF API tmfgate also serves in v5 (specs/v5), with the least number of checks each must pass.
 SERVED_V5 = {
     "tmf620_product_catalog": 290,
+    "tmf621_trouble_ticket": 85,
     "tmf622_product_ordering": 80,
     "tmf629_customer": 40,
     "tmf632_party": 80,

@@ -26,7 +26,8 @@ from tmfgate import codec, model, specs, times
 from tmfgate.calls import Later
 from tmfgate.events import EventBuilder
 from tmfgate.notifications import secrets
-from tmfgate.notifications.delivery import DeliveryWorker, signature
+from tmfgate.notifications.delivery import DeliveryWorker
+from tmfgate.notifications.posts import signature
 from tmfgate.notifications.subscriptions import HUB_KIND, Subscription, stored
 from tmfgate.settings import Settings
 

@@ -162,3 +162,32 @@ def stored(api: ApiModel, doc: dict[str, Any]) -> bytes:
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in _PRIVATE}
+
+
+def accepting(candidates: list[Subscription], event: Event) -> list[str]:
+    """The ids of the subscriptions that accept ``event``, parsing its body once, if a query needs it.
+
+    A route that raises rolls the whole fan-out back, so one event that cannot be evaluated would
+    stop every delivery: it goes only to the subscriptions that can take it, and is logged.
+    """
+    document = None
+    if any(s.conditions for s in candidates):
+        try:
+            document = codec.loads(event.body)
+        except ValueError:
+            log.error("Event %s has a body that is not JSON; only subscriptions without filters get it.", event.id)
+            candidates = [s for s in candidates if not s.conditions]
+    accepted = []
+    for subscription in candidates:
+        try:
+            if subscription.accepts(event, document):
+                accepted.append(subscription.id)
+        except Exception:
+            log.exception("Subscription %s cannot evaluate event %s; it does not get it.", subscription.id, event.id)
+    return accepted
+
+
+def among(events: list[Event]) -> Callable[[Event], bool]:
+    """Whether an event is one of ``events``."""
+    ids = {event.id for event in events}
+    return lambda event: event.id in ids
