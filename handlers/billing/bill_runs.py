@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -26,6 +25,7 @@ from handlers import apis
 from handlers.billing import accounts, rating
 from handlers.billing import documents as bill_documents
 from handlers.billing.prices import amount
+from handlers.billing.rating import Worker
 from handlers.billing.rules import BILL, PAYMENT_TERMS, RATE, TAX_CATEGORY, Period, money, signed
 from handlers.catalog import loading as catalogs
 from tmfgate import documents, operations, times
@@ -39,15 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tmfgate.billing")
 SEQUENCE = "tmfgate:billing"  # the last bill number given, in the document "billNo"
-
-
-@dataclass(frozen=True)
-class Worker:
-    """The actor of a bill run started outside a request (``tmfgate bill-run``)."""
-
-    gateway: Gateway
-    correlation_id: str
-    owner: str | None = None  # the partner whose products and rates it bills; None: those stored without one
 
 
 async def bill_account(

@@ -11,8 +11,9 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.base import DuplicateId, Transaction, where
 from handlers import apis
@@ -35,6 +36,9 @@ from handlers.ordering.lifecycle import PRODUCT_ORDERS
 from tmfgate import documents, operations, times
 from tmfgate.calls import Actor, Job
 from tmfgate.types import Document
+
+if TYPE_CHECKING:
+    from tmfgate.gateway import Gateway
 
 log = logging.getLogger("tmfgate.billing")
 
@@ -86,6 +90,23 @@ async def rate_order(job: Job) -> None:
             if product:
                 start = Period.of(times.parse(product["startDate"]))
                 await rate_product(tx, job, product, periods={start} if installed else set(), one_time=installed)
+
+
+@dataclass(frozen=True)
+class Worker:
+    """The actor of billing work done for an owner outside a request (``tmfgate bill-run``), or for
+    the owner of a product whose charges someone else caused."""
+
+    gateway: Gateway
+    correlation_id: str
+    owner: str | None = None  # the partner whose products and rates it bills; None: those stored without one
+
+
+async def for_product(tx: Transaction, actor: Actor, product: Document) -> Actor:
+    """The actor of the charges and credits of ``product``: they are its owner's (tenancy), whoever
+    caused them (the back office's mediation, its ticket), so that they reach that owner's bill."""
+    owner = await tx.owner("product", str(product["id"]))
+    return actor if owner == actor.owner else Worker(actor.gateway, actor.correlation_id, owner)
 
 
 async def lock_account(tx: Transaction, account: Document, *, create: bool) -> Document | None:
