@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    func,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
@@ -99,6 +100,26 @@ for _name in INDEXED:
         documents.c.doc.op("->>", return_type=Text)(literal_column(f"'{_name}'")),
     ).ddl_if(dialect="postgresql")
 
+# SQLite's counterpart (issue 14): ``json_extract(doc, '$.name')`` by kind, for the top-level
+# attributes handlers and partners compare most, many-valued (a state) or nearly unique (ids). The
+# filters ask that very expression (backends.sql.query), the only form SQLite matches to an
+# index; a count reads the index alone. Each costs a parse of the document per write.
+SQLITE_INDEXED = ("state", "status", "resourceStatus", "externalId", "id")
+
+
+def json_member(name: str) -> str:
+    """The JSON path of a top-level member in SQLITE_INDEXED, as the index spells it (a literal, not a parameter)."""
+    assert name in SQLITE_INDEXED, name
+    return f"'$.{name}'"
+
+
+for _name in SQLITE_INDEXED:
+    Index(
+        f"ix_tmf_document_json_{_name}",
+        documents.c.kind,
+        func.json_extract(documents.c.doc, literal_column(json_member(_name))),
+    ).ddl_if(dialect="sqlite")
+
 events = Table(
     "tmf_event",
     metadata,
@@ -145,4 +166,4 @@ deliveries = Table(
     Index("ix_tmf_delivery_event", "event_seq"),  # an event's deliveries, for pruning
 )
 
-__all__ = ["INDEXED", "UtcDateTime", "deliveries", "documents", "events", "metadata"]
+__all__ = ["INDEXED", "SQLITE_INDEXED", "json_member", "UtcDateTime", "deliveries", "documents", "events", "metadata"]
