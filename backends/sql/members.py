@@ -24,6 +24,8 @@ from backends.values import as_number
 
 from .schema import SQLITE_INDEXED, documents, json_member
 
+Halves = tuple[ColumnElement[bool], ColumnElement[bool]]  # an equality as two disjoint conditions
+
 
 def applies(condition: Condition) -> bool:
     """Whether ``condition`` (an EQ or NE of plain texts on an indexed member) can be asked so."""
@@ -40,9 +42,7 @@ def _plain(text: str) -> bool:
     return as_number(text) is None
 
 
-def branches(
-    condition: Condition, doc: ColumnElement[Any], walk: ColumnElement[bool]
-) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+def branches(condition: Condition, doc: ColumnElement[Any], walk: ColumnElement[bool]) -> Halves:
     """The two disjoint halves of the EQ of ``condition``: the member is one of the texts (the index alone
     answers), or is an array holding one (``walk``: the same EQ as a ``json_each`` walk)."""
     member = func.json_extract(doc, literal_column(json_member(condition.path[0])), type_=Text)
@@ -60,23 +60,23 @@ def count(
     criteria: Sequence[ColumnElement[bool]],
     conditions: Sequence[Condition],
     where: Callable[[Sequence[Condition]], ColumnElement[bool]],
-    walk: Callable[[Condition], ColumnElement[bool]],
+    halves: Callable[[Condition], Halves | None],
 ) -> Select[Any] | None:
     """The count of the documents meeting ``criteria`` and ``conditions`` as the sum of two counts, one
-    for each half of an indexed member's equality among them; None when there is none.
+    for each half of the first equality among them that ``halves`` splits; None when it splits none.
 
     Asked as one OR, SQLite reads the index for it only with the statistics of ANALYZE, which a
-    store may never have had; a term of its own is an equality the planner gives to the index
-    first, and the count of the first half reads the index alone (at 200,000 documents 8 ms
-    for state=active where the walk took 1.6 s).
+    store may never have had, and PostgreSQL reads each match in the table; a term of its own is an
+    equality the planner gives to the index first, and the count of the first half reads the index
+    alone (SQLite, 200,000 documents: 8 ms for state=active where the walk took 1.6 s).
     """
-    first = next((c for c in conditions if c.op is Op.EQ and applies(c)), None)
-    if first is None:
+    split = next(((c, found) for c in conditions if c.op is Op.EQ and (found := halves(c)) is not None), None)
+    if split is None:
         return None
+    first, parts = split
     rest = where([c for c in conditions if c is not first])
-    halves = branches(first, documents.c.doc, walk(first))
-    counts = [select(func.count()).select_from(documents).where(*criteria, half, rest) for half in halves]
+    counts = [select(func.count()).select_from(documents).where(*criteria, part, rest) for part in parts]
     return select(counts[0].scalar_subquery() + counts[1].scalar_subquery())
 
 
-__all__ = ["applies", "branches", "count", "equal"]
+__all__ = ["Halves", "applies", "branches", "count", "equal"]
