@@ -3,7 +3,8 @@
 Whenever a ``cancelProductOrder`` lands (before, during or after decomposition and activation),
 the order ends with every item cancelled and nothing kept (no product active in TMF637, no service
 active in TMF638, no resource held in TMF639, nothing billed in TMF678), or the task ends
-``terminatedWithError`` naming an item that completed and the order does not claim cancelled.
+``terminatedWithError`` naming an item that completed and the order does not claim cancelled. A
+PATCH of states, the other way a client might try, is refused while the gateway fulfils the order.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ BILLING = "/tmf-api/customerBillManagement/v4"
 ORDERS = 50
 LATEST = 0.5  # seconds after the create: the latest moment a cancellation is asked for
 CLIENTS = 8  # client threads ordering and cancelling at once
+MERGE = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 # The refusal names the items that completed: before the cancellation was accepted, or with the order.
 REFUSED = re.compile(r"items? ([\w#, ]+) completed( before the cancellation was accepted|\))")
 
@@ -189,3 +192,43 @@ def test_a_service_order_that_fulfils_a_product_order_is_not_cancelled_on_its_ow
         assert f"it fulfils product order {order['id']}, which is cancelled through cancelProductOrder only" in notes
         product = ended["productOrderItem"][0]["product"]
         assert {client.service(ref)["state"] for ref in product["realizingService"]} == {"active"}
+
+
+def test_a_patch_of_states_cannot_cancel_an_order_the_gateway_fulfils(database: str) -> None:
+    with gateway(database, activation_delay=0.3) as client:
+        order = client.order(add("1", "po-home-phone"), add("2", "po-mobile-10gb"))
+        service_order = wait(
+            lambda: client.get(f"{SERVICE_ORDERING}/serviceOrder", externalId=order["id"]),
+            lambda found: bool(found),
+            30,
+            "the service order",
+        )[0]
+        path = f"{ORDERING}/productOrder/{order['id']}"
+        cancel_item = [{"op": "replace", "path": "/productOrderItem/1/state", "value": "cancelled"}]
+        for body, media, what in (
+            ({"state": "pending"}, MERGE, "state"),  # then cancelled: the D1 defect by another door
+            (cancel_item, JSON_PATCH, "item 2"),
+        ):
+            refused = client.http.patch(client.url + path, json=body, headers={"Content-Type": media}, timeout=10)
+            assert refused.status_code == 409, refused.text
+            assert refused.json()["message"] == (
+                f"Product order {order['id']} is fulfilled by the gateway, which sets its states and its items' "
+                f"({what} cannot be changed by PATCH); cancel it with POST /cancelProductOrder."
+            )
+        refused = client.http.patch(
+            f"{client.url}{SERVICE_ORDERING}/serviceOrder/{service_order['id']}",
+            json={"state": "assessingCancellation"},
+            headers={"Content-Type": MERGE},
+            timeout=10,
+        )
+        assert refused.status_code == 409 and f"fulfils product order {order['id']}" in refused.json()["message"]
+        described = client.http.patch(
+            client.url + path, json={"description": "by phone"}, headers={"Content-Type": MERGE}, timeout=10
+        )
+        assert described.status_code == 200, described.text  # any other attribute may still change
+        ended = client.ended(order["id"])
+        assert ended["state"] == "completed" and ended["description"] == "by phone", ended
+        installed = client.get(f"{INVENTORY}/product", **{"productOrderItem.productOrderId": order["id"]})
+        assert len(installed) == 2 and {p["status"] for p in installed} == {"active"}, installed
+        for product in installed:
+            assert {client.service(ref)["state"] for ref in product["realizingService"]} == {"active"}, product
