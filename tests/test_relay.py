@@ -17,7 +17,7 @@ from backends.routed import RoutedBackend
 from backends.upstream.store import UpstreamStore
 from tests.conftest import TEST_SETTINGS
 from tmfgate.gateway import Gateway
-from tmfgate.notifications.delivery import signature
+from tmfgate.notifications.posts import signature
 from tmfgate.relay import PREFIX, ListenerMiddleware, Relay, local_backend
 from tmfgate.runtime import load_apis
 from tmfgate.settings import Settings

@@ -25,7 +25,7 @@ from tmfgate.configuration import Upstream
 from tmfgate.endpoints import send_reply
 from tmfgate.errors import BadRequest, Forbidden, MethodNotAllowed, NotFound
 from tmfgate.gateway import Gateway
-from tmfgate.notifications.delivery import signature
+from tmfgate.notifications.posts import signature
 from tmfgate.polling import Poller
 from tmfgate.upstreams import outward
 

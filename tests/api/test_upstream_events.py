@@ -14,7 +14,7 @@ import requests
 from tests.conftest import RunningGateway
 from tests.gateways import served
 from tests.listeners import ListenerProcess
-from tmfgate.notifications.delivery import signature
+from tmfgate.notifications.posts import signature
 from tmfgate.relay import PREFIX, Relay
 
 BASE = "/tmf-api/resourceInventoryManagement/v4"

@@ -23,23 +23,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
-import hmac
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import httpx
 
 from backends.base import Backend, Delivery, Event, Route
-from tmfgate import __version__, codec
 from tmfgate.calls import Later
 from tmfgate.model import ApiModel
-from tmfgate.notifications import secrets, subscriptions
-from tmfgate.notifications.callbacks import CallbackRefused, Resolver, policy
+from tmfgate.notifications import subscriptions
+from tmfgate.notifications.callbacks import Resolver
 from tmfgate.notifications.lanes import Lanes
+from tmfgate.notifications.posts import Outcome, Poster, short
 from tmfgate.notifications.reactions import INTERNAL_PREFIX
 from tmfgate.notifications.retention import Pruner
 from tmfgate.notifications.subscriptions import Subscription
@@ -64,16 +62,6 @@ ERROR_BACKOFF_MAX = 5.0  # seconds between attempts to reach a failing store
 # RENEW_INTERVAL, so a worker that dies gives its deliveries back within a lease.
 LEASE = 5.0
 RENEW_INTERVAL = LEASE / 3
-MAX_ERROR_LENGTH = 500
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one POST to a listener gave."""
-
-    delivered: bool
-    error: str | None = None
-    later: dt.datetime | None = None  # a reaction asked to run again then (never parked for it)
 
 
 @dataclass(frozen=True)
@@ -103,9 +91,8 @@ class DeliveryWorker:
         self.backend = backend
         self.apis = apis
         self.concurrency = max(1, concurrency)
-        posts = settings.delivery_concurrency
-        self._callbacks = policy(settings, resolve)
-        self._lanes = Lanes(posts, settings.delivery_per_subscriber, reactions=self.concurrency)
+        self._poster = Poster(settings, transport=transport, resolve=resolve)
+        self._lanes = Lanes(settings.delivery_concurrency, settings.delivery_per_subscriber, reactions=self.concurrency)
         self.internal = {subscription.id: subscription for subscription in internal}
         # One event wakes the idle loop: set by the gateway's commits (when it shares it), by a
         # settled delivery, by a timeout and by stop. Waiting on a single event costs no task per
@@ -118,15 +105,6 @@ class DeliveryWorker:
         self._inflight: dict[asyncio.Task[None], str] = {}  # each delivery in flight, and its id
         self._next_retry: float | None = None  # monotonic time of the earliest retry this worker set
         self._pruner = Pruner(backend, settings.event_retention)
-        # One client keeps connections to listeners alive between deliveries. Redirects are not
-        # followed: one could lead past the callback host check, so it counts as a failure.
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            timeout=settings.delivery_timeout,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=posts, max_keepalive_connections=posts),
-            headers={"User-Agent": f"tmfgate/{__version__}"},
-        )
 
     # The loop
 
@@ -203,7 +181,7 @@ class DeliveryWorker:
     async def close(self) -> None:
         """Finish or cancel the deliveries in flight and close the connections to listeners."""
         await self._drain()
-        await self._client.aclose()
+        await self._poster.close()
 
     def _idle_timeout(self) -> float:
         timeout = POLL_INTERVAL
@@ -250,7 +228,7 @@ class DeliveryWorker:
 
         def route(event: Event) -> Iterable[str]:
             batch.append(event)
-            return _accepting(by_api.get(event.api, []), event)
+            return subscriptions.accepting(by_api.get(event.api, []), event)
 
         return route
 
@@ -265,9 +243,9 @@ class DeliveryWorker:
         for subscription in fresh.by_id.values():
             if subscription.id in used.by_id:
                 continue
-            owed = [event for event in batch if _accepting([subscription], event)]
+            owed = [event for event in batch if subscriptions.accepting([subscription], event)]
             if owed:
-                await self.backend.replay(subscription.id, min(event.time for event in owed), _among(owed))
+                await self.backend.replay(subscription.id, min(event.time for event in owed), subscriptions.among(owed))
 
     async def _reload(self) -> _Loaded:
         started = time.monotonic()
@@ -326,10 +304,11 @@ class DeliveryWorker:
                 return
             if subscription.reaction is not None:
                 async with self._lanes.reaction():
-                    outcome = await self._react(subscription, delivery.event)
+                    final = delivery.attempts + 1 >= self.settings.delivery_attempts
+                    outcome = await self._react(subscription, delivery.event, final)
             else:
                 async with self._lanes.callback(subscription.id):
-                    outcome = await self._post(subscription, delivery.event)
+                    outcome = await self._poster.post(subscription, delivery.event)
             await self._settle(delivery, subscription, outcome)
         except Exception:
             # The lease runs out and the delivery is claimed again: at least once, maybe twice.
@@ -380,93 +359,18 @@ class DeliveryWorker:
         # Jitter spreads the retries of many deliveries that failed together (a listener outage).
         return base * random.uniform(0.5, 1.5)
 
-    async def _react(self, subscription: Subscription, event: Event) -> Outcome:
-        """Run one of the gateway's own reactions; a failure is retried like a failed POST."""
+    async def _react(self, subscription: Subscription, event: Event, final: bool) -> Outcome:
+        """Run one of the gateway's own reactions; a failure is retried like a failed POST, and parked
+        after the ``final`` attempt (the reaction is told, so that what waits on it can say so)."""
         assert subscription.reaction is not None
         try:
-            await subscription.reaction(event)
+            await subscription.reaction(event, final)
         except Later as later:
-            return Outcome(False, _short(str(later)), later=later.at)
+            return Outcome(False, short(str(later)), later=later.at)
         except Exception as exc:
             logger.warning("Reaction %s to event %s (%s) failed.", subscription.id, event.id, event.type, exc_info=True)
-            return Outcome(False, _short(f"The reaction failed: {exc!r}"))
+            return Outcome(False, short(f"The reaction failed: {exc!r}"))
         return Outcome(True)
 
-    # HTTP
 
-    async def _post(self, subscription: Subscription, event: Event) -> Outcome:
-        try:
-            body = subscription.payload(event)
-            key = self.settings.hub_secret_key
-            # One deadline for the whole exchange: httpx's timeout is per read, which a listener
-            # trickling bytes would renew for ever.
-            async with asyncio.timeout(self.settings.delivery_timeout):
-                # The callback as given (TMF630 Part 1 §10), checked now and reached at the address checked.
-                target = await self._callbacks.target(subscription.callback)
-                response = await self._client.post(
-                    target.url,
-                    content=body,
-                    headers={**headers(event, body, secrets.unseal(subscription.secret, key)), "Host": target.host},
-                    extensions={"sni_hostname": target.server_name},
-                )
-        except CallbackRefused as exc:
-            return Outcome(False, _short(exc.message))
-        except (httpx.TimeoutException, TimeoutError):
-            return Outcome(False, f"The listener did not answer within {self.settings.delivery_timeout:g} s.")
-        except httpx.HTTPError as exc:
-            return Outcome(False, _short(f"The listener could not be reached: {exc or type(exc).__name__}"))
-        except Exception as exc:  # noqa: BLE001 - a payload or URL that cannot be used fails this delivery only
-            return Outcome(False, _short(f"The delivery failed: {exc!r}"))
-        if 200 <= response.status_code < 300:
-            return Outcome(True)
-        return Outcome(False, f"The listener answered {response.status_code}.")
-
-
-def headers(event: Event, body: bytes, secret: str | None) -> dict[str, str]:
-    """The headers of one notification: the event id to de-duplicate on, and the signature."""
-    result = {"Content-Type": "application/json", "X-Event-Id": event.id}
-    if secret:
-        result["X-Hub-Signature-256"] = signature(secret, body, int(time.time()))
-    return result
-
-
-def signature(secret: str, body: bytes, timestamp: int) -> str:
-    """``t=<unix seconds>,v1=<hex>``: the HMAC-SHA256 under the subscription's secret of the timestamp,
-    a dot and the body (as Stripe signs), so a listener can refuse a replayed notification by its age."""
-    signed = str(timestamp).encode() + b"." + body
-    return f"t={timestamp},v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-
-
-def _accepting(candidates: list[Subscription], event: Event) -> list[str]:
-    """The ids of the subscriptions that accept ``event``, parsing its body once, if a query needs it.
-
-    A route that raises rolls the whole fan-out back, so one event that cannot be evaluated would
-    stop every delivery: it goes only to the subscriptions that can take it, and is logged.
-    """
-    document = None
-    if any(s.conditions for s in candidates):
-        try:
-            document = codec.loads(event.body)
-        except ValueError:
-            logger.error("Event %s has a body that is not JSON; only subscriptions without filters get it.", event.id)
-            candidates = [s for s in candidates if not s.conditions]
-    accepted = []
-    for subscription in candidates:
-        try:
-            if subscription.accepts(event, document):
-                accepted.append(subscription.id)
-        except Exception:
-            logger.exception("Subscription %s cannot evaluate event %s; it does not get it.", subscription.id, event.id)
-    return accepted
-
-
-def _among(events: list[Event]) -> Callable[[Event], bool]:
-    ids = {event.id for event in events}
-    return lambda event: event.id in ids
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - 3] + "..."
-
-
-__all__ = ["DeliveryWorker", "Outcome", "headers", "signature"]
+__all__ = ["DeliveryWorker"]

@@ -43,8 +43,9 @@ class Subscription:
     fields: tuple[tuple[str, ...], ...] | None
     created_at: str
     # The gateway's own listeners (tmfgate.notifications.reactions) are awaited instead of posted to;
-    # they take events by (api, eventType) pairs, each change once although several APIs announce it.
-    reaction: Callable[[Event], Awaitable[None]] | None = field(default=None, compare=False)
+    # they take events by (api, eventType) pairs, each change once although several APIs announce it,
+    # and are told whether this attempt is the last before the delivery is parked.
+    reaction: Callable[[Event, bool], Awaitable[None]] | None = field(default=None, compare=False)
     sources: frozenset[tuple[str, str]] | None = field(default=None, compare=False)
     owner: str | None = None  # a partner's subscription receives only the events of its own resources
     # A subscription made through another version of the API (tmfgate.versions) gets each event
@@ -161,3 +162,32 @@ def stored(api: ApiModel, doc: dict[str, Any]) -> bytes:
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in _PRIVATE}
+
+
+def accepting(candidates: list[Subscription], event: Event) -> list[str]:
+    """The ids of the subscriptions that accept ``event``, parsing its body once, if a query needs it.
+
+    A route that raises rolls the whole fan-out back, so one event that cannot be evaluated would
+    stop every delivery: it goes only to the subscriptions that can take it, and is logged.
+    """
+    document = None
+    if any(s.conditions for s in candidates):
+        try:
+            document = codec.loads(event.body)
+        except ValueError:
+            log.error("Event %s has a body that is not JSON; only subscriptions without filters get it.", event.id)
+            candidates = [s for s in candidates if not s.conditions]
+    accepted = []
+    for subscription in candidates:
+        try:
+            if subscription.accepts(event, document):
+                accepted.append(subscription.id)
+        except Exception:
+            log.exception("Subscription %s cannot evaluate event %s; it does not get it.", subscription.id, event.id)
+    return accepted
+
+
+def among(events: list[Event]) -> Callable[[Event], bool]:
+    """Whether an event is one of ``events``."""
+    ids = {event.id for event in events}
+    return lambda event: event.id in ids
