@@ -5,13 +5,14 @@ The lifecycle and its history are in :mod:`handlers.tickets.lifecycle`, the link
 products a ticket relates show it while it is open (:mod:`handlers.tickets.products`). Alarms
 open, join and resolve incidents (:mod:`handlers.tickets.incidents`), which escalate and close with
 time (:mod:`handlers.tickets.follow_up`), while the ``incident_tickets`` setting is on; an incident
-resolved past its SLA credits the customer's next bill (:mod:`handlers.tickets.credits`).
+resolved past its SLA credits the customer's next bill (:mod:`handlers.tickets.credits`). v5 adds
+trouble ticket specifications (:mod:`handlers.tickets.specifications`).
 """
 
 from __future__ import annotations
 
 from handlers import apis
-from handlers.tickets import credits, follow_up, incidents, lifecycle, links, products
+from handlers.tickets import credits, follow_up, incidents, lifecycle, links, products, specifications
 from handlers.tickets.lifecycle import TICKETS
 from handlers.tickets.settings import INCIDENT_TICKETS, SETTINGS
 from tmfgate import operations, times
@@ -24,6 +25,9 @@ handlers.reaction("AlarmCreateEvent", "AlarmStateChangeEvent", "AlarmDeleteEvent
 )
 handlers.reaction("TroubleTicketCreateEvent", when=INCIDENT_TICKETS)(follow_up.escalate)
 handlers.reaction("TroubleTicketResolvedEvent", when=INCIDENT_TICKETS)(follow_up.close_when_quiet)
+# v5 only: its trouble ticket specifications (specs/v5/tmf621_trouble_ticket.yaml).
+handlers.serve("createTroubleTicketSpecification", specifications.create)
+handlers.serve("patchTroubleTicketSpecification", specifications.patch)
 
 
 @handlers.operation

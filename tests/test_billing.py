@@ -159,13 +159,14 @@ def test_a_catalog_or_settings_billing_cannot_use_stop_the_start(tmp_path: Path)
             ({"priceType": "oneTime", "price": {"unit": "EUR", "value": -5}}, "0 or more"),
             ({"priceType": "oneTime", "price": {"unit": "EUR"}}, "needs a value"),
             ({"priceType": "usage", "price": {"unit": "EUR", "value": 1}}, "a usage price needs unitOfMeasure"),
+            ({"priceType": "usageCharge", "price": {"unit": "EUR", "value": 1}}, "a usage price needs unitOfMeasure"),
             (
                 {"priceType": "discount", "price": {"unit": "EUR", "value": 1}},
                 "priceType 'discount' is not one billing",
             ),
             (
-                {"priceType": "recurring", "recurringChargePeriodType": "week", "price": {"unit": "EUR", "value": 1}},
-                "the recurring period 'week' is not one billing charges",
+                {"priceType": "recurring", "recurringChargePeriodType": "day", "price": {"unit": "EUR", "value": 1}},
+                "the recurring period 'day' is not one billing charges",
             ),
             (
                 {
@@ -182,10 +183,13 @@ def test_a_catalog_or_settings_billing_cannot_use_stop_the_start(tmp_path: Path)
         path.write_text(yaml.safe_dump({"currency": "EUR", "productOfferingPrice": [{"id": "pop-1", **price}]}))
         with pytest.raises(ConfigurationError, match=f"productOfferingPrice pop-1: .*{words}"):
             check(gateway(catalog=str(path)))
-    # A yearly price is one billing charges (a twelfth each month): the start goes on.
+    # Yearly and weekly prices, and TMF678's names, are ones billing charges: the start goes on.
     path = tmp_path / "yearly.yaml"
     yearly = {"priceType": "recurring", "recurringChargePeriodType": "year", "price": {"unit": "EUR", "value": 100}}
-    path.write_text(yaml.safe_dump({"productOfferingPrice": [{"id": "pop-1", **yearly}]}))
+    weekly = {**yearly, "priceType": "recurringCharge", "recurringChargePeriodType": "weekly"}
+    data = {"priceType": "usageCharge", "unitOfMeasure": {"units": "GB"}, "price": {"unit": "EUR", "value": 2}}
+    entries = [{"id": "pop-1", **yearly}, {"id": "pop-2", **weekly}, {"id": "pop-3", **data}]
+    path.write_text(yaml.safe_dump({"productOfferingPrice": entries}))
     check(gateway(catalog=str(path)))
 
 

@@ -54,7 +54,7 @@ def test_the_routes_name_apis_by_stem_or_number(tmp_path: Path) -> None:
         f"""
 apis:
   tmf639: {{upstream: {{url: "{OSS}/resourceInventoryManagement/v4/", timeout: 2.5, auth: {{bearer: t0k}}}}}}
-  tmf638_service_inventory: {{upstream: {{url: "{OSS}/serviceInventory/v4", version: 4}}}}
+  tmf638_service_inventory: {{upstream: {{url: "{OSS}/serviceInventory/v4", version: 4, poll_attribute: changed}}}}
   tmf622: local
   tmf629: {{local: true}}
 fulfilment:
@@ -71,6 +71,8 @@ fulfilment:
     assert (resources.url, resources.timeout) == (f"{OSS}/resourceInventoryManagement/v4", 2.5)
     assert resources.headers == (("Authorization", "Bearer t0k"),)
     assert routing.upstreams["tmf638_service_inventory"].version == "v4"
+    assert routing.upstreams["tmf638_service_inventory"].poll_attribute("service", "lastUpdate") == "changed"
+    assert resources.poll_attribute("resource", "lastUpdate") == "lastUpdate"  # none given: the setting
     assert routing.southbound is not None and routing.southbound.url.endswith("/serviceOrdering/v4")
     assert routing.upstreams["tmf641_service_ordering"] == routing.southbound  # found by its base path
 
@@ -102,6 +104,12 @@ def test_no_file_routes_everything_locally() -> None:
         ("fulfilment: {northbound: {url: 'http://x/y'}}\n", "the key fulfilment.northbound is not known"),
         ("fulfilment: {southbound: {url: nowhere}}\n", "fulfilment.southbound.url must be"),
         ("apis: [tmf639]\n", "apis must be a mapping"),
+        ("apis: {tmf639: {upstream: {url: 'http://x/y', poll_attribute: 3}}}\n", "poll_attribute must name a"),
+        ("apis: {tmf639: {upstream: {url: 'http://x/y', poll_attribute: {resource: ''}}}}\n", "must name a date"),
+        (
+            "apis: {tmf639: {upstream: {url: 'http://x/y', poll_attribute: {order: lastUpdate}}}}\n",
+            "apis.tmf639.upstream.poll_attribute names 'order', no resource of tmf639_resource_inventory",
+        ),
         ("apis: {tmf639: {upstream: {url: 'http://x/y'}}\n", "is not valid YAML at line"),
     ],
 )

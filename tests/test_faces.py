@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tmfgate import specs
-from tmfgate.faces import Node, Planner, Rule, Typed, rules_of
+from tmfgate.faces import Node, Planner, Rule, Typed, collapsed, rules_of
 from tmfgate.model import Schemas
 
 TABLE = specs.read_data(specs.specs_dir() / "v5" / specs.FACES_FILE)
@@ -351,3 +351,21 @@ def test_a_listed_string_is_a_list_of_one_object_in_the_face() -> None:
     assert more == {"externalId": [{"id": "a", "owner": "crm"}, {"id": "b"}]}  # says more: kept as it came
     assert rule.stored_path(("externalId", "id")) == (("externalId",), 2)
     assert rule.stored_path(("externalId", "owner")) == (("externalId",), 1)
+
+
+def test_a_listed_string_that_moved_maps_its_key_to_the_stored_string() -> None:
+    rule = Rule.of({"moved": {"externalId": "externalIdentifier"}, "listed": {"externalId": "id"}})
+    doc: dict[str, Any] = {"externalId": "x"}
+    rule.outward(doc)
+    assert doc == {"externalIdentifier": [{"id": "x"}]}
+    rule.inward(doc)
+    assert doc == {"externalId": "x"}
+    assert rule.listed_key(("externalId",)) == "id" and rule.listed_key(("other",)) is None
+    assert rule.stored_path(("externalIdentifier", "id")) == (("externalId",), 2)
+    assert rule.stored_path(("externalIdentifier", "owner")) == (("externalId",), 1)
+
+
+def test_a_list_of_one_object_collapses_to_its_key() -> None:
+    two = [{"id": "x"}, {"id": "y"}]
+    assert collapsed([{"id": "x"}], "id") == "x" and collapsed(two, "id") == two
+    assert collapsed("x", "id") == "x" and collapsed([{"id": "x", "owner": "o"}], "id") == [{"id": "x", "owner": "o"}]

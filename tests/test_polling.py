@@ -37,10 +37,12 @@ class Inventory:
     """A TMF639 upstream without a hub that stamps ``lastUpdate`` on every change; lists filter on
     ``lastUpdate.gte``, sort by it and page, as a TMF server does."""
 
-    def __init__(self) -> None:
+    def __init__(self, attribute: str = "lastUpdate") -> None:
         self.resources: dict[str, dict[str, Any]] = {}
+        self.attribute = attribute  # the date-time it stamps on every change
         self.clock = 0
         self.down = False
+        self.asked: list[list[str]] = []  # the ids of each list by id
 
     def put(self, id: str, *, stamp: bool = True, **attributes: Any) -> None:
         if stamp:
@@ -48,17 +50,20 @@ class Inventory:
         doc = self.resources.setdefault(id, {"id": id, "href": f"{OSS}/resource/{id}", "@type": "Resource"})
         doc.update(attributes)
         if stamp:
-            doc["lastUpdate"] = f"2026-01-01T00:00:{self.clock:02d}Z"
+            doc[self.attribute] = f"2026-01-01T00:00:{self.clock:02d}Z"
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
         params = request.url.params
-        found = sorted(self.resources.values(), key=lambda d: d.get("lastUpdate", ""))
-        since = params.get("lastUpdate.gte")
+        found = sorted(self.resources.values(), key=lambda d: d.get(self.attribute, ""))
+        since = params.get(f"{self.attribute}.gte")
         if since is not None:
             since = since.replace("+00:00", "Z")
-            found = [d for d in found if d.get("lastUpdate", "") >= since]
+            found = [d for d in found if d.get(self.attribute, "") >= since]
+        if "id" in params:  # TMF630: comma-separated values are alternatives
+            self.asked.append(params["id"].split(","))
+            found = [d for d in found if d["id"] in self.asked[-1]]
         offset, limit = int(params.get("offset", 0)), int(params.get("limit", 100))
         return httpx.Response(200, json=found[offset : offset + limit], headers={"x-total-count": str(len(found))})
 
@@ -195,6 +200,55 @@ async def test_an_upstream_down_fails_one_pass_and_the_next_finds_what_changed(
         inventory.put("r1", name="back")
         await poller.poll()
         assert [t for t, _, _ in await announced(local)] == ["ResourceAttributeValueChangeEvent"]
+
+
+async def test_a_deletion_at_the_upstream_is_found_by_the_sweep_and_announced_once(
+    gateway: Gateway, inventory: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(polling, "PAGE", 2)
+    for n in range(5):
+        inventory.put(f"r{n}", name=f"olt-{n}")
+    async with running(gateway, inventory) as (poller, local):
+        await poller.poll()
+        assert await poller.sweep() == 0 and await announced(local) == []
+        del inventory.resources["r1"], inventory.resources["r4"]
+        inventory.asked.clear()
+        assert await poller.sweep() == 2
+        got = await announced(local)
+        assert [(t, i) for t, i, _ in got] == [("ResourceDeleteEvent", "r1"), ("ResourceDeleteEvent", "r4")]
+        assert got[0][2]["name"] == "olt-1" and got[0][2]["href"] == f"{OURS}/resource/r1"
+        assert inventory.asked == [["r0", "r1"], ["r2", "r3"], ["r4"]]  # a page of ids per call
+        assert await poller.sweep() == 0 and await poller.poll() == 0 and await announced(local) == []
+        inventory.put("r1", name="olt-1 again")  # made anew after its deletion: a create
+        await poller.poll()
+        assert [(t, i) for t, i, _ in await announced(local)] == [("ResourceCreateEvent", "r1")]
+
+
+async def test_a_sweep_of_an_upstream_down_announces_nothing(gateway: Gateway, inventory: Inventory) -> None:
+    inventory.put("r1")
+    async with running(gateway, inventory) as (poller, local):
+        await poller.poll()
+        inventory.down = True
+        with pytest.raises(StorageUnavailable):
+            await poller.sweep()
+        inventory.down = False
+        assert await poller.sweep() == 0 and await announced(local) == []
+
+
+async def test_the_upstream_s_own_poll_attribute_is_used_for_its_kinds(tmp_path: Path) -> None:
+    config = tmp_path / "tmfgate.yaml"
+    config.write_text(f"apis:\n  tmf639: {{upstream: {{url: '{OSS}', poll_attribute: {{resource: changedAt}}}}}}\n")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'bss.db'}", public_url="http://gw", config=str(config), **TEST_SETTINGS
+    )
+    inventory = Inventory(attribute="changedAt")
+    inventory.put("r1", name="a")
+    async with running(Gateway(settings, APIS), inventory) as (poller, local):
+        assert poller.attributes == {"resource": "changedAt"}
+        await poller.poll()
+        inventory.put("r1", name="b")
+        await poller.poll()
+        assert [(t, i) for t, i, _ in await announced(local)] == [("ResourceAttributeValueChangeEvent", "r1")]
 
 
 async def test_a_started_poller_polls_on_its_own_and_says_when_it_cannot(

@@ -271,6 +271,7 @@ APIS = [
     ),
     # TMF642 v5.0.1 declares /alarmManagement/v4 as its base path.
     v5("tmf642_alarm.yaml", "TMF642-v5.0.1.oas.yaml", "TMF642 Alarm Management", "/tmf-api/alarmManagement/v5"),
+    v5("tmf621_trouble_ticket.yaml", "TMF621-v5.0.1.oas.yaml", "TMF621 Trouble Ticket", "/tmf-api/troubleTicket/v5"),
     # TMF678's JSON-Patch-Query example is one operation, not the array of operations its schema says.
     v5(
         "tmf678_bill.yaml",

@@ -11,9 +11,11 @@ import orjson
 import pytest
 
 from tmfgate.calls import Reply
+from tmfgate.errors import BadRequest
+from tmfgate.faces import Node, Rule, Typed
 from tmfgate.model import ApiModel
 from tmfgate.runtime import load_apis
-from tmfgate.versions import EitherVersion, Face, FacedResource, stored_pointer
+from tmfgate.versions import EitherVersion, Face, FacedResource, Listed, stored_pointer
 
 APIS = {api.name: api for api in load_apis()}
 ORDERS = APIS["tmf622_product_ordering"]
@@ -124,6 +126,7 @@ def test_a_v5_body_stores_in_v4_names_keeping_v5_only_attributes() -> None:
         ("tmf632_party", "individual", "fullName", "name"),
         ("tmf678_bill", "appliedCustomerBillingRate", "type", "appliedBillingRateType"),
         ("tmf622_product_ordering", "productOrder", "orderDate", "creationDate"),
+        ("tmf621_trouble_ticket", "troubleTicket", "statusChange", "statusChangeHistory"),
     ],
 )
 def test_each_renamed_attribute_of_the_table(api: str, kind: str, stored_name: str, face_name: str) -> None:
@@ -131,6 +134,14 @@ def test_each_renamed_attribute_of_the_table(api: str, kind: str, stored_name: s
     shown = face.outward(kind, {stored_name: "v", "other": 1})
     assert shown == {face_name: "v", "other": 1}
     assert face.inward(kind, shown, "application/merge-patch+json") == {stored_name: "v", "other": 1}
+
+
+def test_a_task_resource_maps_through_its_face_node_by_its_home_name() -> None:
+    alarms = face_of("tmf642_alarm")
+    assert alarms.node("ackAlarms") is alarms.node("ackAlarm") is alarms.nodes["ackAlarm"]
+    task = {"@type": "AckAlarms", "ackedAlarm": [{"id": "a1", "@referredType": "Alarm"}]}
+    shown = alarms.outward("ackAlarms", task)
+    assert shown == {"@type": "AckAlarm", "ackedAlarm": [{"id": "a1", "@referredType": "Alarm", "@type": "AlarmRef"}]}
 
 
 def test_a_resource_without_a_rule_passes_through() -> None:
@@ -204,6 +215,26 @@ def test_stored_pointer_escapes_and_follows_nodes() -> None:
     assert stored_pointer(node, "/creationDate") == ("/orderDate", None)
 
 
+def test_a_whole_listed_value_collapses_after_its_items_map() -> None:
+    item = Node(Rule(typed=Typed("ExternalIdentifier", frozenset({"ExternalIdentifier"}), False)))
+    listed = Listed(item.rule, item.children, "id")
+    assert listed.inward([{"@type": "ExternalIdentifier", "id": "x"}]) == "x"
+    assert listed.inward([{"id": "x"}, {"id": "y"}]) == [{"id": "x"}, {"id": "y"}]
+
+
+def test_pointers_into_a_listed_string_map_to_it_or_are_refused_by_name() -> None:
+    node = face_of("tmf621_trouble_ticket").node("troubleTicket")
+    assert stored_pointer(node, "/externalIdentifier/0/id") == ("/externalId", None)
+    pointer, whole = stored_pointer(node, "/externalIdentifier")
+    assert pointer == "/externalId" and whole is not None
+    assert whole.inward([{"@type": "ExternalIdentifier", "id": "x"}]) == "x"
+    for refused in ("/externalIdentifier/1", "/externalIdentifier/-", "/externalIdentifier/0/owner", "/externalId/0"):
+        with pytest.raises(BadRequest, match=refused):
+            stored_pointer(node, refused)
+    orders = FACE.node("productOrder")  # listed without a move (TMF622 externalId)
+    assert stored_pointer(orders, "/externalId/0/id") == ("/externalId", None)
+
+
 @pytest.mark.parametrize(
     ("face", "stored"),
     [
@@ -267,6 +298,47 @@ def test_a_json_patch_query_value_maps_by_the_element_it_selects() -> None:
 )
 def test_a_query_in_stored_names(face: str, stored: str) -> None:
     assert FACE.query("productOrder", face) == stored
+
+
+@pytest.mark.parametrize(
+    ("api", "kind", "face", "stored"),
+    [
+        # Values the versions spell differently are filtered in the stored spelling (TMF639 enums).
+        ("tmf639_resource_inventory", "resource", "operationalState=enabled", "operationalState=enable"),
+        (
+            "tmf639_resource_inventory",
+            "resource",
+            "operationalState=enabled,disabled",
+            "operationalState=enable,disable",
+        ),
+        ("tmf639_resource_inventory", "resource", "operationalState.ne=disabled", "operationalState.ne=disable"),
+        ("tmf639_resource_inventory", "resource", "operationalState.regex=enabled", "operationalState.regex=enabled"),
+        ("tmf639_resource_inventory", "resource", "operationalState=other", "operationalState=other"),
+        ("tmf639_resource_inventory", "resource", "name=enabled", "name=enabled"),
+        (
+            "tmf622_product_ordering",
+            "productOrder",
+            "filter=relatedParty[?(@.@type=='RelatedPartyRefOrPartyRoleRef' && @.role=='customer')]",
+            "filter=$.relatedParty[?(@.@type=='RelatedParty'%20%26%26%20@.role=='customer')]",
+        ),
+        # @type names too: v5 names each TMF642 task in the singular, v4 in the plural.
+        ("tmf642_alarm", "ackAlarm", "@type=AckAlarm", "@type=AckAlarms"),
+        (
+            "tmf622_product_ordering",
+            "productOrder",
+            "relatedParty.@type=RelatedPartyRefOrPartyRoleRef",
+            "relatedParty.@type=RelatedParty",
+        ),
+    ],
+)
+def test_a_filter_value_in_stored_spelling(api: str, kind: str, face: str, stored: str) -> None:
+    assert face_of(api).query(kind, face) == stored
+
+
+def test_a_subscription_query_spells_event_values_as_stored() -> None:
+    face = face_of("tmf639_resource_inventory")
+    query = "event.resource.operationalState=enabled&eventType=ResourceCreateEvent"
+    assert face.subscription_query(query) == "event.resource.operationalState=enable&eventType=ResourceCreateEvent"
 
 
 def test_query_parts_are_rewritten_one_by_one() -> None:

@@ -170,10 +170,13 @@ class Job:
     gateway: Gateway
     event: Event
     envelope: Document
+    # The last attempt before the outbox parks the delivery for an operator: a reaction failing
+    # now may say so on what waits for it (an order's items).
+    final: bool = False
 
     @classmethod
-    def of(cls, gateway: Gateway, event: Event) -> Job:
-        return cls(gateway, event, codec.loads(event.body))
+    def of(cls, gateway: Gateway, event: Event, *, final: bool = False) -> Job:
+        return cls(gateway, event, codec.loads(event.body), final)
 
     @property
     def correlation_id(self) -> str:

@@ -19,7 +19,7 @@ from tmfgate.errors import ConfigurationError
 from tmfgate.settings import Setting, Settings
 
 SECTIONS = ("settings", "apis", "fulfilment")
-UPSTREAM_KEYS = ("url", "version", "auth", "timeout")
+UPSTREAM_KEYS = ("url", "version", "auth", "timeout", "poll_attribute")
 ADAPTER_GROUP = "tmfgate.adapters"
 AUTH_KEYS = ("bearer", "username", "password", "headers")
 
@@ -32,6 +32,14 @@ class Upstream:
     version: str | None = None
     timeout: float | None = None  # seconds; None: the ``upstream_timeout`` setting
     headers: tuple[tuple[str, str], ...] = ()
+    # (kind, date-time attribute) by which a hubless upstream is polled; kind "*" for every other
+    # kind; none given: the ``upstream_poll_attribute`` setting.
+    poll_attributes: tuple[tuple[str, str], ...] = ()
+
+    def poll_attribute(self, kind: str, default: str) -> str:
+        """The attribute by which ``kind`` is polled at this upstream."""
+        given = dict(self.poll_attributes)
+        return given.get(kind) or given.get("*") or default
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,7 @@ def routing(settings: Settings, apis: Iterable[Any]) -> Routing:
         name = _api_name(written, served, file.path)
         if isinstance(route, Upstream):
             _not_self(route, settings, file.path, f"apis.{written}")
+            _polled_kinds(route, served[name], file.path, f"apis.{written}")
             upstreams[name] = route
         elif isinstance(route, AdapterRoute):
             adapters[name] = route
@@ -124,6 +133,17 @@ def routing(settings: Settings, apis: Iterable[Any]) -> Routing:
         _not_self(file.southbound, settings, file.path, "fulfilment.southbound")
         upstreams.setdefault(_api_at(file.southbound.url, served, file.path), file.southbound)
     return Routing(upstreams, file.southbound, adapters)
+
+
+def _polled_kinds(route: Upstream, api: Any, path: str, where: str) -> None:
+    """Each kind ``poll_attribute`` names must be a resource of the API."""
+    kinds = set(getattr(api, "resources", ()))
+    for kind, _ in route.poll_attributes:
+        if kind != "*" and kinds and kind not in kinds:
+            raise ConfigurationError(
+                f"{path}: {where}.upstream.poll_attribute names {kind!r}, no resource of {api.name}; "
+                f"its resources are {', '.join(sorted(kinds))}."
+            )
 
 
 def _api_at(url: str, served: Mapping[str, Any], path: str) -> str:
@@ -227,7 +247,21 @@ def _upstream(value: Any, path: str, where: str) -> Upstream:
         version=None if version is None else "v" + str(version).lstrip("v"),
         timeout=None if timeout is None else float(timeout),
         headers=_auth(data.get("auth"), path, where + ".auth"),
+        poll_attributes=_poll_attributes(data.get("poll_attribute"), path, where + ".poll_attribute"),
     )
+
+
+def _poll_attributes(value: Any, path: str, where: str) -> tuple[tuple[str, str], ...]:
+    """``poll_attribute: lastUpdate`` for every kind, or ``{serviceOrder: completionDate, ...}`` by kind."""
+    if value is None:
+        return ()
+    pairs = _mapping(value, path, where).items() if isinstance(value, dict) else [("*", value)]
+    for kind, name in pairs:
+        if not isinstance(name, str) or not name.strip() or not str(kind).strip():
+            raise ConfigurationError(
+                f"{path}: {where} must name a date-time attribute, or map each kind to one, not {value!r}."
+            )
+    return tuple((str(kind), name.strip()) for kind, name in pairs)
 
 
 def _auth(value: Any, path: str, where: str) -> tuple[tuple[str, str], ...]:

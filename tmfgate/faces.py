@@ -200,18 +200,32 @@ class Rule:
         for path, key in self.listed:
             # One identifier fits the stored string; a list that says more is kept as it came.
             value = _get(doc, path)
-            if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict) and value[0].keys() == {key}:
-                _put(doc, path, value[0][key])
+            shorter = collapsed(value, key)
+            if shorter is not value:
+                _put(doc, path, shorter)
+
+    def listed_key(self, stored: Path) -> str | None:
+        """The attribute of the one object a stored string at ``stored`` is listed as, if it is."""
+        return next((key for path, key in self.listed if path == stored), None)
 
     def stored_path(self, path: Path) -> tuple[Path, int]:
         """The stored path of a face path's head, and how many face names it took."""
         for stored, faced in self.moved:
             if path[: len(faced)] == faced:
-                return stored, len(faced)
+                # A listed string that also moved (v5 externalIdentifier.id is v4 externalId).
+                key = self.listed_key(stored)
+                return stored, len(faced) + (key is not None and path[len(faced) : len(faced) + 1] == (key,))
         for listed, key in self.listed:
             if path[: len(listed) + 1] == (*listed, key):
                 return listed, len(listed) + 1
         return path[:1], 1
+
+
+def collapsed(value: Any, key: str) -> Any:
+    """A face's list of one ``{key: x}`` as the stored string ``x``; a list that says more is kept."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict) and value[0].keys() == {key}:
+        return value[0][key]
+    return value
 
 
 @dataclass(eq=False)
@@ -256,6 +270,21 @@ class Node:
         child = self.children.get(path[0]) if used == 1 else None
         rest = path[used:]
         return head + (child.stored_path(rest) if child is not None else rest)
+
+    def stored_value(self, path: Path, value: str) -> str:
+        """A filter value of the face attribute at ``path`` as stored: a value or an ``@type`` the
+        versions spell differently (v5 ``operationalState=enabled`` is v4 ``enable``)."""
+        node: Node | None = self
+        while node is not None and path:
+            rule = node.rule
+            spelled = dict(rule.values).get(path, {}) if rule is not None else {}
+            if rule is not None and path == ("@type",):
+                spelled = rule.types
+            stored = next((old for old, new in spelled.items() if new == value), None)
+            if stored is not None:
+                return stored
+            node, path = node.children.get(path[0]), path[1:]
+        return value
 
     def face_path(self, path: Path) -> Path:
         """A stored attribute path in the face's names (a JSON Patch's path, the other way round)."""
@@ -371,4 +400,4 @@ def rules_of(data: Mapping[str, Any]) -> dict[str, Rule]:
     return {name: Rule.of(rule or {}) for name, rule in (data.get("schemas") or {}).items()}
 
 
-__all__ = ["Document", "Node", "Planner", "Rule", "Typed", "rules_of"]
+__all__ = ["Document", "Node", "Planner", "Rule", "Typed", "collapsed", "rules_of"]

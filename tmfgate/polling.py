@@ -6,8 +6,9 @@ The last copy seen of each resource is kept in the local store: it tells a creat
 and which kind of change (TMF630 event types, :mod:`tmfgate.events`), and it makes a resource seen
 again unchanged (a repeated watermark, a restart) announce nothing. The copies, the watermark and
 the events of one page are written in one transaction, so a restart loses and repeats nothing. The
-first poll of a kind only records what is there: what existed before is no change. A deletion at the
-upstream leaves no trace a watermark finds, and is not announced.
+first poll of a kind only records what is there: what existed before is no change. A deletion leaves
+no trace a watermark finds: the copies are swept instead (every ``upstream_poll_deletions`` seconds),
+a hundred at a time asked for by id, and a copy the upstream no longer holds is announced deleted.
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ class Poller:
         self.local = local  # where the copies, the watermark and the events are kept
         self.api = api
         self.kinds = dict(stores)  # kind -> the store that keeps it
-        self.attribute = gateway.settings.upstream_poll_attribute
+        default, upstream = gateway.settings.upstream_poll_attribute, gateway.routing.upstreams.get(api)
+        # kind -> the date-time attribute it is polled by: the upstream's own, else the setting
+        self.attributes = {
+            kind: default if upstream is None else upstream.poll_attribute(kind, default) for kind in self.kinds
+        }
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -65,9 +70,14 @@ class Poller:
             self._task = None
 
     async def _run(self) -> None:
+        loop, swept = asyncio.get_running_loop(), None
+        every = self.gateway.settings.upstream_poll_deletions
         while True:
             try:
                 await self.poll()
+                if every > 0 and (swept is None or loop.time() - swept >= every):
+                    await self.sweep()
+                    swept = loop.time()
             except StorageError as exc:  # down, or refusing the filter: said, and tried again next time
                 log.warning("cannot poll %s for changes: %s", self.api, exc)
             await asyncio.sleep(self.gateway.settings.upstream_poll)
@@ -78,27 +88,57 @@ class Poller:
 
     async def poll_kind(self, kind: str) -> int:
         """Every page changed since the kind's watermark, each announced and recorded in one transaction."""
-        raised, offset = 0, 0
+        raised, offset, attribute = 0, 0, self.attributes[kind]
         first = await self._watermark(kind) is None  # every page of the first poll only records
         while True:
             mark = await self._watermark(kind)
-            conditions = () if mark is None else (_since(self.attribute, mark),)
-            query = Query(conditions=conditions, sort=(SortKey((self.attribute,)),), offset=offset, limit=PAGE)
+            conditions = () if mark is None else (_since(attribute, mark),)
+            query = Query(conditions=conditions, sort=(SortKey((attribute,)),), offset=offset, limit=PAGE)
             page = await self.kinds[kind].query(kind, query)
             docs = [codec.loads(raw) for raw in page.items]
             async with self.local.transaction() as tx:
                 raised += await self._record(tx, kind, docs, announce=not first)
-                last = next((d[self.attribute] for d in reversed(docs) if isinstance(d.get(self.attribute), str)), mark)
+                last = next((d[attribute] for d in reversed(docs) if isinstance(d.get(attribute), str)), mark)
                 if last is not None and last != mark:
                     await _store(tx, WATERMARK_KIND, {"id": f"{self.api}:{kind}", "value": last})
             if docs and last is None:
-                log.warning("%s of %s carry no %s: their changes cannot be polled", kind, self.api, self.attribute)
+                log.warning("%s of %s carry no %s: their changes cannot be polled", kind, self.api, attribute)
             if raised:
                 self.gateway.committed.set()
             if len(docs) < PAGE:
                 return raised
             # A full page all at the watermark's value: the next one starts after it, not at it again.
             offset = offset + len(docs) if last == mark else 0
+
+    async def sweep(self) -> int:
+        """One look for deletions over every kind; the number of resources found deleted."""
+        return sum([await self.sweep_kind(kind) for kind in sorted(self.kinds)])
+
+    async def sweep_kind(self, kind: str) -> int:
+        """The kind's copies a page at a time (by id, in the local store's query), each page's ids asked
+        of the upstream in one list; a copy it no longer holds is announced deleted and forgotten."""
+        prefix, gone = f"{self.api}:{kind}:", 0
+        # every key with the prefix sorts after it and before the prefix with its last ':' as ';'
+        after, end = prefix, prefix[:-1] + ";"
+        while True:
+            window = (_key(Op.GT, after), _key(Op.LT, end))
+            copies = [codec.loads(raw) for raw in (await self.local.query(SEEN_KIND, _keyset(window))).items]
+            if not copies:
+                return gone
+            ids = tuple(copy["id"][len(prefix) :] for copy in copies)
+            held = Query(conditions=(Condition(("id",), Op.EQ, ValueType.STRING, ids),), limit=len(ids))
+            present = {codec.loads(raw)["id"] for raw in (await self.kinds[kind].query(kind, held)).items}
+            missing = [copy for copy, id in zip(copies, ids, strict=True) if id not in present]
+            if missing:
+                async with self.local.transaction() as tx:
+                    for copy in missing:
+                        if await tx.delete(SEEN_KIND, copy["id"]):  # not swept by another poller already
+                            await self.gateway.events.deleted(tx, kind, copy["copy"], new_id())
+                            gone += 1
+                self.gateway.committed.set()
+            if len(copies) < PAGE:
+                return gone
+            after = copies[-1]["id"]
 
     async def _watermark(self, kind: str) -> str | None:
         raw = await self.local.get(WATERMARK_KIND, f"{self.api}:{kind}")
@@ -132,6 +172,15 @@ def _since(attribute: str, mark: str) -> Condition:
         return Condition((attribute,), Op.GTE, ValueType.STRING, (mark,))
     at = at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
     return Condition((attribute,), Op.GTE, ValueType.DATETIME, (Instant(at.astimezone(dt.UTC)),))
+
+
+def _key(op: Op, value: str) -> Condition:
+    return Condition(("id",), op, ValueType.STRING, (value,))
+
+
+def _keyset(window: tuple[Condition, ...]) -> Query:
+    """A page of copies by id: keyset paging, as the sweep deletes copies behind it."""
+    return Query(conditions=window, sort=(SortKey(("id",)),), limit=PAGE)
 
 
 async def _store(tx: Transaction, kind: str, doc: Document, *, exists: bool | None = None) -> None:

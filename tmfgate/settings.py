@@ -532,6 +532,14 @@ class Settings:
         amount("seconds", zero=True),
         metavar="SECONDS",
     )
+    upstream_poll_deletions = Setting(
+        "upstream_poll_deletions",
+        60.0,
+        "seconds between looks for deletions at a polled upstream: the resources seen there are asked for "
+        "by id, a hundred a call, and one it no longer holds is announced deleted; `0` looks for none",
+        amount("seconds", zero=True),
+        metavar="SECONDS",
+    )
     upstream_poll_attribute = Setting(
         "upstream_poll_attribute",
         "lastUpdate",

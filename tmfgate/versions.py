@@ -18,8 +18,8 @@ import orjson
 from backends.base import ValueType
 from tmfgate import codec, jsonpath
 from tmfgate.calls import Reply
-from tmfgate.errors import InvalidQuery
-from tmfgate.faces import Node, Planner, Rule, rules_of
+from tmfgate.errors import BadRequest, InvalidQuery
+from tmfgate.faces import Node, Planner, Rule, collapsed, rules_of
 from tmfgate.model import ApiModel, OperationModel, ResourceModel
 from tmfgate.query import parameters
 from tmfgate.schemas import Checks, compile_schema
@@ -84,7 +84,12 @@ class Face:
     # Documents
 
     def node(self, kind: str) -> Node:
-        return self.nodes.get(kind) or Node()
+        """The node of a face resource, found by its name or by its home's (the home operation serving
+        v5 ``ackAlarm`` names ``ackAlarms``: its documents map through the face's node all the same)."""
+        found = self.nodes.get(kind)
+        if found is None:
+            found = next((self.nodes.get(face) for face, home in self.homes.items() if home == kind), None)
+        return found or Node()
 
     def outward(self, kind: str, doc: Any) -> Any:
         """A stored document (or a list of them) as this face shows it."""
@@ -138,7 +143,10 @@ class Face:
                 return path[:2] + self.node(path[1]).stored_path(path[2:])
             return path
 
-        return "&".join(_rewritten(part, stored) for part in raw.split("&") if part)
+        def spelled(path: tuple[str, ...], value: str) -> str:
+            return self.node(path[1]).stored_value(path[2:], value) if len(path) > 2 and path[0] == "event" else value
+
+        return "&".join(_rewritten(part, stored, spelled) for part in raw.split("&") if part)
 
     # Replies and events
 
@@ -221,6 +229,16 @@ class FacedResource(ResourceModel):
         return known
 
 
+@dataclass(eq=False)
+class Listed(Node):
+    """A JSON Patch value for a whole face list that the store keeps as one string (``listed``)."""
+
+    key: str = "id"
+
+    def inward(self, value: Any) -> Any:
+        return collapsed(super().inward(value), self.key)
+
+
 class EitherVersion:
     """A patched document is valid when the home version's schema or the face's accepts it: a document
     one version wrote need not hold what only the other version requires."""
@@ -251,11 +269,32 @@ def stored_pointer(node: Node, pointer: str) -> tuple[str, Node | None]:
         head, used = (
             current.rule.stored_path(tuple(run)) if current is not None and current.rule is not None else ((run[0],), 1)
         )
+        key = current.rule.listed_key(head) if current is not None and current.rule is not None else None
         out.extend(head)
+        if current is not None and key is not None:
+            return _listed_pointer(pointer, out, current.children.get(run[0]), key, segments[i:], used)
         current = current.children.get(run[0]) if current is not None and used == 1 else None
         i += used
-    escaped = (part.replace("~", "~0").replace("/", "~1") for part in out)
-    return "".join("/" + part for part in escaped), current
+    return _escaped(out), current
+
+
+def _escaped(names: list[str]) -> str:
+    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in names)
+
+
+def _listed_pointer(
+    pointer: str, stored: list[str], item: Node | None, key: str, rest: list[str], used: int
+) -> tuple[str, Node | None]:
+    """A pointer into a face list that the store keeps as one string (v5 ``externalIdentifier`` is
+    v4 ``externalId``): the whole list, or the one object's ``key``; no other element has room."""
+    if used == 1 and len(rest) == 1:
+        return _escaped(stored), Listed(item.rule, item.children, key) if item is not None else Listed(key=key)
+    if used == 1 and rest[1:] == ["0", key]:
+        return _escaped(stored), None
+    raise BadRequest(
+        f"The JSON Patch path {pointer!r} has no stored counterpart: the {rest[0]} list holds one object, "
+        f"kept as {'/'.join(stored)}. Patch /{rest[0]}/0/{key}, or the whole /{rest[0]}."
+    )
 
 
 def stored_target(node: Node, path: str) -> tuple[str, Node | None]:
@@ -308,12 +347,26 @@ def stored_expression(node: Node, expression: jsonpath.JsonPath) -> jsonpath.Jso
 def _stored_part(node: Node, part: str) -> str:
     text = unquote_plus(part)
     if text.startswith("filter="):
-        stored = stored_expression(node, jsonpath.parse(text[len("filter=") :]))
+        expression = jsonpath.parse(text[len("filter=") :])
+        stored = _stored_literals(node, expression, stored_expression(node, expression))
         return "filter=" + quote(jsonpath.render(stored), safe="$.[]?()@'=<>!~")
-    return _rewritten(part, node.stored_path)
+    return _rewritten(part, node.stored_path, node.stored_value)
 
 
-def _rewritten(part: str, stored: Any) -> str:
+def _stored_literals(node: Node, face: jsonpath.JsonPath, stored: jsonpath.JsonPath) -> jsonpath.JsonPath:
+    """``stored`` with the string literals of its comparisons spelled as stored (see Node.stored_value)."""
+    if face.predicate is None or stored.predicate is None:
+        return stored
+    items = tuple(
+        replace(item, value=node.stored_value(face.path + mine.path, item.value))
+        if isinstance(item.value, str) and not item.regex
+        else item
+        for mine, item in zip(face.predicate, stored.predicate, strict=True)
+    )
+    return replace(stored, predicate=items)
+
+
+def _rewritten(part: str, stored: Any, spelled: Callable[[tuple[str, ...], str], str] | None = None) -> str:
     """One ``key=value`` of a query with its attribute paths in stored names."""
     text = unquote_plus(part)
     end = _PATH_END.search(text)
@@ -327,6 +380,10 @@ def _rewritten(part: str, stored: Any) -> str:
     path, operator = (matched[1], matched[2]) if matched else (key, "")
     if not path:
         return part
+    if spelled is not None and rest.startswith("=") and operator != ".regex":
+        # An enumerated value the versions spell differently, in a filter's value list (TMF630).
+        names = tuple(path.split("."))
+        rest = "=" + ",".join(spelled(names, value) for value in rest[1:].split(","))
     return quote(".".join(stored(tuple(path.split(".")))) + operator + rest, safe=",=.@<>!-")
 
 

@@ -114,12 +114,25 @@ class UpstreamStore:
     async def query(self, kind: str, query: Query) -> Page:
         """One upstream call with the query's filters, sort, fields and page; its count headers kept."""
         response = await self.call("GET", f"/{kind}", params=parameters(query))
+        if response.status_code == 400 and query.sort:
+            await self._sort_refused(kind, query, response)
         items = self._answer(response, "GET", f"/{kind}")
         if not isinstance(items, list):
             raise BadGateway(f"The upstream at {self.url} answered GET /{kind} with what is not a list.", told=True)
         page = [self._document(kind, item, f"/{kind}") for item in items]
         total = response.headers.get("x-total-count", "")
         return Page(int(total) if total.isdigit() else query.offset + len(page), page)
+
+    async def _sort_refused(self, kind: str, query: Query, refusal: httpx.Response) -> None:
+        """Unsupported (501) when the upstream refused a list only for its sort: TMF630 lets a server
+        sort by what it chooses, so a sort it cannot do is a capability it lacks, not a bad request.
+        The same list without the sort, one item long, tells; otherwise the refusal stands."""
+        probe = Query(conditions=query.conditions, fields=query.fields, limit=1)
+        response = await self.call("GET", f"/{kind}", params=parameters(probe))
+        await response.aclose()
+        if response.status_code < 400:
+            keys = ",".join(("-" if key.descending else "") + ".".join(key.path) for key in query.sort)
+            raise Unsupported(f"The upstream at {self.url} cannot sort {kind} by {keys}: {self._message(refusal)}")
 
     async def create(self, kind: str, doc: bytes) -> bytes:
         if self.deaf:
@@ -230,7 +243,7 @@ class UpstreamStore:
     def _answer(self, response: httpx.Response, method: str, path: str, *, body: bool = True) -> Any:
         """The JSON of a 2xx answer; a 4xx kept with the upstream's message, a 501 as such."""
         status = response.status_code
-        if status == 501:
+        if status in (405, 501):  # an operation the upstream does not offer, e.g. no DELETE
             raise Unsupported(f"The upstream at {self.url} cannot do {method} {path}: {self._message(response)}")
         if status >= 400:
             raise Refused(self._message(response), status=status, reason=self._reason(response))

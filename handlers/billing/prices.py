@@ -1,9 +1,12 @@
 """Prices as billing charges them: the one check for catalog prices, imported products, orders and rating.
 
 A price is billable when its type is ``oneTime`` or ``recurring`` (TMF678's ``oneTimeCharge`` and
-``recurringCharge`` are read as those; usage is not rated), its amount is a finite number of 0 or
-more, under :data:`LIMIT`, in the catalog's currency, and a recurring price is per month or per
-year (a yearly price is charged a twelfth a month, prorated by days like a monthly one).
+``recurringCharge`` are read as those; ``usage`` and ``usageCharge`` are catalog prices rated per record,
+:mod:`handlers.usage.tariffs`), its amount is a finite number of 0 or more, under :data:`LIMIT`, in the
+catalog's currency, and a recurring price is per month, per year or per week, charged for the days a
+product is active in each calendar month: a month's share of a monthly price, a twelfth of that of
+a yearly one, a seventh of a weekly price a day. No price is a credit: money owed back is
+billing's own ``appliedBillingCredit``.
 """
 
 from __future__ import annotations
@@ -16,10 +19,18 @@ from tmfgate.types import Document
 
 ONE_TIME = "oneTime"
 RECURRING = "recurring"
-# The priceType values billing rates, and the TMF678 v4 names (AppliedCustomerBillingRate.type) of them.
-TYPES = {"oneTime": ONE_TIME, "oneTimeCharge": ONE_TIME, "recurring": RECURRING, "recurringCharge": RECURRING}
-# Months one recurring charge covers, by period; billing's period is the calendar month.
-PERIODS = {"month": 1, "monthly": 1, "year": 12, "yearly": 12}
+USAGE = "usage"
+# The priceType values billing knows, and the TMF678 v4 names (AppliedCustomerBillingRate.type) of them.
+TYPES = {
+    "oneTime": ONE_TIME,
+    "oneTimeCharge": ONE_TIME,
+    "recurring": RECURRING,
+    "recurringCharge": RECURRING,
+    "usage": USAGE,
+    "usageCharge": USAGE,
+}
+# The recurring periods billing prorates, by the names clients give them (TMF620/637 v4: "month, week...").
+PERIODS = {"month": "month", "monthly": "month", "year": "year", "yearly": "year", "week": "week", "weekly": "week"}
 # So that a bill adding up a hundred thousand such prices stays within the 15 significant digits
 # an amount keeps exactly as a JSON number (handlers.billing.rules.money).
 LIMIT = Decimal(10) ** 9
@@ -36,12 +47,14 @@ class Charge:
     type: str
     value: Decimal
     unit: str
-    period: str | None = None  # "month" or "year" for a recurring price
+    period: str | None = None  # "month", "year" or "week" for a recurring price
 
-    @property
-    def months(self) -> int:
-        """The months one recurring charge covers: each month is charged ``value / months``."""
-        return PERIODS[self.period] if self.period else 1
+    def days(self, month_days: int) -> int:
+        """The days ``value`` pays for, seen from a month of ``month_days`` days: the month's charge is
+        ``value × active days / days``."""
+        if self.period == "week":
+            return 7
+        return month_days * (12 if self.period == "year" else 1)
 
 
 def amount(value: Any) -> Decimal:
@@ -57,11 +70,17 @@ def amount(value: Any) -> Decimal:
     return number
 
 
+def price_type(given: Any) -> str | None:
+    """tmfgate's name (oneTime, recurring, usage) of a ``priceType``; None for one billing does not know."""
+    return TYPES.get(given) if isinstance(given, str) else None
+
+
 def catalog_charge(price: Document, currency: str) -> Charge:
-    """The charge of a catalog ProductOfferingPrice (TMF620: ``price``, ``recurringChargePeriodType``)."""
+    """The charge of a catalog ProductOfferingPrice (TMF620: ``price``, ``recurringChargePeriodType``) that
+    is not a usage price (those are :func:`handlers.usage.tariffs.usage_price`'s)."""
     length = price.get("recurringChargePeriodLength", 1)
-    if price.get("priceType") in TYPES and TYPES[price["priceType"]] == RECURRING and length != 1:
-        raise PriceError(f"recurringChargePeriodLength must be 1 (one month or one year); it is {length!r}.")
+    if price_type(price.get("priceType")) == RECURRING and length != 1:
+        raise PriceError(f"recurringChargePeriodLength must be 1 (one month, year or week); it is {length!r}.")
     return _charge(price.get("priceType"), price.get("price"), currency, price.get("recurringChargePeriodType"))
 
 
@@ -77,6 +96,8 @@ def product_charge(price: Document, currency: str) -> Charge:
     included = given.get("taxIncludedAmount")
     if isinstance(included, dict) and included.get("unit", currency) != currency:
         raise PriceError(f"price.taxIncludedAmount is in {included.get('unit')}; billing charges in {currency}.")
+    if isinstance(included, dict) and "value" in included:  # shown to clients beside the charge: never negative
+        checked_amount(included, currency, "price.taxIncludedAmount")
     return _charge(price.get("priceType"), given["dutyFreeAmount"], currency, price.get("recurringChargePeriod"))
 
 
@@ -97,22 +118,28 @@ def checked_amount(money: Any, currency: str, what: str, per: str = "") -> Decim
     return value
 
 
-def _charge(price_type: Any, money: Any, currency: str, period: Any) -> Charge:
-    if price_type not in TYPES:
+def _charge(given: Any, money: Any, currency: str, period: Any) -> Charge:
+    known = price_type(given)
+    if known is None:
         raise PriceError(
-            f"priceType {price_type!r} is not one billing charges: use oneTime or recurring "
-            "(oneTimeCharge and recurringCharge are read as those; usage is not billed)."
+            f"priceType {given!r} is not one billing charges: use oneTime or recurring "
+            "(oneTimeCharge and recurringCharge are read as those), or usage (usageCharge) in the catalog."
+        )
+    if known == USAGE:
+        raise PriceError(
+            f"priceType {given!r} is not one billing charges as a product's price: usage is charged by usage "
+            "rating, from the usage prices of the product's offering in the catalog; use oneTime or recurring."
         )
     value = checked_amount(money, currency, "the price")
-    if TYPES[price_type] == ONE_TIME:
+    if known == ONE_TIME:
         return Charge(ONE_TIME, value, currency)
     named = "month" if period is None else str(period).strip().lower()
     if named not in PERIODS:
         raise PriceError(
-            f"the recurring period {period!r} is not one billing charges: month (or monthly), or year "
-            "(or yearly, charged a twelfth each month)."
+            f"the recurring period {period!r} is not one billing charges: month (or monthly), year (or "
+            "yearly, charged a twelfth each month) or week (or weekly, charged a seventh a day)."
         )
-    return Charge(RECURRING, value, currency, "month" if PERIODS[named] == 1 else "year")
+    return Charge(RECURRING, value, currency, PERIODS[named])
 
 
 def checked(prices: Any, currency: str, what: str = "productPrice") -> list[Document]:

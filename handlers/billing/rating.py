@@ -180,7 +180,7 @@ class _Rater:
     ) -> None:
         """Rate one month: the amount due less what is billed already sits in one unbilled rate."""
         days = active_days(period, start, end)
-        due = prorate(self.value, days, period.days * self.charge.months)  # a yearly price: a twelfth a month
+        due = prorate(self.value, days, self.charge.days(period.days))  # a yearly price: a twelfth a month
         billed = sum((signed(rate) for rate in mine if rate.get("isBilled")), Decimal(0))
         target = due - billed
         open_rates = [rate for rate in mine if not rate.get("isBilled")]
@@ -193,8 +193,10 @@ class _Rater:
         ]
         name = str(self.price.get("name", ""))
         text = f"{name}, {days} of {period.days} days of {period.label}"
-        if self.charge.months != 1:
-            text += f", a twelfth of {self.value} {self.unit} a {self.charge.period}"
+        if self.charge.period == "year":
+            text += f", a twelfth of {self.value} {self.unit} a year"
+        elif self.charge.period == "week":
+            text += f", at {self.value} {self.unit} a week"
         if billed:
             text = f"Adjustment of {text}: {due} {self.unit} due, {billed} {self.unit} billed already"
         moment = coverage(period, start, end)

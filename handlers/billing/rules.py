@@ -7,9 +7,10 @@
   charges its completed items.
 - **One-time prices** become one rate when the product is installed; its ``periodCoverage`` starts
   and ends at the product's ``startDate``.
-- **Recurring prices** are monthly or yearly (:mod:`handlers.billing.prices` checks every price billing
-  reads), and the billing period is the calendar month in UTC. A month's charge is ``price ×
-  active days / days in the month`` (a yearly price: a twelfth of that), where the active days run
+- **Recurring prices** are monthly, yearly or weekly (:mod:`handlers.billing.prices` checks every price
+  billing reads), and the billing period is the calendar month in UTC. A month's charge is ``price ×
+  active days / days in the month`` (a yearly price: a twelfth of that; a weekly price: ``price ×
+  active days / 7``), where the active days run
   from the day of the product's ``startDate`` (counted) to the day of its ``terminationDate`` (not
   counted) or to the end of the month: installed on the 20th of a 30-day month, 11 days; installed
   and terminated the same day, none. Rating a month again after a change gives the same id, uuid5(product, price,

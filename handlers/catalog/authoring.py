@@ -158,4 +158,5 @@ def _chargeable(price: Document, currency: str) -> None:
         else:
             prices.catalog_charge(price, currency)
     except prices.PriceError as why:
-        raise BadRequest(f"productOfferingPrice {price['id']}: {why}") from None
+        name = f' "{price["name"]}"' if price.get("name") else ""
+        raise BadRequest(f"productOfferingPrice {price['id']}{name}: {why}") from None

@@ -18,7 +18,7 @@ from handlers import apis
 from handlers.catalog import loading as catalogs
 from handlers.catalog import snapshots
 from handlers.characteristics import merged
-from handlers.fulfilment import products
+from handlers.fulfilment import parking, products
 from handlers.fulfilment.failures import Undecomposable
 from handlers.fulfilment.product_orders import FULFILMENTS, follow_service_order, roll_up
 from handlers.notes import failure, note
@@ -38,8 +38,13 @@ SUSPENSION = {"suspended": "inactive", "active": "active"}
 async def decompose(job: Job) -> None:
     """Turn a new product order into one service order (see the module docstring)."""
     order_id = job.event.resource_id
-    if await _send_pending(job, order_id):
-        return
+    try:
+        if await _send_pending(job, order_id):
+            return
+    except StorageUnavailable as outage:
+        if job.final:  # parked after this attempt: the waiting items say so
+            await parking.park(job, order_id, outage)
+        raise
     await snapshots.refresh(job.gateway)
     down: StorageUnavailable | None = None
     async with job.gateway.transaction() as tx:
@@ -106,6 +111,8 @@ async def decompose(job: Job) -> None:
             record["pending"] = service_order
         await documents.create(tx, FULFILMENTS, record)
     if down is not None:
+        if job.final:
+            await parking.park(job, order_id, down)
         raise down  # committed with its note; the outbox runs this reaction again, which sends it
 
 
@@ -125,6 +132,7 @@ async def _send_pending(job: Job, order_id: str) -> bool:
         await documents.replace(tx, FULFILMENTS, record)
         new = copy.deepcopy(old)
         PRODUCT_ORDERS.note(new, f"Fulfilled by service order {service_order['id']} ({service_order['href']}).")
+        parking.resume(new, record["items"])
         await operations.write_changed(tx, job, "productOrder", old, new)
     # A service order the OSS stored on an earlier attempt (adopted by its externalId) may have moved on,
     # even ended, before this record named it: its events then found no order to follow, so follow it now.

@@ -61,7 +61,7 @@ def credit(product: Document, currency: str, minutes: int, month: Period) -> Dec
         except prices.PriceError:
             continue  # left unbilled by rating too: nothing to credit
         if charge.type == prices.RECURRING:
-            total += prorate(charge.value, minutes, month.days * _MINUTES_A_DAY * charge.months)
+            total += prorate(charge.value, minutes, charge.days(month.days) * _MINUTES_A_DAY)
     return total
 
 

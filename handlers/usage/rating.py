@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from backends.base import Transaction
 from handlers import apis
 from handlers.billing import rating as billing
-from handlers.billing.prices import LIMIT
+from handlers.billing.prices import LIMIT, USAGE
 from handlers.billing.rules import CENT, RATE, TAX_CATEGORY, Period, money, signed, tax, tax_rate
 from handlers.catalog import loading as catalogs
 from handlers.fulfilment.products import STARTED
@@ -226,7 +226,7 @@ async def _rate(
     if billed:
         text = f"Adjustment of {text}: {billed} {price.currency} billed already"
     characteristic: list[Document] = [
-        {"name": "priceType", "valueType": "string", "value": tariffs.USAGE},
+        {"name": "priceType", "valueType": "string", "value": USAGE},
         {"name": "productOfferingPrice", "valueType": "string", "value": price.id},
         {"name": "billingPeriod", "valueType": "string", "value": str(period)},
         {"name": "usageQuantity", "valueType": "string", "value": f"{used.normalize():f}"},

@@ -1,4 +1,4 @@
-"""Usage prices (TMF620 ``priceType: usage``) and what a quantity used in one month costs under them.
+"""Usage prices (TMF620 ``priceType: usage`` or ``usageCharge``) and what a quantity used in a month costs under them.
 
 A usage price charges ``price.value`` per ``unitOfMeasure.amount`` of ``unitOfMeasure.units`` (1 GB, 60
 seconds...). Its optional ``usageTier`` list (a tmfgate extension attribute, TMF630 §extensions) prices
@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
 
-from handlers.billing.prices import PriceError, amount, checked_amount
+from handlers.billing.prices import USAGE, PriceError, amount, checked_amount, price_type
 from tmfgate.types import Document
-
-USAGE = "usage"
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,8 @@ class UsagePrice:
 
 
 def is_usage(price: Document) -> bool:
-    return price.get("priceType") == USAGE
+    """Whether a catalog price is a usage price (``usage``, or TMF678's ``usageCharge``)."""
+    return price_type(price.get("priceType")) == USAGE
 
 
 def usage_price(price: Document, currency: str) -> UsagePrice:

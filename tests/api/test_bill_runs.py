@@ -15,6 +15,7 @@ import pytest
 from tests.api.end_to_end import add, database_fixture
 from tests.api.test_billing import BILLING, ROOT, Client, finished, gateway, moment, product_of
 from tests.api.test_imported_prices import INVENTORY, imported
+from tests.commands import Ran, run_tmfgate
 
 database = database_fixture("tmfgate_bill_runs")
 
@@ -29,9 +30,8 @@ def month(offset: int) -> str:
 def refused(client: Client, period: str, *options: str) -> str:
     """The one line a refused bill run writes (it exits 2 and bills nothing)."""
     run = client.bill_run(period, *options)
-    out, err = run.communicate(timeout=120)
-    assert run.returncode == 2 and out == "", (run.returncode, out, err)
-    [line] = err.strip().splitlines()
+    assert run.returncode == 2 and run.stdout == "", run
+    [line] = run.stderr.strip().splitlines()
     return line
 
 
@@ -96,14 +96,17 @@ def test_a_bill_run_writes_its_public_url_and_keeps_the_hrefs_the_gateway_made(d
 @pytest.mark.parametrize("command", [["bill-run", "--period", "2020-01"], ["dispatch"], ["deliveries"]])
 def test_a_command_on_an_unreachable_database_is_one_line(command: list[str]) -> None:
     url = "postgresql+psycopg://tmfgate:secret@127.0.0.1:1/nope"
-    result = subprocess.run(
-        [sys.executable, "-m", "tmfgate", *command, "--database-url", url],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    if command == ["dispatch"]:  # a process of its own: dispatch configures logging process-wide
+        result: Ran | subprocess.CompletedProcess[str] = subprocess.run(
+            [sys.executable, "-m", "tmfgate", *command, "--database-url", url],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    else:
+        result = run_tmfgate(*command, "--database-url", url)
     assert result.returncode == 1 and result.stdout == ""
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("tmfgate: cannot use the store at postgresql+psycopg://tmfgate:***@127.0.0.1:1/nope: ")
@@ -112,11 +115,8 @@ def test_a_command_on_an_unreachable_database_is_one_line(command: list[str]) ->
 
 def test_every_command_that_writes_hrefs_takes_the_public_url() -> None:
     for command in ("bill-run", "dispatch", "serve"):
-        result = subprocess.run(
-            [sys.executable, "-m", "tmfgate", command, "--help"], capture_output=True, text=True, check=True
-        )
+        result = run_tmfgate(command, "--help")
+        assert result.returncode == 0, result
         assert "--public-url URL" in result.stdout and "TMFGATE_PUBLIC_URL" in result.stdout, command
-    help_text = subprocess.run(
-        [sys.executable, "-m", "tmfgate", "bill-run", "--help"], capture_output=True, text=True, check=True
-    ).stdout
+    help_text = run_tmfgate("bill-run", "--help").stdout
     assert "--in-advance" in help_text

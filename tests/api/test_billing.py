@@ -26,6 +26,7 @@ import pytest
 import requests
 
 from tests.api.end_to_end import Doc, add, database_fixture, wait
+from tests.commands import Ran, run_tmfgate
 from tests.conftest import RunningGateway
 from tests.listeners import ListenerProcess
 
@@ -118,28 +119,36 @@ class Client:
             **{"billingAccount.id": account},
         )
 
-    def bill_run(self, period: str, *options: str) -> subprocess.Popen[str]:
-        """``tmfgate bill-run`` in a process of its own, on the gateway's store and settings."""
-        env = {
-            **os.environ,
-            "TMFGATE_PUBLIC_URL": self.url,
-            **{f"TMFGATE_{k.upper()}": str(v) for k, v in self.settings.items()},
-        }
+    def environment(self) -> dict[str, str]:
+        """The gateway's public URL and settings as the ``TMFGATE_*`` variables a command reads."""
+        return {"TMFGATE_PUBLIC_URL": self.url, **{f"TMFGATE_{k.upper()}": str(v) for k, v in self.settings.items()}}
+
+    def bill_run(self, period: str, *options: str) -> Ran:
+        """``tmfgate bill-run`` on the gateway's store and settings, run in this process (:mod:`tests.commands`)."""
+        return run_tmfgate(
+            "bill-run", "--period", period, "--database-url", self.database, *options, env=self.environment()
+        )
+
+    def bill_run_process(self, period: str, *options: str) -> subprocess.Popen[str]:
+        """``tmfgate bill-run`` in a process of its own, as each of two operators running it at once would."""
         return subprocess.Popen(
             [sys.executable, "-m", "tmfgate", "bill-run", "--period", period, "--database-url", self.database]
             + list(options),
             cwd=ROOT,
-            env=env,
+            env={**os.environ, **self.environment()},
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
 
 
-def finished(process: subprocess.Popen[str]) -> str:
-    out, err = process.communicate(timeout=120)
-    assert process.returncode == 0, err
-    return out
+def finished(run: Ran | subprocess.Popen[str]) -> str:
+    """What a bill run that succeeded wrote."""
+    if isinstance(run, subprocess.Popen):
+        out, err = run.communicate(timeout=120)
+        run = Ran(run.returncode, out, err)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
 
 
 @contextmanager
@@ -253,7 +262,7 @@ def test_a_month_with_orders_completed_modified_and_cancelled_is_billed_to_the_c
             assert {"name": "customer", "valueType": "object", "value": customer} in each["characteristic"]
 
         # Two operators start the month's bill run at once, before it ends: one bill, made once.
-        runs = [client.bill_run(period, "--in-advance"), client.bill_run(period, "--in-advance")]
+        runs = [client.bill_run_process(period, "--in-advance"), client.bill_run_process(period, "--in-advance")]
         outputs = [finished(run) for run in runs]
         bills = client.bills("ba-1")
         assert len(bills) == 1

@@ -148,22 +148,22 @@ def test_bad_entries_are_refused_and_nothing_is_stored(client: Author) -> None:
     assert client.patch(path, {"lifecycleStatus": "inDesign"})["lifecycleStatus"] == "inDesign"
     assert "cannot change from inDesign to onHold" in client.patch(path, {"lifecycleStatus": "onHold"}, 409)["message"]
     client.delete(path)
-    weekly = {
-        "name": "Weekly",
+    daily = {
+        "name": "Daily",
         "priceType": "recurring",
-        "recurringChargePeriodType": "week",
+        "recurringChargePeriodType": "day",
         "price": {"unit": "EUR", "value": 1},
     }
-    on_sale = client.post(f"{CATALOG}/productOfferingPrice", {**weekly, "lifecycleStatus": "active"}, status=400)
+    on_sale = client.post(f"{CATALOG}/productOfferingPrice", {**daily, "lifecycleStatus": "active"}, status=400)
     assert "billing" in on_sale["message"]  # a price on sale is one billing charges
     usage = {"name": "Data", "priceType": "usage", "lifecycleStatus": "launched", "price": {"unit": "EUR", "value": 2}}
     unmeasured = client.post(f"{CATALOG}/productOfferingPrice", usage, status=400)
     assert "unitOfMeasure.units" in unmeasured["message"]  # a usage price is checked as usage rating reads it
     client.post(f"{CATALOG}/productOfferingPrice", {**usage, "unitOfMeasure": {"amount": 1, "units": "GB"}})
-    drafted = client.post(f"{CATALOG}/productOfferingPrice", weekly)  # a draft may be anything TMF620 allows
-    priced = {"name": "Weekly deal", "productOfferingPrice": [{"id": drafted["id"]}]}
+    drafted = client.post(f"{CATALOG}/productOfferingPrice", daily)  # a draft may be anything TMF620 allows
+    priced = {"name": "Daily deal", "productOfferingPrice": [{"id": drafted["id"]}]}
     refused_offer = client.post(f"{CATALOG}/productOffering", priced, status=400)
-    assert refused_offer["message"].startswith(f"productOfferingPrice {drafted['id']}: ")
+    assert refused_offer["message"].startswith(f'productOfferingPrice {drafted["id"]} "Daily": ')
     assert client.get(f"{CATALOG}/productOffering", fields="id") == before
     category = client.post(f"{CATALOG}/category", {"name": "Broadband"})
     catalog = client.post(f"{CATALOG}/catalog", {"name": "Retail", "category": [{"id": category["id"]}]})

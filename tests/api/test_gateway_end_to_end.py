@@ -314,10 +314,17 @@ def test_an_oss_down_past_the_attempts_parks_the_order_s_fulfilment_with_its_rea
         order = requests.get(f"{gateway.url}{ORDERS}/{made['id']}", timeout=10).json()
         assert order["state"] == "inProgress"
         assert any("Waiting for the OSS" in n["text"] and oss.url in n["text"] for n in order["note"]), order["note"]
+        # each item waiting on the OSS says it is parked, and why
+        assert [item["state"] for item in order["productOrderItem"]] == ["held"]
+        (parked_note,) = [n for n in order["note"] if n.get("@type") == "OrderItemParkedNote"]
+        assert parked_note["orderItemId"] == order["productOrderItem"][0]["id"]
+        assert parked_note["code"] == "SOUTHBOUND_PARKED" and oss.url in parked_note["text"], parked_note
         oss.start()
         try:
             order = redelivered_until_ended(gateway, f"{admin}/{delivery['id']}", made["id"])
             assert order["state"] == "completed", order.get("note")
+            assert [item["state"] for item in order["productOrderItem"]] == ["completed"]
+            assert any("is no longer parked" in n["text"] for n in order["note"]), order["note"]
             assert len(requests.get(f"{oss.url}{SERVICE_ORDERS}?externalId={made['id']}", timeout=10).json()) == 1
         finally:
             oss.stop()

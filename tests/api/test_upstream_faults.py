@@ -48,6 +48,10 @@ class FaultyUpstream:
             return JSONResponse({"code": "42", "reason": "Unprocessable", "message": "the OSS says no"}, 422)
         if self.mode == "unsupported":
             return JSONResponse({"code": "1", "reason": "Not implemented", "message": "no sort here"}, 501)
+        if self.mode == "no-sort" and ("sort" in request.query_params or request.query_params.get("name") == "?"):
+            return JSONResponse({"code": "21", "reason": "Bad query", "message": "sort is not a filter"}, 400)
+        if self.mode == "no-sort" and request.method == "DELETE":
+            return JSONResponse({"code": "1", "reason": "Not allowed", "message": "no deletes"}, 405)
         if self.mode == "malformed":
             return Response(b"<html>oops</html>", media_type="text/html")
         resource: dict[str, Any] = {"id": "r1", "href": href, "name": "olt", "@type": "LogicalResource"}
@@ -110,6 +114,21 @@ def test_a_failing_upstream_is_a_tmf_error_with_the_reason(
     assert response.status_code == status, response.text
     body = response.json()
     assert body["@type"] == "Error" and body["status"] == str(status) and words in body["message"]
+
+
+def test_a_sort_or_an_operation_the_upstream_cannot_do_is_a_501(upstream: FaultyUpstream, tmp_path: Path) -> None:
+    upstream.mode = "no-sort"
+    with gateway_for(upstream.url, tmp_path, upstream_retries=0) as gateway:
+        sorted_list = get(gateway, "/resource?sort=-name")
+        unsorted = get(gateway, "/resource?name=olt")
+        deleted = requests.delete(gateway.url + BASE + "/resource/r1", timeout=10)
+        refused = get(gateway, "/resource?sort=name&name=%3F")  # refused without its sort too
+    assert sorted_list.status_code == 501, sorted_list.text
+    body = sorted_list.json()
+    assert body["@type"] == "Error" and "cannot sort resource by -name: sort is not a filter" in body["message"]
+    assert unsorted.status_code == 200 and [r["name"] for r in unsorted.json()] == ["olt"]
+    assert deleted.status_code == 501 and "no deletes" in deleted.json()["message"]
+    assert refused.status_code == 400 and refused.json()["message"] == "sort is not a filter"
 
 
 def test_a_refused_connection_is_a_502(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ class Inventory:
         routes = [
             Route(BASE + "/hub", self.no_hub, methods=["GET", "POST"]),
             Route(BASE + "/resource", self.collection, methods=["GET", "POST"]),
-            Route(BASE + "/resource/{id}", self.one, methods=["GET", "PATCH"]),
+            Route(BASE + "/resource/{id}", self.one, methods=["GET", "PATCH", "DELETE"]),
         ]
         self.server = uvicorn.Server(uvicorn.Config(Starlette(routes=routes), port=self.port, log_level="warning"))
 
@@ -57,6 +57,8 @@ class Inventory:
         since = request.query_params.get("lastUpdate.gte")
         if since is not None:
             found = [d for d in found if d["lastUpdate"] >= since.replace("+00:00", "Z")]
+        if "id" in request.query_params:  # TMF630: comma-separated values are alternatives
+            found = [d for d in found if d["id"] in request.query_params["id"].split(",")]
         offset, limit = int(request.query_params.get("offset", 0)), int(request.query_params.get("limit", 100))
         return JSONResponse(found[offset : offset + limit], headers={"x-total-count": str(len(found))})
 
@@ -66,6 +68,9 @@ class Inventory:
             return JSONResponse({"code": "60", "reason": "Not found", "message": id}, 404)
         if request.method == "PATCH":
             return JSONResponse(self.change(id, **await request.json()))
+        if request.method == "DELETE":
+            del self.resources[id]
+            return Response(status_code=204)
         return JSONResponse(self.resources[id])
 
 
@@ -76,12 +81,17 @@ def inventory() -> Iterator[Inventory]:
         yield running
 
 
-def gateway(inventory: Inventory, folder: Path) -> RunningGateway:
+def gateway(inventory: Inventory, folder: Path, **settings: Any) -> RunningGateway:
     config = folder / "tmfgate.yaml"
     config.write_text(f"apis:\n  tmf639: {{upstream: {{url: '{inventory.url}'}}}}\n")
     # The same public URL across the restart (a new port each time): the copies kept compare equal.
     return RunningGateway(
-        f"sqlite:///{folder / 'bss.db'}", config=str(config), fulfilment=False, upstream_poll=0.2, public_url=PUBLIC
+        f"sqlite:///{folder / 'bss.db'}",
+        config=str(config),
+        fulfilment=False,
+        upstream_poll=0.2,
+        public_url=PUBLIC,
+        **settings,
     )
 
 
@@ -109,3 +119,26 @@ def test_changes_there_and_here_are_announced_once_across_a_restart(inventory: I
             got = listener.wait_for(lambda d: len(d) >= 3, what="the change made while it was down")
             time.sleep(1.0)  # a few more polls: nothing more
         assert types(listener.delivered())[2:] == [("ResourceAttributeValueChangeEvent", "old")]
+
+
+def test_deletions_there_and_here_are_announced_once(inventory: Inventory, tmp_path: Path) -> None:
+    inventory.change("there", name="deleted at the upstream")
+    inventory.change("here", name="deleted through the gateway")
+    inventory.change("kept", name="stays")
+    with ListenerProcess(tmp_path / "listener.jsonl") as listener:
+        with gateway(inventory, tmp_path, upstream_poll_deletions=0.2) as running:
+            hub = requests.post(f"{running.url}{BASE}/hub", json={"callback": listener.callback}, timeout=10)
+            assert hub.status_code == 201, hub.text
+            time.sleep(0.5)  # the first poll records what is there
+            assert requests.delete(f"{running.url}{BASE}/resource/here", timeout=10).status_code == 204
+            del inventory.resources["there"]
+            got = listener.wait_for(lambda d: len(d) >= 2, what="both deletions")
+            time.sleep(0.6)  # a few more sweeps: nothing more
+        assert sorted(types(listener.delivered())) == [
+            ("ResourceDeleteEvent", "here"),
+            ("ResourceDeleteEvent", "there"),
+        ]
+        assert {e["body"]["event"]["resource"]["href"] for e in got} == {
+            f"{PUBLIC}{BASE}/resource/here",
+            f"{PUBLIC}{BASE}/resource/there",
+        }

@@ -9,9 +9,6 @@ worked out here from the catalog's prices.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ import orjson
 
 from tests.api.end_to_end import Doc, database_fixture
 from tests.api.test_billing import BILLING, Client, gateway
+from tests.commands import run_tmfgate
 
 USAGE = "/tmf-api/usageManagement/v4"
 INVENTORY = "/tmf-api/productInventory/v4"
@@ -137,15 +135,8 @@ def test_usage_import_takes_an_ndjson_file_in_batches(database: str, tmp_path: P
         lines += [usage(product, "5", "imp-3"), usage("nope", "1", "imp-nope")]
         text = b"\n".join(orjson.dumps(line) for line in lines) + b"\nnot json\n"
         (tmp_path / "usage.ndjson").write_bytes(text)
-        env = {**os.environ, "TMFGATE_PUBLIC_URL": client.url, "TMFGATE_RATE_LIMIT": "0"}
-        run = subprocess.run(
-            [sys.executable, "-m", "tmfgate", "usage", "import", str(tmp_path / "usage.ndjson")]
-            + ["--database-url", database],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        env = {"TMFGATE_PUBLIC_URL": client.url, "TMFGATE_RATE_LIMIT": "0"}
+        run = run_tmfgate("usage", "import", str(tmp_path / "usage.ndjson"), "--database-url", database, env=env)
         assert run.returncode == 1, run.stderr  # a line was refused
         assert run.stdout.startswith("1200 rated, 1 parked, 1 already stored, 1 refused."), run.stdout
         assert "refused line 1203" in run.stdout

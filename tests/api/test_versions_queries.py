@@ -73,6 +73,20 @@ def test_a_v5_filter_on_a_moved_attribute_finds_the_stored_one(gateway: RunningG
     assert names(url, V4, v4_query) == {f"{tag}-a"}
 
 
+def test_a_v5_filter_value_spelled_otherwise_in_v4_finds_the_v4_document(gateway: RunningGateway) -> None:
+    url, tag = gateway.url, uuid.uuid4().hex[:8]
+    for name, state in ((f"{tag}-on", "enable"), (f"{tag}-off", "disable")):
+        body = {"name": name, "@type": "LogicalResource", "operationalState": state}
+        reply = requests.post(f"{url}{V4}/resource", json=body, timeout=10)
+        assert reply.status_code == 201, reply.text
+    assert names(url, V5, f"name.regex=^{tag}&operationalState=enabled") == {f"{tag}-on"}
+    assert names(url, V5, f"name.regex=^{tag}&operationalState.ne=enabled") == {f"{tag}-off"}
+    assert names(url, V5, f"name.regex=^{tag}&operationalState=enabled,disabled") == {f"{tag}-on", f"{tag}-off"}
+    shown = requests.get(f"{url}{V5}/resource?name={tag}-on&fields=operationalState", timeout=10).json()
+    assert [item["operationalState"] for item in shown] == ["enabled"]
+    assert names(url, V4, f"name.regex=^{tag}&operationalState=enable") == {f"{tag}-on"}
+
+
 def test_a_filter_beyond_the_subset_is_a_v5_error(gateway: RunningGateway) -> None:
     for query in ("filter=relatedParty[?(@.role=='a' || @.role=='b')]", "filter=relatedParty", "filter=a..b"):
         reply = requests.get(f"{gateway.url}{V5}/resource?{query}", timeout=10)

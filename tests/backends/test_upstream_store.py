@@ -20,7 +20,7 @@ from backends.errors import (
     StorageUnavailable,
     Unsupported,
 )
-from backends.queries import Query, SortKey
+from backends.queries import Condition, Op, Query, SortKey, ValueType
 from backends.upstream.store import UpstreamOptions, UpstreamStore, merge_patch
 
 pytestmark = pytest.mark.anyio
@@ -130,6 +130,28 @@ async def test_an_upstream_4xx_keeps_its_status_and_reason_and_a_501_is_unsuppor
         assert (refused.value.status, refused.value.reason) == (422, "Bad name")
         with pytest.raises(DuplicateId, match="already there"):
             await store.create("taken", b'{"name": "x"}')
+
+
+async def test_a_sort_the_upstream_refuses_is_unsupported_and_other_refusals_stand() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE":
+            return httpx.Response(405, json={"code": "405", "reason": "Not allowed", "message": "no deletes here"})
+        if "sort" in request.url.params or request.url.params.get("name") == "bad":
+            return httpx.Response(400, json={"code": "400", "reason": "Bad query", "message": "cannot sort by that"})
+        return httpx.Response(200, json=[resource()])
+
+    async with store_of(answer) as (store, upstream):
+        by_priority = Query(sort=(SortKey(("priority",), descending=True),), limit=5)
+        with pytest.raises(Unsupported, match="cannot sort resource by -priority: cannot sort by that"):
+            await store.query("resource", by_priority)
+        # the probe asked the same list without its sort, one item long
+        assert dict(upstream.calls[-1].url.params) == {"limit": "1"}
+        bad = Condition(("name",), Op.EQ, ValueType.STRING, ("bad",))
+        with pytest.raises(Refused, match="cannot sort by that") as refused:
+            await store.query("resource", Query(conditions=(bad,), sort=by_priority.sort))
+        assert refused.value.status == 400  # refused without its sort too: the request's fault
+        with pytest.raises(Unsupported, match="no deletes here"):
+            await store.delete("resource", "r1")
 
 
 @pytest.mark.parametrize(

@@ -605,7 +605,7 @@ async def test_a_reaction_that_asks_for_later_waits_in_the_outbox_and_is_never_p
     runs: list[dt.datetime] = []
     due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=0.5)
 
-    async def hold(event: Event) -> None:
+    async def hold(event: Event, final: bool) -> None:
         runs.append(dt.datetime.now(dt.UTC))
         if runs[-1] < due:
             raise Later(due, "held until its start")
@@ -634,5 +634,37 @@ async def test_a_reaction_that_asks_for_later_waits_in_the_outbox_and_is_never_p
         assert runs[1] >= due
         await settle_all(dispatcher)
         assert [d.state for d in await backend.deliveries()] == [DeliveryState.DELIVERED]
+    finally:
+        await dispatcher.close()
+
+
+async def test_a_reaction_is_told_which_attempt_is_the_last_before_parking(backend: Backend) -> None:
+    finals: list[bool] = []
+
+    async def fail(event: Event, final: bool) -> None:
+        finals.append(final)
+        raise RuntimeError("the OSS is down")
+
+    failing = Subscription(
+        id="tmfgate.failing",
+        api=None,
+        callback="internal:failing",
+        secret=None,
+        event_types=frozenset({"ProductOrderCreateEvent"}),
+        conditions=(),
+        fields=None,
+        created_at="",
+        reaction=fail,
+        sources=frozenset({(API.name, "ProductOrderCreateEvent")}),
+    )
+    settings = Settings(delivery_attempts=3, delivery_timeout=5.0, retry_delay=0.01, retry_delay_max=0.02)
+    dispatcher = DeliveryWorker(settings, backend, [API], internal=[failing])
+    try:
+        await create(backend)
+        await run_until(dispatcher, lambda: len(finals) == 3)
+        await settle_all(dispatcher)
+        assert finals == [False, False, True]
+        [parked] = await backend.deliveries(state=DeliveryState.PARKED)
+        assert "the OSS is down" in (parked.last_error or "")
     finally:
         await dispatcher.close()

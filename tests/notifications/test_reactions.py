@@ -52,5 +52,7 @@ async def test_a_reacting_extension_gets_a_subscription_that_runs_its_reaction()
     assert subscription.accepts(event)
     assert not subscription.accepts(event._replace(api=INVENTORY.name))
     assert subscription.reaction is not None
-    await subscription.reaction(event)
-    assert [job.document for job in seen] == [{"id": "o1"}]
+    await subscription.reaction(event, False)
+    await subscription.reaction(event, True)  # the last attempt before parking: the job says so
+    assert [job.document for job in seen] == [{"id": "o1"}, {"id": "o1"}]
+    assert [job.final for job in seen] == [False, True]

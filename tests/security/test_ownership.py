@@ -5,9 +5,6 @@ hub subscriber of each partner hears of them."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -17,11 +14,11 @@ import pytest
 import requests
 
 from tests.api.end_to_end import add, database_fixture, wait
+from tests.commands import run_tmfgate
 from tests.conftest import RunningGateway
 from tests.listeners import ListenerProcess
 from tests.security.support import ALL_SCOPES, AUDIENCE, ISSUER, Keys, bearer, make_keys
 
-ROOT = Path(__file__).resolve().parents[2]
 ORDERING = "/tmf-api/productOrderingManagement/v4"
 BILLING = "/tmf-api/customerBillManagement/v4"
 ENDED = ("completed", "failed", "partial", "cancelled")
@@ -39,15 +36,9 @@ def auth(keys: Keys) -> dict[str, Any]:
 
 
 def bill_run(url: str, database: str, period: str) -> str:
-    """``tmfgate bill-run`` in a process of its own on the gateway's store, as an operator runs it."""
-    env = {**os.environ, "TMFGATE_PUBLIC_URL": url}
-    done = subprocess.run(
-        [sys.executable, "-m", "tmfgate", "bill-run", "--period", period, "--in-advance", "--database-url", database],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    """``tmfgate bill-run`` on the gateway's store, as an operator runs it (in this process: tests.commands)."""
+    done = run_tmfgate(
+        "bill-run", "--period", period, "--in-advance", "--database-url", database, env={"TMFGATE_PUBLIC_URL": url}
     )
     assert done.returncode == 0, done.stderr
     return done.stdout

@@ -304,7 +304,8 @@ class DeliveryWorker:
                 return
             if subscription.reaction is not None:
                 async with self._lanes.reaction():
-                    outcome = await self._react(subscription, delivery.event)
+                    final = delivery.attempts + 1 >= self.settings.delivery_attempts
+                    outcome = await self._react(subscription, delivery.event, final)
             else:
                 async with self._lanes.callback(subscription.id):
                     outcome = await self._poster.post(subscription, delivery.event)
@@ -358,11 +359,12 @@ class DeliveryWorker:
         # Jitter spreads the retries of many deliveries that failed together (a listener outage).
         return base * random.uniform(0.5, 1.5)
 
-    async def _react(self, subscription: Subscription, event: Event) -> Outcome:
-        """Run one of the gateway's own reactions; a failure is retried like a failed POST."""
+    async def _react(self, subscription: Subscription, event: Event, final: bool) -> Outcome:
+        """Run one of the gateway's own reactions; a failure is retried like a failed POST, and parked
+        after the ``final`` attempt (the reaction is told, so that what waits on it can say so)."""
         assert subscription.reaction is not None
         try:
-            await subscription.reaction(event)
+            await subscription.reaction(event, final)
         except Later as later:
             return Outcome(False, short(str(later)), later=later.at)
         except Exception as exc:

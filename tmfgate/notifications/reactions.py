@@ -56,8 +56,8 @@ def sources(apis: list[ApiModel], types: frozenset[str]) -> frozenset[tuple[str,
     return frozenset((api, event_type) for event_type, api in pairs.items())
 
 
-def _runner(gateway: Gateway, table: Mapping[str, Reaction]) -> Callable[[Event], Awaitable[None]]:
-    async def run(event: Event) -> None:
-        await table[event.type](Job.of(gateway, event))
+def _runner(gateway: Gateway, table: Mapping[str, Reaction]) -> Callable[[Event, bool], Awaitable[None]]:
+    async def run(event: Event, final: bool) -> None:
+        await table[event.type](Job.of(gateway, event, final=final))
 
     return run

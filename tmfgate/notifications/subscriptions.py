@@ -44,8 +44,9 @@ class Subscription:
     fields: tuple[tuple[str, ...], ...] | None
     created_at: str
     # The gateway's own listeners (tmfgate.notifications.reactions) are awaited instead of posted to;
-    # they take events by (api, eventType) pairs, each change once although several APIs announce it.
-    reaction: Callable[[Event], Awaitable[None]] | None = field(default=None, compare=False)
+    # they take events by (api, eventType) pairs, each change once although several APIs announce it,
+    # and are told whether this attempt is the last before the delivery is parked.
+    reaction: Callable[[Event, bool], Awaitable[None]] | None = field(default=None, compare=False)
     sources: frozenset[tuple[str, str]] | None = field(default=None, compare=False)
     owner: str | None = None  # a partner's subscription receives only the events of its own resources
     # A subscription made through another version of the API (tmfgate.versions) gets each event

@@ -1,7 +1,9 @@
 """The contract suite's stores: each test runs once per store that serves its protocol.
 
 A store that cannot have a capability declares it in ``LACKS`` with the reason; a test that needs
-it is marked ``@pytest.mark.needs(capability)`` and is skipped on that store with the reason.
+it is marked ``@pytest.mark.needs(capability)`` and is skipped on that store with the reason. A
+capability a store declines in ``DECLINES`` is a declared capability instead: the test runs there and
+must end in ``Unsupported`` (the gateway's 501 TMF Error), which passes it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 
 from backends import open_backend
 from backends.base import Backend, DocumentStore
+from backends.errors import Unsupported
 from backends.routed import RoutedBackend
 from backends.upstream import UpstreamOptions, UpstreamStore
 from tests.backends.conftest import STORES, empty_store, opened
@@ -31,7 +34,11 @@ LACKS: dict[str, dict[str, str]] = {
         "transactions": "an upstream TMF server has no transactions: each write is one call, made at once",
         "client ids": "an upstream TMF server chooses the ids of what is created there",
         "owners": "an upstream TMF server records no owner (the gateway answers 501 to a partner-limited read)",
-        "any sort": "an upstream TMF server sorts by the attributes of its spec only (400 otherwise)",
+    },
+}
+DECLINES: dict[str, dict[str, str]] = {
+    "upstream": {
+        "any sort": "an upstream TMF server sorts by the attributes it chooses; a refused sort is a 501",
     },
 }
 
@@ -53,6 +60,28 @@ def _capabilities(request: pytest.FixtureRequest) -> None:
         for capability in marker.args:
             if capability in lacks:
                 pytest.skip(f"declared: {lacks[capability]}")
+
+
+def _declined(item: pytest.Item) -> list[str]:
+    callspec = getattr(item, "callspec", None)
+    declines = DECLINES.get("" if callspec is None else callspec.params.get("documents") or "", {})
+    return [c for marker in item.iter_markers("needs") for c in marker.args if c in declines]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
+    """A test needing a capability its store declines passes when, and only when, it meets Unsupported."""
+    declined = _declined(pyfuncitem)
+    outcome = yield
+    if not declined:
+        return
+    excinfo = outcome.excinfo
+    if excinfo is not None and issubclass(excinfo[0], Unsupported):
+        outcome.force_result(True)
+        return
+    outcome.force_exception(
+        AssertionError(f"the store declares it cannot do {', '.join(declined)}, so the test must meet Unsupported")
+    )
 
 
 @pytest.fixture
