@@ -64,13 +64,16 @@ class EventBus:
             conditions=(),
             fields=None,
             created_at="",
-            reaction=self.publish,
+            reaction=self._react,
             sources=frozenset((api.name, ANY_TYPE) for api in self.apis),
         )
 
     def subject(self, event: Event) -> str:
         """The NATS subject, AMQP routing key or Kafka topic of ``event``: ``prefix.api.eventType``."""
         return f"{self.address.prefix}.{event.api}.{event.type}"
+
+    async def _react(self, event: Event, final: bool) -> None:
+        await self.publish(event)  # never parked (a Later), so never on its final attempt
 
     async def publish(self, event: Event) -> None:
         """Publish ``event`` as hub subscribers receive it, returning once the broker has it; raises
