@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends import open_backend
 from backends.base import Backend, BackendConfigurationError, Transaction
@@ -11,9 +11,13 @@ from backends.routed import RoutedBackend
 from tmfgate import configuration, upstreams
 from tmfgate.errors import ConfigurationError
 from tmfgate.events import EventLog
+from tmfgate.metrics import WorkTally
 from tmfgate.model import ApiModel, read_only_kinds
 from tmfgate.security.guard import Security
 from tmfgate.settings import Settings
+
+if TYPE_CHECKING:
+    from tmfgate.tracing import Tracing
 
 
 class Gateway:
@@ -27,6 +31,8 @@ class Gateway:
         self.shared_kinds = read_only_kinds(apis)  # read by every partner (tmfgate.security.tenancy)
         # Set after every commit, so an in-process delivery worker wakes at once instead of polling.
         self.committed = asyncio.Event()
+        self.work = WorkTally()  # what the delivery worker does, for /metrics
+        self.tracing: Tracing | None = None  # set when --otlp-endpoint asks for spans
         self.routing = configuration.routing(settings, apis)
         try:
             local = backend or open_backend(

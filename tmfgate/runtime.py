@@ -93,6 +93,8 @@ class Runtime:
                 gateway.apis,
                 committed=gateway.committed,
                 internal=internal,
+                work=gateway.work,
+                tracing=gateway.tracing,
                 transport=transport,
             )
             self._stop = asyncio.Event()
