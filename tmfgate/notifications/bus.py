@@ -82,6 +82,9 @@ class EventBus:
         try:
             used = await self._connected()
             await used.publish(self.subject(event), event.resource_id, event.id, event.body)
+        except _Resting as exc:  # not a failure of its own: it waits for the try after the rest
+            rest = self._resting_until - time.monotonic() + random.uniform(0.0, self.settings.retry_delay)
+            raise Later(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=max(rest, 0.0)), str(exc)) from exc
         except BrokerError as exc:
             await self._failed(used)
             delay = self.retry_delay()
@@ -110,7 +113,7 @@ class EventBus:
         async with self._lock:  # one connection for the publishes running at once
             if self._broker is None:
                 if time.monotonic() < self._resting_until:
-                    raise BrokerError("The broker failed a moment ago; publishing waits for the next try.")
+                    raise _Resting("The broker failed a moment ago; publishing waits for the next try.")
                 made = self._connect(self.address, self.settings.delivery_timeout)
                 await made.connect()
                 self._broker = made
@@ -124,6 +127,10 @@ class EventBus:
                 return
             self._broker = None
         await used.close()
+
+
+class _Resting(BrokerError):
+    """Publishing rests after a failure: the broker is not tried again before the rest is over."""
 
 
 __all__ = ["BUS_ID", "EventBus"]
