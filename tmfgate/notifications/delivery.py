@@ -34,13 +34,13 @@ import httpx
 from opentelemetry.trace import Span
 
 from backends.base import Backend, Delivery, Event, Route
-from tmfgate.calls import Later
 from tmfgate.metrics import WorkTally
 from tmfgate.model import ApiModel
-from tmfgate.notifications import subscriptions
+from tmfgate.notifications import reactions, subscriptions
+from tmfgate.notifications.bus import BUS_ID
 from tmfgate.notifications.callbacks import Resolver
 from tmfgate.notifications.lanes import Lanes
-from tmfgate.notifications.posts import Outcome, Poster, short
+from tmfgate.notifications.posts import Outcome, Poster
 from tmfgate.notifications.reactions import INTERNAL_PREFIX
 from tmfgate.notifications.retention import Pruner
 from tmfgate.notifications.subscriptions import Subscription
@@ -328,10 +328,15 @@ class DeliveryWorker:
             )
 
     async def _attempt(self, delivery: Delivery, subscription: Subscription) -> Outcome:
+        if subscription.id == BUS_ID:
+            # The event bus waits on an outside system, as a listener does: it takes a callback's slots,
+            # so a broker slow to acknowledge holds up neither fulfilment nor the other listeners.
+            async with self._lanes.callback(subscription.id):
+                return await reactions.run(subscription, delivery.event, False, self.work)
         if subscription.reaction is not None:
             async with self._lanes.reaction():
                 final = delivery.attempts + 1 >= self.settings.delivery_attempts
-                return await self._react(subscription, delivery.event, final)
+                return await reactions.run(subscription, delivery.event, final, self.work)
         async with self._lanes.callback(subscription.id):
             return await self._poster.post(subscription, delivery.event)
 
@@ -386,26 +391,6 @@ class DeliveryWorker:
         base = min(self.settings.retry_delay_max, self.settings.retry_delay * 2.0 ** min(attempts, 64))
         # Jitter spreads the retries of many deliveries that failed together (a listener outage).
         return base * random.uniform(0.5, 1.5)
-
-    async def _react(self, subscription: Subscription, event: Event, final: bool) -> Outcome:
-        """Run one of the gateway's own reactions; a failure is retried like a failed POST, and parked
-        after the ``final`` attempt (the reaction is told, so that what waits on it can say so)."""
-        assert subscription.reaction is not None
-        started, result = time.monotonic(), "done"
-        try:
-            await subscription.reaction(event, final)
-        except Later as later:
-            result = "later"
-            return Outcome(False, short(str(later)), later=later.at)
-        except Exception as exc:
-            result = "failed"
-            logger.warning("Reaction %s to event %s (%s) failed.", subscription.id, event.id, event.type, exc_info=True)
-            return Outcome(False, short(f"The reaction failed: {exc!r}"))
-        finally:
-            if self.work is not None:
-                name = subscription.id.removeprefix(INTERNAL_PREFIX)
-                self.work.reaction(name, event.type, result, time.monotonic() - started)
-        return Outcome(True)
 
 
 __all__ = ["DeliveryWorker"]
