@@ -218,6 +218,7 @@ async def test_the_outbox_keeps_the_events_while_the_broker_is_down(backend: Bac
     [
         ("nats://127.0.0.1:4222", "nats", "nats://127.0.0.1:4222", "tmfgate", "TMFGATE"),
         ("nats://n:4222?prefix=acme&stream=EVENTS", "nats", "nats://n:4222", "acme", "EVENTS"),
+        ("nats://u:p@n:4222?prefix=acme.tmf", "nats", "nats://u:p@n:4222", "acme.tmf", "ACME_TMF"),
         ("amqp://u:p@r:5672/vh?heartbeat=30", "amqp", "amqp://u:p@r:5672/vh?heartbeat=30", "tmfgate", "tmfgate"),
         ("amqps://r/?exchange=tmf&prefix=acme", "amqp", "amqps://r/", "acme", "tmf"),
         ("kafka://k1:9092,k2:9092?prefix=acme", "kafka", "kafka://k1:9092,k2:9092", "acme", ""),
@@ -238,9 +239,15 @@ def test_an_event_bus_url_names_the_broker_and_tmfgates_options(
         ("amqp://r?stream=S", "not stream"),
         ("kafka://k:9092?acks=1", "not acks"),
         ("nats://n?prefix=a.*", "the prefix must be"),
-        ("kafka://u:p@k:9092", "servers only"),
+        ("kafka://u:p@k:9092", "names the servers only"),
     ],
 )
 def test_a_bad_event_bus_url_is_refused_saying_why(url: str, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         BusAddress.parse(url)
+
+
+def test_a_refused_url_is_shown_without_its_password() -> None:
+    with pytest.raises(ValueError) as refused:
+        BusAddress.parse("amqpx://user:s3cret@rabbit:5672/")
+    assert "s3cret" not in str(refused.value) and "user:***@rabbit" in str(refused.value)

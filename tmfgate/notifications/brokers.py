@@ -37,13 +37,16 @@ class BusAddress:
     def parse(cls, url: str) -> BusAddress:
         """The address of ``url``; ValueError, saying what is wrong, when it cannot be one."""
         parts = urlsplit(url.strip())
+        shown = url.replace(parts.password, "***") if parts.password else url  # errors are printed
         kind = "amqp" if parts.scheme == "amqps" else parts.scheme
         if kind not in _OPTIONS or not parts.hostname:
             raise ValueError(
-                f"must be nats://host:4222, amqp://user:password@host:5672/vhost or kafka://host:9092, not {url!r}"
+                f"must be nats://host:4222, amqp://user:password@host:5672/vhost or kafka://host:9092, not {shown!r}"
             )
         if kind == "kafka" and (parts.username or parts.password or parts.path.strip("/")):
-            raise ValueError(f"kafka://host:9092,host2:9092 names the servers only, with no user or path, not {url!r}")
+            raise ValueError(
+                f"kafka://host:9092,host2:9092 names the servers only, with no user or path, not {shown!r}"
+            )
         query = parse_qsl(parts.query)
         ours = {k: v for k, v in query if k in _OURS}
         # The driver's own options (an AMQP heartbeat=) go to it; Kafka's URL carries only servers.
@@ -56,7 +59,10 @@ class BusAddress:
         prefix = ours.get("prefix", DEFAULT_PREFIX)
         if not prefix or any(c in prefix for c in " *>#/"):
             raise ValueError(f"the prefix must be a name such as {DEFAULT_PREFIX}, not {prefix!r}")
-        target = ours.get("stream", prefix.upper()) if kind == "nats" else ours.get("exchange", prefix)
+        # A stream's name cannot have dots, which a prefix may (acme.tmfgate).
+        target = (
+            ours.get("stream", prefix.upper().replace(".", "_")) if kind == "nats" else ours.get("exchange", prefix)
+        )
         server = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(theirs), ""))
         return cls(kind, server, prefix, target if kind != "kafka" else "")
 
