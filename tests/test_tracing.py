@@ -112,3 +112,20 @@ def test_the_delivery_worker_spans_each_fulfilment_step_with_the_requests_correl
     assert first.kind is SpanKind.CONSUMER and attributes["tmfgate.correlation_id"] == "c-order"
     assert attributes["tmfgate.resource_id"] == made.json()["id"] and attributes["tmfgate.outcome"] == "delivered"
     assert len(steps) > 1  # the service order and its activation are steps of their own
+
+
+def test_each_transaction_of_a_request_is_a_span_within_it() -> None:
+    exported = InMemorySpanExporter()
+    with in_process("memory://", fulfilment=False, otlp_endpoint="http://127.0.0.1:1/v1/traces") as client:
+        middleware = client.app.app
+        assert isinstance(middleware, ObservabilityMiddleware)
+        middleware.tracing = client.app.runtime.gateway.tracing = Tracing("http://127.0.0.1:1/v1/traces", exported)
+        body = {"productOrderItem": [add("1", "po-mobile-unlimited")]}
+        assert client.post(ORDERS, json=body).status_code == 201
+        middleware.tracing.provider.force_flush()
+    spans = exported.get_finished_spans()
+    request = next(span for span in spans if span.name == "tmf622_product_ordering createProductOrder")
+    stores = [span for span in spans if span.name == "store transaction"]
+    assert request.context is not None and stores
+    assert any(s.parent is not None and s.parent.span_id == request.context.span_id for s in stores)
+    assert all((s.attributes or {}).get("tmfgate.committed") is True for s in stores)

@@ -17,6 +17,8 @@ from tmfgate.security.guard import Security
 from tmfgate.settings import Settings
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
     from tmfgate.tracing import Tracing
 
 
@@ -70,17 +72,25 @@ class UnitOfWork:
     """``async with gateway.transaction() as tx``: the store's transaction, then a wake-up for the
     delivery worker once it has committed. A class rather than a generator: this wraps every write."""
 
-    __slots__ = ("gateway", "inner")
+    __slots__ = ("gateway", "inner", "span")
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.inner = gateway.backend.transaction()
+        self.span: Span | None = None
 
     async def __aenter__(self) -> Transaction:
+        if self.gateway.tracing is not None:  # a child of the request's (or the reaction's) span
+            self.span = self.gateway.tracing.store()
         return await self.inner.__aenter__()
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> bool:
-        suppressed = await self.inner.__aexit__(kind, error, trace)
+        try:
+            suppressed = await self.inner.__aexit__(kind, error, trace)
+        finally:
+            if self.span is not None:
+                self.span.set_attribute("tmfgate.committed", kind is None)
+                self.span.end()
         if kind is None:
             self.gateway.committed.set()
         return bool(suppressed)

@@ -45,6 +45,10 @@ class Tracing:
         ) as span:
             yield span
 
+    def store(self) -> Span:
+        """A span of one transaction of the store, begun now; the caller ends it."""
+        return self.tracer.start_span("store transaction", kind=SpanKind.CLIENT)
+
     @contextmanager
     def work(self, verb: str, event: Event, subscription: str) -> Iterator[Span]:
         """The span of one delivery or reaction run by the delivery worker (a fulfilment step, a publish
