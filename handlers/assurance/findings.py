@@ -68,7 +68,11 @@ async def raise_once(tx: Transaction, actor: Worker, finding: Finding, *, severi
     except DuplicateId:  # another run raised it meanwhile
         return Raised(finding)
     kind = {"Product": PRODUCT, "CustomerBill": BILL}.get(str(finding.subject.get("@referredType")))
-    owner = await tx.owner(kind, str(finding.subject["id"])) if kind else None
+    if kind is None and finding.products:
+        kind, subject = PRODUCT, finding.products[0]  # a customer's finding belongs to its products' owner
+    else:
+        subject = str(finding.subject["id"])
+    owner = await tx.owner(kind, subject) if kind else None
     actor = Worker(actor.gateway, actor.correlation_id, owner)
     alarm = _alarm(actor, finding, id, severity)
     await operations.write_new(tx, actor, ALARMS, alarm)
