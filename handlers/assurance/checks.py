@@ -9,8 +9,8 @@
 - ``unbilled-product``: a product active since before the month that no bill has ever charged;
 - ``bill-mismatch``: a bill of the month whose totals differ from the sum of the rates it billed.
 
-Every query filters in the store; the usage of a month is read in pages sorted by date, so memory
-grows with the customers and products seen, not with the records.
+Every query filters in the store; the usage of a month is read in pages (sorted by date only where a
+rule needs it), so memory grows with the customers and products seen, not with the records.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ from handlers.usage.records import RecordError
 from tmfgate import codec, documents, times
 from tmfgate.types import Document
 
-PAGE = 500  # documents per query while paging through a month
+# Documents per query while paging through a month. Without an index on usageDate every page scans the
+# month's filter over the whole kind: 20,000 records on SQLite took 119 s a rule in pages of 500, 8 s in
+# pages of 5,000 (each a few MB).
+PAGE = 5000
 PRODUCT = "product"
 
 
@@ -154,7 +157,7 @@ async def usage_spikes(source: Source, period: Period, factor: Decimal, window: 
     products: dict[str, Document | None] = {}
     customers: dict[str, _Customer] = {}
     span = (where("usageDate", gte=first.start), where("usageDate", lt=period.end))
-    async for record in pages(source, records.KIND, *span, sort=("usageDate", "id")):
+    async for record in pages(source, records.KIND, *span, sort=()):  # in the order stored: no sort to pay for
         try:
             reading = records.reading(record)
         except RecordError:
