@@ -91,37 +91,61 @@ def customer_of(product: Document) -> Document | None:
     return None if chosen is None else {**chosen, "role": "customer"}
 
 
-def _in(period: Period, start: dt.datetime | None = None) -> tuple[Condition, Condition]:
-    since = period.start if start is None else max(period.start, start)
-    return where("usageDate", gte=since), where("usageDate", lt=period.end)
+def _in(period: Period) -> tuple[Condition, Condition]:
+    return where("usageDate", gte=period.start), where("usageDate", lt=period.end)
+
+
+@dataclass
+class _Stopped:
+    product: Document
+    since: dt.datetime | None  # None: not known, the whole month counts
+    ids: list[str] = field(default_factory=list)  # the first records found
+    count: int = 0
 
 
 async def inactive_usage(source: Source, period: Period) -> AsyncIterator[Finding]:
-    """Usage dated in the month after its product was terminated or suspended."""
-    ended = where("status", eq=("suspended", "terminated"))
-    async for product in pages(source, PRODUCT, ended, sort=("id",)):
-        since = await _inactive_since(source, product)
-        if since is not None and since >= period.end:
+    """Usage dated in the month after its product was terminated or suspended: one pass over the month's
+    usage (a query per terminated product would scan the usage once each), a look-up per product seen."""
+    seen: dict[str, _Stopped | None] = {}
+    async for record in pages(source, records.KIND, *_in(period), sort=()):
+        product_id = _product_id(record)
+        if product_id not in seen:
+            seen[product_id] = await _stopped(source, product_id)
+        stopped = seen[product_id]
+        if stopped is None or (stopped.since is not None and times.parse(record["usageDate"]) < stopped.since):
             continue
-        used = where("ratedProductUsage.productRef.id", eq=str(product["id"]))
-        page = await source.query(
-            records.KIND,
-            Query(conditions=(used, *_in(period, since)), sort=_sort("usageDate", "id"), limit=5),
-        )
-        if page.total == 0:
-            continue
-        ids = [codec.loads(raw)["id"] for raw in page.items]
-        status = product["status"]
-        when = f" since {times.stamp(since)}" if since is not None else ""
+        stopped.count += 1
+        if len(stopped.ids) < 5:
+            stopped.ids.append(str(record["id"]))
+    for product_id in sorted(id for id, stopped in seen.items() if stopped is not None and stopped.count):
+        stopped = seen[product_id]
+        assert stopped is not None
+        product, status = stopped.product, stopped.product["status"]
+        when = f" since {times.stamp(stopped.since)}" if stopped.since is not None else ""
         yield Finding(
             "inactive-usage",
-            f"{product['id']}/{period}",
+            f"{product_id}/{period}",
             _ref(product, "Product"),
-            f"{page.total} usage records in {period} on product {product['id']}, {status}{when}",
-            f"Product {product['id']} is {status}{when}, yet {page.total} usage records dated in {period} name it "
-            f"(first: {', '.join(ids)}).",
+            f"{stopped.count} usage records in {period} on product {product_id}, {status}{when}",
+            f"Product {product_id} is {status}{when}, yet {stopped.count} usage records dated in {period} name it "
+            f"(among them {', '.join(sorted(stopped.ids))}).",
             customer=customer_of(product),
         )
+
+
+def _product_id(record: Document) -> str:
+    rated = record.get("ratedProductUsage") or [{}]
+    ref = rated[0].get("productRef") if isinstance(rated[0], dict) else None
+    return str(ref.get("id") or "") if isinstance(ref, dict) else ""
+
+
+async def _stopped(source: Source, product_id: str) -> _Stopped | None:
+    """The product, if it is suspended or terminated, and since when; None otherwise."""
+    raw = await source.get(PRODUCT, product_id) if product_id else None
+    product = None if raw is None else codec.loads(raw)
+    if product is None or product.get("status") not in ("suspended", "terminated"):
+        return None
+    return _Stopped(product, await _inactive_since(source, product))
 
 
 async def _inactive_since(source: Source, product: Document) -> dt.datetime | None:
@@ -225,8 +249,7 @@ async def _with_customer(source: Source, found: Finding) -> Finding:
 
 
 def _identity(record: Document) -> bytes:
-    rated = record.get("ratedProductUsage") or [{}]
-    product = (rated[0].get("productRef") or {}).get("id") if isinstance(rated[0], dict) else None
+    product = _product_id(record)
     characteristics = sorted(
         (str(c.get("name")), codec.dumps(c.get("value")).decode())
         for c in record.get("usageCharacteristic") or []
@@ -241,7 +264,7 @@ def _duplicates(seen: dict[bytes, list[Document]]) -> list[Finding]:
         if len(same) < 2:
             continue
         ids = sorted(str(record["id"]) for record in same)
-        product = str(((same[0].get("ratedProductUsage") or [{}])[0].get("productRef") or {}).get("id", ""))
+        product = _product_id(same[0])
         found.append(
             Finding(
                 "duplicate-usage",
