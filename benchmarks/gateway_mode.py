@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -31,8 +32,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process and its children have used so far, from /proc (Linux)."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += cpu_seconds(int(child))
+    except (OSError, ValueError, IndexError):
+        pass  # not Linux, or the process has gone: the CPU columns show 0
+    return total
+
+
+@dataclass
+class Server:
+    url: str
+    pid: int
+
+
 @contextmanager
-def serving(folder: Path, name: str, *options: str) -> Iterator[str]:
+def serving(folder: Path, name: str, *options: str) -> Iterator[Server]:
     """``tmfgate serve`` on a free port, memory store, no fulfilment; its URL once it answers."""
     port = free_port()
     log = (folder / f"{name}.log").open("wb")
@@ -50,7 +71,7 @@ def serving(folder: Path, name: str, *options: str) -> Iterator[str]:
                 raise SystemExit(f"{name} did not start; see {folder / (name + '.log')}") from None
             time.sleep(0.1)
     try:
-        yield url
+        yield Server(url, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -110,7 +131,12 @@ async def latency(call: Call, url: str, rate: float, seconds: float) -> float:
     return statistics.median(times)
 
 
-async def measure(direct: str, gateway: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+async def measure(upstream: Server, front: Server, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Throughput and half-load latency of each call, direct and through the gateway, and the CPU
+    milliseconds each server spends per call: on a machine shared with the load generator (and other
+    work), the throughput ratio is bounded by the shared cores, while the CPU per call tells what each
+    server would do on a host of its own."""
+    direct, gateway = upstream.url, front.url
     async with httpx.AsyncClient() as client:
         ids = []
         for _ in range(120):
@@ -119,19 +145,37 @@ async def measure(direct: str, gateway: str, args: argparse.Namespace) -> dict[s
     figures: dict[str, dict[str, float]] = {}
     for name, call in calls(ids).items():
         rates: dict[str, list[float]] = {"direct": [], "gateway": []}
+        cpu = {"direct": [0.0, 0], "gateway": [0.0, 0], "upstream via gateway": [0.0, 0]}  # seconds, calls
         for _ in range(args.rounds):  # alternate, so both see the same machine
             for target, url in (("direct", direct), ("gateway", gateway)):
                 await throughput(call, url, 1, args.connections)  # warm-up
+                before = cpu_seconds(upstream.pid), cpu_seconds(front.pid)
                 rates[target].append(await throughput(call, url, args.duration, args.connections))
+                made = round(rates[target][-1] * args.duration)
+                spent = cpu_seconds(upstream.pid) - before[0], cpu_seconds(front.pid) - before[1]
+                if target == "direct":
+                    cpu["direct"] = [cpu["direct"][0] + spent[0], int(cpu["direct"][1]) + made]
+                else:
+                    cpu["gateway"] = [cpu["gateway"][0] + spent[1], int(cpu["gateway"][1]) + made]
+                    via = cpu["upstream via gateway"]
+                    cpu["upstream via gateway"] = [via[0] + spent[0], int(via[1]) + made]
         direct_rate = statistics.median(rates["direct"])
         half = direct_rate / 2
         figures[name] = {
+            **{f"{who} cpu ms/call": 1000 * s / max(1, int(n)) for who, (s, n) in cpu.items()},
             "direct req/s": direct_rate,
             "gateway req/s": statistics.median(rates["gateway"]),
             "direct p50 ms at half load": await latency(call, direct, half, args.duration),
             "gateway p50 ms at half load": await latency(call, gateway, half, args.duration),
         }
     return figures
+
+
+def own_hosts(f: dict[str, float]) -> float:
+    """The % of the direct throughput kept with each server on a host of its own: the upstream's CPU
+    per direct call over the busier of the two servers' CPU per call through the gateway."""
+    busiest = max(f["gateway cpu ms/call"], f["upstream via gateway cpu ms/call"])
+    return 100 * f["direct cpu ms/call"] / busiest if busiest else 0.0
 
 
 def report(figures: dict[str, dict[str, float]]) -> bool:
@@ -147,6 +191,14 @@ def report(figures: dict[str, dict[str, float]]) -> bool:
             f"| {f['direct p50 ms at half load']:.2f} ms | {f['gateway p50 ms at half load']:.2f} ms "
             f"| {added:+.2f} ms |"
         )
+    print()
+    print("| call | upstream CPU/call direct | upstream CPU/call via gateway | gateway CPU/call | own hosts |")
+    print("|---|---|---|---|---|")
+    for name, f in figures.items():
+        print(
+            f"| {name} | {f['direct cpu ms/call']:.2f} ms | {f['upstream via gateway cpu ms/call']:.2f} ms "
+            f"| {f['gateway cpu ms/call']:.2f} ms | {own_hosts(f):.0f} % |"
+        )
     return met
 
 
@@ -161,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = Path(name)
         with serving(folder, "upstream") as direct:
             config = folder / "gateway.yaml"
-            config.write_text(f"apis:\n  tmf639: {{upstream: {{url: '{direct}{BASE}'}}}}\n")
+            config.write_text(f"apis:\n  tmf639: {{upstream: {{url: '{direct.url}{BASE}'}}}}\n")
             with serving(folder, "gateway", "--config", str(config)) as gateway:
                 figures = asyncio.run(measure(direct, gateway, args))
     met = report(figures)

@@ -30,7 +30,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from handlers.billing.bill_runs import Worker  # noqa: E402
+from handlers.billing.rating import Worker  # noqa: E402
 from handlers.usage import batches  # noqa: E402
 from tmfgate import codec, documents, model, specs  # noqa: E402
 from tmfgate.runtime import Runtime  # noqa: E402

@@ -15,5 +15,6 @@ USAGE = "tmf635_usage"
 USAGE_BATCHES = "tmfgate_usage"  # tmfgate's batch endpoint beside TMF635
 ALARM = "tmf642_alarm"
 PAYMENT = "tmf676_payment"
+ACCOUNT = "tmf666_account_management"
 BILL = "tmf678_bill"
 TROUBLE_TICKET = "tmf621_trouble_ticket"

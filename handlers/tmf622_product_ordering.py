@@ -3,14 +3,16 @@
 Order and item states follow :mod:`handlers.ordering.lifecycle` (TMF622 user guide; items without
 ``partial``). The prices an item carries must be ones billing can charge
 (:mod:`handlers.billing.prices`). While the gateway fulfils orders, items are checked against the
-catalog and priced from it at capture (:mod:`handlers.ordering.capture`). A cancellation is
+catalog and priced from it at capture (:mod:`handlers.ordering.capture`), and their states are the
+gateway's to set: a PATCH may change any other attribute. An order naming a TMF666 billing account
+is held to its credit limit (:mod:`handlers.billing.accounts`). A cancellation is
 :mod:`handlers.ordering.cancellation`'s.
 """
 
 from __future__ import annotations
 
 from handlers import apis
-from handlers.billing import prices
+from handlers.billing import accounts, prices
 from handlers.catalog import loading as catalogs
 from handlers.catalog import snapshots
 from handlers.fulfilment.settings import FULFILMENT
@@ -19,7 +21,7 @@ from handlers.ordering.lifecycle import PRODUCT_ORDERS
 from handlers.ordering.limits import MAX_ITEM_QUANTITY, MAX_ORDER_ITEMS
 from tmfgate import codec, operations, times
 from tmfgate.calls import Call, Reply
-from tmfgate.errors import BadRequest
+from tmfgate.errors import BadRequest, Conflict
 from tmfgate.extensions import Handlers
 from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
@@ -34,7 +36,20 @@ async def createProductOrder(call: Call) -> Reply:
 
 @handlers.operation
 async def patchProductOrder(call: Call) -> Reply:
-    return await operations.patch(call, check=lambda call, old, new: PRODUCT_ORDERS.check_patch(old, new))
+    return await operations.patch(call, check=_check_patch)
+
+
+def _check_patch(call: Call, old: Document, new: Document) -> None:
+    """The lifecycle's checks; while the gateway fulfils orders, their states are its own to set: a PATCH
+    that cancelled or completed one would leave products active under a cancelled order, or none under a
+    completed one (:mod:`handlers.ordering.cancellation`)."""
+    changed = PRODUCT_ORDERS.state_changes(old, new)
+    if call.gateway.settings.get(FULFILMENT) and changed:
+        raise Conflict(
+            f"Product order {old['id']} is fulfilled by the gateway, which sets its states and its items' "
+            f"({', '.join(changed)} cannot be changed by PATCH); cancel it with POST /cancelProductOrder."
+        )
+    PRODUCT_ORDERS.check_patch(old, new)
 
 
 async def _new_order(call: Call, order: Document) -> None:
@@ -52,10 +67,21 @@ async def _new_order(call: Call, order: Document) -> None:
         _check_prices(call, item)
 
     PRODUCT_ORDERS.check_new(order, check_item, max_items=settings.get(MAX_ORDER_ITEMS))
+    await _check_account(call, order)
     if call.gateway.settings.get(FULFILMENT):
         capture.dates(order)
         await snapshots.refresh(call.gateway)
         capture.check(catalogs.of(call.gateway), order, await _installed(call, order))
+
+
+async def _check_account(call: Call, order: Document) -> None:
+    """An order naming a TMF666 billing account whose bills owe more than its credit limit is refused (409)."""
+    id = (order.get("billingAccount") or {}).get("id")
+    if not isinstance(id, str):
+        return
+    raw = await call.gateway.backend.get(accounts.KIND, id, owners=visible(call, accounts.KIND))
+    if raw is not None:
+        await accounts.check_credit(call.gateway.backend, codec.loads(raw), catalogs.of(call.gateway).currency)
 
 
 async def _installed(call: Call, order: Document) -> dict[str, Document]:

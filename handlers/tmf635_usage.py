@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from handlers import apis
-from handlers.billing.bill_runs import Worker
+from handlers.billing.rating import Worker
 from handlers.billing.rules import TAX_RATE
 from handlers.catalog.loading import CATALOG
 from handlers.usage import batches, records

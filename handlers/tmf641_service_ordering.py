@@ -2,7 +2,8 @@
 
 A service order is acknowledged when created (by a client, or by the decomposition of a product
 order) and then carried out by the gateway (:mod:`handlers.fulfilment.service_orders`), outside the
-request. A client may move it by PATCH only along the order lifecycle (:mod:`handlers.ordering.lifecycle`).
+request. A client may move it by PATCH only along the order lifecycle (:mod:`handlers.ordering.lifecycle`),
+and not at all when it fulfils a product order: then the gateway sets its states.
 ``cancelServiceOrder`` is accepted, then worked on: the order goes through assessingCancellation and
 pendingCancellation, its activations are undone, and the task ends done, or terminatedWithError when
 the order has already ended or fulfils a product order (cancelled through TMF622 only:
@@ -12,11 +13,13 @@ the order has already ended or fulfils a product order (cancelled through TMF622
 from __future__ import annotations
 
 from handlers import apis
+from handlers.fulfilment.product_orders import fulfilled_order
+from handlers.fulfilment.settings import FULFILMENT
 from handlers.ordering.lifecycle import SERVICE_ORDERS
 from handlers.ordering.limits import MAX_ORDER_ITEMS
 from tmfgate import documents, operations
 from tmfgate.calls import Call, Reply
-from tmfgate.errors import BadRequest
+from tmfgate.errors import BadRequest, Conflict
 from tmfgate.extensions import Handlers
 from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
@@ -36,7 +39,23 @@ async def createServiceOrder(call: Call) -> Reply:
 
 @handlers.operation
 async def patchServiceOrder(call: Call) -> Reply:
-    return await operations.patch(call, check=lambda call, old, new: SERVICE_ORDERS.check_patch(old, new))
+    """A PATCH along the order lifecycle; the states of a service order that fulfils a product order
+    are the gateway's: a client's change of them would undo or claim what the product order has not."""
+    async with call.gateway.transaction() as tx:
+        old = await operations.read_for_update(tx, call)
+        new = operations.patched(call, old)
+        changed = SERVICE_ORDERS.state_changes(old, new)
+        if call.gateway.settings.get(FULFILMENT) and changed:
+            found = await fulfilled_order(tx, str(old["id"]), lock=False)
+            if found is not None:
+                raise Conflict(
+                    f"Service order {old['id']} fulfils product order {found[2]['id']}, and the gateway sets its "
+                    f"states and its items' ({', '.join(changed)} cannot be changed by PATCH); cancel the "
+                    "product order with POST /cancelProductOrder."
+                )
+        SERVICE_ORDERS.check_patch(old, new)
+        raw = await operations.write_changed(tx, call, call.resource.kind, old, new)
+    return Reply(200, raw)
 
 
 @handlers.operation

@@ -2,7 +2,8 @@
 
 The allocation rules are :mod:`handlers.payments.ledger`'s. A payment or refund is a record of money
 that moved: it is stored ``done`` with its ``paymentDate`` (or ``refundDate``), and the account's
-balance after it in ``accountBalance`` (a tmfgate extension attribute: the credit left, never negative).
+balance after it in ``accountBalance`` (a tmfgate extension attribute: the credit left, never negative);
+a TMF666 billing account of that id gets its ``accountBalance`` moved too (:mod:`handlers.billing.accounts`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from handlers import apis
+from handlers.billing import accounts
 from handlers.billing.prices import LIMIT, amount
 from handlers.billing.rules import CENT, money
 from handlers.catalog import loading as catalogs
@@ -61,6 +63,7 @@ async def createPayment(call: Call) -> Reply:
         items, left = await ledger.allocate(tx, call, doc, account_id, total, unit)
         doc["paymentItem"] = items
         await ledger.set_credit(tx, record, credit + left)
+        await accounts.refresh_balance(tx, call, account_id, credit + left, unit)
         doc["accountBalance"] = money(credit + left, unit)
         raw = await operations.write_new(tx, call, call.resource.kind, doc)
     return Reply.created(raw, doc["href"])
@@ -79,6 +82,7 @@ async def createRefund(call: Call) -> Reply:
                 f"a refund of {total:.2f} {unit} is more."
             )
         await ledger.set_credit(tx, record, credit - total)
+        await accounts.refresh_balance(tx, call, account_id, credit - total, unit)
         doc["accountBalance"] = money(credit - total, unit)
         raw = await operations.write_new(tx, call, call.resource.kind, doc)
     return Reply.created(raw, doc["href"])

@@ -133,18 +133,27 @@ def _check_paid(bill: Document, state: str) -> None:
 
 
 def _bill_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    when = parser.add_mutually_exclusive_group(required=True)
+    when.add_argument(
         "--period",
-        required=True,
         type=_period,
         metavar="YYYY-MM",
-        help="the month to bill, e.g. 2026-11, once it has ended; running a month again bills nothing twice",
+        help="the month to bill, e.g. 2026-11, once it has ended, for every billing account whatever its cycle; "
+        "running a month again bills nothing twice",
+    )
+    when.add_argument(
+        "--date",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="the day whose bill cycle to run, today or before: bills the month before it for the accounts whose "
+        "TMF666 bill cycle (billStructure.cycleSpecification.billingDateShift) makes their bill that day, those "
+        "with no cycle on the 1st; running a day again bills nothing twice",
     )
     parser.add_argument(
         "--in-advance",
         action="store_true",
-        help="also bill the current month or the coming one, before it ends: the recurring charges of the "
-        "whole month (a product terminated later gets the unused days credited on its next bill)",
+        help="with --period, also bill the current month or the coming one, before it ends: the recurring charges "
+        "of the whole month (a product terminated later gets the unused days credited on its next bill)",
     )
 
 
@@ -155,20 +164,33 @@ def _period(raw: str) -> Period:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _date(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a day; write it as YYYY-MM-DD, e.g. 2026-12-05.") from None
+
+
 async def _bill_run(args: argparse.Namespace, gateway: Gateway) -> int:
-    """``tmfgate bill-run --period YYYY-MM``: bill every account for the month, and say what it did."""
-    refused = bill_runs.refusal(args.period, dt.datetime.now(dt.UTC), in_advance=args.in_advance)
+    """``tmfgate bill-run --period YYYY-MM`` or ``--date YYYY-MM-DD``: bill the accounts due, and say what it did."""
+    now = dt.datetime.now(dt.UTC)
+    if args.date is not None:
+        refused, period, shift = bill_runs.day_refusal(args.date, now, in_advance=args.in_advance)
+    else:
+        refused, period, shift = bill_runs.refusal(args.period, now, in_advance=args.in_advance), args.period, None
     if refused is not None:
         print(f"tmfgate bill-run: {refused}", file=sys.stderr)
         return 2
-    print(bill_runs.summary(args.period, await bill_runs.run_cycle(gateway, args.period)), flush=True)
+    results = await bill_runs.run_cycle(gateway, period, shift=shift)
+    print(bill_runs.summary(period, results, day=args.date), flush=True)
     return 0
 
 
 handlers.command(
     Command(
         "bill-run",
-        "bill every billing account for one calendar month (the billing cycle), on the store directly",
+        "bill every billing account for one calendar month, or those whose bill cycle falls on one day, on the "
+        "store directly",
         (Settings.database_url, Settings.public_url, CATALOG, TAX_RATE, PAYMENT_TERMS),
         _bill_run_arguments,
         _bill_run,

@@ -39,6 +39,7 @@ SERVED_SPECS = {
     "tmf621_trouble_ticket": 40,
     "tmf635_usage": 95,
     "tmf676_payment": 70,
+    "tmf666_account_management": 310,
 }
 
 

@@ -175,6 +175,18 @@ APIS = [
         "TMF676 Payment Management",
         ("/tmf-api/paymentManagement/v4",),
     ),
+    # TMF666's _Update schemas require name and relatedParty; ours have no required list (TMF630). Its
+    # RefOrValue schemas require isRef (default true) and name: a reference by id alone could not be given.
+    Api(
+        "tmf666_account_management.yaml",
+        "TMF666-v4.0.0.swagger.json",
+        "TMF666 Account Management",
+        ("/tmf-api/accountManagement/v4",),
+        required_fixes={
+            f"{name}RefOrValue": {"isRef", "name"}
+            for name in ("BillFormat", "BillPresentationMedia", "BillingCycleSpecification")
+        },
+    ),
     # TMF637 lists "aborted " with a trailing space, as TMF622 does.
     Api(
         "tmf637_product_inventory.yaml",

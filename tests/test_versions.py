@@ -144,6 +144,22 @@ def test_a_task_resource_maps_through_its_face_node_by_its_home_name() -> None:
     assert shown == {"@type": "AckAlarm", "ackedAlarm": [{"id": "a1", "@referredType": "Alarm", "@type": "AlarmRef"}]}
 
 
+def test_a_reply_names_the_face_in_every_href_of_the_home_api() -> None:
+    alarms = face_of("tmf642_alarm")
+    body = orjson.dumps(
+        {
+            "href": "http://h/tmf-api/alarmManagement/v4/ackAlarms/t1",
+            "ackedAlarm": [{"id": "a1", "href": "http://h/tmf-api/alarmManagement/v4/alarm/a1"}],
+            "affectedService": [{"href": "http://h/tmf-api/serviceInventory/v4/service/s1"}],
+        }
+    )
+    shown = orjson.loads(alarms._hrefs(body))
+    assert shown["href"] == "http://h/tmf-api/alarmManagement/v5/ackAlarm/t1"
+    assert shown["ackedAlarm"][0]["href"] == "http://h/tmf-api/alarmManagement/v5/alarm/a1"
+    assert shown["affectedService"][0]["href"] == "http://h/tmf-api/serviceInventory/v4/service/s1"  # another API
+    assert alarms._hrefs(b'{"name":"x"}') == b'{"name":"x"}'
+
+
 def test_a_resource_without_a_rule_passes_through() -> None:
     assert FACE.node("noSuchResource").rule is None
     assert FACE.outward("noSuchResource", {"a": {"b": 1}}) == {"a": {"b": 1}}
@@ -301,6 +317,22 @@ def test_a_query_in_stored_names(face: str, stored: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("api", "kind", "attribute", "stored", "shown"),
+    [
+        ("tmf639_resource_inventory", "resource", "operationalState", "enable", "enabled"),
+        ("tmf639_resource_inventory", "resource", "administrativeState", "shutdown", "shuttingDown"),
+        ("tmf641_service_ordering", "cancelServiceOrder", "state", "accepted", "acknowledged"),
+    ],
+)
+def test_each_value_spelled_otherwise_maps_both_ways(
+    api: str, kind: str, attribute: str, stored: str, shown: str
+) -> None:
+    face = face_of(api)
+    assert face.outward(kind, {attribute: stored})[attribute] == shown
+    assert face.inward(kind, {attribute: shown}, "application/json") == {attribute: stored}
+
+
+@pytest.mark.parametrize(
     ("api", "kind", "face", "stored"),
     [
         # Values the versions spell differently are filtered in the stored spelling (TMF639 enums).
@@ -314,6 +346,8 @@ def test_a_query_in_stored_names(face: str, stored: str) -> None:
         ("tmf639_resource_inventory", "resource", "operationalState.ne=disabled", "operationalState.ne=disable"),
         ("tmf639_resource_inventory", "resource", "operationalState.regex=enabled", "operationalState.regex=enabled"),
         ("tmf639_resource_inventory", "resource", "operationalState=other", "operationalState=other"),
+        ("tmf639_resource_inventory", "resource", "administrativeState=shuttingDown", "administrativeState=shutdown"),
+        ("tmf641_service_ordering", "cancelServiceOrder", "state=acknowledged", "state=accepted"),
         ("tmf639_resource_inventory", "resource", "name=enabled", "name=enabled"),
         (
             "tmf622_product_ordering",

@@ -44,8 +44,7 @@ class EventBuilder:
             n for n in api.spec.document.get("components", {}).get("schemas", {}) if n.endswith("Event")
         )
         self.version = str(api.spec.document.get("info", {}).get("version", "4")).split(".", 1)[0]
-        parts = [p for p in api.base_path.split("/") if p]
-        self.domain = parts[-2] if len(parts) >= 2 else api.name
+        self.domain = domain_of(api)
         self._tails: dict[str, bytes] = {}  # kind -> the JSON between the envelope and the resource
 
     # ``raw`` is the document as stored, when the caller has encoded it already: the envelope is
@@ -148,23 +147,18 @@ class EventBuilder:
 class EventLog:
     """The events of every served API, recorded in the transaction of the change they describe.
 
-    One change raises each event once per API that serves the resource (a service is in TMF638 and
-    TMF640 alike), so each API's subscribers hear of it in their API's terms.
+    A change to a resource several APIs serve with the same events (a service is in TMF638 and
+    TMF640 alike) stores its events once, under the first of them by name (:func:`shared_kinds`):
+    each other API's subscribers hear of it in their API's envelope (:func:`in_domain`). An API
+    that raises other events for the resource stores its own.
     """
 
     def __init__(self, apis: list[ApiModel]) -> None:
-        self._by_kind: dict[str, list[tuple[EventBuilder, ResourceModel]]] = {}
-        for api in apis:
-            builder = EventBuilder(api)
-            for kind, resource in api.resources.items():
-                if kind != "hub":
-                    self._by_kind.setdefault(kind, []).append((builder, resource))
-            # A resource only another version of the API has (tmfgate.versions) raises that version's events.
-            for faced in api.faces.values():
-                own = EventBuilder(faced)
-                for kind, resource in faced.resources.items():
-                    if kind != "hub" and kind not in api.resources:
-                        self._by_kind.setdefault(kind, []).append((own, resource))
+        shared = shared_kinds(apis)
+        self._by_kind = {
+            kind: [(b, r) for b, r in builders if (b.api.name, kind) not in shared]
+            for kind, builders in _builders(apis).items()
+        }
 
     # ``owner``: the partner the resource belongs to, whose hub subscriptions alone receive the events.
 
@@ -195,6 +189,71 @@ class EventLog:
         for builder, resource in self._by_kind.get(kind, ()):
             for event in builder.deleted(resource, old, correlation):
                 await tx.add_event(event if owner is None else event._replace(owner=owner))
+
+
+def _builders(apis: list[ApiModel]) -> dict[str, list[tuple[EventBuilder, ResourceModel]]]:
+    """The builders raising each kind's events, and the resource they raise them for."""
+    by_kind: dict[str, list[tuple[EventBuilder, ResourceModel]]] = {}
+    for api in apis:
+        builder = EventBuilder(api)
+        for kind, resource in api.resources.items():
+            if kind != "hub":
+                by_kind.setdefault(kind, []).append((builder, resource))
+        # A resource only another version of the API has (tmfgate.versions) raises that version's events.
+        for faced in api.faces.values():
+            own = EventBuilder(faced)
+            for kind, resource in faced.resources.items():
+                if kind != "hub" and kind not in api.resources:
+                    by_kind.setdefault(kind, []).append((own, resource))
+    return by_kind
+
+
+def shared_kinds(apis: list[ApiModel]) -> dict[tuple[str, str], str]:
+    """(API, kind) of each resource whose events another API stores for it, with that API's name.
+
+    The first API by name serving a kind stores its events; another shares them when it raises the
+    same events: the same version, resource type and event schemas for it, so only the envelope's
+    ``domain`` differs. The hub's reactions take each event type from the first API by name too
+    (tmfgate.notifications.reactions).
+    """
+    found: dict[tuple[str, str], str] = {}
+    served: dict[str, list[ApiModel]] = {}
+    for api in apis:
+        for kind in api.resources:
+            if kind != "hub":
+                served.setdefault(kind, []).append(api)
+    for kind, serving in served.items():
+        if len(serving) < 2:
+            continue
+        home, *others = sorted(serving, key=lambda api: api.name)
+        for other in others:
+            if _same_events(home, other, kind):
+                found[(other.name, kind)] = home.name
+    return found
+
+
+def _same_events(one: ApiModel, other: ApiModel, kind: str) -> bool:
+    def events_of(api: ApiModel) -> tuple[str, str, frozenset[str]]:
+        type_name = api.resources[kind].type_name
+        schemas = api.spec.document.get("components", {}).get("schemas", {})
+        named = frozenset(n for n in schemas if n.startswith(type_name) and n.endswith("Event"))
+        return str(api.spec.document.get("info", {}).get("version", "4")).split(".", 1)[0], type_name, named
+
+    return events_of(one) == events_of(other)
+
+
+def domain_of(api: ApiModel) -> str:
+    """The ``domain`` of the API's event envelopes: its base path's next to last segment."""
+    parts = [p for p in api.base_path.split("/") if p]
+    return parts[-2] if len(parts) >= 2 else api.name
+
+
+def in_domain(body: bytes, domain: str) -> bytes:
+    """An event stored for another API (:func:`shared_kinds`) in the envelope of the API of ``domain``."""
+    envelope = orjson.loads(body)
+    if isinstance(envelope, dict) and "domain" in envelope:
+        envelope["domain"] = domain
+    return orjson.dumps(envelope)
 
 
 def changed_attributes(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:

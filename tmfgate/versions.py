@@ -28,6 +28,7 @@ from tmfgate.types import Document
 _NOT_PATHS = frozenset({"offset", "limit", "before", "after", "filter", "depth", "expand"})
 _OPERATOR = re.compile(r"^(.*?)((?:\.(?:gt|gte|lt|lte|eq|ne|regex))?)$")
 _PATH_END = re.compile(r"[=<>!]")
+_HREF = re.compile(rb'"href":"([^"\\]*)"')
 DOCUMENT_VERBS = frozenset({"list", "retrieve", "create", "patch"})
 HUB_VERBS = frozenset({"register", "subscription"})
 
@@ -50,6 +51,7 @@ class Face:
             if resource.schema is not None and kind != "hub"
         }
         self._resources: dict[str, FacedResource] = {}
+        self._home_path = (home.base_path + "/").encode()
 
     # Operations
 
@@ -156,7 +158,8 @@ class Face:
         if reply.body is None or reply.status >= 300:
             return Reply(reply.status, reply.body, headers)
         if op.verb in DOCUMENT_VERBS:
-            return Reply(reply.status, codec.dumps(self.outward(op.resource.kind, codec.loads(reply.body))), headers)
+            shown = codec.dumps(self.outward(op.resource.kind, codec.loads(reply.body)))
+            return Reply(reply.status, self._hrefs(shown), headers)
         if op.verb in HUB_VERBS:
             hub: Document = codec.loads(reply.body)
             hub.setdefault("@type", "Hub")
@@ -175,7 +178,14 @@ class Face:
         envelope["event"] = {
             faced.get(kind, kind): self.outward(faced.get(kind, kind), doc) for kind, doc in content.items()
         }
-        return orjson.dumps(envelope)
+        return self._hrefs(orjson.dumps(envelope))
+
+    def _hrefs(self, body: bytes) -> bytes:
+        """The ``href`` of every object in ``body`` that names the home version naming this face
+        instead: the references a home handler wrote (a v5 ackAlarm's alarms) lead to v5."""
+        if self._home_path not in body:
+            return body
+        return _HREF.sub(lambda found: b'"href":"' + self.href(found[1].decode()).encode() + b'"', body)
 
     def _rename_type(self, envelope: Document) -> None:
         """The event type of a resource this face names otherwise in the face's name (TMF642 v5

@@ -77,7 +77,7 @@ from backends.values import (
     regex_search,
 )
 
-from . import containment
+from . import containment, members
 
 INSTANT_FUNCTION = "tmfgate_instant"
 _NUMERIC_TYPES = ("integer", "real")
@@ -201,7 +201,16 @@ def where_clause(conditions: Sequence[Condition], doc: ColumnElement[Any], diale
     candidates = _candidates_for(dialect)
     if not conditions:
         return true()
-    return and_(*(_condition(condition, doc, candidates, dialect) for condition in conditions))
+    return and_(*(_top_level(condition, doc, candidates, dialect) for condition in conditions))
+
+
+def _top_level(condition: Condition, doc: ColumnElement[Any], candidates: _Candidates, dialect: str) -> _Bool:
+    """A condition on the document itself: on SQLite an indexed member's equality goes through its index."""
+    if dialect != "sqlite" or not members.applies(condition):
+        return _condition(condition, doc, candidates, dialect)
+    found = members.equal(condition, doc, equality_walk(condition, doc, dialect))
+    # json_extract is NULL where the member is absent: that is no match, not unknown.
+    return found if condition.op is Op.EQ else not_(func.coalesce(found, false()))
 
 
 def elements_clause(elements: Sequence[ElementCondition], doc: ColumnElement[Any], dialect: str) -> _Bool:
@@ -232,6 +241,11 @@ def _candidates_for(dialect: str) -> _Candidates:
     if dialect == "postgresql":
         return _pg_exists
     raise ValueError(f"The SQL dialect {dialect!r} is not supported; use 'sqlite' or 'postgresql'.")
+
+
+def equality_walk(condition: Condition, doc: ColumnElement[Any], dialect: str) -> _Bool:
+    """The EQ of ``condition`` (an EQ or NE) read value by value, through no index."""
+    return _candidates_for(dialect)(doc, condition.path, lambda value: _predicate(value, condition, Op.EQ))
 
 
 def _condition(condition: Condition, doc: ColumnElement[Any], candidates: _Candidates, dialect: str) -> _Bool:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     DateTime,
     ForeignKey,
     Identity,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    func,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
@@ -89,15 +91,47 @@ Index(
 ).ddl_if(dialect="postgresql")
 
 # The top-level attributes clients filter on most that hold few distinct values (a state), so that
-# containment's index serves them poorly: ``doc ->> name`` indexed per kind, whose statistics also
-# tell the planner how many documents a value has (backends.sql.containment).
+# containment's index serves them poorly: ``doc ->> name`` kept in a generated column (STORED on
+# PostgreSQL, VIRTUAL on SQLite, which does not use it) indexed per kind. Its statistics tell the
+# planner how many documents a value has, and a count of them reads the index alone (an index on
+# the expression itself cannot: PostgreSQL sees that it needs ``doc``) (backends.sql.containment).
 INDEXED = ("state", "status")
+_CODE_POINTS = Text().with_variant(Text(collation="C"), "postgresql")
+
+
+def indexed_column(name: str) -> str:
+    """The generated column holding ``doc ->> name`` for a name of INDEXED."""
+    return f"doc_{name}"
+
+
 for _name in INDEXED:
+    documents.append_column(
+        # Compared in code point order ("C"), as the rules ask and as the range of arrays ('[') needs.
+        Column(indexed_column(_name), _CODE_POINTS, Computed(f"doc ->> '{_name}'", persisted=True), nullable=True)
+    )
+    Index(f"ix_tmf_document_{indexed_column(_name)}", documents.c.kind, documents.c[indexed_column(_name)]).ddl_if(
+        dialect="postgresql"
+    )
+
+# SQLite's counterpart (issue 14): ``json_extract(doc, '$.name')`` by kind, for the top-level
+# attributes handlers and partners compare most, many-valued (a state) or nearly unique (ids). The
+# filters ask that very expression (backends.sql.query), the only form SQLite matches to an
+# index; a count reads the index alone. Each costs a parse of the document per write.
+SQLITE_INDEXED = ("state", "status", "resourceStatus", "externalId", "id")
+
+
+def json_member(name: str) -> str:
+    """The JSON path of a top-level member in SQLITE_INDEXED, as the index spells it (a literal, not a parameter)."""
+    assert name in SQLITE_INDEXED, name
+    return f"'$.{name}'"
+
+
+for _name in SQLITE_INDEXED:
     Index(
-        f"ix_tmf_document_{_name}",
+        f"ix_tmf_document_json_{_name}",
         documents.c.kind,
-        documents.c.doc.op("->>", return_type=Text)(literal_column(f"'{_name}'")),
-    ).ddl_if(dialect="postgresql")
+        func.json_extract(documents.c.doc, literal_column(json_member(_name))),
+    ).ddl_if(dialect="sqlite")
 
 events = Table(
     "tmf_event",
@@ -145,4 +179,14 @@ deliveries = Table(
     Index("ix_tmf_delivery_event", "event_seq"),  # an event's deliveries, for pruning
 )
 
-__all__ = ["INDEXED", "UtcDateTime", "deliveries", "documents", "events", "metadata"]
+__all__ = [
+    "INDEXED",
+    "SQLITE_INDEXED",
+    "indexed_column",
+    "json_member",
+    "UtcDateTime",
+    "deliveries",
+    "documents",
+    "events",
+    "metadata",
+]

@@ -18,11 +18,11 @@ from sqlalchemy.sql.expression import ColumnElement, Executable
 
 from backends.errors import DuplicateId, NotStored, StorageError, StorageUnavailable, UnstorableDocument
 from backends.events import Delivery, DeliveryState, Event, Route
-from backends.queries import Owners, Page, Query
+from backends.queries import Condition, Owners, Page, Query
 
-from . import migrations, outbox, sqlite
+from . import containment, members, migrations, outbox, sqlite
 from .grouped import GroupCommit
-from .query import elements_clause, order_by, where_clause
+from .query import elements_clause, equality_walk, order_by, where_clause
 from .schema import documents, metadata
 from .sqlite import Executing, LoopConnection
 from .statements import STATEMENTS
@@ -309,13 +309,21 @@ def list_statements(kind: str, query: Query, dialect: str) -> ListStatements:
     if query.owners is not None:
         owned = documents.c.owner.in_([owner for owner in query.owners if owner is not None])
         criteria.append(or_(owned, documents.c.owner.is_(None)) if None in query.owners else owned)
-    if query.conditions:
-        criteria.append(where_clause(query.conditions, documents.c.doc, dialect))
     if query.elements:
         criteria.append(elements_clause(query.elements, documents.c.doc, dialect))
+    unconditioned = list(criteria)
+    if query.conditions:
+        criteria.append(where_clause(query.conditions, documents.c.doc, dialect))
     # COUNT(*) then the page beat COUNT(*) OVER () on 10k rows (page of 10: SQLite 3.4 vs 20 ms,
     # PostgreSQL 4.2 vs 10.8 ms): the window reads every match before returning the first row.
     count = select(func.count()).select_from(documents).where(*criteria)
+    split = members.count(
+        unconditioned,
+        query.conditions,
+        lambda conditions: where_clause(conditions, documents.c.doc, dialect),
+        functools.partial(_halves, dialect=dialect),
+    )
+    count = count if split is None else split
     order = [*order_by(query.sort, documents.c.doc, dialect)] if query.sort else []
     page = (
         select(STATEMENTS[dialect].doc_text)
@@ -330,6 +338,16 @@ def list_statements(kind: str, query: Query, dialect: str) -> ListStatements:
         # the page's order, and one statement needs no REPEATABLE READ for one snapshot.
         together = select(count.scalar_subquery(), func.array(page.scalar_subquery(), type_=ARRAY(Text)))
     return ListStatements(count, page, together)
+
+
+def _halves(condition: Condition, dialect: str) -> members.Halves | None:
+    """An equality an indexed member answers, in two disjoint halves (backends.sql.members.count)."""
+    doc = documents.c.doc
+    if dialect == "postgresql":
+        return containment.halves(condition, doc) if containment.applies(condition) else None
+    return (
+        members.branches(condition, doc, equality_walk(condition, doc, dialect)) if members.applies(condition) else None
+    )
 
 
 def _create_engine(url: str, pool_size: int) -> AsyncEngine:

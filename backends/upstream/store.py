@@ -106,10 +106,13 @@ class UpstreamStore:
         yield UpstreamTransaction(self)
 
     async def get(self, kind: str, id: str) -> bytes | None:
-        response = await self.call("GET", f"/{kind}/{id}")
+        path = f"/{kind}/{id}"
+        response = await self.call("GET", path)
         if response.status_code == 404:
             return None
-        return self._document(kind, self._answer(response, "GET", f"/{kind}/{id}"), f"/{kind}/{id}")
+        raw = self._body(response, "GET", path)
+        # The answer's own bytes, hrefs rewritten, once checked: parsed once, never encoded again.
+        return self._document(kind, _parsed(raw, self.url, "GET", path), path, raw=raw)
 
     async def query(self, kind: str, query: Query) -> Page:
         """One upstream call with the query's filters, sort, fields and page; its count headers kept."""
@@ -242,6 +245,11 @@ class UpstreamStore:
 
     def _answer(self, response: httpx.Response, method: str, path: str, *, body: bool = True) -> Any:
         """The JSON of a 2xx answer; a 4xx kept with the upstream's message, a 501 as such."""
+        raw = self._body(response, method, path)
+        return _parsed(raw, self.url, method, path) if body else None
+
+    def _body(self, response: httpx.Response, method: str, path: str) -> bytes:
+        """The bytes of a 2xx answer with the gateway's hrefs; a 4xx kept with the upstream's message."""
         status = response.status_code
         if status in (405, 501):  # an operation the upstream does not offer, e.g. no DELETE
             raise Unsupported(f"The upstream at {self.url} cannot do {method} {path}: {self._message(response)}")
@@ -249,16 +257,9 @@ class UpstreamStore:
             raise Refused(self._message(response), status=status, reason=self._reason(response))
         if status >= 300:
             raise BadGateway(f"The upstream at {self.url} answered {method} {path} with {status}.", told=True)
-        if not body:
-            return None
-        try:
-            return orjson.loads(self._outwards(response.content))
-        except orjson.JSONDecodeError:
-            raise BadGateway(
-                f"The upstream at {self.url} answered {method} {path} with what is not JSON.", told=True
-            ) from None
+        return self._outwards(response.content)
 
-    def _document(self, kind: str, value: Any, path: str) -> bytes:
+    def _document(self, kind: str, value: Any, path: str, raw: bytes | None = None) -> bytes:
         """One resource of an answer, checked to be a resource and, when asked, against our spec."""
         if not isinstance(value, dict) or not isinstance(value.get("id"), str):
             raise BadGateway(f"The upstream at {self.url} answered {path} with a {kind} that has no id.", told=True)
@@ -269,7 +270,7 @@ class UpstreamStore:
                 raise BadGateway(
                     f"The upstream at {self.url} answered {path} with a {kind} our spec refuses.", told=True
                 )
-        return orjson.dumps(value)
+        return orjson.dumps(value) if raw is None else raw
 
     def _outwards(self, raw: bytes) -> bytes:
         for upstream, ours in self._outward:
@@ -356,6 +357,13 @@ def merge_patch(old: Any, new: Any) -> dict[str, Any]:
         elif name not in old or before != value:
             change[name] = value
     return change
+
+
+def _parsed(raw: bytes, url: str, method: str, path: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadGateway(f"The upstream at {url} answered {method} {path} with what is not JSON.", told=True) from None
 
 
 def _why(exc: httpx.HTTPError) -> str:

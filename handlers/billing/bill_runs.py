@@ -17,15 +17,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from backends.base import DuplicateId, Owners, Transaction, where
 from handlers import apis
+from handlers.billing import accounts, rating
 from handlers.billing import documents as bill_documents
-from handlers.billing import rating
 from handlers.billing.prices import amount
+from handlers.billing.rating import Worker
 from handlers.billing.rules import BILL, PAYMENT_TERMS, RATE, TAX_CATEGORY, Period, money, signed
 from handlers.catalog import loading as catalogs
 from tmfgate import documents, operations, times
@@ -39,15 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tmfgate.billing")
 SEQUENCE = "tmfgate:billing"  # the last bill number given, in the document "billNo"
-
-
-@dataclass(frozen=True)
-class Worker:
-    """The actor of a bill run started outside a request (``tmfgate bill-run``)."""
-
-    gateway: Gateway
-    correlation_id: str
-    owner: str | None = None  # the partner whose products and rates it bills; None: those stored without one
 
 
 async def bill_account(
@@ -108,29 +99,59 @@ async def _bill_account(
             log.error("Rate %s is not in %s, the catalog's currency: it is left unbilled.", rate["id"], unit)
     if not rates:
         return None
+    account = await accounts.find(tx, account_id)
     bill = await _bill(tx, actor, record, period, rates, unit, run_type, requester)
+    _follow(bill, account, await accounts.cycle_of(tx, account), actor.gateway.settings.get(PAYMENT_TERMS))
     bill["billDocument"] = [await bill_documents.attach(tx, actor, bill, rates)]
     await operations.write_new(tx, actor, BILL, bill)
     reference = {"id": bill["id"], "href": bill["href"], "@referredType": "CustomerBill"}
     for rate in rates:
         await operations.write_changed(tx, actor, RATE, rate, {**rate, "isBilled": True, "bill": reference})
+    await accounts.refresh_balance(tx, actor, account_id, None, unit)
     return bill
 
 
-async def run_cycle(gateway: Gateway, period: Period) -> list[tuple[str, Document | None]]:
+def _follow(bill: Document, account: Document | None, cycle: Document, terms: int) -> None:
+    """The bill as the TMF666 account's cycle has it: its due date, next bill date, and the account's ref."""
+    if account is None:
+        return
+    billed = times.parse(bill["billDate"])
+    due = accounts.due_days(cycle)
+    bill["paymentDueDate"] = times.stamp(billed + dt.timedelta(days=terms if due is None else due))
+    if "nextBillDate" in bill:
+        bill["nextBillDate"] = times.stamp(times.parse(bill["nextBillDate"]) + dt.timedelta(days=accounts.shift(cycle)))
+    bill["billingAccount"] = accounts.reference(account)
+
+
+async def run_cycle(gateway: Gateway, period: Period, *, shift: int | None = None) -> list[tuple[str, Document | None]]:
     """Bill every account ever rated or named by a product for ``period``, each in a transaction of its
-    own; (account, bill)."""
+    own; (account, bill). With ``shift``, only the accounts billed that many days after the first
+    (:func:`handlers.billing.accounts.shift`)."""
     actor = Worker(gateway, f"bill-run:{period}:{new_id()}")
     results: list[tuple[str, Document | None]] = []
     last = ""
     # Keyset order over both: accounts rated meanwhile are neither skipped nor repeated, and an account
     # only an imported product names (never rated yet) is billed too.
-    while (id := await _next_account(gateway, last)) is not None:
+    while (id := await _next_due(gateway, last, shift)) is not None:
         async with gateway.transaction() as tx:
             bills = await bill_account(tx, actor, id, period, run_type="onCycle")
         results += [(id, bill) for bill in bills] or [(id, None)]
         last = id
     return results
+
+
+async def _next_due(gateway: Gateway, last: str, shift: int | None) -> str | None:
+    """The next account id after ``last`` that the run bills: any, or those whose cycle has ``shift``."""
+    while True:
+        # Only TMF666 accounts have a shift other than 0: the store finds them by it.
+        id = await (accounts.with_shift(gateway.backend, shift, last) if shift else _next_account(gateway, last))
+        if id is None or shift is None:
+            return id
+        async with gateway.transaction() as tx:
+            cycle = await accounts.cycle_of(tx, await accounts.find(tx, id))
+        if accounts.shift(cycle) == shift:
+            return id
+        last = id
 
 
 async def _next_account(gateway: Gateway, last: str) -> str | None:
@@ -161,9 +182,23 @@ def refusal(period: Period, now: dt.datetime, *, in_advance: bool) -> str | None
     )
 
 
-def summary(period: Period, results: list[tuple[str, Document | None]]) -> str:
+def day_refusal(day: dt.date, now: dt.datetime, *, in_advance: bool) -> tuple[str | None, Period, int]:
+    """Why the bill cycle of ``day`` cannot run at ``now`` (None when it can), the month it bills (the one
+    before ``day``'s), and the shift of the accounts whose bill is made that day."""
+    period = Period.of(dt.datetime(day.year, day.month, 1, tzinfo=dt.UTC) - dt.timedelta(days=1))
+    shift = day.day - 1
+    if in_advance:
+        return "--in-advance goes with --period only: a cycle day bills a month that has ended.", period, shift
+    if day > now.astimezone(dt.UTC).date():
+        return f"{day} has not come yet: a bill cycle runs on its day or later.", period, shift
+    return None, period, shift  # past the 28th no account's bill is made: the run finds none
+
+
+def summary(period: Period, results: list[tuple[str, Document | None]], *, day: dt.date | None = None) -> str:
     """What a bill run did, for people: one line per bill, then the totals."""
     bills = [bill for _, bill in results if bill is not None]
+    if day is not None and not results:
+        return f"No bills on {day} for {period} ({period.label}): no billing account's bill cycle falls that day."
     if not bills:
         why = {
             0: "no product names a billing account yet",

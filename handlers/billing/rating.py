@@ -11,12 +11,13 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.base import DuplicateId, Transaction, where
 from handlers import apis
-from handlers.billing import prices
+from handlers.billing import prices, repricing
 from handlers.billing.rules import (
     RATE,
     TAX_CATEGORY,
@@ -35,6 +36,9 @@ from handlers.ordering.lifecycle import PRODUCT_ORDERS
 from tmfgate import documents, operations, times
 from tmfgate.calls import Actor, Job
 from tmfgate.types import Document
+
+if TYPE_CHECKING:
+    from tmfgate.gateway import Gateway
 
 log = logging.getLogger("tmfgate.billing")
 
@@ -88,6 +92,23 @@ async def rate_order(job: Job) -> None:
                 await rate_product(tx, job, product, periods={start} if installed else set(), one_time=installed)
 
 
+@dataclass(frozen=True)
+class Worker:
+    """The actor of billing work done for an owner outside a request (``tmfgate bill-run``), or for
+    the owner of a product whose charges someone else caused."""
+
+    gateway: Gateway
+    correlation_id: str
+    owner: str | None = None  # the partner whose products and rates it bills; None: those stored without one
+
+
+async def for_product(tx: Transaction, actor: Actor, product: Document) -> Actor:
+    """The actor of the charges and credits of ``product``: they are its owner's (tenancy), whoever
+    caused them (the back office's mediation, its ticket), so that they reach that owner's bill."""
+    owner = await tx.owner("product", str(product["id"]))
+    return actor if owner == actor.owner else Worker(actor.gateway, actor.correlation_id, owner)
+
+
 async def lock_account(tx: Transaction, account: Document, *, create: bool) -> Document | None:
     """The billing account's record, locked until the transaction ends (made first when ``create``)."""
     id = str(account["id"])
@@ -137,8 +158,11 @@ async def rate_product(
         elif charge.type == prices.RECURRING:
             months = {rate["id"]: characteristic_value(rate, "billingPeriod") for rate in mine}
             rated = {Period.parse(str(month)) for month in months.values() if month}
+            changes = await repricing.since(tx, product, price_id)  # the catalog's, from the next month
             for period in Period.span(periods | rated):
-                await rater.month(tx, period, [r for r in mine if months[r["id"]] == str(period)], start, end)
+                now = repricing.charge_in(changes, period, charge)
+                by = rater if now == charge else _Rater(actor, product, price, price_id, now, customer)
+                await by.month(tx, period, [r for r in mine if months[r["id"]] == str(period)], start, end)
 
 
 async def _drop_replaced(tx: Transaction, actor: Actor, product: Document, existing: list[Document]) -> set[Period]:

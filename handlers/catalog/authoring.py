@@ -7,7 +7,8 @@ belongs to no partner. An entry starts inDesign unless the create says otherwise
 entry on sale makes its next ``version``; an entry on sale is retired before it is deleted (409).
 Every reference an entry holds must name a stored entry (400), and every price on sale or in an
 offering be one billing can charge (400), so capture, fulfilment and billing never meet a dangling or
-unchargeable one. ``lastUpdate`` is the author's (TMF620 puts it in the create and update bodies); a
+unchargeable one. A changed recurring price applies to the products sold already from the next month
+(:mod:`handlers.billing.repricing`). ``lastUpdate`` is the author's (TMF620 puts it in the create and update bodies); a
 create without one gets the time of the create.
 """
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from backends.base import Transaction, where
-from handlers.billing import prices
+from handlers.billing import prices, repricing
 from handlers.catalog import lifecycle, loading, snapshots
 from handlers.usage import tariffs
 from tmfgate import documents, operations, times
@@ -94,6 +95,8 @@ async def patch(call: Call) -> Reply:
         if lifecycle.on_sale(old) and lifecycle.revised(old, new) and same_version:
             new["version"] = lifecycle.next_version(old.get("version"))
         await _check(tx, call, kind, new)
+        if kind == "productOfferingPrice":
+            await repricing.record(tx, old, new, loading.of(call.gateway).currency)
         raw = await operations.write_changed(tx, Provider(call), kind, old, new)
         await snapshots.mark(tx)
     return Reply(200, raw)

@@ -95,6 +95,16 @@ class OrderLifecycle:
             if new.get("state") == "cancelled":
                 new.setdefault("cancellationDate", times.now())
 
+    def state_changes(self, old: Document, new: Document) -> list[str]:
+        """What a change does to states: ``state`` for the order's, ``item N`` for each item's (an item
+        added with a state other than acknowledged included), in order; empty when it changes none."""
+        changed = ["state"] if new.get("state") != old.get("state") else []
+        before = {item["id"]: item.get("state") for item in self.items(old)}
+        for item in self.items(new):
+            if item.get("state", "acknowledged") != before.get(item["id"], "acknowledged"):
+                changed.append(f"item {item['id']}")
+        return changed
+
     def note(self, order: Document, text: str) -> None:
         """Add a note of the gateway's to ``order``."""
         order["note"] = [*order.get("note", []), note(text, identified=self.identified_notes)]

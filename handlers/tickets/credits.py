@@ -27,6 +27,7 @@ from handlers.tickets.lifecycle import INCIDENT
 from handlers.tickets.settings import OUTAGE_CREDIT
 from tmfgate import documents, operations, times
 from tmfgate.calls import Actor
+from tmfgate.security.tenancy import acting_for
 from tmfgate.types import Document
 
 _NAMESPACE = uuid.UUID("5f1b7c52-4d0e-4b8a-9a6e-0c2f7d1e6a21")
@@ -47,9 +48,12 @@ async def grant(tx: Transaction, actor: Actor, old: Document | None, new: Docume
         return
     ids = sorted({str(e["id"]) for e in new.get("relatedEntity", []) if e.get("@referredType") == "Product"})
     for id in ids:
-        product = await documents.get(tx, "product", id)
+        # Only a product the actor may use (tenancy: the links were checked, and this holds if they change)
+        product = await documents.get(tx, "product", id, owners=acting_for(actor, "product"))
         if product is not None and product.get("billingAccount"):
-            await _credit(tx, actor, new, product, minutes, (due, resolved))
+            # The credit is the product owner's (the back office's ticket credits the partner's bill).
+            owner = await rating.for_product(tx, actor, product)
+            await _credit(tx, owner, new, product, minutes, (due, resolved))
 
 
 def credit(product: Document, currency: str, minutes: int, month: Period) -> Decimal:

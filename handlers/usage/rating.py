@@ -184,7 +184,8 @@ async def _rate_group(tx: Transaction, actor: Actor, group: _Group) -> tuple[lis
         rated.append(doc)
     if rated:
         await documents.replace(tx, TOTALS, {**total, "quantity": str(used)})
-        await _charge_month(tx, actor, group, used)
+        # The charge is the product owner's, whoever sent the usage: it goes on that owner's bill.
+        await _charge_month(tx, await billing.for_product(tx, actor, group.product), group, used)
     return rated, parked
 
 

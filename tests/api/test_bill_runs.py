@@ -119,4 +119,4 @@ def test_every_command_that_writes_hrefs_takes_the_public_url() -> None:
         assert result.returncode == 0, result
         assert "--public-url URL" in result.stdout and "TMFGATE_PUBLIC_URL" in result.stdout, command
     help_text = run_tmfgate("bill-run", "--help").stdout
-    assert "--in-advance" in help_text
+    assert "--in-advance" in help_text and "--date YYYY-MM-DD" in help_text

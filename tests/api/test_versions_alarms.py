@@ -71,11 +71,13 @@ def test_an_alarm_raised_on_v5_impacts_its_service_on_both_versions_until_cleare
     assert [ref["id"] for ref in ack["ackedAlarm"]] == [alarm["id"]]
     # The task's documents map through the v5 node of the task: each alarm it acted on is a v5 AlarmRef.
     assert [ref["@type"] for ref in ack["ackedAlarm"]] == ["AlarmRef"]
+    assert [ref["href"] for ref in ack["ackedAlarm"]] == [alarm["href"]]  # the v5 alarm, as called
     assert call("GET", ack["href"]) == ack
     assert [task["ackedAlarm"] for task in call("GET", f"{url}{ALARM['5']}/ackAlarm?id={ack['id']}")] == [
         ack["ackedAlarm"]
     ]
-    assert "@type" not in call("GET", f"{url}{ALARM['4']}/ackAlarms/{ack['id']}")["ackedAlarm"][0]
+    stored = call("GET", f"{url}{ALARM['4']}/ackAlarms/{ack['id']}")["ackedAlarm"][0]
+    assert "@type" not in stored and stored["href"] == f"{url}{ALARM['4']}/alarm/{alarm['id']}"
     assert call("GET", f"{url}{ALARM['4']}/ackAlarms/{ack['id']}")["id"] == ack["id"]
     assert call("GET", f"{url}{ALARM['5']}/alarm/{alarm['id']}")["ackState"] == "acknowledged"
 

@@ -234,3 +234,16 @@ async def test_closing_the_cancel_tasks_ends_those_in_progress(worker: Worker) -
         "t4": "inProgress",
     }
     assert stored["t1"]["effectiveCancellationDate"].endswith("Z") and "effectiveCancellationDate" not in stored["t3"]
+
+
+@pytest.mark.parametrize("lifecycle", LIFECYCLES, ids=lambda lifecycle: lifecycle.kind)
+def test_state_changes_name_the_order_and_each_item_whose_state_a_change_sets(lifecycle: OrderLifecycle) -> None:
+    old = order(lifecycle, {"id": "1", "state": "inProgress"}, {"id": "2", "state": "inProgress"}, state="inProgress")
+    assert lifecycle.state_changes(old, copy.deepcopy(old)) == []
+    described = {**copy.deepcopy(old), "description": "other"}
+    assert lifecycle.state_changes(old, described) == []
+    cancelled = order(lifecycle, {"id": "1", "state": "inProgress"}, {"id": "2", "state": "cancelled"}, state="pending")
+    assert lifecycle.state_changes(old, cancelled) == ["state", "item 2"]
+    added = order(lifecycle, {"id": "1", "state": "inProgress"}, {"id": "2", "state": "inProgress"}, state="inProgress")
+    added[lifecycle.item_key] += [{"id": "3"}, {"id": "4", "state": "completed"}]
+    assert lifecycle.state_changes(old, added) == ["item 4"]  # a new item may come without a state only

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from pathlib import Path
 
-from handlers.billing.bill_runs import Worker
+from handlers.billing.rating import Worker
 from handlers.billing.rules import RATE
 from handlers.usage import batches
 from handlers.usage.rating import TOTALS

@@ -22,9 +22,9 @@ from backends.base import Backend, DeliveryState, Event, Route, StorageUnavailab
 from tests.conftest import LOOPBACK_CALLBACKS, own_postgres_database
 from tests.listeners import ListenerProcess, event_summary
 from tests.mock_listeners import Entry, MockListener, MockListeners
-from tmfgate import codec, model, specs, times
+from tmfgate import codec, model, runtime, specs, times
 from tmfgate.calls import Later
-from tmfgate.events import EventBuilder
+from tmfgate.events import EventBuilder, EventLog
 from tmfgate.notifications import secrets
 from tmfgate.notifications.delivery import DeliveryWorker
 from tmfgate.notifications.posts import signature
@@ -636,6 +636,64 @@ async def test_a_reaction_that_asks_for_later_waits_in_the_outbox_and_is_never_p
         assert [d.state for d in await backend.deliveries()] == [DeliveryState.DELIVERED]
     finally:
         await dispatcher.close()
+
+
+async def test_a_change_to_a_service_is_stored_once_and_each_api_s_subscribers_get_it_in_their_envelope(
+    backend: Backend, listeners: MockListeners
+) -> None:
+    """TMF638 and TMF640 both serve services: one outbox row per event, delivered to both hubs."""
+    apis = {api.name: api for api in runtime.load_apis()}
+    inventory, activation = apis["tmf638_service_inventory"], apis["tmf640_service_activation"]
+    log = EventLog([activation, inventory])
+    heard = {name: listeners.start() for name in ("inventory", "activation", "activation v5", "filtered")}
+    started = dt.datetime.now(dt.UTC)
+    async with backend.transaction() as tx:
+        for name, api, extra in (
+            ("inventory", inventory, {}),
+            ("activation", activation, {}),
+            ("activation v5", activation, {"version": "5", "storedQuery": ""}),
+            ("filtered", activation, {"query": "eventType=ServiceStateChangeEvent"}),
+        ):
+            doc = {
+                "id": name.replace(" ", "-"),
+                "callback": heard[name].callback,
+                "query": "",
+                "createdAt": times.now(),
+            }
+            await tx.create(HUB_KIND, doc["id"], stored(api, {**doc, **extra}))
+    service: Document = {"id": "s-1", "href": "http://gw/service/s-1", "@type": "Service", "state": "designed"}
+    active = {**service, "state": "active"}
+    async with backend.transaction() as tx:
+        await tx.create("service", "s-1", codec.dumps(service))
+        await log.created(tx, "service", service, "corr", codec.dumps(service))
+    async with backend.transaction() as tx:
+        await tx.replace("service", "s-1", codec.dumps(active))
+        await log.changed(tx, "service", service, active, "corr", codec.dumps(active))
+    dispatcher = DeliveryWorker(
+        SETTINGS, backend, list(apis.values()), transport=listeners.transport, resolve=listeners.resolve
+    )
+    try:
+        await run_until(dispatcher, lambda: all(len(h.delivered()) >= 2 for n, h in heard.items() if n != "filtered"))
+        await settle_all(dispatcher, rounds=2)
+    finally:
+        await dispatcher.close()
+    bodies = {name: [entry["body"] for entry in listener.delivered()] for name, listener in heard.items()}
+    assert [b["eventType"] for b in bodies["inventory"]] == ["ServiceCreateEvent", "ServiceStateChangeEvent"]
+    assert [b["eventType"] for b in bodies["filtered"]] == ["ServiceStateChangeEvent"]
+    ids = [b["eventId"] for b in bodies["inventory"]]
+    for name in ("activation", "activation v5"):
+        assert [b["eventId"] for b in bodies[name]] == ids  # the same events, not copies
+    assert {b["domain"] for b in bodies["inventory"]} == {"serviceInventory"}
+    assert {b["domain"] for b in bodies["activation"]} == {"serviceActivationAndConfiguration"}
+    assert bodies["activation"][1] == {**bodies["inventory"][1], "domain": "serviceActivationAndConfiguration"}
+    assert {b["domain"] for b in bodies["activation v5"]} == {"serviceActivationAndConfiguration"}
+    assert (
+        bodies["activation v5"][1]["@type"] == "ServiceStateChangeEvent"
+        and "timeOcurred" not in bodies["activation v5"][1]
+    )
+    assert bodies["activation v5"][1]["event"]["service"]["state"] == "active"
+    # The outbox holds one row per event: replaying all of it to one subscription finds two.
+    assert await backend.replay("inventory", started - dt.timedelta(seconds=1), lambda event: True) == 2
 
 
 async def test_a_reaction_is_told_which_attempt_is_the_last_before_parking(backend: Backend) -> None:

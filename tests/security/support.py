@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 ISSUER = "https://idp.test.example"
 AUDIENCE = "tmfgate-test"
 EVERY_API = ("tmf620", "tmf622", "tmf629", "tmf632", "tmf633", "tmf637", "tmf638", "tmf639", "tmf640", "tmf641")
-EVERY_API += ("tmf621", "tmf635", "tmf642", "tmf676", "tmf678")
+EVERY_API += ("tmf621", "tmf635", "tmf642", "tmf666", "tmf676", "tmf678")
 ALL_SCOPES = " ".join(f"{api}:{access}" for api in EVERY_API for access in ("read", "write"))
 
 

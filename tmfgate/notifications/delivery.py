@@ -219,16 +219,22 @@ class DeliveryWorker:
     def _route(self, loaded: _Loaded, batch: list[Event]) -> Route:
         """The route for fan-out: parses each event's body once, and only when a query needs it."""
         by_api: dict[str, list[Subscription]] = {}
+        by_kind: dict[tuple[str, str], list[Subscription]] = {}  # those hearing another API's events of a kind
         for subscription in loaded.by_id.values():
             apis = (
                 {subscription.api} if subscription.api is not None else {api for api, _ in subscription.sources or ()}
             )
             for api in apis:
                 by_api.setdefault(api, []).append(subscription)
+            for pair in subscription.shared:
+                by_kind.setdefault(pair, []).append(subscription)
 
         def route(event: Event) -> Iterable[str]:
             batch.append(event)
-            return subscriptions.accepting(by_api.get(event.api, []), event)
+            candidates = by_api.get(event.api, [])
+            if by_kind:
+                candidates = candidates + by_kind.get((event.api, event.kind), [])
+            return subscriptions.accepting(candidates, event)
 
         return route
 

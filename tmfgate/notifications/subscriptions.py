@@ -10,7 +10,7 @@ the event's content (``event.productOrder.state=completed``); ``fields=`` trims 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -19,6 +19,7 @@ from backends import matching
 from backends.base import Backend, Condition, Event, Query, ValueType
 from tmfgate import codec, times
 from tmfgate.errors import InvalidQuery
+from tmfgate.events import domain_of, in_domain, shared_kinds
 from tmfgate.model import ApiModel
 from tmfgate.query import parse_query, project
 
@@ -51,12 +52,18 @@ class Subscription:
     # A subscription made through another version of the API (tmfgate.versions) gets each event
     # rendered in that version's envelope and names.
     render: Callable[[bytes], bytes] | None = field(default=None, compare=False)
+    # The (API, kind) pairs whose events another API stores for this one too (tmfgate.events.shared_kinds),
+    # and this API's envelope ``domain`` they are rewritten to.
+    shared: frozenset[tuple[str, str]] = frozenset()
+    domain: str | None = None
 
     def accepts(self, event: Event, document: Any = None) -> bool:
         """Whether this subscription receives ``event`` (``document``: its parsed body, if at hand)."""
         if self.sources is not None:
             return (event.api, event.type) in self.sources
-        if event.api != self.api or times.stamp(event.time) < self.created_at:
+        if (event.api != self.api and (event.api, event.kind) not in self.shared) or times.stamp(
+            event.time
+        ) < self.created_at:
             return False
         if self.owner is not None and event.owner != self.owner:
             return False
@@ -69,6 +76,8 @@ class Subscription:
     def payload(self, event: Event) -> bytes:
         """The notification body this subscriber receives."""
         body = event.body
+        if event.api != self.api and self.domain is not None:  # stored once for this API and another
+            body = in_domain(body, self.domain)
         if self.fields is not None:
             body = codec.dumps(project(codec.loads(body), self.fields, always=ENVELOPE))
         return body if self.render is None else self.render(body)
@@ -116,11 +125,15 @@ def event_types(api: ApiModel) -> set[str]:
     return names
 
 
-def from_document(api: ApiModel, doc: dict[str, Any]) -> Subscription:
+def from_document(
+    api: ApiModel, doc: dict[str, Any], shared: Mapping[tuple[str, str], str] | None = None
+) -> Subscription:
+    """The subscription ``doc`` stores; ``shared``: :func:`tmfgate.events.shared_kinds` of the APIs served."""
     types, query = parse(str(doc.get("storedQuery", doc.get("query")) or ""), api)
     faced = api.faces.get(str(doc.get("version")))
     if faced is not None and types is not None:  # the face's names of the events, as they are stored
         types = frozenset(faced.face.home_event_type(name) for name in types)
+    heard = frozenset((home, kind) for (name, kind), home in (shared or {}).items() if name == api.name)
     return Subscription(
         id=doc["id"],
         api=api.name,
@@ -132,12 +145,15 @@ def from_document(api: ApiModel, doc: dict[str, Any]) -> Subscription:
         created_at=str(doc.get("createdAt", "")),
         owner=doc.get("owner"),
         render=faced.face.event if faced is not None else None,
+        shared=heard,
+        domain=domain_of(api) if heard else None,
     )
 
 
 async def load_all(backend: Backend, apis: list[ApiModel]) -> dict[str, Subscription]:
     """Every stored subscription of the APIs served, by id."""
     by_name = {api.name: api for api in apis}
+    shared = shared_kinds(apis)
     found: dict[str, Subscription] = {}
     for raw in (await backend.query(HUB_KIND, Query())).items:
         doc = codec.loads(raw)
@@ -145,7 +161,7 @@ async def load_all(backend: Backend, apis: list[ApiModel]) -> dict[str, Subscrip
         if api is None:
             continue  # an API this process does not serve (another gateway's spec set)
         try:
-            subscription = from_document(api, doc)
+            subscription = from_document(api, doc, shared)
         except InvalidQuery as exc:  # e.g. a spec change retired an event type it names
             log.error(
                 "hub subscription %s of %s is skipped: its query no longer parses: %s", doc.get("id"), api.name, exc

@@ -1,0 +1,82 @@
+"""Equality filters on SQLite's indexed top-level members, asked as ``json_extract(doc, '$.name')``.
+
+The ``json_each`` walk that :mod:`backends.sql.query` compiles a condition to is evaluated row by
+row, so a filtered list and its count read every document of the kind. For the members of
+:data:`~backends.sql.schema.SQLITE_INDEXED` the same question is asked in the form of their
+expression indexes, which SQLite matches only when written exactly so, with a literal path.
+
+The same matches, by the rules of :mod:`backends.sql.query`: for a plain text (no number, no
+``true``/``false``, not beginning with ``[`` or ``{``) ``json_extract`` equals it exactly when the
+member is that string (a number gives a number, a boolean 0 or 1, an array or object its JSON
+text, beginning with ``[`` or ``{``). The one other match, an array holding the string, has JSON
+text beginning with ``[``: that range of the index is read and the walk decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Text, and_, func, literal, literal_column, or_, select
+
+from backends.queries import Condition, Op, ValueType
+from backends.values import as_number
+
+from .schema import SQLITE_INDEXED, documents, json_member
+
+Halves = tuple[ColumnElement[bool], ColumnElement[bool]]  # an equality as two disjoint conditions
+
+
+def applies(condition: Condition) -> bool:
+    """Whether ``condition`` (an EQ or NE of plain texts on an indexed member) can be asked so."""
+    if condition.op not in (Op.EQ, Op.NE) or condition.value_type is not ValueType.STRING:
+        return False
+    if len(condition.path) != 1 or condition.path[0] not in SQLITE_INDEXED or not condition.values:
+        return False
+    return all(_plain(str(value)) for value in condition.values)
+
+
+def _plain(text: str) -> bool:
+    if text.startswith(("[", "{")) or "\x00" in text or text in ("true", "false"):
+        return False
+    return as_number(text) is None
+
+
+def branches(condition: Condition, doc: ColumnElement[Any], walk: ColumnElement[bool]) -> Halves:
+    """The two disjoint halves of the EQ of ``condition``: the member is one of the texts (the index alone
+    answers), or is an array holding one (``walk``: the same EQ as a ``json_each`` walk)."""
+    member = func.json_extract(doc, literal_column(json_member(condition.path[0])), type_=Text)
+    texts = sorted({str(value) for value in condition.values})
+    in_array = and_(member >= literal("[", Text), member < literal("\\", Text), walk)  # '\\' follows '['
+    return member.in_(texts), in_array
+
+
+def equal(condition: Condition, doc: ColumnElement[Any], walk: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The EQ of ``condition``, through the member's index."""
+    return or_(*branches(condition, doc, walk))
+
+
+def count(
+    criteria: Sequence[ColumnElement[bool]],
+    conditions: Sequence[Condition],
+    where: Callable[[Sequence[Condition]], ColumnElement[bool]],
+    halves: Callable[[Condition], Halves | None],
+) -> Select[Any] | None:
+    """The count of the documents meeting ``criteria`` and ``conditions`` as the sum of two counts, one
+    for each half of the first equality among them that ``halves`` splits; None when it splits none.
+
+    Asked as one OR, SQLite reads the index for it only with the statistics of ANALYZE, which a
+    store may never have had, and PostgreSQL reads each match in the table; a term of its own is an
+    equality the planner gives to the index first, and the count of the first half reads the index
+    alone (SQLite, 200,000 documents: 8 ms for state=active where the walk took 1.6 s).
+    """
+    split = next(((c, found) for c in conditions if c.op is Op.EQ and (found := halves(c)) is not None), None)
+    if split is None:
+        return None
+    first, parts = split
+    rest = where([c for c in conditions if c is not first])
+    counts = [select(func.count()).select_from(documents).where(*criteria, part, rest) for part in parts]
+    return select(counts[0].scalar_subquery() + counts[1].scalar_subquery())
+
+
+__all__ = ["Halves", "applies", "branches", "count", "equal"]
