@@ -177,6 +177,16 @@ def base_url(raw: str) -> str:
     return value
 
 
+def bus_url(raw: str) -> str:
+    """An ``--event-bus`` URL (:mod:`tmfgate.notifications.brokers`), or none."""
+    from tmfgate.notifications.brokers import BusAddress  # noqa: PLC0415 - the core's settings come first
+
+    value = raw.strip()
+    if value:
+        BusAddress.parse(value)
+    return value
+
+
 def secret_key(raw: str) -> str:
     """A Fernet key (:mod:`tmfgate.notifications.secrets`), or none."""
     from tmfgate.notifications.secrets import parse_key  # noqa: PLC0415 - cryptography only when one is given
@@ -397,6 +407,17 @@ class Settings:
         switch,
         choices=("on", "off"),
         serve_only=True,
+    )
+    event_bus = Setting(
+        "event_bus",
+        "",
+        "a broker that gets every event hub subscribers get, from the outbox, at least once and in order "
+        "per resource: `nats://host:4222` (JetStream), `amqp://user:password@host:5672/vhost` (RabbitMQ) or "
+        "`kafka://host:9092`; subject, routing key or topic `tmfgate.<api>.<eventType>` (see [Event bus]"
+        "(#event-bus)); give every process that dispatches the same one",
+        bus_url,
+        metavar="URL",
+        shown_default="none",
     )
     delivery_attempts = Setting(
         "delivery_attempts", 10, "attempts before a delivery is parked for an operator", whole(1), metavar="N"
