@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from handlers.fulfilment.settings import FULFILMENT
+from tests.commands import run_tmfgate
 from tmfgate import configuration
 from tmfgate.cli import main
 from tmfgate.errors import ConfigurationError
@@ -161,13 +160,7 @@ def test_tmfgate_settings_shows_the_file_values(tmp_path: Path, capsys: pytest.C
 
 def test_serve_refuses_a_loop_before_listening(tmp_path: Path) -> None:
     path = write(tmp_path, "apis: {tmf639: {upstream: {url: 'http://127.0.0.1:9123/x'}}}\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "tmfgate", "serve", "--config", path, "--port", "9123", "--database-url", "memory://"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    done = run_tmfgate("serve", "--config", path, "--port", "9123", "--database-url", "memory://")
     assert done.returncode == 2
     lines = [line for line in done.stderr.strip().splitlines() if line.startswith("tmfgate:")]
     assert len(lines) == 1 and "apis.tmf639.url http://127.0.0.1:9123/x is this gateway itself" in lines[0]

@@ -21,6 +21,7 @@ from conformance.report import Report, Result, Status, Suite
 from conformance.runner import excluded, run_one, selected
 from conformance.sources import shipped, shipped_names
 from conformance.spec import Api, load_api
+from tests.commands import run_tmfgate
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -349,10 +350,11 @@ def test_the_shipped_specs_are_found_without_importing_the_server() -> None:
 
 
 def test_the_program_names_itself_tmfgate_conformance() -> None:
-    command = [sys.executable, "-m", "tmfgate", "conformance"]
-    helped = subprocess.run([*command, "--help"], capture_output=True, text=True, check=True)
-    assert helped.stdout.startswith("usage: tmfgate conformance") and "--api" in helped.stdout
-    refused = subprocess.run([*command, "http://127.0.0.1:9"], capture_output=True, text=True)
+    helped = run_tmfgate("conformance", "--help")  # through tmfgate's command line, as the console script runs it
+    assert (
+        helped.returncode == 0 and helped.stdout.startswith("usage: tmfgate conformance") and "--api" in helped.stdout
+    )
+    refused = run_tmfgate("conformance", "http://127.0.0.1:9")
     assert refused.returncode == 2 and refused.stderr.startswith("tmfgate conformance: error: give either --api")
 
 

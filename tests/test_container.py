@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tmfgate.notifications.brokers import BusAddress
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -42,6 +44,9 @@ def test_compose_migrates_then_serves_on_postgresql() -> None:
     for name in ("migrate", "gateway"):
         assert services[name]["environment"]["TMFGATE_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert "--jetstream" in services["nats"]["command"]
+    # The gateway publishes its events to that NATS, whose client the image has (the [bus] extra).
+    assert BusAddress.parse(services["gateway"]["environment"]["TMFGATE_EVENT_BUS"]).kind == "nats"
+    assert "'.[bus]'" in (ROOT / "Dockerfile").read_text()
 
 
 def test_the_image_builds_and_its_command_runs() -> None:

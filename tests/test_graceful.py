@@ -3,17 +3,27 @@ flight, stops its delivery worker and ends without an error, with what it acknow
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
 import sqlalchemy as sa
 
+from backends import open_backend
+from backends.base import DeliveryState
+from tests.conftest import LOOPBACK_CALLBACKS
 from tests.gateways import ANSWERS, log_of, served
+from tmfgate.notifications.delivery import STOP_GRACE
 
 # After its graceful shutdown uvicorn raises the signal it caught again, so the process ends as the signal
 # asked (-15: 143 to a shell, what orchestrators expect of a SIGTERM); 0 with older uvicorn releases.
@@ -73,3 +83,70 @@ def test_an_idle_gateway_stops_at_once(tmp_path: Path, signal_number: int) -> No
         process.send_signal(signal_number)
         assert process.wait(timeout=30) in STOPPED[signal_number]
         assert time.monotonic() - started < 10
+
+
+class SlowListener(BaseHTTPRequestHandler):
+    """Takes a notification, says it has one, and answers 201 after a second."""
+
+    arrived = threading.Event()
+    answered: list[float] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        SlowListener.arrived.set()
+        time.sleep(1.0)
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        SlowListener.answered.append(time.monotonic())
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_sigterm_lets_a_dispatcher_finish_the_delivery_in_flight_and_end(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/store.db"
+    listener = ThreadingHTTPServer(("127.0.0.1", 0), SlowListener)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    SlowListener.arrived.clear()
+    SlowListener.answered.clear()
+    callback = f"http://127.0.0.1:{listener.server_address[1]}/listener"
+    try:
+        with served(database, tmp_path, "--dispatcher", "off", "--fulfilment", "off") as (_, url):
+            hub = requests.post(f"{url}/tmf-api/productOrderingManagement/v4/hub", json={"callback": callback})
+            assert hub.status_code == 201, hub.text
+            assert requests.post(url + ORDERS, json=ORDER, timeout=10).status_code == 201
+        env = {**os.environ, "TMFGATE_CALLBACK_HOSTS": LOOPBACK_CALLBACKS}
+        command = [sys.executable, "-m", "tmfgate", "dispatch", "--database-url", database]
+        with (tmp_path / "dispatch.out").open("wb") as output:
+            dispatcher = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            assert SlowListener.arrived.wait(timeout=60), (tmp_path / "dispatch.out").read_text()
+            dispatcher.send_signal(signal.SIGTERM)  # the notification is in flight: the listener answers in 1 s
+            signalled = time.monotonic()
+            assert dispatcher.wait(timeout=30) == 0
+        finally:
+            if dispatcher.poll() is None:
+                dispatcher.kill()
+        # It waited for the answer, within the grace it gives deliveries in flight, and then ended.
+        assert SlowListener.answered and SlowListener.answered[0] - signalled < STOP_GRACE
+        out = (tmp_path / "dispatch.out").read_text()
+        assert "Traceback" not in out and "dispatching" in out
+        first, *later = asyncio.run(_deliveries(database))
+        assert first is DeliveryState.DELIVERED  # settled before the end: not sent again by another
+        # The resource's next event was held back behind it, and no pass claimed it after SIGTERM.
+        assert all(state is DeliveryState.PENDING for state in later)
+    finally:
+        listener.shutdown()
+        listener.server_close()
+
+
+async def _deliveries(database: str) -> list[DeliveryState]:
+    """The states of the deliveries to hub listeners (not the gateway's own reactions)."""
+    backend = open_backend(database)
+    await backend.open()
+    try:
+        found = await backend.deliveries()
+        return [delivery.state for delivery in found if not delivery.subscription_id.startswith("tmfgate.")]
+    finally:
+        await backend.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tmfgate.errors import BadRequest, ConfigurationError
@@ -57,3 +59,13 @@ def test_many_problems_are_listed_up_to_five() -> None:
 def test_a_schema_that_cannot_compile_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="cannot be compiled"):
         compile_schema({"type": "object", "pattern": "("}, {})
+
+
+def test_a_schema_is_compiled_once_for_its_text_and_components() -> None:
+    same = compile_schema(json.loads(json.dumps(SCHEMA)), json.loads(json.dumps(DOCUMENT)))
+    assert same is VALIDATOR  # another app's copy of the same text
+    strict = {"components": {"schemas": {"Ref": {"type": "object", "required": ["id", "role"]}}}}
+    other = compile_schema(SCHEMA, strict)
+    assert other is not VALIDATOR
+    body = {"name": "n", "state": "a", "party": [{"id": "1"}]}
+    assert VALIDATOR.is_valid(body) and not other.is_valid(body)

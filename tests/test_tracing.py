@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from tests.api.clients import in_process
+from tests.api.end_to_end import add, wait
 from tmfgate.observability import ObservabilityMiddleware
 from tmfgate.tracing import Tracing, answered
 
@@ -92,3 +93,39 @@ def test_spans_reach_the_collector_by_otlp(collector: str) -> None:
     spans.close()  # sends what is batched
     ((path, body),) = Collector.received
     assert path == "/v1/traces" and b"createProductOrder" in body and b"c-2" in body
+
+
+def test_the_delivery_worker_spans_each_fulfilment_step_with_the_requests_correlation_id() -> None:
+    exported = InMemorySpanExporter()
+    with in_process("memory://", otlp_endpoint="http://127.0.0.1:1/v1/traces") as client:
+        worker = client.app.runtime.worker
+        assert worker is not None and worker.tracing is not None  # the gateway's tracing, handed to its worker
+        worker.tracing = Tracing("http://127.0.0.1:1/v1/traces", exported)
+        body = {"productOrderItem": [add("1", "po-mobile-unlimited")]}
+        made = client.post(ORDERS, json=body, headers={"X-Correlation-ID": "c-order"})
+        assert made.status_code == 201, made.text
+        wait(lambda: client.get(f"{ORDERS}/{made.json()['id']}").json()["state"], lambda s: s == "completed", 20, "")
+        worker.tracing.provider.force_flush()
+    steps = [span for span in exported.get_finished_spans() if span.name.startswith("react fulfilment ")]
+    first = next(span for span in steps if span.name == "react fulfilment ProductOrderCreateEvent")
+    attributes = dict(first.attributes or {})
+    assert first.kind is SpanKind.CONSUMER and attributes["tmfgate.correlation_id"] == "c-order"
+    assert attributes["tmfgate.resource_id"] == made.json()["id"] and attributes["tmfgate.outcome"] == "delivered"
+    assert len(steps) > 1  # the service order and its activation are steps of their own
+
+
+def test_each_transaction_of_a_request_is_a_span_within_it() -> None:
+    exported = InMemorySpanExporter()
+    with in_process("memory://", fulfilment=False, otlp_endpoint="http://127.0.0.1:1/v1/traces") as client:
+        middleware = client.app.app
+        assert isinstance(middleware, ObservabilityMiddleware)
+        middleware.tracing = client.app.runtime.gateway.tracing = Tracing("http://127.0.0.1:1/v1/traces", exported)
+        body = {"productOrderItem": [add("1", "po-mobile-unlimited")]}
+        assert client.post(ORDERS, json=body).status_code == 201
+        middleware.tracing.provider.force_flush()
+    spans = exported.get_finished_spans()
+    request = next(span for span in spans if span.name == "tmf622_product_ordering createProductOrder")
+    stores = [span for span in spans if span.name == "store transaction"]
+    assert request.context is not None and stores
+    assert any(s.parent is not None and s.parent.span_id == request.context.span_id for s in stores)
+    assert all((s.attributes or {}).get("tmfgate.committed") is True for s in stores)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from tmfgate.errors import ConfigurationError
+from tmfgate.model import ApiModel
 from tmfgate.settings import Setting, Settings
 
 SECTIONS = ("settings", "apis", "fulfilment")
@@ -135,9 +136,9 @@ def routing(settings: Settings, apis: Iterable[Any]) -> Routing:
     return Routing(upstreams, file.southbound, adapters)
 
 
-def _polled_kinds(route: Upstream, api: Any, path: str, where: str) -> None:
+def _polled_kinds(route: Upstream, api: ApiModel, path: str, where: str) -> None:
     """Each kind ``poll_attribute`` names must be a resource of the API."""
-    kinds = set(getattr(api, "resources", ()))
+    kinds = set(api.resources)
     for kind, _ in route.poll_attributes:
         if kind != "*" and kinds and kind not in kinds:
             raise ConfigurationError(

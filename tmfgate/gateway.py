@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends import open_backend
 from backends.base import Backend, BackendConfigurationError, Transaction
@@ -11,9 +11,15 @@ from backends.routed import RoutedBackend
 from tmfgate import configuration, upstreams
 from tmfgate.errors import ConfigurationError
 from tmfgate.events import EventLog
+from tmfgate.metrics import WorkTally
 from tmfgate.model import ApiModel, read_only_kinds
 from tmfgate.security.guard import Security
 from tmfgate.settings import Settings
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+    from tmfgate.tracing import Tracing
 
 
 class Gateway:
@@ -27,6 +33,8 @@ class Gateway:
         self.shared_kinds = read_only_kinds(apis)  # read by every partner (tmfgate.security.tenancy)
         # Set after every commit, so an in-process delivery worker wakes at once instead of polling.
         self.committed = asyncio.Event()
+        self.work = WorkTally()  # what the delivery worker does, for /metrics
+        self.tracing: Tracing | None = None  # set when --otlp-endpoint asks for spans
         self.routing = configuration.routing(settings, apis)
         try:
             local = backend or open_backend(
@@ -64,17 +72,25 @@ class UnitOfWork:
     """``async with gateway.transaction() as tx``: the store's transaction, then a wake-up for the
     delivery worker once it has committed. A class rather than a generator: this wraps every write."""
 
-    __slots__ = ("gateway", "inner")
+    __slots__ = ("gateway", "inner", "span")
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.inner = gateway.backend.transaction()
+        self.span: Span | None = None
 
     async def __aenter__(self) -> Transaction:
+        if self.gateway.tracing is not None:  # a child of the request's (or the reaction's) span
+            self.span = self.gateway.tracing.store()
         return await self.inner.__aenter__()
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> bool:
-        suppressed = await self.inner.__aexit__(kind, error, trace)
+        try:
+            suppressed = await self.inner.__aexit__(kind, error, trace)
+        finally:
+            if self.span is not None:
+                self.span.set_attribute("tmfgate.committed", kind is None)
+                self.span.end()
         if kind is None:
             self.gateway.committed.set()
         return bool(suppressed)

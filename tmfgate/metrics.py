@@ -1,4 +1,5 @@
-"""Prometheus metrics of one gateway process: its requests, its outbox and its store's connections.
+"""Prometheus metrics of one gateway process: its requests, its outbox, its delivery worker's work and its
+store's connections.
 
 Requests are counted as they are answered; the outbox and the pool are read from the store when
 ``/metrics`` is scraped, so a quiet gateway costs nothing and the figures are never stale. Each app
@@ -35,10 +36,12 @@ class Metrics:
     (:class:`RequestCollector`): prometheus_client's own counters take a lock and check their labels
     on every ``inc``, which cost more than the rest of the observation on a request of 0.3 ms."""
 
-    def __init__(self) -> None:
+    def __init__(self, work: WorkTally | None = None) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=True)
         self.tally = RequestCollector()
         registry.register(self.tally)
+        if work is not None:
+            registry.register(work)
         self.deliveries = Gauge(
             "tmfgate_deliveries",
             "Deliveries of hub notifications in the outbox, by state.",
@@ -114,6 +117,59 @@ class RequestCollector(Collector):
         yield latency
 
 
+class WorkTally(Collector):
+    """What this process's delivery worker did: deliveries settled, by kind (``callback``, ``reaction``)
+    and outcome (``delivered``, ``retried``, ``deferred``, ``parked``); and each run of the gateway's own
+    reactions (the fulfilment steps, the event bus's publishes, the other extensions' work) by reaction,
+    event type and outcome (``done``, ``later``, ``failed``), with its duration. Tallied in dictionaries,
+    as requests are, and turned into families when scraped."""
+
+    def __init__(self) -> None:
+        self.settled: dict[tuple[str, str], int] = {}
+        self.reactions: dict[tuple[str, str, str], int] = {}
+        self.durations: dict[str, tuple[list[int], list[float]]] = {}
+
+    def delivery(self, kind: str, outcome: str) -> None:
+        self.settled[(kind, outcome)] = self.settled.get((kind, outcome), 0) + 1
+
+    def reaction(self, name: str, event_type: str, outcome: str, seconds: float) -> None:
+        key = (name, event_type, outcome)
+        self.reactions[key] = self.reactions.get(key, 0) + 1
+        duration = self.durations.get(name)
+        if duration is None:
+            duration = self.durations[name] = ([0] * (len(LATENCY_BUCKETS) + 1), [0.0])
+        duration[0][bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        duration[1][0] += seconds
+
+    def describe(self) -> Iterable[Metric]:
+        return self.collect()
+
+    def collect(self) -> Iterable[Metric]:
+        settled = CounterMetricFamily(
+            "tmfgate_delivery_outcomes",
+            "Deliveries this process settled, by kind (callback, reaction) and outcome.",
+            labels=["kind", "outcome"],
+        )
+        for (kind, outcome), count in sorted(self.settled.items()):
+            settled.add_metric([kind, outcome], count)
+        yield settled
+        reactions = CounterMetricFamily(
+            "tmfgate_reactions",
+            "Runs of the gateway's own reactions (fulfilment steps, event bus) by reaction, event type and outcome.",
+            labels=["reaction", "event_type", "outcome"],
+        )
+        for (name, event_type, outcome), count in sorted(self.reactions.items()):
+            reactions.add_metric([name, event_type, outcome], count)
+        yield reactions
+        duration = HistogramMetricFamily(
+            "tmfgate_reaction_duration_seconds", "Time one run of a reaction took.", labels=["reaction"]
+        )
+        bounds = [str(bound) for bound in LATENCY_BUCKETS] + ["+Inf"]
+        for name, (buckets, total) in sorted(self.durations.items()):
+            duration.add_metric([name], list(zip(bounds, itertools.accumulate(buckets), strict=True)), total[0])
+        yield duration
+
+
 def pool_use(backend: Backend) -> tuple[int, int]:
     """Connections of a SQL store's pool checked out and idle; none for other stores."""
     local = backend.local if isinstance(backend, RoutedBackend) else backend
@@ -127,4 +183,4 @@ def pool_use(backend: Backend) -> tuple[int, int]:
     return pool.checkedout(), pool.checkedin()
 
 
-__all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS", "Metrics", "RequestCollector", "pool_use"]
+__all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS", "Metrics", "RequestCollector", "WorkTally", "pool_use"]

@@ -153,8 +153,9 @@ def observed(app: ASGIApp, gateway: Gateway, exporter: SpanExporter | None = Non
     """``app`` behind the core's own paths and the observation of its requests, as the settings ask;
     ``app`` itself when they ask for none. ``exporter`` takes the spans instead of OTLP (tests)."""
     settings = gateway.settings
-    metrics = Metrics() if settings.metrics else None
+    metrics = Metrics(gateway.work) if settings.metrics else None
     spans = Tracing(settings.otlp_endpoint, exporter) if settings.otlp_endpoint else None
+    gateway.tracing = spans  # the delivery worker's spans join the requests'
     if metrics is None and spans is None and not settings.health and settings.log_format != "json":
         return app
     # An error layer of its own inside, so requests are counted with the status their client gets.

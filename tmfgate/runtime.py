@@ -13,6 +13,7 @@ from tmfgate.extensions import Registry
 from tmfgate.gateway import Gateway
 from tmfgate.model import ApiModel
 from tmfgate.notifications import admin
+from tmfgate.notifications.bus import EventBus
 from tmfgate.notifications.delivery import DeliveryWorker
 from tmfgate.notifications.reactions import internal_subscriptions
 from tmfgate.settings import Settings
@@ -69,6 +70,7 @@ class Runtime:
         for extension in self.registry.extensions:
             extension.configure(self.gateway)
         self.worker: DeliveryWorker | None = None
+        self.bus: EventBus | None = None
         self._stop = asyncio.Event()
         self._working: asyncio.Task[None] | None = None
 
@@ -81,12 +83,18 @@ class Runtime:
         if deliver:
             # Made on the serving loop: an asyncio.Event belongs to the first loop that waits on it.
             gateway.committed = asyncio.Event()
+            internal = internal_subscriptions(gateway, self.registry)
+            if gateway.settings.event_bus:
+                self.bus = EventBus(gateway.settings, gateway.apis)
+                internal.append(self.bus.subscription())
             self.worker = DeliveryWorker(
                 gateway.settings,
                 gateway.backend,
                 gateway.apis,
                 committed=gateway.committed,
-                internal=internal_subscriptions(gateway, self.registry),
+                internal=internal,
+                work=gateway.work,
+                tracing=gateway.tracing,
                 transport=transport,
             )
             self._stop = asyncio.Event()
@@ -101,5 +109,8 @@ class Runtime:
         if self.worker is not None:
             await self.worker.close()
             self.worker = None
+        if self.bus is not None:
+            await self.bus.close()
+            self.bus = None
         await self.gateway.backend.close()
         self.gateway.security.close()

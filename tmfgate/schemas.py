@@ -7,6 +7,7 @@ takes microseconds where the pure-Python validators take a hundred times longer
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -31,13 +32,23 @@ _SHOWN_ERRORS = 5  # problems a message lists before "and N more"
 _SHOWN_LENGTH = 120  # characters of a value a message shows
 
 
+# Validators compiled so far, by the digest of their schema with its components: an app compiles ~50, each
+# built again with every app (a test process builds hundreds), and compiling was ~30 % of an app's start-up
+# (profiled); a validator is immutable, so one compiled schema serves every app.
+_compiled: dict[bytes, Validator] = {}
+
+
 def compile_schema(schema: dict[str, Any], document: dict[str, Any]) -> Validator:
     """A validator for ``schema``, with its refs into the document's components."""
     root = {"$schema": _DRAFT4, "components": document.get("components", {}), **schema}
-    try:
-        return jsonschema_rs.Draft4Validator(root)
-    except (jsonschema_rs.ValidationError, ValueError) as exc:
-        raise ConfigurationError(f"A schema of the spec cannot be compiled: {exc}") from exc
+    key = hashlib.sha256(orjson.dumps(root, option=orjson.OPT_NON_STR_KEYS)).digest()
+    validator = _compiled.get(key)
+    if validator is None:
+        try:
+            validator = _compiled[key] = jsonschema_rs.Draft4Validator(root)
+        except (jsonschema_rs.ValidationError, ValueError) as exc:
+            raise ConfigurationError(f"A schema of the spec cannot be compiled: {exc}") from exc
+    return validator
 
 
 def check(validator: Checks, value: Any, what: str = "request body") -> None:

@@ -19,7 +19,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from tmfgate import __version__
+from backends.base import Event
+from tmfgate import __version__, codec
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 
@@ -42,6 +43,31 @@ class Tracing:
         with self.tracer.start_as_current_span(
             f"{method} {path}", context=parent, kind=SpanKind.SERVER, attributes=attributes
         ) as span:
+            yield span
+
+    def store(self) -> Span:
+        """A span of one transaction of the store, begun now; the caller ends it."""
+        return self.tracer.start_span("store transaction", kind=SpanKind.CLIENT)
+
+    @contextmanager
+    def work(self, verb: str, event: Event, subscription: str) -> Iterator[Span]:
+        """The span of one delivery or reaction run by the delivery worker (a fulfilment step, a publish
+        to the event bus, a POST to a listener): a trace of its own, found by the correlation id of the
+        request that raised the event."""
+        try:
+            correlation = str(codec.loads(event.body).get("correlationId") or "")
+        except (ValueError, AttributeError):
+            correlation = ""
+        attributes = {
+            "tmfgate.event_id": event.id,
+            "tmfgate.event_type": event.type,
+            "tmfgate.api": event.api,
+            "tmfgate.resource_id": event.resource_id,
+            "tmfgate.subscription": subscription,
+            "tmfgate.correlation_id": correlation,
+        }
+        name = f"{verb} {event.type}"
+        with self.tracer.start_as_current_span(name, kind=SpanKind.CONSUMER, attributes=attributes) as span:
             yield span
 
     def close(self) -> None:

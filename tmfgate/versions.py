@@ -28,7 +28,6 @@ from tmfgate.types import Document
 _NOT_PATHS = frozenset({"offset", "limit", "before", "after", "filter", "depth", "expand"})
 _OPERATOR = re.compile(r"^(.*?)((?:\.(?:gt|gte|lt|lte|eq|ne|regex))?)$")
 _PATH_END = re.compile(r"[=<>!]")
-_HREF = re.compile(rb'"href":"([^"\\]*)"')
 DOCUMENT_VERBS = frozenset({"list", "retrieve", "create", "patch"})
 HUB_VERBS = frozenset({"register", "subscription"})
 
@@ -52,6 +51,8 @@ class Face:
         }
         self._resources: dict[str, FacedResource] = {}
         self._home_path = (home.base_path + "/").encode()
+        # An href naming the home version (one escaped character would end it: left as it is).
+        self._home_href = re.compile(rb'"href":"([^"\\]*' + re.escape(self._home_path) + rb'[^"\\]*)"')
 
     # Operations
 
@@ -185,7 +186,7 @@ class Face:
         instead: the references a home handler wrote (a v5 ackAlarm's alarms) lead to v5."""
         if self._home_path not in body:
             return body
-        return _HREF.sub(lambda found: b'"href":"' + self.href(found[1].decode()).encode() + b'"', body)
+        return self._home_href.sub(lambda found: b'"href":"' + self.href(found[1].decode()).encode() + b'"', body)
 
     def _rename_type(self, envelope: Document) -> None:
         """The event type of a resource this face names otherwise in the face's name (TMF642 v5

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, and_, func, literal, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, func, literal, literal_column, or_, select, union_all
 
 from backends.queries import Condition, Op, ValueType
 from backends.values import as_number
@@ -25,6 +25,7 @@ from backends.values import as_number
 from .schema import SQLITE_INDEXED, documents, json_member
 
 Halves = tuple[ColumnElement[bool], ColumnElement[bool]]  # an equality as two disjoint conditions
+SELECTIVE = (("id",), ("externalId",))  # paths whose value few documents share
 
 
 def applies(condition: Condition) -> bool:
@@ -79,4 +80,23 @@ def count(
     return select(counts[0].scalar_subquery() + counts[1].scalar_subquery())
 
 
-__all__ = ["Halves", "applies", "branches", "count", "equal"]
+def narrowed(
+    kind: str, conditions: Sequence[Condition], halves: Callable[[Condition, ColumnElement[Any]], Halves | None]
+) -> ColumnElement[bool] | None:
+    """For a page: ``seq`` among those of the documents found through the index of a member nearly unique
+    per document (SELECTIVE); None when no condition is such an equality.
+
+    Without ANALYZE's statistics SQLite reads a page in insertion order and tests every document (an
+    ``id=`` page over 200,000 services took 1.7 s); the few ``seq`` the index finds, asked in a
+    subquery of their own, are looked up in the (kind, seq) index instead. The condition itself stays.
+    """
+    inner = documents.alias("member")
+    for condition in conditions:
+        found = halves(condition, inner.c.doc) if condition.op is Op.EQ and condition.path[:1] in SELECTIVE else None
+        if found is not None:
+            seqs = union_all(*(select(inner.c.seq).where(inner.c.kind == kind, half) for half in found))
+            return documents.c.seq.in_(seqs)
+    return None
+
+
+__all__ = ["SELECTIVE", "Halves", "applies", "branches", "count", "equal", "narrowed"]

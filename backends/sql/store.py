@@ -324,10 +324,13 @@ def list_statements(kind: str, query: Query, dialect: str) -> ListStatements:
         functools.partial(_halves, dialect=dialect),
     )
     count = count if split is None else split
+    narrowed = None
+    if dialect == "sqlite":  # PostgreSQL's planner finds containment's rows by itself
+        narrowed = members.narrowed(kind, query.conditions, functools.partial(_halves, dialect=dialect))
     order = [*order_by(query.sort, documents.c.doc, dialect)] if query.sort else []
     page = (
         select(STATEMENTS[dialect].doc_text)
-        .where(*criteria)
+        .where(*criteria, *([] if narrowed is None else [narrowed]))
         .order_by(*order, documents.c.seq)  # seq last: ties keep insertion order
         .offset(query.offset)
         .limit(query.limit)
@@ -340,9 +343,8 @@ def list_statements(kind: str, query: Query, dialect: str) -> ListStatements:
     return ListStatements(count, page, together)
 
 
-def _halves(condition: Condition, dialect: str) -> members.Halves | None:
+def _halves(condition: Condition, doc: ColumnElement[Any] = documents.c.doc, *, dialect: str) -> members.Halves | None:
     """An equality an indexed member answers, in two disjoint halves (backends.sql.members.count)."""
-    doc = documents.c.doc
     if dialect == "postgresql":
         return containment.halves(condition, doc) if containment.applies(condition) else None
     return (

@@ -226,3 +226,11 @@ def test_external_id_is_a_string_on_v4_and_a_list_on_v5_with_filters(gateway: Ru
     found = listed(url, V5, "productOrder", **{"externalId.id": f"{who}-web", "fields": "externalId"})
     assert [(order["id"], order["externalId"]) for order in found] == [(on_v5["id"], identifier)]
     assert [order["id"] for order in listed(url, V4, "productOrder", externalId=f"{who}-crm")] == [on_v4["id"]]
+    # A JSON Patch into the v5 list reaches the stored string; a second identifier is a 400 naming it.
+    patch = [{"op": "replace", "path": "/externalId/0/id", "value": f"{who}-app"}]
+    reply = requests.patch(f"{url}{V5}/productOrder/{on_v5['id']}", json=patch, headers=JSON_PATCH, timeout=10)
+    assert reply.status_code == 200 and reply.json()["externalId"][0]["id"] == f"{who}-app", reply.text
+    assert read(url, V4, "productOrder", on_v5["id"])["externalId"] == f"{who}-app"
+    more = [{"op": "add", "path": "/externalId/-", "value": {"@type": "ExternalIdentifier", "id": "x"}}]
+    reply = requests.patch(f"{url}{V5}/productOrder/{on_v5['id']}", json=more, headers=JSON_PATCH, timeout=10)
+    assert reply.status_code == 400 and "/externalId/-" in reply.json()["message"], reply.text

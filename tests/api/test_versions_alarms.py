@@ -76,6 +76,8 @@ def test_an_alarm_raised_on_v5_impacts_its_service_on_both_versions_until_cleare
     assert [task["ackedAlarm"] for task in call("GET", f"{url}{ALARM['5']}/ackAlarm?id={ack['id']}")] == [
         ack["ackedAlarm"]
     ]
+    # A filter on the v5 @type finds the task stored under its v4 name.
+    assert [t["id"] for t in call("GET", f"{url}{ALARM['5']}/ackAlarm?@type=AckAlarm&id={ack['id']}")] == [ack["id"]]
     stored = call("GET", f"{url}{ALARM['4']}/ackAlarms/{ack['id']}")["ackedAlarm"][0]
     assert "@type" not in stored and stored["href"] == f"{url}{ALARM['4']}/alarm/{alarm['id']}"
     assert call("GET", f"{url}{ALARM['4']}/ackAlarms/{ack['id']}")["id"] == ack["id"]

@@ -27,21 +27,25 @@ import logging
 import random
 import time
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import httpx
+from opentelemetry.trace import Span
 
 from backends.base import Backend, Delivery, Event, Route
-from tmfgate.calls import Later
+from tmfgate.metrics import WorkTally
 from tmfgate.model import ApiModel
-from tmfgate.notifications import subscriptions
+from tmfgate.notifications import reactions, subscriptions
+from tmfgate.notifications.bus import BUS_ID
 from tmfgate.notifications.callbacks import Resolver
 from tmfgate.notifications.lanes import Lanes
-from tmfgate.notifications.posts import Outcome, Poster, short
+from tmfgate.notifications.posts import Outcome, Poster
 from tmfgate.notifications.reactions import INTERNAL_PREFIX
 from tmfgate.notifications.retention import Pruner
 from tmfgate.notifications.subscriptions import Subscription
 from tmfgate.settings import Settings
+from tmfgate.tracing import Tracing
 
 logger = logging.getLogger("tmfgate.delivery")
 
@@ -86,10 +90,13 @@ class DeliveryWorker:
         internal: Iterable[Subscription] = (),
         transport: httpx.AsyncBaseTransport | None = None,
         resolve: Resolver | None = None,
+        work: WorkTally | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
         self.apis = apis
+        self.work, self.tracing = work, tracing  # /metrics and spans, when the gateway has them
         self.concurrency = max(1, concurrency)
         self._poster = Poster(settings, transport=transport, resolve=resolve)
         self._lanes = Lanes(settings.delivery_concurrency, settings.delivery_per_subscriber, reactions=self.concurrency)
@@ -308,28 +315,47 @@ class DeliveryWorker:
                 # Unsubscribed: nothing is owed to it any more (its other deliveries go too).
                 await self.backend.drop_deliveries(delivery.subscription_id)
                 return
-            if subscription.reaction is not None:
-                async with self._lanes.reaction():
-                    final = delivery.attempts + 1 >= self.settings.delivery_attempts
-                    outcome = await self._react(subscription, delivery.event, final)
-            else:
-                async with self._lanes.callback(subscription.id):
-                    outcome = await self._poster.post(subscription, delivery.event)
-            await self._settle(delivery, subscription, outcome)
+            with self._span(delivery, subscription) as span:
+                verdict = await self._settle(delivery, subscription, await self._attempt(delivery, subscription))
+                if span is not None:
+                    span.set_attribute("tmfgate.outcome", verdict)
+            if self.work is not None:
+                self.work.delivery("callback" if subscription.reaction is None else "reaction", verdict)
         except Exception:
             # The lease runs out and the delivery is claimed again: at least once, maybe twice.
             logger.warning(
                 "Delivery %s of event %s could not be settled.", delivery.id, delivery.event.id, exc_info=True
             )
 
-    async def _settle(self, delivery: Delivery, subscription: Subscription, outcome: Outcome) -> None:
+    async def _attempt(self, delivery: Delivery, subscription: Subscription) -> Outcome:
+        if subscription.id == BUS_ID:
+            # The event bus waits on an outside system, as a listener does: it takes a callback's slots,
+            # so a broker slow to acknowledge holds up neither fulfilment nor the other listeners.
+            async with self._lanes.callback(subscription.id):
+                return await reactions.run(subscription, delivery.event, False, self.work)
+        if subscription.reaction is not None:
+            async with self._lanes.reaction():
+                final = delivery.attempts + 1 >= self.settings.delivery_attempts
+                return await reactions.run(subscription, delivery.event, final, self.work)
+        async with self._lanes.callback(subscription.id):
+            return await self._poster.post(subscription, delivery.event)
+
+    def _span(self, delivery: Delivery, subscription: Subscription) -> AbstractContextManager[Span | None]:
+        """A span of the delivery when tracing, carrying the correlation id of the request that raised it."""
+        if self.tracing is None:
+            return contextlib.nullcontext()
+        verb = f"react {subscription.id.removeprefix(INTERNAL_PREFIX)}" if subscription.reaction else "deliver"
+        return self.tracing.work(verb, delivery.event, subscription.id)
+
+    async def _settle(self, delivery: Delivery, subscription: Subscription, outcome: Outcome) -> str:
+        """Record the attempt; returns what came of it: delivered, deferred, parked or retried."""
         if outcome.delivered:
             await self.backend.settle(delivery.id, delivered=True)
-            return
+            return "delivered"
         if outcome.later is not None:
             await self.backend.settle(delivery.id, delivered=False, error=outcome.error, retry_at=outcome.later)
             self._retry_by(max(0.0, (outcome.later - dt.datetime.now(dt.UTC)).total_seconds()))
-            return
+            return "deferred"
         attempts = delivery.attempts + 1
         if attempts >= self.settings.delivery_attempts:
             await self.backend.settle(delivery.id, delivered=False, error=outcome.error)
@@ -340,7 +366,7 @@ class DeliveryWorker:
                 attempts,
                 outcome.error,
             )
-            return
+            return "parked"
         delay = self.retry_delay(delivery.attempts)
         retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
         await self.backend.settle(delivery.id, delivered=False, error=outcome.error, retry_at=retry_at)
@@ -352,6 +378,7 @@ class DeliveryWorker:
             outcome.error,
             delay,
         )
+        return "retried"
 
     def _retry_by(self, delay: float) -> None:
         """Wake up in ``delay`` seconds at the latest, for a delivery due then."""
@@ -364,19 +391,6 @@ class DeliveryWorker:
         base = min(self.settings.retry_delay_max, self.settings.retry_delay * 2.0 ** min(attempts, 64))
         # Jitter spreads the retries of many deliveries that failed together (a listener outage).
         return base * random.uniform(0.5, 1.5)
-
-    async def _react(self, subscription: Subscription, event: Event, final: bool) -> Outcome:
-        """Run one of the gateway's own reactions; a failure is retried like a failed POST, and parked
-        after the ``final`` attempt (the reaction is told, so that what waits on it can say so)."""
-        assert subscription.reaction is not None
-        try:
-            await subscription.reaction(event, final)
-        except Later as later:
-            return Outcome(False, short(str(later)), later=later.at)
-        except Exception as exc:
-            logger.warning("Reaction %s to event %s (%s) failed.", subscription.id, event.id, event.type, exc_info=True)
-            return Outcome(False, short(f"The reaction failed: {exc!r}"))
-        return Outcome(True)
 
 
 __all__ = ["DeliveryWorker"]

@@ -11,16 +11,21 @@ once: every reaction checks the stored state before acting, so doing it twice ch
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from backends.base import Event
-from tmfgate.calls import Job, Reaction
+from tmfgate.calls import Job, Later, Reaction
 from tmfgate.extensions import Registry
 from tmfgate.gateway import Gateway
+from tmfgate.metrics import WorkTally
 from tmfgate.model import ApiModel
+from tmfgate.notifications.posts import Outcome, short
 from tmfgate.notifications.subscriptions import Subscription, event_types
 
 INTERNAL_PREFIX = "tmfgate."  # ids of the gateway's own subscriptions
+logger = logging.getLogger("tmfgate.delivery")
 
 
 def internal_subscriptions(gateway: Gateway, registry: Registry) -> list[Subscription]:
@@ -61,3 +66,23 @@ def _runner(gateway: Gateway, table: Mapping[str, Reaction]) -> Callable[[Event,
         await table[event.type](Job.of(gateway, event, final=final))
 
     return run
+
+
+async def run(subscription: Subscription, event: Event, final: bool, work: WorkTally | None) -> Outcome:
+    """Run one of the gateway's own reactions, tallied in ``work``; a failure is retried like a failed
+    POST, and parked after the ``final`` attempt (the reaction is told, so that what waits on it can say so)."""
+    assert subscription.reaction is not None
+    started, result = time.monotonic(), "done"
+    try:
+        await subscription.reaction(event, final)
+    except Later as later:
+        result = "later"
+        return Outcome(False, short(str(later)), later=later.at)
+    except Exception as exc:
+        result = "failed"
+        logger.warning("Reaction %s to event %s (%s) failed.", subscription.id, event.id, event.type, exc_info=True)
+        return Outcome(False, short(f"The reaction failed: {exc!r}"))
+    finally:
+        if work is not None:
+            work.reaction(subscription.id.removeprefix(INTERNAL_PREFIX), event.type, result, time.monotonic() - started)
+    return Outcome(True)

@@ -29,6 +29,7 @@ _PRIVATE = ("secret", "createdAt", "api", "owner", "version", "storedQuery")  # 
 # Every API's subscriptions live in one kind, each naming its API: the dispatcher reads them all
 # with one query, which it does after every fan-out (see EventDispatcher._catch_up).
 HUB_KIND = "tmfgate:hub"
+ANY_TYPE = "*"  # in a subscription's sources, (api, ANY_TYPE) takes every event of that API
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Subscription:
     def accepts(self, event: Event, document: Any = None) -> bool:
         """Whether this subscription receives ``event`` (``document``: its parsed body, if at hand)."""
         if self.sources is not None:
-            return (event.api, event.type) in self.sources
+            return (event.api, event.type) in self.sources or (event.api, ANY_TYPE) in self.sources
         if (event.api != self.api and (event.api, event.kind) not in self.shared) or times.stamp(
             event.time
         ) < self.created_at:
