@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import cProfile
 import pstats
+import shutil
 import sys
 import tempfile
 import time
@@ -152,11 +153,14 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--profile", type=Path, help="write a cProfile of the bill run(s) to this file")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="tmfgate-bench-bills-"))
     profile = cProfile.Profile() if args.profile else None
     print(f"{'store':<11}{'accounts':>9}{'seed acc/s':>12}{'baseline acc/s':>16}{'tmfgate acc/s':>15}{'ratio':>8}")
     for store in args.stores.split(","):
-        seeded, took, floor = measure(store, args.accounts, folder, profile)
+        folder = Path(tempfile.mkdtemp(prefix="tmfgate-bench-bills-"))  # the SQLite files, removed after
+        try:
+            seeded, took, floor = measure(store, args.accounts, folder, profile)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
         count = args.accounts
         print(
             f"{store:<11}{count:>9,}{count / seeded:>12,.0f}{count / floor:>16,.0f}{count / took:>15,.1f}"
