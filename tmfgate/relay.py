@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backends.base import Backend, DuplicateId, Event
 from backends.routed import RoutedBackend
+from backends.tls import client_context
 from backends.upstream.store import UpstreamStore
 from tmfgate import codec, times
 from tmfgate.calls import Reply
@@ -63,7 +64,7 @@ class Relay:
             if api.name in self.upstreams
         }
         self._transport = transport
-        self._client = httpx.AsyncClient()  # replaced on the serving loop by start()
+        self._client = httpx.AsyncClient(verify=client_context())  # replaced on the serving loop by start()
         self._checking: asyncio.Task[None] | None = None
 
     def callback(self, api: str) -> str:
@@ -72,7 +73,9 @@ class Relay:
 
     async def start(self) -> None:
         """Subscribe at every upstream hub; one that cannot be reached is tried again by the check loop."""
-        self._client = httpx.AsyncClient(timeout=self.gateway.settings.upstream_timeout, transport=self._transport)
+        self._client = httpx.AsyncClient(
+            timeout=self.gateway.settings.upstream_timeout, transport=self._transport, verify=client_context()
+        )
         for api in self.upstreams:
             await self.subscribe(api)
         self._checking = asyncio.create_task(self._check(), name="tmfgate-upstream-hubs")

@@ -27,6 +27,7 @@ from backends.errors import (
     Unsupported,
 )
 from backends.queries import Condition, Op, Page, Query, ValueType
+from backends.tls import client_context
 
 from .breaker import CircuitBreaker
 from .params import parameters
@@ -85,6 +86,7 @@ class UpstreamStore:
             headers=dict(self.options.headers),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
             transport=self._transport,
+            verify=client_context(),
         )
         try:
             response = await self._client.get(self.url + "/hub", params={"limit": "1"})

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 
 from backends.base import Event
+from backends.tls import client_context
 from tmfgate import __version__
 from tmfgate.notifications import secrets
 from tmfgate.notifications.callbacks import CallbackRefused, Resolver, policy
@@ -48,6 +49,7 @@ class Poster:
         # followed: one could lead past the callback host check, so it counts as a failure.
         self._client = httpx.AsyncClient(
             transport=transport,
+            verify=client_context(),
             timeout=settings.delivery_timeout,
             follow_redirects=False,
             limits=httpx.Limits(max_connections=posts, max_keepalive_connections=posts),
