@@ -21,6 +21,7 @@ In WAL mode nothing else waits for a lock: readers never block, and neither does
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -83,8 +84,25 @@ class LoopConnection:
 
     async def column_in_thread(self, statement: Executable) -> list[Any]:
         """The first column of every row, computed in a thread: for statements that may scan many
-        rows (a list's filters and sorting), so other requests go on meanwhile."""
-        return await asyncio.to_thread(lambda: list(self._connection.execute(statement).scalars()))
+        rows (a list's filters and sorting), so other requests go on meanwhile.
+
+        Cancelled (a client gone, a loop shutting down), it interrupts SQLite and waits for the
+        thread to let go of the connection: the transaction's end would otherwise roll back and
+        close the connection while SQLite still runs on it, which crashes the process."""
+        running = asyncio.get_running_loop().run_in_executor(
+            None, lambda: list(self._connection.execute(statement).scalars())
+        )
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            driver = self._connection.connection.driver_connection
+            if driver is not None:
+                driver.interrupt()  # thread-safe: the statement ends with "interrupted"
+            while not running.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait({running})
+            running.exception()  # retrieved: the interruption is the expected end, not news
+            raise
 
 
 @asynccontextmanager

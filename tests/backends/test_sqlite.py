@@ -99,3 +99,27 @@ async def test_a_block_that_raises_rolls_back_and_one_that_ends_commits(url: str
             assert list((await connection.execute(instant)).one()) == [1_000_000, 1]
     finally:
         engine.dispose()
+
+
+@pytest.mark.timeout(60)  # before the fix it hung: the connection closed under the running thread
+async def test_a_list_query_cancelled_in_its_thread_lets_go_of_the_connection_before_it_closes(url: str) -> None:
+    engine = create_loop_engine(url)
+    # Counts to a billion: SQLite would run for minutes unless interrupted.
+    endless = text(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c"
+    )
+
+    async def scan() -> list[object]:
+        async with connected(engine, write=False) as connection:
+            return await connection.column_in_thread(endless)
+
+    task = asyncio.create_task(scan())
+    await asyncio.sleep(0.2)
+    started = asyncio.get_running_loop().time()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert asyncio.get_running_loop().time() - started < 5  # interrupted, not run to its end
+    async with connected(engine, write=False) as connection:  # the pool's connections still work
+        assert await connection.column_in_thread(text("SELECT 42")) == [42]
+    engine.dispose()
