@@ -90,9 +90,9 @@ async def cancel_product_order(tx: Transaction, call: Call, task: Document) -> b
 async def _ask_oss(tx: Transaction, call: Call, order: Document, record: Document) -> tuple[Document, str | None]:
     """An order whose service order waits for the OSS: one the OSS stored though the answer was lost is
     taken up (and cancelled there next), or, when it has ended, the cancellation is refused; with
-    none there, the order is cancelled here. Refused (503) while the OSS cannot say."""
+    none there (or one cancelled there), the order is cancelled here. Refused (503) while the OSS cannot say."""
     found = await parking.stored_at_oss(tx, order)
-    if found is None:
+    if found is None or found.get("state") == "cancelled":  # nothing will be carried out there
         return order, None
     if found.get("state") in FINAL:  # taken up by the reaction sending it, which follows it to its end
         return order, _too_late(order, found, record)
