@@ -143,3 +143,32 @@ def test_a_cancellation_while_the_oss_cannot_say_is_a_503_and_with_nothing_there
         proxy.mode = "forward"
         time.sleep(4)  # several retries of the send: none sends a cancelled order's service order
         assert at_oss(oss, made["id"]) == []
+
+
+def test_a_service_order_that_ended_at_the_oss_refuses_the_cancellation_and_the_order_follows_it(
+    tmp_path: Path,
+) -> None:
+    oss = Oss(tmp_path).start()  # no activation delay: the service order ends before the cancellation
+    proxy = ScriptedProxy(oss)
+    proxy.mode = "lose"
+    try:
+        # The send is retried after 5 to 15 s: the cancellation lands before, while the order waits.
+        with in_thread(proxy.server), bss(proxy, tmp_path, retry_delay=10.0, retry_delay_max=10.0) as gateway:
+            made = requests.post(gateway.url + ORDERS, json=ORDER, timeout=10).json()
+            waiting_for_the_oss(gateway, made["id"])
+            (stored,) = wait(
+                lambda: at_oss(oss, made["id"]),
+                lambda found: bool(found) and found[0]["state"] == "completed",
+                10,
+                "the service order completed at the OSS",
+            )
+            asked = cancel(gateway, made["id"])
+            assert asked.status_code == 201, asked.text
+            task = asked.json()
+            assert task["state"] == "terminatedWithError", task
+            assert f"its service order {stored['id']} is completed" in task["errorMessage"], task
+            order = order_when(gateway, made["id"], {"cancelled", "completed", "failed", "partial"})
+            assert order["state"] == "completed" and "cancellationDate" not in order, order.get("note")
+            assert len(at_oss(oss, made["id"])) == 1
+    finally:
+        oss.stop()
