@@ -20,7 +20,7 @@ from handlers.catalog import snapshots
 from handlers.characteristics import merged
 from handlers.fulfilment import parking, products
 from handlers.fulfilment.failures import Undecomposable
-from handlers.fulfilment.product_orders import FULFILMENTS, follow_service_order, roll_up
+from handlers.fulfilment.product_orders import FULFILMENTS, end_unplanned, follow_service_order, roll_up
 from handlers.notes import failure, note
 from handlers.ordering import capture
 from handlers.ordering.lifecycle import PRODUCT_ORDERS
@@ -77,7 +77,7 @@ async def decompose(job: Job) -> None:
                 plan[item["id"]] = [id for copy in copies[item["id"]] for id in copy]
                 service_items += [planned_item for copy in planned for planned_item in copy]
             else:
-                item["state"] = "completed"  # noChange: nothing to do in the network
+                item["state"] = "inProgress"  # noChange: nothing to do in the network; it ends with the order
         new["state"] = "inProgress"
         service_items = _fail_broken_bundles(new, bundles, plan, copies, service_items, notes)
         if service_items:
@@ -96,6 +96,8 @@ async def decompose(job: Job) -> None:
             else:
                 service_order_id = service_order["id"]  # another system's, when service orders go southbound
                 notes.append(note(f"Fulfilled by service order {service_order_id} ({service_order['href']})."))
+        if not service_items:  # nothing to wait for: the items with nothing to do end with the order
+            end_unplanned(new, plan, bundles, "completed")
         new["note"] = [*new.get("note", []), *notes]
         await operations.write_changed(tx, job, "productOrder", old, new)
         if not service_items:  # nothing to wait for: every item already ended

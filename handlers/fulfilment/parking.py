@@ -1,6 +1,9 @@
 """Southbound fulfilment parked: the items of an order whose service order the OSS could not take
 within ``--delivery-attempts`` say so, and say so no more once a redelivery has sent it.
 
+A cancellation of an order whose service order waits to be sent asks the OSS first: a create whose
+answer was lost may be stored there, and would be carried out (:func:`stored_at_oss`).
+
 The outbox parks the waiting reaction for an operator (``GET /tmfgate/admin/v1/delivery?state=parked``);
 on its last attempt the reaction marks each item that waits on the OSS ``held``, with a note naming
 the item, a stable code and the OSS's error, so that a partner reading its order sees why it stopped.
@@ -13,12 +16,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 
-from backends.base import StorageUnavailable
+from backends.base import StorageUnavailable, Transaction, where
 from handlers.fulfilment.product_orders import FULFILMENTS
 from handlers.notes import failure
 from handlers.ordering.lifecycle import PRODUCT_ORDERS
 from tmfgate import documents, operations
-from tmfgate.calls import Job
+from tmfgate.calls import Actor, Job
 from tmfgate.types import Document
 
 CODE = "SOUTHBOUND_PARKED"
@@ -52,6 +55,45 @@ def resume(order: Document, planned: Iterable[str]) -> None:
         PRODUCT_ORDERS.note(order, f"Item {item['id']} is no longer parked: its service order reached the OSS.")
 
 
+async def waiting_record(tx: Transaction, order_id: str) -> Document | None:
+    """The fulfilment record of an order whose service order waits to be sent to the OSS, locked; None for
+    any other order. Locked before the order, as the reaction sending it does, so that the two take turns."""
+    if "pending" not in (await documents.get(tx, FULFILMENTS, order_id) or {}):
+        return None
+    record = await documents.locked(tx, FULFILMENTS, order_id)
+    return record if record is not None and "pending" in record else None
+
+
+async def stored_at_oss(tx: Transaction, order: Document) -> Document | None:
+    """The service order the OSS holds for ``order`` (by its ``externalId``) though its create's answer was
+    lost; None when it holds none. While the OSS cannot say, the cancellation is refused with a 503 and
+    ``Retry-After``, nothing stored: cancelled here, the order could still be carried out there."""
+    try:
+        found = await documents.find(tx, "serviceOrder", where("externalId", eq=str(order["id"])), limit=1)
+    except StorageUnavailable as outage:
+        raise StorageUnavailable(
+            f"Product order {order['id']} cannot be cancelled while the OSS is unreachable: its service "
+            f"order waits to be sent there, and the OSS may hold it from an attempt whose answer was lost "
+            f"(it would carry it out). Try again once the OSS answers ({outage}).",
+            told=True,
+            retry_after=outage.retry_after or 5.0,
+        ) from outage
+    return found[0] if found else None
+
+
+async def adopt(tx: Transaction, actor: Actor, order: Document, record: Document, service_order: Document) -> Document:
+    """Record the service order the OSS holds for ``order`` as sent (nothing waits any more); returns the
+    order as stored, noting it and with its parked items going on."""
+    record.pop("pending", None)
+    record["serviceOrder"] = service_order["id"]
+    await documents.replace(tx, FULFILMENTS, record)
+    new = copy.deepcopy(order)
+    PRODUCT_ORDERS.note(new, f"Fulfilled by service order {service_order['id']} ({service_order.get('href', '')}).")
+    resume(new, record["items"])
+    await operations.write_changed(tx, actor, "productOrder", order, new)
+    return new
+
+
 def _waiting(order: Document, planned: Iterable[str], state: str) -> list[Document]:
     ids = set(planned)
     return [item for item in PRODUCT_ORDERS.items(order) if item["id"] in ids and item.get("state") == state]
@@ -64,4 +106,4 @@ def _parked(item_id: str, text: str) -> Document:
     return found
 
 
-__all__ = ["CODE", "park", "resume"]
+__all__ = ["CODE", "adopt", "park", "resume", "stored_at_oss", "waiting_record"]

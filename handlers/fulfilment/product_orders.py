@@ -10,6 +10,7 @@ one is under way no item completes.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Mapping
 
 from backends.base import Transaction
 from handlers.catalog import snapshots
@@ -43,12 +44,25 @@ async def follow_service_order(job: Job, service_order_id: str) -> None:
         changed = await _follow_items(tx, job, new, service_order, record, rolled_back)
         if await _follow_bundles(tx, job, new, service_order, record, rolled_back) or changed:
             await documents.replace(tx, FULFILMENTS, record)
+        if service_order.get("state") in FINAL:
+            ended = "cancelled" if service_order.get("state") == "cancelled" else "completed"
+            end_unplanned(new, record["items"], record.get("bundles", {}), ended)
         if new != old:
             await operations.write_changed(tx, job, "productOrder", old, new)
         if rolled_back:
             await _show_rollback(tx, job, str(service_order["id"]), rolled_back)
         if new.get("state") == "inProgress" and service_order.get("state") in FINAL:
             await roll_up(tx, job, new)  # the product order ends after its service order
+
+
+def end_unplanned(order: Document, planned: Iterable[str], bundles: Mapping[str, list[str]], state: str) -> None:
+    """End ``state`` each open item that has nothing to do in the network (a ``noChange`` item, or a
+    change of a product without services): it stays inProgress while its order's service order runs,
+    then completes with the order, or is cancelled with it (nothing of it is installed or billed anew)."""
+    skip = {*planned, *bundles, *(part for parts in bundles.values() for part in parts)}
+    for item in PRODUCT_ORDERS.items(order):
+        if item["id"] not in skip and item.get("state") not in FINAL:
+            item["state"] = state
 
 
 async def fulfilled_order(

@@ -13,6 +13,10 @@ product order's lock, so on PostgreSQL they take turns and on SQLite there is on
   be accepted, the task ends ``terminatedWithError`` naming the items that completed, and the order
   goes back to inProgress to follow it to completed, failed or partial.
 
+Southbound, an order whose service order waits for the OSS is looked up there first
+(:func:`handlers.fulfilment.parking.stored_at_oss`): one the OSS stored though the answer was lost is
+taken up and cancelled there; while the OSS cannot say, the cancellation is a 503, nothing stored.
+
 A service order that fulfils a product order is cancelled through that product order only: a
 ``cancelServiceOrder`` of it otherwise would undo services whose product stays installed and billed.
 """
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 
 from backends.base import Transaction
 from handlers import apis
+from handlers.fulfilment import parking
 from handlers.fulfilment.product_orders import FULFILMENTS, follow_service_order, fulfilled_order
 from handlers.ordering.lifecycle import PRODUCT_ORDERS, SERVICE_ORDERS
 from handlers.ordering.states import CANCELLABLE, CANCELLING, FINAL
@@ -55,6 +60,7 @@ async def cancel_product_order(tx: Transaction, call: Call, task: Document) -> b
     The order is cancelled at once when no service order runs for it, passed on to its service order
     (the task stays inProgress) when one does, or refused (``terminatedWithError``) when too late."""
     order_id = str(task["productOrder"]["id"])
+    waiting = await parking.waiting_record(tx, order_id)  # southbound, its service order not sent yet
     order = await documents.locked(tx, "productOrder", order_id, owners=visible(call, "productOrder"))
     if order is None:
         raise BadRequest(f"productOrder.id {order_id} refers to no product order.")
@@ -63,6 +69,8 @@ async def cancel_product_order(tx: Transaction, call: Call, task: Document) -> b
     kind = call.resource.kind
     await operations.write_new(tx, call, kind, task)
     refusal = why_not_cancellable(order)
+    if refusal is None and waiting is not None:
+        order, refusal = await _ask_oss(tx, call, order, waiting)
     propagation = DIRECT if refusal else await propagate(tx, call, order, task.get("cancellationReason"))
     refusal = refusal or propagation.refusal
     if refusal is not None:
@@ -77,6 +85,18 @@ async def cancel_product_order(tx: Transaction, call: Call, task: Document) -> b
         task = working
         final = {**task, "state": "done", "effectiveCancellationDate": times.now()}
     return await operations.write_changed(tx, call, kind, task, final)
+
+
+async def _ask_oss(tx: Transaction, call: Call, order: Document, record: Document) -> tuple[Document, str | None]:
+    """An order whose service order waits for the OSS: one the OSS stored though the answer was lost is
+    taken up (and cancelled there next), or, when it has ended, the cancellation is refused; with
+    none there (or one cancelled there), the order is cancelled here. Refused (503) while the OSS cannot say."""
+    found = await parking.stored_at_oss(tx, order)
+    if found is None or found.get("state") == "cancelled":  # nothing will be carried out there
+        return order, None
+    if found.get("state") in FINAL:  # taken up by the reaction sending it, which follows it to its end
+        return order, _too_late(order, found, record)
+    return await parking.adopt(tx, call, order, record, found), None
 
 
 def why_not_cancellable(order: Document) -> str | None:
