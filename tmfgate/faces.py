@@ -20,7 +20,8 @@ Path = tuple[str, ...]
 def _get(doc: Mapping[str, Any], path: Path) -> Any:
     node: Any = doc
     for name in path:
-        if not isinstance(node, Mapping) or name not in node:
+        # Decoded JSON holds dicts: a type check, not the slower isinstance of Mapping's ABC.
+        if type(node) is not dict or name not in node:
             return None
         node = node[name]
     return node
@@ -28,23 +29,30 @@ def _get(doc: Mapping[str, Any], path: Path) -> Any:
 
 def _pop(doc: dict[str, Any], path: Path) -> tuple[bool, Any]:
     """Remove the value at ``path``, and the objects it leaves empty; (found, value)."""
-    head = path[0]
     if len(path) == 1:
-        return (True, doc.pop(head)) if head in doc else (False, None)
-    parent = doc.get(head)
-    if not isinstance(parent, dict):
+        return (True, doc.pop(path[0])) if path[0] in doc else (False, None)
+    parents = [doc]
+    for name in path[:-1]:
+        parent = parents[-1].get(name)
+        if type(parent) is not dict:
+            return False, None
+        parents.append(parent)
+    last = path[-1]
+    if last not in parents[-1]:
         return False, None
-    found, value = _pop(parent, path[1:])
-    if found and not parent:
-        del doc[head]
-    return found, value
+    value = parents[-1].pop(last)
+    for depth in range(len(path) - 2, -1, -1):
+        if parents[depth + 1]:
+            break
+        del parents[depth][path[depth]]
+    return True, value
 
 
 def _put(doc: dict[str, Any], path: Path, value: Any) -> None:
     node = doc
     for name in path[:-1]:
         child = node.get(name)
-        if not isinstance(child, dict):
+        if type(child) is not dict:
             child = node[name] = {}
         node = child
     node[path[-1]] = value
@@ -75,14 +83,26 @@ class Typed:
     open: bool
 
     def chosen(self, doc: Mapping[str, Any]) -> str | None:
-        own = self.base.removesuffix("RefOrValue")
-        if ("id" in doc or "href" in doc) and own + "Ref" in self.kinds:
-            return own + "Ref"
+        if self.reference is not None and ("id" in doc or "href" in doc):
+            return self.reference
         if "value" in doc:
             for prefix in _value_prefixes(doc["value"]):
                 if prefix + self.base in self.kinds:
                     return prefix + self.base
-        for name in (own, self.base):
+        return self.plain
+
+    # What chosen() decides from the schema alone, worked out once (it runs on every object of every request).
+
+    @functools.cached_property
+    def reference(self) -> str | None:
+        """The kind of an object with ``id`` or ``href``, when the schema has a reference branch."""
+        ref = self.base.removesuffix("RefOrValue") + "Ref"
+        return ref if ref in self.kinds else None
+
+    @functools.cached_property
+    def plain(self) -> str | None:
+        """The kind of an object that is neither a reference nor a typed value."""
+        for name in (self.base.removesuffix("RefOrValue"), self.base):
             if name in self.kinds or (self.open and name == self.base):
                 return name
         return None
@@ -92,7 +112,7 @@ def _value_prefixes(value: Any) -> tuple[str, ...]:
     if isinstance(value, list):
         inner = _value_prefixes(value[0]) if value else ("String",)
         return tuple(prefix + "Array" for prefix in inner)
-    if isinstance(value, Mapping):
+    if type(value) is dict:
         return ("Object",)
     return _PREFIXES.get(type(value), ())
 
@@ -129,13 +149,33 @@ class Rule:
         """The stored value that the face value at ``source`` (or its default) implies, if any."""
         value = _get(doc, source)
         if value is None:
-            value = next((default for path, default in self.defaults if path == source), None)
+            value = self.default_of.get(source)
         return values.get(value) if isinstance(value, str) else None
+
+    # The inverse tables inward() needs, built once rather than on every object of every request.
 
     @functools.cached_property
     def only_typed(self) -> bool:
         """Whether the rule only gives a missing @type: most rules, and the cheap path for them."""
         return not (self.moved or self.types or self.defaults or self.derived or self.values or self.listed)
+
+    @functools.cached_property
+    def default_of(self) -> dict[Path, Any]:
+        """The first default given to each path."""
+        found: dict[Path, Any] = {}
+        for path, value in self.defaults:
+            found.setdefault(path, value)
+        return found
+
+    @functools.cached_property
+    def types_back(self) -> dict[str, str]:
+        """Face @type -> stored @type."""
+        return {face: stored for stored, face in self.types.items()}
+
+    @functools.cached_property
+    def values_back(self) -> tuple[tuple[Path, Mapping[str, str]], ...]:
+        """The ``values`` the other way: face value -> stored value."""
+        return tuple((path, {face: stored for stored, face in spelled.items()}) for path, spelled in self.values)
 
     def outward(self, doc: dict[str, Any]) -> None:
         if self.only_typed:
@@ -185,7 +225,7 @@ class Rule:
             if implied is not None and _get(doc, stored) is None:
                 _put(doc, stored, implied)
         # The @type first: a face type that maps back is the stored one, not a default to drop.
-        back = {face: stored for stored, face in self.types.items()}
+        back = self.types_back
         kind = doc.get("@type")
         if isinstance(kind, str) and kind in back:
             doc["@type"] = back[kind]
@@ -194,9 +234,7 @@ class Rule:
                 _pop(doc, path)
         if self.typed is not None and doc.get("@type") is not None and doc["@type"] == self.typed.chosen(doc):
             del doc["@type"]  # shown again as it came, as a default is
-        _respell(
-            doc, tuple((path, {face: stored for stored, face in spelled.items()}) for path, spelled in self.values)
-        )
+        _respell(doc, self.values_back)
         for path, key in self.listed:
             # One identifier fits the stored string; a list that says more is kept as it came.
             value = _get(doc, path)
@@ -239,27 +277,29 @@ class Node:
     # and return it: copying every object on the way cost more than the mapping itself.
 
     def outward(self, value: Any) -> Any:
-        if isinstance(value, list):
-            for item in value:
-                self.outward(item)
-        elif isinstance(value, dict):
+        if type(value) is dict:
             if self.rule is not None:
                 self.rule.outward(value)
             for name, child in self.children.items():
-                if name in value:
-                    child.outward(value[name])
+                inner = value.get(name)
+                if inner is not None:
+                    child.outward(inner)
+        elif type(value) is list:
+            for item in value:
+                self.outward(item)
         return value
 
     def inward(self, value: Any) -> Any:
-        if isinstance(value, list):
-            for item in value:
-                self.inward(item)
-        elif isinstance(value, dict):
+        if type(value) is dict:
             for name, child in self.children.items():
-                if name in value:
-                    child.inward(value[name])
+                inner = value.get(name)
+                if inner is not None:
+                    child.inward(inner)
             if self.rule is not None:
                 self.rule.inward(value)
+        elif type(value) is list:
+            for item in value:
+                self.inward(item)
         return value
 
     def stored_path(self, path: Path) -> Path:
