@@ -4,9 +4,9 @@ The lifecycle and its history are in :mod:`handlers.tickets.lifecycle`, the link
 :mod:`handlers.tickets.links`. Listing and retrieving are the generic TMF630 operations. The
 products a ticket relates show it while it is open (:mod:`handlers.tickets.products`). Alarms
 open, join and resolve incidents (:mod:`handlers.tickets.incidents`), which escalate and close with
-time (:mod:`handlers.tickets.follow_up`), while the ``incident_tickets`` setting is on; an incident
-resolved past its SLA credits the customer's next bill (:mod:`handlers.tickets.credits`). v5 adds
-trouble ticket specifications (:mod:`handlers.tickets.specifications`).
+time (:mod:`handlers.tickets.follow_up`; the escalation is the extension ``escalation``), while the
+``incident_tickets`` setting is on; an incident resolved past its SLA credits the customer's next
+bill (:mod:`handlers.tickets.credits`). v5 adds trouble ticket specifications (:mod:`handlers.tickets.specifications`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ handlers = Handlers(apis.TROUBLE_TICKET, api=apis.TROUBLE_TICKET, settings=SETTI
 handlers.reaction("AlarmCreateEvent", "AlarmStateChangeEvent", "AlarmDeleteEvent", when=INCIDENT_TICKETS)(
     incidents.follow_alarm
 )
-handlers.reaction("TroubleTicketCreateEvent", when=INCIDENT_TICKETS)(follow_up.escalate)
 handlers.reaction("TroubleTicketResolvedEvent", when=INCIDENT_TICKETS)(follow_up.close_when_quiet)
+# The escalation waits for the SLA time on a subscription of its own (tmfgate.ticket_escalation): on
+# the one above it would hold the ticket's later events, and so its closure, back until then.
+escalation = Handlers("ticket_escalation")
+escalation.reaction("TroubleTicketCreateEvent", when=INCIDENT_TICKETS)(follow_up.escalate)
 # v5 only: its trouble ticket specifications (specs/v5/tmf621_trouble_ticket.yaml).
 handlers.serve("createTroubleTicketSpecification", specifications.create)
 handlers.serve("patchTroubleTicketSpecification", specifications.patch)

@@ -8,9 +8,12 @@ check the stored ticket anew when the time comes. Only the incidents the gateway
   still open, its priority goes one step up :data:`handlers.tickets.incidents.PRIORITIES` and a
   note says why: subscribers hear a ``TroubleTicketAttributeValueChangeEvent`` of ``note,priority``.
 - **Closure** (on ``TroubleTicketResolvedEvent``): a ticket still resolved ``incident_quiet_time``
-  seconds after its ``resolutionDate`` is closed with a note. Events of one ticket reach the
-  gateway's reactions in order, so an escalation still waiting holds its closure back until the SLA
-  time: a quiet time shorter than the SLA closes at the SLA time at the earliest.
+  seconds after its ``resolutionDate`` is closed with a note, whatever its SLA time.
+
+The deliveries of one subscription reach it in order per resource, and a waiting one holds back the
+resource's later ones: so the escalation, which waits for the SLA time on the ticket's creation,
+runs as an extension of its own (``escalation`` in :mod:`handlers.tmf621_trouble_ticket`, the
+internal subscription ``tmfgate.ticket_escalation``) and holds back none of the ticket's other events.
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ def test_an_alarm_opens_one_incident_per_customer_a_correlated_one_joins_and_cle
         assert statuses[:3] == ["acknowledged", "inProgress", "resolved"]
         assert any(n["text"].startswith("Resolved: alarms") for n in done["note"])
     assert http.get(f"{PRODUCTS}/{product['id']}").json()["productCharacteristic"] == []
-    # After the quiet time (and the SLA time, which the escalation's wait holds it to), the ticket closes.
+    # After the quiet time, the ticket closes.
     (closed,) = wait(lambda: tickets_of(http, customer), lambda f: f[0]["status"] == "closed", 30, "closure")
     assert closed["note"][-1]["text"] == "Closed: the service stayed restored."
 

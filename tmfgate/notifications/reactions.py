@@ -63,7 +63,11 @@ def sources(apis: list[ApiModel], types: frozenset[str]) -> frozenset[tuple[str,
 
 def _runner(gateway: Gateway, table: Mapping[str, Reaction]) -> Callable[[Event, bool], Awaitable[None]]:
     async def run(event: Event, final: bool) -> None:
-        await table[event.type](Job.of(gateway, event, final=final))
+        reaction = table.get(event.type)
+        if reaction is not None:
+            await reaction(Job.of(gateway, event, final=final))
+        # else a delivery made before an upgrade moved the reaction to another extension (so another
+        # subscription, which has its own delivery of the event): nothing is owed here any more.
 
     return run
 
