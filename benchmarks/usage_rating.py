@@ -37,7 +37,7 @@ from tmfgate.runtime import Runtime  # noqa: E402
 from tmfgate.settings import Settings  # noqa: E402
 
 POSTGRES_ADMIN = os.environ.get("TMFGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-SERVED = ("tmf635_usage", "tmf637_product_inventory", "tmf678_bill")
+SERVED = ("tmf620_product_catalog", "tmf635_usage", "tmf637_product_inventory", "tmf678_bill")
 PLANS = {"po-home-phone": "minute", "po-mobile-10gb": "GB"}
 PRODUCTS = 70
 

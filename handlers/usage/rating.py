@@ -64,10 +64,11 @@ async def rate(tx: Transaction, actor: Actor, docs: list[Document]) -> Outcome:
     outcome = Outcome()
     if not docs:
         return outcome
-    # Looked up by key, one at a time: a query on ids would read the JSON of every record stored.
+    # Looked up by key, all at once: a query on ids would read the JSON of the records.
+    stored = await tx.get_many(records.KIND, sorted({str(doc["id"]) for doc in docs}))
     fresh: dict[str, Document] = {}
     for doc in docs:
-        if doc["id"] in fresh or await tx.get(records.KIND, doc["id"]) is not None:
+        if doc["id"] in fresh or doc["id"] in stored:
             outcome.duplicates.append(doc["id"])
         else:
             fresh[doc["id"]] = doc
@@ -100,8 +101,7 @@ async def rate(tx: Transaction, actor: Actor, docs: list[Document]) -> Outcome:
         rated, parked = await _rate_group(tx, actor, groups[key])
         outcome.rated += rated
         outcome.parked += parked
-    for doc in outcome.rated + outcome.parked:
-        await operations.write_new(tx, actor, records.KIND, doc)
+    await operations.write_new_many(tx, actor, records.KIND, outcome.rated + outcome.parked)
     return outcome
 
 
