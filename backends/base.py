@@ -47,6 +47,18 @@ class Transaction(Protocol):
         None when ``doc`` is stored as given; a store that gives documents their id and href
         itself (a remote TMF server) returns the document as it stored it."""
 
+    async def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+        """The stored JSON of those of ``ids`` that are stored (whoever owns them), by id: one read
+        for a batch (:mod:`handlers.usage.rating` looks up a thousand records at once)."""
+
+    async def create_many(
+        self, kind: str, docs: Sequence[tuple[str, bytes]], *, owner: str | None = None
+    ) -> list[bytes | None]:
+        """Store new documents ``(id, JSON)`` of ``owner`` together, as :meth:`create` does one by one,
+        and return what it returns for each (in a SQL store, one statement for all). Raises
+        :class:`DuplicateId` when one is stored already; then some of the others may be stored, so
+        the transaction must not commit (leaving its block with the exception rolls it back)."""
+
     async def replace(self, kind: str, id: str, doc: bytes) -> bytes | None:
         """Overwrite an existing document, keeping its owner; raises :class:`NotStored` when it does not exist.
 
@@ -64,6 +76,9 @@ class Transaction(Protocol):
     async def add_event(self, event: Event) -> None:
         """Record an event in the outbox (its write side); dispatchers see it once this commits,
         with its ``owner``."""
+
+    async def add_events(self, events: Sequence[Event]) -> None:
+        """Record events in the outbox in their order, as :meth:`add_event` does one by one."""
 
 
 class DocumentStore(Protocol):

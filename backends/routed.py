@@ -155,6 +155,21 @@ class RoutedTransaction:
             return await self.local.create(kind, id, doc, owner=owner)
         return await (await self._remote(kind)).create(kind, id, doc)
 
+    async def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+        if kind not in self.routes:
+            return await self.local.get_many(kind, ids)
+        remote = await self._remote(kind)
+        found = {id: await remote.get(kind, id) for id in ids}
+        return {id: doc for id, doc in found.items() if doc is not None}
+
+    async def create_many(
+        self, kind: str, docs: Sequence[tuple[str, bytes]], *, owner: str | None = None
+    ) -> list[bytes | None]:
+        if kind not in self.routes:
+            return await self.local.create_many(kind, docs, owner=owner)
+        remote = await self._remote(kind)
+        return [await remote.create(kind, id, doc) for id, doc in docs]
+
     async def replace(self, kind: str, id: str, doc: bytes) -> bytes | None:
         if kind not in self.routes:
             return await self.local.replace(kind, id, doc)
@@ -180,3 +195,8 @@ class RoutedTransaction:
         store = self.routes.get(event.kind)
         if store is None or not store.raises_events:
             await self.local.add_event(event)
+
+    async def add_events(self, events: Sequence[Event]) -> None:
+        await self.local.add_events(
+            [event for event in events if (store := self.routes.get(event.kind)) is None or not store.raises_events]
+        )

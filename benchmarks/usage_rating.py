@@ -3,7 +3,8 @@
 For each store and size (10,000 records by default; ``--sizes 10000,100000,1000000``) one run:
 
 - **baseline**: the same records written raw to a fresh store of the same kind, through the storage
-  contract, 1,000 to a transaction, with no checks, no rating and no events: the floor of storing them;
+  contract (``create_many``), 1,000 to a transaction, with no checks, no rating and no events: the
+  floor of storing them;
 - **tmfgate**: the records through :func:`handlers.usage.batches.take`, the path of the batch endpoint
   and ``tmfgate usage import`` (checked, de-duplicated, rated with tiers, each record's create event in
   the outbox, the month's rates updated), 1,000 to a transaction, into a fresh store.
@@ -37,7 +38,7 @@ from tmfgate.runtime import Runtime  # noqa: E402
 from tmfgate.settings import Settings  # noqa: E402
 
 POSTGRES_ADMIN = os.environ.get("TMFGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-SERVED = ("tmf635_usage", "tmf637_product_inventory", "tmf678_bill")
+SERVED = ("tmf620_product_catalog", "tmf635_usage", "tmf637_product_inventory", "tmf678_bill")
 PLANS = {"po-home-phone": "minute", "po-mobile-10gb": "GB"}
 PRODUCTS = 70
 
@@ -117,8 +118,7 @@ async def run(url: str, batch: list[dict[str, Any]], *, rate: bool) -> float:
                     report = await batches.take(tx, actor, chunk)
                     assert len(report.rated) == len(chunk), report.summary()
                 else:
-                    for doc in chunk:
-                        await tx.create("usage", doc["id"], codec.dumps(doc))
+                    await tx.create_many("usage", [(doc["id"], codec.dumps(doc)) for doc in chunk])
         return time.perf_counter() - began
     finally:
         await runtime.stop()

@@ -14,7 +14,7 @@ the event carries the whole resource anyway. Delete raises ``{Type}DeleteEvent``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -168,6 +168,18 @@ class EventLog:
         for builder, resource in self._by_kind.get(kind, ()):
             for event in builder.created(resource, doc, correlation, raw=raw):
                 await tx.add_event(event if owner is None else event._replace(owner=owner))
+
+    async def created_many(
+        self, tx: Transaction, kind: str, docs: Sequence[tuple[Document, bytes]], correlation: str, owner: str | None
+    ) -> None:
+        """The create events of new documents ``(document, JSON)``, recorded together."""
+        found = [
+            event if owner is None else event._replace(owner=owner)
+            for doc, raw in docs
+            for builder, resource in self._by_kind.get(kind, ())
+            for event in builder.created(resource, doc, correlation, raw=raw)
+        ]
+        await tx.add_events(found)
 
     async def changed(
         self,

@@ -161,6 +161,24 @@ async def write_new(tx: Transaction, actor: Actor, kind: str, doc: Document) -> 
     return raw
 
 
+async def write_new_many(tx: Transaction, actor: Actor, kind: str, docs: list[Document]) -> list[bytes]:
+    """Store new documents and their create events, each kind of write in one statement; their JSON."""
+    if isinstance(actor, Call) and actor.idempotency is not None:
+        return [await write_new(tx, actor, kind, doc) for doc in docs]  # the key's record comes first
+    raws = [codec.dumps(doc) for doc in docs]
+    if isinstance(actor, Call):
+        for doc in docs:
+            await check_parties(tx, actor, doc)
+    stored = await tx.create_many(
+        kind, [(doc["id"], raw) for doc, raw in zip(docs, raws, strict=True)], owner=actor.owner
+    )
+    raws = [raw if kept is None else _adopt(doc, kept) for doc, raw, kept in zip(docs, raws, stored, strict=True)]
+    await actor.gateway.events.created_many(
+        tx, kind, list(zip(docs, raws, strict=True)), actor.correlation_id, actor.owner
+    )
+    return raws
+
+
 async def write_changed(tx: Transaction, actor: Actor, kind: str, old: Document, new: Document) -> bytes:
     """Store a changed document and the events its change raises; returns its JSON."""
     if isinstance(actor, Call):

@@ -53,6 +53,21 @@ class MemoryTransaction:
         self._write(kind, id, compact(doc))
         self._new_owners[(kind, id)] = owner
 
+    async def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+        found = {id: self._current(kind, id) for id in ids}
+        return {id: doc for id, doc in found.items() if doc is not None}
+
+    async def create_many(
+        self, kind: str, docs: Sequence[tuple[str, bytes]], *, owner: str | None = None
+    ) -> list[bytes | None]:
+        for id, doc in docs:
+            await self.create(kind, id, doc, owner=owner)
+        return [None] * len(docs)
+
+    async def add_events(self, events: Sequence[Event]) -> None:
+        for event in events:
+            await self.add_event(event)
+
     async def owner(self, kind: str, id: str) -> str | None:
         return self._owner(kind, id) if self._current(kind, id) is not None else None
 

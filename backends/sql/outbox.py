@@ -52,7 +52,11 @@ _ADD_EVENT = events.insert()  # built once, its values bound at each execution
 
 async def add_event(connection: Executing, event: Event) -> None:
     """Insert an event, to commit or roll back with the caller's transaction."""
-    values = {
+    await connection.execute(_ADD_EVENT, _event_values(event))
+
+
+def _event_values(event: Event) -> dict[str, Any]:
+    return {
         "id": event.id,
         "api": event.api,
         "kind": event.kind,
@@ -63,6 +67,13 @@ async def add_event(connection: Executing, event: Event) -> None:
         "fanned_out": False,
         "owner": event.owner,
     }
+
+
+async def add_events(connection: Executing, events: Sequence[Event]) -> None:
+    """Insert events in their order in one statement, to commit or roll back with the caller's transaction."""
+    if not events:
+        return
+    values = [_event_values(event) for event in events]
     await connection.execute(_ADD_EVENT, values)
 
 

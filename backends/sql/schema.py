@@ -133,6 +133,31 @@ for _name in SQLITE_INDEXED:
         func.json_extract(documents.c.doc, literal_column(json_member(_name))),
     ).ddl_if(dialect="sqlite")
 
+# Date ranges on a member of one kind (backends.sql.ranges): the usage of a month, read by rating
+# checks, the assurance and ``usageDate.gte=...&usageDate.lt=...``. Partial indexes on the member's
+# text (code point order), written only for that kind's documents.
+# The kind's handler keeps the member a date-time string (backends.sql.ranges says why it must).
+RANGE_INDEXED = (("usage", "usageDate"),)
+
+
+def range_index(kind: str, name: str) -> str:
+    """The name of the partial index of a member of RANGE_INDEXED."""
+    return f"ix_tmf_document_{kind}_{name}"
+
+
+for _kind, _name in RANGE_INDEXED:
+    _only = documents.c.kind == literal_column(f"'{_kind}'")
+    Index(
+        range_index(_kind, _name),
+        func.json_extract(documents.c.doc, literal_column(f"'$.{_name}'")),
+        sqlite_where=_only,
+    ).ddl_if(dialect="sqlite")
+    Index(
+        range_index(_kind, _name),
+        documents.c.doc.op("->>", return_type=Text)(literal_column(f"'{_name}'")).collate("C"),
+        postgresql_where=_only,
+    ).ddl_if(dialect="postgresql")
+
 events = Table(
     "tmf_event",
     metadata,
@@ -181,6 +206,8 @@ deliveries = Table(
 
 __all__ = [
     "INDEXED",
+    "RANGE_INDEXED",
+    "range_index",
     "SQLITE_INDEXED",
     "indexed_column",
     "json_member",

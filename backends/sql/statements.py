@@ -29,6 +29,9 @@ class DocumentStatements:
         )
         key = (documents.c.kind == bindparam("of_kind"), documents.c.id == bindparam("of_id"))
         self.get = select(self.doc_text).where(*key)
+        self.get_many = select(documents.c.id, self.doc_text).where(
+            documents.c.kind == bindparam("of_kind"), documents.c.id.in_(bindparam("of_ids", expanding=True))
+        )
         self.get_for_update = self.get.with_for_update()  # SQLite renders nothing: BEGIN IMMEDIATE serialises
         self.owner = select(documents.c.owner).where(*key)
         # By (for update, documents with no owner too): a tenant's read of one document.
@@ -69,6 +72,8 @@ class DocumentStatements:
         self.insert = (
             insert.values(values).on_conflict_do_nothing(index_elements=["kind", "id"]).returning(documents.c.seq)
         )
+        # Several at once (create_many), executed with a list of values: a duplicate is a unique violation.
+        self.insert_many = insert.values(values)
 
 
 STATEMENTS = {"postgresql": DocumentStatements(postgres=True), "sqlite": DocumentStatements(postgres=False)}

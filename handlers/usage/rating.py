@@ -64,10 +64,11 @@ async def rate(tx: Transaction, actor: Actor, docs: list[Document]) -> Outcome:
     outcome = Outcome()
     if not docs:
         return outcome
-    # Looked up by key, one at a time: a query on ids would read the JSON of every record stored.
+    # Looked up by key, all at once: a query on ids would read the JSON of the records.
+    stored = await tx.get_many(records.KIND, sorted({str(doc["id"]) for doc in docs}))
     fresh: dict[str, Document] = {}
     for doc in docs:
-        if doc["id"] in fresh or await tx.get(records.KIND, doc["id"]) is not None:
+        if doc["id"] in fresh or doc["id"] in stored:
             outcome.duplicates.append(doc["id"])
         else:
             fresh[doc["id"]] = doc
@@ -96,12 +97,15 @@ async def rate(tx: Transaction, actor: Actor, docs: list[Document]) -> Outcome:
         key = (str(account["id"]), str(product["id"]), price.id, period)
         group = groups.get(key) or groups.setdefault(key, _Group(account, product, price, period))
         group.items.append((doc, reading))
+    locked: set[str] = set()  # accounts whose lock this transaction holds: taken once, kept until it ends
     for key in sorted(groups, key=lambda k: (k[0], k[1], k[2], str(k[3]))):  # one lock order: no deadlock
+        if key[0] not in locked:
+            await billing.lock_account(tx, groups[key].account, create=True)
+            locked.add(key[0])
         rated, parked = await _rate_group(tx, actor, groups[key])
         outcome.rated += rated
         outcome.parked += parked
-    for doc in outcome.rated + outcome.parked:
-        await operations.write_new(tx, actor, records.KIND, doc)
+    await operations.write_new_many(tx, actor, records.KIND, outcome.rated + outcome.parked)
     return outcome
 
 
@@ -144,8 +148,8 @@ def usage_prices(actor: Actor, product: Document) -> list[UsagePrice]:
 
 
 async def _rate_group(tx: Transaction, actor: Actor, group: _Group) -> tuple[list[Document], list[Document]]:
-    """Rate a group's records in usage order, grow the month's total, and make the month's rate what it costs."""
-    await billing.lock_account(tx, group.account, create=True)
+    """Rate a group's records in usage order, grow the month's total, and make the month's rate what it costs
+    (the account's lock held)."""
     key = f"{group.product['id']}/{group.price.id}/{group.period}"
     total = await documents.locked(tx, TOTALS, key)
     if total is None:

@@ -189,3 +189,28 @@ async def test_concurrent_creates_of_one_id_admit_one(documents: DocumentStore, 
     )
     assert sum(isinstance(result, list) for result in results) == 1
     assert all(isinstance(result, DuplicateId) for result in results if not isinstance(result, list))
+
+
+@pytest.mark.needs("client ids")
+async def test_many_are_created_and_read_at_once_as_one_by_one(documents: DocumentStore, kind: str) -> None:
+    await create_all(documents, kind, named("0", v=0))
+    async with documents.transaction() as tx:
+        assert await tx.create_many(kind, [(str(n), named(str(n), v=n)) for n in range(1, 4)]) == [None] * 3
+        assert await tx.create_many(kind, []) == []
+        found = await tx.get_many(kind, ["3", "0", "9", "1"])
+        assert {id: content(raw)["v"] for id, raw in found.items()} == {"0": 0, "1": 1, "3": 3}
+    assert [content(await documents.get(kind, str(n)))["v"] for n in range(4)] == [0, 1, 2, 3]
+    page = await documents.query(kind, Query())
+    assert [orjson.loads(raw)["id"] for raw in page.items] == ["0", "1", "2", "3"]  # in the order created
+
+
+@pytest.mark.needs("client ids")
+async def test_creating_many_with_a_stored_id_raises_and_stores_none_once_rolled_back(
+    documents: DocumentStore, kind: str
+) -> None:
+    await create_all(documents, kind, named("2", v=2))
+    with pytest.raises(DuplicateId):
+        async with documents.transaction() as tx:
+            await tx.create_many(kind, [(str(n), named(str(n))) for n in range(1, 4)])
+    assert (await documents.query(kind, Query())).total == 1
+    assert content(await documents.get(kind, "2"))["v"] == 2

@@ -404,3 +404,20 @@ async def test_older_events_made_pending_again_are_claimed_first(backend: Backen
     assert await backend.redeliver(second.id, now=t) is True
     claimed = await backend.claim(limit=3, lease=LEASE, now=now())
     assert sorted(sent(claimed)) == [("s1", 1), ("s2", 0), ("s2", 1)]
+
+
+async def test_events_recorded_together_fan_out_as_one_by_one_in_their_order(backend: Backend, kind: str) -> None:
+    recorded = [event(kind, f"o{n}", n) for n in range(4)]
+    async with backend.transaction() as tx:
+        await tx.add_events(recorded[:3])
+        await tx.add_events([])
+        await tx.add_event(recorded[3])
+    routed: list[Event] = []
+
+    def route(e: Event) -> list[str]:
+        routed.append(e)
+        return ["s1"]
+
+    assert await backend.fan_out(route) == 4
+    assert [e._replace(seq=0) for e in routed] == [e._replace(seq=0) for e in recorded]
+    assert [e.seq for e in routed] == sorted({e.seq for e in routed})
