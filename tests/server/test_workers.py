@@ -46,8 +46,17 @@ def serving(folder: Path, count: int = 2) -> Iterator[tuple[subprocess.Popen[byt
                 process.terminate()
                 process.wait(timeout=60)
             for pid in started_workers(log, 0, process):
-                with suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                if is_worker(pid):  # a worker that outlived its server; its pid may be another's by now
+                    with suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+
+
+def is_worker(pid: int) -> bool:
+    """Whether ``pid`` is still a spawned worker process (pids are reused: this machine's wrap at 32768)."""
+    try:
+        return b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def started_workers(log: Path, at_least: int, process: subprocess.Popen[bytes], timeout: float = 60) -> list[int]:
