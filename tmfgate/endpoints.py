@@ -64,7 +64,9 @@ class FacedEndpoint(Endpoint):
         if call.body is not None:
             call.body = face.inward(kind, call.body, call.media_type)
         try:
-            reply = await self.function(call)
+            # A create honours Idempotency-Key here too: the record keeps the home version's answer,
+            # which a replay maps to this version as the first answer was.
+            reply = await (idempotency.serve(call, self.function) if self.post else self.function(call))
         except ApiError as error:
             reply = Reply.error(error)
         await send_reply(send, face.reply(self.model, reply))

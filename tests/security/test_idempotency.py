@@ -28,6 +28,19 @@ def test_a_retry_with_the_same_key_gets_the_first_answer(gateway: RunningGateway
     assert fresh.status_code == 201 and fresh.json()["id"] != first.json()["id"]
 
 
+def test_a_v5_create_honours_the_key_and_replays_in_v5(gateway: RunningGateway) -> None:
+    url, name, key = gateway.url + CUSTOMER.replace("/v4/", "/v5/"), uuid.uuid4().hex, {"Idempotency-Key": "v5"}
+    party = {"id": "p-1", "@type": "PartyRef", "@referredType": "Individual"}
+    body = {"name": name, "engagedParty": party, "@type": "Customer"}
+    first = requests.post(url, json=body, headers=key, timeout=10)
+    again = requests.post(url, json=body, headers=key, timeout=10)
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.json() == first.json() and again.headers["Location"] == first.headers["Location"]
+    assert "/v5/" in again.headers["Location"] and again.headers["Idempotent-Replayed"] == "true"
+    listed = requests.get(gateway.url + CUSTOMER, params={"name": name}, timeout=10)
+    assert listed.headers["X-Total-Count"] == "1"
+
+
 def test_a_refused_create_records_nothing(gateway: RunningGateway) -> None:
     key = {"Idempotency-Key": uuid.uuid4().hex}
     body = {"name": "no engaged party", "id": "set-by-client"}
