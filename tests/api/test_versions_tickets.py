@@ -7,26 +7,12 @@ import uuid
 from typing import Any
 
 from tests.api.clients import BASE_URL, AppClient
+from tests.api.test_trouble_tickets import JSON_PATCH, MERGE, Doc, created, customer
 
 V4 = f"{BASE_URL}/tmf-api/troubleTicket/v4/troubleTicket"
 V5 = f"{BASE_URL}/tmf-api/troubleTicket/v5/troubleTicket"
-CUSTOMERS = f"{BASE_URL}/tmf-api/customerManagement/v4/customer"
 PRODUCTS = f"{BASE_URL}/tmf-api/productInventory/v4/product"
-MERGE = {"Content-Type": "application/merge-patch+json"}
-JSON_PATCH = {"Content-Type": "application/json-patch+json"}
 TYPED = {"@type": "TroubleTicket"}  # a v5 merge patch names the type it patches (TMF630 v5)
-Doc = dict[str, Any]
-
-
-def created(http: AppClient, url: str, body: Doc) -> Doc:
-    answer = http.post(url, json=body)
-    assert answer.status_code == 201, answer.text
-    return answer.json()  # type: ignore[no-any-return]
-
-
-def customer(http: AppClient) -> Doc:
-    party = {"id": f"p-{uuid.uuid4().hex[:8]}", "@referredType": "Individual"}
-    return created(http, CUSTOMERS, {"name": f"Ada {uuid.uuid4().hex[:8]}", "engagedParty": party})
 
 
 def v5_ticket(who: Doc, product: Doc, marker: str) -> Doc:
