@@ -119,13 +119,18 @@ _UNROUTED = (
 _ROUTED = events.update().where(events.c.seq.in_(bindparam("seqs", expanding=True))).values(fanned_out=True)
 
 
+_FAN_OUT_LOCK = text("SELECT pg_advisory_xact_lock(:key), set_config('synchronous_commit', 'off', true)")
+
+
 async def fan_out(connection: Executing, route: Route, limit: int) -> int:
     """Route the oldest events not yet fanned out into pending deliveries; how many were taken."""
     if connection.dialect.name == "postgresql":
         # Fanning out in seq order is what keeps a resource's deliveries in order: two callers
         # taking alternate events could create e2's delivery, and have it claimed, before e1's
         # exists. The lock ends with the transaction; SQLite's BEGIN IMMEDIATE serialises already.
-        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FAN_OUT_LOCK_KEY})
+        # The same statement lets this commit return before the disk has it, as the store's other
+        # bookkeeping may (``durable=False``): lost to a crash, the events are fanned out again.
+        await connection.execute(_FAN_OUT_LOCK, {"key": _FAN_OUT_LOCK_KEY})
     taken = [_event(row) for row in (await connection.execute(_UNROUTED, {"limit": limit})).all()]
     if not taken:
         return 0
