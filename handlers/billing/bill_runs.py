@@ -9,7 +9,7 @@ transaction. A billed rate is never gathered again, so running the same month tw
 the second run makes no bill unless something new was rated meanwhile. Bills are numbered in one gapless
 sequence. The billing cycle (:func:`run_cycle`, ``tmfgate bill-run``) does this for every account rated
 or named by a product, for a month that has ended, or in advance for the current or coming one
-(:func:`refusal`).
+(:func:`refusal`), a chunk of accounts to a transaction (:mod:`handlers.billing.chunks`).
 """
 
 from __future__ import annotations
