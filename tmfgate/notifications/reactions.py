@@ -28,6 +28,11 @@ INTERNAL_PREFIX = "tmfgate."  # ids of the gateway's own subscriptions
 logger = logging.getLogger("tmfgate.delivery")
 
 
+class Declined(Exception):
+    """A reaction that could not do its work for a reason it states (a broker refused the event): retried
+    and parked like any failure, with its message as the delivery's error and no trace in the log."""
+
+
 def internal_subscriptions(gateway: Gateway, registry: Registry) -> list[Subscription]:
     """One subscription per extension that reacts to some events with this configuration."""
     found = []
@@ -82,6 +87,10 @@ async def run(subscription: Subscription, event: Event, final: bool, work: WorkT
     except Later as later:
         result = "later"
         return Outcome(False, short(str(later)), later=later.at)
+    except Declined as declined:
+        result = "failed"
+        logger.info("Reaction %s to event %s (%s) declined: %s", subscription.id, event.id, event.type, declined)
+        return Outcome(False, short(str(declined)))
     except Exception as exc:
         result = "failed"
         logger.warning("Reaction %s to event %s (%s) failed.", subscription.id, event.id, event.type, exc_info=True)
