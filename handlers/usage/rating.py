@@ -12,6 +12,8 @@ arriving after its month was billed adds an adjustment rate for the difference, 
 A record that cannot be charged (unknown or ended product, no usage price for its unit, no billing
 account) is parked: stored with ``status: rejected`` and the reason in ``rejectionReason``, unrated.
 Rating holds the billing account's lock (:func:`handlers.billing.rating.lock_account`), as bill runs do.
+A record of a product belongs to the product's owner, as its charge does, whoever sent it (the back
+office's mediation): the partner reads its own usage; one of no known product stays the sender's.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from handlers.fulfilment.products import STARTED
 from handlers.usage import records, tariffs
 from handlers.usage.records import Reading
 from handlers.usage.tariffs import UsagePrice
-from tmfgate import documents, operations, times
+from tmfgate import codec, documents, operations, times
 from tmfgate.calls import Actor, Call
+from tmfgate.security import idempotency
 from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
@@ -105,8 +108,35 @@ async def rate(tx: Transaction, actor: Actor, docs: list[Document]) -> Outcome:
         rated, parked = await _rate_group(tx, actor, groups[key])
         outcome.rated += rated
         outcome.parked += parked
-    await operations.write_new_many(tx, actor, records.KIND, outcome.rated + outcome.parked)
+    await _store(tx, actor, outcome.rated + outcome.parked, readings, products)
     return outcome
+
+
+async def _store(
+    tx: Transaction, actor: Actor, docs: list[Document], readings: dict[str, Reading], products: dict[str, Document]
+) -> None:
+    """Store the records, each its product's owner's, as its charge is (the back office's mediation
+    sends usage of every partner's products, and each partner reads its own); a record of no product
+    the sender may see stays the sender's."""
+    by_product: dict[str, Actor] = {}
+    writers: dict[str | None, tuple[Actor, list[Document]]] = {actor.owner: (actor, [])}
+    for doc in docs:
+        product = products.get(readings[doc["id"]].product_id)
+        writer = actor
+        if product is not None:
+            key = str(product["id"])
+            if key not in by_product:
+                by_product[key] = await billing.for_product(tx, actor, product)
+            writer = by_product[key]
+        writers.setdefault(writer.owner, (writer, []))[1].append(doc)
+    for writer, mine in writers.values():
+        if not mine:
+            continue
+        if writer is not actor and isinstance(actor, Call) and actor.idempotency is not None:
+            # The sender's key answers its retry, whoever owns the record.
+            for doc in mine:
+                await idempotency.record(tx, actor, codec.dumps(doc), doc["href"])
+        await operations.write_new_many(tx, writer, records.KIND, mine)
 
 
 class _Parked(Exception):

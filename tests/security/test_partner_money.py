@@ -157,8 +157,22 @@ def test_usage_is_charged_to_the_partners_own_products_only(partners: tuple[Part
 
     # Usage the back office's mediation sends for A's product is billed to A, whose product it is.
     fresh = a.product(account())
-    assert back_office.usage(fresh, "20")["status"] == "rated"
+    sent = back_office.usage(fresh, "20")
+    assert sent["status"] == "rated"
     (billed,) = a.rates(fresh)
+    # The record is A's as its charge is: A reads it, lists it and finds it by its product; B does not.
+    assert a.get(f"{USAGE}/usage/{sent['id']}")["id"] == sent["id"]
+    assert [u["id"] for u in a.get(f"{USAGE}/usage", **{"ratedProductUsage.productRef.id": fresh})] == [sent["id"]]
+    b.get(f"{USAGE}/usage/{sent['id']}", 404)
+    assert back_office.get(f"{USAGE}/usage/{sent['id']}")["id"] == sent["id"]
+    # The back office's Idempotency-Key still answers its retry with the first answer, A's record.
+    key, body = {"Idempotency-Key": uuid.uuid4().hex}, record(fresh, "1")
+    first, again = (back_office.http.post(back_office.url + f"{USAGE}/usage", json=body, headers=key) for _ in "12")
+    assert (first.status_code, again.status_code, again.json()) == (201, 201, first.json())
+    assert a.get(f"{USAGE}/usage/{first.json()['id']}")["status"] == "rated"
+    # A record of no product stays the back office's own.
+    unknown = back_office.usage(missing, "1")
+    a.get(f"{USAGE}/usage/{unknown['id']}", 404)
     assert b.rates(fresh) == []
     bill = a.sent_bill(billed["billingAccount"]["id"])
     assert billed["id"] in {r["id"] for r in a.get(RATES, **{"bill.id": bill["id"]})}
