@@ -35,9 +35,14 @@ class Declined(Exception):
 
 def internal_subscriptions(gateway: Gateway, registry: Registry) -> list[Subscription]:
     """One subscription per extension that reacts to some events with this configuration."""
+    tables = {extension.name: extension.reactions(gateway) for extension in registry.extensions}
+    reacting: dict[str, list[str]] = {}  # event type -> the subscriptions that react to it now
+    for name, table in tables.items():
+        for event_type in table:
+            reacting.setdefault(event_type, []).append(f"{INTERNAL_PREFIX}{name}")
     found = []
     for extension in registry.extensions:
-        table = extension.reactions(gateway)
+        table = tables[extension.name]
         if table:
             found.append(
                 Subscription(
@@ -49,7 +54,7 @@ def internal_subscriptions(gateway: Gateway, registry: Registry) -> list[Subscri
                     conditions=(),
                     fields=None,
                     created_at="",
-                    reaction=_runner(gateway, table),
+                    reaction=_runner(gateway, table, reacting),
                     sources=sources(gateway.apis, frozenset(table)),
                 )
             )
@@ -66,13 +71,20 @@ def sources(apis: list[ApiModel], types: frozenset[str]) -> frozenset[tuple[str,
     return frozenset((api, event_type) for event_type, api in pairs.items())
 
 
-def _runner(gateway: Gateway, table: Mapping[str, Reaction]) -> Callable[[Event, bool], Awaitable[None]]:
+def _runner(
+    gateway: Gateway, table: Mapping[str, Reaction], reacting: Mapping[str, list[str]]
+) -> Callable[[Event, bool], Awaitable[None]]:
     async def run(event: Event, final: bool) -> None:
         reaction = table.get(event.type)
         if reaction is not None:
             await reaction(Job.of(gateway, event, final=final))
-        # else a delivery made before an upgrade moved the reaction to another extension (so another
-        # subscription, which has its own delivery of the event): nothing is owed here any more.
+            return
+        # A delivery made before an upgrade moved this reaction to another extension: the event was
+        # fanned out to this subscription only, so it is handed to the ones that react to it now (an
+        # incident opened before the SLA escalation became an extension of its own is escalated).
+        for moved_to in reacting.get(event.type, ()):
+            await gateway.backend.replay(moved_to, event.time, lambda found: found.id == event.id)
+            logger.info("Event %s (%s) handed over to %s, which reacts to it now.", event.id, event.type, moved_to)
 
     return run
 
