@@ -9,9 +9,9 @@ waits and then resumes in order, losing nothing. A broker that answers and refus
 (too large, not allowed: :class:`~tmfgate.notifications.brokers.Refused`) fails that delivery alone,
 as a listener's error fails a hub delivery: retried with backoff and parked after
 ``delivery_attempts``, with the broker's reason, for an operator to redeliver; the bus stays up for the
-other events, and the resource's later events follow once it is parked, as a hub's do.
-A worker that dies between the ack and the settle publishes
-again: at least once, as for the hub; consumers de-duplicate on the message id, the ``eventId``.
+other events, and the resource's later events follow once it is parked, as a hub's do. A worker that
+dies between the ack and the settle publishes again: at least once, as for the hub; consumers
+de-duplicate on the message id, the ``eventId``.
 """
 
 from __future__ import annotations
