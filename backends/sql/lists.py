@@ -22,8 +22,9 @@ from sqlalchemy.sql.expression import ColumnElement
 from backends.queries import Condition, ElementCondition, Query
 
 from . import containment, members, ranges
+from .bindings import bind_condition, bind_elements
 from .binds import Binds
-from .query import bind_condition, bind_elements, elements_clause, equality_walk, order_by, where_clause
+from .query import elements_clause, equality_walk, order_by, where_clause
 from .schema import documents
 from .statements import STATEMENTS
 

@@ -31,15 +31,14 @@ The matching rules, identical here (both dialects) and in :mod:`backends.matchin
 
 Every filter value and attribute name is a bound parameter; PostgreSQL paths are quoted jsonpath
 strings passed as parameters, and SQLite walks members with ``json_each`` and compares keys, so no
-name ever becomes part of the SQL text.
+name ever becomes part of the SQL text. Filter values are bound by name (:mod:`backends.sql.bindings`)
+and read here from the names alone, so one statement serves every query of its shape.
 """
 
 from __future__ import annotations
 
 import abc
-import datetime as dt
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -66,18 +65,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 
-from backends.queries import Condition, ElementCondition, Instant, Op, SortKey, ValueType
+from backends.queries import Condition, ElementCondition, Op, SortKey, ValueType
 from backends.values import (
-    DAY_MICROS,
     NAIVE_INSTANT,
     ZONED_INSTANT,
-    as_number,
-    instant_micros,
     parse_instant,
     regex_search,
 )
 
 from . import containment, members
+from .bindings import bind_condition, bind_elements
 from .binds import Binds
 
 INSTANT_FUNCTION = "tmfgate_instant"
@@ -156,41 +153,6 @@ class _PostgresValue(_Value):
         return self.string.op("~", return_type=Boolean)(pattern)
 
 
-class _Binding:
-    """How filter values are bound for PostgreSQL: as they are."""
-
-    def number(self, number: Decimal) -> Any:
-        return number
-
-    def boolean(self, flag: bool) -> Any:
-        return flag
-
-    def instant(self, instant: Instant, *, day_end: bool = False) -> Any:
-        """The bound value comparing with ``instant`` (or the end of its day; None past the calendar)."""
-        if not day_end:
-            return instant.at
-        if instant.at.date() == dt.date.max:
-            return None  # the last representable day has no next midnight
-        return instant.at + dt.timedelta(days=1)
-
-
-class _SqliteBinding(_Binding):
-    def number(self, number: Decimal) -> Any:
-        # sqlite3 cannot bind Decimal; integers stay exact, the rest compare as doubles.
-        if number == number.to_integral_value() and abs(number) < 2**63:
-            return int(number)
-        return float(number)
-
-    def boolean(self, flag: bool) -> Any:
-        return int(flag)
-
-    def instant(self, instant: Instant, *, day_end: bool = False) -> Any:
-        return instant_micros(instant) + (DAY_MICROS if day_end else 0)
-
-
-_BINDINGS = {"sqlite": _SqliteBinding(), "postgresql": _Binding()}
-
-
 def _pg_instant(text: ColumnElement[Any]) -> ColumnElement[Any]:
     """The stored text as ``timestamptz``, or NULL unless it passes the shared ISO 8601 pattern."""
     trimmed = func.regexp_replace(text, literal(_FRACTION), literal(r"\1"))
@@ -230,17 +192,6 @@ def where_clause(
     )
 
 
-def bind_condition(condition: Condition, prefix: str, dialect: str, binds: Binds) -> None:
-    """Bind the values of a top-level condition: those of its index (members, containment), then its walk."""
-    if dialect == "sqlite" and binds.choose(f"{prefix}_member", members.applies(condition)):
-        members.bind(condition, prefix, binds)
-        bind_walk(condition, prefix, dialect, binds)
-    elif dialect == "postgresql" and binds.choose(f"{prefix}_contains", containment.applies(condition)):
-        containment.bind(condition, prefix, binds)
-    else:
-        bind_walk(condition, prefix, dialect, binds)
-
-
 def _top_level(
     condition: Condition, prefix: str, doc: ColumnElement[Any], candidates: _Candidates, dialect: str, binds: Binds
 ) -> _Bool:
@@ -264,12 +215,6 @@ def elements_clause(
         bind_elements(elements, dialect, binds)
     walk = _sqlite_element if dialect == "sqlite" else _pg_element
     return and_(true(), *(walk(element, f"e{j}", doc, candidates, binds) for j, element in enumerate(elements)))
-
-
-def bind_elements(elements: Sequence[ElementCondition], dialect: str, binds: Binds) -> None:
-    for j, element in enumerate(elements):
-        for k, condition in enumerate(element.conditions):
-            bind_walk(condition, f"e{j}c{k}", dialect, binds)
 
 
 def _sqlite_element(
@@ -322,61 +267,6 @@ def _condition(
 def _walked(condition: Condition, prefix: str, doc: ColumnElement[Any], candidates: _Candidates, binds: Binds) -> _Bool:
     found = candidates(doc, condition.path, lambda value: _predicate(value, condition, prefix, binds))
     return not_(found) if condition.op is Op.NE else found
-
-
-def bind_walk(condition: Condition, prefix: str, dialect: str, binds: Binds) -> None:
-    """Bind the values a walk compares found values with (:func:`_predicate` reads them by name)."""
-    binding = _BINDINGS[dialect]
-    op = Op.EQ if condition.op is Op.NE else condition.op
-    values = condition.values
-    if op is Op.REGEX:
-        for index, pattern in enumerate(values):
-            binds.add(f"{prefix}_regex{index}", str(pattern))
-        return
-    if condition.value_type is ValueType.STRING:
-        texts = [str(text) for text in values]
-        if op is not Op.EQ:
-            binds.add(f"{prefix}_bound", _loosest(op, texts))
-            return
-        binds.add(f"{prefix}_texts", texts)
-        numbers = [binding.number(number) for number in map(as_number, texts) if number is not None]
-        if numbers:
-            binds.add(f"{prefix}_numbers", numbers)
-        flags = [binding.boolean(text == "true") for text in texts if text in ("true", "false")]
-        if flags:
-            binds.add(f"{prefix}_flags", flags)
-    elif condition.value_type is ValueType.NUMBER:
-        _bind_ordered(binds, prefix, "numbers", op, [binding.number(v) for v in values if isinstance(v, Decimal)])
-    elif condition.value_type is ValueType.BOOLEAN:
-        _bind_ordered(binds, prefix, "flags", op, [binding.boolean(bool(v)) for v in values])
-    else:
-        _bind_instants(binds, prefix, op, binding, [v for v in values if isinstance(v, Instant)])
-
-
-def _loosest(op: Op, values: list[Any]) -> Any:
-    """For an ordering operator, ``expr op any(values)`` is one comparison with the loosest bound."""
-    return min(values) if op in (Op.GT, Op.GTE) else max(values)
-
-
-def _bind_ordered(binds: Binds, prefix: str, name: str, op: Op, values: list[Any]) -> None:
-    if op is Op.EQ:
-        binds.add(f"{prefix}_{name}", values)
-    else:
-        binds.add(f"{prefix}_bound", _loosest(op, values))
-
-
-def _bind_instants(binds: Binds, prefix: str, op: Op, binding: _Binding, instants: list[Instant]) -> None:
-    if op is not Op.EQ:
-        binds.add(f"{prefix}_bound", _loosest(op, [binding.instant(instant) for instant in instants]))
-        return
-    exact = [binding.instant(instant) for instant in instants if not instant.whole_day]
-    if exact:
-        binds.add(f"{prefix}_instants", exact)
-    for index, day in enumerate(instant for instant in instants if instant.whole_day):
-        binds.add(f"{prefix}_day{index}", binding.instant(day))
-        end = binding.instant(day, day_end=True)
-        if end is not None:
-            binds.add(f"{prefix}_end{index}", end)
 
 
 def _predicate(value: _Value, condition: Condition, prefix: str, binds: Binds) -> _Bool:
