@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.expression import Executable
 
 from backends.errors import DuplicateId, NotStored, StorageError, StorageUnavailable, UnstorableDocument
@@ -41,11 +41,24 @@ class SqlTransaction:
     def __init__(self, connection: Executing) -> None:
         self._connection = connection
         self._statements = STATEMENTS[connection.dialect.name]
+        # PostgreSQL: the events wait for the commit, to go in one message with it (commit()).
+        self._pending: list[Event] | None = [] if isinstance(connection, AsyncConnection) else None
 
     async def add_event(self, event: Event) -> None:
         # On this transaction's connection: the event commits, or rolls back, with the change.
+        if self._pending is not None:
+            self._pending.append(event)
+            return
         with translated_errors():
             await outbox.add_event(self._connection, event)
+
+    async def commit(self) -> None:
+        """Commit now, with the events kept for it; the block's end then finds nothing left to do."""
+        pending = self._pending
+        if pending and isinstance(self._connection, AsyncConnection):
+            self._pending = []
+            with translated_errors():
+                await outbox.add_events_and_commit(self._connection, pending)
 
     async def get(self, kind: str, id: str, *, for_update: bool = False, owners: Owners = None) -> bytes | None:
         parameters: dict[str, Any] = {"of_kind": kind, "of_id": id}
@@ -95,6 +108,9 @@ class SqlTransaction:
         return [None] * len(values)
 
     async def add_events(self, events: Sequence[Event]) -> None:
+        if self._pending is not None:
+            self._pending.extend(events)
+            return
         with translated_errors():
             await outbox.add_events(self._connection, events)
 
@@ -201,7 +217,9 @@ class SqlBackend:
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
         """A write transaction: committed on normal exit, rolled back when the block raises."""
         async with self._connection(write=True) as connection:
-            yield SqlTransaction(connection)
+            transaction = SqlTransaction(connection)
+            yield transaction
+            await transaction.commit()  # not reached when the block raises: all rolls back
 
     async def get(self, kind: str, id: str, *, owners: Owners = None) -> bytes | None:
         return await self._read(lambda tx: tx.get(kind, id, owners=owners))
