@@ -3,13 +3,16 @@
 Interpreting the nodes on every request (their rule, their children's table, the rule's own tables)
 cost more than the changes it made: an order of 26 mapped objects took ~25 µs each way
 (benchmarks/README.md). A walk binds what each node does once, so a request only tests and changes
-its own objects; the rules that only give or drop a missing ``@type`` (most of them) are inlined.
+its own objects; the rules that only give or drop a missing ``@type`` (most of them) are inlined, the
+others compiled into a function each (:mod:`tmfgate.rulecode`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from tmfgate import rulecode
 
 if TYPE_CHECKING:
     from tmfgate.faces import Node, Rule
@@ -65,7 +68,7 @@ def _walk(node: Node, built: dict[int, Walk], change_of: Callable[[Rule], Change
 def _outward_change(rule: Rule) -> Change | None:
     typed = rule.typed
     if not rule.only_typed:
-        return rule.outward
+        return rulecode.outward(rule)
     if typed is None:
         return None  # a rule that says nothing
     reference, plain, chosen = typed.reference, typed.plain, typed.chosen
@@ -86,7 +89,7 @@ def _outward_change(rule: Rule) -> Change | None:
 def _inward_change(rule: Rule) -> Change | None:
     typed = rule.typed
     if not rule.only_typed:
-        return rule.inward
+        return rulecode.inward(rule)
     if typed is None:
         return None
     reference, plain, chosen = typed.reference, typed.plain, typed.chosen
