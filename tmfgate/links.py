@@ -31,12 +31,12 @@ class Links:
 
     def __init__(self) -> None:
         self._targets: dict[str, Target] = {}
-        self._pattern: re.Pattern[bytes] | None = None
+        self._patterns: tuple[re.Pattern[bytes], re.Pattern[bytes]] | None = None
 
     def add(self, home_base_path: str, face_base_path: str, kinds: Mapping[str, str]) -> None:
         """An API with a face: its hrefs under ``home_base_path`` lead to ``face_base_path``."""
         self._targets[home_base_path + "/"] = Target(face_base_path, dict(kinds))
-        self._pattern = None
+        self._patterns = None
 
     def href(self, href: str) -> str:
         """One href as the face version shows it; unchanged when it names no API with a face."""
@@ -50,18 +50,21 @@ class Links:
         """Every ``href`` in an encoded JSON ``body`` as the face version shows it."""
         if not self._targets:
             return body
-        pattern = self._pattern or self._compiled()
-        return pattern.sub(self._replaced, body)
+        pattern, homes = self._patterns or self._compiled()
+        # Most bodies name no home version (a v5 reply's own href is shown already): one scan says so.
+        return pattern.sub(self._replaced, body) if homes.search(body) else body
 
     def _replaced(self, found: re.Match[bytes]) -> bytes:
         target = self._targets[found[2].decode()]
         return b'"href":"' + found[1] + target.shown(found[3].decode()).encode() + b'"'
 
-    def _compiled(self) -> re.Pattern[bytes]:
-        # An href holding an escaped character (a quote, a backslash) is left as it is.
+    def _compiled(self) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+        """The pattern of an href naming a home version, and of a home version anywhere."""
         homes = b"|".join(re.escape(home.encode()) for home in sorted(self._targets, key=len, reverse=True))
-        self._pattern = re.compile(rb'"href":"([^"\\]*?)(' + homes + rb')([^"\\]*)"')
-        return self._pattern
+        # An href holding an escaped character (a quote, a backslash) is left as it is.
+        href = re.compile(rb'"href":"([^"\\]*?)(' + homes + rb')([^"\\]*)"')
+        self._patterns = (href, re.compile(homes))
+        return self._patterns
 
 
 __all__ = ["Links", "Target"]
