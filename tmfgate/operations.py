@@ -75,7 +75,7 @@ async def create(call: Call, prepare: Prepare | None = None) -> Reply:
             await result
     async with call.gateway.transaction() as tx:
         raw = await write_new(tx, call, call.resource.kind, doc)
-    return Reply.created(raw, doc["href"])
+    return Reply.created(raw, doc["href"], doc)
 
 
 async def patch(call: Call, check: Check | None = None) -> Reply:
