@@ -307,6 +307,25 @@ APIS = [
     # TMF642 v5.0.1 declares /alarmManagement/v4 as its base path.
     v5("tmf642_alarm.yaml", "TMF642-v5.0.1.oas.yaml", "TMF642 Alarm Management", "/tmf-api/alarmManagement/v5"),
     v5("tmf621_trouble_ticket.yaml", "TMF621-v5.0.1.oas.yaml", "TMF621 Trouble Ticket", "/tmf-api/troubleTicket/v5"),
+    # TMF666's account create examples give each party by the @type of the union, PartyRefOrPartyRoleRef,
+    # which its own discriminator does not map (PartyRef or PartyRoleRef); its JSON Patch (Query) examples
+    # are one operation each, not the array of operations its schema says.
+    v5(
+        "tmf666_account_management.yaml",
+        "TMF666-v5.0.0.oas.yaml",
+        "TMF666 Account Management",
+        "/tmf-api/accountManagement/v5",
+        bad_examples=frozenset(
+            {
+                *(f"{kind}_Create_example" for kind in ("BillingAccount", "FinancialAccount", "SettlementAccount")),
+                "PartyAccount_create_example",
+                *(f"{kind}_update_example_JSON_Patch" for kind in ("BillFormat", "BillPresentationMedia")),
+                *(f"{kind}_Update_example_JSON_Patch" for kind in ("BillingAccount", "SettlementAccount")),
+                "BillingCycleSpecification_update_example_JSON_Patch",
+                "BillingCycleSpecification_update_example_JSON_Patch_Query",
+            }
+        ),
+    ),
     # TMF678's JSON-Patch-Query example is one operation, not the array of operations its schema says.
     v5(
         "tmf678_bill.yaml",
