@@ -509,6 +509,17 @@ def compare(where: str, official: Schema, ours: Schema, enum_extra: set[str]) ->
     return problems
 
 
+def test_every_served_api_with_an_official_v5_file_is_served_in_v5() -> None:
+    """Issue 15: v5 of every API served on v4 whose official v5 file is in ../shared, and any added there."""
+    if not OFFICIAL_DIR.is_dir():
+        pytest.skip(f"official TM Forum specs not found at {OFFICIAL_DIR} ({HOW})")
+    served = {api.official.split("-")[0] for api in APIS if api.version == 4}
+    published = {path.name.split("-")[0] for path in OFFICIAL_DIR.glob("TMF*-v5*.oas.yaml")}
+    faced = {api.official.split("-")[0] for api in APIS if api.version == 5}
+    assert faced == served & published, f"no v5 text of {sorted(served & published - faced)}"
+    assert {api.spec for api in APIS if api.version == 5} == {f"v5/{p.name}" for p in (SPECS / "v5").glob("tmf[0-9]*")}
+
+
 def test_bundled_spec_is_valid_openapi_30(api: Api, common: Schema, ours: Schema) -> None:
     validate(common, cls=OpenAPIV30SpecValidator)
     assert "tmf_common.yaml" not in json.dumps(ours), "a ref into tmf_common.yaml is not a schema ref"
