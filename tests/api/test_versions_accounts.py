@@ -130,3 +130,27 @@ def test_a_party_role_and_a_bad_v5_account_on_every_account_kind(app_client: App
     body = {"@type": "BillingAccount", "name": "x", "relatedParty": [v5_party("x")], "contact": contact}
     assert http.post(f"{V5}/billingAccount", json=body).status_code == 400
     assert len(http.get(f"{V4}/billingAccount", params={"name": "x"}).json()) == 0
+
+
+def test_a_json_patch_query_on_v5_names_reaches_the_stored_account(app_client: AppClient) -> None:
+    http, marker = app_client, uuid.uuid4().hex
+    contacts = [
+        {"@type": "Contact", "contactType": "secondary", "contactName": name, "contactMedium": []}
+        for name in ("Rachel Douglas", "Tom Hill")
+    ]
+    owners = [v5_party(f"ada-{marker}"), {**v5_party(f"bob-{marker}"), "role": "payer"}]
+    body = {"@type": "BillingAccount", "name": "Shared", "relatedParty": owners, "contact": contacts}
+    account = created(http, f"{V5}/billingAccount", body)
+    patch = [
+        {"op": "replace", "path": "/contact/contactType?contactName=Rachel Douglas", "value": "primary"},
+        {"op": "replace", "path": f"/relatedParty/role?partyOrPartyRole.id=bob-{marker}", "value": "owner"},
+    ]
+    query = {"Content-Type": "application/json-patch-query+json"}
+    answer = http.patch(account["href"], json=patch, headers=query)
+    assert answer.status_code == 200, answer.text
+    assert [c["contactType"] for c in answer.json()["contact"]] == ["primary", "secondary"]
+    stored = http.get(f"{V4}/billingAccount/{account['id']}").json()
+    assert [(p["id"], p["role"]) for p in stored["relatedParty"]] == [
+        (f"ada-{marker}", "owner"),
+        (f"bob-{marker}", "owner"),
+    ]
