@@ -509,6 +509,23 @@ def compare(where: str, official: Schema, ours: Schema, enum_extra: set[str]) ->
     return problems
 
 
+class UniqueKeyLoader(Loader):  # type: ignore[misc,valid-type]
+    """A YAML loader that refuses a key given twice in one mapping (the usual loaders keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        twice = sorted({str(key) for key in keys if keys.count(key) > 1})
+        if twice:
+            raise yaml.constructor.ConstructorError(None, None, f"{twice} given twice", node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def test_spec_text_gives_each_key_once(api: Api) -> None:
+    """A path or schema written twice in a spec is dropped silently: YAML loaders keep its last copy alone."""
+    with (SPECS / api.spec).open(encoding="utf-8") as stream:
+        yaml.load(stream, Loader=UniqueKeyLoader)
+
+
 def test_every_served_api_with_an_official_v5_file_is_served_in_v5() -> None:
     """Issue 15: v5 of every API served on v4 whose official v5 file is in ../shared, and any added there."""
     if not OFFICIAL_DIR.is_dir():
