@@ -76,6 +76,13 @@ class MemoryTransaction:
             raise NotStored(f"No {kind} with id {id!r} is stored.")
         self._write(kind, id, compact(doc))
 
+    async def replace_many(self, kind: str, docs: Sequence[tuple[str, bytes]]) -> None:
+        for id, doc in docs:
+            await self.replace(kind, id, doc)
+
+    async def owner_many(self, kind: str, ids: Sequence[str]) -> dict[str, str | None]:
+        return {id: self._owner(kind, id) for id in ids if self._current(kind, id) is not None}
+
     async def delete(self, kind: str, id: str) -> bool:
         if self._current(kind, id) is None:
             return False

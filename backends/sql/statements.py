@@ -34,6 +34,9 @@ class DocumentStatements:
         )
         self.get_for_update = self.get.with_for_update()  # SQLite renders nothing: BEGIN IMMEDIATE serialises
         self.owner = select(documents.c.owner).where(*key)
+        self.owner_many = select(documents.c.id, documents.c.owner).where(
+            documents.c.kind == bindparam("of_kind"), documents.c.id.in_(bindparam("of_ids", expanding=True))
+        )
         # By (for update, documents with no owner too): a tenant's read of one document.
         self.get_owned: dict[tuple[bool, bool], Select[Any]] = {}
         for shared in (False, True):
