@@ -47,9 +47,10 @@ class Transaction(Protocol):
         None when ``doc`` is stored as given; a store that gives documents their id and href
         itself (a remote TMF server) returns the document as it stored it."""
 
-    async def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+    async def get_many(self, kind: str, ids: Sequence[str], *, for_update: bool = False) -> dict[str, bytes]:
         """The stored JSON of those of ``ids`` that are stored (whoever owns them), by id: one read
-        for a batch (:mod:`handlers.usage.rating` looks up a thousand records at once)."""
+        for a batch (:mod:`handlers.usage.rating` looks up a thousand records at once).
+        ``for_update`` locks them until commit, in id order (as :meth:`get` would one by one, sorted)."""
 
     async def create_many(
         self, kind: str, docs: Sequence[tuple[str, bytes]], *, owner: str | None = None

@@ -155,11 +155,11 @@ class RoutedTransaction:
             return await self.local.create(kind, id, doc, owner=owner)
         return await (await self._remote(kind)).create(kind, id, doc)
 
-    async def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+    async def get_many(self, kind: str, ids: Sequence[str], *, for_update: bool = False) -> dict[str, bytes]:
         if kind not in self.routes:
-            return await self.local.get_many(kind, ids)
+            return await self.local.get_many(kind, ids, for_update=for_update)
         remote = await self._remote(kind)
-        found = {id: await remote.get(kind, id) for id in ids}
+        found = {id: await remote.get(kind, id, for_update=for_update) for id in sorted(ids)}
         return {id: doc for id, doc in found.items() if doc is not None}
 
     async def create_many(

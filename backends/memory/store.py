@@ -53,7 +53,8 @@ class MemoryTransaction:
         self._write(kind, id, compact(doc))
         self._new_owners[(kind, id)] = owner
 
-    async def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+    async def get_many(self, kind: str, ids: Sequence[str], *, for_update: bool = False) -> dict[str, bytes]:
+        # for_update needs nothing: the backend lock makes this the only writer until commit.
         found = {id: self._current(kind, id) for id in ids}
         return {id: doc for id, doc in found.items() if doc is not None}
 

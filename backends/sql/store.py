@@ -68,11 +68,13 @@ class SqlTransaction:
         if stored is None:  # ON CONFLICT DO NOTHING returned no row
             raise DuplicateId(f"A {kind} with id {id!r} is already stored.")
 
-    async def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+    async def get_many(self, kind: str, ids: Sequence[str], *, for_update: bool = False) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
+        stmt = self._statements.get_many_for_update if for_update else self._statements.get_many
+        ids = sorted(ids) if for_update else ids  # chunks locked one after the other: in id order too
         for start in range(0, len(ids), _MANY):  # bound parameters have a limit (SQLite: 32,766)
             chosen = list(ids[start : start + _MANY])
-            rows = await self._execute(self._statements.get_many, {"of_kind": kind, "of_ids": chosen})
+            rows = await self._execute(stmt, {"of_kind": kind, "of_ids": chosen})
             found.update((str(id), raw.encode()) for id, raw in rows.all())
         return found
 

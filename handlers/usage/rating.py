@@ -63,34 +63,45 @@ class _Group:
         return f"{self.product['id']}/{self.price.id}/{self.period}"
 
 
-async def rate(tx: Transaction, actor: Actor, docs: list[Document]) -> Outcome:
-    """Store and rate checked records (:func:`handlers.usage.records.received`); see the module docstring.
+async def rate(tx: Transaction, actor: Actor, docs: list[tuple[Document, Reading]]) -> Outcome:
+    """Store and rate checked records (:func:`handlers.usage.records.received`) with their readings; see
+    the module docstring.
 
     A batch costs a few statements whatever its size: each lookup reads all the batch needs at once
     (records, products and owners, running totals, month rates, customers) and each write is one
-    statement per kind; only the billing accounts are locked one by one, in one order."""
+    statement per kind."""
     outcome = Outcome()
     if not docs:
         return outcome
     # Looked up by key, all at once: a query on ids would read the JSON of the records.
-    stored = await tx.get_many(records.KIND, sorted({str(doc["id"]) for doc in docs}))
+    stored = await tx.get_many(records.KIND, sorted({str(doc["id"]) for doc, _ in docs}))
     fresh: dict[str, Document] = {}
-    for doc in docs:
+    readings: dict[str, Reading] = {}
+    for doc, reading in docs:
         if doc["id"] in fresh or doc["id"] in stored:
             outcome.duplicates.append(doc["id"])
         else:
-            fresh[doc["id"]] = doc
-    readings = {id: records.reading(doc) for id, doc in fresh.items()}
+            fresh[doc["id"]], readings[doc["id"]] = doc, reading
     products, owners = await _products(tx, actor, sorted({r.product_id for r in readings.values()}))
     groups = _grouped(actor, fresh, readings, products, outcome)
-    locked: set[str] = set()  # accounts whose lock this transaction holds: taken once, kept until it ends
-    for group in groups:  # in one lock order: no deadlock
-        if str(group.account["id"]) not in locked:
-            await billing.lock_account(tx, group.account, create=True)
-            locked.add(str(group.account["id"]))
+    await _lock_accounts(tx, {str(group.account["id"]): group.account for group in groups})
     await _rate_groups(tx, actor, groups, owners, outcome)
     await operations.write_new_many(tx, actor, records.KIND, outcome.rated + outcome.parked)
     return outcome
+
+
+async def _lock_accounts(tx: Transaction, accounts: dict[str, Document]) -> None:
+    """Lock the billing accounts (:func:`handlers.billing.rating.lock_account`) until the transaction ends.
+
+    All in one read when all have their record; else one by one, making the missing: a batch read would
+    hold the others' locks while waiting on a record another transaction is making, out of order. Both
+    ways take them in id order, as every locker of several accounts does: no deadlock."""
+    ids = sorted(accounts)
+    every = len(await tx.get_many(billing.ACCOUNTS, ids)) == len(ids)
+    if every and len(await tx.get_many(billing.ACCOUNTS, ids, for_update=True)) == len(ids):
+        return
+    for id in ids:
+        await billing.lock_account(tx, accounts[id], create=True)
 
 
 async def _products(tx: Transaction, actor: Actor, ids: list[str]) -> tuple[dict[str, Document], dict[str, str | None]]:
@@ -198,12 +209,16 @@ def _charge(group: _Group, used: Decimal, levy: Decimal, now: str) -> tuple[Deci
     ref = billing.product_ref(group.product)
     price = group.price
     rated, parked = [], []
+    before = _cents(price.cost(used))  # what the month cost so far: each record's "after" is the next one's
+    before_taxed = before + tax(before, levy)
     for doc, reading in sorted(group.items, key=lambda item: (item[1].date, item[0]["id"])):
-        if price.cost(used + reading.quantity) >= LIMIT:  # more than an amount keeps exactly (prices.LIMIT)
+        cost = price.cost(used + reading.quantity)
+        if cost >= LIMIT:  # more than an amount keeps exactly (prices.LIMIT)
             doc.update(status="rejected", rejectionReason=f"The month's usage would cost {LIMIT:,} or more.")
             parked.append(doc)
             continue
-        before, after = _cents(price.cost(used)), _cents(price.cost(used + reading.quantity))
+        after = _cents(cost)
+        after_taxed = after + tax(after, levy)
         doc["status"] = "rated"
         doc["ratedProductUsage"] = [
             {
@@ -216,11 +231,12 @@ def _charge(group: _Group, used: Decimal, levy: Decimal, now: str) -> tuple[Deci
                 "isTaxExempt": levy == 0,
                 "taxRate": float(levy),
                 "taxExcludedRatingAmount": money(after - before, price.currency),
-                "taxIncludedRatingAmount": money(after + tax(after, levy) - before - tax(before, levy), price.currency),
+                "taxIncludedRatingAmount": money(after_taxed - before_taxed, price.currency),
                 "@type": "RatedProductUsage",
             }
         ]
         used += reading.quantity
+        before, before_taxed = after, after_taxed
         rated.append(doc)
     return used, rated, parked
 

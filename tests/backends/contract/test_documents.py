@@ -214,6 +214,8 @@ async def test_many_are_replaced_and_their_owners_read_at_once_as_one_by_one(
         await tx.replace_many(kind, [("2", named("2", v=20)), ("0", named("0", v=10))])
         await tx.replace_many(kind, [])
         assert await tx.owner_many(kind, ["3", "9", "0"]) == {"0": "acme", "3": None}
+        locked = await tx.get_many(kind, ["3", "9", "1"], for_update=True)
+        assert {id: content(raw)["v"] for id, raw in locked.items()} == {"1": 1, "3": 3}
     assert [content(await documents.get(kind, str(n)))["v"] for n in range(4)] == [10, 1, 20, 3]
 
 
