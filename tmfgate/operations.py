@@ -197,10 +197,10 @@ async def write_changed_many(
 ) -> None:
     """Store changed documents ``(old, new)`` and the events their changes raise, each kind of write in
     one statement, for a store that keeps documents as given (see ``Transaction.replace_many``)."""
-    if isinstance(actor, Call):
-        for old, new in changes:
-            await check_parties(tx, actor, new, old)
     raws = [codec.dumps(new) for _, new in changes]
+    if isinstance(actor, Call):
+        for (old, new), raw in zip(changes, raws, strict=True):
+            await check_parties(tx, actor, new, raw, old)
     await tx.replace_many(kind, [(new["id"], raw) for (_, new), raw in zip(changes, raws, strict=True)])
     owners = await _owners(tx, actor, kind, [new["id"] for _, new in changes])
     await actor.gateway.events.changed_many(
