@@ -3,7 +3,7 @@
 Records are rated in batches, in one transaction (a single POST is a batch of one). A record is rated
 against the usage price of its product's offering in the catalog whose ``unitOfMeasure.units`` is the
 record's unit (:mod:`handlers.usage.tariffs`). What a month costs depends on all its usage (tiers,
-allowances), so a running total per product, price and month is kept, locked while it grows: a record's
+allowances), so a running total per product, price and month is kept, grown under the account's lock: a record's
 charge is ``round(cost(total after)) - round(cost(total before))``, rounded half-up to the cent, so the
 charges of a month's records add up exactly to the month's rate, ``round(cost(total))``. That rate is one
 ``appliedCustomerBillingRate`` per product, price and month, unbilled until a bill run takes it; usage
