@@ -81,11 +81,13 @@ class SqlTransaction:
         if stored is None:  # ON CONFLICT DO NOTHING returned no row
             raise DuplicateId(f"A {kind} with id {id!r} is already stored.")
 
-    async def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+    async def get_many(self, kind: str, ids: Sequence[str], *, for_update: bool = False) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
+        stmt = self._statements.get_many_for_update if for_update else self._statements.get_many
+        ids = sorted(ids) if for_update else ids  # chunks locked one after the other: in id order too
         for start in range(0, len(ids), _MANY):  # bound parameters have a limit (SQLite: 32,766)
             chosen = list(ids[start : start + _MANY])
-            rows = await self._execute(self._statements.get_many, {"of_kind": kind, "of_ids": chosen})
+            rows = await self._execute(stmt, {"of_kind": kind, "of_ids": chosen})
             found.update((str(id), raw.encode()) for id, raw in rows.all())
         return found
 
@@ -123,6 +125,23 @@ class SqlTransaction:
         if (await self._execute(self._statements.replace, values)).rowcount == 0:
             raise NotStored(f"No {kind} with id {id!r} is stored.")
 
+    async def replace_many(self, kind: str, docs: Sequence[tuple[str, bytes]]) -> None:
+        stamp = _now()
+        values = [{"of_kind": kind, "of_id": id, "json": bytes(doc).decode(), "stamp": stamp} for id, doc in docs]
+        if not values:
+            return
+        # One executemany (pipelined on PostgreSQL); both drivers add up the rows each update changed.
+        if (await self._execute(self._statements.replace, values)).rowcount != len(values):
+            raise NotStored(f"A {kind} of these ids is not stored.")
+
+    async def owner_many(self, kind: str, ids: Sequence[str]) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for start in range(0, len(ids), _MANY):
+            chosen = list(ids[start : start + _MANY])
+            rows = await self._execute(self._statements.owner_many, {"of_kind": kind, "of_ids": chosen})
+            found.update((str(id), None if owner is None else str(owner)) for id, owner in rows.all())
+        return found
+
     async def delete(self, kind: str, id: str) -> bool:
         return bool((await self._execute(self._statements.delete, {"of_kind": kind, "of_id": id})).rowcount)
 
@@ -136,7 +155,7 @@ class SqlTransaction:
             return Page(total=total, items=[])
         return Page(total=total, items=[raw.encode() for raw in await self._column(page, parameters)])
 
-    async def _execute(self, stmt: Executable, parameters: dict[str, Any] | None = None) -> Any:
+    async def _execute(self, stmt: Executable, parameters: dict[str, Any] | list[dict[str, Any]] | None = None) -> Any:
         with translated_errors():
             return await self._connection.execute(stmt, parameters)
 
