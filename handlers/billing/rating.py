@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from backends.base import DuplicateId, Transaction, where
 from handlers import apis
-from handlers.billing import prices, repricing
+from handlers.billing import chunks, prices, repricing
+from handlers.billing.chunks import Chunk
 from handlers.billing.rules import (
     RATE,
     TAX_CATEGORY,
@@ -134,20 +135,30 @@ def account_ref(account: Document) -> Document:
 
 
 async def rate_product(
-    tx: Transaction, actor: Actor, product: Document, *, periods: set[Period], one_time: bool
+    tx: Transaction,
+    actor: Actor,
+    product: Document,
+    *,
+    periods: set[Period],
+    one_time: bool,
+    chunk: Chunk | None = None,
 ) -> None:
     """Make the product's rates what the rules say: its one-time charges (when ``one_time``), and its
     recurring charges for ``periods``, every month already rated, and every month between them, so that
-    billing months out of order skips none. Hold the account's lock."""
+    billing months out of order skips none. Hold the account's lock; a bill run gives the ``chunk`` it
+    read under it, which holds the product's rates and price changes."""
     gateway = actor.gateway
     unit = catalogs.of(gateway).currency
     customer = await customer_of(tx, product)
-    existing = await documents.find(tx, RATE, where("product.id", eq=str(product["id"])))
+    if chunk is None:
+        existing = await documents.find(tx, RATE, where("product.id", eq=str(product["id"])))
+    else:
+        existing = chunk.rates.get(str(product["id"]), [])
     start = times.parse(product["startDate"])
     end = times.parse(product["terminationDate"]) if product.get("terminationDate") else None
     periods = periods | await _drop_replaced(tx, actor, product, existing)
     for price in product.get("productPrice", []):
-        price_id = _price_id(price)
+        price_id = chunks.price_id(price)
         try:
             charge = prices.product_charge(price, unit)
         except prices.PriceError as why:  # stored before prices were checked (see handlers.billing.prices)
@@ -162,7 +173,10 @@ async def rate_product(
         elif charge.type == prices.RECURRING:
             months = {rate["id"]: characteristic_value(rate, "billingPeriod") for rate in mine}
             rated = {Period.parse(str(month)) for month in months.values() if month}
-            changes = await repricing.since(tx, product, price_id)  # the catalog's, from the next month
+            if chunk is None:  # the catalog's, from the next month
+                changes = await repricing.since(tx, product, price_id)
+            else:
+                changes = chunk.price_changes(product, price_id)
             for period in Period.span(periods | rated):
                 now = repricing.charge_in(changes, period, charge)
                 by = rater if now == charge else _Rater(actor, product, price, price_id, now, customer)
@@ -172,7 +186,7 @@ async def rate_product(
 async def _drop_replaced(tx: Transaction, actor: Actor, product: Document, existing: list[Document]) -> set[Period]:
     """Delete the unbilled recurring rates of prices the product no longer has (a modify repriced it:
     its new prices are charged for those months instead); the months they were for."""
-    current = {_price_id(price) for price in product.get("productPrice", [])}
+    current = {chunks.price_id(price) for price in product.get("productPrice", [])}
     months = set()
     for rate in existing:
         month = characteristic_value(rate, "billingPeriod")
@@ -182,10 +196,6 @@ async def _drop_replaced(tx: Transaction, actor: Actor, product: Document, exist
             months.add(Period.parse(str(month)))
             await operations.write_deleted(tx, actor, RATE, rate)
     return months
-
-
-def _price_id(price: Document) -> str:
-    return str((price.get("productOfferingPrice") or {}).get("id", price.get("name", "")))
 
 
 class _Rater:
