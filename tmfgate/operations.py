@@ -151,7 +151,7 @@ async def write_new(tx: Transaction, actor: Actor, kind: str, doc: Document) -> 
     raw = codec.dumps(doc)
     owner = actor.owner
     if isinstance(actor, Call):
-        await check_parties(tx, actor, doc)  # a partner refers only to its own parties (tenancy)
+        await check_parties(tx, actor, doc, raw)  # a partner refers only to its own parties (tenancy)
     if isinstance(actor, Call) and actor.idempotency is not None:
         await idempotency.record(tx, actor, raw, doc["href"])  # first, so a concurrent retry waits here
     stored = await tx.create(kind, doc["id"], raw, owner=owner)
@@ -167,8 +167,8 @@ async def write_new_many(tx: Transaction, actor: Actor, kind: str, docs: list[Do
         return [await write_new(tx, actor, kind, doc) for doc in docs]  # the key's record comes first
     raws = [codec.dumps(doc) for doc in docs]
     if isinstance(actor, Call):
-        for doc in docs:
-            await check_parties(tx, actor, doc)
+        for doc, raw in zip(docs, raws, strict=True):
+            await check_parties(tx, actor, doc, raw)
     stored = await tx.create_many(
         kind, [(doc["id"], raw) for doc, raw in zip(docs, raws, strict=True)], owner=actor.owner
     )
@@ -181,9 +181,9 @@ async def write_new_many(tx: Transaction, actor: Actor, kind: str, docs: list[Do
 
 async def write_changed(tx: Transaction, actor: Actor, kind: str, old: Document, new: Document) -> bytes:
     """Store a changed document and the events its change raises; returns its JSON."""
-    if isinstance(actor, Call):
-        await check_parties(tx, actor, new, old)
     raw = codec.dumps(new)
+    if isinstance(actor, Call):
+        await check_parties(tx, actor, new, raw, old)
     stored = await tx.replace(kind, new["id"], raw)
     if stored is not None:
         raw = _adopt(new, stored)

@@ -15,7 +15,8 @@ from tests.api.end_to_end import wait
 from tests.conftest import RunningGateway
 from tests.listeners import ListenerProcess
 from tests.security.support import ALL_SCOPES, AUDIENCE, ISSUER, Keys, bearer, make_keys
-from tmfgate.security.references import party_references
+from tmfgate import codec
+from tmfgate.security.references import _party_ids_in, party_references
 
 ORDERING = "/tmf-api/productOrderingManagement/v4"
 CUSTOMERS = "/tmf-api/customerManagement/v4"
@@ -71,6 +72,21 @@ def test_party_references_are_found_at_any_depth_with_where_they_stand() -> None
         ("relatedParty[0]", "c-1"),
         ("v5.relatedParty[0].partyOrPartyRole", "p-2"),
     ]
+
+
+def test_the_ids_found_in_json_text_are_those_of_the_decoded_document() -> None:
+    doc = {
+        "relatedParty": [{"id": "c-1", "role": "customer"}, {"role": "x"}, "not a reference", {"id": ""}],
+        "productOrderItem": [{"product": {"relatedParty": [{"id": "c-2", "party": {"id": "p-9"}}]}}],
+        "engagedParty": {"id": "p-1", "name": 'Zoë \u2013 "quoted"'},
+        "v5": {"relatedParty": [{"role": "owner", "partyOrPartyRole": {"id": "p-2"}}]},
+        "note": [{"text": '{"relatedParty":[{"id":"in-a-string"}],"customer":{"id":"nor-this"}}'}],
+        "relatedPartyRef": {"id": "r-1"},
+        "customerName": {"id": "not-a-holder"},
+        "customer": [],
+    }
+    assert _party_ids_in(codec.dumps(doc)) == {id for _, id in party_references(doc)}
+    assert _party_ids_in(codec.dumps(doc)) == {"c-1", "c-2", "p-9", "p-1", "p-2", "r-1"}
 
 
 def test_an_order_may_name_only_the_partners_own_customer(

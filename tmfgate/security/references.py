@@ -13,6 +13,7 @@ of the party's. References are found by their holder's name at any depth, the TM
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -47,57 +48,86 @@ def party_references(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
 
 
 def _reference(entry: Any, where: str) -> Iterator[tuple[str, str]]:
+    id = _reference_id(entry)
+    if id is not None:
+        yield (f"{where}.{_WRAPPED}" if isinstance(entry.get(_WRAPPED), dict) else where), id
+
+
+def _reference_id(entry: Any) -> str | None:
+    """The party id of one reference, inside v5's ``partyOrPartyRole`` wrapping or not."""
     if not isinstance(entry, dict):
-        return
-    if isinstance(entry.get(_WRAPPED), dict):
-        entry, where = entry[_WRAPPED], f"{where}.{_WRAPPED}"
-    if isinstance(entry.get("id"), str) and entry["id"]:
-        yield where, entry["id"]
+        return None
+    wrapped = entry.get(_WRAPPED)
+    id = (wrapped if isinstance(wrapped, dict) else entry).get("id")
+    return id if isinstance(id, str) and id else None
 
 
 def _party_ids(value: Any, found: set[str]) -> None:
-    """The ids of :func:`party_references`, quickly: no paths (every create of a partner walks it)."""
-    if isinstance(value, dict):
-        for name, inner in value.items():
-            if name in HOLDERS:
-                for entry in inner if isinstance(inner, list) else (inner,):
-                    found.update(id for _, id in _reference(entry, ""))
-            if isinstance(inner, (dict, list)):
-                _party_ids(inner, found)
-    elif isinstance(value, list):
-        for inner in value:
-            if isinstance(inner, (dict, list)):
-                _party_ids(inner, found)
+    """The ids of :func:`party_references`, without their paths."""
+    found.update(id for _, id in party_references(value))
 
 
-async def check_parties(tx: Transaction, call: Call, new: Any, old: Any = None) -> None:
-    """Refuse (400) a party reference in ``new`` (not already in ``old``, which a PATCH keeps) to a
-    party the store keeps that the calling partner may not read; nothing for a caller that sees all."""
+# A holder as a key in the compact JSON codec.dumps writes: in JSON text a quote inside a string is
+# escaped, so an unescaped quote right after "{" or "," opens a key, never a string's content.
+_HOLDER_KEYS = tuple(f'"{name}":' for name in sorted(HOLDERS))
+_VALUE = json.JSONDecoder()
+
+
+def _party_ids_in(raw: bytes) -> set[str]:
+    """The ids of :func:`party_references` in a document's compact JSON, quickly: every create and
+    change of a partner is checked, and finding the holders' keys in the text and parsing only their
+    values costs a fraction of walking the whole decoded document in Python."""
+    found: set[str] = set()
+    text = raw.decode()
+    for key in _HOLDER_KEYS:
+        at = text.find(key)
+        while at != -1:
+            if at and text[at - 1] in "{,":
+                value, _ = _VALUE.raw_decode(text, at + len(key))
+                for entry in value if isinstance(value, list) else (value,):
+                    id = _reference_id(entry)
+                    if id is not None:
+                        found.add(id)
+            at = text.find(key, at + len(key))
+    return found
+
+
+async def check_parties(tx: Transaction, call: Call, new: Any, raw: bytes, old: Any = None) -> None:
+    """Refuse (400) a party reference in ``new`` (whose JSON by ``codec.dumps`` is ``raw``; not
+    already in ``old``, which a PATCH keeps) to a party the store keeps that the calling partner may
+    not read; nothing for a caller that sees all."""
     if visible(call, PARTY_KINDS[0]) is None:
         return  # no authentication, or the back office: no tenancy to keep
-    ids: set[str] = set()
-    _party_ids(new, ids)
+    ids = _party_ids_in(raw)
     if old is not None and ids:
         kept: set[str] = set()
         _party_ids(old, kept)
         ids -= kept
-    for id in sorted(ids):
-        if await _foreign(tx, call, id):
-            where = next(at for at, named in party_references(new) if named == id)
-            raise BadRequest(
-                f"{where} refers to party {id}, which is not one of yours: refer to a customer or party "
-                "your organisation created here, or to one this gateway does not keep."
-            )
+    foreign = await _foreign(tx, call, ids)
+    if foreign:
+        id = min(foreign)
+        where = next(at for at, named in party_references(new) if named == id)
+        raise BadRequest(
+            f"{where} refers to party {id}, which is not one of yours: refer to a customer or party "
+            "your organisation created here, or to one this gateway does not keep."
+        )
 
 
-async def _foreign(tx: Transaction, call: Call, id: str) -> bool:
-    """Whether ``id`` is a party the store keeps that the caller may not read (of any party kind)."""
+async def _foreign(tx: Transaction, call: Call, ids: set[str]) -> set[str]:
+    """Those of ``ids`` that are parties the store keeps (of any party kind) which the caller may not
+    read: one batch read per kind, and an owned read only of the ids the store has."""
+    foreign: set[str] = set()
+    if not ids:
+        return foreign
+    wanted = sorted(ids)
     for kind in PARTY_KINDS:
         if call.gateway.kept_elsewhere(kind):
             continue  # another system keeps no owners: its own rules apply
-        if await tx.get(kind, id) is not None and await tx.get(kind, id, owners=visible(call, kind)) is None:
-            return True
-    return False
+        owners = visible(call, kind)
+        for id in await tx.get_many(kind, wanted):
+            if id not in foreign and await tx.get(kind, id, owners=owners) is None:
+                foreign.add(id)
+    return foreign
 
 
 __all__ = ["HOLDERS", "PARTY_KINDS", "check_parties", "party_references"]
