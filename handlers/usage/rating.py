@@ -12,6 +12,8 @@ arriving after its month was billed adds an adjustment rate for the difference, 
 A record that cannot be charged (unknown or ended product, no usage price for its unit, no billing
 account) is parked: stored with ``status: rejected`` and the reason in ``rejectionReason``, unrated.
 Rating holds the billing account's lock (:func:`handlers.billing.rating.lock_account`), as bill runs do.
+A record of a product belongs to the product's owner, as its charge does, whoever sent it (the back
+office's mediation): the partner reads its own usage; one of no known product stays the sender's.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from handlers.usage.records import Reading
 from handlers.usage.tariffs import UsagePrice
 from tmfgate import codec, operations, times
 from tmfgate.calls import Actor, Call
+from tmfgate.security import idempotency
 from tmfgate.security.tenancy import visible
 from tmfgate.types import Document
 
@@ -86,7 +89,7 @@ async def rate(tx: Transaction, actor: Actor, docs: list[tuple[Document, Reading
     groups = _grouped(actor, fresh, readings, products, outcome)
     await _lock_accounts(tx, {str(group.account["id"]): group.account for group in groups})
     await _rate_groups(tx, actor, groups, owners, outcome)
-    await operations.write_new_many(tx, actor, records.KIND, outcome.rated + outcome.parked)
+    await _store(tx, actor, outcome.rated + outcome.parked, readings, owners)
     return outcome
 
 
@@ -141,6 +144,24 @@ def _grouped(
         group = groups.get(key) or groups.setdefault(key, _Group(account, product, price, period))
         group.items.append((doc, reading))
     return [groups[key] for key in sorted(groups)]
+
+
+async def _store(
+    tx: Transaction, actor: Actor, docs: list[Document], readings: dict[str, Reading], owners: dict[str, str | None]
+) -> None:
+    """Store the records, each its product's owner's, as its charge is (the back office's mediation
+    sends usage of every partner's products, and each partner reads its own); a record of no product
+    the sender may see stays the sender's."""
+    writers: dict[str | None, tuple[Actor, list[Document]]] = {}
+    for doc in docs:
+        product_id = readings[doc["id"]].product_id
+        writer = billing.acting_for(actor, owners[product_id]) if product_id in owners else actor
+        writers.setdefault(writer.owner, (writer, []))[1].append(doc)
+    for writer, mine in writers.values():
+        if writer is not actor and isinstance(actor, Call) and actor.idempotency is not None:
+            for doc in mine:  # the sender's key answers its retry, whoever owns the record
+                await idempotency.record(tx, actor, codec.dumps(doc), doc["href"])
+        await operations.write_new_many(tx, writer, records.KIND, mine)
 
 
 class _Parked(Exception):
