@@ -198,6 +198,22 @@ class EventLog:
                 await tx.add_event(event if owner is None else event._replace(owner=owner))
                 tracing.wrote((event,), correlation)
 
+    async def changed_many(
+        self,
+        tx: Transaction,
+        kind: str,
+        changes: Sequence[tuple[Document, Document, bytes, str | None]],
+        correlation: str,
+    ) -> None:
+        """The events of changed documents ``(old, new, new JSON, owner)``, recorded together."""
+        found = [
+            event if owner is None else event._replace(owner=owner)
+            for old, new, raw, owner in changes
+            for builder, resource in self._by_kind.get(kind, ())
+            for event in builder.changed(resource, old, new, correlation, raw=raw)
+        ]
+        await tx.add_events(found)
+
     async def deleted(
         self, tx: Transaction, kind: str, old: Document, correlation: str, owner: str | None = None
     ) -> None:
