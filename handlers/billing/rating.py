@@ -106,7 +106,11 @@ class Worker:
 async def for_product(tx: Transaction, actor: Actor, product: Document) -> Actor:
     """The actor of the charges and credits of ``product``: they are its owner's (tenancy), whoever
     caused them (the back office's mediation, its ticket), so that they reach that owner's bill."""
-    owner = await tx.owner("product", str(product["id"]))
+    return acting_for(actor, await tx.owner("product", str(product["id"])))
+
+
+def acting_for(actor: Actor, owner: str | None) -> Actor:
+    """``actor`` when it acts for ``owner``, else the worker acting for that owner (see :func:`for_product`)."""
     return actor if owner == actor.owner else Worker(actor.gateway, actor.correlation_id, owner)
 
 
@@ -292,10 +296,20 @@ class _Rater:
 
 async def customer_of(tx: Transaction, holder: Document) -> Document | None:
     """The customer party of a product: the TMF629 customer it names, when there is one."""
-    party = next((p for p in holder.get("relatedParty", []) if str(p.get("role", "")).lower() == "customer"), None)
-    if party is None or "id" not in party:
+    party = customer_party(holder)
+    if party is None:
         return None
-    customer = await documents.get(tx, "customer", str(party["id"]))
+    return customer_ref(party, await documents.get(tx, "customer", str(party["id"])))
+
+
+def customer_party(holder: Document) -> Document | None:
+    """The related party of a product in the role of customer, when it has one with an id."""
+    party = next((p for p in holder.get("relatedParty", []) if str(p.get("role", "")).lower() == "customer"), None)
+    return None if party is None or "id" not in party else party
+
+
+def customer_ref(party: Document, customer: Document | None) -> Document:
+    """The customer party of a rate: the stored TMF629 ``customer`` the product's party names, else that party."""
     if customer is None:
         return {k: v for k, v in party.items() if k in ("id", "href", "name", "role", "@referredType")}
     return {
