@@ -110,6 +110,16 @@ def test_an_order_placed_on_v5_is_fulfilled_read_on_both_versions_and_billed_as_
         # The v5 face shows the customer the v5 way wherever the gateway copied it.
         service5 = client.get(f"{SERVICES['5']}/service/{product['realizingService'][0]['id']}")
         assert service5["relatedParty"][0]["partyOrPartyRole"]["id"] == "cust-v5"
+        # A v5 reply links to the v5 face of each API it names; a v4 reply of the same order to v4.
+        assert product["href"] == f"{running.url}{INVENTORY['5']}/product/{product['id']}"
+        assert {ref["href"].rsplit("/", 1)[0] for ref in product["realizingService"]} == {
+            f"{running.url}{SERVICES['5']}/service"
+        }
+        v4_item = client.get(f"{ORDERING['4']}/productOrder/{placed['5']['id']}")["productOrderItem"][0]
+        assert v4_item["product"]["href"] == f"{running.url}{INVENTORY['4']}/product/{product['id']}"
+        supporting = service5["supportingResource"]
+        assert supporting
+        assert all(ref["href"].startswith(f"{running.url}{RESOURCES['5']}/resource/") for ref in supporting)
         bills = {v: client.bill(v, accounts[v]) for v in "45"}
         same = {v: {k: value for k, value in bills[v].items() if k not in OWN} for v in "45"}
         # v5 names the @type of every nested object (Extensible requires it), v4 leaves it out.
