@@ -127,6 +127,8 @@ def test_a_v5_body_stores_in_v4_names_keeping_v5_only_attributes() -> None:
         ("tmf678_bill", "appliedCustomerBillingRate", "type", "appliedBillingRateType"),
         ("tmf622_product_ordering", "productOrder", "orderDate", "creationDate"),
         ("tmf621_trouble_ticket", "troubleTicket", "statusChange", "statusChangeHistory"),
+        ("tmf666_account_management", "billingAccount", "lastModified", "lastUpdate"),
+        ("tmf666_account_management", "financialAccount", "lastModified", "lastUpdate"),
     ],
 )
 def test_each_renamed_attribute_of_the_table(api: str, kind: str, stored_name: str, face_name: str) -> None:
