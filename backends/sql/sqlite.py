@@ -82,7 +82,7 @@ class LoopConnection:
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(self._connection, *args)
 
-    async def column_in_thread(self, statement: Executable) -> list[Any]:
+    async def column_in_thread(self, statement: Executable, parameters: Any = None) -> list[Any]:
         """The first column of every row, computed in a thread: for statements that may scan many
         rows (a list's filters and sorting), so other requests go on meanwhile.
 
@@ -90,7 +90,7 @@ class LoopConnection:
         thread to let go of the connection: the transaction's end would otherwise roll back and
         close the connection while SQLite still runs on it, which crashes the process."""
         running = asyncio.get_running_loop().run_in_executor(
-            None, lambda: list(self._connection.execute(statement).scalars())
+            None, lambda: list(self._connection.execute(statement, parameters).scalars())
         )
         try:
             return await asyncio.shield(running)
