@@ -2,7 +2,7 @@
 
 ``Rule.outward`` and ``Rule.inward`` loop over the rule's tables on every object; a rule that moves
 four attributes and gives two defaults (v4 RelatedParty as v5 RelatedPartyRefOrPartyRoleRef) spent
-most of its ~3 µs in those loops and in the generic path helpers. Here each step becomes straight
+most of its 3–5 µs in those loops and in the generic path helpers. Here each step becomes straight
 lines, with one- and two-name paths read and written in place; the tables' values are bound as
 constants, never pasted into the source. The functions do exactly what the rule's methods do
 (tests/test_rulecode.py checks them against each other).

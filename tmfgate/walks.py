@@ -1,7 +1,7 @@
 """Walks: a face node's mapping of a document (:mod:`tmfgate.faces`), compiled once into nested closures.
 
 Interpreting the nodes on every request (their rule, their children's table, the rule's own tables)
-cost more than the changes it made: an order of 26 mapped objects took ~25 µs each way
+cost more than the changes it made: an order of 26 mapped objects took 20–27 µs each way
 (benchmarks/README.md). A walk binds what each node does once, so a request only tests and changes
 its own objects; the rules that only give or drop a missing ``@type`` (most of them) are inlined, the
 others compiled into a function each (:mod:`tmfgate.rulecode`).
