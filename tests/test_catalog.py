@@ -10,9 +10,13 @@ import requests
 import yaml
 
 from handlers.catalog import loading as catalog
+from handlers.catalog import snapshots
 from handlers.fulfilment.decomposition import service_specifications
 from tests.conftest import RunningGateway
+from tmfgate import documents, model, specs
 from tmfgate.errors import ConfigurationError
+from tmfgate.gateway import Gateway
+from tmfgate.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = "/tmf-api/productCatalogManagement/v4"
@@ -131,3 +135,24 @@ def test_the_catalog_file_seeds_an_empty_store_and_the_pools_are_seeded_once(tmp
         assert again["administrativeState"] == "locked"
         total = requests.get(f"{gateway.url}{RESOURCES}/resource", params={"limit": "0"}).headers["X-Total-Count"]
         assert total == str(32 + 64 + 50 + 50 + 50)
+
+
+@pytest.mark.anyio
+async def test_a_transaction_reads_the_catalog_it_is_about_to_use(tmp_path: Path) -> None:
+    """A service create reads the catalog's mark in its own transaction (handlers.catalog.snapshots):
+    what that transaction sees is what it reserves by, not what another connection saw before."""
+    apis = [model.build(specs.load(specs.specs_dir() / "tmf633_service_catalog.yaml"))]
+    gateway = Gateway(Settings(database_url=f"sqlite:///{tmp_path / 'catalog.db'}"), apis)
+    await gateway.backend.open()
+    try:
+        await snapshots.refresh(gateway)
+        assert catalog.of(gateway).service_specification("ss-new") is None
+        async with gateway.transaction() as tx:
+            await documents.create(tx, "serviceSpecification", {"id": "ss-new", "name": "New"})
+            await snapshots.mark(tx)
+            await snapshots.refresh(gateway)  # outside the transaction: not committed, not seen
+            assert catalog.of(gateway).service_specification("ss-new") is None
+            await snapshots.refresh(gateway, tx)  # in it: the mark moved, the catalog is read again
+            assert catalog.of(gateway).service_specification("ss-new") == {"id": "ss-new", "name": "New"}
+    finally:
+        await gateway.backend.close()

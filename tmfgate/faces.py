@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tmfgate import walks
 from tmfgate.model import Schemas
 from tmfgate.types import Document
 
@@ -272,35 +273,30 @@ class Node:
 
     rule: Rule | None = None
     children: dict[str, Node] = field(default_factory=dict)
+    _outward: walks.Walk | None = field(default=None, init=False, repr=False)
+    _inward: walks.Walk | None = field(default=None, init=False, repr=False)
 
     # Both change the document in place (a decoded request or stored document, the caller's own)
-    # and return it: copying every object on the way cost more than the mapping itself.
+    # and return it: copying every object on the way cost more than the mapping itself. Each node is
+    # compiled into a walk (tmfgate.walks) at its first use, once the planner has pruned it.
 
     def outward(self, value: Any) -> Any:
-        if type(value) is dict:
-            if self.rule is not None:
-                self.rule.outward(value)
-            for name, child in self.children.items():
-                inner = value.get(name)
-                if inner is not None:
-                    child.outward(inner)
-        elif type(value) is list:
-            for item in value:
-                self.outward(item)
+        walk = self._outward or self._compile_outward()
+        walk(value)
         return value
 
     def inward(self, value: Any) -> Any:
-        if type(value) is dict:
-            for name, child in self.children.items():
-                inner = value.get(name)
-                if inner is not None:
-                    child.inward(inner)
-            if self.rule is not None:
-                self.rule.inward(value)
-        elif type(value) is list:
-            for item in value:
-                self.inward(item)
+        walk = self._inward or self._compile_inward()
+        walk(value)
         return value
+
+    def _compile_outward(self) -> walks.Walk:
+        self._outward = walks.outward(self)
+        return self._outward
+
+    def _compile_inward(self) -> walks.Walk:
+        self._inward = walks.inward(self)
+        return self._inward
 
     def stored_path(self, path: Path) -> Path:
         """A dotted attribute path of the face (``relatedParty.partyOrPartyRole.id``) in stored names."""

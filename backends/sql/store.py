@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.expression import Executable
 
 from backends.errors import DuplicateId, NotStored, StorageError, StorageUnavailable, UnstorableDocument
@@ -41,11 +41,24 @@ class SqlTransaction:
     def __init__(self, connection: Executing) -> None:
         self._connection = connection
         self._statements = STATEMENTS[connection.dialect.name]
+        # PostgreSQL: the events wait for the commit, to go in one message with it (commit()).
+        self._pending: list[Event] | None = [] if isinstance(connection, AsyncConnection) else None
 
     async def add_event(self, event: Event) -> None:
         # On this transaction's connection: the event commits, or rolls back, with the change.
+        if self._pending is not None:
+            self._pending.append(event)
+            return
         with translated_errors():
             await outbox.add_event(self._connection, event)
+
+    async def commit(self) -> None:
+        """Commit now, with the events kept for it; the block's end then finds nothing left to do."""
+        pending = self._pending
+        if pending and isinstance(self._connection, AsyncConnection):
+            self._pending = []
+            with translated_errors():
+                await outbox.add_events_and_commit(self._connection, pending)
 
     async def get(self, kind: str, id: str, *, for_update: bool = False, owners: Owners = None) -> bytes | None:
         parameters: dict[str, Any] = {"of_kind": kind, "of_id": id}
@@ -68,11 +81,13 @@ class SqlTransaction:
         if stored is None:  # ON CONFLICT DO NOTHING returned no row
             raise DuplicateId(f"A {kind} with id {id!r} is already stored.")
 
-    async def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+    async def get_many(self, kind: str, ids: Sequence[str], *, for_update: bool = False) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
+        stmt = self._statements.get_many_for_update if for_update else self._statements.get_many
+        ids = sorted(ids) if for_update else ids  # chunks locked one after the other: in id order too
         for start in range(0, len(ids), _MANY):  # bound parameters have a limit (SQLite: 32,766)
             chosen = list(ids[start : start + _MANY])
-            rows = await self._execute(self._statements.get_many, {"of_kind": kind, "of_ids": chosen})
+            rows = await self._execute(stmt, {"of_kind": kind, "of_ids": chosen})
             found.update((str(id), raw.encode()) for id, raw in rows.all())
         return found
 
@@ -95,6 +110,9 @@ class SqlTransaction:
         return [None] * len(values)
 
     async def add_events(self, events: Sequence[Event]) -> None:
+        if self._pending is not None:
+            self._pending.extend(events)
+            return
         with translated_errors():
             await outbox.add_events(self._connection, events)
 
@@ -106,6 +124,23 @@ class SqlTransaction:
         values = {"of_kind": kind, "of_id": id, "json": bytes(doc).decode(), "stamp": _now()}
         if (await self._execute(self._statements.replace, values)).rowcount == 0:
             raise NotStored(f"No {kind} with id {id!r} is stored.")
+
+    async def replace_many(self, kind: str, docs: Sequence[tuple[str, bytes]]) -> None:
+        stamp = _now()
+        values = [{"of_kind": kind, "of_id": id, "json": bytes(doc).decode(), "stamp": stamp} for id, doc in docs]
+        if not values:
+            return
+        # One executemany (pipelined on PostgreSQL); both drivers add up the rows each update changed.
+        if (await self._execute(self._statements.replace, values)).rowcount != len(values):
+            raise NotStored(f"A {kind} of these ids is not stored.")
+
+    async def owner_many(self, kind: str, ids: Sequence[str]) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for start in range(0, len(ids), _MANY):
+            chosen = list(ids[start : start + _MANY])
+            rows = await self._execute(self._statements.owner_many, {"of_kind": kind, "of_ids": chosen})
+            found.update((str(id), None if owner is None else str(owner)) for id, owner in rows.all())
+        return found
 
     async def delete(self, kind: str, id: str) -> bool:
         return bool((await self._execute(self._statements.delete, {"of_kind": kind, "of_id": id})).rowcount)
@@ -120,7 +155,7 @@ class SqlTransaction:
             return Page(total=total, items=[])
         return Page(total=total, items=[raw.encode() for raw in await self._column(page, parameters)])
 
-    async def _execute(self, stmt: Executable, parameters: dict[str, Any] | None = None) -> Any:
+    async def _execute(self, stmt: Executable, parameters: dict[str, Any] | list[dict[str, Any]] | None = None) -> Any:
         with translated_errors():
             return await self._connection.execute(stmt, parameters)
 
@@ -204,7 +239,9 @@ class SqlBackend:
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
         """A write transaction: committed on normal exit, rolled back when the block raises."""
         async with self._connection(write=True) as connection:
-            yield SqlTransaction(connection)
+            transaction = SqlTransaction(connection)
+            yield transaction
+            await transaction.commit()  # not reached when the block raises: all rolls back
 
     async def get(self, kind: str, id: str, *, owners: Owners = None) -> bytes | None:
         return await self._read(lambda tx: tx.get(kind, id, owners=owners))

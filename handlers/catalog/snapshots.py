@@ -11,7 +11,7 @@ import uuid
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
-from backends.base import Transaction
+from backends.base import Backend, Transaction
 from handlers.catalog import loading
 from tmfgate import codec, documents
 
@@ -32,16 +32,20 @@ async def mark(tx: Transaction) -> None:
         await documents.replace(tx, REVISION_KIND, doc)
 
 
-async def refresh(gateway: Gateway) -> None:
-    """Make :func:`handlers.catalog.loading.of` the store's catalog, reloading it only when it changed."""
-    raw = await gateway.backend.get(REVISION_KIND, REVISION_ID)
+async def refresh(gateway: Gateway, source: Transaction | Backend | None = None) -> None:
+    """Make :func:`handlers.catalog.loading.of` the store's catalog, reloading it only when it changed.
+
+    ``source``: a transaction the caller holds, to read the mark in (a statement rather than a
+    transaction of its own); the store by default.
+    """
+    source = source if source is not None else gateway.backend
+    raw = await source.get(REVISION_KIND, REVISION_ID)
     revision = str(codec.loads(raw).get("revision")) if raw is not None else ""
     if _SEEN.get(gateway) == revision:
         return
     # The mark is read first: a change committed meanwhile moves it again, so the next call reloads.
     entries = {
-        kind: {str(doc["id"]): doc for doc in await documents.find(gateway.backend, kind, sort="id")}
-        for kind in loading.KINDS
+        kind: {str(doc["id"]): doc for doc in await documents.find(source, kind, sort="id")} for kind in loading.KINDS
     }
     loading.use(gateway, entries)
     _SEEN[gateway] = revision

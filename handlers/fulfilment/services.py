@@ -34,11 +34,14 @@ async def create(call: Call, *, monitored: bool) -> Reply:
     """``POST /service``: reserve what the specification needs, then store the service."""
     doc = operations.new_document(call, call.body)
     spec_id = str((doc.get("serviceSpecification") or {}).get("id", ""))
-    await snapshots.refresh(call.gateway)
-    spec = catalogs.of(call.gateway).service_specification(spec_id)
     async with call.gateway.transaction() as tx:
-        if spec is not None and doc.get("state") in RESERVING:
-            await _reserve(tx, call, doc, spec)
+        if spec_id and doc.get("state") in RESERVING:
+            # The catalog matters only here; its mark is read in this transaction, one statement
+            # rather than a transaction of its own before it (issue 14: create on PostgreSQL).
+            await snapshots.refresh(call.gateway, tx)
+            spec = catalogs.of(call.gateway).service_specification(spec_id)
+            if spec is not None:
+                await _reserve(tx, call, doc, spec)
         if doc.get("state") == "active":
             doc.setdefault("startDate", times.now())
         raw = await operations.write_new(tx, call, "service", doc)

@@ -109,3 +109,21 @@ class Unused:
 async def test_a_delivery_id_that_is_no_uuid_is_found_nowhere_without_a_query() -> None:
     assert await outbox.find_delivery(Unused(), "not-a-uuid") is None  # type: ignore[arg-type]
     assert await outbox.redeliver(Unused(), "not-a-uuid", now=now()) is False  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("sql_url", ["postgresql"], indirect=True)
+async def test_a_fan_out_commits_without_waiting_for_the_disk_and_only_it(sql_url: str, kind: str) -> None:
+    """Fan-out is bookkeeping a crash may undo (its events are fanned out again): on PostgreSQL its
+    transaction, and only it, commits without waiting for the disk (synchronous_commit off, locally)."""
+    from sqlalchemy import text
+
+    show = text("SHOW synchronous_commit")
+    async with opened(sql_url) as backend:
+        assert isinstance(backend, SqlBackend) and backend.engine is not None
+        await record(backend, event(kind, "o1", 1))
+        async with backend.engine.connect() as connection:
+            async with connection.begin():
+                assert await outbox.fan_out(connection, to("s1"), 10) == 1
+                assert (await connection.execute(show)).scalar_one() == "off"
+            async with connection.begin():  # the next transaction on the connection waits for the disk again
+                assert (await connection.execute(show)).scalar_one() == "on"

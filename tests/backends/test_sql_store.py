@@ -167,3 +167,42 @@ async def test_a_read_survives_its_connections_being_killed(postgres_url: str, k
     finally:
         await killer.dispose()
         await backend.close()
+
+
+async def _stored_events(backend: Any) -> list[str]:
+    from sqlalchemy import select
+
+    from backends.sql.schema import events
+
+    async with backend.engine.connect() as connection:
+        return list((await connection.execute(select(events.c.id).order_by(events.c.seq))).scalars())
+
+
+async def test_postgresql_commits_a_change_with_its_events_or_neither(postgres_url: str, kind: str) -> None:
+    """On PostgreSQL the events of a transaction go with its COMMIT (backends.sql.outbox.add_events_and_commit):
+    they are stored in their order with the change, and a COMMIT whose events fail does not commit the change."""
+    from tests.backends.contract.support import event
+
+    async with opened(postgres_url) as backend:
+        first, second = event(kind, "with-events", 1), event(kind, "with-events", 2)
+        async with backend.transaction() as tx:
+            await tx.create(kind, "with-events", doc("with-events"))
+            await tx.add_event(first)
+            await tx.add_events([second])
+        assert await backend.get(kind, "with-events") is not None
+        assert await _stored_events(backend) == [first.id, second.id]
+        with pytest.raises(StorageError):  # an event id is unique: this one is stored already
+            async with backend.transaction() as tx:
+                await tx.create(kind, "refused", doc("refused"))
+                await tx.add_event(event(kind, "refused")._replace(id=first.id))
+        assert await backend.get(kind, "refused") is None
+        with pytest.raises(RuntimeError):
+            async with backend.transaction() as tx:
+                await tx.create(kind, "rolled-back", doc("rolled-back"))
+                await tx.add_event(event(kind, "rolled-back"))
+                raise RuntimeError("the block fails after its event")
+        assert await backend.get(kind, "rolled-back") is None
+        assert await _stored_events(backend) == [first.id, second.id]
+        async with backend.transaction() as tx:  # the connections are usable after both
+            await tx.create(kind, "after", doc("after"))
+        assert await backend.get(kind, "after") is not None
