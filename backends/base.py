@@ -47,9 +47,10 @@ class Transaction(Protocol):
         None when ``doc`` is stored as given; a store that gives documents their id and href
         itself (a remote TMF server) returns the document as it stored it."""
 
-    async def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+    async def get_many(self, kind: str, ids: Sequence[str], *, for_update: bool = False) -> dict[str, bytes]:
         """The stored JSON of those of ``ids`` that are stored (whoever owns them), by id: one read
-        for a batch (:mod:`handlers.usage.rating` looks up a thousand records at once)."""
+        for a batch (:mod:`handlers.usage.rating` looks up a thousand records at once).
+        ``for_update`` locks them until commit, in id order (as :meth:`get` would one by one, sorted)."""
 
     async def create_many(
         self, kind: str, docs: Sequence[tuple[str, bytes]], *, owner: str | None = None
@@ -64,8 +65,16 @@ class Transaction(Protocol):
 
         None when ``doc`` is stored as given, else the document as stored (see :meth:`create`)."""
 
+    async def replace_many(self, kind: str, docs: Sequence[tuple[str, bytes]]) -> None:
+        """Overwrite existing documents ``(id, JSON)`` together, as :meth:`replace` does one by one (in a
+        SQL store, one statement for all); raises :class:`NotStored` when one is not stored, and then
+        the transaction must not commit. For a store that keeps documents as given (not a remote TMF server)."""
+
     async def owner(self, kind: str, id: str) -> str | None:
         """The owner of a stored document; None when it has none, or there is no such document."""
+
+    async def owner_many(self, kind: str, ids: Sequence[str]) -> dict[str, str | None]:
+        """The owners of those of ``ids`` that are stored, by id (None: no owner): one read for a batch."""
 
     async def delete(self, kind: str, id: str) -> bool:
         """Remove a document; False when there was none."""

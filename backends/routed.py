@@ -155,11 +155,11 @@ class RoutedTransaction:
             return await self.local.create(kind, id, doc, owner=owner)
         return await (await self._remote(kind)).create(kind, id, doc)
 
-    async def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+    async def get_many(self, kind: str, ids: Sequence[str], *, for_update: bool = False) -> dict[str, bytes]:
         if kind not in self.routes:
-            return await self.local.get_many(kind, ids)
+            return await self.local.get_many(kind, ids, for_update=for_update)
         remote = await self._remote(kind)
-        found = {id: await remote.get(kind, id) for id in ids}
+        found = {id: await remote.get(kind, id, for_update=for_update) for id in sorted(ids)}
         return {id: doc for id, doc in found.items() if doc is not None}
 
     async def create_many(
@@ -175,9 +175,21 @@ class RoutedTransaction:
             return await self.local.replace(kind, id, doc)
         return await (await self._remote(kind)).replace(kind, id, doc)
 
+    async def replace_many(self, kind: str, docs: Sequence[tuple[str, bytes]]) -> None:
+        if kind not in self.routes:
+            return await self.local.replace_many(kind, docs)
+        remote = await self._remote(kind)
+        for id, doc in docs:
+            await remote.replace(kind, id, doc)
+
     async def owner(self, kind: str, id: str) -> str | None:
         """Another system records no owner: its documents are the operator's."""
         return await self.local.owner(kind, id) if kind not in self.routes else None
+
+    async def owner_many(self, kind: str, ids: Sequence[str]) -> dict[str, str | None]:
+        if kind not in self.routes:
+            return await self.local.owner_many(kind, ids)
+        return dict.fromkeys(await self.get_many(kind, ids))  # another system's: the operator's
 
     async def delete(self, kind: str, id: str) -> bool:
         if kind not in self.routes:

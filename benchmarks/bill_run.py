@@ -5,10 +5,11 @@ For each store (``--stores sqlite,postgresql``) and ``--accounts`` N (10,000 by 
 - **tmfgate**: N TMF666 billing accounts, each with one active product of two prices (a monthly fee and a
   monthly option, as an order leaves them), seeded straight into a fresh store through the storage
   contract (500 to a transaction, no HTTP, no events); then :func:`handlers.billing.bill_runs.run_cycle`,
-  what ``tmfgate bill-run --period`` runs, in process, for a month that has ended: per account, in a
-  transaction of its own, the account locked, the month's recurring charges rated, the unbilled rates
-  gathered into a CustomerBill with its PDF and HTML document, each rate marked billed, the balance kept;
-  every write with its event in the outbox. It checks that every account got one bill of the right amount.
+  what ``tmfgate bill-run --period`` runs, in process, for a month that has ended: up to 100 accounts to a
+  transaction, their locks held and their products and rates read together; per account the month's
+  recurring charges rated, the unbilled rates gathered into a CustomerBill with its PDF and HTML document,
+  each rate marked billed, the balance kept; every write with its event in the outbox. It checks that
+  every account got one bill of the right amount.
 - **baseline**: the N bills that run made, written raw to a fresh store of the same kind through the storage
   contract, one to a transaction as the run commits them: the floor of storing a bill run's bills.
 

@@ -54,11 +54,12 @@ class Server:
 
 @contextmanager
 def serving(folder: Path, name: str, *options: str) -> Iterator[Server]:
-    """``tmfgate serve`` on a free port, memory store, no fulfilment; its URL once it answers."""
+    """``tmfgate serve`` on a free port, memory store, no fulfilment, no rate limit; its URL once it answers."""
     port = free_port()
     log = (folder / f"{name}.log").open("wb")
     command = [sys.executable, "-m", "tmfgate", "serve", "--port", str(port), "--database-url", "memory://"]
-    command += ["--fulfilment", "off", "--log-level", "warning", *options]
+    # No rate limit: both servers see one client address, and the limit is not what is measured.
+    command += ["--fulfilment", "off", "--log-level", "warning", "--rate-limit", "0", *options]
     process = subprocess.Popen(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
     url = f"http://{HOST}:{port}"
     deadline = time.monotonic() + 60

@@ -11,7 +11,9 @@ printed in milliseconds, for the equality filters compiled to what the indexes s
 and the state columns on PostgreSQL, the member indexes on SQLite) and, in the same run as the
 baseline, compiled to the walk that every row evaluates (as before issue 14). The filters pick
 values the seed wrote: a customer, an external identifier, an id, ``state=active`` (60 % of the
-services), and that at ``offset=5000``.
+services), and that at ``offset=5000``. With ``--vary`` each repetition asks another customer,
+external identifier and id (the same shape, other values), as traffic does; without it every
+repetition asks the same values.
 """
 
 from __future__ import annotations
@@ -32,18 +34,19 @@ from backends import open_backend
 from backends.base import Backend, Query
 from backends.queries import ValueType
 from backends.sql import containment, members
-from backends.sql.store import list_statements
+from backends.sql.lists import built
 from tmfgate.query import parse_query
 
 KIND = "service"
 
 
-def filters(sample: dict[str, object], count: int) -> dict[str, str]:
-    """The filters asked, with values that the ``sample`` service (one near the middle) has."""
-    customer = f"C{count // 2 // 4:08d}"
+def filters(sample: dict[str, object], count: int, step: int = 0) -> dict[str, str]:
+    """The filters asked, with values that the ``sample`` service (the ``step``-th past the middle) has;
+    the state filters are the same at every step."""
+    number = count // 2 + step
     return {
-        "relatedParty.id": f"relatedParty.id={customer}",
-        "externalId": f"externalIdentifier.id=EXT-{count // 2:09d}",
+        "relatedParty.id": f"relatedParty.id=C{number // 4:08d}",
+        "externalId": f"externalIdentifier.id=EXT-{number:09d}",
         "id": f"id={sample['id']}",
         "state=active": "state=active",
         "state=active offset=5000": "state=active&offset=5000",
@@ -55,19 +58,20 @@ def jsonpath_only() -> Iterator[None]:
     """Compile every filter as before issue 14: a jsonpath or json_each walk evaluated for each row."""
     applies = containment.applies, members.applies
     containment.applies = members.applies = lambda condition: False
-    list_statements.cache_clear()  # statements are kept per query: build them anew
+    built.cache_clear()  # statements are kept per shape, which applies() changes: build them anew
     try:
         yield
     finally:
         containment.applies, members.applies = applies
-        list_statements.cache_clear()
+        built.cache_clear()
 
 
-async def timed(backend: Backend, query: Query, repeat: int) -> tuple[list[float], int]:
-    await backend.query(KIND, query)  # warm: plans, caches, the pool
+async def timed(backend: Backend, queries: Sequence[Query]) -> tuple[list[float], int]:
+    """The time of each query but the first (the warm-up: plans, caches, the pool), and the last total."""
+    await backend.query(KIND, queries[0])
     times = []
     total = 0
-    for _ in range(repeat):
+    for query in queries[1:]:
         began = time.perf_counter()
         page = await backend.query(KIND, query)
         times.append((time.perf_counter() - began) * 1000)
@@ -75,24 +79,29 @@ async def timed(backend: Backend, query: Query, repeat: int) -> tuple[list[float
     return times, total
 
 
-async def measure(url: str, repeat: int, baseline: bool) -> None:
+async def measure(url: str, repeat: int, baseline: bool, vary: bool) -> None:
     backend = open_backend(url)
     await backend.open()
     try:
         count = (await backend.query(KIND, Query(limit=0))).total
-        middle = await backend.query(KIND, Query(offset=count // 2, limit=1))
-        sample = orjson.loads(middle.items[0])
-        print(f"\n{url.rsplit('/', 1)[-1]}: {count} services")
+        steps = repeat + 1 if vary else 1
+        middle = await backend.query(KIND, Query(offset=count // 2, limit=steps))
+        samples = [orjson.loads(item) for item in middle.items]
+        print(f"\n{url.rsplit('/', 1)[-1]}: {count} services" + (", values varied" if vary else ""))
         print(f"{'filter':28} {'compiled to':12} {'total':>8} {'p50 ms':>9} {'p90 ms':>9}")
-        for name, raw in filters(sample, count).items():
-            query = parse_query(raw + "&limit=100", attribute_kind=lambda path: ValueType.STRING)
+        asked = [filters(samples[step % steps], count, step % steps) for step in range(repeat + 1)]
+        for name in asked[0]:
+            queries = [
+                parse_query(filters_[name] + "&limit=100", attribute_kind=lambda path: ValueType.STRING)
+                for filters_ in asked
+            ]
             ways = [("indexes", False), ("per row", True)] if baseline else [("indexes", False)]
             for label, old in ways:
                 if old:
                     with jsonpath_only():
-                        times, total = await timed(backend, query, repeat)
+                        times, total = await timed(backend, queries)
                 else:
-                    times, total = await timed(backend, query, repeat)
+                    times, total = await timed(backend, queries)
                 p50 = statistics.median(times)
                 p90 = statistics.quantiles(times, n=10)[-1] if len(times) > 1 else p50
                 print(f"{name:28} {label:12} {total:>8} {p50:>9.1f} {p90:>9.1f}", flush=True)
@@ -105,9 +114,12 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("urls", nargs="+", metavar="URL", help="PostgreSQL or SQLite stores filled by seed.py")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--no-baseline", action="store_true", help="skip the per-row runs (slow on large stores)")
+    parser.add_argument(
+        "--vary", action="store_true", help="ask each repetition for another customer, external id and id (same shape)"
+    )
     args = parser.parse_args(argv)
     for url in args.urls:
-        await measure(url, args.repeat, not args.no_baseline)
+        await measure(url, args.repeat, not args.no_baseline, args.vary)
     return 0
 
 

@@ -10,7 +10,8 @@ For each store and size (10,000 records by default; ``--sizes 10000,100000,10000
   the outbox, the month's rates updated), 1,000 to a transaction, into a fresh store.
 
 The records belong to 70 products (home phone and mobile plans of the demo catalog) over one month.
-It prints records/s of each, their ratio, and the cost per record at each size against the first.
+It prints records/s of each, their ratio, the cost per record at each size against the first, and the
+machine's load average (1 minute) when the row was measured.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def main() -> int:
     sizes = [int(size) for size in args.sizes.split(",")]
     folder = Path(tempfile.mkdtemp(prefix="tmfgate-bench-usage-"))
     head = f"{'store':<11}{'records':>10}{'baseline rec/s':>16}{'tmfgate rec/s':>15}{'ratio':>8}"
-    print(f"{head}{'µs/record':>11}{'growth':>8}")
+    print(f"{head}{'µs/record':>11}{'growth':>8}{'load':>6}")
     for store in args.stores.split(","):
         first: float | None = None
         for size in sizes:
@@ -149,7 +150,7 @@ def main() -> int:
             first = first or per
             print(
                 f"{store:<11}{size:>10,}{size / raw:>16,.0f}{size / rated:>15,.0f}{raw / rated:>8.2f}"
-                f"{per:>11,.0f}{per / first:>8.2f}",
+                f"{per:>11,.0f}{per / first:>8.2f}{os.getloadavg()[0]:>6.1f}",
                 flush=True,
             )
     return 0

@@ -72,8 +72,10 @@ def referred_type_value(docs: Documents, schema: Any) -> str:
 
 
 def _is_reference(schema: Any, properties: dict[str, Any]) -> bool:
+    """A reference names what it points to; v5 ``RelatedPartyRefOrPartyRoleRef`` ends in Ref but holds
+    its reference in ``partyOrPartyRole``, and an id beside it would be no attribute of it."""
     name = class_of(ref_name(schema) or "")
-    return "@referredType" in properties or name.endswith("Ref")
+    return "@referredType" in properties or (name.endswith("Ref") and bool({"id", "href"} & set(properties)))
 
 
 class _Builder:

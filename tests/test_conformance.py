@@ -97,6 +97,17 @@ def test_tmf622_cancel_payload_refers_to_an_order(api: Api) -> None:
     assert payload["@type"] == "CancelProductOrder"
 
 
+def test_a_v5_party_association_is_no_reference_of_its_own() -> None:
+    """TMF666 v5 requires relatedParty on an account: RelatedPartyRefOrPartyRoleRef ends in Ref, yet an
+    id beside its role is no attribute of it (the party's id is in partyOrPartyRole)."""
+    accounts = load_api(ROOT / "specs" / "v5" / "tmf666_account_management.yaml")
+    account = accounts.resource("billingAccount")
+    payload = build_payload(accounts.docs, account.create_schema, account.class_name)
+    (party,) = payload["relatedParty"]
+    assert party == {"@type": "RelatedPartyRefOrPartyRoleRef", "role": "conformance"}
+    assert payload["name"] == "conformance" and payload["@type"] == "BillingAccount"
+
+
 SYNTHETIC = """
 openapi: 3.0.3
 info: {title: Synthetic, version: "1"}

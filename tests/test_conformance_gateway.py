@@ -56,6 +56,7 @@ SERVED_V5 = {
     "tmf640_service_activation": 45,
     "tmf641_service_ordering": 80,
     "tmf642_alarm": 230,
+    "tmf666_account_management": 300,
     "tmf678_bill": 30,
 }
 

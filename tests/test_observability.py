@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -10,8 +15,9 @@ import pytest
 
 from tests.api.clients import in_process
 from tests.backends.contract.support import fan_out_all, to
-from tests.conftest import RunningGateway
+from tests.conftest import RunningGateway, free_port
 from tmfgate.observability import ObservabilityMiddleware
+from tmfgate.settings import Settings
 
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 ORDER = {
@@ -89,3 +95,67 @@ def test_text_logs_or_a_level_above_info_leave_no_request_line(capfd: pytest.Cap
             capfd.readouterr()
             assert client.get(ORDERS).status_code == 200
             assert "tmfgate.requests" not in capfd.readouterr().err
+
+
+def test_a_dispatcher_serves_its_delivery_and_outbox_metrics_on_its_metrics_port(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/store.db"
+    port = free_port()
+    with in_process(database, dispatcher=False) as client:  # the order's fulfilment is left to the dispatcher
+        item = {"id": "1", "action": "add", "productOffering": {"id": "po-fibre-500"}}
+        made = client.post("/tmf-api/productOrderingManagement/v4/productOrder", json={"productOrderItem": [item]})
+        assert made.status_code == 201, made.text
+    command = [sys.executable, "-m", "tmfgate", "dispatch", "--database-url", database, "--metrics-port", str(port)]
+    with (tmp_path / "dispatch.out").open("wb") as output:
+        dispatcher = subprocess.Popen(command, cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:  # until the dispatcher answers and has run the gateway's reactions to the event
+            assert dispatcher.poll() is None, (tmp_path / "dispatch.out").read_text()
+            try:
+                text = httpx.get(f"{url}/metrics", timeout=5).text
+            except httpx.TransportError:
+                text = ""
+            if 'tmfgate_delivery_outcomes_total{kind="reaction",outcome="delivered"}' in text:
+                break
+            assert time.monotonic() < deadline, text or (tmp_path / "dispatch.out").read_text()
+            time.sleep(0.2)
+        assert 'tmfgate_deliveries{state="delivered"}' in text and "tmfgate_outbox_oldest_pending_seconds" in text
+        assert "tmfgate_reactions_total" in text and "tmfgate_requests_total{" not in text  # it serves no API
+        assert httpx.get(f"{url}/health/ready", timeout=5).status_code == 200
+        other = httpx.get(f"{url}/tmf-api/customerManagement/v4/customer", timeout=5)
+        assert other.status_code == 404 and "serves /metrics only" in other.text
+        dispatcher.send_signal(signal.SIGTERM)
+        assert dispatcher.wait(timeout=30) == 0
+    finally:
+        if dispatcher.poll() is None:
+            dispatcher.kill()
+    assert "Traceback" not in (tmp_path / "dispatch.out").read_text()
+
+
+def test_a_metrics_port_taken_already_stops_the_dispatcher_saying_so(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "tmfgate", "dispatch", "--database-url", f"sqlite:///{tmp_path}/s.db"]
+            + ["--metrics-port", str(port)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode != 0 and f"--metrics-port 127.0.0.1:{port} cannot be listened on" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("raw", "address"),
+    [("9464", "127.0.0.1:9464"), ("0.0.0.0:9464", "0.0.0.0:9464"), ("[::1]:80", "::1:80"), ("none", "")],
+)
+def test_a_metrics_port_is_a_port_or_host_and_port(raw: str, address: str) -> None:
+    assert Settings.metrics_port.parse(raw) == address
+
+
+@pytest.mark.parametrize("raw", ["0", "70000", "host:", "a b:80", "http://x:80"])
+def test_a_metrics_port_that_is_none_is_refused(raw: str) -> None:
+    with pytest.raises(ValueError, match="must be a port"):
+        Settings.metrics_port.parse(raw)

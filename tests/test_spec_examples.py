@@ -213,8 +213,12 @@ def invalid_bodies(ours: Schema, example: Example) -> Iterator[tuple[str, Any]]:
             yield f"{'/'.join(map(str, path))} {what}", replaced(body, path, value)
     if found:
         return
-    # no polymorphic attribute in the example: plant one where the schema allows it
-    path, holder, union = next(planted(ours, schema))
+    # no polymorphic attribute in the example: plant one where the schema allows it, if it allows one (a
+    # TMF666 bill format has none, and its account examples are declared bad)
+    place = next(planted(ours, schema), None)
+    if place is None:
+        return
+    path, holder, union = place
     base = {
         r: "x" for r, p in flatten(ours, union)[0].items() if r in flatten(ours, union)[1] and p.get("type") == "string"
     }
@@ -234,7 +238,9 @@ def test_invalid_bodies_are_refused(api5: Api, ours5: Schema, official5: Schema)
     validate = validator(ours5, example.path, "post", example.media)
     assert refusal(validate, example.value) is None
     variants = dict(invalid_bodies(ours5, example))
-    assert any(" as " in what or "@type" in what for what in variants), "no polymorphic attribute to spoil"
+    schema = body_schema(ours5, example)
+    if any(polymorphic(ours5, schema, example.value)) or next(planted(ours5, schema), None) is not None:
+        assert any(" as " in what or "@type" in what for what in variants), "no polymorphic attribute to spoil"
     accepted = [what for what, body in variants.items() if refusal(validate, body) is None]
     assert not accepted, f"{example.name}: accepted {accepted}"
 
@@ -283,7 +289,9 @@ def test_no_discriminator_maps_back_to_its_schema(text5: Schema) -> None:
 def test_openapi_schema_validator_does_not_recurse(api5: Api, ours5: Schema, official5: Schema) -> None:
     """openapi-core's validator follows discriminators: on our texts it ends, on the official ones it recurses."""
     examples = list(request_examples(official5))
-    for example in examples:
+    # A declared bad example may name a union by its own @type (TMF666's PartyRefOrPartyRoleRef), which the
+    # validator's implicit mapping follows back into the union whatever the text says.
+    for example in (e for e in examples if e.name not in api5.bad_examples):
         root = {"components": ours5["components"], **body_schema(ours5, example)}
         list(OAS30Validator(root).iter_errors(sent(example)))  # a RecursionError fails the test
     first = examples[0]

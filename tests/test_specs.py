@@ -307,6 +307,25 @@ APIS = [
     # TMF642 v5.0.1 declares /alarmManagement/v4 as its base path.
     v5("tmf642_alarm.yaml", "TMF642-v5.0.1.oas.yaml", "TMF642 Alarm Management", "/tmf-api/alarmManagement/v5"),
     v5("tmf621_trouble_ticket.yaml", "TMF621-v5.0.1.oas.yaml", "TMF621 Trouble Ticket", "/tmf-api/troubleTicket/v5"),
+    # TMF666's account create examples give each party by the @type of the union, PartyRefOrPartyRoleRef,
+    # which its own discriminator does not map (PartyRef or PartyRoleRef); its JSON Patch (Query) examples
+    # are one operation each, not the array of operations its schema says.
+    v5(
+        "tmf666_account_management.yaml",
+        "TMF666-v5.0.0.oas.yaml",
+        "TMF666 Account Management",
+        "/tmf-api/accountManagement/v5",
+        bad_examples=frozenset(
+            {
+                *(f"{kind}_Create_example" for kind in ("BillingAccount", "FinancialAccount", "SettlementAccount")),
+                "PartyAccount_create_example",
+                *(f"{kind}_update_example_JSON_Patch" for kind in ("BillFormat", "BillPresentationMedia")),
+                *(f"{kind}_Update_example_JSON_Patch" for kind in ("BillingAccount", "SettlementAccount")),
+                "BillingCycleSpecification_update_example_JSON_Patch",
+                "BillingCycleSpecification_update_example_JSON_Patch_Query",
+            }
+        ),
+    ),
     # TMF678's JSON-Patch-Query example is one operation, not the array of operations its schema says.
     v5(
         "tmf678_bill.yaml",
@@ -488,6 +507,34 @@ def compare(where: str, official: Schema, ours: Schema, enum_extra: set[str]) ->
             f"{where}: oneOf {sorted(map(str, branches(ours)))}, official {sorted(map(str, branches(official)))}"
         )
     return problems
+
+
+class UniqueKeyLoader(Loader):  # type: ignore[misc,valid-type]
+    """A YAML loader that refuses a key given twice in one mapping (the usual loaders keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        twice = sorted({str(key) for key in keys if keys.count(key) > 1})
+        if twice:
+            raise yaml.constructor.ConstructorError(None, None, f"{twice} given twice", node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def test_spec_text_gives_each_key_once(api: Api) -> None:
+    """A path or schema written twice in a spec is dropped silently: YAML loaders keep its last copy alone."""
+    with (SPECS / api.spec).open(encoding="utf-8") as stream:
+        yaml.load(stream, Loader=UniqueKeyLoader)
+
+
+def test_every_served_api_with_an_official_v5_file_is_served_in_v5() -> None:
+    """Issue 15: v5 of every API served on v4 whose official v5 file is in ../shared, and any added there."""
+    if not OFFICIAL_DIR.is_dir():
+        pytest.skip(f"official TM Forum specs not found at {OFFICIAL_DIR} ({HOW})")
+    served = {api.official.split("-")[0] for api in APIS if api.version == 4}
+    published = {path.name.split("-")[0] for path in OFFICIAL_DIR.glob("TMF*-v5*.oas.yaml")}
+    faced = {api.official.split("-")[0] for api in APIS if api.version == 5}
+    assert faced == served & published, f"no v5 text of {sorted(served & published - faced)}"
+    assert {api.spec for api in APIS if api.version == 5} == {f"v5/{p.name}" for p in (SPECS / "v5").glob("tmf[0-9]*")}
 
 
 def test_bundled_spec_is_valid_openapi_30(api: Api, common: Schema, ours: Schema) -> None:

@@ -3,6 +3,7 @@ correlation id; exported by OTLP to the configured collector."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -11,10 +12,11 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from backends.base import Event
 from tests.api.clients import in_process
 from tests.api.end_to_end import add, wait
 from tmfgate.observability import ObservabilityMiddleware
-from tmfgate.tracing import Tracing, answered
+from tmfgate.tracing import Tracing, answered, wrote
 
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -129,3 +131,54 @@ def test_each_transaction_of_a_request_is_a_span_within_it() -> None:
     assert request.context is not None and stores
     assert any(s.parent is not None and s.parent.span_id == request.context.span_id for s in stores)
     assert all((s.attributes or {}).get("tmfgate.committed") is True for s in stores)
+
+
+def test_the_events_a_request_writes_are_span_events_of_its_transaction_with_its_correlation_id() -> None:
+    exported = InMemorySpanExporter()
+    with in_process("memory://", fulfilment=False, otlp_endpoint="http://127.0.0.1:1/v1/traces") as client:
+        middleware = client.app.app
+        assert isinstance(middleware, ObservabilityMiddleware)
+        middleware.tracing = client.app.runtime.gateway.tracing = Tracing("http://127.0.0.1:1/v1/traces", exported)
+        body = {"productOrderItem": [add("1", "po-mobile-unlimited")]}
+        made = client.post(ORDERS, json=body, headers={"X-Correlation-ID": "c-events"})
+        assert made.status_code == 201, made.text
+        patched = client.patch(
+            f"{ORDERS}/{made.json()['id']}",
+            json={"description": "now"},
+            headers={"Content-Type": "application/merge-patch+json", "X-Correlation-ID": "c-patch"},
+        )
+        assert patched.status_code == 200, patched.text
+        middleware.tracing.provider.force_flush()
+    spans = exported.get_finished_spans()
+
+    def written(operation: str) -> list[dict[str, object]]:
+        request = next(span for span in spans if span.name == f"tmf622_product_ordering {operation}")
+        assert request.context is not None
+        children = [s for s in spans if s.parent is not None and s.parent.span_id == request.context.span_id]
+        return [dict(e.attributes or {}) for s in children for e in s.events if e.name == "outbox event"]
+
+    (created,) = written("createProductOrder")
+    assert created == {
+        "tmfgate.event_id": created["tmfgate.event_id"],
+        "tmfgate.event_type": "ProductOrderCreateEvent",
+        "tmfgate.api": "tmf622_product_ordering",
+        "tmfgate.resource_kind": "productOrder",
+        "tmfgate.resource_id": made.json()["id"],
+        "tmfgate.correlation_id": "c-events",
+    }
+    (changed,) = written("patchProductOrder")
+    assert changed["tmfgate.event_type"] == "ProductOrderAttributeValueChangeEvent"
+    assert changed["tmfgate.correlation_id"] == "c-patch"
+
+
+def test_no_span_events_are_recorded_outside_a_recording_span() -> None:
+    event = Event("e-1", "api", "order", "o-1", "OrderCreateEvent", dt.datetime.now(dt.UTC), b"{}")
+    wrote([event], "c-1")  # no current span: nothing to record on, and nothing fails
+    exported = InMemorySpanExporter()
+    spans = Tracing("http://127.0.0.1:1/v1/traces", exported)
+    with spans.tracer.start_as_current_span("outer"):
+        wrote([event, event._replace(id="e-2")], "c-1")
+    spans.provider.force_flush()
+    (outer,) = exported.get_finished_spans()
+    spans.close()
+    assert [dict(e.attributes or {})["tmfgate.event_id"] for e in outer.events] == ["e-1", "e-2"]

@@ -127,6 +127,8 @@ def test_a_v5_body_stores_in_v4_names_keeping_v5_only_attributes() -> None:
         ("tmf678_bill", "appliedCustomerBillingRate", "type", "appliedBillingRateType"),
         ("tmf622_product_ordering", "productOrder", "orderDate", "creationDate"),
         ("tmf621_trouble_ticket", "troubleTicket", "statusChange", "statusChangeHistory"),
+        ("tmf666_account_management", "billingAccount", "lastModified", "lastUpdate"),
+        ("tmf666_account_management", "financialAccount", "lastModified", "lastUpdate"),
     ],
 )
 def test_each_renamed_attribute_of_the_table(api: str, kind: str, stored_name: str, face_name: str) -> None:
@@ -156,8 +158,11 @@ def test_a_reply_names_the_face_in_every_href_of_the_home_api() -> None:
     shown = orjson.loads(alarms._hrefs(body))
     assert shown["href"] == "http://h/tmf-api/alarmManagement/v5/ackAlarm/t1"
     assert shown["ackedAlarm"][0]["href"] == "http://h/tmf-api/alarmManagement/v5/alarm/a1"
-    assert shown["affectedService"][0]["href"] == "http://h/tmf-api/serviceInventory/v4/service/s1"  # another API
+    # Another API with a v5 face leads to it; one without (TMF633 has no v5 file here) stays as it is.
+    assert shown["affectedService"][0]["href"] == "http://h/tmf-api/serviceInventory/v5/service/s1"
     assert alarms._hrefs(b'{"name":"x"}') == b'{"name":"x"}'
+    other = b'{"href":"http://h/tmf-api/serviceCatalogManagement/v4/serviceSpecification/s1"}'
+    assert alarms._hrefs(other) == other
 
 
 def test_a_resource_without_a_rule_passes_through() -> None:

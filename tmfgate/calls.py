@@ -54,6 +54,9 @@ class Reply:
     body: bytes | None = None
     headers: Headers = field(default_factory=list)
     media_type: bytes = b"application/json"
+    # The document ``body`` encodes, when the function holds it and nothing else will use it: a face
+    # (tmfgate.versions) maps it in place rather than decoding the body again.
+    document: Document | None = None
 
     @classmethod
     def json(cls, status: int, value: Any, headers: Headers | None = None) -> Reply:
@@ -65,9 +68,10 @@ class Reply:
         return cls(200, body, headers or [], media_type.encode("latin-1"))
 
     @classmethod
-    def created(cls, body: bytes, href: str) -> Reply:
-        """201 with the new resource and ``Location`` equal to its ``href`` (TMF630 create)."""
-        return cls(201, body, [(b"location", href.encode())])
+    def created(cls, body: bytes, href: str, document: Document | None = None) -> Reply:
+        """201 with the new resource and ``Location`` equal to its ``href`` (TMF630 create); ``document``
+        is the resource ``body`` encodes, when the caller hands it over."""
+        return cls(201, body, [(b"location", href.encode())], document=document)
 
     @classmethod
     def error(cls, error: ApiError) -> Reply:

@@ -19,7 +19,7 @@ from typing import Any
 
 from backends import redacted
 from backends.base import StorageError
-from tmfgate import __version__, configuration, database, logs
+from tmfgate import __version__, configuration, database, logs, observability
 from tmfgate.database import sqlite_file
 from tmfgate.errors import ConfigurationError
 from tmfgate.extensions import Command, Registry
@@ -39,7 +39,9 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tmfgate {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     declared = registry.settings
-    _command(commands, "serve", "serve every API over HTTP", declared)
+    _command(
+        commands, "serve", "serve every API over HTTP", [setting for setting in declared if not setting.dispatch_only]
+    )
     _command(
         commands,
         "dispatch",
@@ -258,6 +260,10 @@ async def _dispatch(runtime: Runtime) -> None:
         apis = runtime.gateway.apis
         names = ", ".join(api.spec.title for api in apis if "hub" in api.resources) or "no API with a hub"
         print(f"tmfgate: dispatching the events of {names} (Ctrl-C stops)", flush=True)
+        address = runtime.gateway.settings.metrics_port
+        if address:
+            print(f"tmfgate: /metrics at http://{address}/metrics", flush=True)
+            await observability.serve_metrics(runtime.gateway, address, stop)
         await stop.wait()
     finally:
         for number in (signal.SIGINT, signal.SIGTERM):

@@ -39,6 +39,7 @@ class Setting(Generic[T]):
     choices: tuple[str, ...] | None = None
     shown_default: str | None = None  # how --help and the README show the default, when not str(default)
     serve_only: bool = False  # a setting of the HTTP server, which ``tmfgate dispatch`` does not take
+    dispatch_only: bool = False  # a setting of ``tmfgate dispatch``, which ``tmfgate serve`` does not take
     const: str | None = None  # the value of the option given alone (``--insecure``)
 
     @property
@@ -114,6 +115,22 @@ def whole(minimum: int, maximum: int | None = None) -> Parse[int]:
         return value
 
     return parse
+
+
+def listen_address(raw: str) -> str:
+    """``PORT`` (on loopback) or ``HOST:PORT``, as ``host:port``; empty (or none) for none."""
+    raw = raw.strip()
+    if raw.lower() in ("", "none"):
+        return ""
+    host, _, port = raw.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        number = int(port)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 65535 or any(c.isspace() or c == "/" for c in host):
+        raise ValueError(f"must be a port from 1 to 65535 or host:port such as 0.0.0.0:9464, not {raw!r}")
+    return f"{host}:{number}"
 
 
 def optional_whole(minimum: int) -> Parse[int | None]:

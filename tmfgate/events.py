@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from backends.base import Event, Transaction
-from tmfgate import codec, times
+from tmfgate import codec, times, tracing
 from tmfgate.ids import new_id
 from tmfgate.model import ApiModel, ResourceModel
 from tmfgate.types import Document
@@ -168,6 +168,7 @@ class EventLog:
         for builder, resource in self._by_kind.get(kind, ()):
             for event in builder.created(resource, doc, correlation, raw=raw):
                 await tx.add_event(event if owner is None else event._replace(owner=owner))
+                tracing.wrote((event,), correlation)
 
     async def created_many(
         self, tx: Transaction, kind: str, docs: Sequence[tuple[Document, bytes]], correlation: str, owner: str | None
@@ -180,6 +181,7 @@ class EventLog:
             for event in builder.created(resource, doc, correlation, raw=raw)
         ]
         await tx.add_events(found)
+        tracing.wrote(found, correlation)
 
     async def changed(
         self,
@@ -194,6 +196,23 @@ class EventLog:
         for builder, resource in self._by_kind.get(kind, ()):
             for event in builder.changed(resource, old, new, correlation, raw=raw):
                 await tx.add_event(event if owner is None else event._replace(owner=owner))
+                tracing.wrote((event,), correlation)
+
+    async def changed_many(
+        self,
+        tx: Transaction,
+        kind: str,
+        changes: Sequence[tuple[Document, Document, bytes, str | None]],
+        correlation: str,
+    ) -> None:
+        """The events of changed documents ``(old, new, new JSON, owner)``, recorded together."""
+        found = [
+            event if owner is None else event._replace(owner=owner)
+            for old, new, raw, owner in changes
+            for builder, resource in self._by_kind.get(kind, ())
+            for event in builder.changed(resource, old, new, correlation, raw=raw)
+        ]
+        await tx.add_events(found)
 
     async def deleted(
         self, tx: Transaction, kind: str, old: Document, correlation: str, owner: str | None = None
@@ -201,6 +220,7 @@ class EventLog:
         for builder, resource in self._by_kind.get(kind, ()):
             for event in builder.deleted(resource, old, correlation):
                 await tx.add_event(event if owner is None else event._replace(owner=owner))
+                tracing.wrote((event,), correlation)
 
 
 def _builders(apis: list[ApiModel]) -> dict[str, list[tuple[EventBuilder, ResourceModel]]]:

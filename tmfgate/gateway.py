@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from contextvars import Token
 from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.trace import set_span_in_context
 
 from backends import open_backend
 from backends.base import Backend, BackendConfigurationError, Transaction
@@ -72,16 +77,19 @@ class UnitOfWork:
     """``async with gateway.transaction() as tx``: the store's transaction, then a wake-up for the
     delivery worker once it has committed. A class rather than a generator: this wraps every write."""
 
-    __slots__ = ("gateway", "inner", "span")
+    __slots__ = ("gateway", "inner", "span", "token")
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.inner = gateway.backend.transaction()
         self.span: Span | None = None
+        self.token: Token[Context] | None = None
 
     async def __aenter__(self) -> Transaction:
         if self.gateway.tracing is not None:  # a child of the request's (or the reaction's) span
             self.span = self.gateway.tracing.store()
+            # Current while the transaction runs, so the events it writes are recorded on it (tracing.wrote).
+            self.token = otel_context.attach(set_span_in_context(self.span))
         return await self.inner.__aenter__()
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> bool:
@@ -89,6 +97,8 @@ class UnitOfWork:
             suppressed = await self.inner.__aexit__(kind, error, trace)
         finally:
             if self.span is not None:
+                if self.token is not None:
+                    otel_context.detach(self.token)
                 self.span.set_attribute("tmfgate.committed", kind is None)
                 self.span.end()
         if kind is None:

@@ -1,6 +1,7 @@
 """The core's own paths, beside the APIs: ``/metrics`` (Prometheus), ``/health/live`` and
 ``/health/ready``; and every other request timed and counted by API, operation and status, and
-logged with its correlation id when logs are JSON.
+logged with its correlation id when logs are JSON. ``tmfgate dispatch`` serves the same paths alone
+on ``--metrics-port`` (:func:`serve_metrics`).
 
 They are the gateway's own, not a TMF API's, so they are answered here, before the specs' routes:
 no spec defines them, and no TMF path can clash (those start with ``/tmf-api/``). ``/metrics`` tells
@@ -10,8 +11,10 @@ the health paths answer anyone, as a load balancer must reach them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tmfgate import health, logs, tracing
 from tmfgate.calls import Reply
 from tmfgate.endpoints import send_reply
-from tmfgate.errors import Forbidden
+from tmfgate.errors import ConfigurationError, Forbidden, NotFound
 from tmfgate.gateway import Gateway
 from tmfgate.ids import new_id
 from tmfgate.metrics import CONTENT_TYPE, Metrics
@@ -162,4 +165,38 @@ def observed(app: ASGIApp, gateway: Gateway, exporter: SpanExporter | None = Non
     return ObservabilityMiddleware(ErrorMiddleware(app), gateway, metrics, spans)
 
 
-__all__ = ["ObservabilityMiddleware", "observed"]
+async def serve_metrics(gateway: Gateway, address: str, stop: asyncio.Event) -> None:
+    """Serve ``/metrics`` and the health paths at ``address`` (``host:port``) until ``stop`` is set: the
+    endpoint of ``tmfgate dispatch``, which serves no API; every other path answers 404."""
+    import uvicorn  # noqa: PLC0415 - the dispatcher's only HTTP server
+
+    host, _, port = address.rpartition(":")
+    try:
+        listening = socket.create_server((host, int(port)), family=_family(host))
+    except OSError as exc:
+        raise ConfigurationError(
+            f"--metrics-port {address} cannot be listened on ({exc.strerror or exc}); give a free port."
+        ) from None
+    app = ObservabilityMiddleware(_not_found, gateway, Metrics(gateway.work))
+    config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, server_header=False)
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        server.should_exit = True
+        stopping.cancel()
+        await serving
+        listening.close()
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    await send_reply(send, Reply.error(NotFound(f"tmfgate dispatch serves /metrics only, not {scope['path']}.")))
+
+
+__all__ = ["ObservabilityMiddleware", "observed", "serve_metrics"]

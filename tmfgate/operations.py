@@ -75,7 +75,7 @@ async def create(call: Call, prepare: Prepare | None = None) -> Reply:
             await result
     async with call.gateway.transaction() as tx:
         raw = await write_new(tx, call, call.resource.kind, doc)
-    return Reply.created(raw, doc["href"])
+    return Reply.created(raw, doc["href"], doc)
 
 
 async def patch(call: Call, check: Check | None = None) -> Reply:
@@ -192,6 +192,25 @@ async def write_changed(tx: Transaction, actor: Actor, kind: str, old: Document,
     return raw
 
 
+async def write_changed_many(
+    tx: Transaction, actor: Actor, kind: str, changes: list[tuple[Document, Document]]
+) -> None:
+    """Store changed documents ``(old, new)`` and the events their changes raise, each kind of write in
+    one statement, for a store that keeps documents as given (see ``Transaction.replace_many``)."""
+    raws = [codec.dumps(new) for _, new in changes]
+    if isinstance(actor, Call):
+        for (old, new), raw in zip(changes, raws, strict=True):
+            await check_parties(tx, actor, new, raw, old)
+    await tx.replace_many(kind, [(new["id"], raw) for (_, new), raw in zip(changes, raws, strict=True)])
+    owners = await _owners(tx, actor, kind, [new["id"] for _, new in changes])
+    await actor.gateway.events.changed_many(
+        tx,
+        kind,
+        [(old, new, raw, owners.get(new["id"])) for (old, new), raw in zip(changes, raws, strict=True)],
+        actor.correlation_id,
+    )
+
+
 def _adopt(doc: Document, stored: bytes) -> bytes:
     """``doc`` made the document a store returned, in place, so its id and href are the store's."""
     doc.clear()
@@ -214,6 +233,15 @@ async def _owner(tx: Transaction, actor: Actor, kind: str, id: str) -> str | Non
     if isinstance(actor, Call) and visible(actor) is not None:
         return actor.owner
     return await tx.owner(kind, id)
+
+
+async def _owners(tx: Transaction, actor: Actor, kind: str, ids: list[str]) -> dict[str, str | None]:
+    """:func:`_owner` of several documents, in one read at most."""
+    if not actor.gateway.security.authenticates:
+        return {}
+    if isinstance(actor, Call) and visible(actor) is not None:
+        return dict.fromkeys(ids, actor.owner)
+    return await tx.owner_many(kind, ids)
 
 
 def not_found(call: Call, kind: str | None = None, id: str | None = None) -> NotFound:

@@ -11,6 +11,7 @@ from backends.base import Backend
 from tmfgate import model, specs
 from tmfgate.extensions import Registry
 from tmfgate.gateway import Gateway
+from tmfgate.links import Links
 from tmfgate.model import ApiModel
 from tmfgate.notifications import admin
 from tmfgate.notifications.bus import EventBus
@@ -36,11 +37,12 @@ def load_apis(specs_dir: Path | None = None) -> list[ApiModel]:
         if not faces.is_dir():
             continue
         table = specs.read_data(faces / specs.FACES_FILE) if (faces / specs.FACES_FILE).is_file() else {}
+        links = Links()  # an href to any API with a face of this version leads to that face
         for spec in specs.load_all(faces):
             home = homes.get(spec.name)
             if home is not None:
                 faced = model.build(specs.served(spec))
-                faced.face = Face(home, faced, table)
+                faced.face = Face(home, faced, table, links)
                 home.faces[spec.version] = faced
     return apis
 

@@ -22,6 +22,7 @@ from tmfgate.declarations import (
     auto_switch,
     base_url,
     bus_url,
+    listen_address,
     networks,
     one_of,
     optional_whole,
@@ -189,6 +190,18 @@ class Settings:
         switch,
         choices=("on", "off"),
         serve_only=True,
+    )
+    metrics_port = Setting(
+        "metrics_port",
+        "",
+        "where `tmfgate dispatch` serves `/metrics` (its deliveries by outcome, reactions, the outbox's "
+        "deliveries by state and its oldest pending one, the store's connections) to the clients "
+        "`--admin-hosts` allows: a port on loopback (`9464`) or `host:port` (`0.0.0.0:9464`); none serves "
+        "none (`tmfgate serve` has `/metrics` on its own port)",
+        listen_address,
+        metavar="[HOST:]PORT",
+        shown_default="none",
+        dispatch_only=True,
     )
     health = Setting(
         "health",

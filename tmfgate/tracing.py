@@ -3,20 +3,21 @@ names a collector; without one, no span is made at all.
 
 A request's span joins the trace of the client's ``traceparent`` header (W3C Trace Context), and
 carries the API, the operation, the status and the correlation id, by which a subscriber's
-notifications and the fulfilment the request started can be found. The provider is this app's own,
-not OpenTelemetry's global one, so tests build several in one process.
+notifications and the fulfilment the request started can be found. Each transaction with the store is
+a child span, with an ``outbox event`` span event for each event it wrote (:func:`wrote`). The
+provider is this app's own, not OpenTelemetry's global one, so tests build several in one process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.trace import Span, SpanKind, Tracer
+from opentelemetry.trace import Span, SpanKind, Tracer, get_current_span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from backends.base import Event
@@ -75,6 +76,27 @@ class Tracing:
         self.provider.shutdown()
 
 
+def wrote(events: Iterable[Event], correlation_id: str) -> None:
+    """Record the outbox events a transaction writes as span events of its ``store transaction`` span
+    (a child of the request's or the reaction's span), each with its id, type and resource and the
+    correlation id its deliveries' spans carry; nothing when no span records (no collector)."""
+    span = get_current_span()
+    if not span.is_recording():
+        return
+    for event in events:
+        span.add_event(
+            "outbox event",
+            {
+                "tmfgate.event_id": event.id,
+                "tmfgate.event_type": event.type,
+                "tmfgate.api": event.api,
+                "tmfgate.resource_kind": event.kind,
+                "tmfgate.resource_id": event.resource_id,
+                "tmfgate.correlation_id": correlation_id,
+            },
+        )
+
+
 def answered(span: Span, *, api: str, operation: str, status: int, correlation_id: str) -> None:
     """Name the span after its operation and record how the request was answered."""
     span.update_name(f"{api} {operation}")
@@ -88,4 +110,4 @@ def answered(span: Span, *, api: str, operation: str, status: int, correlation_i
     )
 
 
-__all__ = ["Tracing", "answered"]
+__all__ = ["Tracing", "answered", "wrote"]

@@ -20,6 +20,7 @@ from tmfgate import codec, jsonpath
 from tmfgate.calls import Reply
 from tmfgate.errors import BadRequest, InvalidQuery
 from tmfgate.faces import Node, Planner, Rule, collapsed, rules_of
+from tmfgate.links import Links
 from tmfgate.model import ApiModel, OperationModel, ResourceModel
 from tmfgate.query import parameters
 from tmfgate.schemas import Checks, compile_schema
@@ -35,7 +36,7 @@ HUB_VERBS = frozenset({"register", "subscription"})
 class Face:
     """How one API's ``model`` (its v5 text) maps to the documents its ``home`` (v4) stores."""
 
-    def __init__(self, home: ApiModel, model: ApiModel, table: Mapping[str, Any]) -> None:
+    def __init__(self, home: ApiModel, model: ApiModel, table: Mapping[str, Any], links: Links | None = None) -> None:
         self.home, self.model = home, model
         self.version = model.spec.version
         planner = Planner(model.schemas, rules_of(table))
@@ -50,9 +51,9 @@ class Face:
             if resource.schema is not None and kind != "hub"
         }
         self._resources: dict[str, FacedResource] = {}
-        self._home_path = (home.base_path + "/").encode()
-        # An href naming the home version (one escaped character would end it: left as it is).
-        self._home_href = re.compile(rb'"href":"([^"\\]*' + re.escape(self._home_path) + rb'[^"\\]*)"')
+        # Shared with the faces of the same version of the other APIs, whose hrefs lead to them too.
+        self.links = links or Links()
+        self.links.add(home.base_path, model.base_path, {home: kind for kind, home in self.homes.items()})
 
     # Operations
 
@@ -124,12 +125,8 @@ class Face:
         return result
 
     def href(self, href: str) -> str:
-        shown = href.replace(self.home.base_path + "/", self.model.base_path + "/", 1)
-        for kind, home in self.homes.items():
-            stored = f"{self.model.base_path}/{home}/"
-            if stored in shown:
-                return shown.replace(stored, f"{self.model.base_path}/{kind}/", 1)
-        return shown
+        """An href of a stored document as this face shows it (:mod:`tmfgate.links`)."""
+        return self.links.href(href, self.home.base_path)
 
     # Queries
 
@@ -159,7 +156,8 @@ class Face:
         if reply.body is None or reply.status >= 300:
             return Reply(reply.status, reply.body, headers)
         if op.verb in DOCUMENT_VERBS:
-            shown = codec.dumps(self.outward(op.resource.kind, codec.loads(reply.body)))
+            stored = reply.document if reply.document is not None else codec.loads(reply.body)
+            shown = codec.dumps(self.outward(op.resource.kind, stored))
             return Reply(reply.status, self._hrefs(shown), headers)
         if op.verb in HUB_VERBS:
             hub: Document = codec.loads(reply.body)
@@ -182,11 +180,9 @@ class Face:
         return self._hrefs(orjson.dumps(envelope))
 
     def _hrefs(self, body: bytes) -> bytes:
-        """The ``href`` of every object in ``body`` that names the home version naming this face
-        instead: the references a home handler wrote (a v5 ackAlarm's alarms) lead to v5."""
-        if self._home_path not in body:
-            return body
-        return self._home_href.sub(lambda found: b'"href":"' + self.href(found[1].decode()).encode() + b'"', body)
+        """The ``href`` of every object in ``body`` that names a home version with a face of this version
+        instead: the references a home handler wrote (a v5 ackAlarm's alarms, an order item's product)."""
+        return self.links.shown(body)
 
     def _rename_type(self, envelope: Document) -> None:
         """The event type of a resource this face names otherwise in the face's name (TMF642 v5

@@ -53,7 +53,8 @@ class MemoryTransaction:
         self._write(kind, id, compact(doc))
         self._new_owners[(kind, id)] = owner
 
-    async def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+    async def get_many(self, kind: str, ids: Sequence[str], *, for_update: bool = False) -> dict[str, bytes]:
+        # for_update needs nothing: the backend lock makes this the only writer until commit.
         found = {id: self._current(kind, id) for id in ids}
         return {id: doc for id, doc in found.items() if doc is not None}
 
@@ -75,6 +76,13 @@ class MemoryTransaction:
         if self._current(kind, id) is None:
             raise NotStored(f"No {kind} with id {id!r} is stored.")
         self._write(kind, id, compact(doc))
+
+    async def replace_many(self, kind: str, docs: Sequence[tuple[str, bytes]]) -> None:
+        for id, doc in docs:
+            await self.replace(kind, id, doc)
+
+    async def owner_many(self, kind: str, ids: Sequence[str]) -> dict[str, str | None]:
+        return {id: self._owner(kind, id) for id in ids if self._current(kind, id) is not None}
 
     async def delete(self, kind: str, id: str) -> bool:
         if self._current(kind, id) is None:

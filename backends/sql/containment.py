@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from backends.queries import Condition, Op, ValueType
 from backends.values import as_number
 
+from .binds import Binds
 from .schema import INDEXED, documents, indexed_column
 
 MAX_DEPTH = 4  # steps of a path asked in every shape: 2 ** 4 shapes per value
@@ -60,28 +61,43 @@ def applies(condition: Condition) -> bool:
     return scalars << len(condition.path) <= MAX_SHAPES
 
 
-def contains(condition: Condition, doc: ColumnElement[Any]) -> ColumnElement[bool]:
+def bind(condition: Condition, prefix: str, binds: Binds) -> None:
+    """Bind what a condition that :func:`applies` is asked with: the texts its indexed column compares
+    (``<prefix>_column_texts``), each containment's JSON (``<prefix>_json0``, ...), and whether the
+    texts are all of its values (then it splits in :func:`halves`)."""
+    texts = _top_level_texts(condition)
+    if texts:
+        binds.add(f"{prefix}_column_texts", texts)
+    binds.choose(f"{prefix}_halves", bool(texts) and set(texts) == {str(value) for value in condition.values})
+    shapes = {_json(shape) for value in _scalars(condition) for shape in _shapes(condition.path, value)}
+    shapes -= {_json({condition.path[0]: text}) for text in texts}  # compared as text
+    for index, shape in enumerate(sorted(shapes)):
+        binds.add(f"{prefix}_json{index}", shape)
+
+
+def contains(condition: Condition, prefix: str, doc: ColumnElement[Any], binds: Binds) -> ColumnElement[bool]:
     """Whether any value at the condition's path equals any of its values (the EQ of ``condition``)."""
-    split = halves(condition, doc)
+    split = halves(condition, prefix, doc, binds)
     if split is not None:
         return or_(*split)
     alternatives: list[ColumnElement[bool]] = []
-    texts = _top_level_texts(condition)
-    if texts:
-        alternatives.append(_text(condition.path[0], doc).in_(texts))
-    shapes = _containments(condition, doc, texts)
-    return or_(*alternatives, *shapes)
+    if binds.has(f"{prefix}_column_texts"):
+        column = _text(condition.path[0], doc)
+        alternatives.append(column.in_(binds.bind(f"{prefix}_column_texts", column.type, expanding=True)))
+    return or_(*alternatives, *_containments(prefix, doc, binds))
 
 
-def halves(condition: Condition, doc: ColumnElement[Any]) -> tuple[ColumnElement[bool], ColumnElement[bool]] | None:
+def halves(
+    condition: Condition, prefix: str, doc: ColumnElement[Any], binds: Binds
+) -> tuple[ColumnElement[bool], ColumnElement[bool]] | None:
     """The EQ of ``condition`` in two disjoint halves, when every value is an indexed member's text: the
     member is one of the texts (its column's index alone answers), or an array holding one (whose
     JSON text begins with ``[``: that range of the index, then containment); None otherwise."""
-    texts = _top_level_texts(condition)
-    if not texts or doc is not documents.c.doc or set(texts) != {str(value) for value in condition.values}:
+    if doc is not documents.c.doc or not binds.chose(f"{prefix}_halves"):
         return None
     column = _text(condition.path[0], doc)
-    arrays = or_(*_containments(condition, doc, texts))
+    arrays = or_(*_containments(prefix, doc, binds))
+    texts = binds.bind(f"{prefix}_column_texts", column.type, expanding=True)
     return column.in_(texts), and_(column >= literal("[", Text), column < literal("\\", Text), arrays)
 
 
@@ -94,11 +110,12 @@ def _text(name: str, doc: ColumnElement[Any]) -> ColumnElement[Any]:
     return doc.op("->>", return_type=Text)(literal(name, Text))
 
 
-def _containments(condition: Condition, doc: ColumnElement[Any], texts: list[str]) -> list[ColumnElement[bool]]:
-    """``doc @> shape`` for each shape holding a value, but those of the ``texts`` compared as text."""
-    shapes = {_json(shape) for value in _scalars(condition) for shape in _shapes(condition.path, value)}
-    shapes -= {_json({condition.path[0]: text}) for text in texts}  # compared as text
-    return [doc.op("@>", return_type=Boolean)(cast(literal(text, Text), JSONB)) for text in sorted(shapes)]
+def _containments(prefix: str, doc: ColumnElement[Any], binds: Binds) -> list[ColumnElement[bool]]:
+    """``doc @> shape`` for each shape bound (those of the texts compared as text are not)."""
+    return [
+        doc.op("@>", return_type=Boolean)(cast(binds.bind(name, Text()), JSONB))
+        for name in binds.names(f"{prefix}_json")
+    ]
 
 
 def _top_level_texts(condition: Condition) -> list[str]:

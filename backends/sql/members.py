@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Select, Text, and_, func, literal, literal
 from backends.queries import Condition, Op, ValueType
 from backends.values import as_number
 
+from .binds import Binds
 from .schema import SQLITE_INDEXED, documents, json_member
 
 Halves = tuple[ColumnElement[bool], ColumnElement[bool]]  # an equality as two disjoint conditions
@@ -43,18 +44,27 @@ def _plain(text: str) -> bool:
     return as_number(text) is None
 
 
-def branches(condition: Condition, doc: ColumnElement[Any], walk: ColumnElement[bool]) -> Halves:
+def bind(condition: Condition, prefix: str, binds: Binds) -> None:
+    """Bind the texts of a condition that :func:`applies` (``<prefix>_member_texts``)."""
+    binds.add(f"{prefix}_member_texts", sorted({str(value) for value in condition.values}))
+
+
+def branches(
+    condition: Condition, prefix: str, doc: ColumnElement[Any], walk: ColumnElement[bool], binds: Binds
+) -> Halves:
     """The two disjoint halves of the EQ of ``condition``: the member is one of the texts (the index alone
     answers), or is an array holding one (``walk``: the same EQ as a ``json_each`` walk)."""
     member = func.json_extract(doc, literal_column(json_member(condition.path[0])), type_=Text)
-    texts = sorted({str(value) for value in condition.values})
+    texts = binds.bind(f"{prefix}_member_texts", Text(), expanding=True)
     in_array = and_(member >= literal("[", Text), member < literal("\\", Text), walk)  # '\\' follows '['
     return member.in_(texts), in_array
 
 
-def equal(condition: Condition, doc: ColumnElement[Any], walk: ColumnElement[bool]) -> ColumnElement[bool]:
+def equal(
+    condition: Condition, prefix: str, doc: ColumnElement[Any], walk: ColumnElement[bool], binds: Binds
+) -> ColumnElement[bool]:
     """The EQ of ``condition``, through the member's index."""
-    return or_(*branches(condition, doc, walk))
+    return or_(*branches(condition, prefix, doc, walk, binds))
 
 
 def count(

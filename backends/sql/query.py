@@ -31,15 +31,14 @@ The matching rules, identical here (both dialects) and in :mod:`backends.matchin
 
 Every filter value and attribute name is a bound parameter; PostgreSQL paths are quoted jsonpath
 strings passed as parameters, and SQLite walks members with ``json_each`` and compares keys, so no
-name ever becomes part of the SQL text.
+name ever becomes part of the SQL text. Filter values are bound by name (:mod:`backends.sql.bindings`)
+and read here from the names alone, so one statement serves every query of its shape.
 """
 
 from __future__ import annotations
 
 import abc
-import datetime as dt
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -66,18 +65,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 
-from backends.queries import Condition, ElementCondition, Instant, Op, SortKey, ValueType
+from backends.queries import Condition, ElementCondition, Op, SortKey, ValueType
 from backends.values import (
-    DAY_MICROS,
     NAIVE_INSTANT,
     ZONED_INSTANT,
-    as_number,
-    instant_micros,
     parse_instant,
     regex_search,
 )
 
 from . import containment, members
+from .bindings import bind_condition, bind_elements
+from .binds import Binds
 
 INSTANT_FUNCTION = "tmfgate_instant"
 _NUMERIC_TYPES = ("integer", "real")
@@ -119,18 +117,8 @@ class _Value(abc.ABC):
     instant: ColumnElement[Any]
 
     @abc.abstractmethod
-    def regex(self, pattern: str) -> _Bool:
+    def regex(self, pattern: ColumnElement[Any]) -> _Bool:
         """Whether the value is a string matching ``pattern`` (each dialect has its own operator)."""
-
-    def bind_number(self, number: Decimal) -> Any:
-        return number
-
-    def bind_boolean(self, flag: bool) -> Any:
-        return flag
-
-    @abc.abstractmethod
-    def bind_instant(self, instant: Instant, *, day_end: bool = False) -> Any:
-        """The bound parameter comparing with ``instant`` (or the end of its day)."""
 
 
 class _SqliteValue(_Value):
@@ -143,20 +131,8 @@ class _SqliteValue(_Value):
         self.boolean = case((type_.in_(("true", "false")), value))
         self.instant = type_coerce(getattr(func, INSTANT_FUNCTION)(self.text), Integer)
 
-    def regex(self, pattern: str) -> _Bool:
-        return func.regexp(literal(pattern, Text), self.text) == 1
-
-    def bind_number(self, number: Decimal) -> Any:
-        # sqlite3 cannot bind Decimal; integers stay exact, the rest compare as doubles.
-        if number == number.to_integral_value() and abs(number) < 2**63:
-            return int(number)
-        return float(number)
-
-    def bind_boolean(self, flag: bool) -> Any:
-        return int(flag)
-
-    def bind_instant(self, instant: Instant, *, day_end: bool = False) -> Any:
-        return instant_micros(instant) + (DAY_MICROS if day_end else 0)
+    def regex(self, pattern: ColumnElement[Any]) -> _Bool:
+        return func.regexp(pattern, self.text) == 1
 
 
 class _PostgresValue(_Value):
@@ -172,16 +148,9 @@ class _PostgresValue(_Value):
         self.boolean = case((typeof == "boolean", cast(item, Boolean)))
         self.instant = case((typeof == "string", _pg_instant(string)))
 
-    def regex(self, pattern: str) -> _Bool:
+    def regex(self, pattern: ColumnElement[Any]) -> _Bool:
         # Not under COLLATE "C", which would make \w and (?i) ASCII-only, unlike Python.
-        return self.string.op("~", return_type=Boolean)(literal(pattern, Text))
-
-    def bind_instant(self, instant: Instant, *, day_end: bool = False) -> Any:
-        if not day_end:
-            return instant.at
-        if instant.at.date() == dt.date.max:
-            return None  # the last representable day has no next midnight
-        return instant.at + dt.timedelta(days=1)
+        return self.string.op("~", return_type=Boolean)(pattern)
 
 
 def _pg_instant(text: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -196,39 +165,76 @@ def _pg_instant(text: ColumnElement[Any]) -> ColumnElement[Any]:
     ).cast(DateTime(timezone=True))
 
 
-def where_clause(conditions: Sequence[Condition], doc: ColumnElement[Any], dialect: str) -> _Bool:
-    """A WHERE clause holding all the conditions; ``true()`` when there are none."""
+def where_clause(
+    conditions: Sequence[Condition],
+    doc: ColumnElement[Any],
+    dialect: str,
+    binds: Binds | None = None,
+    prefixes: Sequence[str] | None = None,
+) -> _Bool:
+    """A WHERE clause holding all the conditions; ``true()`` when there are none.
+
+    The values of the ``i``-th condition are bound under the prefix ``prefixes[i]`` (``c<i>`` when
+    not given) in ``binds`` (:func:`bind_condition`); without ``binds`` they are bound here first."""
     candidates = _candidates_for(dialect)
     if not conditions:
         return true()
-    return and_(*(_top_level(condition, doc, candidates, dialect) for condition in conditions))
+    names = list(prefixes) if prefixes is not None else [f"c{index}" for index in range(len(conditions))]
+    if binds is None:
+        binds = Binds()
+        for condition, prefix in zip(conditions, names, strict=True):
+            bind_condition(condition, prefix, dialect, binds)
+    return and_(
+        *(
+            _top_level(condition, prefix, doc, candidates, dialect, binds)
+            for condition, prefix in zip(conditions, names, strict=True)
+        )
+    )
 
 
-def _top_level(condition: Condition, doc: ColumnElement[Any], candidates: _Candidates, dialect: str) -> _Bool:
+def _top_level(
+    condition: Condition, prefix: str, doc: ColumnElement[Any], candidates: _Candidates, dialect: str, binds: Binds
+) -> _Bool:
     """A condition on the document itself: on SQLite an indexed member's equality goes through its index."""
-    if dialect != "sqlite" or not members.applies(condition):
-        return _condition(condition, doc, candidates, dialect)
-    found = members.equal(condition, doc, equality_walk(condition, doc, dialect))
+    if dialect != "sqlite" or not binds.chose(f"{prefix}_member"):
+        return _condition(condition, prefix, doc, candidates, dialect, binds)
+    found = members.equal(condition, prefix, doc, equality_walk(condition, prefix, doc, dialect, binds), binds)
     # json_extract is NULL where the member is absent: that is no match, not unknown.
     return found if condition.op is Op.EQ else not_(func.coalesce(found, false()))
 
 
-def elements_clause(elements: Sequence[ElementCondition], doc: ColumnElement[Any], dialect: str) -> _Bool:
-    """A WHERE clause holding every element condition: some object at the path satisfies all of its own."""
+def elements_clause(
+    elements: Sequence[ElementCondition], doc: ColumnElement[Any], dialect: str, binds: Binds | None = None
+) -> _Bool:
+    """A WHERE clause holding every element condition: some object at the path satisfies all of its own.
+
+    The ``k``-th condition of the ``j``-th element binds its values as ``e<j>c<k>`` (:func:`bind_elements`)."""
     candidates = _candidates_for(dialect)
+    if binds is None:
+        binds = Binds()
+        bind_elements(elements, dialect, binds)
     walk = _sqlite_element if dialect == "sqlite" else _pg_element
-    return and_(true(), *(walk(element, doc, candidates) for element in elements))
+    return and_(true(), *(walk(element, f"e{j}", doc, candidates, binds) for j, element in enumerate(elements)))
 
 
-def _sqlite_element(element: ElementCondition, doc: ColumnElement[Any], candidates: _Candidates) -> _Bool:
+def _sqlite_element(
+    element: ElementCondition, prefix: str, doc: ColumnElement[Any], candidates: _Candidates, binds: Binds
+) -> _Bool:
     walk = _SqliteWalk(doc, element.path)
-    inner = [_condition(condition, walk.raw, candidates, "sqlite") for condition in element.conditions]
+    inner = [
+        _walked(condition, f"{prefix}c{k}", walk.raw, candidates, binds)
+        for k, condition in enumerate(element.conditions)
+    ]
     return exists(select(literal(1)).select_from(walk.source).where(walk.keys, walk.value.type == "object", *inner))
 
 
-def _pg_element(element: ElementCondition, doc: ColumnElement[Any], candidates: _Candidates) -> _Bool:
+def _pg_element(
+    element: ElementCondition, prefix: str, doc: ColumnElement[Any], candidates: _Candidates, binds: Binds
+) -> _Bool:
     item = func.jsonb_path_query(doc, _pg_path(element.path), type_=JSONB).column_valued("e")
-    inner = [_condition(condition, item, candidates, "postgresql") for condition in element.conditions]
+    inner = [
+        _walked(condition, f"{prefix}c{k}", item, candidates, binds) for k, condition in enumerate(element.conditions)
+    ]
     return exists(select(literal(1)).where(func.jsonb_typeof(item) == "object", *inner))
 
 
@@ -243,70 +249,63 @@ def _candidates_for(dialect: str) -> _Candidates:
     raise ValueError(f"The SQL dialect {dialect!r} is not supported; use 'sqlite' or 'postgresql'.")
 
 
-def equality_walk(condition: Condition, doc: ColumnElement[Any], dialect: str) -> _Bool:
+def equality_walk(condition: Condition, prefix: str, doc: ColumnElement[Any], dialect: str, binds: Binds) -> _Bool:
     """The EQ of ``condition`` (an EQ or NE) read value by value, through no index."""
-    return _candidates_for(dialect)(doc, condition.path, lambda value: _predicate(value, condition, Op.EQ))
+    return _candidates_for(dialect)(doc, condition.path, lambda value: _predicate(value, condition, prefix, binds))
 
 
-def _condition(condition: Condition, doc: ColumnElement[Any], candidates: _Candidates, dialect: str) -> _Bool:
-    op = Op.EQ if condition.op is Op.NE else condition.op
-    if dialect == "postgresql" and containment.applies(condition):
-        found = containment.contains(condition, doc)  # the same matches, through the indexes
-        if condition.op is Op.NE:  # doc ->> name is NULL where the attribute is absent: no match, not unknown
-            return not_(func.coalesce(found, false()))
-    else:
-        found = candidates(doc, condition.path, lambda value: _predicate(value, condition, op))
+def _condition(
+    condition: Condition, prefix: str, doc: ColumnElement[Any], candidates: _Candidates, dialect: str, binds: Binds
+) -> _Bool:
+    if dialect == "postgresql" and binds.chose(f"{prefix}_contains"):
+        found = containment.contains(condition, prefix, doc, binds)  # the same matches, through the indexes
+        # doc ->> name is NULL where the attribute is absent: no match, not unknown
+        return not_(func.coalesce(found, false())) if condition.op is Op.NE else found
+    return _walked(condition, prefix, doc, candidates, binds)
+
+
+def _walked(condition: Condition, prefix: str, doc: ColumnElement[Any], candidates: _Candidates, binds: Binds) -> _Bool:
+    found = candidates(doc, condition.path, lambda value: _predicate(value, condition, prefix, binds))
     return not_(found) if condition.op is Op.NE else found
 
 
-def _predicate(value: _Value, condition: Condition, op: Op) -> _Bool:
-    """Whether one found value matches any of the condition's values."""
-    values = condition.values
+def _predicate(value: _Value, condition: Condition, prefix: str, binds: Binds) -> _Bool:
+    """Whether one found value matches any of the condition's values (bound by :func:`bind_walk`)."""
+    op = Op.EQ if condition.op is Op.NE else condition.op
     if op is Op.REGEX:
-        return or_(*(value.regex(str(pattern)) for pattern in values))
-    if condition.value_type is ValueType.STRING:
-        return _string_predicate(value, op, [str(text) for text in values])
-    if condition.value_type is ValueType.NUMBER:
-        return _ordered(value.number, op, [value.bind_number(v) for v in values if isinstance(v, Decimal)])
-    if condition.value_type is ValueType.BOOLEAN:
-        return _ordered(value.boolean, op, [value.bind_boolean(bool(v)) for v in values])
-    return _instant_predicate(value, op, [v for v in values if isinstance(v, Instant)])
-
-
-def _string_predicate(value: _Value, op: Op, texts: list[str]) -> _Bool:
+        return or_(*(value.regex(binds.bind(name, Text())) for name in binds.names(f"{prefix}_regex")))
+    if condition.value_type is ValueType.DATETIME:
+        return _instant_predicate(value, op, prefix, binds)
     if op is not Op.EQ:
-        return _ordered(value.text, op, texts)
-    alternatives: list[_Bool] = [value.text.in_(texts)]
-    numbers = [number for number in map(as_number, texts) if number is not None]
-    if numbers:
-        alternatives.append(value.number.in_([value.bind_number(number) for number in numbers]))
-    flags = [text == "true" for text in texts if text in ("true", "false")]
-    if flags:
-        alternatives.append(value.boolean.in_([value.bind_boolean(flag) for flag in flags]))
+        expr = {ValueType.STRING: value.text, ValueType.NUMBER: value.number}.get(condition.value_type, value.boolean)
+        return _ordered(expr, op, binds.bind(f"{prefix}_bound", expr.type))
+    alternatives: list[_Bool] = []
+    for name, expr in (("texts", value.text), ("numbers", value.number), ("flags", value.boolean)):
+        if binds.has(f"{prefix}_{name}"):
+            alternatives.append(expr.in_(binds.bind(f"{prefix}_{name}", expr.type, expanding=True)))
     return or_(*alternatives)
 
 
-def _ordered(expr: ColumnElement[Any], op: Op, binds: list[Any]) -> _Bool:
-    """``expr op any(binds)``; for an ordering operator that is one comparison with the loosest bound."""
-    if op is Op.EQ:
-        return expr.in_(binds)
-    # Typed like the stored side, so PostgreSQL compares timestamptz and boolean values directly.
-    if op in (Op.GT, Op.GTE):
-        bound = literal(min(binds), expr.type)
-        return expr > bound if op is Op.GT else expr >= bound
-    bound = literal(max(binds), expr.type)
+def _ordered(expr: ColumnElement[Any], op: Op, bound: ColumnElement[Any]) -> _Bool:
+    """``expr op bound``, the bound typed like the stored side (PostgreSQL compares timestamptz and booleans)."""
+    if op is Op.GT:
+        return expr > bound
+    if op is Op.GTE:
+        return expr >= bound
     return expr < bound if op is Op.LT else expr <= bound
 
 
-def _instant_predicate(value: _Value, op: Op, instants: list[Instant]) -> _Bool:
+def _instant_predicate(value: _Value, op: Op, prefix: str, binds: Binds) -> _Bool:
+    instant = value.instant
     if op is not Op.EQ:
-        return _ordered(value.instant, op, [value.bind_instant(instant) for instant in instants])
-    exact = [value.bind_instant(instant) for instant in instants if not instant.whole_day]
-    alternatives: list[_Bool] = [value.instant.in_(exact)] if exact else []
-    for day in (instant for instant in instants if instant.whole_day):
-        start, end = value.bind_instant(day), value.bind_instant(day, day_end=True)
-        in_day = value.instant >= start
-        alternatives.append(in_day if end is None else and_(in_day, value.instant < end))
+        return _ordered(instant, op, binds.bind(f"{prefix}_bound", instant.type))
+    alternatives: list[_Bool] = []
+    if binds.has(f"{prefix}_instants"):
+        alternatives.append(instant.in_(binds.bind(f"{prefix}_instants", instant.type, expanding=True)))
+    for day in binds.names(f"{prefix}_day"):
+        in_day = instant >= binds.bind(day, instant.type)
+        end = day.replace("_day", "_end")
+        alternatives.append(and_(in_day, instant < binds.bind(end, instant.type)) if binds.has(end) else in_day)
     return or_(*alternatives)
 
 

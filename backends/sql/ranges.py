@@ -18,10 +18,11 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, and_, func, literal, literal_column, true
+from sqlalchemy import ColumnElement, Text, and_, func, literal_column, true
 
 from backends.queries import Condition, Instant, Op, ValueType
 
+from .binds import Binds
 from .schema import RANGE_INDEXED, documents
 
 
@@ -45,18 +46,28 @@ def applies(kind: str, condition: Condition) -> bool:
     return condition.value_type is ValueType.DATETIME and condition.op not in (Op.NE, Op.REGEX)
 
 
-def narrowed(kind: str, conditions: Sequence[Condition], dialect: str) -> list[ColumnElement[bool]]:
-    """One looser range per indexed member the conditions compare (all of its bounds together), and the
-    kind written out; nothing when no condition applies."""
+def bind(kind: str, conditions: Sequence[Condition], binds: Binds) -> None:
+    """Bind the looser range of each indexed member the conditions compare (all of its bounds together):
+    ``range_<name>_low`` and ``range_<name>_high``, each when there is one."""
     bounds: dict[str, tuple[str | None, str | None]] = {}
     for condition in conditions:
         if applies(kind, condition):
             low, high = bounds.get(condition.path[0], (None, None))
             more_low, more_high = _bounds(condition)
             bounds[condition.path[0]] = (_pick(max, low, more_low), _pick(min, high, more_high))
-    if not bounds:
+    for name, (low, high) in sorted(bounds.items()):
+        if low is not None:
+            binds.add(f"range_{name}_low", low)
+        if high is not None:
+            binds.add(f"range_{name}_high", high)
+
+
+def narrowed(kind: str, conditions: Sequence[Condition], dialect: str, binds: Binds) -> list[ColumnElement[bool]]:
+    """The ranges :func:`bind` bound, and the kind written out; nothing when no condition applies."""
+    names = sorted({condition.path[0] for condition in conditions if applies(kind, condition)})
+    if not names:
         return []
-    return [kind_clause(kind), *(_range(member_text(name, dialect), *pair) for name, pair in bounds.items())]
+    return [kind_clause(kind), *(_range(member_text(name, dialect), name, binds) for name in names)]
 
 
 def _bounds(condition: Condition) -> tuple[str | None, str | None]:
@@ -71,10 +82,11 @@ def _pick(choose: Any, one: str | None, other: str | None) -> str | None:
     return other if one is None else one if other is None else str(choose(one, other))
 
 
-def _range(text: ColumnElement[Any], low: str | None, high: str | None) -> ColumnElement[bool]:
+def _range(text: ColumnElement[Any], name: str, binds: Binds) -> ColumnElement[bool]:
+    low, high = f"range_{name}_low", f"range_{name}_high"
     return and_(
-        true() if low is None else text >= literal(low, Text),
-        true() if high is None else text < literal(high, Text),
+        text >= binds.bind(low, Text()) if binds.has(low) else true(),
+        text < binds.bind(high, Text()) if binds.has(high) else true(),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, Text, bindparam, cast, func, or_, select, type_coerce
+from sqlalchemy import Select, Text, any_, bindparam, cast, func, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -29,11 +29,27 @@ class DocumentStatements:
         )
         key = (documents.c.kind == bindparam("of_kind"), documents.c.id == bindparam("of_id"))
         self.get = select(self.doc_text).where(*key)
-        self.get_many = select(documents.c.id, self.doc_text).where(
-            documents.c.kind == bindparam("of_kind"), documents.c.id.in_(bindparam("of_ids", expanding=True))
+        # Ids of a batch (``of_ids``): on PostgreSQL one array, not a parameter per id. Prepared (psycopg
+        # prepares a statement run five times), IN ($2, ..., $1001) got a generic plan that read every
+        # document of the kind and compared each with the 1,000 ids: 8.8 s among 89,000 usage records,
+        # where the primary key finds them in 1.3 ms, as it does for ANY of an array of any length.
+        self.of_ids: ColumnElement[bool] = (
+            documents.c.id == any_(bindparam("of_ids", type_=postgresql.ARRAY(Text)))
+            if postgres
+            else documents.c.id.in_(bindparam("of_ids", expanding=True))
         )
+        self.get_many = select(documents.c.id, self.doc_text).where(
+            documents.c.kind == bindparam("of_kind"), self.of_ids
+        )
+        # Rows are locked as the sort hands them out (LockRows above Sort): in code point order, as
+        # Python sorts ids, so a batch takes its locks in the order one-by-one lockers take theirs.
+        in_order = documents.c.id.collate("C") if postgres else documents.c.id
+        self.get_many_for_update = self.get_many.order_by(in_order).with_for_update()
         self.get_for_update = self.get.with_for_update()  # SQLite renders nothing: BEGIN IMMEDIATE serialises
         self.owner = select(documents.c.owner).where(*key)
+        self.owner_many = select(documents.c.id, documents.c.owner).where(
+            documents.c.kind == bindparam("of_kind"), self.of_ids
+        )
         # By (for update, documents with no owner too): a tenant's read of one document.
         self.get_owned: dict[tuple[bool, bool], Select[Any]] = {}
         for shared in (False, True):

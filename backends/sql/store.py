@@ -10,19 +10,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ARRAY, Select, Text, func, or_, select, text
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.sql.expression import ColumnElement, Executable
+from sqlalchemy.sql.expression import Executable
 
 from backends.errors import DuplicateId, NotStored, StorageError, StorageUnavailable, UnstorableDocument
 from backends.events import Delivery, DeliveryState, Event, Route
-from backends.queries import Condition, Owners, Page, Query
+from backends.queries import Owners, Page, Query
 
-from . import containment, members, migrations, outbox, ranges, sqlite
+from . import migrations, outbox, sqlite
 from .grouped import GroupCommit
-from .query import elements_clause, equality_walk, order_by, where_clause
+from .lists import list_statements
 from .schema import documents, metadata
 from .sqlite import Executing, LoopConnection
 from .statements import STATEMENTS
@@ -81,11 +81,13 @@ class SqlTransaction:
         if stored is None:  # ON CONFLICT DO NOTHING returned no row
             raise DuplicateId(f"A {kind} with id {id!r} is already stored.")
 
-    async def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+    async def get_many(self, kind: str, ids: Sequence[str], *, for_update: bool = False) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
+        stmt = self._statements.get_many_for_update if for_update else self._statements.get_many
+        ids = sorted(ids) if for_update else ids  # chunks locked one after the other: in id order too
         for start in range(0, len(ids), _MANY):  # bound parameters have a limit (SQLite: 32,766)
             chosen = list(ids[start : start + _MANY])
-            rows = await self._execute(self._statements.get_many, {"of_kind": kind, "of_ids": chosen})
+            rows = await self._execute(stmt, {"of_kind": kind, "of_ids": chosen})
             found.update((str(id), raw.encode()) for id, raw in rows.all())
         return found
 
@@ -123,33 +125,46 @@ class SqlTransaction:
         if (await self._execute(self._statements.replace, values)).rowcount == 0:
             raise NotStored(f"No {kind} with id {id!r} is stored.")
 
+    async def replace_many(self, kind: str, docs: Sequence[tuple[str, bytes]]) -> None:
+        stamp = _now()
+        values = [{"of_kind": kind, "of_id": id, "json": bytes(doc).decode(), "stamp": stamp} for id, doc in docs]
+        if not values:
+            return
+        # One executemany (pipelined on PostgreSQL); both drivers add up the rows each update changed.
+        if (await self._execute(self._statements.replace, values)).rowcount != len(values):
+            raise NotStored(f"A {kind} of these ids is not stored.")
+
+    async def owner_many(self, kind: str, ids: Sequence[str]) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for start in range(0, len(ids), _MANY):
+            chosen = list(ids[start : start + _MANY])
+            rows = await self._execute(self._statements.owner_many, {"of_kind": kind, "of_ids": chosen})
+            found.update((str(id), None if owner is None else str(owner)) for id, owner in rows.all())
+        return found
+
     async def delete(self, kind: str, id: str) -> bool:
         return bool((await self._execute(self._statements.delete, {"of_kind": kind, "of_id": id})).rowcount)
 
     async def query(self, kind: str, query: Query) -> Page:
-        dialect = self._connection.dialect.name
-        try:
-            count, page, together = list_statements(kind, query, dialect)
-        except TypeError:  # a value that cannot be a cache key: build them for this once
-            count, page, together = list_statements.__wrapped__(kind, query, dialect)
+        count, page, together, parameters = list_statements(kind, query, self._connection.dialect.name)
         if together is not None:  # one round trip, one statement's snapshot
-            total, items = (await self._execute(together)).one()
+            total, items = (await self._execute(together, parameters)).one()
             return Page(total=int(total), items=[raw.encode() for raw in items])
-        total = int((await self._column(count))[0])
+        total = int((await self._column(count, parameters))[0])
         if total <= query.offset or query.limit == 0:
             return Page(total=total, items=[])
-        return Page(total=total, items=[raw.encode() for raw in await self._column(page)])
+        return Page(total=total, items=[raw.encode() for raw in await self._column(page, parameters)])
 
-    async def _execute(self, stmt: Executable, parameters: dict[str, Any] | None = None) -> Any:
+    async def _execute(self, stmt: Executable, parameters: dict[str, Any] | list[dict[str, Any]] | None = None) -> Any:
         with translated_errors():
             return await self._connection.execute(stmt, parameters)
 
-    async def _column(self, stmt: Executable) -> list[Any]:
+    async def _column(self, stmt: Executable, parameters: dict[str, Any]) -> list[Any]:
         """The first column of every row; off the event loop's thread on SQLite (see :mod:`.sqlite`)."""
         with translated_errors():
             if isinstance(self._connection, LoopConnection):
-                return await self._connection.column_in_thread(stmt)
-            return list((await self._connection.execute(stmt)).scalars())
+                return await self._connection.column_in_thread(stmt, parameters)
+            return list((await self._connection.execute(stmt, parameters)).scalars())
 
 
 class _Settle(NamedTuple):
@@ -183,9 +198,12 @@ class SqlBackend:
 
     async def open(self) -> None:
         """Set up the schema of an empty store, and migrate an older one when ``migrate`` (else raise
-        :class:`~backends.sql.migrations.SchemaMismatch`); two processes may start at once."""
+        :class:`~backends.sql.migrations.SchemaMismatch`); two processes may start at once. On SQLite,
+        also refresh the planner's statistics (:func:`backends.sql.sqlite.analyze`)."""
         async with self._schema_connection() as connection:
             await connection.run_sync(functools.partial(migrations.prepare, migrate=self.migrate))
+            if self._sqlite:  # statistics for the planner, so that pages use the member indexes
+                await connection.run_sync(sqlite.analyze)
 
     async def revision(self) -> str | None:
         """The schema revision of the store; None when empty or made before migrations."""
@@ -340,66 +358,6 @@ class SqlBackend:
         with translated_errors():
             async with self.engine.connect() as connection, connection.begin():
                 yield connection
-
-
-class ListStatements(NamedTuple):
-    """The statements of a list query: its COUNT and its page, or both in one (PostgreSQL)."""
-
-    total: Select[Any]
-    page: Select[Any]
-    together: Select[Any] | None  # one row: the count and an array of the page's documents
-
-
-@functools.lru_cache(maxsize=512)
-def list_statements(kind: str, query: Query, dialect: str) -> ListStatements:
-    """The COUNT and the page of a list query; kept for the queries asked again (a reservation asks
-    the same one each time), as building the JSON filters costs more than running them."""
-    criteria: list[ColumnElement[bool]] = [documents.c.kind == kind]
-    if query.owners is not None:
-        owned = documents.c.owner.in_([owner for owner in query.owners if owner is not None])
-        criteria.append(or_(owned, documents.c.owner.is_(None)) if None in query.owners else owned)
-    if query.elements:
-        criteria.append(elements_clause(query.elements, documents.c.doc, dialect))
-    unconditioned = list(criteria)
-    if query.conditions:
-        criteria.append(where_clause(query.conditions, documents.c.doc, dialect))
-        criteria += ranges.narrowed(kind, query.conditions, dialect)  # the candidates, through an index
-    # COUNT(*) then the page beat COUNT(*) OVER () on 10k rows (page of 10: SQLite 3.4 vs 20 ms,
-    # PostgreSQL 4.2 vs 10.8 ms): the window reads every match before returning the first row.
-    count = select(func.count()).select_from(documents).where(*criteria)
-    split = members.count(
-        unconditioned,
-        query.conditions,
-        lambda conditions: where_clause(conditions, documents.c.doc, dialect),
-        functools.partial(_halves, dialect=dialect),
-    )
-    count = count if split is None else split
-    narrowed = None
-    if dialect == "sqlite":  # PostgreSQL's planner finds containment's rows by itself
-        narrowed = members.narrowed(kind, query.conditions, functools.partial(_halves, dialect=dialect))
-    order = [*order_by(query.sort, documents.c.doc, dialect)] if query.sort else []
-    page = (
-        select(STATEMENTS[dialect].doc_text)
-        .where(*criteria, *([] if narrowed is None else [narrowed]))
-        .order_by(*order, documents.c.seq)  # seq last: ties keep insertion order
-        .offset(query.offset)
-        .limit(query.limit)
-    )
-    together = None
-    if dialect == "postgresql":
-        # SELECT (SELECT count(*) ...), ARRAY(SELECT doc ... ORDER BY ... LIMIT n): the array keeps
-        # the page's order, and one statement needs no REPEATABLE READ for one snapshot.
-        together = select(count.scalar_subquery(), func.array(page.scalar_subquery(), type_=ARRAY(Text)))
-    return ListStatements(count, page, together)
-
-
-def _halves(condition: Condition, doc: ColumnElement[Any] = documents.c.doc, *, dialect: str) -> members.Halves | None:
-    """An equality an indexed member answers, in two disjoint halves (backends.sql.members.count)."""
-    if dialect == "postgresql":
-        return containment.halves(condition, doc) if containment.applies(condition) else None
-    return (
-        members.branches(condition, doc, equality_walk(condition, doc, dialect)) if members.applies(condition) else None
-    )
 
 
 def _create_engine(url: str, pool_size: int) -> AsyncEngine:

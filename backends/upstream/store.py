@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -30,11 +30,23 @@ from backends.queries import Condition, Op, Page, Query, ValueType
 from backends.tls import client_context
 
 from .breaker import CircuitBreaker
+from .connections import Http11Transport
 from .params import parameters
 
 log = logging.getLogger("tmfgate.upstream")
 
-Check = Callable[[str, Any], str | None]  # (kind, document) -> what is wrong with it, or None
+
+class Check(Protocol):
+    """What our spec finds wrong with the resources an upstream answered."""
+
+    def __call__(self, kind: str, document: Any) -> str | None:
+        """What is wrong with one resource, or None."""
+
+    def conforms(self, kind: str, documents: list[Any]) -> bool:
+        """Whether every resource of a list is right, in one pass (a list is checked item by item
+        only when it is not, to say which)."""
+
+
 IDEMPOTENT = ("GET", "DELETE")
 MERGE_PATCH = "application/merge-patch+json"
 IDENTITY = frozenset({"id", "href", "@type"})
@@ -74,22 +86,20 @@ class UpstreamStore:
         self.options = options
         self.breaker = CircuitBreaker(options.breaker_failures, options.breaker_reset)
         self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx.AsyncBaseTransport | None = None
+        self._headers = [("accept", "application/json"), *options.headers]
+        self._timeouts = {"timeout": dict.fromkeys(("connect", "read", "write", "pool"), options.timeout)}
         self._outward = [(a.encode(), b.encode()) for a, b in options.outward]
         self._inward = [(a.encode(), b.encode()) for a, b in options.inward]
 
     async def open(self) -> None:
         """Make the connection pool and try the upstream once: unreachable, it is deemed down (503)
         until a trial call succeeds, and the gateway starts all the same."""
-        self._client = httpx.AsyncClient(
-            timeout=self.options.timeout,
-            headers=dict(self.options.headers),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
-            transport=self._transport,
-            verify=client_context(),
+        self._client = self._transport or Http11Transport(
+            client_context() if self.url.startswith("https:") else None, limit=100, keepalive=50
         )
         try:
-            response = await self._client.get(self.url + "/hub", params={"limit": "1"})
+            response = await self._send("GET", "/hub", [("limit", "1")], None, None)
         except httpx.ReadTimeout:
             return  # it answers, slowly: each call says so with a 504
         except httpx.HTTPError as exc:
@@ -102,6 +112,26 @@ class UpstreamStore:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+    async def _send(
+        self, method: str, path: str, params: Sequence[tuple[str, str]], content: bytes | None, media_type: str | None
+    ) -> httpx.Response:
+        """One request straight to the transport, its answer read: no client between (redirects, cookies,
+        auth flows, hooks), as the gateway needs none of them towards an upstream."""
+        if self._client is None:
+            raise StorageUnavailable(f"The upstream at {self.url} is not open.")
+        headers = self._headers if media_type is None else [*self._headers, ("content-type", media_type)]
+        request = httpx.Request(
+            method,
+            self.url + path,
+            params=list(params) or None,
+            content=content,
+            headers=headers,
+            extensions=self._timeouts,
+        )
+        response = await self._client.handle_async_request(request)
+        await response.aread()
+        return response
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[UpstreamTransaction]:
@@ -124,7 +154,11 @@ class UpstreamStore:
         items = self._answer(response, "GET", f"/{kind}")
         if not isinstance(items, list):
             raise BadGateway(f"The upstream at {self.url} answered GET /{kind} with what is not a list.", told=True)
-        page = [self._document(kind, item, f"/{kind}") for item in items]
+        check = self.options.check
+        if check is not None and check.conforms(kind, items):  # one call for the page, not one per item
+            page = [orjson.dumps(self._identified(kind, item, f"/{kind}")) for item in items]
+        else:
+            page = [self._document(kind, item, f"/{kind}") for item in items]
         total = response.headers.get("x-total-count", "")
         return Page(int(total) if total.isdigit() else query.offset + len(page), page)
 
@@ -205,10 +239,6 @@ class UpstreamStore:
         media_type: str = "application/json",
     ) -> httpx.Response:
         """One call, retried when idempotent and the upstream failed; a StorageUnavailable when it is down."""
-        client = self._client
-        if client is None:
-            raise StorageUnavailable(f"The upstream at {self.url} is not open.")
-        headers = {"content-type": media_type} if content is not None else None
         attempts = 1 + (self.options.retries if method in IDEMPOTENT else 0)
         error: StorageUnavailable = StorageUnavailable("no attempt was made")
         for attempt in range(attempts):
@@ -221,9 +251,7 @@ class UpstreamStore:
                     retry_after=wait,
                 )
             try:
-                response = await client.request(
-                    method, self.url + path, params=list(params), content=content, headers=headers
-                )
+                response = await self._send(method, path, params, content, media_type if content is not None else None)
             except httpx.TimeoutException:
                 error = GatewayTimeout(
                     f"The upstream at {self.url} did not answer {method} {path} within {self.options.timeout:g} s.",
@@ -263,8 +291,7 @@ class UpstreamStore:
 
     def _document(self, kind: str, value: Any, path: str, raw: bytes | None = None) -> bytes:
         """One resource of an answer, checked to be a resource and, when asked, against our spec."""
-        if not isinstance(value, dict) or not isinstance(value.get("id"), str):
-            raise BadGateway(f"The upstream at {self.url} answered {path} with a {kind} that has no id.", told=True)
+        self._identified(kind, value, path)
         problem = self.options.check(kind, value) if self.options.check is not None else None
         if problem is not None:
             log.warning("upstream %s answered %s with a %s our spec refuses: %s", self.url, path, kind, problem)
@@ -273,6 +300,12 @@ class UpstreamStore:
                     f"The upstream at {self.url} answered {path} with a {kind} our spec refuses.", told=True
                 )
         return orjson.dumps(value) if raw is None else raw
+
+    def _identified(self, kind: str, value: Any, path: str) -> dict[str, Any]:
+        """``value`` when it is a resource (an object with an id), else a BadGateway."""
+        if not isinstance(value, dict) or not isinstance(value.get("id"), str):
+            raise BadGateway(f"The upstream at {self.url} answered {path} with a {kind} that has no id.", told=True)
+        return value
 
     def _outwards(self, raw: bytes) -> bytes:
         for upstream, ours in self._outward:

@@ -4,7 +4,8 @@ An order names its billing account by id. When TMF666 keeps an account of that i
 the account is billed on the day of the month its ``billStructure.cycleSpecification`` names
 (``billingDateShift`` days after the first; the cycle is given by value, or by reference to a
 BillingCycleSpecification read when billing), its bills fall due ``paymentDueDateOffset`` days after
-their date, new orders are refused while its bills owe more than its ``creditLimit``, and its
+their date, new orders are refused while what its bills still owe, less the credit payments left it,
+is more than its ``creditLimit``, and its
 ``accountBalance`` follows its bills and payments. An id TMF666 does not keep is billed as before: on
 the first of the month, with the gateway's payment terms.
 """
@@ -16,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from backends.base import Transaction, where
+from handlers.billing import chunks
 from handlers.billing.prices import amount
 from handlers.billing.rules import BILL, money
 from tmfgate import documents, operations, times
@@ -81,56 +83,73 @@ async def find(tx: Transaction, id: str) -> Document | None:
     return await documents.get(tx, KIND, id)
 
 
-async def with_shift(source: Queryable, value: int, after: str) -> str | None:
-    """The first id after ``after`` of an account whose cycle, by value or by reference, has this shift
-    (found by the store's filters; :func:`cycle_of` tells which cycle an account follows)."""
+async def with_shift(source: Queryable, value: int, after: str, size: int) -> list[str]:
+    """The first ids after ``after``, up to ``size`` or a few more, of the accounts whose cycle, by value or
+    by reference, has this shift (found by the store's filters; :func:`cycle_of` tells which cycle an
+    account follows)."""
     specs = await documents.find(source, CYCLES, where("billingDateShift", eq=value))
     wanted: list[tuple[str, Any]] = [(f"{CYCLE}.billingDateShift", value), (f"{CYCLE}.dateShift", value)]
     if specs:
         wanted.append((f"{CYCLE}.id", [str(spec["id"]) for spec in specs]))
-    found: list[str] = []
+    pages = []
     for path, values in wanted:
-        for doc in await documents.find(
-            source, KIND, where(path, eq=values), where("id", gt=after), sort="id", limit=1
-        ):
-            found.append(str(doc["id"]))
-    return min(found, default=None)
+        found = await documents.find(source, KIND, where(path, eq=values), where("id", gt=after), sort="id", limit=size)
+        pages.append([str(doc["id"]) for doc in found])
+    return chunks.first_ids(pages, size)
 
 
 async def owed(source: Queryable, account_id: str) -> Decimal:
     """What the account's bills still owe, in all."""
+    return (await owed_by(source, [account_id])).get(account_id, Decimal(0))
+
+
+async def owed_by(source: Queryable, account_ids: list[str]) -> dict[str, Decimal]:
+    """What the bills of each of the accounts still owe, in all (an account that owes nothing: absent).
+
+    Only what is owed counts: the bills in a state that may still owe (:data:`UNPAID`; not settled), by
+    their ``remainingAmount`` (what payments left of them), never their whole amounts."""
     bills = await documents.find(
         source,
         BILL,
-        where("billingAccount.id", eq=account_id),
+        where("billingAccount.id", eq=account_ids),
         where("state", eq=list(UNPAID)),
         where("remainingAmount.value", gt=0),
     )
-    return sum((amount((bill.get("remainingAmount") or {}).get("value", 0)) for bill in bills), Decimal(0))
+    due: dict[str, Decimal] = {}
+    for bill in bills:
+        id = str(bill["billingAccount"]["id"])
+        due[id] = due.get(id, Decimal(0)) + amount((bill.get("remainingAmount") or {}).get("value", 0))
+    return due
 
 
 async def check_credit(source: Queryable, account: Document, unit: str) -> None:
-    """Conflict when the account's bills owe more than its credit limit."""
+    """Conflict when what the account owes, less the credit payments left it, is over its credit limit."""
     limit = (account.get("creditLimit") or {}).get("value")
     if limit is None:
         return
     due = await owed(source, str(account["id"]))
-    if due > amount(limit):
+    kept = {balance.get("balanceType"): balance for balance in account.get("accountBalance", [])}
+    credit = amount(((kept.get("credit") or {}).get("amount") or {}).get("value", 0))
+    if due - credit > amount(limit):
+        less = f", less {credit:.2f} {unit} of credit," if credit else ","
         raise Conflict(
-            f"Billing account {account['id']} owes {due:.2f} {unit} on its bills, over its credit limit of "
+            f"Billing account {account['id']} owes {due:.2f} {unit} on its bills{less} over its credit limit of "
             f"{amount(limit):.2f} {unit}: record payments (TMF676 POST /payment) or raise creditLimit first."
         )
 
 
-async def refresh_balance(tx: Transaction, actor: Actor, account_id: str, credit: Decimal | None, unit: str) -> None:
-    """Set the TMF666 account's accountBalance to what its bills owe and, when given, its credit."""
+async def refresh_balance(
+    tx: Transaction, actor: Actor, account_id: str, credit: Decimal | None, unit: str, *, due: Decimal | None = None
+) -> None:
+    """Set the TMF666 account's accountBalance to what its bills owe (``due``, when the caller has read
+    it already) and, when given, its credit."""
     account = await documents.locked(tx, KIND, account_id)
     if account is None:
         return
     kept = {b.get("balanceType"): b for b in account.get("accountBalance", [])}
     if credit is None:
         credit = amount(((kept.get("credit") or {}).get("amount") or {}).get("value", 0))
-    balances = [("due", await owed(tx, account_id)), ("credit", credit)]
+    balances = [("due", await owed(tx, account_id) if due is None else due), ("credit", credit)]
     now = times.now()
     new_balances = []
     for kind, value in balances:

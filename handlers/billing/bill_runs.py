@@ -9,7 +9,7 @@ transaction. A billed rate is never gathered again, so running the same month tw
 the second run makes no bill unless something new was rated meanwhile. Bills are numbered in one gapless
 sequence. The billing cycle (:func:`run_cycle`, ``tmfgate bill-run``) does this for every account rated
 or named by a product, for a month that has ended, or in advance for the current or coming one
-(:func:`refusal`).
+(:func:`refusal`), a chunk of accounts to a transaction (:mod:`handlers.billing.chunks`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 
 from backends.base import DuplicateId, Owners, Transaction, where
 from handlers import apis
-from handlers.billing import accounts, rating
+from handlers.billing import accounts, chunks, rating
 from handlers.billing import documents as bill_documents
+from handlers.billing.chunks import Chunk
 from handlers.billing.prices import amount
 from handlers.billing.rating import Worker
 from handlers.billing.rules import BILL, PAYMENT_TERMS, RATE, TAX_CATEGORY, Period, money, signed
@@ -44,31 +45,57 @@ SEQUENCE = "tmfgate:billing"  # the last bill number given, in the document "bil
 async def bill_account(
     tx: Transaction, actor: Actor, account_id: str, period: Period, *, run_type: str, requester: Document | None = None
 ) -> list[Document]:
-    """Bill one account for one month (see the module docstring): one bill per partner owning its
-    products and rates, each owned by that partner (tenancy: partner B never reads partner A's bill,
-    even under the same account id). A partner's call bills only its own; the cycle and the back
-    office's call bill every owner's apart. [] when nothing is unbilled."""
-    if isinstance(actor, Call) and (owners := visible(actor, "product")) is not None:
-        bill = await _bill_account(tx, actor, account_id, period, owners, run_type, requester)
-        return [] if bill is None else [bill]
-    bills = []
-    for owner in await _owners(tx, account_id, period):
-        worker = Worker(actor.gateway, actor.correlation_id, owner)  # the bill and its rates are the owner's
-        bill = await _bill_account(tx, worker, account_id, period, (owner,), run_type, requester)
-        if bill is not None:
-            bills.append(bill)
-    return bills
+    """Bill one account for one month (see the module docstring and :func:`bill_accounts`); [] when
+    nothing is unbilled."""
+    billed = await bill_accounts(tx, actor, [account_id], period, run_type=run_type, requester=requester)
+    return [bill for _, bill in billed if bill is not None]
 
 
-async def _owners(tx: Transaction, account_id: str, period: Period) -> list[str | None]:
-    """The owners of the account's products active in the period and of its unbilled rates (None:
-    stored before authentication), the owner-less first."""
-    found: set[str | None] = set()
-    for product in await _products(tx, account_id, period, None):
-        found.add(await tx.owner("product", str(product["id"])))
-    for rate in await _unbilled(tx, account_id, period, None):
-        found.add(await tx.owner(RATE, str(rate["id"])))
-    return sorted(found, key=lambda owner: (owner is not None, owner or ""))
+async def bill_accounts(
+    tx: Transaction,
+    actor: Actor,
+    ids: list[str],
+    period: Period,
+    *,
+    run_type: str,
+    requester: Document | None = None,
+) -> list[tuple[str, Document | None]]:
+    """Bill the accounts (ids in order) for one month in this transaction, read a chunk at a time
+    (:mod:`handlers.billing.chunks`): one bill per partner owning an account's products and rates, each
+    owned by that partner (tenancy: partner B never reads partner A's bill, even under the same account
+    id). A partner's call bills only its own; the cycle and the back office's call bill every owner's
+    apart. (account, bill) per bill made, (account, None) for an account that has nothing unbilled."""
+    scoped = visible(actor, "product") if isinstance(actor, Call) else None
+    # Every account locked first, in the order of their ids, as rating locks them: no two wait in a cycle.
+    records = {id: await rating.lock_account(tx, {"id": id}, create=False) for id in sorted(ids)}
+    chunk = await Chunk.read(tx, ids, period, scoped)
+    groups: list[tuple[str, Actor, Owners]] = []
+    for id in ids:
+        if scoped is not None:
+            groups.append((id, actor, scoped))
+        for owner in chunk.owners(id) if scoped is None else ():
+            groups.append((id, Worker(actor.gateway, actor.correlation_id, owner), (owner,)))  # the owner's
+    for id, by, owners in groups:
+        products = chunks.of(chunk.products.get(id, []), owners)
+        if records[id] is None and products:  # never rated: its record made now
+            records[id] = await rating.lock_account(tx, products[0]["billingAccount"], create=True)
+        for product in products:
+            started = Period.of(times.parse(product["startDate"]))
+            await rating.rate_product(tx, by, product, periods={period}, one_time=started == period, chunk=chunk)
+    await chunk.read_unbilled(tx, ids, scoped)
+    made: dict[str, list[Document]] = {id: [] for id in ids}
+    for id, by, owners in groups:
+        record = records[id]
+        rates = chunks.of(chunk.unbilled.get(id, []), owners)
+        bill = None if record is None else await _bill_account(tx, by, id, period, record, rates, run_type, requester)
+        made[id] += [bill] if bill is not None else []
+    billed = [id for id in ids if made[id]]
+    due = await accounts.owed_by(tx, billed) if billed else {}
+    for id in billed:
+        unit = made[id][0]["amountDue"]["unit"]
+        await accounts.refresh_balance(tx, actor, id, None, unit, due=due.get(id, Decimal(0)))
+    none: list[Document | None] = [None]
+    return [(id, bill) for id in ids for bill in [*made[id]] or none]
 
 
 async def _bill_account(
@@ -76,23 +103,16 @@ async def _bill_account(
     actor: Actor,
     account_id: str,
     period: Period,
-    owners: Owners,
+    record: Document,
+    unbilled: list[Document],
     run_type: str,
     requester: Document | None,
 ) -> Document | None:
-    """One bill of the account's products and rates of ``owners``; None when nothing is unbilled."""
-    record = await rating.lock_account(tx, {"id": account_id}, create=False)
-    if record is None:
-        products = await _products(tx, account_id, period, owners)
-        if not products:
-            return None  # never rated and nothing to rate: nothing written
-        record = await rating.lock_account(tx, products[0]["billingAccount"], create=True) or {}
-    for product in await _products(tx, account_id, period, owners):  # read again, under the lock
-        started = Period.of(times.parse(product["startDate"]))
-        await rating.rate_product(tx, actor, product, periods={period}, one_time=started == period)
+    """One bill of the account's ``unbilled`` rates (rated already) in the catalog's currency, each
+    marked billed; None when there are none."""
     unit = catalogs.of(actor.gateway).currency
     rates = []
-    for rate in await _unbilled(tx, account_id, period, owners):
+    for rate in unbilled:
         if (rate.get("taxExcludedAmount") or {}).get("unit") == unit:
             rates.append(rate)
         else:
@@ -107,7 +127,6 @@ async def _bill_account(
     reference = {"id": bill["id"], "href": bill["href"], "@referredType": "CustomerBill"}
     for rate in rates:
         await operations.write_changed(tx, actor, RATE, rate, {**rate, "isBilled": True, "bill": reference})
-    await accounts.refresh_balance(tx, actor, account_id, None, unit)
     return bill
 
 
@@ -124,43 +143,49 @@ def _follow(bill: Document, account: Document | None, cycle: Document, terms: in
 
 
 async def run_cycle(gateway: Gateway, period: Period, *, shift: int | None = None) -> list[tuple[str, Document | None]]:
-    """Bill every account ever rated or named by a product for ``period``, each in a transaction of its
-    own; (account, bill). With ``shift``, only the accounts billed that many days after the first
-    (:func:`handlers.billing.accounts.shift`)."""
+    """Bill every account ever rated or named by a product for ``period``, a chunk of accounts to a
+    transaction (:func:`bill_accounts`); (account, bill). With ``shift``, only the accounts billed that
+    many days after the first (:func:`handlers.billing.accounts.shift`)."""
     actor = Worker(gateway, f"bill-run:{period}:{new_id()}")
     results: list[tuple[str, Document | None]] = []
     last = ""
     # Keyset order over both: accounts rated meanwhile are neither skipped nor repeated, and an account
     # only an imported product names (never rated yet) is billed too.
-    while (id := await _next_due(gateway, last, shift)) is not None:
+    while True:
+        ids, last = await _next_due(gateway, last, shift)
+        if not ids:
+            return results
         async with gateway.transaction() as tx:
-            bills = await bill_account(tx, actor, id, period, run_type="onCycle")
-        results += [(id, bill) for bill in bills] or [(id, None)]
-        last = id
-    return results
+            results += await bill_accounts(tx, actor, ids, period, run_type="onCycle")
 
 
-async def _next_due(gateway: Gateway, last: str, shift: int | None) -> str | None:
-    """The next account id after ``last`` that the run bills: any, or those whose cycle has ``shift``."""
+async def _next_due(gateway: Gateway, last: str, shift: int | None) -> tuple[list[str], str]:
+    """The next account ids after ``last`` that the run bills, a chunk at most (any, or those whose cycle
+    has ``shift``), and the last id looked at; no ids when none is left."""
     while True:
         # Only TMF666 accounts have a shift other than 0: the store finds them by it.
-        id = await (accounts.with_shift(gateway.backend, shift, last) if shift else _next_account(gateway, last))
-        if id is None or shift is None:
-            return id
+        if shift:
+            ids = await accounts.with_shift(gateway.backend, shift, last, chunks.SIZE)
+        else:
+            ids = await _next_accounts(gateway, last)
+        if not ids or shift is None:
+            return ids, ids[-1] if ids else last
         async with gateway.transaction() as tx:
-            cycle = await accounts.cycle_of(tx, await accounts.find(tx, id))
-        if accounts.shift(cycle) == shift:
-            return id
-        last = id
+            cycles = [await accounts.cycle_of(tx, await accounts.find(tx, id)) for id in ids]
+        due = [id for id, cycle in zip(ids, cycles, strict=True) if accounts.shift(cycle) == shift]
+        if due:
+            return due, ids[-1]
+        last = ids[-1]
 
 
-async def _next_account(gateway: Gateway, last: str) -> str | None:
-    """The first billing account id after ``last`` that was rated or that a product names."""
-    found = []
+async def _next_accounts(gateway: Gateway, last: str) -> list[str]:
+    """The first billing account ids after ``last``, a chunk or a few more, that were rated or that a
+    product names."""
+    pages = []
     for kind, path in ((rating.ACCOUNTS, "id"), ("product", "billingAccount.id")):
-        for doc in await documents.find(gateway.backend, kind, where(path, gt=last), sort=path, limit=1):
-            found.append(str(doc["id"] if kind == rating.ACCOUNTS else doc["billingAccount"]["id"]))
-    return min(found, default=None)
+        found = await documents.find(gateway.backend, kind, where(path, gt=last), sort=path, limit=chunks.SIZE)
+        pages.append([str(doc["id"] if kind == rating.ACCOUNTS else doc["billingAccount"]["id"]) for doc in found])
+    return chunks.first_ids(pages, chunks.SIZE)
 
 
 def refusal(period: Period, now: dt.datetime, *, in_advance: bool) -> str | None:
@@ -222,29 +247,6 @@ def summary(period: Period, results: list[tuple[str, Document | None]], *, day: 
         f"{idle} billing account{' has' if idle == 1 else 's have'} nothing unbilled."
     )
     return "\n".join(lines)
-
-
-async def _products(tx: Transaction, account_id: str, period: Period, owners: Owners) -> list[Document]:
-    """The account's products active at some time in the period: still active, or terminated in it."""
-    account = where("billingAccount.id", eq=account_id)
-    started = where("startDate", lt=period.end)
-    found = []
-    for still in (where("status", eq="active"), where("terminationDate", gte=period.start)):
-        found += await documents.find(tx, "product", account, started, still, sort="startDate", owners=owners)
-    unique = {product["id"]: product for product in found}
-    return list(unique.values())
-
-
-async def _unbilled(tx: Transaction, account_id: str, period: Period, owners: Owners) -> list[Document]:
-    return await documents.find(
-        tx,
-        RATE,
-        where("billingAccount.id", eq=account_id),
-        where("isBilled", eq=False),
-        where("periodCoverage.startDateTime", lt=period.end),
-        sort=("periodCoverage.startDateTime", "name"),
-        owners=owners,
-    )
 
 
 async def _bill(

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from backends.base import DuplicateId, Transaction, where
 from handlers import apis
-from handlers.billing import prices, repricing
+from handlers.billing import chunks, prices, repricing
+from handlers.billing.chunks import Chunk
 from handlers.billing.rules import (
     RATE,
     TAX_CATEGORY,
@@ -105,7 +106,11 @@ class Worker:
 async def for_product(tx: Transaction, actor: Actor, product: Document) -> Actor:
     """The actor of the charges and credits of ``product``: they are its owner's (tenancy), whoever
     caused them (the back office's mediation, its ticket), so that they reach that owner's bill."""
-    owner = await tx.owner("product", str(product["id"]))
+    return acting_for(actor, await tx.owner("product", str(product["id"])))
+
+
+def acting_for(actor: Actor, owner: str | None) -> Actor:
+    """``actor`` when it acts for ``owner``, else the worker acting for that owner (see :func:`for_product`)."""
     return actor if owner == actor.owner else Worker(actor.gateway, actor.correlation_id, owner)
 
 
@@ -130,20 +135,30 @@ def account_ref(account: Document) -> Document:
 
 
 async def rate_product(
-    tx: Transaction, actor: Actor, product: Document, *, periods: set[Period], one_time: bool
+    tx: Transaction,
+    actor: Actor,
+    product: Document,
+    *,
+    periods: set[Period],
+    one_time: bool,
+    chunk: Chunk | None = None,
 ) -> None:
     """Make the product's rates what the rules say: its one-time charges (when ``one_time``), and its
     recurring charges for ``periods``, every month already rated, and every month between them, so that
-    billing months out of order skips none. Hold the account's lock."""
+    billing months out of order skips none. Hold the account's lock; a bill run gives the ``chunk`` it
+    read under it, which holds the product's rates and price changes."""
     gateway = actor.gateway
     unit = catalogs.of(gateway).currency
     customer = await customer_of(tx, product)
-    existing = await documents.find(tx, RATE, where("product.id", eq=str(product["id"])))
+    if chunk is None:
+        existing = await documents.find(tx, RATE, where("product.id", eq=str(product["id"])))
+    else:
+        existing = chunk.rates.get(str(product["id"]), [])
     start = times.parse(product["startDate"])
     end = times.parse(product["terminationDate"]) if product.get("terminationDate") else None
     periods = periods | await _drop_replaced(tx, actor, product, existing)
     for price in product.get("productPrice", []):
-        price_id = _price_id(price)
+        price_id = chunks.price_id(price)
         try:
             charge = prices.product_charge(price, unit)
         except prices.PriceError as why:  # stored before prices were checked (see handlers.billing.prices)
@@ -158,7 +173,10 @@ async def rate_product(
         elif charge.type == prices.RECURRING:
             months = {rate["id"]: characteristic_value(rate, "billingPeriod") for rate in mine}
             rated = {Period.parse(str(month)) for month in months.values() if month}
-            changes = await repricing.since(tx, product, price_id)  # the catalog's, from the next month
+            if chunk is None:  # the catalog's, from the next month
+                changes = await repricing.since(tx, product, price_id)
+            else:
+                changes = chunk.price_changes(product, price_id)
             for period in Period.span(periods | rated):
                 now = repricing.charge_in(changes, period, charge)
                 by = rater if now == charge else _Rater(actor, product, price, price_id, now, customer)
@@ -168,7 +186,7 @@ async def rate_product(
 async def _drop_replaced(tx: Transaction, actor: Actor, product: Document, existing: list[Document]) -> set[Period]:
     """Delete the unbilled recurring rates of prices the product no longer has (a modify repriced it:
     its new prices are charged for those months instead); the months they were for."""
-    current = {_price_id(price) for price in product.get("productPrice", [])}
+    current = {chunks.price_id(price) for price in product.get("productPrice", [])}
     months = set()
     for rate in existing:
         month = characteristic_value(rate, "billingPeriod")
@@ -178,10 +196,6 @@ async def _drop_replaced(tx: Transaction, actor: Actor, product: Document, exist
             months.add(Period.parse(str(month)))
             await operations.write_deleted(tx, actor, RATE, rate)
     return months
-
-
-def _price_id(price: Document) -> str:
-    return str((price.get("productOfferingPrice") or {}).get("id", price.get("name", "")))
 
 
 class _Rater:
@@ -282,10 +296,20 @@ class _Rater:
 
 async def customer_of(tx: Transaction, holder: Document) -> Document | None:
     """The customer party of a product: the TMF629 customer it names, when there is one."""
-    party = next((p for p in holder.get("relatedParty", []) if str(p.get("role", "")).lower() == "customer"), None)
-    if party is None or "id" not in party:
+    party = customer_party(holder)
+    if party is None:
         return None
-    customer = await documents.get(tx, "customer", str(party["id"]))
+    return customer_ref(party, await documents.get(tx, "customer", str(party["id"])))
+
+
+def customer_party(holder: Document) -> Document | None:
+    """The related party of a product in the role of customer, when it has one with an id."""
+    party = next((p for p in holder.get("relatedParty", []) if str(p.get("role", "")).lower() == "customer"), None)
+    return None if party is None or "id" not in party else party
+
+
+def customer_ref(party: Document, customer: Document | None) -> Document:
+    """The customer party of a rate: the stored TMF629 ``customer`` the product's party names, else that party."""
     if customer is None:
         return {k: v for k, v in party.items() if k in ("id", "href", "name", "role", "@referredType")}
     return {

@@ -8,7 +8,7 @@ cancellation (:mod:`handlers.ordering.cancellation`) and carried on (:mod:`handl
 
 from __future__ import annotations
 
-from handlers.fulfilment import decomposition, product_orders, service_orders
+from handlers.fulfilment import decomposition, parking, product_orders, service_orders
 from handlers.fulfilment.settings import ACTIVATION_DELAY, FULFILMENT
 from handlers.ordering import cancellation
 from tmfgate.calls import Job
@@ -32,8 +32,10 @@ async def on_service_order(job: Job) -> None:
     """A service order changed: bring its product order up to date, then take the next step."""
     await product_orders.follow_service_order(job, job.event.resource_id)
     await cancellation.follow(job, job.event.resource_id)
-    if not job.gateway.kept_elsewhere(service_orders.ORDERS):  # southbound: the OSS activates it
+    if not job.gateway.kept_elsewhere(service_orders.ORDERS):
         await service_orders.advance(job, job.event.resource_id)
+    else:  # southbound: the OSS activates it; one it stored for an order that does not want it is cancelled
+        await parking.cancel_stray(job, job.event.resource_id)
 
 
 @extension.reaction("CancelServiceOrderStateChangeEvent", when=FULFILMENT)

@@ -2,7 +2,10 @@
 within ``--delivery-attempts`` say so, and say so no more once a redelivery has sent it.
 
 A cancellation of an order whose service order waits to be sent asks the OSS first: a create whose
-answer was lost may be stored there, and would be carried out (:func:`stored_at_oss`).
+answer was lost may be stored there, and would be carried out (:func:`stored_at_oss`). A create the
+OSS stores only after that look (held up on the way) is a stray: when it shows up through the OSS's
+events (or polling), it is cancelled there (:func:`cancel_stray`), as is any second service order of
+an order whose record names another.
 
 The outbox parks the waiting reaction for an operator (``GET /tmfgate/admin/v1/delivery?state=parked``);
 on its last attempt the reaction marks each item that waits on the OSS ``held``, with a note naming
@@ -16,12 +19,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 
-from backends.base import StorageUnavailable, Transaction, where
+from backends.base import Refused, StorageUnavailable, Transaction, where
+from handlers import apis
 from handlers.fulfilment.product_orders import FULFILMENTS
 from handlers.notes import failure
 from handlers.ordering.lifecycle import PRODUCT_ORDERS
-from tmfgate import documents, operations
+from handlers.ordering.states import CANCELLING, FINAL
+from tmfgate import documents, operations, times
 from tmfgate.calls import Actor, Job
+from tmfgate.ids import new_id
 from tmfgate.types import Document
 
 CODE = "SOUTHBOUND_PARKED"
@@ -94,6 +100,47 @@ async def adopt(tx: Transaction, actor: Actor, order: Document, record: Document
     return new
 
 
+async def cancel_stray(job: Job, service_order_id: str) -> None:
+    """Cancel at the OSS a service order it holds for one of our orders that does not want it: the
+    order ended (cancelled while the create was held up on its way) or its record names another.
+    One that shows up while the order still waits to be sent is left alone: the send takes it up."""
+    seen = job.document
+    external = str(seen.get("externalId") or "")
+    if not external or seen.get("state") in FINAL or seen.get("state") in CANCELLING:
+        return
+    async with job.gateway.transaction() as tx:
+        record = await documents.locked(tx, FULFILMENTS, external)
+        if record is None or service_order_id in (record.get("serviceOrder"), *record.get("strays", [])):
+            return
+        order = await documents.locked(tx, "productOrder", external)
+        if order is None or (record.get("serviceOrder") is None and order.get("state") not in FINAL):
+            return
+        text = f"Service order {service_order_id}, stored at the OSS for this order too late,"
+        try:
+            await operations.write_new(tx, job, "cancelServiceOrder", _cancellation(job, service_order_id, order))
+            text += " is cancelled there."
+        except Refused as refusal:
+            text += f" could not be cancelled there: {refusal}"
+        record["strays"] = [*record.get("strays", []), service_order_id]
+        await documents.replace(tx, FULFILMENTS, record)
+        new = copy.deepcopy(order)
+        PRODUCT_ORDERS.note(new, text)
+        await operations.write_changed(tx, job, "productOrder", order, new)
+
+
+def _cancellation(actor: Actor, service_order_id: str, order: Document) -> Document:
+    id = new_id()
+    return {
+        "id": id,
+        "href": actor.gateway.href(apis.SERVICE_ORDERING, "cancelServiceOrder", id),
+        "@type": "CancelServiceOrder",
+        "serviceOrder": {"id": service_order_id, "@referredType": "ServiceOrder"},
+        "requestedCancellationDate": times.now(),
+        "cancellationReason": f"Product order {order['id']} does not want it (it is {order.get('state')}).",
+        "state": "accepted",
+    }
+
+
 def _waiting(order: Document, planned: Iterable[str], state: str) -> list[Document]:
     ids = set(planned)
     return [item for item in PRODUCT_ORDERS.items(order) if item["id"] in ids and item.get("state") == state]
@@ -106,4 +153,4 @@ def _parked(item_id: str, text: str) -> Document:
     return found
 
 
-__all__ = ["CODE", "adopt", "park", "resume", "stored_at_oss", "waiting_record"]
+__all__ = ["CODE", "adopt", "cancel_stray", "park", "resume", "stored_at_oss", "waiting_record"]

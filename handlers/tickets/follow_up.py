@@ -7,6 +7,8 @@ check the stored ticket anew when the time comes. Only the incidents the gateway
 - **Escalation** (on the ticket's creation): when ``expectedResolutionDate`` passes and the ticket is
   still open, its priority goes one step up :data:`handlers.tickets.incidents.PRIORITIES` and a
   note says why: subscribers hear a ``TroubleTicketAttributeValueChangeEvent`` of ``note,priority``.
+  Once per SLA date, however often the event comes (an incident opened before the escalation had a
+  subscription of its own has its creation event handed over to it: :mod:`tmfgate.notifications.reactions`).
 - **Closure** (on ``TroubleTicketResolvedEvent``): a ticket still resolved ``incident_quiet_time``
   seconds after its ``resolutionDate`` is closed with a note, whatever its SLA time.
 
@@ -49,11 +51,14 @@ async def escalate(job: Job) -> None:
         old = await documents.locked(tx, TICKETS, str(ticket["id"]))
         if old is None or old.get("status") not in OPEN:
             return
+        said = f"Escalated: not resolved by {old['expectedResolutionDate']} (SLA)"
+        if any(str(note.get("text", "")).startswith(said) for note in old.get("note", []) if isinstance(note, dict)):
+            return  # escalated for this SLA already: the event came twice (at least once, or handed over)
         new = copy.deepcopy(old)
         before = str(old.get("priority", "medium"))
         after = PRIORITIES[min(len(PRIORITIES) - 1, PRIORITIES.index(before) + 1)] if before in PRIORITIES else "high"
         new["priority"] = after
-        text = f"Escalated: not resolved by {old['expectedResolutionDate']} (SLA); priority {before} -> {after}."
+        text = f"{said}; priority {before} -> {after}."
         new["note"] = [*old.get("note", []), notes.note(text)]
         lifecycle.moved(old, new, times.now())
         await operations.write_changed(tx, job, TICKETS, old, new)

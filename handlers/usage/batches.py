@@ -57,11 +57,9 @@ async def take(tx: Transaction, actor: Actor, bodies: Iterable[Any]) -> Report:
             if not isinstance(body, dict):
                 raise RecordError("a usage record must be a JSON object.")
             doc = records.received(body, lambda id: actor.gateway.href(apis.USAGE, records.KIND, id))
-            records.reading(doc)
+            docs.append((doc, records.reading(doc)))
         except RecordError as why:
             report.refused.append((n, str(why)))
-            continue
-        docs.append(doc)
     outcome = await rating.rate(tx, actor, docs)
     report.rated, report.parked, report.duplicates = outcome.rated, outcome.parked, outcome.duplicates
     return report

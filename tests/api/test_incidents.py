@@ -4,7 +4,10 @@ and a quiet time closes it; rules come from settings."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import datetime as dt
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +15,14 @@ from typing import Any
 
 import pytest
 
+from backends import open_backend
+from handlers.tickets.incidents import CHANNEL
+from handlers.tickets.lifecycle import TICKETS as TICKET_KIND
 from tests.api.clients import BASE_URL, AppClient, in_process
 from tests.api.end_to_end import wait
 from tests.listeners import Entry, ListenerProcess
+from tmfgate import codec, model, specs, times
+from tmfgate.events import EventBuilder
 
 TICKETS = f"{BASE_URL}/tmf-api/troubleTicket/v4/troubleTicket"
 ALARMS = f"{BASE_URL}/tmf-api/alarmManagement/v4/alarm"
@@ -206,3 +214,52 @@ def test_correlated_alarms_raised_at_once_open_one_incident_per_customer(client:
     for customer in customers:
         (ticket,) = wait(lambda c=customer: tickets_of(http, c), taken_in, 30, f"one incident of {customer}")
         assert sum(1 for e in ticket["relatedEntity"] if e["role"] == "alarm") == 6
+
+
+def test_an_incident_opened_before_the_escalation_had_a_subscription_of_its_own_is_escalated(tmp_path: Path) -> None:
+    """A store from before the upgrade: the incident's creation event was fanned out to the tickets
+    extension's subscription only (tmfgate.tmf621_trouble_ticket), which no longer escalates."""
+    url = f"sqlite:///{tmp_path}/before.db"
+    ticket = asyncio.run(_store_the_old_way(url))
+    with in_process(url, fulfilment=False, incident_sla=SLA) as http:
+        path = f"{TICKETS}/{ticket['id']}"
+        (escalated,) = wait(lambda: [http.get(path).json()], lambda f: f[0]["priority"] == "high", 30, "escalation")
+        assert escalated["note"][-1]["text"].startswith("Escalated: not resolved")
+        settled = http.run(http.gateway.backend.deliveries)
+        assert {(d.subscription_id, d.state.value) for d in settled if d.event.resource_id == ticket["id"]} == {
+            ("tmfgate.tmf621_trouble_ticket", "delivered"),  # handed over
+            ("tmfgate.ticket_escalation", "delivered"),
+        }
+        time.sleep(1)  # escalated once, however often the event comes
+        assert len([n for n in http.get(path).json()["note"] if n["text"].startswith("Escalated")]) == 1
+
+
+async def _store_the_old_way(url: str) -> Doc:
+    api = model.build(specs.load(specs.specs_dir() / "tmf621_trouble_ticket.yaml"))
+    id = str(uuid.uuid4())
+    now = dt.datetime.now(dt.UTC)
+    ticket: Doc = {
+        "id": id,
+        "href": f"{TICKETS}/{id}",
+        "@type": "TroubleTicket",
+        "name": "fibre down",
+        "description": "Service affected by an alarm",
+        "ticketType": "incident",
+        "severity": "major",
+        "priority": "medium",
+        "status": "acknowledged",
+        "channel": dict(CHANNEL),
+        "creationDate": times.stamp(now),
+        "expectedResolutionDate": times.stamp(now + dt.timedelta(seconds=1)),
+    }
+    backend = open_backend(url)
+    await backend.open()
+    try:
+        async with backend.transaction() as tx:
+            await tx.create(TICKET_KIND, id, codec.dumps(ticket))
+            for event in EventBuilder(api).created(api.resources[TICKET_KIND], ticket, "corr"):
+                await tx.add_event(event)
+        assert await backend.fan_out(lambda event: ["tmfgate.tmf621_trouble_ticket"]) == 1
+    finally:
+        await backend.close()
+    return ticket

@@ -1,5 +1,6 @@
 """Fulfilment and billing whatever version the client speaks, on SQLite and PostgreSQL: an order
-placed on v5 completes like one placed on v4, what it installed reads on both, and it bills the same."""
+placed on v5 completes like one placed on v4, what it installed reads on both, and it bills the same, to a
+TMF666 account made on either version whose balance reads the same on both."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ SERVICES = {"4": "/tmf-api/serviceInventory/v4", "5": "/tmf-api/serviceInventory
 RESOURCES = {"4": "/tmf-api/resourceInventoryManagement/v4", "5": "/tmf-api/resourceInventory/v5"}
 INVENTORY = {"4": "/tmf-api/productInventory/v4", "5": "/tmf-api/productInventory/v5"}
 BILLING = {"4": "/tmf-api/customerBillManagement/v4", "5": "/tmf-api/customerBillManagement/v5"}
+ACCOUNTS = {"4": "/tmf-api/accountManagement/v4", "5": "/tmf-api/accountManagement/v5"}
 ENDED = ("completed", "failed", "partial", "cancelled")
 # What differs between two bills of the same charges: who, when, and which.
 OWN = frozenset(
@@ -57,6 +59,16 @@ def order_body(version: str, account: str, customer: str) -> Doc:
     }
 
 
+def account_body(version: str, customer: str) -> Doc:
+    """A TMF666 billing account of the customer, in the version's terms."""
+    if version == "4":
+        party = {"id": customer, "name": customer, "role": "owner", "@referredType": "Individual"}
+        return {"name": customer, "relatedParty": [party]}
+    party = {"@type": "PartyRef", "id": customer, "name": customer, "@referredType": "Individual"}
+    owner = {"@type": "RelatedPartyRefOrPartyRoleRef", "role": "owner", "partyOrPartyRole": party}
+    return {"@type": "BillingAccount", "name": customer, "relatedParty": [owner]}
+
+
 class Client(GatewayClient):
     def post(self, path: str, body: Any) -> Doc:
         response = self.http.post(self.url + path, json=body, timeout=10)
@@ -79,7 +91,8 @@ class Client(GatewayClient):
 def test_an_order_placed_on_v5_is_fulfilled_read_on_both_versions_and_billed_as_on_v4(database: str) -> None:
     with RunningGateway(database, retry_delay=0.1, retry_delay_max=0.5) as running:
         client = Client(running.url)
-        placed = {v: client.post(f"{ORDERING[v]}/productOrder", order_body(v, f"ba-v{v}", f"cust-v{v}")) for v in "45"}
+        accounts = {v: client.post(f"{ACCOUNTS[v]}/billingAccount", account_body(v, f"cust-v{v}"))["id"] for v in "45"}
+        placed = {v: client.post(f"{ORDERING[v]}/productOrder", order_body(v, accounts[v], f"cust-v{v}")) for v in "45"}
         ended = {v: client.ended(v, placed[v]["id"]) for v in "45"}
         assert ended["5"]["state"] == ended["4"]["state"] == "completed"
         assert ended["5"]["creationDate"] and ended["5"]["completionDate"]
@@ -97,13 +110,30 @@ def test_an_order_placed_on_v5_is_fulfilled_read_on_both_versions_and_billed_as_
         # The v5 face shows the customer the v5 way wherever the gateway copied it.
         service5 = client.get(f"{SERVICES['5']}/service/{product['realizingService'][0]['id']}")
         assert service5["relatedParty"][0]["partyOrPartyRole"]["id"] == "cust-v5"
-        bills = {v: client.bill(v, f"ba-v{v}") for v in "45"}
+        # A v5 reply links to the v5 face of each API it names; a v4 reply of the same order to v4.
+        assert product["href"] == f"{running.url}{INVENTORY['5']}/product/{product['id']}"
+        assert {ref["href"].rsplit("/", 1)[0] for ref in product["realizingService"]} == {
+            f"{running.url}{SERVICES['5']}/service"
+        }
+        v4_item = client.get(f"{ORDERING['4']}/productOrder/{placed['5']['id']}")["productOrderItem"][0]
+        assert v4_item["product"]["href"] == f"{running.url}{INVENTORY['4']}/product/{product['id']}"
+        supporting = service5["supportingResource"]
+        assert supporting
+        assert all(ref["href"].startswith(f"{running.url}{RESOURCES['5']}/resource/") for ref in supporting)
+        bills = {v: client.bill(v, accounts[v]) for v in "45"}
         same = {v: {k: value for k, value in bills[v].items() if k not in OWN} for v in "45"}
         # v5 names the @type of every nested object (Extensible requires it), v4 leaves it out.
         assert untyped(same["5"]) == same["4"] and same["5"]["amountDue"]["value"] > 0
         assert [len(bills[v]["billDocument"]) for v in "45"] == [1, 1]
         assert {bills[v]["billDocument"][0]["mimeType"] for v in "45"} == {"application/pdf"}
         assert client.get(f"{BILLING['4']}/customerBill/{bills['5']['id']}")["amountDue"] == bills["5"]["amountDue"]
+        # Each account's balance follows its bill, whichever version made the account and reads it.
+        for made in "45":
+            for read in "45":
+                account = client.get(f"{ACCOUNTS[read]}/billingAccount/{accounts[made]}")
+                (due,) = [b for b in account["accountBalance"] if b["balanceType"] == "due"]
+                assert due["amount"]["value"] == bills[made]["amountDue"]["value"], (made, read)
+                assert due.get("@type") == ("AccountBalance" if read == "5" else None)
 
 
 def untyped(doc: dict[str, Any]) -> dict[str, Any]:

@@ -14,10 +14,11 @@ from backends.base import Query
 from backends.conditions import where
 from backends.queries import Condition, Op, ValueType
 from backends.sql import SqlBackend
-from backends.sql.containment import MAX_DEPTH, MAX_SHAPES, applies, contains
+from backends.sql.binds import Binds
+from backends.sql.containment import MAX_DEPTH, MAX_SHAPES, applies, bind, contains
+from backends.sql.lists import list_statements
 from backends.sql.query import where_clause
 from backends.sql.schema import documents
-from backends.sql.store import list_statements
 from tests.backends.contract.support import create_all
 
 pytestmark = pytest.mark.anyio
@@ -25,7 +26,9 @@ pytestmark = pytest.mark.anyio
 
 def _asked(condition: Condition) -> set[str]:
     """The JSON documents the containment asks for, and ``name ->> text`` for the texts compared so."""
-    compiled = contains(condition, documents.c.doc).compile(dialect=postgresql.dialect())
+    binds = Binds()
+    bind(condition, "c0", binds)
+    compiled = contains(condition, "c0", documents.c.doc, binds).compile(dialect=postgresql.dialect())
     asked, params = set(), compiled.params
     for value in params.values():
         if isinstance(value, list):
@@ -169,7 +172,8 @@ async def test_a_count_of_state_reads_the_index_alone(postgres_url: str, kind: s
         services += [{"id": "listed", "state": ["designed", "active"]}, {"id": "number", "state": 1}]
         await create_all(backend, kind, *map(orjson.dumps, services))
         query = Query(conditions=(where("state", eq="active"),), limit=2)
-        statement = list_statements(kind, query, "postgresql").total
+        statements = list_statements(kind, query, "postgresql")
+        statement = statements.total.params(statements.parameters)
         sql = str(statement.compile(dialect=backend.engine.dialect, compile_kwargs={"literal_binds": True}))
         async with backend.engine.connect() as connection:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")

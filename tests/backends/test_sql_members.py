@@ -14,8 +14,8 @@ from backends import open_backend
 from backends.base import Query
 from backends.conditions import where
 from backends.queries import Condition, Op, ValueType
+from backends.sql.lists import list_statements
 from backends.sql.members import SELECTIVE, applies
-from backends.sql.store import list_statements
 from tests.backends.contract.support import create_all
 
 pytestmark = pytest.mark.anyio
@@ -121,6 +121,7 @@ async def test_a_count_and_a_selective_page_read_the_member_index(
     statements = list_statements("service", Query(conditions=(condition,), limit=10), "sqlite")
 
     def plan(statement: sa.Select[Any]) -> str:
+        statement = statement.params(statements.parameters)  # this query's values, not the shape's first
         sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
         with engine.connect() as connection:
             return " | ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))

@@ -16,10 +16,10 @@ from backends import open_backend
 from backends.base import Query
 from backends.conditions import where
 from backends.queries import Condition, Instant, Op, ValueType
+from backends.sql.lists import list_statements
 from backends.sql.query import register_sqlite_functions
 from backends.sql.ranges import applies
 from backends.sql.schema import range_index
-from backends.sql.store import list_statements
 from tests.backends.conftest import SQL_STORES
 from tests.backends.contract.support import create_all
 from tests.conftest import own_postgres_database
@@ -93,7 +93,7 @@ async def test_a_month_of_usage_is_read_through_the_usage_date_index(url: str) -
         connection.exec_driver_sql("ANALYZE")
     statements = list_statements("usage", Query(conditions=OCTOBER, limit=100), engine.dialect.name)
     for statement in (statements.total, statements.page):
-        found = plan(engine, statement)
+        found = plan(engine, statement.params(statements.parameters))
         assert INDEX in found, found
         assert "SCAN tmf_document " not in found and "Seq Scan" not in found, found
     engine.dispose()

@@ -1,7 +1,8 @@
 """The event bus's brokers, for real: NATS JetStream at 127.0.0.1:4222 and RabbitMQ at 127.0.0.1:5672
 (skipped, saying so, when none answers), Kafka where ``TMFGATE_TEST_KAFKA`` names a broker (none runs
 on this project's machines); a broker of each kind that is down fails with a BrokerError the bus
-retries; and the grammar of ``--event-bus`` URLs."""
+retries; an event NATS or RabbitMQ refuses is parked with its reason and redelivered once mended; and
+the grammar of ``--event-bus`` URLs."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from backends import open_backend
-from backends.base import Backend, DeliveryState, Event
+from backends.base import Backend, Delivery, DeliveryState, Event
 from tests.api.clients import in_process
 from tests.conftest import free_port
 from tests.notifications.test_delivery import API, SETTINGS, change, create
@@ -77,6 +78,36 @@ async def publish_orders(backend: Backend, url: str) -> list[Event]:
     finally:
         await worker.close()
         await bus.close()
+
+
+async def run_bus(backend: Backend, url: str, done: Callable[[list[Delivery]], bool]) -> list[Delivery]:
+    """Dispatch to the bus at ``url`` (two attempts before parking) until ``done`` holds of the bus's
+    deliveries; returns them."""
+    settings = SETTINGS.with_overrides(event_bus=url, delivery_attempts=2)
+    bus = EventBus(settings, [API])
+    worker = DeliveryWorker(settings, backend, [API], internal=[bus.subscription()])
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            await worker.step()
+            found = await backend.deliveries(subscription_id=BUS_ID)
+            if done(found):
+                return found
+            assert time.monotonic() < deadline, f"not settled: {[(d.state, d.last_error) for d in found]}"
+            await asyncio.sleep(0.02)
+    finally:
+        await worker.close()
+        await bus.close()
+
+
+def _settled(count: int) -> Callable[[list[Delivery]], bool]:
+    return lambda found: len(found) == count and all(d.state is not DeliveryState.PENDING for d in found)
+
+
+async def _redeliver_parked(backend: Backend, found: list[Delivery]) -> None:
+    for delivery in found:
+        if delivery.state is DeliveryState.PARKED:
+            assert await backend.redeliver(delivery.id, now=dt.datetime.now(dt.UTC))
 
 
 def _by_resource(pairs: list[tuple[str, bytes]]) -> dict[str, list[tuple[str, bytes]]]:
@@ -181,6 +212,81 @@ async def test_kafka_takes_every_event_keyed_by_resource(backend: Backend, prefi
         assert _by_resource(got) == _expected(prefix, events)
     finally:
         await consumer.stop()
+
+
+async def test_an_event_larger_than_the_nats_stream_takes_is_parked_and_the_others_published(
+    backend: Backend, prefix: str
+) -> None:
+    _needs(NATS, "NATS", "nats")
+    import nats
+
+    stream = prefix.upper()
+    client = await nats.connect(f"nats://{NATS}")
+    js = client.jetstream()
+    await js.add_stream(name=stream, subjects=[f"{prefix}.>"], max_msg_size=4096)
+    url = f"nats://{NATS}?prefix={prefix}"
+    try:
+        large = await create(backend, description="x" * 5000)
+        await change(backend, large, state="inProgress")
+        small = await create(backend)
+        await change(backend, small, state="inProgress")
+        found = await run_bus(backend, url, _settled(4))
+        assert {(d.event.resource_id, d.state) for d in found} == {
+            (large["id"], DeliveryState.PARKED),
+            (small["id"], DeliveryState.DELIVERED),
+        }
+        parked = [d for d in found if d.state is DeliveryState.PARKED]
+        assert all("refused" in str(d.last_error) and "err_code=10054" in str(d.last_error) for d in parked)
+        assert (await js.stream_info(stream)).state.messages == 2
+
+        await js.update_stream(name=stream, subjects=[f"{prefix}.>"], max_msg_size=-1)  # mended
+        await _redeliver_parked(backend, found)
+        found = await run_bus(backend, url, _settled(4))
+        assert {d.state for d in found} == {DeliveryState.DELIVERED}
+        stored = [await js.get_msg(stream, seq) for seq in range(3, 5)]
+        assert [codec.loads(m.data)["event"]["productOrder"]["state"] for m in stored] == ["acknowledged", "inProgress"]
+    finally:
+        await js.delete_stream(stream)
+        await client.close()
+
+
+async def test_an_event_rabbitmq_nacks_is_parked_and_the_others_published(backend: Backend, prefix: str) -> None:
+    _needs(AMQP, "RabbitMQ", "aio_pika")
+    import aio_pika
+
+    connection = await aio_pika.connect(f"amqp://{AMQP}/")
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(prefix, aio_pika.ExchangeType.TOPIC, durable=True)
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(exchange, routing_key=f"{prefix}.#")
+    # A full queue that rejects what it is sent: RabbitMQ nacks every state change event.
+    full = await channel.declare_queue(exclusive=True, arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
+    await full.bind(exchange, routing_key=f"{prefix}.*.ProductOrderStateChangeEvent")
+    url = f"amqp://{AMQP}/?prefix={prefix}"
+    try:
+        order = await create(backend)
+        await change(backend, order, state="inProgress")
+        other = await create(backend)
+        found = await run_bus(backend, url, _settled(3))
+        assert sorted((d.event.type, d.state.value) for d in found) == [
+            ("ProductOrderCreateEvent", "delivered"),
+            ("ProductOrderCreateEvent", "delivered"),
+            ("ProductOrderStateChangeEvent", "parked"),
+        ]
+        [parked] = [d for d in found if d.state is DeliveryState.PARKED]
+        assert parked.event.resource_id == order["id"] and "AMQP refused" in str(parked.last_error)
+        assert "Nack" in str(parked.last_error)
+
+        await full.delete(if_unused=False, if_empty=False)  # mended
+        await _redeliver_parked(backend, found)
+        found = await run_bus(backend, url, _settled(3))
+        assert {d.state for d in found} == {DeliveryState.DELIVERED}
+        got = [await queue.get(no_ack=True, timeout=10) for _ in range(3)]
+        assert [codec.loads(m.body)["eventType"] for m in got if m is not None][-1] == "ProductOrderStateChangeEvent"
+        assert {codec.loads(m.body)["event"]["productOrder"]["id"] for m in got if m} == {order["id"], other["id"]}
+    finally:
+        await exchange.delete()
+        await connection.close()
 
 
 @pytest.mark.parametrize(("scheme", "module"), [("nats", "nats"), ("amqp", "aio_pika"), ("kafka", "aiokafka")])

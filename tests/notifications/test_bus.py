@@ -20,9 +20,10 @@ from tests.mock_listeners import MockListener, MockListeners
 from tests.notifications.test_delivery import API, SETTINGS, change, create, run_until, settle_all, subscribe
 from tmfgate import codec
 from tmfgate.calls import Later
-from tmfgate.notifications.brokers import BrokerError, BusAddress
+from tmfgate.notifications.brokers import BrokerError, BusAddress, Refused
 from tmfgate.notifications.bus import BUS_ID, EventBus
 from tmfgate.notifications.delivery import DeliveryWorker
+from tmfgate.notifications.reactions import Declined
 
 pytestmark = pytest.mark.anyio
 BUS_SETTINGS = SETTINGS.with_overrides(event_bus="nats://broker.test:4222?prefix=acme", delivery_attempts=2)
@@ -30,11 +31,13 @@ BUS_SETTINGS = SETTINGS.with_overrides(event_bus="nats://broker.test:4222?prefix
 
 class MemoryBroker:
     """A broker in the test process: keeps what it acknowledged; ``down`` refuses connections and
-    publishes, ``connects`` counts the connections made."""
+    publishes, ``refused`` names resources whose events it turns down, ``connects`` counts the
+    connections made."""
 
     def __init__(self) -> None:
         self.published: list[tuple[str, str, str, bytes]] = []
         self.down = False
+        self.refused: set[str] = set()
         self.connects = 0
 
     def __call__(self, address: BusAddress, timeout: float) -> MemoryBroker:
@@ -48,6 +51,8 @@ class MemoryBroker:
     async def publish(self, subject: str, key: str, message_id: str, body: bytes) -> None:
         if self.down:
             raise BrokerError("no ack")
+        if key in self.refused:
+            raise Refused(f"{subject}: message size exceeds maximum allowed")
         self.published.append((subject, key, message_id, body))
 
     async def close(self) -> None:
@@ -194,3 +199,50 @@ async def test_publishing_rests_after_a_failure_instead_of_connecting_for_every_
     assert memory_broker.connects == 1 and memory_broker.published == [
         ("acme.tmf622_product_ordering.ProductOrderCreateEvent", "o-1", "ev-1", b"{}")
     ]
+
+
+async def test_an_event_the_broker_refuses_is_parked_with_its_reason_and_holds_up_no_other_resource(
+    backend: Backend, dispatcher: DeliveryWorker, memory_broker: MemoryBroker, bus: EventBus
+) -> None:
+    refused, other = await create(backend), await create(backend)
+    memory_broker.refused.add(refused["id"])
+    refused, _ = await change(backend, refused, state="inProgress")
+    other, _ = await change(backend, other, state="inProgress")
+
+    def states(id: str) -> list[str]:
+        bodies = [codec.loads(body) for _, key, _, body in memory_broker.published if key == id]
+        return [body["event"]["productOrder"]["state"] for body in bodies]
+
+    await run_until(dispatcher, lambda: states(other["id"]) == ["acknowledged", "inProgress"])
+    await settle_all(dispatcher)
+    mine = [d for d in await backend.deliveries(subscription_id=BUS_ID) if d.event.resource_id == refused["id"]]
+    assert [(d.event.type, d.state.value, d.attempts) for d in mine] == [
+        ("ProductOrderCreateEvent", "parked", BUS_SETTINGS.delivery_attempts),
+        ("ProductOrderStateChangeEvent", "parked", BUS_SETTINGS.delivery_attempts),
+    ]
+    assert all("refused" in str(d.last_error) and "exceeds maximum" in str(d.last_error) for d in mine)
+    # The broker was up all along: one connection, no rest, nothing of the other order waited.
+    assert memory_broker.connects == 1 and bus._failures == 0 and states(refused["id"]) == []
+
+    memory_broker.refused.clear()  # the operator mends the cause and redelivers, oldest first
+    for delivery in mine:
+        assert await backend.redeliver(delivery.id, now=dt.datetime.now(dt.UTC))
+    await run_until(dispatcher, lambda: len(states(refused["id"])) == 2)
+    assert states(refused["id"]) == ["acknowledged", "inProgress"]
+
+
+async def test_a_refusal_that_closed_the_connection_makes_the_next_publish_connect_anew(
+    memory_broker: MemoryBroker, bus: EventBus
+) -> None:
+    event = Event("ev-1", API.name, "productOrder", "o-1", "ProductOrderCreateEvent", dt.datetime.now(dt.UTC), b"{}")
+    closing = Refused("406 PRECONDITION_FAILED", lost=True)
+
+    async def refuse(*_: object) -> None:
+        raise closing
+
+    memory_broker.publish = refuse  # type: ignore[method-assign]
+    with pytest.raises(Declined, match="refused event ev-1: 406"):
+        await bus.publish(event)
+    del memory_broker.publish  # the class's again
+    await bus.publish(event)  # no rest: a refusal is not an outage
+    assert memory_broker.connects == 2 and len(memory_broker.published) == 1

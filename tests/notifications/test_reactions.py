@@ -56,8 +56,8 @@ async def test_a_reacting_extension_gets_a_subscription_that_runs_its_reaction()
     await subscription.reaction(event, True)  # the last attempt before parking: the job says so
     assert [job.document for job in seen] == [{"id": "o1"}, {"id": "o1"}]
     assert [job.final for job in seen] == [False, True]
-    # A delivery of a type the extension no longer reacts to (an upgrade moved the reaction to another
-    # extension, whose subscription has its own delivery) is settled as done, not failed and retried.
+    # A delivery of a type the extension no longer reacts to, and no other does, is settled as done,
+    # not failed and retried (one moved to another extension is handed over: tests/api/test_incidents.py).
     moved = event._replace(type="ProductOrderStateChangeEvent")
     await subscription.reaction(moved, False)
     assert len(seen) == 2

@@ -157,8 +157,22 @@ def test_usage_is_charged_to_the_partners_own_products_only(partners: tuple[Part
 
     # Usage the back office's mediation sends for A's product is billed to A, whose product it is.
     fresh = a.product(account())
-    assert back_office.usage(fresh, "20")["status"] == "rated"
+    sent = back_office.usage(fresh, "20")
+    assert sent["status"] == "rated"
     (billed,) = a.rates(fresh)
+    # The record is A's as its charge is: A reads it, lists it and finds it by its product; B does not.
+    assert a.get(f"{USAGE}/usage/{sent['id']}")["id"] == sent["id"]
+    assert [u["id"] for u in a.get(f"{USAGE}/usage", **{"ratedProductUsage.productRef.id": fresh})] == [sent["id"]]
+    b.get(f"{USAGE}/usage/{sent['id']}", 404)
+    assert back_office.get(f"{USAGE}/usage/{sent['id']}")["id"] == sent["id"]
+    # The back office's Idempotency-Key still answers its retry with the first answer, A's record.
+    key, body = {"Idempotency-Key": uuid.uuid4().hex}, record(fresh, "1")
+    first, again = (back_office.http.post(back_office.url + f"{USAGE}/usage", json=body, headers=key) for _ in "12")
+    assert (first.status_code, again.status_code, again.json()) == (201, 201, first.json())
+    assert a.get(f"{USAGE}/usage/{first.json()['id']}")["status"] == "rated"
+    # A record of no product stays the back office's own.
+    unknown = back_office.usage(missing, "1")
+    a.get(f"{USAGE}/usage/{unknown['id']}", 404)
     assert b.rates(fresh) == []
     bill = a.sent_bill(billed["billingAccount"]["id"])
     assert billed["id"] in {r["id"] for r in a.get(RATES, **{"bill.id": bill["id"]})}
@@ -314,3 +328,28 @@ def test_a_partner_reading_only_writes_no_money_nor_tickets(
     reader = Partner(tenanted.url, keys.token("partner-r", scope))
     refused = reader.post(path, body, 403)
     assert refused["@type"] == "Error" and f"lacks the scope {scope.replace('read', 'write')}" in refused["message"]
+
+
+def test_an_id_another_partner_used_gets_the_409_any_taken_id_gets_and_none_of_that_record(
+    partners: tuple[Partner, Partner, Partner],
+) -> None:
+    """Usage ids are the sender's (a mediation system's record ids), unique per kind as every TMF id is,
+    since an id names one resource at one href. So a taken id is refused; the refusal is the same
+    whoever took it, and says nothing of the record but that the id is taken."""
+    a, b, _ = partners
+    mine = a.product(account())
+    id = f"cdr-{uuid.uuid4().hex}"
+    first = a.post(f"{USAGE}/usage", {**record(mine, "20"), "id": id})
+    other = b.product(account())
+    answers = []
+    for partner, product in ((a, mine), (b, other)):  # A again, with its own product; B, with its own
+        answer = partner.http.post(f"{partner.url}{USAGE}/usage", json={**record(product, "1"), "id": id}, timeout=30)
+        assert answer.status_code == 409, answer.text
+        answers.append(answer.content)
+    assert answers[0] == answers[1]  # byte for byte: B cannot tell A's id from one B used itself
+    assert mine not in answers[1].decode() and "rated" not in answers[1].decode()
+    batch = b.post("/tmfgate/usage/v1/usageBatch", [{**record(other, "1"), "id": id}], 200)
+    assert batch == {"rated": 0, "parked": [], "duplicate": [id], "refused": []}
+    assert a.get(f"{USAGE}/usage/{id}") == first  # A's record is untouched
+    b.get(f"{USAGE}/usage/{id}", 404)
+    assert b.get(f"{USAGE}/usage", id=id) == []  # B lists none of it

@@ -3,7 +3,9 @@ RabbitMQ or another AMQP 0-9-1 broker (``amqp://``, ``amqps://``) and Kafka (``k
 
 Each :class:`Broker` has one duty: :meth:`~Broker.publish` returns once the broker has the message
 for good (a JetStream ack, an AMQP publisher confirm, a Kafka ``acks=all``) and raises
-:class:`BrokerError` otherwise. Drivers are imported when a broker of theirs is used (``pip install
+:class:`BrokerError` otherwise: :class:`Refused` when the broker answered and turned this message
+down (too large, not allowed, nacked), which waiting for the broker will not mend.
+Drivers are imported when a broker of theirs is used (``pip install
 'tmfgate[nats]'``, ``[amqp]``, ``[kafka]``).
 """
 
@@ -21,7 +23,17 @@ _OURS = ("prefix", "stream", "exchange")
 
 
 class BrokerError(Exception):
-    """The broker did not take a message (down, refused, no ack in time); publishing is retried."""
+    """The broker did not take a message (down, unreachable, no ack in time); publishing is retried."""
+
+
+class Refused(BrokerError):
+    """The broker answered and refused this message (too large, not allowed, nacked): its delivery is
+    retried and parked after the configured attempts, while the other events go on. ``lost``: the
+    refusal also closed the connection or channel (AMQP closes a channel on an error)."""
+
+    def __init__(self, message: str, *, lost: bool = False) -> None:
+        super().__init__(message)
+        self.lost = lost
 
 
 @dataclass(frozen=True)
@@ -131,8 +143,20 @@ class NatsBroker:
             raise BrokerError(f"NATS at {_host(self.address)} could not be used: {_said(exc, self.address)}") from exc
 
     async def publish(self, subject: str, key: str, message_id: str, body: bytes) -> None:
+        from nats.errors import MaxPayloadError  # noqa: PLC0415
+        from nats.js.errors import APIError  # noqa: PLC0415
+
         try:
             await self._js.publish(subject, body, timeout=self.timeout, headers={"Nats-Msg-Id": message_id})
+        except MaxPayloadError as exc:  # larger than the server's max_payload: never sent
+            raise Refused(f"NATS refused {subject}: {_said(exc, self.address)}") from exc
+        except APIError as exc:
+            # JetStream answered with an error of the request's own (400: larger than the stream's
+            # max_msg_size...); a 5xx is the server's trouble, which passes.
+            said = _clean(str(exc), self.address)
+            if exc.code is not None and 400 <= exc.code < 500:
+                raise Refused(f"NATS refused {subject}: {said}") from exc
+            raise BrokerError(f"NATS did not acknowledge {subject}: {said}") from exc
         except Exception as exc:
             raise BrokerError(f"NATS did not acknowledge {subject}: {_said(exc, self.address)}") from exc
 
@@ -141,6 +165,18 @@ class NatsBroker:
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.close()
+
+
+def _amqp_refusals() -> tuple[type[Exception], ...]:
+    try:
+        from aiormq.exceptions import (  # noqa: PLC0415 - only when this broker is used
+            ChannelAccessRefused,
+            ChannelNotFoundEntity,
+            ChannelPreconditionFailed,
+        )
+    except ImportError:
+        return ()
+    return (ChannelAccessRefused, ChannelNotFoundEntity, ChannelPreconditionFailed)
 
 
 class AmqpBroker:
@@ -171,6 +207,7 @@ class AmqpBroker:
     async def publish(self, subject: str, key: str, message_id: str, body: bytes) -> None:
         import aio_pika  # noqa: PLC0415
 
+        refusals = _amqp_refusals()
         message = aio_pika.Message(
             body,
             content_type="application/json",
@@ -180,6 +217,10 @@ class AmqpBroker:
         )
         try:
             await self._exchange.publish(message, routing_key=subject, timeout=self.timeout)
+        except aio_pika.exceptions.DeliveryError as exc:  # a basic.nack: a queue refused it (full, rejecting)
+            raise Refused(f"AMQP refused {subject}: {_said(exc, self.address)}") from exc
+        except refusals as exc:  # 403, 404, 406 (larger than max_message_size): the channel is closed
+            raise Refused(f"AMQP refused {subject}: {_said(exc, self.address)}", lost=True) from exc
         except Exception as exc:
             raise BrokerError(f"AMQP did not confirm {subject}: {_said(exc, self.address)}") from exc
 
@@ -217,10 +258,17 @@ class KafkaBroker:
             raise BrokerError(f"Kafka at {servers} could not be used: {_said(exc, self.address)}") from exc
 
     async def publish(self, subject: str, key: str, message_id: str, body: bytes) -> None:
+        from aiokafka.errors import KafkaError  # noqa: PLC0415
+
         try:
             await self._producer.send_and_wait(
                 subject, body, key=key.encode(), headers=[("message-id", message_id.encode())]
             )
+        except KafkaError as exc:
+            # Kafka marks each error retriable or not: too large, not authorized are not.
+            if not exc.retriable:
+                raise Refused(f"Kafka refused {subject}: {_said(exc, self.address)}") from exc
+            raise BrokerError(f"Kafka did not acknowledge {subject}: {_said(exc, self.address)}") from exc
         except Exception as exc:
             raise BrokerError(f"Kafka did not acknowledge {subject}: {_said(exc, self.address)}") from exc
 
@@ -237,7 +285,10 @@ async def _quiet(exc: Exception) -> None:
 
 def _said(exc: Exception, address: BusAddress) -> str:
     """What a driver's exception says, without the URL's password (delivery errors are shown to operators)."""
-    said = repr(exc)
+    return _clean(repr(exc), address)
+
+
+def _clean(said: str, address: BusAddress) -> str:
     password = urlsplit(address.server).password
     return said.replace(password, "***") if password else said
 
@@ -248,4 +299,4 @@ def _host(address: BusAddress) -> str:
     return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
 
-__all__ = ["SCHEMES", "Broker", "BrokerError", "BusAddress", "broker"]
+__all__ = ["SCHEMES", "Broker", "BrokerError", "BusAddress", "Refused", "broker"]

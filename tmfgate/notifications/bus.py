@@ -4,9 +4,14 @@ The bus is one of the gateway's own subscriptions, ``tmfgate.event-bus``, taking
 API served. So it has the outbox's guarantees: fan-out gives it a delivery per event once the change
 has committed; the delivery worker claims it with a lease, holds a resource's later events back until
 its earlier one is settled, and settles it as delivered only after the broker acknowledged it. A broker
-that is down or refuses defers the delivery (retried with backoff, never parked): publishing waits and
-then resumes in order, losing nothing. A worker that dies between the ack and the settle publishes
-again: at least once, as for the hub; consumers de-duplicate on the message id, the ``eventId``.
+that is down or does not answer defers the delivery (retried with backoff, never parked): publishing
+waits and then resumes in order, losing nothing. A broker that answers and refuses one event for good
+(too large, not allowed: :class:`~tmfgate.notifications.brokers.Refused`) fails that delivery alone,
+as a listener's error fails a hub delivery: retried with backoff and parked after
+``delivery_attempts``, with the broker's reason, for an operator to redeliver; the bus stays up for the
+other events, and the resource's later events follow once it is parked, as a hub's do. A worker that
+dies between the ack and the settle publishes again: at least once, as for the hub; consumers
+de-duplicate on the message id, the ``eventId``.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from collections.abc import Callable
 from backends.base import Event
 from tmfgate.calls import Later
 from tmfgate.model import ApiModel
-from tmfgate.notifications.brokers import Broker, BrokerError, BusAddress, broker
-from tmfgate.notifications.reactions import INTERNAL_PREFIX
+from tmfgate.notifications.brokers import Broker, BrokerError, BusAddress, Refused, broker
+from tmfgate.notifications.reactions import INTERNAL_PREFIX, Declined
 from tmfgate.notifications.subscriptions import ANY_TYPE, Subscription
 from tmfgate.settings import Settings
 
@@ -73,15 +78,20 @@ class EventBus:
         return f"{self.address.prefix}.{event.api}.{event.type}"
 
     async def _react(self, event: Event, final: bool) -> None:
-        await self.publish(event)  # never parked (a Later), so never on its final attempt
+        await self.publish(event)
 
     async def publish(self, event: Event) -> None:
         """Publish ``event`` as hub subscribers receive it, returning once the broker has it; raises
-        :class:`~tmfgate.calls.Later` when it cannot, so the delivery waits and is never parked."""
+        :class:`~tmfgate.calls.Later` when the broker cannot be used, so the delivery waits and is never
+        parked, and :class:`~tmfgate.notifications.reactions.Declined` when it refused this event."""
         used: Broker | None = None
         try:
             used = await self._connected()
             await used.publish(self.subject(event), event.resource_id, event.id, event.body)
+        except Refused as exc:  # the broker is up: no rest, and the next event is tried at once
+            if exc.lost:
+                await self._dropped(used)
+            raise Declined(f"The broker refused event {event.id}: {exc}") from exc
         except _Resting as exc:  # not a failure of its own: it waits for the try after the rest
             rest = self._resting_until - time.monotonic() + random.uniform(0.0, self.settings.retry_delay)
             raise Later(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=max(rest, 0.0)), str(exc)) from exc
@@ -122,6 +132,10 @@ class EventBus:
     async def _failed(self, used: Broker | None) -> None:
         """Count a failure and drop the connection that failed (not one made meanwhile)."""
         self._failures += 1
+        await self._dropped(used)
+
+    async def _dropped(self, used: Broker | None) -> None:
+        """Drop the connection ``used`` (not one made meanwhile), for the next publish to connect anew."""
         async with self._lock:
             if used is None or self._broker is not used:
                 return

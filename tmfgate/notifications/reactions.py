@@ -28,11 +28,21 @@ INTERNAL_PREFIX = "tmfgate."  # ids of the gateway's own subscriptions
 logger = logging.getLogger("tmfgate.delivery")
 
 
+class Declined(Exception):
+    """A reaction that could not do its work for a reason it states (a broker refused the event): retried
+    and parked like any failure, with its message as the delivery's error and no trace in the log."""
+
+
 def internal_subscriptions(gateway: Gateway, registry: Registry) -> list[Subscription]:
     """One subscription per extension that reacts to some events with this configuration."""
+    tables = {extension.name: extension.reactions(gateway) for extension in registry.extensions}
+    reacting: dict[str, list[str]] = {}  # event type -> the subscriptions that react to it now
+    for name, table in tables.items():
+        for event_type in table:
+            reacting.setdefault(event_type, []).append(f"{INTERNAL_PREFIX}{name}")
     found = []
     for extension in registry.extensions:
-        table = extension.reactions(gateway)
+        table = tables[extension.name]
         if table:
             found.append(
                 Subscription(
@@ -44,7 +54,7 @@ def internal_subscriptions(gateway: Gateway, registry: Registry) -> list[Subscri
                     conditions=(),
                     fields=None,
                     created_at="",
-                    reaction=_runner(gateway, table),
+                    reaction=_runner(gateway, table, reacting),
                     sources=sources(gateway.apis, frozenset(table)),
                 )
             )
@@ -61,13 +71,20 @@ def sources(apis: list[ApiModel], types: frozenset[str]) -> frozenset[tuple[str,
     return frozenset((api, event_type) for event_type, api in pairs.items())
 
 
-def _runner(gateway: Gateway, table: Mapping[str, Reaction]) -> Callable[[Event, bool], Awaitable[None]]:
+def _runner(
+    gateway: Gateway, table: Mapping[str, Reaction], reacting: Mapping[str, list[str]]
+) -> Callable[[Event, bool], Awaitable[None]]:
     async def run(event: Event, final: bool) -> None:
         reaction = table.get(event.type)
         if reaction is not None:
             await reaction(Job.of(gateway, event, final=final))
-        # else a delivery made before an upgrade moved the reaction to another extension (so another
-        # subscription, which has its own delivery of the event): nothing is owed here any more.
+            return
+        # A delivery made before an upgrade moved this reaction to another extension: the event was
+        # fanned out to this subscription only, so it is handed to the ones that react to it now (an
+        # incident opened before the SLA escalation became an extension of its own is escalated).
+        for moved_to in reacting.get(event.type, ()):
+            await gateway.backend.replay(moved_to, event.time, lambda found: found.id == event.id)
+            logger.info("Event %s (%s) handed over to %s, which reacts to it now.", event.id, event.type, moved_to)
 
     return run
 
@@ -82,6 +99,10 @@ async def run(subscription: Subscription, event: Event, final: bool, work: WorkT
     except Later as later:
         result = "later"
         return Outcome(False, short(str(later)), later=later.at)
+    except Declined as declined:
+        result = "failed"
+        logger.info("Reaction %s to event %s (%s) declined: %s", subscription.id, event.id, event.type, declined)
+        return Outcome(False, short(str(declined)))
     except Exception as exc:
         result = "failed"
         logger.warning("Reaction %s to event %s (%s) failed.", subscription.id, event.id, event.type, exc_info=True)

@@ -205,6 +205,30 @@ async def test_many_are_created_and_read_at_once_as_one_by_one(documents: Docume
 
 
 @pytest.mark.needs("client ids")
+async def test_many_are_replaced_and_their_owners_read_at_once_as_one_by_one(
+    documents: DocumentStore, kind: str
+) -> None:
+    async with documents.transaction() as tx:
+        await tx.create_many(kind, [(str(n), named(str(n), v=n)) for n in range(3)], owner="acme")
+        await tx.create(kind, "3", named("3", v=3))
+        await tx.replace_many(kind, [("2", named("2", v=20)), ("0", named("0", v=10))])
+        await tx.replace_many(kind, [])
+        assert await tx.owner_many(kind, ["3", "9", "0"]) == {"0": "acme", "3": None}
+        locked = await tx.get_many(kind, ["3", "9", "1"], for_update=True)
+        assert {id: content(raw)["v"] for id, raw in locked.items()} == {"1": 1, "3": 3}
+    assert [content(await documents.get(kind, str(n)))["v"] for n in range(4)] == [10, 1, 20, 3]
+
+
+@pytest.mark.needs("client ids")
+async def test_replacing_many_with_a_missing_id_raises_not_stored(documents: DocumentStore, kind: str) -> None:
+    await create_all(documents, kind, named("1", v=1))
+    with pytest.raises(NotStored):
+        async with documents.transaction() as tx:
+            await tx.replace_many(kind, [("1", named("1", v=2)), ("9", named("9"))])
+    assert content(await documents.get(kind, "1"))["v"] == 1
+
+
+@pytest.mark.needs("client ids")
 async def test_creating_many_with_a_stored_id_raises_and_stores_none_once_rolled_back(
     documents: DocumentStore, kind: str
 ) -> None:
