@@ -11,7 +11,9 @@ printed in milliseconds, for the equality filters compiled to what the indexes s
 and the state columns on PostgreSQL, the member indexes on SQLite) and, in the same run as the
 baseline, compiled to the walk that every row evaluates (as before issue 14). The filters pick
 values the seed wrote: a customer, an external identifier, an id, ``state=active`` (60 % of the
-services), and that at ``offset=5000``.
+services), and that at ``offset=5000``. With ``--vary`` each repetition asks another customer,
+external identifier and id (the same shape, other values), as traffic does; without it every
+repetition asks the same values.
 """
 
 from __future__ import annotations

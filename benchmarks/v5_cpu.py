@@ -3,7 +3,9 @@
 Unlike ``post_order.py --target v5`` (throughput over sockets, which a shared machine's load moves),
 this counts the process's own CPU time (``time.process_time``) over N requests handed straight to the
 gateway's ASGI app on the memory backend, so the v5/v4 ratio holds whatever else the machine runs.
-``--profile`` prints where the v5 requests spend it (cProfile). See benchmarks/README.md.
+``--profile`` prints where the v5 requests spend it (cProfile); ``--parts`` times the parts a v5 POST
+adds alone (each version's request validator on its body, the face's mapping in and out). See
+benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -14,13 +16,17 @@ import cProfile
 import json
 import pstats
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from starlette.testclient import TestClient
 
+from tmfgate import codec
 from tmfgate.app import create_app
+from tmfgate.model import ApiModel
+from tmfgate.runtime import load_apis
+from tmfgate.schemas import compile_schema
 from tmfgate.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -83,6 +89,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=2000, help="POSTs per version and round (default 2000)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per version (default 3)")
     parser.add_argument("--profile", action="store_true", help="print the v5 requests' cProfile top 30")
+    parser.add_argument("--parts", action="store_true", help="time the validators and the mapping alone, then stop")
     return parser.parse_args(argv)
 
 
@@ -103,8 +110,51 @@ async def measure(app: Any, args: argparse.Namespace) -> dict[str, float]:
     return best
 
 
+def cpu_of(work: Callable[[], object], count: int = 5000) -> float:
+    """CPU seconds per call of ``work``, best of three runs."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        for _ in range(count):
+            work()
+        best = min(best, (time.process_time() - start) / count)
+    return best
+
+
+def parts() -> dict[str, float]:
+    """CPU per call of what a v5 POST adds, each alone: the validators compiled as the gateway compiles
+    them (once, at start-up), and the face's mapping of the order in and out."""
+    apis = {api.name: api for api in load_apis()}
+    v4 = apis["tmf622_product_ordering"]
+    v5 = v4.faces["5"]
+    bodies = {"v4": V4[1].read_bytes(), "v5": V5[1].read_bytes()}
+
+    def validator(api: ApiModel) -> Any:
+        create = next(o for o in api.operations.values() if o.resource.kind == "productOrder" and o.verb == "create")
+        return compile_schema(create.bodies["application/json"], api.spec.document)
+
+    checks = {"v4": validator(v4), "v5": validator(v5)}
+    docs = {name: codec.loads(body) for name, body in bodies.items()}
+    if not all(checks[name].is_valid(docs[name]) for name in checks):
+        raise SystemExit("A benchmark body does not pass its validator.")
+    stored = codec.dumps(v5.face.inward("productOrder", codec.loads(bodies["v5"]), "application/json"))
+    return {
+        "validator v4": cpu_of(lambda: checks["v4"].is_valid(docs["v4"])),
+        "validator v5": cpu_of(lambda: checks["v5"].is_valid(docs["v5"])),
+        "decode v5 body": cpu_of(lambda: codec.loads(bodies["v5"])),
+        "face in (decode + map)": cpu_of(lambda: v5.face.inward("productOrder", codec.loads(bodies["v5"]), None)),
+        "face out (decode + map + encode)": cpu_of(
+            lambda: v5.face.links.shown(codec.dumps(v5.face.outward("productOrder", codec.loads(stored))))
+        ),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.parts:
+        for name, seconds in parts().items():
+            print(f"{name:34s} {seconds * 1e6:6.1f} µs")
+        return 0
     app = create_app(Settings(database_url="memory://", rate_limit=0.0, fulfilment=False))
     with TestClient(app) as client:  # the app's lifespan: store opened, workers started
         assert client.portal is not None

@@ -142,7 +142,7 @@ async def deleteBillingCycleSpecification(call: Call) -> Reply:
     return await operations.delete(call)
 
 
-for _type in ("BillingAccount", "PartyAccount", "SettlementAccount"):
+for _type in ("BillingAccount", "FinancialAccount", "PartyAccount", "SettlementAccount"):
     handlers.serve(f"create{_type}", partial(operations.create, prepare=_new_account))
     handlers.serve(f"patch{_type}", _patch_account)
 handlers.serve("createBillingCycleSpecification", partial(operations.create, prepare=_check_cycle))

@@ -24,6 +24,9 @@ def test_an_href_of_an_api_with_a_face_leads_to_the_face_with_its_resource_renam
     assert shown.href(f"https://gw:8443/base{ALARMS}/ackAlarms/t1") == f"https://gw:8443/base{ALARMS_V5}/ackAlarm/t1"
     assert shown.href(f"http://gw{ALARMS}/ackAlarms") == f"http://gw{ALARMS_V5}/ackAlarm"
     assert shown.href(f"http://gw{ALARMS}/alarm/a1") == f"http://gw{ALARMS_V5}/alarm/a1"
+    # The likely API looked for first, the others after.
+    assert shown.href(f"http://gw{ALARMS}/ackAlarms/t1", ALARMS) == f"http://gw{ALARMS_V5}/ackAlarm/t1"
+    assert shown.href(f"http://gw{ORDERS}/productOrder/o1", ALARMS) == f"http://gw{ORDERS_V5}/productOrder/o1"
 
 
 def test_an_href_of_an_api_without_a_face_or_of_another_version_is_left_as_it_is() -> None:

@@ -86,6 +86,14 @@ def test_the_spec_check_tells_what_our_spec_refuses(document: dict[str, object],
     assert SpecCheck(INVENTORY)("noSuchKind", document) is None
 
 
+def test_the_spec_check_tells_whether_a_whole_page_conforms_in_one_call() -> None:
+    good = [{"id": f"r{n}", "href": f"http://gw/r{n}", "@type": "Resource", "name": "olt"} for n in range(3)]
+    check = SpecCheck(INVENTORY)
+    assert check.conforms("resource", good) and check.conforms("resource", [])
+    assert not check.conforms("resource", [*good, {**good[0], "name": 7}])
+    assert check.conforms("noSuchKind", [{"name": 7}])
+
+
 def test_creates_at_the_southbound_oss_alone_are_guarded_by_external_id(tmp_path: Path) -> None:
     settings = settings_with(
         tmp_path,

@@ -38,8 +38,13 @@ class Links:
         self._targets[home_base_path + "/"] = Target(face_base_path, dict(kinds))
         self._patterns = None
 
-    def href(self, href: str) -> str:
-        """One href as the face version shows it; unchanged when it names no API with a face."""
+    def href(self, href: str, likely: str | None = None) -> str:
+        """One href as the face version shows it; unchanged when it names no API with a face. The home
+        base path ``likely`` is looked for first (a face's own documents name its own API)."""
+        if likely is not None:
+            start = href.find(likely + "/")
+            if start >= 0:
+                return href[:start] + self._targets[likely + "/"].shown(href[start + len(likely) + 1 :])
         for home, target in self._targets.items():
             start = href.find(home)
             if start >= 0:

@@ -1,8 +1,8 @@
-"""Rule code: one face rule (:class:`tmfgate.faces.Rule`) written out as a Python function, once.
+"""Rule code: one face rule (:class:`tmfgate.facerules.Rule`) written out as a Python function, once.
 
 ``Rule.outward`` and ``Rule.inward`` loop over the rule's tables on every object; a rule that moves
 four attributes and gives two defaults (v4 RelatedParty as v5 RelatedPartyRefOrPartyRoleRef) spent
-most of its ~3 µs in those loops and in the generic path helpers. Here each step becomes straight
+most of its 3–5 µs in those loops and in the generic path helpers. Here each step becomes straight
 lines, with one- and two-name paths read and written in place; the tables' values are bound as
 constants, never pasted into the source. The functions do exactly what the rule's methods do
 (tests/test_rulecode.py checks them against each other).
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from tmfgate.faces import Path, Rule
+from tmfgate import facerules
+from tmfgate.facerules import Path, Rule
 
 Change = Callable[[dict[str, Any]], None]
 
@@ -36,7 +36,7 @@ class _Source:
         self.lines.append("    " * depth + text)
 
     def get(self, path: Path) -> str:
-        """An expression of the value at ``path`` (None when missing), as faces._get reads it."""
+        """An expression of the value at ``path`` (None when missing), as facerules._get reads it."""
         if len(path) == 1:
             return f"doc.get({self.const(path[0])})"
         return f"_get(doc, {self.const(path)})"
@@ -54,7 +54,7 @@ class _Source:
             self.line(f"_put(doc, {self.const(path)}, {value})", depth)
 
     def pop(self, path: Path, then: Callable[[str, int], None] | None = None, depth: int = 1) -> None:
-        """Remove the value at ``path`` as faces._pop does; ``then`` writes what follows a found value."""
+        """Remove the value at ``path`` as facerules._pop does; ``then`` writes what follows a found value."""
         if len(path) == 1:
             name = self.const(path[0])
             self.line(f"if {name} in doc:", depth)
@@ -83,9 +83,7 @@ class _Source:
 
 
 def _helpers() -> dict[str, Any]:
-    from tmfgate import faces  # noqa: PLC0415 - faces imports walks, which import this module
-
-    return {"_get": faces._get, "_put": faces._put, "_pop": faces._pop, "collapsed": faces.collapsed}
+    return {"_get": facerules._get, "_put": facerules._put, "_pop": facerules._pop, "collapsed": facerules.collapsed}
 
 
 def outward(rule: Rule) -> Change:

@@ -86,14 +86,27 @@ class SpecCheck:
     """What our spec finds wrong with a resource an upstream answered, or None."""
 
     def __init__(self, api: ApiModel) -> None:
+        self.api = api
         self.validators: Mapping[str, Any] = {
             kind: compile_schema(resource.schema, api.spec.document)
             for kind, resource in api.resources.items()
             if resource.schema is not None
         }
+        self._lists: dict[str, Any] = {}  # kind -> a validator of an array of them, made on first use
 
     def __call__(self, kind: str, document: Any) -> str | None:
         validator = self.validators.get(kind)
         if validator is None or validator.is_valid(document):
             return None
         return describe(list(validator.iter_errors(document)), f"upstream {kind}")
+
+    def conforms(self, kind: str, documents: list[Any]) -> bool:
+        """Whether every resource of a list conforms, in one call: a page of a hundred checked as
+        one array costs a quarter of a hundred checks of one."""
+        schema = self.api.resources[kind].schema if kind in self.validators else None
+        if schema is None:
+            return True
+        validator = self._lists.get(kind)
+        if validator is None:
+            validator = self._lists[kind] = compile_schema({"type": "array", "items": schema}, self.api.spec.document)
+        return bool(validator.is_valid(documents))

@@ -126,7 +126,7 @@ class Face:
 
     def href(self, href: str) -> str:
         """An href of a stored document as this face shows it (:mod:`tmfgate.links`)."""
-        return self.links.href(href)
+        return self.links.href(href, self.home.base_path)
 
     # Queries
 

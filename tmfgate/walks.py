@@ -1,7 +1,7 @@
 """Walks: a face node's mapping of a document (:mod:`tmfgate.faces`), compiled once into nested closures.
 
 Interpreting the nodes on every request (their rule, their children's table, the rule's own tables)
-cost more than the changes it made: an order of 26 mapped objects took ~25 µs each way
+cost more than the changes it made: an order of 26 mapped objects took 20–27 µs each way
 (benchmarks/README.md). A walk binds what each node does once, so a request only tests and changes
 its own objects; the rules that only give or drop a missing ``@type`` (most of them) are inlined, the
 others compiled into a function each (:mod:`tmfgate.rulecode`).
@@ -9,13 +9,23 @@ others compiled into a function each (:mod:`tmfgate.rulecode`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from tmfgate import rulecode
+from tmfgate.facerules import Rule
 
-if TYPE_CHECKING:
-    from tmfgate.faces import Node, Rule
+
+class Node(Protocol):
+    """What a walk is compiled from: a face's node (:class:`tmfgate.faces.Node`), its rule and its
+    attributes' nodes."""
+
+    @property
+    def rule(self) -> Rule | None: ...
+
+    @property
+    def children(self) -> Mapping[str, Node]: ...
+
 
 Walk = Callable[[Any], None]  # changes a decoded document (an object, a list, anything) in place
 Change = Callable[[dict[str, Any]], None]  # changes one object of the node's schema in place

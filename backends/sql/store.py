@@ -198,9 +198,12 @@ class SqlBackend:
 
     async def open(self) -> None:
         """Set up the schema of an empty store, and migrate an older one when ``migrate`` (else raise
-        :class:`~backends.sql.migrations.SchemaMismatch`); two processes may start at once."""
+        :class:`~backends.sql.migrations.SchemaMismatch`); two processes may start at once. On SQLite,
+        also refresh the planner's statistics (:func:`backends.sql.sqlite.analyze`)."""
         async with self._schema_connection() as connection:
             await connection.run_sync(functools.partial(migrations.prepare, migrate=self.migrate))
+            if self._sqlite:  # statistics for the planner, so that pages use the member indexes
+                await connection.run_sync(sqlite.analyze)
 
     async def revision(self) -> str | None:
         """The schema revision of the store; None when empty or made before migrations."""

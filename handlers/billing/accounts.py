@@ -4,7 +4,8 @@ An order names its billing account by id. When TMF666 keeps an account of that i
 the account is billed on the day of the month its ``billStructure.cycleSpecification`` names
 (``billingDateShift`` days after the first; the cycle is given by value, or by reference to a
 BillingCycleSpecification read when billing), its bills fall due ``paymentDueDateOffset`` days after
-their date, new orders are refused while its bills owe more than its ``creditLimit``, and its
+their date, new orders are refused while what its bills still owe, less the credit payments left it,
+is more than its ``creditLimit``, and its
 ``accountBalance`` follows its bills and payments. An id TMF666 does not keep is billed as before: on
 the first of the month, with the gateway's payment terms.
 """
@@ -122,14 +123,17 @@ async def owed_by(source: Queryable, account_ids: list[str]) -> dict[str, Decima
 
 
 async def check_credit(source: Queryable, account: Document, unit: str) -> None:
-    """Conflict when the account's bills owe more than its credit limit."""
+    """Conflict when what the account owes, less the credit payments left it, is over its credit limit."""
     limit = (account.get("creditLimit") or {}).get("value")
     if limit is None:
         return
     due = await owed(source, str(account["id"]))
-    if due > amount(limit):
+    kept = {balance.get("balanceType"): balance for balance in account.get("accountBalance", [])}
+    credit = amount(((kept.get("credit") or {}).get("amount") or {}).get("value", 0))
+    if due - credit > amount(limit):
+        less = f", less {credit:.2f} {unit} of credit," if credit else ","
         raise Conflict(
-            f"Billing account {account['id']} owes {due:.2f} {unit} on its bills, over its credit limit of "
+            f"Billing account {account['id']} owes {due:.2f} {unit} on its bills{less} over its credit limit of "
             f"{amount(limit):.2f} {unit}: record payments (TMF676 POST /payment) or raise creditLimit first."
         )
 

@@ -80,7 +80,13 @@ def test_bad_accounts_and_cycles_are_refused_and_nothing_is_stored(database: str
         assert [a["id"] for a in found] == [made["id"]]
         for kind in ("partyAccount", "settlementAccount"):
             client.post(f"{ACCOUNTS}/{kind}", {"name": "Partner", "relatedParty": PARTY})
-        client.post(f"{ACCOUNTS}/financialAccount", {"name": "Group"})
+        group = client.post(f"{ACCOUNTS}/financialAccount", {"name": "Group"})
+        assert group["lastModified"]  # a v5 client reads it as lastUpdate
+        refused = client.post(
+            f"{ACCOUNTS}/financialAccount", {"name": "G", "creditLimit": {"unit": "USD", "value": 1}}, 400
+        )
+        assert "accounts are kept in EUR" in refused["message"]
+        assert len(client.get(f"{ACCOUNTS}/financialAccount")) == 1
 
 
 def test_accounts_are_billed_on_their_cycle_day_and_held_to_their_credit_limit(database: str) -> None:

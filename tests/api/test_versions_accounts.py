@@ -1,12 +1,18 @@
-"""TMF666 v5 beside v4 over one store, on every store (in process): an account or bill cycle created on
-one version is read, filtered, patched and deleted on the other, in that version's terms, nothing lost."""
+"""TMF666 v5 beside v4 over one store, on every store: an account or bill cycle created on one version is
+read, filtered, patched and deleted on the other, in that version's terms, nothing lost, and each version's
+subscribers hear its changes in their own version."""
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
+
+import requests
 
 from tests.api.clients import BASE_URL, AppClient
 from tests.api.test_trouble_tickets import JSON_PATCH, MERGE, Doc, created
+from tests.conftest import RunningGateway
+from tests.listeners import Entry, ListenerProcess
 
 V4 = f"{BASE_URL}/tmf-api/accountManagement/v4"
 V5 = f"{BASE_URL}/tmf-api/accountManagement/v5"
@@ -154,3 +160,34 @@ def test_a_json_patch_query_on_v5_names_reaches_the_stored_account(app_client: A
         (f"ada-{marker}", "owner"),
         (f"bob-{marker}", "owner"),
     ]
+
+
+def test_v4_and_v5_subscribers_hear_an_account_change_each_in_its_version(
+    gateway: RunningGateway, tmp_path: Path
+) -> None:
+    url, marker = gateway.url, uuid.uuid4().hex
+    v4, v5 = "/tmf-api/accountManagement/v4", "/tmf-api/accountManagement/v5"
+    with ListenerProcess(tmp_path / "v4.log") as old_listener, ListenerProcess(tmp_path / "v5.log") as new_listener:
+        old_hub = requests.post(f"{url}{v4}/hub", json={"callback": old_listener.callback}, timeout=10)
+        query = (
+            f"eventType=BillingAccountCreateEvent&event.billingAccount.relatedParty.partyOrPartyRole.id=ada-{marker}"
+        )
+        body = {"@type": "Hub", "callback": new_listener.callback, "query": query}
+        new_hub = requests.post(f"{url}{v5}/hub", json=body, timeout=10)
+        assert old_hub.status_code == new_hub.status_code == 201, new_hub.text
+        party = {"id": f"ada-{marker}", "name": "Ada", "role": "owner", "@referredType": "Individual"}
+        made = requests.post(f"{url}{v4}/billingAccount", json={"name": "Ada", "relatedParty": [party]}, timeout=10)
+        assert made.status_code == 201, made.text
+        account = made.json()
+
+        def heard(entries: list[Entry]) -> list[Doc]:
+            return [e["body"] for e in entries if e["body"]["event"]["billingAccount"]["id"] == account["id"]]
+
+        old = heard(old_listener.wait_for(lambda got: bool(heard(got)), 20))[0]
+        new = heard(new_listener.wait_for(lambda got: bool(heard(got)), 20))[0]
+        assert old["eventId"] == new["eventId"] and new["@type"] == new["eventType"] == "BillingAccountCreateEvent"
+        assert old["event"]["billingAccount"]["lastModified"] == new["event"]["billingAccount"]["lastUpdate"]
+        assert new["event"]["billingAccount"]["relatedParty"][0]["partyOrPartyRole"]["id"] == f"ada-{marker}"
+        assert new["event"]["billingAccount"]["href"] == f"{url}{v5}/billingAccount/{account['id']}"
+        for hub, base in ((old_hub, v4), (new_hub, v5)):
+            assert requests.delete(f"{url}{base}/hub/{hub.json()['id']}", timeout=10).status_code == 204

@@ -9,8 +9,13 @@ from pathlib import Path
 import orjson
 import pytest
 from sqlalchemy import text
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from backends.base import Query
+from backends.conditions import where
 from backends.sql import SqlBackend
+from backends.sql.lists import list_statements
+from backends.sql.query import register_sqlite_functions
 from backends.sql.sqlite import LoopConnection, connected, create_loop_engine
 from tests.backends.conftest import opened
 from tests.backends.contract.support import create_all, doc
@@ -123,3 +128,39 @@ async def test_a_list_query_cancelled_in_its_thread_lets_go_of_the_connection_be
     async with connected(engine, write=False) as connection:  # the pool's connections still work
         assert await connection.column_in_thread(text("SELECT 42")) == [42]
     engine.dispose()
+
+
+async def test_a_store_opened_again_has_statistics_and_its_pages_read_a_member_index(tmp_path: Path) -> None:
+    """Without statistics a page of ``status=...`` reads the kind in insertion order, testing every document;
+    opening the store analyzes it (a sample of ANALYSIS_LIMIT rows an index), and the page then reads the index."""
+    url = f"sqlite:///{tmp_path}/store.db"
+    store = SqlBackend(url)
+    await store.open()
+    await create_all(store, "service", *(orjson.dumps({"id": f"s-{n}", "status": f"v-{n}"}) for n in range(300)))
+    statements = list_statements("service", Query(conditions=(where("status", eq="v-7"),), limit=10), "sqlite")
+    sql = str(
+        statements.page.params(statements.parameters).compile(
+            dialect=sqlite_dialect.dialect(), compile_kwargs={"literal_binds": True}
+        )
+    )
+
+    def plan(database: sqlite3.Connection) -> str:
+        return " | ".join(row[-1] for row in database.execute(f"EXPLAIN QUERY PLAN {sql}"))
+
+    def with_functions() -> sqlite3.Connection:
+        database = sqlite3.connect(f"{tmp_path}/store.db")
+        register_sqlite_functions(database)
+        return database
+
+    database = with_functions()
+    assert "USING INDEX ix_tmf_document_kind_seq" in plan(database)  # opened empty: no statistics of these rows
+    database.close()
+    await store.close()
+    again = SqlBackend(url)
+    await again.open()
+    database = with_functions()
+    assert "USING INDEX ix_tmf_document_json_status (kind=? AND <expr>=?)" in plan(database), plan(database)
+    assert database.execute("PRAGMA analysis_limit").fetchone() == (0,)  # the limit is the store's connections' own
+    database.close()
+    assert (await again.query("service", Query(conditions=(where("status", eq="v-7"),)))).total == 1
+    await again.close()

@@ -231,10 +231,23 @@ async def test_an_upstream_unreachable_at_start_is_deemed_down_at_once() -> None
         await store.close()
 
 
-async def test_a_non_conforming_answer_is_returned_or_refused_as_set(caplog: pytest.LogCaptureFixture) -> None:
-    def check(kind: str, document: Any) -> str | None:
+class NameCheck:
+    """A spec check that wants a string name, and counts how it was asked."""
+
+    def __init__(self) -> None:
+        self.one, self.lists = 0, 0
+
+    def __call__(self, kind: str, document: Any) -> str | None:
+        self.one += 1
         return None if isinstance(document.get("name"), str) else "name must be a string"
 
+    def conforms(self, kind: str, documents: list[Any]) -> bool:
+        self.lists += 1
+        return all(isinstance(document.get("name"), str) for document in documents)
+
+
+async def test_a_non_conforming_answer_is_returned_or_refused_as_set(caplog: pytest.LogCaptureFixture) -> None:
+    check = NameCheck()
     answer: Script = lambda _: httpx.Response(200, json=resource(name=7))  # noqa: E731
     async with store_of(answer, UpstreamOptions(url=OSS, check=check)) as (store, _):
         assert await store.get("resource", "r1") is not None
@@ -242,6 +255,25 @@ async def test_a_non_conforming_answer_is_returned_or_refused_as_set(caplog: pyt
     async with store_of(answer, UpstreamOptions(url=OSS, check=check, refuse_nonconforming=True)) as (store, _):
         with pytest.raises(BadGateway, match="our spec refuses"):
             await store.get("resource", "r1")
+
+
+async def test_a_page_is_checked_at_once_and_item_by_item_only_to_say_which_is_wrong(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    page = [resource("r1", name="a"), resource("r2", name="b")]
+    check = NameCheck()
+    async with store_of(lambda _: httpx.Response(200, json=page), UpstreamOptions(url=OSS, check=check)) as (store, _):
+        assert len((await store.query("resource", Query())).items) == 2
+    assert (check.lists, check.one) == (1, 0)
+    page[1]["name"] = 7
+    async with store_of(lambda _: httpx.Response(200, json=page), UpstreamOptions(url=OSS, check=check)) as (store, _):
+        assert len((await store.query("resource", Query())).items) == 2  # logged, and returned
+    assert (check.lists, check.one) == (2, 2)
+    assert "name must be a string" in caplog.text
+    refusing = UpstreamOptions(url=OSS, check=check, refuse_nonconforming=True)
+    async with store_of(lambda _: httpx.Response(200, json=page), refusing) as (store, _):
+        with pytest.raises(BadGateway, match="our spec refuses"):
+            await store.query("resource", Query())
 
 
 async def test_a_replace_sends_only_the_change_as_a_merge_patch() -> None:

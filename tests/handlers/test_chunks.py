@@ -1,6 +1,7 @@
 """A bill run reads its accounts a chunk at a time, on SQLite and PostgreSQL: every account is billed once,
 to the cent, whatever the chunks' bounds (an account with more products than a chunk has accounts, a
-product terminated in the month); and what a TMF666 account owes counts only what its bills still owe.
+product terminated in the month); and a TMF666 account's credit limit holds to what its bills still owe,
+less the credit payments left it.
 """
 
 from __future__ import annotations
@@ -134,9 +135,17 @@ def test_an_account_owes_only_what_its_unsettled_bills_have_left_to_pay(database
             except Conflict as error:
                 refused.append(str(error))
         await accounts.check_credit(store, {"id": "ba-1"}, "EUR")  # no limit: never refused
+        credit = {"balanceType": "credit", "amount": {"unit": "EUR", "value": 0.02}}
+        owing = {"id": "ba-1", "creditLimit": {"unit": "EUR", "value": 80}, "accountBalance": [credit]}
+        await accounts.check_credit(store, owing, "EUR")  # 80.01 owed less 0.02 of credit: under the limit
+        try:
+            await accounts.check_credit(store, {**owing, "creditLimit": {"unit": "EUR", "value": 79.98}}, "EUR")
+        except Conflict as error:
+            refused.append(str(error))
         return await accounts.owed_by(store, ["ba-1", "ba-2", "ba-3"]), await accounts.owed(store, "ba-1"), refused
 
     by_account, owed, refused = on_store(database, work)
     assert by_account == {"ba-1": Decimal("80.01"), "ba-2": Decimal(70)} and owed == Decimal("80.01")
-    [message] = refused
-    assert "owes 80.01 EUR on its bills, over its credit limit of 80.00 EUR" in message
+    [without, less] = refused
+    assert "owes 80.01 EUR on its bills, over its credit limit of 80.00 EUR" in without
+    assert "owes 80.01 EUR on its bills, less 0.02 EUR of credit, over its credit limit of 79.98 EUR" in less
