@@ -213,6 +213,7 @@ class EventLog:
             for event in builder.changed(resource, old, new, correlation, raw=raw)
         ]
         await tx.add_events(found)
+        tracing.wrote(found, correlation)
 
     async def deleted(
         self, tx: Transaction, kind: str, old: Document, correlation: str, owner: str | None = None

@@ -9,15 +9,13 @@ its credit limit. Bad accounts and cycles are refused with nothing stored.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from decimal import Decimal
 
 from tests.api.end_to_end import Doc, database_fixture
-from tests.api.test_billing import ROOT, Client, gateway
+from tests.api.test_billing import Client, gateway
 from tests.api.test_payments import pay
 from tests.api.test_usage import mobile
+from tests.commands import Ran, run_tmfgate
 
 ACCOUNTS = "/tmf-api/accountManagement/v4"
 ORDERING = "/tmf-api/productOrderingManagement/v4"
@@ -33,10 +31,10 @@ def months_ago(count: int, day: int = 1) -> dt.date:
     return first.replace(day=day)
 
 
-def bill_run(client: Client, *options: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TMFGATE_PUBLIC_URL": client.url}
-    command = [sys.executable, "-m", "tmfgate", "bill-run", "--database-url", client.database, *options]
-    return subprocess.run(command, cwd=ROOT, env=env, text=True, capture_output=True, timeout=120, check=False)
+def bill_run(client: Client, *options: str) -> Ran:
+    """``tmfgate bill-run`` on the client's store, run in this process (:mod:`tests.commands`)."""
+    env = {"TMFGATE_PUBLIC_URL": client.url}
+    return run_tmfgate("bill-run", "--database-url", client.database, *options, env=env)
 
 
 def account(client: Client, status: int = 201, **more: object) -> Doc:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from tests.commands import run_tmfgate
 from tmfgate.app import create_app
 from tmfgate.cli import build_parser
 from tmfgate.runtime import installed
@@ -154,9 +155,7 @@ def test_an_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_the_command_line_says_its_version_and_helps_every_command() -> None:
-    version = subprocess.run(
-        [sys.executable, "-m", "tmfgate", "--version"], capture_output=True, text=True, check=False
-    )
+    version = run_tmfgate("--version")  # in process (tests.commands): the module entry is what served() runs
     assert version.returncode == 0 and version.stdout.startswith("tmfgate ")
     parser = build_parser(installed())
     [commands] = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]

@@ -1,4 +1,4 @@
-"""APIs routed to an upstream: a second tmfgate process answers TMF639, TMF638 and TMF641 through this one."""
+"""APIs routed to an upstream: a second tmfgate server answers TMF639, TMF638 and TMF641 through this one."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 import requests
 
 from tests.conftest import RunningGateway
-from tests.gateways import served
 
 RESOURCES = "/tmf-api/resourceInventoryManagement/v4/resource"
 SERVICE_ORDERS = "/tmf-api/serviceOrdering/v4/serviceOrder"
@@ -18,10 +17,10 @@ PARTIES = "/tmf-api/party/v4/individual"
 
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A second tmfgate process: the OSS whose inventory and service orders the gateway fronts."""
+    """A second tmfgate server: the OSS whose inventory and service orders the gateway fronts."""
     folder = tmp_path_factory.mktemp("oss")
-    with served(f"sqlite:///{folder / 'oss.db'}", folder, "--fulfilment", "off") as (_process, url):
-        yield url
+    with RunningGateway(f"sqlite:///{folder / 'oss.db'}", fulfilment=False) as oss:  # HTTP on a port of its own
+        yield oss.url
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """Events of an upstream re-published: the gateway subscribes to the upstream's hub (a second tmfgate
-process), its subscribers get the upstream's events with the gateway's hrefs, once each."""
+server), its subscribers get the upstream's events with the gateway's hrefs, once each."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 import requests
 
 from tests.conftest import RunningGateway
-from tests.gateways import served
 from tests.listeners import ListenerProcess
 from tmfgate.notifications.posts import signature
 from tmfgate.relay import PREFIX, Relay
@@ -24,8 +23,8 @@ API = "tmf639_resource_inventory"
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("oss")
-    with served(f"sqlite:///{folder / 'oss.db'}", folder, "--fulfilment", "off") as (_process, url):
-        yield url
+    with RunningGateway(f"sqlite:///{folder / 'oss.db'}", fulfilment=False) as oss:  # HTTP on a port of its own
+        yield oss.url
 
 
 def running(upstream: str, folder: Path) -> RunningGateway:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.commands import run_tmfgate
 from tests.gateways import log_of, served
 from tmfgate.server import workers
 
@@ -206,15 +207,9 @@ def test_a_second_gateway_on_the_same_port_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("port", ["0", "99999", "-1"])
-def test_a_port_outside_1_to_65535_is_refused_at_once(tmp_path: Path, port: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tmfgate", "serve", "--database-url", "memory://", "--port", port, "--workers", "2"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def test_a_port_outside_1_to_65535_is_refused_at_once(port: str) -> None:
+    # argparse refuses it before anything is served, so in process (tests.commands) like in a process of its own
+    result = run_tmfgate("serve", "--database-url", "memory://", "--port", port, "--workers", "2")
     assert result.returncode == 2 and "argument --port: must be from 1 to 65535" in result.stderr
 
 
