@@ -169,13 +169,16 @@ async def test_a_read_survives_its_connections_being_killed(postgres_url: str, k
         await backend.close()
 
 
-async def _stored_events(backend: Any) -> list[str]:
+async def _stored_events(backend: Any) -> list[tuple[str, str]]:
     from sqlalchemy import select
 
     from backends.sql.schema import events
 
     async with backend.engine.connect() as connection:
-        return list((await connection.execute(select(events.c.id).order_by(events.c.seq))).scalars())
+        return [
+            (id, body)
+            for id, body in await connection.execute(select(events.c.id, events.c.body).order_by(events.c.seq))
+        ]
 
 
 async def test_postgresql_commits_a_change_with_its_events_or_neither(postgres_url: str, kind: str) -> None:
@@ -185,12 +188,15 @@ async def test_postgresql_commits_a_change_with_its_events_or_neither(postgres_u
 
     async with opened(postgres_url) as backend:
         first, second = event(kind, "with-events", 1), event(kind, "with-events", 2)
+        # Bound by the client in this path: quotes, backslashes and any character arrive as they were.
+        first = first._replace(head=orjson.dumps({"eventId": first.id, "note": 'it\'s \\ "quoted" \u00e9 \u2713 %s'}))
+        stored = [(first.id, first.body.decode()), (second.id, second.body.decode())]
         async with backend.transaction() as tx:
             await tx.create(kind, "with-events", doc("with-events"))
             await tx.add_event(first)
             await tx.add_events([second])
         assert await backend.get(kind, "with-events") is not None
-        assert await _stored_events(backend) == [first.id, second.id]
+        assert await _stored_events(backend) == stored
         with pytest.raises(StorageError):  # an event id is unique: this one is stored already
             async with backend.transaction() as tx:
                 await tx.create(kind, "refused", doc("refused"))
@@ -202,7 +208,7 @@ async def test_postgresql_commits_a_change_with_its_events_or_neither(postgres_u
                 await tx.add_event(event(kind, "rolled-back"))
                 raise RuntimeError("the block fails after its event")
         assert await backend.get(kind, "rolled-back") is None
-        assert await _stored_events(backend) == [first.id, second.id]
+        assert await _stored_events(backend) == stored
         async with backend.transaction() as tx:  # the connections are usable after both
             await tx.create(kind, "after", doc("after"))
         assert await backend.get(kind, "after") is not None
