@@ -1,5 +1,5 @@
-"""The rules of a face (tmfgate.faces): attributes moved between the stored (v4) and the face's (v5) shape,
-``@type`` values renamed, v5-only defaults, and where in a schema's documents each rule applies."""
+"""A face's nodes and planner (tmfgate.faces): where in a schema's documents each rule applies, and
+whole documents mapped out to the face and back (one rule's own behaviour: tests/test_facerules.py)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,9 @@ from typing import Any
 
 import pytest
 
-from tmfgate import specs
-from tmfgate.faces import Node, Planner, Rule, Typed, rules_of
+from tests.test_facerules import RELATED, RULES, stored_party
+from tmfgate.faces import Node, Planner, Rule, Typed
 from tmfgate.model import Schemas
-
-TABLE = specs.read_data(specs.specs_dir() / "v5" / specs.FACES_FILE)
-RULES = rules_of(TABLE)
-RELATED = RULES["RelatedPartyRefOrPartyRoleRef"]
-
-
-def stored_party(**more: Any) -> dict[str, Any]:
-    return {
-        "id": "c1",
-        "href": "http://x/party/c1",
-        "name": "Ada",
-        "role": "customer",
-        "@referredType": "Individual",
-        "@type": "RelatedParty",
-        **more,
-    }
 
 
 def ref(name: str) -> dict[str, str]:
