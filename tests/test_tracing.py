@@ -3,6 +3,7 @@ correlation id; exported by OTLP to the configured collector."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from backends.base import Event
-from tests.api.clients import in_process
+from tests.api.clients import AppClient, in_process
 from tests.api.end_to_end import add, wait
 from tmfgate.observability import ObservabilityMiddleware
 from tmfgate.tracing import Tracing, answered, wrote
@@ -116,12 +117,19 @@ def test_the_delivery_worker_spans_each_fulfilment_step_with_the_requests_correl
     assert len(steps) > 1  # the service order and its activation are steps of their own
 
 
-def test_each_transaction_of_a_request_is_a_span_within_it() -> None:
-    exported = InMemorySpanExporter()
+@contextlib.contextmanager
+def traced(exported: InMemorySpanExporter) -> Iterator[tuple[AppClient, ObservabilityMiddleware]]:
+    """An in-process gateway whose requests' and transactions' spans go to ``exported``."""
     with in_process("memory://", fulfilment=False, otlp_endpoint="http://127.0.0.1:1/v1/traces") as client:
         middleware = client.app.app
         assert isinstance(middleware, ObservabilityMiddleware)
         middleware.tracing = client.app.runtime.gateway.tracing = Tracing("http://127.0.0.1:1/v1/traces", exported)
+        yield client, middleware
+
+
+def test_each_transaction_of_a_request_is_a_span_within_it() -> None:
+    exported = InMemorySpanExporter()
+    with traced(exported) as (client, middleware):
         body = {"productOrderItem": [add("1", "po-mobile-unlimited")]}
         assert client.post(ORDERS, json=body).status_code == 201
         middleware.tracing.provider.force_flush()
@@ -135,10 +143,7 @@ def test_each_transaction_of_a_request_is_a_span_within_it() -> None:
 
 def test_the_events_a_request_writes_are_span_events_of_its_transaction_with_its_correlation_id() -> None:
     exported = InMemorySpanExporter()
-    with in_process("memory://", fulfilment=False, otlp_endpoint="http://127.0.0.1:1/v1/traces") as client:
-        middleware = client.app.app
-        assert isinstance(middleware, ObservabilityMiddleware)
-        middleware.tracing = client.app.runtime.gateway.tracing = Tracing("http://127.0.0.1:1/v1/traces", exported)
+    with traced(exported) as (client, middleware):
         body = {"productOrderItem": [add("1", "po-mobile-unlimited")]}
         made = client.post(ORDERS, json=body, headers={"X-Correlation-ID": "c-events"})
         assert made.status_code == 201, made.text
